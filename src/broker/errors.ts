@@ -1,0 +1,48 @@
+/** Errors a client of the broker can get, each with a stable code and its HTTP status. */
+
+export type ErrorCode =
+  | 'BAD_REQUEST'
+  | 'TOO_LARGE'
+  | 'UNKNOWN_OP'
+  | 'NO_LEADER'
+  | 'NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED'
+  | 'UNAUTHORIZED'
+  | 'SHUTTING_DOWN'
+  | 'INTERNAL'
+
+const HTTP_STATUS: Record<ErrorCode, number> = {
+  BAD_REQUEST: 400,
+  TOO_LARGE: 413,
+  UNKNOWN_OP: 400,
+  NO_LEADER: 503,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  UNAUTHORIZED: 401,
+  SHUTTING_DOWN: 503,
+  INTERNAL: 500,
+}
+
+export class BrokerError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message)
+    this.name = 'BrokerError'
+  }
+
+  get httpStatus(): number {
+    return HTTP_STATUS[this.code]
+  }
+
+  /** Whether the same request may succeed later (the client should retry). */
+  get retryable(): boolean {
+    return this.code === 'NO_LEADER' || this.code === 'SHUTTING_DOWN'
+  }
+}
+
+export function asBrokerError(error: unknown): BrokerError {
+  if (error instanceof BrokerError) return error
+  return new BrokerError('INTERNAL', error instanceof Error ? error.message : String(error))
+}

@@ -1,0 +1,223 @@
+/**
+ * The node's HTTP API (DESIGN.md, "HTTP API"). Every answer is JSON, errors included:
+ * `{"ok": false, "error": {"code", "message"}}` with the matching status.
+ */
+import http from 'node:http'
+import {BrokerError, asBrokerError} from './errors.js'
+import type {Logger} from './logger.js'
+import {parsePublishRequest} from './publisher.js'
+import type {NodeView} from './node-view.js'
+import {listen} from './tcp-server.js'
+import {topicError} from './topics.js'
+
+type Handler = (request: http.IncomingMessage, url: URL) => Promise<unknown> | unknown
+
+export interface HttpRoute {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE'
+  path: string
+  handler: Handler
+  /** Streams its own response (Server-Sent Events) instead of returning JSON. */
+  stream?: (request: http.IncomingMessage, response: http.ServerResponse, url: URL) => void
+}
+
+const MAX_LIMIT = 1000
+
+export class HttpApi {
+  private readonly server: http.Server
+  private readonly routes = new Map<string, HttpRoute[]>()
+
+  constructor(
+    private readonly node: NodeView,
+    private readonly logger: Logger,
+    extraRoutes: HttpRoute[] = [],
+  ) {
+    for (const route of [...this.coreRoutes(), ...extraRoutes]) {
+      const list = this.routes.get(route.path) ?? []
+      list.push(route)
+      this.routes.set(route.path, list)
+    }
+    this.server = http.createServer((request, response) => void this.handle(request, response))
+    this.server.keepAliveTimeout = 30_000
+  }
+
+  listen(port: number, host: string): Promise<void> {
+    return listen(this.server, port, host, 'HTTP')
+  }
+
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()))
+    this.server.closeAllConnections()
+    await closed
+  }
+
+  private coreRoutes(): HttpRoute[] {
+    const node = this.node
+    return [
+      {method: 'POST', path: '/publish', handler: (request) => this.publish(request)},
+      {method: 'GET', path: '/messages', handler: (_, url) => ({messages: listMessages(node, url)})},
+      {method: 'GET', path: '/raft', handler: () => node.raftInfo()},
+      {method: 'GET', path: '/status', handler: () => node.statusInfo()},
+      {method: 'GET', path: '/stats', handler: () => node.stats()},
+      {method: 'GET', path: '/topics', handler: () => ({topics: node.topics()})},
+      {method: 'GET', path: '/subscribers', handler: () => ({subscribers: node.subscribers()})},
+      {method: 'GET', path: '/health', handler: () => node.health()},
+      {method: 'GET', path: '/metrics', handler: () => new PlainText(node.prometheusMetrics())},
+    ]
+  }
+
+  private async publish(request: http.IncomingMessage): Promise<unknown> {
+    const raw = await readJson(request, this.node.limits.maxBodyBytes * 2 + 4096)
+    const publish = parsePublishRequest(raw, this.node.limits.maxBodyBytes)
+    const result = await this.node.publisher.publish(publish)
+    return {
+      ok: true,
+      topic: result.topic,
+      offset: result.offset,
+      index: result.index,
+      term: result.term,
+      node_id: this.node.nodeId,
+      ...(result.duplicate ? {duplicate: true} : {}),
+    }
+  }
+
+  private async handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+    let url: URL
+    try {
+      url = new URL(request.url ?? '/', 'http://localhost')
+    } catch {
+      sendError(response, new BrokerError('BAD_REQUEST', 'malformed request URL'))
+      return
+    }
+    const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname
+    const candidates = this.routes.get(path)
+    if (!candidates) {
+      sendError(response, new BrokerError('NOT_FOUND', `no such endpoint: ${request.method} ${path}`))
+      request.resume()
+      return
+    }
+    const route = candidates.find((r) => r.method === request.method)
+    if (!route) {
+      const allowed = candidates.map((r) => r.method).join(', ')
+      response.setHeader('Allow', allowed)
+      sendError(response, new BrokerError('METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${path}; use ${allowed}`))
+      request.resume()
+      return
+    }
+    if (route.stream) {
+      route.stream(request, response, url)
+      return
+    }
+    try {
+      const result = await route.handler(request, url)
+      if (result instanceof PlainText) {
+        response.writeHead(200, {'Content-Type': result.contentType})
+        response.end(result.text)
+        return
+      }
+      const body = JSON.stringify(result)
+      response.writeHead(200, {'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body)})
+      response.end(body)
+    } catch (error) {
+      const brokerError = asBrokerError(error)
+      if (brokerError.code === 'INTERNAL') this.logger.error('http handler failed', {path, error: brokerError.message})
+      sendError(response, brokerError)
+    }
+  }
+}
+
+export class PlainText {
+  constructor(
+    readonly text: string,
+    readonly contentType = 'text/plain; version=0.0.4; charset=utf-8',
+  ) {}
+}
+
+function sendError(response: http.ServerResponse, error: BrokerError): void {
+  if (response.headersSent) {
+    response.end()
+    return
+  }
+  const body = JSON.stringify({ok: false, error: {code: error.code, message: error.message}})
+  const headers: http.OutgoingHttpHeaders = {'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body)}
+  if (error.httpStatus === 503) headers['Retry-After'] = '1'
+  // A request we refused before reading it all: close, so the rest is not read as a new request.
+  if (error.code === 'TOO_LARGE') headers.Connection = 'close'
+  response.writeHead(error.httpStatus, headers)
+  response.end(body)
+}
+
+/** Reads a JSON object body of at most `limit` bytes. */
+export function readJson(request: http.IncomingMessage, limit: number): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(request.headers['content-length'])
+    if (Number.isFinite(declared) && declared > limit) {
+      request.resume()
+      reject(new BrokerError('TOO_LARGE', `request body of ${declared} bytes is over the limit of ${limit} bytes`))
+      return
+    }
+    const chunks: Buffer[] = []
+    let size = 0
+    let refused = false
+    request.on('data', (chunk: Buffer) => {
+      if (refused) return
+      size += chunk.length
+      if (size > limit) {
+        refused = true
+        reject(new BrokerError('TOO_LARGE', `request body is over the limit of ${limit} bytes`))
+        return
+      }
+      chunks.push(chunk)
+    })
+    request.on('error', reject)
+    request.on('end', () => {
+      if (refused) return
+      const text = Buffer.concat(chunks).toString('utf8')
+      if (text.trim() === '') {
+        reject(new BrokerError('BAD_REQUEST', 'request body is empty: send a JSON object'))
+        return
+      }
+      let value: unknown
+      try {
+        value = JSON.parse(text)
+      } catch (error) {
+        reject(new BrokerError('BAD_REQUEST', `request body is not valid JSON: ${(error as Error).message}`))
+        return
+      }
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+        reject(new BrokerError('BAD_REQUEST', 'request body must be a JSON object'))
+        return
+      }
+      resolve(value as Record<string, unknown>)
+    })
+  })
+}
+
+function listMessages(node: NodeView, url: URL): unknown[] {
+  const params = url.searchParams
+  const topic = params.get('topic') ?? undefined
+  if (topic !== undefined) {
+    const problem = topicError(topic)
+    if (problem) throw new BrokerError('BAD_REQUEST', problem)
+  }
+  const limit = integerParam(params, 'limit', 100)
+  if (limit < 1 || limit > MAX_LIMIT) throw new BrokerError('BAD_REQUEST', `limit must be between 1 and ${MAX_LIMIT}`)
+  const from = params.has('from') ? integerParam(params, 'from', 0) : undefined
+  const order = params.get('order') ?? 'newest'
+  if (order !== 'newest' && order !== 'oldest') throw new BrokerError('BAD_REQUEST', 'order must be "newest" or "oldest"')
+  return node.store.list({topic, from, limit, order}).map((m) => ({
+    topic: m.topic,
+    offset: m.offset,
+    format: m.format,
+    body: m.body,
+    timestamp: new Date(m.timestamp).toISOString(),
+    index: m.raftIndex,
+    ...(m.pubId !== null ? {id: m.pubId} : {}),
+  }))
+}
+
+function integerParam(params: URLSearchParams, name: string, fallback: number): number {
+  const value = params.get(name)
+  if (value === null) return fallback
+  if (!/^\d+$/.test(value)) throw new BrokerError('BAD_REQUEST', `${name} must be a non-negative integer (got ${JSON.stringify(value)})`)
+  return Number(value)
+}

@@ -1,0 +1,204 @@
+/**
+ * The native TCP protocol: one JSON object per line, both ways (see DESIGN.md).
+ *
+ * Answers to requests (acks, errors, pongs) are sent in the order the requests arrived,
+ * even though publishes commit asynchronously: each request takes a slot, and slots are
+ * flushed from the head as they fill. Subscription messages are not requests and go out as
+ * soon as they are delivered.
+ */
+import type {Socket} from 'node:net'
+import type {StoredMessage} from '../storage/store-reader.js'
+import {BrokerError, asBrokerError} from './errors.js'
+import {LineReader} from './line-reader.js'
+import {parsePublishRequest} from './publisher.js'
+import type {SessionContext} from './session-context.js'
+import {SocketOutput} from './socket-output.js'
+import {Subscription, type StartPosition} from './subscription.js'
+import {patternError} from './topics.js'
+
+/** Past this many unanswered requests, stop reading from the client until it catches up. */
+const MAX_UNANSWERED = 8192
+
+interface Slot {
+  text: string | null
+}
+
+export class JsonLinesSession {
+  private readonly output: SocketOutput
+  private readonly lines: LineReader
+  private readonly slots: Slot[] = []
+  private slotHead = 0
+  private readonly subscriptions: Subscription[] = []
+  private readingPaused = false
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly context: SessionContext,
+  ) {
+    this.output = new SocketOutput(socket)
+    this.lines = new LineReader(context.limits.maxLineBytes)
+    socket.on('close', () => {
+      for (const subscription of this.subscriptions) context.subscriptions.remove(subscription)
+    })
+  }
+
+  receive(chunk: Buffer): void {
+    this.lines.push(chunk, (event) => {
+      if (event.kind === 'tooLong') {
+        this.answerNow(errorReply(undefined, new BrokerError('TOO_LARGE', `line of ${event.bytes} bytes is over the limit of ${this.context.limits.maxLineBytes} bytes`)))
+        return
+      }
+      if (event.line.trim() === '') return
+      this.handleLine(event.line)
+    })
+  }
+
+  private handleLine(line: string): void {
+    let request: unknown
+    try {
+      request = JSON.parse(line)
+    } catch (error) {
+      this.answerNow(errorReply(undefined, new BrokerError('BAD_REQUEST', `invalid JSON: ${(error as Error).message}`)))
+      return
+    }
+    if (request === null || typeof request !== 'object' || Array.isArray(request)) {
+      this.answerNow(errorReply(undefined, new BrokerError('BAD_REQUEST', 'each line must be a JSON object')))
+      return
+    }
+    const record = request as Record<string, unknown>
+    const ref = record.ref
+    try {
+      switch (record.op) {
+        case 'publish':
+          this.publish(record, ref)
+          return
+        case 'subscribe':
+          this.answerNow(this.subscribe(record, ref))
+          return
+        case 'unsubscribe':
+          this.answerNow(this.unsubscribe(record, ref))
+          return
+        case 'ping':
+          this.answerNow(withRef({op: 'pong'}, ref))
+          return
+        default:
+          throw new BrokerError(
+            'UNKNOWN_OP',
+            record.op === undefined ? 'the "op" field is missing' : `unknown op ${JSON.stringify(record.op)}: use publish, subscribe, unsubscribe or ping`,
+          )
+      }
+    } catch (error) {
+      this.answerNow(errorReply(ref, asBrokerError(error)))
+    }
+  }
+
+  private publish(record: Record<string, unknown>, ref: unknown): void {
+    const request = parsePublishRequest(record, this.context.publisher.maxBodyBytes)
+    const slot = this.takeSlot()
+    this.context.publisher.publish(request).then(
+      (result) => {
+        const ack: Record<string, unknown> = {op: 'ack', topic: result.topic, offset: result.offset}
+        if (result.duplicate) ack.duplicate = true
+        this.fill(slot, withRef(ack, ref))
+      },
+      (error) => this.fill(slot, errorReply(ref, asBrokerError(error))),
+    )
+  }
+
+  private subscribe(record: Record<string, unknown>, ref: unknown): string {
+    const topics = typeof record.topics === 'string' ? [record.topics] : record.topics ?? (record.topic !== undefined ? [record.topic] : undefined)
+    if (!Array.isArray(topics) || topics.length === 0) throw new BrokerError('BAD_REQUEST', '"topics" must be a non-empty array of topic patterns')
+    for (const topic of topics) {
+      const problem = patternError(topic)
+      if (problem) throw new BrokerError('BAD_REQUEST', problem)
+    }
+    const start = parseStart(record.from)
+    const subscription = new Subscription(
+      this.context.store,
+      {
+        send: (messages) => this.sendMessages(messages),
+        onceDrained: (callback) => this.output.onceDrained(callback),
+      },
+      topics as string[],
+      start,
+      {protocol: 'json', remote: `${this.socket.remoteAddress}:${this.socket.remotePort}`},
+    )
+    this.subscriptions.push(subscription)
+    // Answer before the first message, so a client knows its subscription is in place.
+    const reply = withRef({op: 'subscribed', topics, from: record.from ?? 'latest'}, ref)
+    setImmediate(() => this.context.subscriptions.add(subscription))
+    return reply
+  }
+
+  private unsubscribe(record: Record<string, unknown>, ref: unknown): string {
+    const topics = record.topics
+    if (!Array.isArray(topics)) throw new BrokerError('BAD_REQUEST', '"topics" must be an array of topic patterns')
+    for (const subscription of [...this.subscriptions]) {
+      for (const topic of topics) subscription.filter.remove(String(topic))
+      if (subscription.filter.size === 0) {
+        this.context.subscriptions.remove(subscription)
+        this.subscriptions.splice(this.subscriptions.indexOf(subscription), 1)
+      }
+    }
+    return withRef({op: 'unsubscribed', topics}, ref)
+  }
+
+  private sendMessages(messages: StoredMessage[]): boolean {
+    let text = ''
+    for (const m of messages) {
+      text +=
+        `{"op":"message","topic":${JSON.stringify(m.topic)},"offset":${m.offset},"format":"${m.format}",` +
+        `"body":${JSON.stringify(m.body)},"timestamp":"${new Date(m.timestamp).toISOString()}"}\n`
+    }
+    return this.output.write(text)
+  }
+
+  private takeSlot(): Slot {
+    const slot: Slot = {text: null}
+    this.slots.push(slot)
+    if (this.slots.length - this.slotHead > MAX_UNANSWERED && !this.readingPaused) {
+      this.readingPaused = true
+      this.socket.pause()
+    }
+    return slot
+  }
+
+  private answerNow(text: string): void {
+    this.fill(this.takeSlot(), text)
+  }
+
+  private fill(slot: Slot, text: string): void {
+    slot.text = text
+    let out = ''
+    while (this.slotHead < this.slots.length && this.slots[this.slotHead].text !== null) {
+      out += this.slots[this.slotHead].text
+      this.slotHead++
+    }
+    if (this.slotHead > 1024 && this.slotHead * 2 > this.slots.length) {
+      this.slots.splice(0, this.slotHead)
+      this.slotHead = 0
+    }
+    if (out.length > 0) this.output.write(out)
+    if (this.readingPaused && this.slots.length - this.slotHead < MAX_UNANSWERED / 2) {
+      this.readingPaused = false
+      this.socket.resume()
+    }
+  }
+}
+
+function withRef(reply: Record<string, unknown>, ref: unknown): string {
+  if (ref !== undefined) reply.ref = ref
+  return JSON.stringify(reply) + '\n'
+}
+
+function errorReply(ref: unknown, error: BrokerError): string {
+  return withRef({op: 'error', code: error.code, message: error.message}, ref)
+}
+
+function parseStart(from: unknown): StartPosition {
+  if (from === undefined || from === 'latest') return {kind: 'latest'}
+  if (from === 'beginning' || from === 'earliest') return {kind: 'beginning'}
+  if (typeof from === 'number' && Number.isInteger(from) && from >= 0) return {kind: 'offset', offset: from}
+  if (typeof from === 'string' && /^\d+$/.test(from)) return {kind: 'offset', offset: Number(from)}
+  throw new BrokerError('BAD_REQUEST', `"from" must be "latest", "beginning" or an offset >= 0 (got ${JSON.stringify(from)})`)
+}

@@ -1,0 +1,187 @@
+/**
+ * The state machine: applies committed log entries to the message store.
+ *
+ * Offsets are assigned here, at apply time, from the committed log alone, so every node
+ * stores the same message at the same offset. A publish whose dedup id is in the window
+ * stores nothing and answers with the original offset; the window is the last N ids in log
+ * order, which every node computes the same way.
+ *
+ * Stored rows are written asynchronously: the log entry is already durable, and the applied
+ * index is written in the same transaction as the rows it covers, so a crash only means
+ * re-applying a few entries on restart. Until a row is durable it is kept in `pending`, so
+ * readers (subscribers catching up) never see a gap.
+ */
+import type {DatabaseWriter, SqlValue, WriteOp} from '../storage/database-writer.js'
+import type {MessageQuery, StoreReader, StoredMessage} from '../storage/store-reader.js'
+import {decodePublish} from './publish-command.js'
+
+export interface CommittedEntry {
+  index: number
+  term: number
+  type: 'normal' | 'noop'
+  data: Uint8Array
+}
+
+export interface ApplyResult {
+  topic: string
+  offset: number
+  raftIndex: number
+  term: number
+  /** True when the dedup id was seen before: nothing new was stored. */
+  duplicate: boolean
+}
+
+export type AppliedListener = (messages: StoredMessage[]) => void
+
+export interface MessageStoreOptions {
+  /** How many recent publisher ids are remembered for dedup. */
+  dedupWindow: number
+  /** Called when a write of applied rows fails: the node can no longer keep its promise. */
+  onFatal: (error: Error) => void
+}
+
+export class MessageStore {
+  private readonly nextOffset: Map<string, number>
+  private readonly dedup = new Map<string, {topic: string; offset: number}>()
+  private readonly pending: StoredMessage[] = []
+  private readonly listeners = new Set<AppliedListener>()
+  private applied: number
+  private durableApplied: number
+  private stored = 0
+
+  constructor(
+    private readonly writer: DatabaseWriter,
+    private readonly reader: StoreReader,
+    private readonly options: MessageStoreOptions,
+  ) {
+    this.nextOffset = reader.nextOffsets()
+    for (const next of this.nextOffset.values()) this.stored += next
+    for (const {id, topic, offset} of reader.recentPublishIds(options.dedupWindow)) this.remember(id, topic, offset)
+    this.applied = reader.appliedIndex()
+    this.durableApplied = this.applied
+  }
+
+  get appliedIndex(): number {
+    return this.applied
+  }
+
+  get messageCount(): number {
+    return this.stored
+  }
+
+  /** Per topic: how many messages it holds (offsets run 0..count-1). */
+  topicCounts(): Map<string, number> {
+    return this.nextOffset
+  }
+
+  onApplied(listener: AppliedListener): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  /**
+   * Applies entries committed after the applied index, in order; returns the result of each
+   * publish by raft index. Entries at or below the applied index are skipped (a replay).
+   */
+  apply(entries: CommittedEntry[]): Map<number, ApplyResult> {
+    const results = new Map<number, ApplyResult>()
+    const rows: SqlValue[][] = []
+    const messages: StoredMessage[] = []
+    let last = this.applied
+    for (const entry of entries) {
+      if (entry.index <= this.applied) continue
+      if (entry.index !== last + 1) throw new Error(`apply out of order: entry ${entry.index} after ${last}`)
+      last = entry.index
+      if (entry.type !== 'normal') continue
+      const command = decodePublish(entry.data)
+      const seen = command.id === null ? undefined : this.dedup.get(command.id)
+      if (seen) {
+        results.set(entry.index, {topic: seen.topic, offset: seen.offset, raftIndex: entry.index, term: entry.term, duplicate: true})
+        continue
+      }
+      const offset = this.nextOffset.get(command.topic) ?? 0
+      this.nextOffset.set(command.topic, offset + 1)
+      if (command.id !== null) this.remember(command.id, command.topic, offset)
+      const message: StoredMessage = {
+        raftIndex: entry.index,
+        topic: command.topic,
+        offset,
+        format: command.format,
+        body: command.body,
+        timestamp: command.timestamp,
+        pubId: command.id,
+      }
+      messages.push(message)
+      rows.push([entry.index, command.topic, offset, command.format, command.body, command.timestamp, command.id])
+      results.set(entry.index, {topic: command.topic, offset, raftIndex: entry.index, term: entry.term, duplicate: false})
+    }
+    if (last === this.applied) return results
+    this.applied = last
+    this.stored += messages.length
+    for (const message of messages) this.pending.push(message)
+    const ops: WriteOp[] = [{stmt: 'setApplied', rows: [[last]]}]
+    if (rows.length > 0) ops.unshift({stmt: 'insertMessage', rows})
+    this.writer.writeAsync(ops, (error) => {
+      if (error) {
+        this.options.onFatal(new Error(`storing applied messages failed: ${error.message}`))
+        return
+      }
+      this.durableApplied = Math.max(this.durableApplied, last)
+      let drop = 0
+      while (drop < this.pending.length && this.pending[drop].raftIndex <= last) drop++
+      if (drop > 0) this.pending.splice(0, drop)
+    })
+    if (messages.length > 0) for (const listener of this.listeners) listener(messages)
+    return results
+  }
+
+  /**
+   * Up to `limit` stored messages committed after raft index `afterIndex`, in commit order:
+   * the durable ones from the database, then those still being written.
+   */
+  readAfter(afterIndex: number, limit: number, topic?: string): StoredMessage[] {
+    const rows = this.reader.messagesAfter(afterIndex, limit, topic)
+    if (rows.length >= limit) return rows
+    let cursor = rows.length > 0 ? rows[rows.length - 1].raftIndex : afterIndex
+    for (const message of this.pending) {
+      if (rows.length >= limit) break
+      if (message.raftIndex <= cursor) continue
+      if (topic !== undefined && message.topic !== topic) continue
+      rows.push(message)
+      cursor = message.raftIndex
+    }
+    return rows
+  }
+
+  /**
+   * A page of stored messages for the HTTP API, as `StoreReader.listMessages` but including
+   * the applied messages whose write is still in flight (a client that got its ack must
+   * find its message).
+   */
+  list(query: MessageQuery): StoredMessage[] {
+    const fromDb = this.reader.listMessages(query)
+    const wanted = (m: StoredMessage): boolean =>
+      (query.topic === undefined || m.topic === query.topic) &&
+      (query.from === undefined || (query.topic === undefined ? m.raftIndex : m.offset) >= query.from)
+    const extra = this.pending.filter(wanted)
+    if (extra.length === 0) return fromDb
+    const seen = new Set(fromDb.map((m) => m.raftIndex))
+    const merged = [...fromDb, ...extra.filter((m) => !seen.has(m.raftIndex))]
+    merged.sort((a, b) => (query.order === 'newest' ? b.raftIndex - a.raftIndex : a.raftIndex - b.raftIndex))
+    return merged.slice(0, query.limit)
+  }
+
+  /** Messages still waiting for their write: bounded by the writer's pace. */
+  get pendingWrites(): number {
+    return this.pending.length
+  }
+
+  private remember(id: string, topic: string, offset: number): void {
+    this.dedup.delete(id)
+    this.dedup.set(id, {topic, offset})
+    if (this.dedup.size > this.options.dedupWindow) {
+      const oldest = this.dedup.keys().next().value as string
+      this.dedup.delete(oldest)
+    }
+  }
+}

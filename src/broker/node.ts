@@ -1,0 +1,233 @@
+/**
+ * One broker node: the storage, the replicated log, the state machine and the front ends,
+ * composed. `BrokerNode.start` returns a serving node or throws an error that says what
+ * was wrong (a port in use, an unusable data dir).
+ */
+import path from 'node:path'
+import {DatabaseWriter} from '../storage/database-writer.js'
+import {MIGRATIONS, STATEMENTS} from '../storage/schema.js'
+import {StoreReader} from '../storage/store-reader.js'
+import {prepareDataDir} from './data-dir.js'
+import {HttpApi} from './http-api.js'
+import {LocalLog} from './local-log.js'
+import {Logger, type LogFormat} from './logger.js'
+import {MessageStore} from './message-store.js'
+import type {NodeView} from './node-view.js'
+import {prometheusText} from './prometheus.js'
+import {Publisher} from './publisher.js'
+import type {ReplicatedLog} from './replicated-log.js'
+import type {SessionContext, SessionLimits} from './session-context.js'
+import {SubscriptionRegistry} from './subscription.js'
+import {TcpServer} from './tcp-server.js'
+
+export interface NodeOptions {
+  /** The node's id in the API; defaults to host:tcpPort, the seed's form. */
+  id?: string
+  host: string
+  tcpPort: number
+  httpPort: number
+  raftPort: number
+  dataDir: string
+  logFormat: LogFormat
+  maxBodyBytes: number
+  commitTimeoutMs: number
+  dedupWindow: number
+}
+
+export const DEFAULT_NODE_OPTIONS = {
+  host: '127.0.0.1',
+  tcpPort: 5000,
+  httpPort: 8080,
+  raftPort: 6000,
+  logFormat: 'text',
+  maxBodyBytes: 1024 * 1024,
+  commitTimeoutMs: 2000,
+  dedupWindow: 100_000,
+} as const
+
+export class BrokerNode implements NodeView {
+  readonly nodeId: string
+  readonly limits: SessionLimits
+  readonly startedAt = Date.now()
+  readonly publisher: Publisher
+  private readonly subscriptions: SubscriptionRegistry
+  private readonly tcp: TcpServer
+  private readonly http: HttpApi
+  private stopping: Promise<void> | null = null
+
+  private constructor(
+    readonly options: NodeOptions,
+    readonly logger: Logger,
+    private readonly writer: DatabaseWriter,
+    private readonly reader: StoreReader,
+    readonly store: MessageStore,
+    private readonly log: ReplicatedLog,
+    private readonly releaseDataDir: () => void,
+  ) {
+    this.nodeId = options.id ?? `${options.host}:${options.tcpPort}`
+    this.limits = {maxBodyBytes: options.maxBodyBytes, maxLineBytes: options.maxBodyBytes * 2 + 4096}
+    this.publisher = new Publisher(log, {maxBodyBytes: options.maxBodyBytes, commitTimeoutMs: options.commitTimeoutMs})
+    this.subscriptions = new SubscriptionRegistry(store)
+    const context: SessionContext = {publisher: this.publisher, store, subscriptions: this.subscriptions, limits: this.limits, logger}
+    this.tcp = new TcpServer(context)
+    this.http = new HttpApi(this, logger)
+  }
+
+  static async start(options: NodeOptions, logger = new Logger(options.logFormat)): Promise<BrokerNode> {
+    const lock = prepareDataDir(options.dataDir)
+    let writer: DatabaseWriter | null = null
+    let reader: StoreReader | null = null
+    let node: BrokerNode | null = null
+    try {
+      const dbPath = path.join(options.dataDir, 'node.db')
+      writer = await DatabaseWriter.open({path: dbPath, migrations: MIGRATIONS, statements: STATEMENTS})
+      reader = new StoreReader(dbPath)
+      const store = new MessageStore(writer, reader, {
+        dedupWindow: options.dedupWindow,
+        onFatal: (error) => {
+          logger.error('fatal storage failure, stopping', {error: error.message})
+          void node?.stop().finally(() => process.exit(1))
+        },
+      })
+      const log = new LocalLog(writer, reader, store)
+      node = new BrokerNode(options, logger, writer, reader, store, log, lock.release)
+      await node.tcp.listen(options.tcpPort, options.host)
+      await node.http.listen(options.httpPort, options.host)
+      return node
+    } catch (error) {
+      if (node) {
+        await node.stop()
+      } else {
+        reader?.close()
+        await writer?.close().catch(() => {})
+        lock.release()
+      }
+      throw error
+    }
+  }
+
+  /** Stops serving, settles the publishes in flight, and flushes the write queue. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      await this.tcp.close()
+      await this.http.close()
+      await this.log.close()
+      await this.writer.close()
+      this.reader.close()
+      this.releaseDataDir()
+    })()
+    return this.stopping
+  }
+
+  raftInfo(): Record<string, unknown> {
+    const status = this.log.status()
+    return {
+      node_id: this.nodeId,
+      state: status.role,
+      current_term: status.term,
+      log_length: status.lastIndex,
+      first_index: status.firstIndex,
+      commit_index: status.commitIndex,
+      last_applied: status.lastApplied,
+      cluster_size: status.clusterSize,
+      leader_id: status.leader === null ? null : this.nodeId,
+    }
+  }
+
+  statusInfo(): Record<string, unknown> {
+    return {
+      node_id: this.nodeId,
+      pid: process.pid,
+      uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
+      version: process.env.npm_package_version ?? null,
+      addresses: {
+        host: this.options.host,
+        tcp_port: this.options.tcpPort,
+        http_port: this.options.httpPort,
+        raft_port: this.options.raftPort,
+      },
+      data_dir: this.options.dataDir,
+      raft: this.raftInfo(),
+      messages: this.store.messageCount,
+      topics: this.store.topicCounts().size,
+      subscribers: this.subscriptions.size,
+      connections: this.tcp.connections,
+    }
+  }
+
+  stats(): Record<string, unknown> {
+    const writer = this.writer.metrics()
+    const memory = process.memoryUsage()
+    return {
+      node_id: this.nodeId,
+      published: this.publisher.published,
+      publish_errors: this.publisher.failed,
+      messages_stored: this.store.messageCount,
+      topics: this.store.topicCounts().size,
+      subscribers: this.subscriptions.size,
+      connections: this.tcp.connections,
+      pending_writes: this.store.pendingWrites,
+      write_queue: {
+        queue_depth: writer.queueDepth,
+        in_flight: writer.inFlight,
+        batches: writer.batches,
+        requests: writer.requests,
+        failed_requests: writer.failedRequests,
+        last_batch_size: writer.lastBatchSize,
+        max_batch_size: writer.maxBatchSize,
+        avg_batch_size: writer.avgBatchSize,
+        commit_latency_ms: writer.commitLatencyMs,
+      },
+      memory: {rss_bytes: memory.rss, heap_used_bytes: memory.heapUsed},
+    }
+  }
+
+  topics(): {topic: string; messages: number; next_offset: number}[] {
+    return [...this.store.topicCounts()]
+      .map(([topic, next]) => ({topic, messages: next, next_offset: next}))
+      .sort((a, b) => a.topic.localeCompare(b.topic))
+  }
+
+  subscribers(): Record<string, unknown>[] {
+    return this.subscriptions.list().map((s) => ({
+      id: s.id,
+      protocol: s.description.protocol,
+      remote: s.description.remote,
+      topics: s.filter.patterns(),
+      live: s.isLive,
+      delivered: s.delivered,
+      position: s.position,
+    }))
+  }
+
+  health(): Record<string, unknown> {
+    const status = this.log.status()
+    return {ok: true, node_id: this.nodeId, state: status.role, leader: status.leader !== null}
+  }
+
+  prometheusMetrics(): string {
+    const status = this.log.status()
+    const writer = this.writer.metrics()
+    const memory = process.memoryUsage()
+    return prometheusText([
+      {name: 'pad_published_total', help: 'Publishes acknowledged by this node', type: 'counter', value: this.publisher.published},
+      {name: 'pad_publish_errors_total', help: 'Publishes that failed', type: 'counter', value: this.publisher.failed},
+      {name: 'pad_messages_stored', help: 'Messages in the store', type: 'gauge', value: this.store.messageCount},
+      {name: 'pad_topics', help: 'Topics in the store', type: 'gauge', value: this.store.topicCounts().size},
+      {name: 'pad_subscribers', help: 'Open subscriptions', type: 'gauge', value: this.subscriptions.size},
+      {name: 'pad_connections', help: 'Open client TCP connections', type: 'gauge', value: this.tcp.connections},
+      {name: 'pad_raft_term', help: 'Current Raft term', type: 'gauge', value: status.term},
+      {name: 'pad_raft_is_leader', help: '1 when this node leads', type: 'gauge', value: status.role === 'LEADER' ? 1 : 0},
+      {name: 'pad_raft_commit_index', help: 'Raft commit index', type: 'gauge', value: status.commitIndex},
+      {name: 'pad_raft_last_applied', help: 'Last applied Raft index', type: 'gauge', value: status.lastApplied},
+      {name: 'pad_raft_log_last_index', help: 'Last Raft log index', type: 'gauge', value: status.lastIndex},
+      {name: 'pad_write_queue_depth', help: 'Requests waiting for the writer', type: 'gauge', value: writer.queueDepth},
+      {name: 'pad_write_batches_total', help: 'Transactions committed by the writer', type: 'counter', value: writer.batches},
+      {name: 'pad_write_requests_total', help: 'Requests written by the writer', type: 'counter', value: writer.requests},
+      {name: 'pad_write_failed_requests_total', help: 'Requests the writer rejected', type: 'counter', value: writer.failedRequests},
+      {name: 'pad_write_batch_size_avg', help: 'Average requests per transaction', type: 'gauge', value: writer.avgBatchSize},
+      {name: 'pad_write_commit_latency_p99_ms', help: 'Commit latency p99 over recent batches', type: 'gauge', value: writer.commitLatencyMs.p99},
+      {name: 'pad_process_resident_memory_bytes', help: 'Resident set size', type: 'gauge', value: memory.rss},
+    ])
+  }
+}

@@ -1,0 +1,186 @@
+/**
+ * The PAD text protocol of the course's original Java publisher and C# subscriber.
+ *
+ * Publisher: after `PUBLISH`, frames `FORMAT:<fmt>|<body>`. The original publisher sends no
+ * newline, so a frame ends at `\n`, where the next `FORMAT:` begins, or when the connection
+ * has been quiet for a few milliseconds. The topic is the body's `Topic`; a body that does
+ * not parse as its format is stored as RAW, as the original broker did. There are no acks
+ * (the original publisher never reads); errors are written back as `ERROR <reason>` lines
+ * while the client keeps reading them.
+ *
+ * Subscriber: after `SUBSCRI`, lines `SUBSCRIBE:<topic>`, `UNSUBSCRIBE:<topic>`, `PING`.
+ * Each subscribe first replays the topic's stored history, then live messages, each as
+ * `FORMAT:<fmt>|<body>\n`.
+ */
+import type {Socket} from 'node:net'
+import {StringDecoder} from 'node:string_decoder'
+import type {StoredMessage} from '../storage/store-reader.js'
+import {asBrokerError} from './errors.js'
+import {bodyError, parseFormat, topicFromBody, type Format} from './formats.js'
+import {LineReader} from './line-reader.js'
+import type {SessionContext} from './session-context.js'
+import {SocketOutput} from './socket-output.js'
+import {Subscription} from './subscription.js'
+import {patternError, topicError} from './topics.js'
+
+const FRAME_START = 'FORMAT:'
+/** How long a publisher must be quiet before an unterminated frame counts as complete. */
+const QUIET_MS = 5
+const DEFAULT_TOPIC = 'default'
+
+export class PadPublisherSession {
+  private readonly decoder = new StringDecoder('utf8')
+  private readonly output: SocketOutput
+  private buffer = ''
+  private quietTimer: NodeJS.Timeout | null = null
+  private started = false
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly context: SessionContext,
+  ) {
+    this.output = new SocketOutput(socket, 64 * 1024)
+    socket.on('close', () => {
+      if (this.quietTimer) clearTimeout(this.quietTimer)
+    })
+  }
+
+  receive(chunk: Buffer): void {
+    this.buffer += this.decoder.write(chunk)
+    if (!this.started) {
+      // The preamble may be followed by the rest of a word ("PUBLISHER") or a newline.
+      const stripped = this.buffer.replace(/^(ER)?\s*/, '')
+      if (stripped.length === 0 && this.buffer.length < 8) return
+      this.buffer = stripped
+      this.started = true
+    }
+    this.extractFrames(false)
+    if (this.quietTimer) clearTimeout(this.quietTimer)
+    if (this.buffer.length > 0) this.quietTimer = setTimeout(() => this.extractFrames(true), QUIET_MS)
+  }
+
+  private extractFrames(quiet: boolean): void {
+    while (this.buffer.length > 0) {
+      const newline = this.buffer.indexOf('\n')
+      const next = this.buffer.indexOf(FRAME_START, 1)
+      let end = -1
+      if (newline !== -1 && (next === -1 || newline < next)) end = newline
+      else if (next !== -1) end = next
+      if (end === -1) {
+        if (quiet) end = this.buffer.length
+        else if (this.buffer.length > this.context.limits.maxBodyBytes + 64) {
+          this.reportError(`frame is larger than the limit of ${this.context.limits.maxBodyBytes} bytes; dropped`)
+          this.buffer = ''
+          return
+        } else return
+      }
+      const frame = this.buffer.slice(0, end).replace(/\r$/, '')
+      this.buffer = this.buffer.slice(end === newline ? end + 1 : end)
+      if (frame.trim() !== '') this.publishFrame(frame)
+    }
+  }
+
+  private publishFrame(frame: string): void {
+    const separator = frame.indexOf('|')
+    if (!frame.startsWith(FRAME_START) || separator === -1) {
+      this.reportError(`not a frame (expected FORMAT:<JSON|XML|RAW>|<body>): ${JSON.stringify(frame.slice(0, 80))}`)
+      return
+    }
+    const declared = parseFormat(frame.slice(FRAME_START.length, separator).trim())
+    let body = frame.slice(separator + 1)
+    if (Buffer.byteLength(body) > this.context.limits.maxBodyBytes) {
+      this.reportError(`body is larger than the limit of ${this.context.limits.maxBodyBytes} bytes; dropped`)
+      return
+    }
+    let format: Format = declared ?? 'RAW'
+    if (format !== 'RAW' && bodyError(format, body) !== null) {
+      format = 'RAW'
+    }
+    const found = format === 'RAW' ? null : topicFromBody(format, body)
+    const topic = found !== null && topicError(found) === null ? found : DEFAULT_TOPIC
+    if (declared === null) body = frame.slice(FRAME_START.length)
+    this.context.publisher.publish({topic, format, body, id: null}).catch((error) => {
+      this.reportError(asBrokerError(error).message)
+    })
+  }
+
+  private reportError(reason: string): void {
+    this.context.logger.warn('pad publisher', {remote: this.socket.remoteAddress, error: reason})
+    // A client that does not read must not grow our memory: past the mark, errors are only logged.
+    if (this.output.buffered < 64 * 1024) this.output.write(`ERROR ${reason}\n`)
+  }
+}
+
+export class PadSubscriberSession {
+  private readonly output: SocketOutput
+  private readonly lines: LineReader
+  private readonly subscriptions = new Map<string, Subscription>()
+  private firstLine = true
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly context: SessionContext,
+  ) {
+    this.output = new SocketOutput(socket)
+    this.lines = new LineReader(4096)
+    socket.on('close', () => {
+      for (const subscription of this.subscriptions.values()) context.subscriptions.remove(subscription)
+    })
+  }
+
+  /** The first chunk still holds the `SUBSCRI` preamble, which may be the start of the first line. */
+  receive(chunk: Buffer): void {
+    this.lines.push(chunk, (event) => {
+      if (event.kind === 'tooLong') {
+        this.output.write('ERROR line too long\n')
+        return
+      }
+      let line = event.line.trim()
+      if (this.firstLine) {
+        this.firstLine = false
+        // "SUBSCRI" alone, "SUBSCRIBER", or "SUBSCRI" glued to the first command.
+        if (!/^(UN)?SUBSCRIBE:/i.test(line)) line = line.replace(/^SUBSCRI(BER)?/, '').trim()
+      }
+      if (line !== '') this.handle(line)
+    })
+  }
+
+  private handle(line: string): void {
+    const upper = line.toUpperCase()
+    if (upper === 'PING') {
+      this.output.write('PONG\n')
+    } else if (upper.startsWith('SUBSCRIBE:')) {
+      const topic = line.slice('SUBSCRIBE:'.length).trim()
+      const problem = patternError(topic)
+      if (problem) {
+        this.output.write(`ERROR ${problem}\n`)
+        return
+      }
+      if (this.subscriptions.has(topic)) return
+      const subscription = new Subscription(
+        this.context.store,
+        {send: (messages) => this.send(messages), onceDrained: (callback) => this.output.onceDrained(callback)},
+        [topic],
+        {kind: 'beginning'},
+        {protocol: 'pad', remote: `${this.socket.remoteAddress}:${this.socket.remotePort}`},
+      )
+      this.subscriptions.set(topic, subscription)
+      this.context.subscriptions.add(subscription)
+    } else if (upper.startsWith('UNSUBSCRIBE:')) {
+      const topic = line.slice('UNSUBSCRIBE:'.length).trim()
+      const subscription = this.subscriptions.get(topic)
+      if (subscription) {
+        this.context.subscriptions.remove(subscription)
+        this.subscriptions.delete(topic)
+      }
+    } else {
+      this.output.write(`ERROR unknown command ${JSON.stringify(line.slice(0, 80))}: use SUBSCRIBE:<topic>, UNSUBSCRIBE:<topic> or PING\n`)
+    }
+  }
+
+  private send(messages: StoredMessage[]): boolean {
+    let text = ''
+    for (const m of messages) text += `FORMAT:${m.format}|${m.body}\n`
+    return this.output.write(text)
+  }
+}

@@ -1,0 +1,29 @@
+/**
+ * The seam between the broker's front ends and its state machine: a publish is proposed to
+ * a replicated log, and resolves once the log has committed it and the message store has
+ * applied it.
+ */
+import type {ApplyResult} from './message-store.js'
+
+/** Raft roles in the seed's words, as `/raft` reports them. */
+export type RaftRole = 'LEADER' | 'FOLLOWER' | 'CANDIDATE' | 'PRE_CANDIDATE'
+
+export interface LogStatus {
+  role: RaftRole
+  term: number
+  /** Index of the member this node believes leads, or null. */
+  leader: number | null
+  commitIndex: number
+  lastApplied: number
+  firstIndex: number
+  lastIndex: number
+  clusterSize: number
+}
+
+export interface ReplicatedLog {
+  /** Resolves when committed and applied; rejects with a BrokerError (NO_LEADER, ...). */
+  propose(data: Uint8Array): Promise<ApplyResult>
+  status(): LogStatus
+  /** Stops proposing, settles what is in flight, and stops the log's timers. */
+  close(): Promise<void>
+}

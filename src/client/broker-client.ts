@@ -1,0 +1,181 @@
+/**
+ * A client of the JSON-lines protocol: many publishes in flight on one connection, and
+ * subscriptions delivered to a callback. Used by the CLI commands, the benchmark and tests.
+ */
+import net from 'node:net'
+
+export interface PublishInput {
+  topic: string
+  format?: 'JSON' | 'XML' | 'RAW'
+  body: string
+  id?: string
+}
+
+export interface PublishAck {
+  topic: string
+  offset: number
+  duplicate?: boolean
+}
+
+export interface BrokerMessage {
+  topic: string
+  offset: number
+  format: string
+  body: string
+  timestamp: string
+}
+
+/** An error the broker answered with (`code` as in the protocol), or a connection failure. */
+export class ClientError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+    this.name = 'ClientError'
+  }
+}
+
+interface Pending {
+  resolve: (reply: Record<string, unknown>) => void
+  reject: (error: Error) => void
+}
+
+export class BrokerClient {
+  private readonly pending = new Map<number, Pending>()
+  private nextRef = 1
+  private buffer = ''
+  private messageHandler: ((message: BrokerMessage) => void) | null = null
+  private closedError: Error | null = null
+  private writeBuffer: string[] = []
+  private flushScheduled = false
+
+  private constructor(
+    private readonly socket: net.Socket,
+    readonly address: string,
+  ) {
+    socket.setEncoding('utf8')
+    socket.setNoDelay(true)
+    socket.on('data', (chunk: string) => this.receive(chunk))
+    socket.on('error', (error) => this.fail(new ClientError('CONNECTION', `connection to ${address} failed: ${error.message}`)))
+    socket.on('close', () => this.fail(new ClientError('CONNECTION', `connection to ${address} closed`)))
+  }
+
+  static connect(host: string, port: number, timeoutMs = 3000): Promise<BrokerClient> {
+    const address = `${host}:${port}`
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({host, port})
+      const timer = setTimeout(() => {
+        socket.destroy()
+        reject(new ClientError('CONNECTION', `no pad-cli node answered at ${address} within ${timeoutMs} ms`))
+      }, timeoutMs)
+      socket.once('connect', () => {
+        clearTimeout(timer)
+        socket.removeAllListeners('error')
+        resolve(new BrokerClient(socket, address))
+      })
+      socket.once('error', (error: NodeJS.ErrnoException) => {
+        clearTimeout(timer)
+        const why = error.code === 'ECONNREFUSED' ? 'connection refused; is a node running there?' : error.message
+        reject(new ClientError('CONNECTION', `no pad-cli node answered at ${address}: ${why}`))
+      })
+    })
+  }
+
+  /** Resolves with the ack once the message is committed; rejects with the broker's error. */
+  async publish(input: PublishInput): Promise<PublishAck> {
+    const reply = await this.request({op: 'publish', topic: input.topic, format: input.format ?? 'JSON', body: input.body, id: input.id})
+    return {topic: reply.topic as string, offset: reply.offset as number, ...(reply.duplicate ? {duplicate: true} : {})}
+  }
+
+  /**
+   * Subscribes; `onMessage` gets every message of the topics from `from` on, in order.
+   * Resolves once the node has confirmed the subscription.
+   */
+  async subscribe(
+    topics: string[],
+    from: 'latest' | 'beginning' | number,
+    onMessage: (message: BrokerMessage) => void,
+  ): Promise<void> {
+    this.messageHandler = onMessage
+    await this.request({op: 'subscribe', topics, from})
+  }
+
+  async ping(): Promise<void> {
+    await this.request({op: 'ping'})
+  }
+
+  /** Resolves when the connection closes (by either side); rejects never. */
+  closed(): Promise<void> {
+    if (this.socket.destroyed) return Promise.resolve()
+    return new Promise((resolve) => this.socket.once('close', () => resolve()))
+  }
+
+  close(): void {
+    this.socket.end()
+    this.socket.destroy()
+  }
+
+  get inFlight(): number {
+    return this.pending.size
+  }
+
+  private request(body: Record<string, unknown>): Promise<Record<string, unknown>> {
+    if (this.closedError) return Promise.reject(this.closedError)
+    const ref = this.nextRef++
+    return new Promise((resolve, reject) => {
+      this.pending.set(ref, {resolve, reject})
+      this.writeBuffer.push(JSON.stringify({...body, ref}) + '\n')
+      if (!this.flushScheduled) {
+        this.flushScheduled = true
+        // Requests made in one turn of the event loop go out in one write.
+        queueMicrotask(() => this.flush())
+      }
+    })
+  }
+
+  private flush(): void {
+    this.flushScheduled = false
+    if (this.writeBuffer.length === 0 || this.socket.destroyed) return
+    this.socket.write(this.writeBuffer.join(''))
+    this.writeBuffer = []
+  }
+
+  private receive(chunk: string): void {
+    if (chunk.indexOf('\n') === -1) {
+      this.buffer += chunk
+      return
+    }
+    const lines = (this.buffer + chunk).split('\n')
+    this.buffer = lines.pop()!
+    for (const line of lines) if (line.trim() !== '') this.handle(line)
+  }
+
+  private handle(line: string): void {
+    let reply: Record<string, unknown>
+    try {
+      reply = JSON.parse(line) as Record<string, unknown>
+    } catch {
+      this.fail(new ClientError('PROTOCOL', `the node sent a line that is not JSON: ${line.slice(0, 80)}`))
+      this.socket.destroy()
+      return
+    }
+    if (reply.op === 'message') {
+      this.messageHandler?.(reply as unknown as BrokerMessage)
+      return
+    }
+    const ref = typeof reply.ref === 'number' ? reply.ref : undefined
+    const waiter = ref === undefined ? undefined : this.pending.get(ref)
+    if (!waiter) return
+    this.pending.delete(ref!)
+    if (reply.op === 'error') waiter.reject(new ClientError(String(reply.code), String(reply.message)))
+    else waiter.resolve(reply)
+  }
+
+  private fail(error: Error): void {
+    if (this.closedError) return
+    this.closedError = error
+    for (const waiter of this.pending.values()) waiter.reject(error)
+    this.pending.clear()
+  }
+}

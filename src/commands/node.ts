@@ -1,0 +1,96 @@
+import path from 'node:path'
+import {Command, Flags} from '@oclif/core'
+import {DataDirError} from '../broker/data-dir.js'
+import {Logger} from '../broker/logger.js'
+import {BrokerNode, DEFAULT_NODE_OPTIONS} from '../broker/node.js'
+import {padHome} from '../cli/pad-home.js'
+
+export default class Node extends Command {
+  static override summary = 'Run one broker node in the foreground.'
+
+  static override description = `Serves publishers and subscribers on the TCP port (JSON lines and the PAD text protocol), \
+an HTTP API on the HTTP port, and Raft on the Raft port. Every publish is written to the node's log and stored in \
+SQLite (WAL, synchronous=FULL) before it is acknowledged.
+
+Logs go to stdout. SIGTERM or Ctrl-C stops the node gracefully: it finishes the publishes in flight and flushes \
+its write queue; a second signal exits at once.`
+
+  static override examples = [
+    '<%= config.bin %> node',
+    '<%= config.bin %> node --tcp-port 5001 --http-port 8081 --raft-port 6001 --data-dir /tmp/pad-node-1',
+    '<%= config.bin %> node --log-format json',
+  ]
+
+  static override flags = {
+    id: Flags.string({description: 'node id reported by the API [default: <host>:<tcp-port>]'}),
+    host: Flags.string({description: 'address to listen on', default: DEFAULT_NODE_OPTIONS.host}),
+    'tcp-port': Flags.integer({description: 'client TCP port (JSON lines and PAD protocol)', default: DEFAULT_NODE_OPTIONS.tcpPort, min: 1, max: 65535}),
+    'http-port': Flags.integer({description: 'HTTP API port', default: DEFAULT_NODE_OPTIONS.httpPort, min: 1, max: 65535}),
+    'raft-port': Flags.integer({description: 'Raft port for peer traffic', default: DEFAULT_NODE_OPTIONS.raftPort, min: 1, max: 65535}),
+    'data-dir': Flags.string({description: 'directory of the node database [default: $PAD_HOME/node-<tcp-port>]'}),
+    'log-format': Flags.string({description: 'log line format', options: ['text', 'json'], default: 'text'}),
+    'max-body': Flags.integer({description: 'largest message body in bytes', default: DEFAULT_NODE_OPTIONS.maxBodyBytes, min: 1}),
+    'commit-timeout': Flags.integer({
+      description: 'milliseconds a publish waits for a commit before it fails with NO_LEADER',
+      default: DEFAULT_NODE_OPTIONS.commitTimeoutMs,
+      min: 1,
+    }),
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(Node)
+    const logger = new Logger(flags['log-format'] as 'text' | 'json')
+    const dataDir = path.resolve(flags['data-dir'] ?? path.join(padHome(), `node-${flags['tcp-port']}`))
+    let node: BrokerNode
+    try {
+      node = await BrokerNode.start(
+        {
+          id: flags.id,
+          host: flags.host,
+          tcpPort: flags['tcp-port'],
+          httpPort: flags['http-port'],
+          raftPort: flags['raft-port'],
+          dataDir,
+          logFormat: flags['log-format'] as 'text' | 'json',
+          maxBodyBytes: flags['max-body'],
+          commitTimeoutMs: flags['commit-timeout'],
+          dedupWindow: DEFAULT_NODE_OPTIONS.dedupWindow,
+        },
+        logger,
+      )
+    } catch (error) {
+      const known = error instanceof DataDirError || /port|address/.test((error as Error).message)
+      this.error(known ? (error as Error).message : `the node could not start: ${(error as Error).message}`, {exit: 1})
+    }
+    logger.info('node started', {
+      node_id: node.nodeId,
+      tcp: `${flags.host}:${flags['tcp-port']}`,
+      http: `http://${flags.host}:${flags['http-port']}`,
+      data_dir: dataDir,
+      pid: process.pid,
+    })
+    await new Promise<void>((resolve) => {
+      let signals = 0
+      const onSignal = (signal: NodeJS.Signals): void => {
+        signals++
+        if (signals > 1) {
+          logger.warn('second signal: exiting now', {signal})
+          process.exit(130)
+        }
+        logger.info('stopping', {signal})
+        node.stop().then(
+          () => {
+            logger.info('stopped cleanly')
+            resolve()
+          },
+          (error: Error) => {
+            logger.error('stop failed', {error: error.message})
+            process.exit(1)
+          },
+        )
+      }
+      process.on('SIGTERM', onSignal)
+      process.on('SIGINT', onSignal)
+    })
+  }
+}

@@ -1,0 +1,53 @@
+import {Args, Command, Flags} from '@oclif/core'
+import {BrokerClient, ClientError} from '../client/broker-client.js'
+import {readStdin} from '../cli/read-stdin.js'
+
+export default class Publish extends Command {
+  static override summary = 'Publish one message and wait for its acknowledgement.'
+
+  static override description = `Prints the topic and offset the message was stored at. The acknowledgement comes \
+once the message is committed. With body "-" the body is read from stdin. A JSON body must parse and an XML body \
+must be well-formed, or the node refuses it.`
+
+  static override examples = [
+    `<%= config.bin %> publish news '{"headline":"hello"}'`,
+    `<%= config.bin %> publish orders --format xml '<order id="7"/>'`,
+    'echo "plain text" | <%= config.bin %> publish logs - --format raw',
+    `<%= config.bin %> publish news '{"n":1}' --id order-1   # publishing the same id again stores nothing new`,
+  ]
+
+  static override args = {
+    topic: Args.string({description: 'topic to publish to (dot-separated, e.g. orders.eu)', required: true}),
+    body: Args.string({description: 'message body, or - to read it from stdin', required: true}),
+  }
+
+  static override flags = {
+    format: Flags.string({char: 'f', description: 'body format', options: ['json', 'xml', 'raw'], default: 'json'}),
+    id: Flags.string({description: 'dedup id: a publish with an id seen before returns the original offset'}),
+    host: Flags.string({description: 'node address', default: '127.0.0.1'}),
+    port: Flags.integer({char: 'p', description: 'node TCP port', default: 5000, min: 1, max: 65535}),
+    json: Flags.boolean({description: 'print the acknowledgement as JSON'}),
+  }
+
+  async run(): Promise<void> {
+    const {args, flags} = await this.parse(Publish)
+    const body = args.body === '-' ? await readStdin() : args.body
+    let client: BrokerClient | null = null
+    try {
+      client = await BrokerClient.connect(flags.host, flags.port)
+      const ack = await client.publish({
+        topic: args.topic,
+        format: flags.format.toUpperCase() as 'JSON' | 'XML' | 'RAW',
+        body,
+        id: flags.id,
+      })
+      if (flags.json) this.log(JSON.stringify(ack))
+      else this.log(`${ack.duplicate ? 'duplicate of' : 'stored'} ${ack.topic}@${ack.offset}`)
+    } catch (error) {
+      const message = error instanceof ClientError && error.code !== 'CONNECTION' ? `${error.code}: ${error.message}` : (error as Error).message
+      this.error(message, {exit: 1})
+    } finally {
+      client?.close()
+    }
+  }
+}

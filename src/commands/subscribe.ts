@@ -1,0 +1,69 @@
+import {Args, Command, Flags} from '@oclif/core'
+import {BrokerClient, ClientError, type BrokerMessage} from '../client/broker-client.js'
+
+export default class Subscribe extends Command {
+  static override summary = 'Print the messages of one or more topics as they arrive.'
+
+  static override description = `Topic patterns: "*" matches one segment, ">" the rest, "all" every topic. \
+Messages arrive in commit order with their offsets. Runs until Ctrl-C, or until --count messages have arrived.`
+
+  static override examples = [
+    '<%= config.bin %> subscribe news',
+    "<%= config.bin %> subscribe 'orders.*' --from beginning",
+    '<%= config.bin %> subscribe news --from 42 --count 10 --json',
+  ]
+
+  static override strict = false
+
+  static override args = {
+    topics: Args.string({description: 'topic patterns to subscribe to', required: true}),
+  }
+
+  static override flags = {
+    from: Flags.string({description: 'where to start: latest, beginning, or an offset', default: 'latest'}),
+    count: Flags.integer({char: 'n', description: 'exit after this many messages', min: 1}),
+    json: Flags.boolean({description: 'print each message as one JSON line'}),
+    host: Flags.string({description: 'node address', default: '127.0.0.1'}),
+    port: Flags.integer({char: 'p', description: 'node TCP port', default: 5000, min: 1, max: 65535}),
+  }
+
+  async run(): Promise<void> {
+    const {argv, flags} = await this.parse(Subscribe)
+    const topics = argv as string[]
+    const from = parseFrom(flags.from)
+    if (from === null) this.error(`--from must be latest, beginning or an offset (got "${flags.from}")`, {exit: 2})
+    let client: BrokerClient
+    try {
+      client = await BrokerClient.connect(flags.host, flags.port)
+    } catch (error) {
+      this.error((error as Error).message, {exit: 1})
+    }
+    let received = 0
+    let finish: () => void = () => {}
+    const done = new Promise<'done'>((resolve) => (finish = () => resolve('done')))
+    const onMessage = (message: BrokerMessage): void => {
+      if (flags.count !== undefined && received >= flags.count) return
+      received++
+      this.log(flags.json ? JSON.stringify(message) : `${message.topic}@${message.offset} ${message.body}`)
+      if (flags.count !== undefined && received >= flags.count) finish()
+    }
+    try {
+      await client.subscribe(topics, from, onMessage)
+    } catch (error) {
+      client.close()
+      const message = error instanceof ClientError && error.code !== 'CONNECTION' ? `${error.code}: ${error.message}` : (error as Error).message
+      this.error(message, {exit: 1})
+    }
+    process.once('SIGINT', finish)
+    process.once('SIGTERM', finish)
+    const outcome = await Promise.race([done, client.closed().then(() => 'closed' as const)])
+    client.close()
+    if (outcome === 'closed') this.error(`the node at ${client.address} closed the connection`, {exit: 1})
+  }
+}
+
+function parseFrom(value: string): 'latest' | 'beginning' | number | null {
+  if (value === 'latest' || value === 'beginning') return value
+  if (/^\d+$/.test(value)) return Number(value)
+  return null
+}

@@ -1,0 +1,55 @@
+/**
+ * The node database: the Raft log and hard state, and the state machine (messages with
+ * their per-topic offsets, and how far the log has been applied).
+ *
+ * Migration i brings `PRAGMA user_version` from i to i+1; append, never edit.
+ */
+
+export const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE raft_log (
+    idx  INTEGER PRIMARY KEY,
+    term INTEGER NOT NULL,
+    type INTEGER NOT NULL,
+    data BLOB NOT NULL
+  );
+  CREATE TABLE raft_state (
+    id           INTEGER PRIMARY KEY CHECK (id = 1),
+    term         INTEGER NOT NULL,
+    vote         INTEGER,
+    commit_index INTEGER NOT NULL
+  );
+  -- One row per stored message. raft_index orders messages by commit, across topics.
+  CREATE TABLE messages (
+    raft_index INTEGER PRIMARY KEY,
+    topic      TEXT NOT NULL,
+    "offset"   INTEGER NOT NULL,
+    format     TEXT NOT NULL,
+    body       TEXT NOT NULL,
+    timestamp  INTEGER NOT NULL,
+    pub_id     TEXT,
+    UNIQUE (topic, "offset")
+  );
+  CREATE INDEX messages_pub_id ON messages (pub_id) WHERE pub_id IS NOT NULL;
+  -- Written in the same transaction as the messages it covers, so a restart re-applies
+  -- exactly the entries whose messages are not stored yet.
+  CREATE TABLE applied (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    last_index INTEGER NOT NULL
+  );
+  `,
+]
+
+/** Entry types as stored in raft_log.type. */
+export const ENTRY_TYPE_CODE = {normal: 0, noop: 1} as const
+
+export const STATEMENTS = {
+  appendEntry: 'INSERT OR REPLACE INTO raft_log (idx, term, type, data) VALUES (?, ?, ?, ?)',
+  truncateLogFrom: 'DELETE FROM raft_log WHERE idx >= ?',
+  setHardState: 'INSERT OR REPLACE INTO raft_state (id, term, vote, commit_index) VALUES (1, ?, ?, ?)',
+  insertMessage:
+    'INSERT INTO messages (raft_index, topic, "offset", format, body, timestamp, pub_id) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  setApplied: 'INSERT OR REPLACE INTO applied (id, last_index) VALUES (1, ?)',
+} as const
+
+export type StatementName = keyof typeof STATEMENTS
