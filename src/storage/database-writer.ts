@@ -1,0 +1,527 @@
+// The write queue: the only writer of the node's SQLite database (DESIGN.md, "Storage: the write queue").
+//
+// A worker thread (writer-worker.ts) owns the one write connection, in WAL mode with
+// synchronous=FULL, so the fsync of a commit never blocks this thread's event loop.
+//
+// Group commit without a timer: while the worker commits a batch, new requests wait in `queue`.
+// When it reports the batch durable, everything queued (up to maxBatchRequests) leaves in one
+// postMessage and becomes one transaction. When idle, a request leaves at the end of the current
+// tick (a microtask), so requests made in the same tick share a batch and nothing waits on a clock.
+// Requests are applied in submission order; each runs in its own savepoint, so a failing request
+// rejects alone and the rest of its batch commits.
+
+import path from 'node:path'
+import {performance} from 'node:perf_hooks'
+import {Worker} from 'node:worker_threads'
+
+import {LatencyWindow, type LatencySummary} from './latency-window.js'
+import type {FromWorker, SerializedError, SqlValue, ToWorker, WorkerConfig, WriteOp} from './writer-protocol.js'
+
+export type {SqlValue, WriteOp} from './writer-protocol.js'
+export type {LatencySummary} from './latency-window.js'
+
+export interface WriterOptions {
+  /** The database file. Its directory must exist and be writable (WAL and shm files go next to it). */
+  path: string
+  /**
+   * Migration i brings PRAGMA user_version from i to i+1. Those not yet applied run at open, in
+   * the worker, each in its own transaction. A database with a higher user_version is refused.
+   */
+  migrations: string[]
+  /** Statement name -> SQL, prepared once in the worker after the migrations. */
+  statements: Record<string, string>
+  /** At most this many requests go in one transaction. Default 10,000. */
+  maxBatchRequests?: number
+  /** How long a write waits for a lock held by another connection (ms). Default 5,000. */
+  busyTimeoutMs?: number
+}
+
+export interface WriterMetrics {
+  /** Requests waiting on this thread for the current batch to finish. */
+  queueDepth: number
+  /** Requests in the batch the worker is committing now. */
+  inFlight: number
+  /** Batches completed (committed or failed as a whole). */
+  batches: number
+  /** Requests completed, successfully or not. */
+  requests: number
+  /** Requests that rejected. */
+  failedRequests: number
+  /** Rows written by the requests that committed. */
+  rows: number
+  lastBatchSize: number
+  maxBatchSize: number
+  avgBatchSize: number
+  /** Batch sent to the worker -> its durability reported back (recent window). */
+  commitLatencyMs: LatencySummary
+  /** Time the worker spent in the transaction, BEGIN to durable COMMIT (recent window). */
+  txnLatencyMs: LatencySummary
+}
+
+/**
+ * Every error the writer reports. `code` is a SQLite code (`SQLITE_CONSTRAINT_PRIMARYKEY`, ...)
+ * or one of: ERR_INVALID_WRITE (ops not of the right shape, or a value that cannot be bound),
+ * ERR_INVALID_PARAMS (wrong parameter count), ERR_UNKNOWN_STATEMENT, ERR_DB_PATH, ERR_DB_OPEN,
+ * ERR_DB_MIGRATION, ERR_DB_SCHEMA_TOO_NEW, ERR_DB_STATEMENT, ERR_WRITER_CLOSED,
+ * ERR_WRITER_FAILED (the worker died or the database failed fatally), ERR_WRITER_ABORTED.
+ * For a failing request, `stmt`, `op` and `row` say where in the request it happened.
+ */
+export class DatabaseWriterError extends Error {
+  override name = 'DatabaseWriterError'
+  readonly code: string
+  readonly stmt?: string
+  readonly op?: number
+  readonly row?: number
+
+  constructor(message: string, code: string, where?: {stmt?: string; op?: number; row?: number}, options?: ErrorOptions) {
+    super(message, options)
+    this.code = code
+    if (where?.stmt !== undefined) this.stmt = where.stmt
+    if (where?.op !== undefined) this.op = where.op
+    if (where?.row !== undefined) this.row = where.row
+  }
+}
+
+interface Request {
+  ops: WriteOp[]
+  rows: number
+  settle: (error: Error | null) => void
+}
+
+interface Batch {
+  id: number
+  requests: Request[]
+  sentAt: number
+}
+
+type State = 'opening' | 'open' | 'closing' | 'closed' | 'failed'
+
+const DEFAULT_MAX_BATCH_REQUESTS = 10_000
+const DEFAULT_BUSY_TIMEOUT_MS = 5_000
+
+export class DatabaseWriter {
+  /** The database file, absolute. */
+  readonly path: string
+  /** PRAGMA user_version after the migrations of this open. */
+  schemaVersion = 0
+  /** How many migrations this open applied (0 when the schema was already current). */
+  migrationsApplied = 0
+
+  private readonly worker: Worker
+  private readonly maxBatchRequests: number
+  private state: State = 'opening'
+  private failure: Error | null = null
+  private queue: Request[] = []
+  private inFlight: Batch | null = null
+  private flushScheduled = false
+  private nextBatchId = 1
+  private referenced = true
+  private closeSent = false
+  private closePromise: Promise<void> | null = null
+  private closeSettle: ((error: Error | null) => void) | null = null
+  private readonly exited: Promise<void>
+
+  private readonly stats = {batches: 0, requests: 0, failedRequests: 0, rows: 0, batchRequestsTotal: 0, lastBatchSize: 0, maxBatchSize: 0}
+  private readonly commitLatency = new LatencyWindow()
+  private readonly txnLatency = new LatencyWindow()
+
+  /**
+   * Starts the worker, opens the database, runs pending migrations and prepares the statements.
+   * Rejects with a DatabaseWriterError naming the problem when the path is unusable, a migration
+   * fails or a statement does not prepare.
+   */
+  static open(options: WriterOptions): Promise<DatabaseWriter> {
+    try {
+      checkOptions(options)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    const writer = new DatabaseWriter(options)
+    return writer.opened.then(() => writer)
+  }
+
+  private readonly opened: Promise<void>
+
+  private constructor(options: WriterOptions) {
+    this.path = path.resolve(options.path)
+    this.maxBatchRequests = options.maxBatchRequests ?? DEFAULT_MAX_BATCH_REQUESTS
+    const config: WorkerConfig = {
+      path: this.path,
+      migrations: options.migrations,
+      statements: options.statements,
+      busyTimeoutMs: options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS,
+    }
+    this.worker = new Worker(workerEntry(), {workerData: config, name: 'pad-db-writer'})
+
+    let openSettle: (error: Error | null) => void = () => {}
+    this.opened = new Promise<void>((resolve, reject) => {
+      openSettle = (error) => (error ? reject(error) : resolve())
+    })
+    this.exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()))
+
+    this.worker.on('message', (message: FromWorker) => {
+      switch (message.type) {
+        case 'ready':
+          this.state = 'open'
+          this.schemaVersion = message.schemaVersion
+          this.migrationsApplied = message.schemaVersion - message.schemaVersionBefore
+          this.updateRef()
+          openSettle(null)
+          break
+        case 'open-failed':
+          this.state = 'failed'
+          this.failure = new DatabaseWriterError(message.error.message, message.error.code ?? 'ERR_DB_OPEN')
+          openSettle(this.failure)
+          break
+        case 'done':
+          this.onBatchDone(message.id, message.errors, message.batchError, message.txnMs)
+          break
+        case 'fatal':
+          this.fail(this.stoppedError(`database failed: ${message.error.message}`, message.error.code))
+          break
+        case 'closed':
+          this.state = 'closed'
+          break
+      }
+    })
+    this.worker.on('error', (error) => {
+      if (this.state === 'opening') {
+        this.state = 'failed'
+        this.failure = new DatabaseWriterError(`cannot open database "${this.path}": the writer thread failed: ${error.message}`, 'ERR_DB_OPEN', undefined, {cause: error})
+        openSettle(this.failure)
+        return
+      }
+      this.fail(this.stoppedError(`the writer thread crashed: ${error.message}`, undefined, error))
+    })
+    this.worker.on('messageerror', (error) => {
+      this.fail(this.stoppedError(`a message from the writer thread could not be read: ${error.message}`, undefined, error))
+    })
+    this.worker.on('exit', (code) => {
+      if (this.state === 'opening') {
+        this.state = 'failed'
+        this.failure = new DatabaseWriterError(`cannot open database "${this.path}": the writer thread exited with code ${code}`, 'ERR_DB_OPEN')
+        openSettle(this.failure)
+      } else if (this.state === 'closed') {
+        this.closeSettle?.(null)
+      } else if (this.state !== 'failed') {
+        this.fail(this.stoppedError(`the writer thread exited unexpectedly with code ${code}`))
+      }
+    })
+  }
+
+  /**
+   * Writes `ops` as one request: all of them commit or none does. Resolves once the transaction
+   * of its batch is durable; rejects with a DatabaseWriterError when the request fails (only this
+   * request is rolled back) or the writer is closed or stopped. `write([])` writes nothing and
+   * resolves once every request submitted before it is durable.
+   */
+  write(ops: WriteOp[]): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.submit(ops, (error) => (error ? reject(error) : resolve()))
+    })
+  }
+
+  /** Fire and forget: `done` is called with null once durable, or with the error. Never throws. */
+  writeAsync(ops: WriteOp[], done?: (err: Error | null) => void): void {
+    this.submit(ops, done ? guardCallback(done) : noop)
+  }
+
+  metrics(): WriterMetrics {
+    const s = this.stats
+    return {
+      queueDepth: this.queue.length,
+      inFlight: this.inFlight?.requests.length ?? 0,
+      batches: s.batches,
+      requests: s.requests,
+      failedRequests: s.failedRequests,
+      rows: s.rows,
+      lastBatchSize: s.lastBatchSize,
+      maxBatchSize: s.maxBatchSize,
+      avgBatchSize: s.batches === 0 ? 0 : s.batchRequestsTotal / s.batches,
+      commitLatencyMs: this.commitLatency.summary(),
+      txnLatencyMs: this.txnLatency.summary(),
+    }
+  }
+
+  /**
+   * Stops taking writes (they reject from now on), writes everything already queued, then closes
+   * the connection and ends the worker. Resolves once all of that is done; rejects if the writer
+   * stops before the queued writes are durable. Calling it again returns the same promise.
+   */
+  close(): Promise<void> {
+    if (this.closePromise) return this.closePromise
+    if (this.state === 'failed' || this.state === 'closed') {
+      this.closePromise = this.worker.terminate().then(() => undefined)
+      return this.closePromise
+    }
+    this.state = 'closing'
+    this.closePromise = new Promise<void>((resolve, reject) => {
+      this.closeSettle = (error) => (error ? reject(error) : resolve())
+    })
+    this.maybeSendClose()
+    this.updateRef()
+    return this.closePromise
+  }
+
+  /**
+   * Ends the worker at once, like a crash: what is queued or being committed rejects with
+   * ERR_WRITER_ABORTED and may or may not be on disk. For tests and emergency stops.
+   */
+  async abort(): Promise<void> {
+    if (this.state !== 'failed' && this.state !== 'closed') {
+      this.fail(new DatabaseWriterError(`DatabaseWriter for "${this.path}" was aborted`, 'ERR_WRITER_ABORTED'))
+    }
+    await this.worker.terminate()
+    await this.exited
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private submit(ops: WriteOp[], settle: (error: Error | null) => void): void {
+    if (this.state !== 'open') {
+      settle(this.unavailableError())
+      return
+    }
+    let checked: {ops: WriteOp[]; rows: number}
+    try {
+      checked = checkOps(ops)
+    } catch (error) {
+      this.stats.requests++
+      this.stats.failedRequests++
+      settle(error as Error)
+      return
+    }
+    this.queue.push({ops: checked.ops, rows: checked.rows, settle})
+    if (this.inFlight === null && !this.flushScheduled) {
+      this.flushScheduled = true
+      queueMicrotask(() => {
+        this.flushScheduled = false
+        this.flush()
+      })
+    }
+    this.updateRef()
+  }
+
+  /** Sends everything queued (up to maxBatchRequests) as one batch, if no batch is in flight. */
+  private flush(): void {
+    if (this.inFlight !== null || this.queue.length === 0) return
+    if (this.state !== 'open' && this.state !== 'closing') return
+    let requests: Request[]
+    if (this.queue.length <= this.maxBatchRequests) {
+      requests = this.queue
+      this.queue = []
+    } else {
+      requests = this.queue.splice(0, this.maxBatchRequests)
+    }
+    const batch: Batch = {id: this.nextBatchId++, requests, sentAt: performance.now()}
+    const ops = new Array<WriteOp[]>(requests.length)
+    for (let i = 0; i < requests.length; i++) ops[i] = requests[i].ops
+    try {
+      this.send({type: 'batch', id: batch.id, requests: ops})
+    } catch (caught) {
+      // checkOps makes this unexpected; fail this batch only and go on with the queue.
+      const error = new DatabaseWriterError(`write failed: the batch could not be sent to the writer thread: ${(caught as Error).message}`, 'ERR_WRITE_FAILED', undefined, {cause: caught})
+      this.completeBatch(requests, () => error)
+      this.flush()
+      this.maybeSendClose()
+      return
+    }
+    this.inFlight = batch
+  }
+
+  private onBatchDone(id: number, errors: (SerializedError | null)[] | null, batchError: SerializedError | undefined, txnMs: number): void {
+    const batch = this.inFlight
+    if (batch === null || batch.id !== id) {
+      this.fail(this.stoppedError(`the writer thread answered batch ${id}, but batch ${batch?.id ?? 'none'} was in flight`))
+      return
+    }
+    this.inFlight = null
+    this.commitLatency.add(performance.now() - batch.sentAt)
+    this.txnLatency.add(txnMs)
+    // Hand the worker the next batch before settling this one, so it commits while we settle.
+    this.flush()
+    if (batchError) {
+      const error = new DatabaseWriterError(`write failed: the transaction of its batch failed: ${batchError.message}`, batchError.code ?? 'ERR_WRITE_FAILED')
+      this.completeBatch(batch.requests, () => error)
+    } else if (errors === null) {
+      this.completeBatch(batch.requests, () => null)
+    } else {
+      this.completeBatch(batch.requests, (i) => (errors[i] ? requestError(errors[i]) : null))
+    }
+    this.maybeSendClose()
+    this.updateRef()
+  }
+
+  private completeBatch(requests: Request[], errorOf: (index: number) => Error | null): void {
+    const s = this.stats
+    s.batches++
+    s.batchRequestsTotal += requests.length
+    s.lastBatchSize = requests.length
+    if (requests.length > s.maxBatchSize) s.maxBatchSize = requests.length
+    for (let i = 0; i < requests.length; i++) {
+      const error = errorOf(i)
+      s.requests++
+      if (error) s.failedRequests++
+      else s.rows += requests[i].rows
+      requests[i].settle(error)
+    }
+  }
+
+  /** The writer can no longer write: reject everything pending now, and everything submitted later. */
+  private fail(error: Error): void {
+    if (this.state === 'failed') return
+    const wasClosing = this.state === 'closing'
+    this.state = 'failed'
+    this.failure = error
+    const pending = [...(this.inFlight?.requests ?? []), ...this.queue]
+    this.inFlight = null
+    this.queue = []
+    for (const request of pending) {
+      this.stats.requests++
+      this.stats.failedRequests++
+      request.settle(error)
+    }
+    void this.worker.terminate()
+    if (wasClosing) this.closeSettle?.(error)
+  }
+
+  private maybeSendClose(): void {
+    if (this.state !== 'closing' || this.closeSent || this.inFlight !== null || this.queue.length > 0 || this.flushScheduled) return
+    this.closeSent = true
+    this.send({type: 'close'})
+  }
+
+  private send(message: ToWorker): void {
+    this.worker.postMessage(message)
+  }
+
+  /** Keep the process alive while there is work; an idle writer does not hold it open. */
+  private updateRef(): void {
+    const busy = this.state === 'opening' || this.state === 'closing' || this.inFlight !== null || this.queue.length > 0
+    if (busy && !this.referenced) this.worker.ref()
+    else if (!busy && this.referenced) this.worker.unref()
+    this.referenced = busy
+  }
+
+  private unavailableError(): Error {
+    if (this.state === 'failed' && this.failure) return this.failure
+    if (this.state === 'opening') return new DatabaseWriterError(`DatabaseWriter for "${this.path}" is not open yet`, 'ERR_WRITER_CLOSED')
+    return new DatabaseWriterError(`DatabaseWriter for "${this.path}" is closed`, 'ERR_WRITER_CLOSED')
+  }
+
+  private stoppedError(reason: string, sqliteCode?: string, cause?: unknown): DatabaseWriterError {
+    const detail = sqliteCode ? ` (${sqliteCode})` : ''
+    return new DatabaseWriterError(`DatabaseWriter for "${this.path}" stopped: ${reason}${detail}`, 'ERR_WRITER_FAILED', undefined, cause === undefined ? undefined : {cause})
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The worker's entry point. The build runs dist/storage/writer-worker.js next to this file. Under
+ * tsx (tests, bin/dev.js) this module is a .ts file and so is the worker, which needs the tsx
+ * loader too: on Node 20, `execArgv: ['--import', 'tsx']` does not install loader hooks in a
+ * worker (nodejs/node#47747, fixed in Node 22.2), so a one-line bootstrap registers tsx in the
+ * worker and then imports the .ts file.
+ */
+function workerEntry(): URL {
+  if (!import.meta.url.endsWith('.ts')) return new URL('./writer-worker.js', import.meta.url)
+  const workerTs = new URL('./writer-worker.ts', import.meta.url).href
+  const tsxApi = import.meta.resolve('tsx/esm/api')
+  const bootstrap = `import {register} from ${JSON.stringify(tsxApi)}; register(); await import(${JSON.stringify(workerTs)})`
+  return new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`)
+}
+
+function noop(): void {}
+
+/** A callback that throws must not break the settling of the rest of its batch. */
+function guardCallback(done: (err: Error | null) => void): (err: Error | null) => void {
+  return (err) => {
+    try {
+      done(err)
+    } catch (error) {
+      queueMicrotask(() => {
+        throw error
+      })
+    }
+  }
+}
+
+function requestError(e: SerializedError): DatabaseWriterError {
+  const where = e.stmt !== undefined ? ` in statement "${e.stmt}" (op ${e.op}${e.row !== undefined ? `, row ${e.row}` : ''})` : ''
+  return new DatabaseWriterError(`write failed${where}: ${e.message}`, e.code ?? 'ERR_WRITE_FAILED', {stmt: e.stmt, op: e.op, row: e.row})
+}
+
+function checkOptions(options: WriterOptions): void {
+  const bad = (what: string) => new DatabaseWriterError(`DatabaseWriter.open: ${what}`, 'ERR_INVALID_OPTIONS')
+  if (options === null || typeof options !== 'object') throw bad('options must be an object')
+  if (typeof options.path !== 'string' || options.path === '') throw bad('path must be a non-empty string')
+  if (!Array.isArray(options.migrations) || !options.migrations.every((m) => typeof m === 'string')) throw bad('migrations must be an array of SQL strings')
+  if (options.statements === null || typeof options.statements !== 'object') throw bad('statements must be an object of name -> SQL')
+  for (const [name, sql] of Object.entries(options.statements)) {
+    if (typeof sql !== 'string') throw bad(`statement "${name}" must be an SQL string`)
+  }
+  const max = options.maxBatchRequests
+  if (max !== undefined && (!Number.isInteger(max) || max < 1)) throw bad(`maxBatchRequests must be a positive integer, got ${max}`)
+  const busy = options.busyTimeoutMs
+  if (busy !== undefined && (!Number.isFinite(busy) || busy < 0)) throw bad(`busyTimeoutMs must be a non-negative number, got ${busy}`)
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'undefined'
+  if (typeof value === 'object') return value === null ? 'null' : (value.constructor?.name ?? 'object')
+  return typeof value
+}
+
+/**
+ * Checks the shape of `ops` and every value, so the batch's postMessage cannot fail on it, and
+ * counts rows. A Uint8Array that views only part of its ArrayBuffer (e.g. a small Buffer from
+ * Node's shared pool) would be cloned with its whole buffer, so it is copied to a compact one;
+ * the caller's arrays are left as they are (rows holding such a value are copied).
+ * Returns new op objects carrying only `stmt` and `rows`.
+ */
+function checkOps(ops: WriteOp[]): {ops: WriteOp[]; rows: number} {
+  if (!Array.isArray(ops)) throw invalidWrite(`ops must be an array of {stmt, rows}, got ${describe(ops)}`)
+  let rowCount = 0
+  const out = new Array<WriteOp>(ops.length)
+  for (let o = 0; o < ops.length; o++) {
+    const op = ops[o]
+    if (op === null || typeof op !== 'object' || typeof op.stmt !== 'string' || !Array.isArray(op.rows)) {
+      throw invalidWrite(`op ${o} must be {stmt: string, rows: SqlValue[][]}`, {op: o})
+    }
+    const rows = op.rows
+    let outRows: SqlValue[][] | null = null
+    for (let r = 0; r < rows.length; r++) {
+      const row = rows[r]
+      if (!Array.isArray(row)) throw invalidWrite(`op ${o} ("${op.stmt}") row ${r} must be an array of values, got ${describe(row)}`, {stmt: op.stmt, op: o, row: r})
+      let outRow: SqlValue[] | null = null
+      for (let c = 0; c < row.length; c++) {
+        const v = row[c]
+        const t = typeof v
+        if (v === null || t === 'string' || t === 'number' || t === 'bigint') continue
+        if (v instanceof Uint8Array) {
+          if (v.byteOffset === 0 && v.byteLength === v.buffer.byteLength) continue
+          if (outRow === null) outRow = row.slice()
+          outRow[c] = new Uint8Array(v)
+          continue
+        }
+        throw invalidWrite(
+          `op ${o} ("${op.stmt}") row ${r} column ${c}: cannot bind ${describe(v)}; expected number, bigint, string, Uint8Array or null`,
+          {stmt: op.stmt, op: o, row: r},
+        )
+      }
+      if (outRow !== null) {
+        if (outRows === null) outRows = rows.slice()
+        outRows[r] = outRow
+      }
+    }
+    rowCount += rows.length
+    // A fresh {stmt, rows}: whatever else the caller's object carries is not cloned.
+    out[o] = {stmt: op.stmt, rows: outRows ?? rows}
+  }
+  return {ops: out, rows: rowCount}
+}
+
+function invalidWrite(message: string, where?: {stmt?: string; op?: number; row?: number}): DatabaseWriterError {
+  return new DatabaseWriterError(`invalid write: ${message}`, 'ERR_INVALID_WRITE', where)
+}

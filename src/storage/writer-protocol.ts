@@ -1,0 +1,92 @@
+// The messages between DatabaseWriter (main thread) and its worker (writer-worker.ts).
+// Types only, plus one pure helper: nothing here runs any I/O.
+
+/** A value that can be bound to a statement parameter. */
+export type SqlValue = number | bigint | string | Uint8Array | null
+
+/** One write: the named prepared statement run once per row, each row bound positionally. */
+export interface WriteOp {
+  stmt: string
+  rows: SqlValue[][]
+}
+
+/** What the worker needs to open the database; passed as `workerData`. */
+export interface WorkerConfig {
+  path: string
+  migrations: string[]
+  statements: Record<string, string>
+  busyTimeoutMs: number
+}
+
+/** An error made cloneable: the worker's exceptions cross the thread boundary as this. */
+export interface SerializedError {
+  name: string
+  message: string
+  code?: string
+  /** Where in the request it happened, when known. */
+  stmt?: string
+  op?: number
+  row?: number
+}
+
+// main -> worker
+export interface BatchMessage {
+  type: 'batch'
+  id: number
+  /** One entry per request, in submission order. */
+  requests: WriteOp[][]
+}
+export interface CloseMessage {
+  type: 'close'
+}
+export type ToWorker = BatchMessage | CloseMessage
+
+// worker -> main
+export interface ReadyMessage {
+  type: 'ready'
+  /** PRAGMA user_version before the migrations of this open ran. */
+  schemaVersionBefore: number
+  schemaVersion: number
+}
+export interface OpenFailedMessage {
+  type: 'open-failed'
+  error: SerializedError
+}
+export interface BatchDoneMessage {
+  type: 'done'
+  id: number
+  /**
+   * `null` when every request committed. Otherwise one slot per request: `null` for a request that
+   * committed, its error for one that was rolled back to its savepoint.
+   */
+  errors: (SerializedError | null)[] | null
+  /** When set, the whole transaction failed and nothing of the batch was committed. */
+  batchError?: SerializedError
+  /** Time the worker spent in the transaction, BEGIN to durable COMMIT. */
+  txnMs: number
+}
+export interface FatalMessage {
+  type: 'fatal'
+  error: SerializedError
+}
+export interface ClosedMessage {
+  type: 'closed'
+}
+export type FromWorker = ReadyMessage | OpenFailedMessage | BatchDoneMessage | FatalMessage | ClosedMessage
+
+/**
+ * SQLite result codes after which the connection can no longer be trusted to have written what it
+ * said it wrote (failed fsync, corruption, the file gone). The writer stops instead of going on:
+ * after a failed fsync the page cache may hold data that never reaches the disk.
+ */
+export function isFatalSqliteCode(code: string | undefined): boolean {
+  if (code === undefined) return false
+  return (
+    code.startsWith('SQLITE_IOERR') ||
+    code.startsWith('SQLITE_CORRUPT') ||
+    code === 'SQLITE_NOTADB' ||
+    code === 'SQLITE_NOMEM' ||
+    code.startsWith('SQLITE_CANTOPEN') ||
+    code === 'SQLITE_READONLY_DBMOVED'
+  )
+}
