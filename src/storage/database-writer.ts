@@ -10,8 +10,11 @@
 // Requests are applied in submission order; each runs in its own savepoint, so a failing request
 // rejects alone and the rest of its batch commits.
 
+import fs from 'node:fs'
+import {createRequire} from 'node:module'
 import path from 'node:path'
 import {performance} from 'node:perf_hooks'
+import {pathToFileURL} from 'node:url'
 import {Worker} from 'node:worker_threads'
 
 import {LatencyWindow, type LatencySummary} from './latency-window.js'
@@ -278,8 +281,10 @@ export class DatabaseWriter {
   // -------------------------------------------------------------------------------------------
 
   private submit(ops: WriteOp[], settle: (error: Error | null) => void): void {
+    // A request refused here is still settled asynchronously, like every other.
     if (this.state !== 'open') {
-      settle(this.unavailableError())
+      const error = this.unavailableError()
+      queueMicrotask(() => settle(error))
       return
     }
     let checked: {ops: WriteOp[]; rows: number}
@@ -288,7 +293,7 @@ export class DatabaseWriter {
     } catch (error) {
       this.stats.requests++
       this.stats.failedRequests++
-      settle(error as Error)
+      queueMicrotask(() => settle(error as Error))
       return
     }
     this.queue.push({ops: checked.ops, rows: checked.rows, settle})
@@ -422,14 +427,26 @@ export class DatabaseWriter {
  * tsx (tests, bin/dev.js) this module is a .ts file and so is the worker, which needs the tsx
  * loader too: on Node 20, `execArgv: ['--import', 'tsx']` does not install loader hooks in a
  * worker (nodejs/node#47747, fixed in Node 22.2), so a one-line bootstrap registers tsx in the
- * worker and then imports the .ts file.
+ * worker and then imports the .ts file. (tsx may have loaded this module as CommonJS, as under
+ * mocha, where import.meta.resolve does not exist: hence createRequire.)
  */
 function workerEntry(): URL {
   if (!import.meta.url.endsWith('.ts')) return new URL('./writer-worker.js', import.meta.url)
   const workerTs = new URL('./writer-worker.ts', import.meta.url).href
-  const tsxApi = import.meta.resolve('tsx/esm/api')
-  const bootstrap = `import {register} from ${JSON.stringify(tsxApi)}; register(); await import(${JSON.stringify(workerTs)})`
+  const tsxApi = resolveTsxEsmApi()
+  const bootstrap = `const tsx = await import(${JSON.stringify(tsxApi)}); tsx.register(); await import(${JSON.stringify(workerTs)})`
   return new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`)
+}
+
+/** The file URL of tsx's ESM API (`import 'tsx/esm/api'`), as this module would resolve it. */
+function resolveTsxEsmApi(): string {
+  const meta = import.meta as {resolve?: (specifier: string) => string}
+  if (typeof meta.resolve === 'function') return meta.resolve('tsx/esm/api')
+  // As CommonJS, resolution picks the "require" build, whose register() does not work when
+  // imported: take the "import" one from tsx's exports map.
+  const pkgJson = createRequire(import.meta.url).resolve('tsx/package.json')
+  const pkg = JSON.parse(fs.readFileSync(pkgJson, 'utf8')) as {exports: Record<string, {import: {default: string}}>}
+  return pathToFileURL(path.join(path.dirname(pkgJson), pkg.exports['./esm/api'].import.default)).href
 }
 
 function noop(): void {}
