@@ -111,6 +111,7 @@ export class DatabaseWriter {
   migrationsApplied = 0
 
   private readonly worker: Worker
+  private readonly signal = new Int32Array(new SharedArrayBuffer(4))
   private readonly maxBatchRequests: number
   private state: State = 'opening'
   private failure: Error | null = null
@@ -153,6 +154,7 @@ export class DatabaseWriter {
       migrations: options.migrations,
       statements: options.statements,
       busyTimeoutMs: options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS,
+      signal: this.signal,
     }
     this.worker = new Worker(workerEntry(), {workerData: config, name: 'pad-db-writer'})
 
@@ -396,8 +398,11 @@ export class DatabaseWriter {
     this.send({type: 'close'})
   }
 
+  /** Posts to the worker, then wakes it: it waits on `signal`, not on its event loop. */
   private send(message: ToWorker): void {
     this.worker.postMessage(message)
+    Atomics.add(this.signal, 0, 1)
+    Atomics.notify(this.signal, 0)
   }
 
   /** Keep the process alive while there is work; an idle writer does not hold it open. */

@@ -16,6 +16,11 @@ export interface WorkerConfig {
   migrations: string[]
   statements: Record<string, string>
   busyTimeoutMs: number
+  /**
+   * On a SharedArrayBuffer: [0] is bumped by the main thread (then Atomics.notify) after each
+   * postMessage to the worker, which waits on it between messages.
+   */
+  signal: Int32Array
 }
 
 /** An error made cloneable: the worker's exceptions cross the thread boundary as this. */
