@@ -9,13 +9,17 @@ import {MIGRATIONS, STATEMENTS} from '../storage/schema.js'
 import {StoreReader} from '../storage/store-reader.js'
 import {prepareDataDir} from './data-dir.js'
 import {HttpApi} from './http-api.js'
-import {LocalLog} from './local-log.js'
+import {RaftLog, type RaftTiming} from './raft-log.js'
+import {RaftStorage} from '../storage/raft-storage.js'
+import {RaftTransport, type PeerAddress} from '../transport/raft-transport.js'
 import {Logger, type LogFormat} from './logger.js'
 import {MessageStore} from './message-store.js'
 import type {NodeView} from './node-view.js'
 import {prometheusText} from './prometheus.js'
 import {Publisher} from './publisher.js'
 import type {ReplicatedLog} from './replicated-log.js'
+import {adminRoutes} from './admin-api.js'
+import {NodeEvents} from './node-events.js'
 import type {SessionContext, SessionLimits} from './session-context.js'
 import {SubscriptionRegistry} from './subscription.js'
 import {TcpServer} from './tcp-server.js'
@@ -32,6 +36,13 @@ export interface NodeOptions {
   maxBodyBytes: number
   commitTimeoutMs: number
   dedupWindow: number
+  /** Every member's Raft address, this node's included, in the same order on every node. */
+  peers: PeerAddress[]
+  /** Name shared by the members; a node refuses Raft connections from another cluster. */
+  cluster: string
+  timing: RaftTiming
+  /** Token for /admin endpoints; null disables them. */
+  adminToken: string | null
 }
 
 export const DEFAULT_NODE_OPTIONS = {
@@ -43,13 +54,29 @@ export const DEFAULT_NODE_OPTIONS = {
   maxBodyBytes: 1024 * 1024,
   commitTimeoutMs: 2000,
   dedupWindow: 100_000,
+  tickMs: 10,
+  electionTimeoutMs: 150,
+  heartbeatMs: 50,
 } as const
+
+/** The index of this node in `peers`, found by its own Raft address. */
+export function selfIndex(peers: PeerAddress[], host: string, raftPort: number): number {
+  return peers.findIndex((p) => p.port === raftPort && (p.host === host || (isLoopback(p.host) && isLoopback(host))))
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '127.0.0.1' || host === '::1'
+}
 
 export class BrokerNode implements NodeView {
   readonly nodeId: string
   readonly limits: SessionLimits
   readonly startedAt = Date.now()
   readonly publisher: Publisher
+  readonly raftLog: RaftLog
+  readonly transport: RaftTransport
+  readonly events: NodeEvents
+  private readonly log: ReplicatedLog
   private readonly subscriptions: SubscriptionRegistry
   private readonly tcp: TcpServer
   private readonly http: HttpApi
@@ -57,23 +84,52 @@ export class BrokerNode implements NodeView {
 
   private constructor(
     readonly options: NodeOptions,
+    readonly self: number,
     readonly logger: Logger,
     private readonly writer: DatabaseWriter,
     private readonly reader: StoreReader,
     readonly store: MessageStore,
-    private readonly log: ReplicatedLog,
     private readonly releaseDataDir: () => void,
   ) {
     this.nodeId = options.id ?? `${options.host}:${options.tcpPort}`
     this.limits = {maxBodyBytes: options.maxBodyBytes, maxLineBytes: options.maxBodyBytes * 2 + 4096}
-    this.publisher = new Publisher(log, {maxBodyBytes: options.maxBodyBytes, commitTimeoutMs: options.commitTimeoutMs})
+    this.transport = new RaftTransport({
+      self: {index: self, node_id: this.nodeId, tcp_port: options.tcpPort, http_port: options.httpPort, cluster: options.cluster},
+      peers: options.peers,
+      listen: {host: options.host, port: options.raftPort},
+      logger,
+      handlers: {
+        raft: (_, message) => this.raftLog.step(message),
+        forward: (from, payload) => this.raftLog.onForward(from, payload),
+        forwardResult: (_, payload) => this.raftLog.onForwardResult(payload),
+      },
+    })
+    this.raftLog = new RaftLog(
+      {self, clusterSize: options.peers.length, timing: options.timing, proposalTimeoutMs: options.commitTimeoutMs},
+      new RaftStorage(reader),
+      writer,
+      store,
+      this.transport,
+      logger,
+    )
+    this.raftLog.on('fatal', (error: Error) => this.fail(error))
+    this.log = this.raftLog
+    this.events = new NodeEvents(this.raftLog)
+    this.publisher = new Publisher(this.log, {maxBodyBytes: options.maxBodyBytes, commitTimeoutMs: options.commitTimeoutMs})
     this.subscriptions = new SubscriptionRegistry(store)
     const context: SessionContext = {publisher: this.publisher, store, subscriptions: this.subscriptions, limits: this.limits, logger}
     this.tcp = new TcpServer(context)
-    this.http = new HttpApi(this, logger)
+    this.http = new HttpApi(this, logger, [
+      ...adminRoutes(this, options.adminToken),
+      {method: 'GET', path: '/events', handler: () => null, stream: (request, response) => this.events.stream(request, response, this.raftInfo())},
+    ])
   }
 
   static async start(options: NodeOptions, logger = new Logger(options.logFormat)): Promise<BrokerNode> {
+    const self = selfIndex(options.peers, options.host, options.raftPort)
+    if (self === -1) {
+      throw new Error(`--peers must list this node's own Raft address ${options.host}:${options.raftPort}`)
+    }
     const lock = prepareDataDir(options.dataDir)
     let writer: DatabaseWriter | null = null
     let reader: StoreReader | null = null
@@ -84,13 +140,10 @@ export class BrokerNode implements NodeView {
       reader = new StoreReader(dbPath)
       const store = new MessageStore(writer, reader, {
         dedupWindow: options.dedupWindow,
-        onFatal: (error) => {
-          logger.error('fatal storage failure, stopping', {error: error.message})
-          void node?.stop().finally(() => process.exit(1))
-        },
+        onFatal: (error) => node?.fail(error),
       })
-      const log = new LocalLog(writer, reader, store)
-      node = new BrokerNode(options, logger, writer, reader, store, log, lock.release)
+      node = new BrokerNode(options, self, logger, writer, reader, store, lock.release)
+      await node.transport.start()
       await node.tcp.listen(options.tcpPort, options.host)
       await node.http.listen(options.httpPort, options.host)
       return node
@@ -112,11 +165,26 @@ export class BrokerNode implements NodeView {
       await this.tcp.close()
       await this.http.close()
       await this.log.close()
+      await this.transport.close()
       await this.writer.close()
       this.reader.close()
       this.releaseDataDir()
     })()
     return this.stopping
+  }
+
+  /** The node can no longer keep its promises (its disk failed): stop and exit non-zero. */
+  private fail(error: Error): void {
+    this.logger.error('fatal storage failure, stopping', {error: error.message})
+    void this.stop().finally(() => process.exit(1))
+  }
+
+  /** Node id of a member, as it told us when it connected (its Raft address until then). */
+  memberId(index: number): string {
+    const card = this.transport.peerCard(index)
+    if (card) return card.node_id
+    const address = this.options.peers[index]
+    return address ? `${address.host}:${address.port}` : String(index)
   }
 
   raftInfo(): Record<string, unknown> {
@@ -130,7 +198,11 @@ export class BrokerNode implements NodeView {
       commit_index: status.commitIndex,
       last_applied: status.lastApplied,
       cluster_size: status.clusterSize,
-      leader_id: status.leader === null ? null : this.nodeId,
+      leader_id: status.leader === null ? null : this.memberId(status.leader),
+      leader_index: status.leader,
+      node_index: this.self,
+      pre_candidate: this.raftLog.isPreCandidate,
+      elections_won: this.raftLog.elections,
     }
   }
 

@@ -3,7 +3,10 @@ import {Command, Flags} from '@oclif/core'
 import {DataDirError} from '../broker/data-dir.js'
 import {Logger} from '../broker/logger.js'
 import {BrokerNode, DEFAULT_NODE_OPTIONS} from '../broker/node.js'
+import fs from 'node:fs'
+import {durationFlag} from '../cli/duration.js'
 import {padHome} from '../cli/pad-home.js'
+import {parsePeers} from '../cli/peers.js'
 
 export default class Node extends Command {
   static override summary = 'Run one broker node in the foreground.'
@@ -19,6 +22,10 @@ its write queue; a second signal exits at once.`
     '<%= config.bin %> node',
     '<%= config.bin %> node --tcp-port 5001 --http-port 8081 --raft-port 6001 --data-dir /tmp/pad-node-1',
     '<%= config.bin %> node --log-format json',
+    `# a 3-node cluster by hand, one command per terminal (or per machine, with their addresses):
+<%= config.bin %> node --tcp-port 5000 --http-port 8080 --raft-port 6000 --data-dir /tmp/pad-0 --peers 127.0.0.1:6000,127.0.0.1:6001,127.0.0.1:6002
+<%= config.bin %> node --tcp-port 5001 --http-port 8081 --raft-port 6001 --data-dir /tmp/pad-1 --peers 127.0.0.1:6000,127.0.0.1:6001,127.0.0.1:6002
+<%= config.bin %> node --tcp-port 5002 --http-port 8082 --raft-port 6002 --data-dir /tmp/pad-2 --peers 127.0.0.1:6000,127.0.0.1:6001,127.0.0.1:6002`,
   ]
 
   static override flags = {
@@ -30,17 +37,45 @@ its write queue; a second signal exits at once.`
     'data-dir': Flags.string({description: 'directory of the node database [default: $PAD_HOME/node-<tcp-port>]'}),
     'log-format': Flags.string({description: 'log line format', options: ['text', 'json'], default: 'text'}),
     'max-body': Flags.integer({description: 'largest message body in bytes', default: DEFAULT_NODE_OPTIONS.maxBodyBytes, min: 1}),
-    'commit-timeout': Flags.integer({
-      description: 'milliseconds a publish waits for a commit before it fails with NO_LEADER',
+    'commit-timeout': durationFlag({
+      description: 'how long a publish waits for a leader and a commit before it fails with NO_LEADER',
       default: DEFAULT_NODE_OPTIONS.commitTimeoutMs,
-      min: 1,
+      defaultHelp: async () => '2s',
     }),
+    peers: Flags.string({
+      description: "every member's Raft address, this node's included, in the same order on every node [default: this node alone]",
+    }),
+    cluster: Flags.string({description: 'cluster name; members refuse Raft connections from another cluster', default: 'default'}),
+    'election-timeout': durationFlag({
+      description: 'minimum election timeout; each timeout is drawn from [t, 2t)',
+      default: DEFAULT_NODE_OPTIONS.electionTimeoutMs,
+      defaultHelp: async () => '150ms',
+    }),
+    heartbeat: durationFlag({description: 'leader heartbeat interval', default: DEFAULT_NODE_OPTIONS.heartbeatMs, defaultHelp: async () => '50ms'}),
+    'token-file': Flags.string({description: 'file holding the token that /admin endpoints require (or set PAD_TOKEN)'}),
   }
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Node)
     const logger = new Logger(flags['log-format'] as 'text' | 'json')
     const dataDir = path.resolve(flags['data-dir'] ?? path.join(padHome(), `node-${flags['tcp-port']}`))
+    let peers
+    try {
+      peers = flags.peers === undefined ? [{host: flags.host, port: flags['raft-port']}] : parsePeers(flags.peers)
+    } catch (error) {
+      this.error((error as Error).message, {exit: 2})
+    }
+    const timing = {tickMs: DEFAULT_NODE_OPTIONS.tickMs, electionTimeoutMs: flags['election-timeout'], heartbeatMs: flags.heartbeat}
+    if (timing.heartbeatMs >= timing.electionTimeoutMs) this.error('--heartbeat must be shorter than --election-timeout', {exit: 2})
+    if (timing.heartbeatMs < timing.tickMs) this.error(`--heartbeat must be at least ${timing.tickMs}ms`, {exit: 2})
+    let adminToken: string | null = process.env.PAD_TOKEN && process.env.PAD_TOKEN !== '' ? process.env.PAD_TOKEN : null
+    if (flags['token-file']) {
+      try {
+        adminToken = fs.readFileSync(flags['token-file'], 'utf8').trim()
+      } catch (error) {
+        this.error(`cannot read --token-file: ${(error as Error).message}`, {exit: 2})
+      }
+    }
     let node: BrokerNode
     try {
       node = await BrokerNode.start(
@@ -55,11 +90,15 @@ its write queue; a second signal exits at once.`
           maxBodyBytes: flags['max-body'],
           commitTimeoutMs: flags['commit-timeout'],
           dedupWindow: DEFAULT_NODE_OPTIONS.dedupWindow,
+          peers,
+          cluster: flags.cluster,
+          timing,
+          adminToken,
         },
         logger,
       )
     } catch (error) {
-      const known = error instanceof DataDirError || /port|address/.test((error as Error).message)
+      const known = error instanceof DataDirError || /port|address|--peers/.test((error as Error).message)
       this.error(known ? (error as Error).message : `the node could not start: ${(error as Error).message}`, {exit: 1})
     }
     logger.info('node started', {
@@ -68,6 +107,7 @@ its write queue; a second signal exits at once.`
       http: `http://${flags.host}:${flags['http-port']}`,
       data_dir: dataDir,
       pid: process.pid,
+      members: peers.length,
     })
     await new Promise<void>((resolve) => {
       let signals = 0

@@ -71,7 +71,9 @@ export class StoreReader {
       applied: db.prepare('SELECT last_index FROM applied WHERE id = 1').pluck(),
       logBounds: db.prepare('SELECT MIN(idx) AS first, MAX(idx) AS last FROM raft_log'),
       entries: db.prepare('SELECT idx AS "index", term, type, data FROM raft_log WHERE idx >= ? AND idx < ? ORDER BY idx'),
-      term: db.prepare('SELECT term FROM raft_log WHERE idx = ?').pluck(),
+      termRuns: db.prepare(
+        'SELECT idx AS start, term FROM (SELECT idx, term, LAG(term) OVER (ORDER BY idx) AS previous FROM raft_log) WHERE previous IS NULL OR previous <> term ORDER BY idx',
+      ),
       nextOffsets: db.prepare('SELECT topic, MAX("offset") + 1 AS next FROM messages GROUP BY topic'),
       recentIds: db.prepare(
         'SELECT pub_id, topic, "offset" FROM messages WHERE pub_id IS NOT NULL ORDER BY raft_index DESC LIMIT ?',
@@ -112,8 +114,9 @@ export class StoreReader {
     return this.statements.entries.all(lo, hi) as StoredEntry[]
   }
 
-  term(index: number): number | undefined {
-    return this.statements.term.get(index) as number | undefined
+  /** The log's terms as runs: each row is the first index of a run of equal terms. */
+  termRuns(): {start: number; term: number}[] {
+    return this.statements.termRuns.all() as {start: number; term: number}[]
   }
 
   nextOffsets(): Map<string, number> {

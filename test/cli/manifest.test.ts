@@ -39,7 +39,7 @@ describe('oclif.manifest.json', () => {
     it(`matches the flags, args and summary of "${id}"`, async () => {
       const command = (await import(pathToFileURL(path.resolve(file)).href)).default
       const entry = manifest.commands[id]
-      expect(entry, `${id} is missing from the manifest: run npm run build`).to.exist
+      expect(entry, `${id} is missing from the manifest: run npm run build`).to.not.equal(undefined)
       expect(Object.keys(entry.flags).sort()).to.deep.equal(Object.keys(command.flags ?? {}).sort())
       expect(Object.keys(entry.args).sort()).to.deep.equal(Object.keys(command.args ?? {}).sort())
       expect(entry.summary).to.equal(command.summary)

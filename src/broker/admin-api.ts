@@ -1,0 +1,123 @@
+/**
+ * /admin endpoints: network faults, leadership transfer, shutdown. They can cut a node off
+ * or stop it, so they need the cluster's token (`Authorization: Bearer <token>`), compared
+ * in constant time.
+ */
+import crypto from 'node:crypto'
+import type http from 'node:http'
+import type {PeerFault} from '../transport/fault-filter.js'
+import {BrokerError} from './errors.js'
+import {readJson, type HttpRoute} from './http-api.js'
+
+export interface AdminTarget {
+  readonly options: {peers: unknown[]}
+  readonly self: number
+  readonly transport: {faults: {set(peer: number, fault: PeerFault): void; clear(peer?: number): void; active(): Map<number, PeerFault>}}
+  readonly raftLog: {transferLeadership(to: number): void}
+  readonly events: {publish(event: {type: string; [field: string]: unknown}): void}
+  stop(): Promise<void>
+}
+
+export function faultsView(target: AdminTarget): Record<string, PeerFault> {
+  return Object.fromEntries([...target.transport.faults.active()].map(([peer, fault]) => [String(peer), fault]))
+}
+
+export function adminRoutes(target: AdminTarget, token: string | null): HttpRoute[] {
+  const guard =
+    (handler: (request: http.IncomingMessage) => Promise<unknown> | unknown) =>
+    (request: http.IncomingMessage): Promise<unknown> | unknown => {
+      authorize(request, token)
+      return handler(request)
+    }
+  const members = target.options.peers.length
+  const peerList = (value: unknown): number[] => {
+    if (value === undefined) return [...Array(members).keys()].filter((i) => i !== target.self)
+    if (!Array.isArray(value) || value.some((p) => !Number.isInteger(p) || p < 0 || p >= members || p === target.self)) {
+      throw new BrokerError('BAD_REQUEST', `peers must be an array of member indexes 0..${members - 1}, other than this node (${target.self})`)
+    }
+    return value as number[]
+  }
+  return [
+    {method: 'GET', path: '/admin/faults', handler: guard(() => ({faults: faultsView(target)}))},
+    {
+      method: 'PUT',
+      path: '/admin/faults',
+      handler: guard(async (request) => {
+        const body = await readJson(request, 64 * 1024)
+        const fault = parseFault(body)
+        const peers = peerList(body.peers)
+        for (const peer of peers) target.transport.faults.set(peer, fault)
+        target.events.publish({type: 'fault', action: 'set', peers, ...fault})
+        return {ok: true, faults: faultsView(target)}
+      }),
+    },
+    {
+      method: 'DELETE',
+      path: '/admin/faults',
+      handler: guard(() => {
+        target.transport.faults.clear()
+        target.events.publish({type: 'fault', action: 'heal'})
+        return {ok: true, faults: {}}
+      }),
+    },
+    {
+      method: 'POST',
+      path: '/admin/transfer-leader',
+      handler: guard(async (request) => {
+        const body = await readJson(request, 4096)
+        const to = body.to
+        if (!Number.isInteger(to) || (to as number) < 0 || (to as number) >= members || to === target.self) {
+          throw new BrokerError('BAD_REQUEST', `"to" must be the index of another member (0..${members - 1})`)
+        }
+        target.raftLog.transferLeadership(to as number)
+        return {ok: true, to}
+      }),
+    },
+    {
+      method: 'POST',
+      path: '/admin/shutdown',
+      handler: guard(() => {
+        setImmediate(() => void target.stop().finally(() => process.exit(0)))
+        return {ok: true}
+      }),
+    },
+  ]
+}
+
+function authorize(request: http.IncomingMessage, token: string | null): void {
+  if (token === null) {
+    throw new BrokerError('UNAUTHORIZED', 'the admin API is disabled: start the node with --token-file or PAD_TOKEN')
+  }
+  const header = request.headers.authorization ?? ''
+  const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7).trim() : '')
+  const expected = Buffer.from(token)
+  if (given.length !== expected.length || !crypto.timingSafeEqual(given, expected)) {
+    throw new BrokerError('UNAUTHORIZED', 'missing or wrong token: send Authorization: Bearer <cluster token>')
+  }
+}
+
+function parseFault(body: Record<string, unknown>): PeerFault {
+  const fault: PeerFault = {}
+  const number = (key: string, min: number, max: number): number | undefined => {
+    const value = body[key]
+    if (value === undefined) return undefined
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+      throw new BrokerError('BAD_REQUEST', `${key} must be a number from ${min} to ${max}`)
+    }
+    return value
+  }
+  if (body.drop !== undefined) {
+    if (typeof body.drop !== 'boolean') throw new BrokerError('BAD_REQUEST', 'drop must be true or false')
+    fault.drop = body.drop
+  }
+  fault.delayMs = number('delay_ms', 0, 60_000)
+  fault.jitterMs = number('jitter_ms', 0, 60_000)
+  fault.loss = number('loss', 0, 1)
+  const forMs = number('for_ms', 1, 7 * 24 * 3600 * 1000)
+  if (forMs !== undefined) fault.until = Date.now() + forMs
+  if (!fault.drop && !fault.delayMs && !fault.jitterMs && !fault.loss) {
+    throw new BrokerError('BAD_REQUEST', 'give at least one of drop, delay_ms, jitter_ms, loss')
+  }
+  for (const key of Object.keys(fault) as (keyof PeerFault)[]) if (fault[key] === undefined) delete fault[key]
+  return fault
+}

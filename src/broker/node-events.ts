@@ -1,0 +1,60 @@
+/**
+ * GET /events: the node's state changes, elections, commits and faults as Server-Sent
+ * Events, for the dashboards and the cluster supervisor. Commits are throttled at the source
+ * (a few per second), so a slow reader costs little; one that cannot keep up is dropped.
+ */
+import type http from 'node:http'
+import type {RaftLog} from './raft-log.js'
+
+export type NodeEvent = {type: string; [field: string]: unknown}
+
+const MAX_BUFFERED = 256 * 1024
+const KEEPALIVE_MS = 15_000
+
+export class NodeEvents {
+  private readonly clients = new Set<http.ServerResponse>()
+  private keepalive: NodeJS.Timeout | null = null
+
+  constructor(raftLog: RaftLog) {
+    raftLog.on('event', (event: NodeEvent) => this.publish(event))
+  }
+
+  publish(event: NodeEvent): void {
+    if (this.clients.size === 0) return
+    const text = `event: ${event.type}\ndata: ${JSON.stringify({time: new Date().toISOString(), ...event})}\n\n`
+    for (const client of this.clients) {
+      if (client.writableLength > MAX_BUFFERED) client.destroy()
+      else client.write(text)
+    }
+  }
+
+  stream(request: http.IncomingMessage, response: http.ServerResponse, snapshot: Record<string, unknown>): void {
+    response.writeHead(200, {
+      'Content-Type': 'text/event-stream',
+      'Cache-Control': 'no-cache',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    })
+    response.write(`retry: 1000\nevent: hello\ndata: ${JSON.stringify({time: new Date().toISOString(), ...snapshot})}\n\n`)
+    this.clients.add(response)
+    this.keepalive ??= setInterval(() => {
+      for (const client of this.clients) client.write(': keepalive\n\n')
+    }, KEEPALIVE_MS)
+    this.keepalive.unref()
+    const forget = (): void => {
+      this.clients.delete(response)
+      if (this.clients.size === 0 && this.keepalive) {
+        clearInterval(this.keepalive)
+        this.keepalive = null
+      }
+    }
+    request.on('close', forget)
+    response.on('close', forget)
+  }
+
+  close(): void {
+    for (const client of this.clients) client.end()
+    this.clients.clear()
+    if (this.keepalive) clearInterval(this.keepalive)
+  }
+}

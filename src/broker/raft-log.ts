@@ -1,0 +1,357 @@
+/**
+ * The Raft driver: runs the pure core (src/raft) against real time, disk and network.
+ *
+ * - ticks the core on a timer;
+ * - steps messages from the transport into it;
+ * - batches proposals: every publish that arrives in one turn of the event loop is proposed
+ *   together, so a busy leader appends hundreds of entries per Ready;
+ * - for each Ready: sends the messages that may leave early (the leader's appends), persists
+ *   entries and hard state in one transaction through the write queue, then sends what waited
+ *   for durability (votes, append acks), applies what committed, and advances the core;
+ * - on a follower, forwards publishes to the leader and relays the answer.
+ * A publish is acknowledged only after its entry is applied, so only after a majority has it
+ * on disk.
+ */
+import {EventEmitter} from 'node:events'
+import {Raft, type Entry, type Message, type Ready, type Role, type SoftState} from '../raft/index.js'
+import type {DatabaseWriter, SqlValue, WriteOp} from '../storage/database-writer.js'
+import type {RaftStorage} from '../storage/raft-storage.js'
+import {ENTRY_TYPE_CODE} from '../storage/schema.js'
+import type {RaftTransport} from '../transport/raft-transport.js'
+import {BrokerError} from './errors.js'
+import {decodeForward, decodeForwardResult, encodeForward, encodeForwardResult, type ForwardOutcome} from './forwarding.js'
+import type {Logger} from './logger.js'
+import type {ApplyResult, MessageStore} from './message-store.js'
+import type {LogStatus, RaftRole, ReplicatedLog} from './replicated-log.js'
+
+export interface RaftTiming {
+  tickMs: number
+  electionTimeoutMs: number
+  heartbeatMs: number
+}
+
+export interface RaftLogOptions {
+  self: number
+  clusterSize: number
+  timing: RaftTiming
+  /** How long a proposal may wait for a leader before it is given up. */
+  proposalTimeoutMs: number
+  random?: () => number
+}
+
+/** Events for the /events stream and the dashboards. */
+export type RaftEvent =
+  | {type: 'role'; role: RaftRole; term: number; leader: number | null}
+  | {type: 'term'; term: number}
+  | {type: 'commit'; commit_index: number; last_applied: number}
+
+interface Waiter {
+  term: number
+  deadline: number
+  resolve: (result: ApplyResult) => void
+  reject: (error: Error) => void
+}
+
+interface Proposal {
+  data: Uint8Array
+  waiter: {resolve: (result: ApplyResult) => void; reject: (error: Error) => void}
+  deadline: number
+}
+
+const ROLE_NAMES: Record<Role, RaftRole> = {
+  leader: 'LEADER',
+  follower: 'FOLLOWER',
+  candidate: 'CANDIDATE',
+  // A pre-candidate has not started an election (its term is unchanged): the seed calls it a follower.
+  precandidate: 'FOLLOWER',
+}
+
+export class RaftLog extends EventEmitter implements ReplicatedLog {
+  private readonly raft: Raft
+  private softState: SoftState = {role: 'follower', leaderId: null}
+  private proposals: Proposal[] = []
+  private readonly waiters = new Map<number, Waiter>()
+  private readonly forwarded = new Map<number, Proposal>()
+  private nextForwardId = 1
+  private persisting = false
+  private scheduled = false
+  private closed = false
+  private readonly ticker: NodeJS.Timeout
+  private lastTerm = 0
+  private lastCommitEvent = 0
+  elections = 0
+
+  constructor(
+    private readonly options: RaftLogOptions,
+    private readonly storage: RaftStorage,
+    private readonly writer: DatabaseWriter,
+    private readonly store: MessageStore,
+    private readonly transport: RaftTransport,
+    private readonly logger: Logger,
+  ) {
+    super()
+    const {timing} = options
+    this.raft = new Raft({
+      id: options.self,
+      peers: Array.from({length: options.clusterSize}, (_, i) => i),
+      storage,
+      random: options.random ?? Math.random,
+      electionTick: Math.max(2, Math.round(timing.electionTimeoutMs / timing.tickMs)),
+      heartbeatTick: Math.max(1, Math.round(timing.heartbeatMs / timing.tickMs)),
+      applied: store.appliedIndex,
+    })
+    this.lastTerm = storage.initialState().term
+    let ticks = 0
+    this.ticker = setInterval(() => {
+      this.raft.tick()
+      if (++ticks % 100 === 0) this.forgetExpired()
+      this.process()
+    }, timing.tickMs)
+    this.process()
+  }
+
+  /** Messages from the transport. */
+  step(message: Message): void {
+    if (this.closed) return
+    this.raft.step(message)
+    this.schedule()
+  }
+
+  propose(data: Uint8Array): Promise<ApplyResult> {
+    if (this.closed) return Promise.reject(new BrokerError('SHUTTING_DOWN', 'the node is shutting down'))
+    return new Promise((resolve, reject) => {
+      this.proposals.push({data, waiter: {resolve, reject}, deadline: Date.now() + this.options.proposalTimeoutMs})
+      this.schedule()
+    })
+  }
+
+  /** A follower forwarded a publish to us, believing we lead. */
+  onForward(from: number, payload: Buffer): void {
+    const {requestId, data} = decodeForward(payload)
+    const reply = (outcome: ForwardOutcome): void => this.transport.sendForwardResult(from, encodeForwardResult(requestId, outcome))
+    if (this.softState.role !== 'leader') {
+      reply({ok: false, code: 'NOT_LEADER', message: 'not the leader'})
+      return
+    }
+    this.proposals.push({
+      // Copy: the payload is a slice of a network buffer that will be reused.
+      data: Buffer.from(data),
+      waiter: {
+        resolve: (r) => reply({ok: true, topic: r.topic, offset: r.offset, raftIndex: r.raftIndex, term: r.term, duplicate: r.duplicate}),
+        reject: (error) => reply({ok: false, code: error instanceof BrokerError ? error.code : 'NO_LEADER', message: error.message}),
+      },
+      deadline: Date.now() + this.options.proposalTimeoutMs,
+    })
+    this.schedule()
+  }
+
+  /** The leader answered a publish we forwarded. */
+  onForwardResult(payload: Buffer): void {
+    const {requestId, outcome} = decodeForwardResult(payload)
+    const proposal = this.forwarded.get(requestId)
+    if (!proposal) return
+    this.forwarded.delete(requestId)
+    if (outcome.ok) {
+      proposal.waiter.resolve({
+        topic: outcome.topic!,
+        offset: outcome.offset!,
+        raftIndex: outcome.raftIndex!,
+        term: outcome.term!,
+        duplicate: outcome.duplicate ?? false,
+      })
+    } else if (outcome.code === 'NOT_LEADER') {
+      // Nothing was proposed: safe to send again to whoever leads now.
+      this.proposals.push(proposal)
+      this.schedule()
+    } else {
+      proposal.waiter.reject(new BrokerError('NO_LEADER', outcome.message ?? 'the leader could not commit the publish'))
+    }
+  }
+
+  status(): LogStatus {
+    const s = this.raft.status()
+    return {
+      role: ROLE_NAMES[s.role],
+      term: s.term,
+      leader: s.leaderId,
+      commitIndex: s.commit,
+      lastApplied: this.store.appliedIndex,
+      firstIndex: s.firstIndex,
+      lastIndex: s.lastIndex,
+      clusterSize: this.options.clusterSize,
+    }
+  }
+
+  /** The core's own status, with the leader's view of every follower. */
+  raftStatus(): ReturnType<Raft['status']> {
+    return this.raft.status()
+  }
+
+  get isPreCandidate(): boolean {
+    return this.softState.role === 'precandidate'
+  }
+
+  transferLeadership(to: number): void {
+    this.raft.transferLeadership(to)
+    this.schedule()
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    clearInterval(this.ticker)
+    const error = new BrokerError('SHUTTING_DOWN', 'the node is shutting down')
+    for (const proposal of this.proposals) proposal.waiter.reject(error)
+    this.proposals = []
+    for (const proposal of this.forwarded.values()) proposal.waiter.reject(error)
+    this.forwarded.clear()
+    // A write in flight finishes on its own; the writer's close waits for it.
+    for (const waiter of this.waiters.values()) waiter.reject(error)
+    this.waiters.clear()
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.closed) return
+    this.scheduled = true
+    setImmediate(() => {
+      this.scheduled = false
+      this.process()
+    })
+  }
+
+  private process(): void {
+    if (this.closed || this.persisting) return
+    this.flushProposals()
+    if (!this.raft.hasReady()) return
+    const ready = this.raft.ready()
+    if (ready.softState) this.onSoftState(ready.softState)
+    if (ready.hardState && ready.hardState.term !== this.lastTerm) {
+      this.lastTerm = ready.hardState.term
+      this.emit('event', {type: 'term', term: ready.hardState.term} satisfies RaftEvent)
+    }
+    for (const message of ready.messages) this.transport.sendRaft(message)
+    const ops = this.persistOps(ready)
+    if (ops.length === 0) {
+      this.finish(ready)
+      return
+    }
+    this.persisting = true
+    this.writer.write(ops).then(
+      () => {
+        this.persisting = false
+        if (this.closed) return
+        this.finish(ready)
+      },
+      (error: Error) => {
+        this.logger.error('persisting the Raft log failed; stopping', {error: error.message})
+        this.emit('fatal', error)
+      },
+    )
+  }
+
+  private persistOps(ready: Ready): WriteOp[] {
+    const ops: WriteOp[] = []
+    if (ready.entries.length > 0) {
+      const first = ready.entries[0].index
+      if (first <= this.storage.lastIndex()) ops.push({stmt: 'truncateLogFrom', rows: [[first]]})
+      const rows: SqlValue[][] = ready.entries.map((e: Entry) => [e.index, e.term, ENTRY_TYPE_CODE[e.type as 'normal' | 'noop'], e.data])
+      ops.push({stmt: 'appendEntry', rows})
+    }
+    if (ready.hardState) {
+      const hs = ready.hardState
+      ops.push({stmt: 'setHardState', rows: [[hs.term, hs.vote, hs.commit]]})
+    }
+    return ops
+  }
+
+  private finish(ready: Ready): void {
+    if (ready.entries.length > 0) this.storage.append(ready.entries)
+    if (ready.hardState) this.storage.setHardState(ready.hardState)
+    for (const message of ready.persistedMessages) this.transport.sendRaft(message)
+    if (ready.committed.length > 0) this.apply(ready.committed)
+    this.raft.advance(ready)
+    if (this.raft.hasReady() || this.proposals.length > 0) this.schedule()
+  }
+
+  private apply(entries: Entry[]): void {
+    const results = this.store.apply(entries)
+    for (const entry of entries) {
+      const waiter = this.waiters.get(entry.index)
+      if (!waiter) continue
+      this.waiters.delete(entry.index)
+      if (waiter.term !== entry.term) {
+        waiter.reject(new BrokerError('NO_LEADER', 'leadership changed before the publish committed; it was not stored'))
+        continue
+      }
+      const result = results.get(entry.index)
+      if (result) waiter.resolve(result)
+      else waiter.reject(new BrokerError('INTERNAL', `entry ${entry.index} committed without a result`))
+    }
+    const now = Date.now()
+    if (now - this.lastCommitEvent >= 250) {
+      this.lastCommitEvent = now
+      const last = entries[entries.length - 1].index
+      this.emit('event', {type: 'commit', commit_index: last, last_applied: this.store.appliedIndex} satisfies RaftEvent)
+    }
+  }
+
+  private onSoftState(state: SoftState): void {
+    const before = this.softState
+    this.softState = state
+    if (state.role === 'leader' && before.role !== 'leader') this.elections++
+    const term = this.raft.status().term
+    if (state.role !== before.role || state.leaderId !== before.leaderId) {
+      this.logger.info('raft state', {role: ROLE_NAMES[state.role], raw_role: state.role, term, leader: state.leaderId})
+      this.emit('event', {type: 'role', role: ROLE_NAMES[state.role], term, leader: state.leaderId} satisfies RaftEvent)
+    }
+    if (before.role === 'leader' && state.role !== 'leader') {
+      // Entries we proposed may still commit under the next leader (then they resolve), or be
+      // overwritten (then they reject when their index is applied): nothing to do here.
+    }
+  }
+
+  /**
+   * Drops the bookkeeping of publishes whose client has already been told they timed out:
+   * a forward the old leader never answered, or an entry a deposed leader proposed that no
+   * later leader has committed or overwritten yet.
+   */
+  private forgetExpired(): void {
+    const cutoff = Date.now() - this.options.proposalTimeoutMs
+    for (const [id, proposal] of this.forwarded) if (proposal.deadline < cutoff) this.forwarded.delete(id)
+    for (const [index, waiter] of this.waiters) if (waiter.deadline < cutoff) this.waiters.delete(index)
+  }
+
+  /** Proposes (as leader), forwards (as follower), or keeps waiting for a leader. */
+  private flushProposals(): void {
+    if (this.proposals.length === 0) return
+    const now = Date.now()
+    const live = this.proposals.filter((p) => {
+      if (p.deadline > now) return true
+      p.waiter.reject(new BrokerError('NO_LEADER', `no leader within ${this.options.proposalTimeoutMs} ms`))
+      return false
+    })
+    this.proposals = []
+    if (live.length === 0) return
+    const {role, leaderId} = this.softState
+    if (role === 'leader') {
+      const proposed = this.raft.propose(live.map((p) => p.data))
+      if (proposed === null) {
+        // Transferring leadership: hold on until there is a leader again.
+        this.proposals = live
+        return
+      }
+      for (const [i, proposal] of live.entries()) {
+        this.waiters.set(proposed.firstIndex + i, {term: proposed.term, deadline: proposal.deadline, ...proposal.waiter})
+      }
+      return
+    }
+    if (leaderId !== null && leaderId !== this.options.self) {
+      for (const proposal of live) {
+        const id = this.nextForwardId++
+        this.forwarded.set(id, proposal)
+        this.transport.sendForward(leaderId, encodeForward(id, proposal.data))
+      }
+      return
+    }
+    this.proposals = live
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * Raft messages on the wire: a compact binary form. Entry data is copied once into the
+ * frame and sliced (not copied) out of it on the other side.
+ *
+ *   u8 type | u16 from | u16 to | u32 term | u8 flags | [f64 logTerm] [f64 index] [f64 commit]
+ *   [f64 rejectHint] [f64 hintTerm] | [u32 count, then per entry: f64 index, u32 term, u8 type,
+ *   u32 length, data]
+ *
+ * Optional fields are present when their flag bit is set, so a heartbeat is 14 bytes.
+ */
+import type {Entry, EntryType, Message, MessageType} from '../raft/index.js'
+
+const TYPES: MessageType[] = ['app', 'appResp', 'vote', 'voteResp', 'preVote', 'preVoteResp', 'heartbeat', 'heartbeatResp', 'timeoutNow']
+const TYPE_CODE = new Map(TYPES.map((t, i) => [t, i]))
+const ENTRY_TYPES: EntryType[] = ['normal', 'noop']
+
+const F_REJECT = 1
+const F_TRANSFER = 2
+const F_LOG_TERM = 4
+const F_INDEX = 8
+const F_COMMIT = 16
+const F_REJECT_HINT = 32
+const F_HINT_TERM = 64
+const F_ENTRIES = 128
+
+const OPTIONAL = [
+  [F_LOG_TERM, 'logTerm'],
+  [F_INDEX, 'index'],
+  [F_COMMIT, 'commit'],
+  [F_REJECT_HINT, 'rejectHint'],
+  [F_HINT_TERM, 'hintTerm'],
+] as const
+
+export function encodeMessage(message: Message): Buffer {
+  let flags = 0
+  let size = 10
+  if (message.reject) flags |= F_REJECT
+  if (message.transfer) flags |= F_TRANSFER
+  for (const [bit, key] of OPTIONAL) {
+    if (message[key] !== undefined) {
+      flags |= bit
+      size += 8
+    }
+  }
+  const entries = message.entries
+  if (entries !== undefined) {
+    flags |= F_ENTRIES
+    size += 4
+    for (const entry of entries) size += 17 + entry.data.byteLength
+  }
+  const out = Buffer.allocUnsafe(size)
+  out.writeUInt8(TYPE_CODE.get(message.type)!, 0)
+  out.writeUInt16LE(message.from, 1)
+  out.writeUInt16LE(message.to, 3)
+  out.writeUInt32LE(message.term, 5)
+  out.writeUInt8(flags, 9)
+  let at = 10
+  for (const [, key] of OPTIONAL) {
+    const value = message[key]
+    if (value !== undefined) at = out.writeDoubleLE(value, at)
+  }
+  if (entries !== undefined) {
+    at = out.writeUInt32LE(entries.length, at)
+    for (const entry of entries) {
+      at = out.writeDoubleLE(entry.index, at)
+      at = out.writeUInt32LE(entry.term, at)
+      at = out.writeUInt8(entry.type === 'noop' ? 1 : 0, at)
+      at = out.writeUInt32LE(entry.data.byteLength, at)
+      out.set(entry.data, at)
+      at += entry.data.byteLength
+    }
+  }
+  return out
+}
+
+export function decodeMessage(data: Buffer): Message {
+  if (data.length < 10) throw new Error(`Raft message of ${data.length} bytes is too short`)
+  const type = TYPES[data.readUInt8(0)]
+  if (type === undefined) throw new Error(`unknown Raft message type ${data.readUInt8(0)}`)
+  const message: Message = {type, from: data.readUInt16LE(1), to: data.readUInt16LE(3), term: data.readUInt32LE(5)}
+  const flags = data.readUInt8(9)
+  if (flags & F_REJECT) message.reject = true
+  if (flags & F_TRANSFER) message.transfer = true
+  let at = 10
+  for (const [bit, key] of OPTIONAL) {
+    if (flags & bit) {
+      message[key] = data.readDoubleLE(at)
+      at += 8
+    }
+  }
+  if (flags & F_ENTRIES) {
+    const count = data.readUInt32LE(at)
+    at += 4
+    const entries: Entry[] = new Array(count)
+    for (let i = 0; i < count; i++) {
+      const index = data.readDoubleLE(at)
+      const term = data.readUInt32LE(at + 8)
+      const entryType = ENTRY_TYPES[data.readUInt8(at + 12)]
+      const length = data.readUInt32LE(at + 13)
+      at += 17
+      if (entryType === undefined || at + length > data.length) throw new Error('malformed entry in Raft message')
+      entries[i] = {index, term, type: entryType, data: data.subarray(at, at + length)}
+      at += length
+    }
+    message.entries = entries
+  }
+  if (at !== data.length) throw new Error(`Raft message has ${data.length - at} trailing bytes`)
+  return message
+}
