@@ -1,0 +1,20 @@
+// The public face of the Raft core. Everything a driver, a transport or a test needs is
+// re-exported from here; the modules behind it are free to change shape.
+export {Raft} from './raft.js'
+export {MemoryStorage} from './memory-storage.js'
+export {CompactedError, UnavailableError} from './types.js'
+export type {
+  Entry,
+  EntryType,
+  HardState,
+  Message,
+  MessageType,
+  NodeId,
+  ProgressStatus,
+  Ready,
+  Role,
+  SoftState,
+  Status,
+  Storage,
+} from './types.js'
+export type {PlantedBugs, RaftConfig} from './config.js'

@@ -1,0 +1,86 @@
+// An in-memory Storage: the stable log of tests, the simulation and the benchmark.
+// It plays the part of the driver's SQLite log, so it also has the write side
+// (append, setHardState, compact) that the core itself never calls.
+import {CompactedError, UnavailableError, type Entry, type HardState, type Storage} from './types.js'
+
+export class MemoryStorage implements Storage {
+  private hardState: HardState = {term: 0, vote: null, commit: 0}
+  /** ents[0] is a dummy standing for the last compacted entry (index firstIndex-1): only its index
+   * and term matter. Keeping it makes term(firstIndex-1) and every offset computation uniform. */
+  private ents: Entry[] = [{index: 0, term: 0, type: 'noop', data: new Uint8Array(0)}]
+
+  initialState(): HardState {
+    return {...this.hardState}
+  }
+
+  setHardState(hs: HardState): void {
+    this.hardState = {...hs}
+  }
+
+  firstIndex(): number {
+    return this.ents[0].index + 1
+  }
+
+  lastIndex(): number {
+    return this.ents[0].index + this.ents.length - 1
+  }
+
+  term(index: number): number {
+    const offset = this.ents[0].index
+    if (index < offset) throw new CompactedError(index, offset + 1)
+    if (index - offset >= this.ents.length) throw new UnavailableError(index, this.lastIndex())
+    return this.ents[index - offset].term
+  }
+
+  entries(lo: number, hi: number, maxBytes: number): Entry[] {
+    const offset = this.ents[0].index
+    if (lo <= offset) throw new CompactedError(lo, offset + 1)
+    if (hi > this.lastIndex() + 1) throw new UnavailableError(hi - 1, this.lastIndex())
+    return limitSize(this.ents, lo - offset, hi - offset, maxBytes)
+  }
+
+  /** Appends entries, first deleting any stored entries at or after entries[0].index (the
+   * driver's "truncate the conflicting suffix, then append"). Entries below firstIndex are skipped. */
+  append(entries: readonly Entry[]): void {
+    if (entries.length === 0) return
+    const offset = this.ents[0].index
+    let from = 0
+    if (entries[0].index <= offset) {
+      from = offset + 1 - entries[0].index
+      if (from >= entries.length) return
+    }
+    const first = entries[from].index
+    if (first > this.lastIndex() + 1) {
+      throw new RangeError(`MemoryStorage.append: gap: entry ${first} after last index ${this.lastIndex()}`)
+    }
+    this.ents.length = first - offset
+    for (let i = from; i < entries.length; i++) this.ents.push(entries[i])
+  }
+
+  /** Discards entries up to and including `index` (which must be available), keeping its term. */
+  compact(index: number): void {
+    const offset = this.ents[0].index
+    if (index <= offset) return
+    if (index > this.lastIndex()) throw new UnavailableError(index, this.lastIndex())
+    const dummy: Entry = {index, term: this.ents[index - offset].term, type: 'noop', data: new Uint8Array(0)}
+    this.ents = [dummy, ...this.ents.slice(index - offset + 1)]
+  }
+
+  /** A copy of every available entry (tests). */
+  allEntries(): Entry[] {
+    return this.ents.slice(1)
+  }
+}
+
+/** ents[lo, hi), cut before the data size passes maxBytes, but at least one entry. */
+export function limitSize(ents: readonly Entry[], lo: number, hi: number, maxBytes: number): Entry[] {
+  if (lo >= hi) return []
+  let size = ents[lo].data.byteLength
+  let end = lo + 1
+  while (end < hi) {
+    size += ents[end].data.byteLength
+    if (size > maxBytes) break
+    end++
+  }
+  return ents.slice(lo, end)
+}

@@ -1,0 +1,709 @@
+// The Raft state machine: a pure, synchronous function of ticks, messages and proposals,
+// in the shape of etcd's raft + RawNode. It never does I/O, never reads a clock and draws
+// randomness only from config.random, so a seed replays a run exactly.
+//
+// Driving it (one Ready outstanding at a time, as in etcd):
+//
+//   every tick (10 ms):       raft.tick()
+//   on a message:             raft.step(msg)
+//   on client writes:         raft.propose([data, ...])        // null: not the leader
+//   then:
+//     while (raft.hasReady()) {              // false while a Ready is outstanding
+//       const rd = raft.ready()
+//       send(rd.messages)                    // safe before anything is durable
+//       await persist(rd.entries, rd.hardState)   // one transaction; truncate at entries[0].index
+//       send(rd.persistedMessages)           // votes and acks: only once durable
+//       apply(rd.committed)
+//       raft.advance(rd)
+//     }
+//
+// While a Ready is being persisted the core keeps working: new entries stay in its unstable
+// log, and takeMessages() may be called at any time to send the leader's new appends without
+// waiting for the outstanding write (the leader may replicate entries it has not yet made
+// durable itself; it just does not count itself in their quorum until advance()).
+//
+// Safety rests on four promises the driver keeps: (1) persistedMessages go out only after the
+// Ready's entries and hard state are durable; (2) Storage returns a Ready's entries once
+// advance() is called for it and not before; (3) on restart the Raft is rebuilt from Storage
+// (initialState + the stable log); (4) entries are applied in the order of Ready.committed.
+import {resolveConfig, type PlantedBugs, type RaftConfig, type ResolvedConfig} from './config.js'
+import {RaftLog} from './log.js'
+import {Progress} from './progress.js'
+import {QuorumIndex, VoteTally, quorumSize} from './quorum.js'
+import {
+  CompactedError,
+  type Entry,
+  type EntryType,
+  type HardState,
+  type Message,
+  type NodeId,
+  type ProgressStatus,
+  type Ready,
+  type Role,
+  type SoftState,
+  type Status,
+} from './types.js'
+
+const NO_ENTRIES: Entry[] = []
+const NO_DATA = new Uint8Array(0)
+
+export class Raft {
+  readonly id: NodeId
+  private readonly cfg: ResolvedConfig
+  private readonly bugs: PlantedBugs
+  private readonly log: RaftLog
+  private readonly peers: NodeId[]
+  /** Progress of every member, in `peers` order (for the quorum computation). */
+  private readonly progress: Progress[]
+  /** The same Progress objects, indexed by NodeId (sparse if ids are not dense). */
+  private readonly progressById: Progress[] = []
+  private readonly quorum: QuorumIndex
+  private readonly votes: VoteTally
+
+  private term = 0
+  private vote: NodeId | null = null
+  private role: Role = 'follower'
+  private leaderId: NodeId | null = null
+
+  /** Ticks since the last reset: for a follower, since it last heard from a leader or granted a
+   * vote; for a leader, since the last CheckQuorum round. */
+  private electionElapsed = 0
+  private heartbeatElapsed = 0
+  private randomizedElectionTimeout = 0
+  /** The member leadership is being transferred to; proposals are refused meanwhile. */
+  private leadTransferee: NodeId | null = null
+
+  /** Messages that may be sent at once. */
+  private msgs: Message[] = []
+  /** Messages that must wait until the next Ready is durable. */
+  private msgsAfterPersist: Message[] = []
+  /** Soft and hard state as last reported in a Ready (or as found in storage). */
+  private prevSoft: SoftState
+  private prevHard: HardState
+  /** The hard state known durable (acknowledged through advance). */
+  private durableHard: HardState
+  private outstanding: Ready | null = null
+
+  constructor(config: RaftConfig) {
+    this.cfg = resolveConfig(config)
+    this.id = this.cfg.id
+    this.bugs = this.cfg.bugs
+    this.peers = this.cfg.peers
+    const storage = this.cfg.storage
+    const hs = storage.initialState()
+    this.log = new RaftLog(storage, hs.commit, this.cfg.applied)
+    this.progress = this.peers.map((p) => {
+      const pr = new Progress(1, this.cfg.maxInflight)
+      this.progressById[p] = pr
+      return pr
+    })
+    this.quorum = new QuorumIndex(this.peers.length)
+    this.votes = new VoteTally(this.peers.length)
+    if (!this.bugs.forgetTermOnRestart) {
+      this.term = hs.term
+      this.vote = hs.vote
+    }
+    this.prevHard = {...hs}
+    this.durableHard = {...hs}
+    this.becomeFollower(this.term, null)
+    this.prevSoft = {role: this.role, leaderId: this.leaderId}
+  }
+
+  // ------------------------------------------------------------------ inputs
+
+  /** Advances logical time by one tick. */
+  tick(): void {
+    if (this.role === 'leader') this.tickHeartbeat()
+    else this.tickElection()
+  }
+
+  /** Feeds one message from a peer. Messages from unknown members are ignored. */
+  step(m: Message): void {
+    if (this.progressById[m.from] === undefined || m.from === this.id) return
+    if (m.term > this.term) {
+      if (m.type === 'vote' || m.type === 'preVote') {
+        // Leader lease (with CheckQuorum): while we hear from a leader, a candidate is most
+        // likely a node that was cut off and came back; ignoring it keeps the leader in place.
+        const inLease = this.cfg.checkQuorum && this.leaderId !== null && this.electionElapsed < this.cfg.electionTick
+        if (inLease && !m.transfer) return
+      }
+      if (m.type === 'preVote') {
+        // A pre-vote request carries the term the sender would use; it changes nothing here.
+      } else if (m.type === 'preVoteResp' && !m.reject) {
+        // A granted pre-vote echoes our own future term; we move to it only when we campaign.
+      } else if (m.type === 'app' || m.type === 'heartbeat') {
+        this.becomeFollower(m.term, m.from)
+      } else {
+        this.becomeFollower(m.term, null)
+      }
+    } else if (m.term < this.term) {
+      if ((this.cfg.checkQuorum || this.cfg.preVote) && (m.type === 'app' || m.type === 'heartbeat')) {
+        // A leader of an older term, probably back from a partition. With PreVote/CheckQuorum we
+        // never raise our term to meet it (that is what keeps partitions from disrupting), so
+        // answer with our term to make it step down.
+        this.send({type: 'appResp', from: this.id, to: m.from, term: this.term})
+      } else if (m.type === 'preVote') {
+        this.send({type: 'preVoteResp', from: this.id, to: m.from, term: this.term, reject: true})
+      }
+      return
+    }
+
+    if (m.type === 'vote' || m.type === 'preVote') {
+      this.handleVoteRequest(m)
+      return
+    }
+    switch (this.role) {
+      case 'leader':
+        this.stepLeader(m)
+        break
+      case 'candidate':
+      case 'precandidate':
+        this.stepCandidate(m)
+        break
+      case 'follower':
+        this.stepFollower(m)
+        break
+    }
+  }
+
+  /**
+   * Appends one entry per element and starts replicating them. Returns the index of the first
+   * and the term, or null if this member is not the leader or is transferring leadership.
+   * The entries are committed once Ready.committed delivers them at those indexes with that term;
+   * an entry delivered at such an index with another term means the proposal was lost.
+   */
+  propose(data: Uint8Array[]): {firstIndex: number; term: number} | null {
+    if (this.role !== 'leader' || this.leadTransferee !== null) return null
+    if (data.length === 0) return {firstIndex: this.log.lastIndex() + 1, term: this.term}
+    const firstIndex = this.appendNew('normal', data)
+    this.bcastAppend(false)
+    return {firstIndex, term: this.term}
+  }
+
+  /**
+   * Asks the leader to hand leadership to `to`: it brings `to` up to date, then sends it
+   * TimeoutNow so it campaigns at once. Proposals are refused until the transfer completes or is
+   * abandoned after an election timeout. Does nothing on a non-leader.
+   */
+  transferLeadership(to: NodeId): void {
+    if (this.role !== 'leader' || to === this.id || this.progressById[to] === undefined) return
+    if (this.leadTransferee === to) return
+    this.electionElapsed = 0
+    this.leadTransferee = to
+    const pr = this.progressById[to]
+    if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(to)
+    else this.sendAppendLoop(to, false)
+  }
+
+  // ------------------------------------------------------------------ outputs
+
+  /** Whether ready() has work to hand out. Always false while a Ready is outstanding. */
+  hasReady(): boolean {
+    if (this.outstanding !== null) return false
+    return (
+      this.msgs.length > 0 ||
+      this.msgsAfterPersist.length > 0 ||
+      this.log.hasUnstableToHandOut() ||
+      this.log.hasCommittedToApply() ||
+      this.softChanged() ||
+      this.hardChanged()
+    )
+  }
+
+  /** Hands out the next batch of work. Throws if the previous Ready has not been advanced. */
+  ready(): Ready {
+    if (this.outstanding !== null) throw new Error('raft: ready() called before advance() of the previous Ready')
+    const rd: Ready = {
+      entries: this.log.takeUnstable(),
+      messages: this.msgs,
+      persistedMessages: this.msgsAfterPersist,
+      committed: this.log.committedToApply(this.cfg.maxCommittedBytesPerReady),
+    }
+    this.msgs = []
+    this.msgsAfterPersist = []
+    if (this.softChanged()) {
+      rd.softState = {role: this.role, leaderId: this.leaderId}
+      this.prevSoft = rd.softState
+    }
+    if (this.hardChanged()) {
+      rd.hardState = this.hardState()
+      this.prevHard = rd.hardState
+    }
+    this.outstanding = rd
+    return rd
+  }
+
+  /**
+   * The driver persisted rd.entries and rd.hardState, sent rd.persistedMessages and applied
+   * rd.committed. This is also where our own durability counts: a candidate's vote for itself
+   * and a leader's own copy of its entries only count toward a quorum from here on.
+   */
+  advance(rd: Ready): void {
+    if (rd !== this.outstanding) throw new Error('raft: advance() of a Ready that is not the outstanding one')
+    this.outstanding = null
+    if (rd.hardState !== undefined) this.durableHard = rd.hardState
+    if (rd.entries.length > 0) this.log.stableTo(rd.entries)
+    if (rd.committed.length > 0) this.log.appliedTo(rd.committed[rd.committed.length - 1].index)
+
+    if (this.role === 'candidate' && this.durableHard.term === this.term && this.durableHard.vote === this.id && !this.votes.has(this.id)) {
+      this.votes.record(this.id, true)
+      this.checkElection()
+    } else if (this.role === 'leader') {
+      this.selfAck()
+    }
+  }
+
+  /** The send-now messages produced since the last call or Ready, for a driver that wants to
+   * send a leader's appends while a Ready is outstanding. Optional: ready() includes them too. */
+  takeMessages(): Message[] {
+    const out = this.msgs
+    this.msgs = []
+    return out
+  }
+
+  status(): Status {
+    const st: Status = {
+      id: this.id,
+      role: this.role,
+      term: this.term,
+      vote: this.vote,
+      leaderId: this.leaderId,
+      commit: this.log.committed,
+      applied: this.log.applied,
+      firstIndex: this.log.firstIndex(),
+      lastIndex: this.log.lastIndex(),
+    }
+    if (this.role === 'leader') {
+      const progress: Record<NodeId, ProgressStatus> = {}
+      for (let i = 0; i < this.peers.length; i++) progress[this.peers[i]] = this.progress[i].status()
+      st.progress = progress
+      if (this.leadTransferee !== null) st.transferee = this.leadTransferee
+    }
+    return st
+  }
+
+  /** The term of the entry at `index` in our log (unstable included), or null if compacted or
+   * past the end. For the driver's diagnostics and the simulation's checkers. */
+  termAt(index: number): number | null {
+    return this.log.termOrNull(index)
+  }
+
+  // ------------------------------------------------------------------ roles
+
+  private reset(term: number): void {
+    if (term !== this.term) {
+      this.term = term
+      this.vote = null
+    }
+    this.leaderId = null
+    this.electionElapsed = 0
+    this.heartbeatElapsed = 0
+    this.resetRandomizedElectionTimeout()
+    this.leadTransferee = null
+    this.votes.reset()
+  }
+
+  private resetRandomizedElectionTimeout(): void {
+    const et = this.cfg.electionTick
+    this.randomizedElectionTimeout = et + Math.floor(this.cfg.random() * et)
+  }
+
+  private becomeFollower(term: number, leaderId: NodeId | null): void {
+    this.reset(term)
+    this.role = 'follower'
+    this.leaderId = leaderId
+  }
+
+  private becomePreCandidate(): void {
+    // Neither term nor vote change: a pre-election leaves no trace if it fails.
+    this.role = 'precandidate'
+    this.leaderId = null
+    this.votes.reset()
+    this.electionElapsed = 0
+    this.resetRandomizedElectionTimeout()
+  }
+
+  private becomeCandidate(): void {
+    this.reset(this.term + 1)
+    this.vote = this.id
+    this.role = 'candidate'
+  }
+
+  private becomeLeader(): void {
+    this.reset(this.term)
+    this.role = 'leader'
+    this.leaderId = this.id
+    const next = this.log.lastIndex() + 1
+    for (let i = 0; i < this.progress.length; i++) {
+      const pr = this.progress[i]
+      pr.match = 0
+      pr.next = next
+      pr.becomeProbe()
+      pr.next = next
+      pr.recentActive = false
+    }
+    const self = this.progressById[this.id]
+    // Only what is durable here counts as ours.
+    self.match = this.log.persistedIndex()
+    self.next = next
+    self.becomeReplicate()
+    self.next = next
+    self.recentActive = true
+    // §5.4.2 / §8: an entry of our own term, so that committing it commits everything before it.
+    this.appendNew('noop', [NO_DATA])
+    this.bcastAppend(false)
+  }
+
+  // ------------------------------------------------------------------ ticks
+
+  private tickElection(): void {
+    this.electionElapsed++
+    if (this.electionElapsed >= this.randomizedElectionTimeout) {
+      this.electionElapsed = 0
+      this.hup(false)
+    }
+  }
+
+  private tickHeartbeat(): void {
+    this.heartbeatElapsed++
+    this.electionElapsed++
+    if (this.electionElapsed >= this.cfg.electionTick) {
+      this.electionElapsed = 0
+      if (this.cfg.checkQuorum && !this.quorumActive()) {
+        // CheckQuorum: we did not hear from a majority for a whole election timeout, so we are
+        // probably on the minority side of a partition; a majority may already have a new leader.
+        this.becomeFollower(this.term, null)
+        return
+      }
+      // A transfer that did not complete within an election timeout is abandoned.
+      this.leadTransferee = null
+    }
+    if (this.heartbeatElapsed >= this.cfg.heartbeatTick) {
+      this.heartbeatElapsed = 0
+      this.bcastHeartbeat()
+    }
+  }
+
+  /** Whether a quorum (us included) was active since the last check; clears the marks. */
+  private quorumActive(): boolean {
+    let active = 0
+    for (let i = 0; i < this.peers.length; i++) {
+      const pr = this.progress[i]
+      if (this.peers[i] === this.id || pr.recentActive) active++
+      pr.recentActive = this.peers[i] === this.id
+    }
+    return active >= quorumSize(this.peers.length)
+  }
+
+  // ------------------------------------------------------------------ elections
+
+  private hup(transfer: boolean): void {
+    if (this.role === 'leader') return
+    if (this.cfg.preVote && !transfer) this.campaignPre()
+    else this.campaign(transfer)
+  }
+
+  private campaignPre(): void {
+    this.becomePreCandidate()
+    // Our own pre-vote changes no state, so it counts at once.
+    this.votes.record(this.id, true)
+    if (this.votes.result() === 'won') {
+      this.campaign(false)
+      return
+    }
+    const index = this.log.lastIndex()
+    const logTerm = this.log.lastTerm()
+    for (const p of this.peers) {
+      if (p !== this.id) this.send({type: 'preVote', from: this.id, to: p, term: this.term + 1, index, logTerm})
+    }
+  }
+
+  private campaign(transfer: boolean): void {
+    this.becomeCandidate()
+    // Our vote for ourselves counts only once the new term and vote are durable (advance()):
+    // otherwise a crash could make us forget it and vote for someone else in the same term.
+    const index = this.log.lastIndex()
+    const logTerm = this.log.lastTerm()
+    for (const p of this.peers) {
+      if (p === this.id) continue
+      const m: Message = {type: 'vote', from: this.id, to: p, term: this.term, index, logTerm}
+      if (transfer) m.transfer = true
+      this.send(m)
+    }
+  }
+
+  private handleVoteRequest(m: Message): void {
+    const isPre = m.type === 'preVote'
+    // One vote per term, first come first served (§5.2); repeating a vote already given is fine.
+    // A pre-vote for a future term binds nothing, so it is always possible.
+    const canVote =
+      this.vote === m.from ||
+      (this.vote === null && this.leaderId === null) ||
+      (isPre && m.term > this.term) ||
+      (!isPre && this.bugs.twoVotesPerTerm === true && this.leaderId === null)
+    const upToDate = this.bugs.voteWithoutUpToDateCheck === true || this.log.isUpToDate(m.index ?? 0, m.logTerm ?? 0)
+    if (canVote && upToDate) {
+      if (isPre) {
+        this.send({type: 'preVoteResp', from: this.id, to: m.from, term: m.term})
+      } else {
+        this.electionElapsed = 0
+        this.vote = m.from
+        this.sendAfterPersist({type: 'voteResp', from: this.id, to: m.from, term: m.term})
+      }
+    } else if (isPre) {
+      this.send({type: 'preVoteResp', from: this.id, to: m.from, term: this.term, reject: true})
+    } else {
+      this.sendAfterPersist({type: 'voteResp', from: this.id, to: m.from, term: this.term, reject: true})
+    }
+  }
+
+  private checkElection(): void {
+    const result = this.votes.result()
+    if (result === 'won') {
+      if (this.role === 'precandidate') this.campaign(false)
+      else this.becomeLeader()
+    } else if (result === 'lost') {
+      this.becomeFollower(this.term, null)
+    }
+  }
+
+  // ------------------------------------------------------------------ per-role steps
+
+  private stepFollower(m: Message): void {
+    switch (m.type) {
+      case 'app':
+        this.electionElapsed = 0
+        this.leaderId = m.from
+        this.handleAppend(m)
+        break
+      case 'heartbeat':
+        this.electionElapsed = 0
+        this.leaderId = m.from
+        this.handleHeartbeat(m)
+        break
+      case 'timeoutNow':
+        // The leader chose us: campaign now, without PreVote and bypassing voters' leases.
+        this.hup(true)
+        break
+      default:
+        // Stale answers to an earlier candidacy or leadership: nothing to do.
+        break
+    }
+  }
+
+  private stepCandidate(m: Message): void {
+    switch (m.type) {
+      case 'app':
+        // A leader of our term exists (§5.2): it won, we did not.
+        this.becomeFollower(m.term, m.from)
+        this.handleAppend(m)
+        break
+      case 'heartbeat':
+        this.becomeFollower(m.term, m.from)
+        this.handleHeartbeat(m)
+        break
+      case 'voteResp':
+      case 'preVoteResp':
+        if ((m.type === 'voteResp') !== (this.role === 'candidate')) return
+        this.votes.record(m.from, m.reject !== true)
+        this.checkElection()
+        break
+      default:
+        break
+    }
+  }
+
+  private stepLeader(m: Message): void {
+    const pr = this.progressById[m.from]
+    switch (m.type) {
+      case 'appResp':
+        pr.recentActive = true
+        this.handleAppendResponse(m, pr)
+        break
+      case 'heartbeatResp':
+        pr.recentActive = true
+        pr.probeSent = false
+        if (pr.match < this.log.lastIndex()) {
+          if (pr.state === 'probe') {
+            this.sendAppendLoop(m.from, false)
+          } else {
+            // Replicating but behind: if the appends in flight were lost, nothing would ever be
+            // resent (the window may be full, or everything was already sent). An empty append at
+            // next-1 is accepted if they arrived and rejected if not, which falls back to probe.
+            this.sendEmptyAppend(m.from, pr.next - 1)
+          }
+        }
+        if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from)
+        break
+      default:
+        break
+    }
+  }
+
+  // ------------------------------------------------------------------ replication (leader)
+
+  private handleAppendResponse(m: Message, pr: Progress): void {
+    const index = m.index ?? 0
+    if (m.reject) {
+      // Fast back-off: the follower told us the last index of its log whose term is <= the
+      // term of the entry we probed at, and that term. Skip our own entries with a higher term:
+      // they cannot match. Costs one round trip per divergent term instead of one per entry.
+      let hint = m.rejectHint ?? index
+      if ((m.hintTerm ?? 0) > 0) hint = this.log.findConflictByTerm(hint, m.hintTerm ?? 0).index
+      if (pr.maybeDecrTo(index, hint)) {
+        if (pr.state === 'replicate') pr.becomeProbe()
+        this.sendAppendLoop(m.from, false)
+      }
+      return
+    }
+    if (!pr.maybeUpdate(index)) return
+    if (pr.state === 'probe') pr.becomeReplicate()
+    else pr.inflights.freeLE(index)
+    if (this.maybeCommit()) this.bcastAppend(true)
+    else this.sendAppendLoop(m.from, false)
+    if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from)
+  }
+
+  /** The leader's own entries became durable: count them, maybe commit. */
+  private selfAck(): void {
+    const self = this.progressById[this.id]
+    if (self.maybeUpdate(this.log.persistedIndex()) && this.maybeCommit()) this.bcastAppend(true)
+  }
+
+  /** Commits the highest index a quorum stores, if it is of our term (§5.4.2): an older entry
+   * on a majority can still be overwritten (Figure 8), one of our term cannot. */
+  private maybeCommit(): boolean {
+    const mci = this.quorum.compute(this.progress)
+    if (mci <= this.log.committed) return false
+    if (this.log.term(mci) !== this.term && !this.bugs.commitPreviousTermByCounting) return false
+    this.log.commitTo(mci)
+    return true
+  }
+
+  /** Appends to every follower that can take more. With sendIfEmpty, also an empty append to
+   * the caught-up ones, to tell them the new commit index without waiting for a heartbeat. */
+  private bcastAppend(sendIfEmpty: boolean): void {
+    for (let i = 0; i < this.peers.length; i++) {
+      if (this.peers[i] !== this.id) this.sendAppendLoop(this.peers[i], sendIfEmpty)
+    }
+  }
+
+  /** Sends as many appends as `to`'s state allows: one in probe, up to the window in replicate. */
+  private sendAppendLoop(to: NodeId, sendIfEmpty: boolean): void {
+    const pr = this.progressById[to]
+    if (!this.maybeSendAppend(to, pr, sendIfEmpty)) return
+    while (pr.state === 'replicate' && this.maybeSendAppend(to, pr, false)) {
+      // keep filling the window
+    }
+  }
+
+  private maybeSendAppend(to: NodeId, pr: Progress, sendIfEmpty: boolean): boolean {
+    if (pr.isPaused()) return false
+    const last = this.log.lastIndex()
+    const prevIndex = pr.next - 1
+    let logTerm: number
+    let entries = NO_ENTRIES
+    try {
+      logTerm = this.log.term(prevIndex)
+      if (pr.next <= last) {
+        const hi = Math.min(last + 1, pr.next + this.cfg.maxEntriesPerMsg)
+        entries = this.log.slice(pr.next, hi, this.cfg.maxBytesPerMsg)
+      }
+    } catch (e) {
+      // The follower needs entries we compacted: only a snapshot can catch it up, and snapshots
+      // are not implemented yet. Keep it in probe; it will be retried on every heartbeat answer.
+      if (e instanceof CompactedError) return false
+      throw e
+    }
+    if (entries.length === 0 && !sendIfEmpty) return false
+    this.send({type: 'app', from: this.id, to, term: this.term, index: prevIndex, logTerm, entries, commit: this.log.committed})
+    pr.sentEntries(entries.length, prevIndex + entries.length)
+    return true
+  }
+
+  private sendEmptyAppend(to: NodeId, prevIndex: number): void {
+    const logTerm = this.log.termOrNull(prevIndex)
+    if (logTerm === null) return
+    this.send({type: 'app', from: this.id, to, term: this.term, index: prevIndex, logTerm, entries: NO_ENTRIES, commit: this.log.committed})
+  }
+
+  private bcastHeartbeat(): void {
+    for (let i = 0; i < this.peers.length; i++) {
+      const to = this.peers[i]
+      if (to === this.id) continue
+      // Never tell a follower a commit index past what it is known to store.
+      const commit = Math.min(this.progress[i].match, this.log.committed)
+      this.send({type: 'heartbeat', from: this.id, to, term: this.term, commit})
+    }
+  }
+
+  private sendTimeoutNow(to: NodeId): void {
+    this.send({type: 'timeoutNow', from: this.id, to, term: this.term})
+  }
+
+  /** Appends new entries of our term to our (unstable) log; returns the first index. */
+  private appendNew(type: EntryType, data: Uint8Array[]): number {
+    const first = this.log.lastIndex() + 1
+    const entries: Entry[] = new Array<Entry>(data.length)
+    for (let i = 0; i < data.length; i++) entries[i] = {index: first + i, term: this.term, type, data: data[i]}
+    this.log.append(entries)
+    return first
+  }
+
+  // ------------------------------------------------------------------ replication (follower)
+
+  private handleAppend(m: Message): void {
+    const index = m.index ?? 0
+    if (index < this.log.committed) {
+      // Everything up to our commit index matches the leader's log already.
+      this.sendAfterPersist({type: 'appResp', from: this.id, to: m.from, term: this.term, index: this.log.committed})
+      return
+    }
+    const last = this.log.maybeAppend(index, m.logTerm ?? 0, m.commit ?? 0, m.entries ?? NO_ENTRIES)
+    if (last >= 0) {
+      this.sendAfterPersist({type: 'appResp', from: this.id, to: m.from, term: this.term, index: last})
+      return
+    }
+    // §5.3: our log has no entry (index, logTerm). Help the leader find where we match.
+    const hint = this.log.findConflictByTerm(Math.min(index, this.log.lastIndex()), m.logTerm ?? 0)
+    this.sendAfterPersist({
+      type: 'appResp',
+      from: this.id,
+      to: m.from,
+      term: this.term,
+      index,
+      reject: true,
+      rejectHint: hint.index,
+      hintTerm: hint.term,
+    })
+  }
+
+  private handleHeartbeat(m: Message): void {
+    this.log.commitTo(m.commit ?? 0)
+    this.send({type: 'heartbeatResp', from: this.id, to: m.from, term: this.term})
+  }
+
+  // ------------------------------------------------------------------ plumbing
+
+  private send(m: Message): void {
+    this.msgs.push(m)
+  }
+
+  private sendAfterPersist(m: Message): void {
+    if (this.bugs.replyBeforePersisting) this.msgs.push(m)
+    else this.msgsAfterPersist.push(m)
+  }
+
+  private hardState(): HardState {
+    return {term: this.term, vote: this.vote, commit: this.log.committed}
+  }
+
+  private softChanged(): boolean {
+    return this.prevSoft.role !== this.role || this.prevSoft.leaderId !== this.leaderId
+  }
+
+  private hardChanged(): boolean {
+    const h = this.prevHard
+    return h.term !== this.term || h.vote !== this.vote || h.commit !== this.log.committed
+  }
+}

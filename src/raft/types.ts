@@ -1,0 +1,165 @@
+// The plain-data vocabulary of the Raft core: log entries, hard state, messages, the
+// Storage seam the core reads the stable log through, and the Ready batch it hands the
+// driver. Everything here is plain numbers, strings, booleans and byte arrays, so a
+// transport can encode it compactly and a simulation can copy or duplicate it freely.
+
+/** A member's index, 0..n-1. The broker maps it to host:port; the core never needs to. */
+export type NodeId = number
+
+/**
+ * `normal` entries carry client data; `noop` is the empty entry a new leader appends so that
+ * it has an entry of its own term to commit (Raft §5.4.2, §8): committing it commits every
+ * earlier entry, which is the only way a leader learns what is committed from earlier terms.
+ */
+export type EntryType = 'normal' | 'noop'
+
+/** One log entry. Treated as immutable once created: the core shares Entry objects between its
+ * unstable log, messages and Ready batches, and never mutates them. */
+export interface Entry {
+  index: number
+  term: number
+  type: EntryType
+  data: Uint8Array
+}
+
+/** What must survive a crash besides the log: the current term, the vote cast in it, and the
+ * commit index (an optimisation: it lets a restarted node re-apply without waiting for a leader). */
+export interface HardState {
+  term: number
+  vote: NodeId | null
+  commit: number
+}
+
+export type Role = 'follower' | 'candidate' | 'precandidate' | 'leader'
+
+export type MessageType =
+  | 'app' // AppendEntries: index/logTerm = the entry preceding `entries`, commit = leader commit
+  | 'appResp' // index = last index now known to match (success), or the rejected prevIndex
+  | 'vote' // RequestVote: index/logTerm = the candidate's last entry
+  | 'voteResp'
+  | 'preVote' // term = the term the pre-candidate would campaign in; nobody changes state
+  | 'preVoteResp'
+  | 'heartbeat' // commit = min(leader commit, the follower's match), so it never points past the follower's log
+  | 'heartbeatResp'
+  | 'timeoutNow' // leadership transfer: "campaign now, skipping PreVote and leases"
+
+export interface Message {
+  type: MessageType
+  from: NodeId
+  to: NodeId
+  term: number
+  /** app: term of the entry at `index` (prevLogTerm); vote/preVote: the candidate's last log term;
+   * appResp rejection: the term of the follower's entry at `rejectHint` (same as hintTerm). */
+  logTerm?: number
+  /** app: prevLogIndex; vote/preVote: the candidate's last index; appResp: see MessageType. */
+  index?: number
+  entries?: Entry[]
+  commit?: number
+  reject?: boolean
+  /** appResp rejection: the follower's best guess of the last index that may match: the largest
+   * index <= min(prevIndex, its lastIndex) whose term is <= the leader's prevLogTerm. */
+  rejectHint?: number
+  /** appResp rejection: the follower's term at rejectHint. The leader skips back to the last index
+   * of its own log with a term <= hintTerm: one round trip per term instead of per entry. */
+  hintTerm?: number
+  /** vote: the campaign was started by a leadership transfer (TimeoutNow), so voters must not
+   * ignore it for being inside a leader lease. */
+  transfer?: boolean
+}
+
+/**
+ * The stable (durable) log, read by the core; written only by the driver, from Ready batches.
+ * This is etcd's Storage shape minus snapshots. The driver implements it over SQLite plus a cache;
+ * tests use MemoryStorage.
+ *
+ * Contract: after the driver persisted a Ready's entries and called advance(), the storage returns
+ * them; before that it must not (the core serves not-yet-durable entries from its own unstable log).
+ * Index `firstIndex() - 1` is the last compacted entry: its term is still available (it is the
+ * prevLogTerm of the first entry), its data is not.
+ */
+export interface Storage {
+  /** The hard state persisted last (term 0, vote null, commit 0 for a fresh node). */
+  initialState(): HardState
+  /** The first index whose entry is available (1 if nothing was compacted). */
+  firstIndex(): number
+  /** The last index in stable storage (firstIndex() - 1 if empty). */
+  lastIndex(): number
+  /** The term of the entry at `index`, valid for firstIndex()-1 .. lastIndex(). Must throw
+   * CompactedError below that range and UnavailableError above it. Index 0 has term 0. */
+  term(index: number): number
+  /** Entries [lo, hi), stopping before the total data size exceeds maxBytes but always returning at
+   * least one entry if lo < hi. Throws CompactedError if lo < firstIndex(). */
+  entries(lo: number, hi: number, maxBytes: number): Entry[]
+}
+
+/** Thrown by Storage for an index below firstIndex() - 1 (or an entry below firstIndex()). */
+export class CompactedError extends Error {
+  constructor(index: number, firstIndex: number) {
+    super(`raft log: index ${index} is compacted (first available index is ${firstIndex})`)
+    this.name = 'CompactedError'
+  }
+}
+
+/** Thrown by Storage for an index above lastIndex(). */
+export class UnavailableError extends Error {
+  constructor(index: number, lastIndex: number) {
+    super(`raft log: index ${index} is not available (last index is ${lastIndex})`)
+    this.name = 'UnavailableError'
+  }
+}
+
+export interface SoftState {
+  role: Role
+  leaderId: NodeId | null
+}
+
+/**
+ * One batch of work for the driver. Handle it in this order:
+ *  1. send `messages` (they may go out before anything is durable);
+ *  2. persist `entries` (truncating the stable log from entries[0].index first) and `hardState`
+ *     together, atomically;
+ *  3. once durable: send `persistedMessages`, apply `committed`, call advance(ready).
+ * Only one Ready may be outstanding: ready() throws until advance() of the previous one.
+ */
+export interface Ready {
+  /** Present when the role or known leader changed since the last Ready. */
+  softState?: SoftState
+  /** Present when term, vote or commit changed since the last Ready; persist with `entries`. */
+  hardState?: HardState
+  /** Entries to append to stable storage. The first one's index may be <= the storage's lastIndex
+   * (a new leader overwrote our uncommitted suffix): delete from there first. */
+  entries: Entry[]
+  /** Messages that promise nothing about our durable state: a leader's appends and heartbeats,
+   * vote requests, pre-vote answers. Send right away. */
+  messages: Message[]
+  /** Messages that acknowledge this Ready's durable state (append responses, votes): send only
+   * after `entries` and `hardState` are durable, or a crash could break a promise already made. */
+  persistedMessages: Message[]
+  /** Newly committed entries, in order, to apply to the state machine. All are already durable
+   * locally (they come from stable storage). */
+  committed: Entry[]
+}
+
+export interface ProgressStatus {
+  match: number
+  next: number
+  state: 'probe' | 'replicate'
+  inflight: number
+  recentActive: boolean
+}
+
+export interface Status {
+  id: NodeId
+  role: Role
+  term: number
+  vote: NodeId | null
+  leaderId: NodeId | null
+  commit: number
+  applied: number
+  firstIndex: number
+  lastIndex: number
+  /** Only on a leader: the replication state of every member (itself included). */
+  progress?: Record<NodeId, ProgressStatus>
+  /** Only on a leader transferring leadership: the target. */
+  transferee?: NodeId
+}
