@@ -7,7 +7,11 @@ import path from 'node:path'
 
 export class DataDirError extends Error {}
 
-export function prepareDataDir(dir: string): {release: () => void} {
+/** How long to wait for the previous owner of the lock to finish dying (a SIGKILLed node may
+ * still be in an fsync, or not yet reaped, when a restart comes). */
+const LOCK_WAIT_MS = 3000
+
+export async function prepareDataDir(dir: string): Promise<{release: () => void}> {
   try {
     fs.mkdirSync(dir, {recursive: true})
     fs.accessSync(dir, fs.constants.W_OK | fs.constants.R_OK)
@@ -16,7 +20,8 @@ export function prepareDataDir(dir: string): {release: () => void} {
   }
   if (!fs.statSync(dir).isDirectory()) throw new DataDirError(`data dir ${dir} is not a directory`)
   const lockPath = path.join(dir, 'LOCK')
-  for (let attempt = 0; attempt < 2; attempt++) {
+  const deadline = Date.now() + LOCK_WAIT_MS
+  for (;;) {
     try {
       fs.writeFileSync(lockPath, String(process.pid), {flag: 'wx'})
       return {
@@ -34,20 +39,29 @@ export function prepareDataDir(dir: string): {release: () => void} {
       }
       const owner = Number(fs.readFileSync(lockPath, 'utf8'))
       if (owner > 0 && owner !== process.pid && isAlive(owner)) {
+        if (Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 50))
+          continue
+        }
         throw new DataDirError(`data dir ${dir} is in use by another node (pid ${owner})`)
       }
       // The lock of a process that is gone (killed, crashed): take it over.
       fs.rmSync(lockPath, {force: true})
     }
   }
-  throw new DataDirError(`data dir ${dir}: could not take its lock`)
 }
 
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
-    return true
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+  try {
+    // A zombie has exited; it only waits to be reaped.
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+  } catch {
+    return true
   }
 }

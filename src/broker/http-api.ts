@@ -202,7 +202,8 @@ function listMessages(node: NodeView, url: URL): unknown[] {
   const limit = integerParam(params, 'limit', 100)
   if (limit < 1 || limit > MAX_LIMIT) throw new BrokerError('BAD_REQUEST', `limit must be between 1 and ${MAX_LIMIT}`)
   const from = params.has('from') ? integerParam(params, 'from', 0) : undefined
-  const order = params.get('order') ?? 'newest'
+  // Newest first by default; `from` pages forward: the first `limit` messages from there on.
+  const order = params.get('order') ?? (from === undefined ? 'newest' : 'oldest')
   if (order !== 'newest' && order !== 'oldest') throw new BrokerError('BAD_REQUEST', 'order must be "newest" or "oldest"')
   return node.store.list({topic, from, limit, order}).map((m) => ({
     topic: m.topic,

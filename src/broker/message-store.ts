@@ -6,10 +6,11 @@
  * stores nothing and answers with the original offset; the window is the last N ids in log
  * order, which every node computes the same way.
  *
- * Stored rows are written asynchronously: the log entry is already durable, and the applied
- * index is written in the same transaction as the rows it covers, so a crash only means
- * re-applying a few entries on restart. Until a row is durable it is kept in `pending`, so
- * readers (subscribers catching up) never see a gap.
+ * Stored rows are written lazily: the log entry is already durable, and the applied index is
+ * written in the same transaction as the rows it covers, so a crash only means re-applying a
+ * few entries on restart. Rows ride along in the Raft driver's next transaction (`takeWrites`),
+ * or are written on their own after a short delay. Until a row is durable it is kept in
+ * `pending`, so readers (subscribers catching up) never see a gap.
  */
 import type {DatabaseWriter, SqlValue, WriteOp} from '../storage/database-writer.js'
 import type {MessageQuery, StoreReader, StoredMessage} from '../storage/store-reader.js'
@@ -31,6 +32,10 @@ export interface ApplyResult {
   duplicate: boolean
 }
 
+/** Applied rows are written on their own after this long if no log write takes them along. */
+const FLUSH_DELAY_MS = 10
+const FLUSH_ROWS = 8192
+
 export type AppliedListener = (messages: StoredMessage[]) => void
 
 export interface MessageStoreOptions {
@@ -46,7 +51,11 @@ export class MessageStore {
   private readonly pending: StoredMessage[] = []
   private readonly listeners = new Set<AppliedListener>()
   private applied: number
-  private durableApplied: number
+  /** The applied index covered by writes already handed to the writer. */
+  private writtenApplied: number
+  private unwrittenRows: SqlValue[][] = []
+  private flushTimer: NodeJS.Timeout | null = null
+  private readonly idleWaiters: (() => void)[] = []
   private stored = 0
 
   constructor(
@@ -58,7 +67,7 @@ export class MessageStore {
     for (const next of this.nextOffset.values()) this.stored += next
     for (const {id, topic, offset} of reader.recentPublishIds(options.dedupWindow)) this.remember(id, topic, offset)
     this.applied = reader.appliedIndex()
-    this.durableApplied = this.applied
+    this.writtenApplied = this.applied
   }
 
   get appliedIndex(): number {
@@ -119,20 +128,54 @@ export class MessageStore {
     this.applied = last
     this.stored += messages.length
     for (const message of messages) this.pending.push(message)
-    const ops: WriteOp[] = [{stmt: 'setApplied', rows: [[last]]}]
-    if (rows.length > 0) ops.unshift({stmt: 'insertMessage', rows})
-    this.writer.writeAsync(ops, (error) => {
-      if (error) {
-        this.options.onFatal(new Error(`storing applied messages failed: ${error.message}`))
-        return
-      }
-      this.durableApplied = Math.max(this.durableApplied, last)
-      let drop = 0
-      while (drop < this.pending.length && this.pending[drop].raftIndex <= last) drop++
-      if (drop > 0) this.pending.splice(0, drop)
-    })
+    for (const row of rows) this.unwrittenRows.push(row)
+    if (this.unwrittenRows.length >= FLUSH_ROWS) this.flush()
+    else this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_DELAY_MS)
     if (messages.length > 0) for (const listener of this.listeners) listener(messages)
     return results
+  }
+
+  /**
+   * Hands over the rows applied but not yet written, for the caller to write in its next
+   * transaction; it must call `written` once that transaction is durable. The Raft driver
+   * does this so that storing applied messages costs no fsync of its own.
+   */
+  takeWrites(): {ops: WriteOp[]; written: (error: Error | null) => void} | null {
+    if (this.applied === this.writtenApplied) return null
+    if (this.flushTimer) {
+      clearTimeout(this.flushTimer)
+      this.flushTimer = null
+    }
+    const last = this.applied
+    const ops: WriteOp[] = [{stmt: 'setApplied', rows: [[last]]}]
+    if (this.unwrittenRows.length > 0) ops.unshift({stmt: 'insertMessage', rows: this.unwrittenRows})
+    this.unwrittenRows = []
+    this.writtenApplied = last
+    return {
+      ops,
+      written: (error) => {
+        if (error) {
+          this.options.onFatal(new Error(`storing applied messages failed: ${error.message}`))
+          return
+        }
+        let drop = 0
+        while (drop < this.pending.length && this.pending[drop].raftIndex <= last) drop++
+        if (drop > 0) this.pending.splice(0, drop)
+        if (this.pending.length === 0) for (const resolve of this.idleWaiters.splice(0)) resolve()
+      },
+    }
+  }
+
+  /** Writes what is applied but not written yet, on its own. */
+  flush(): void {
+    const writes = this.takeWrites()
+    if (writes) this.writer.writeAsync(writes.ops, writes.written)
+  }
+
+  /** Writes everything applied and waits until it is durable. */
+  async close(): Promise<void> {
+    this.flush()
+    if (this.pending.length > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve))
   }
 
   /**

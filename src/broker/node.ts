@@ -130,7 +130,7 @@ export class BrokerNode implements NodeView {
     if (self === -1) {
       throw new Error(`--peers must list this node's own Raft address ${options.host}:${options.raftPort}`)
     }
-    const lock = prepareDataDir(options.dataDir)
+    const lock = await prepareDataDir(options.dataDir)
     let writer: DatabaseWriter | null = null
     let reader: StoreReader | null = null
     let node: BrokerNode | null = null
@@ -165,6 +165,7 @@ export class BrokerNode implements NodeView {
       await this.tcp.close()
       await this.http.close()
       await this.log.close()
+      await this.store.close()
       await this.transport.close()
       await this.writer.close()
       this.reader.close()

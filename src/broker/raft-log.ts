@@ -13,7 +13,7 @@
  * on disk.
  */
 import {EventEmitter} from 'node:events'
-import {Raft, type Entry, type Message, type Ready, type Role, type SoftState} from '../raft/index.js'
+import {Raft, type Entry, type HardState, type Message, type Ready, type Role, type SoftState} from '../raft/index.js'
 import type {DatabaseWriter, SqlValue, WriteOp} from '../storage/database-writer.js'
 import type {RaftStorage} from '../storage/raft-storage.js'
 import {ENTRY_TYPE_CODE} from '../storage/schema.js'
@@ -78,6 +78,8 @@ export class RaftLog extends EventEmitter implements ReplicatedLog {
   private closed = false
   private readonly ticker: NodeJS.Timeout
   private lastTerm = 0
+  /** A hard state whose only change is the commit index, not yet written (see persistOps). */
+  private unwrittenHardState: HardState | null = null
   private lastCommitEvent = 0
   elections = 0
 
@@ -234,20 +236,32 @@ export class RaftLog extends EventEmitter implements ReplicatedLog {
       this.finish(ready)
       return
     }
+    // Messages applied since the last write share this transaction instead of paying for a
+    // commit of their own.
+    const applied = this.store.takeWrites()
+    if (applied) ops.push(...applied.ops)
     this.persisting = true
     this.writer.write(ops).then(
       () => {
         this.persisting = false
+        applied?.written(null)
         if (this.closed) return
         this.finish(ready)
       },
       (error: Error) => {
+        applied?.written(error)
         this.logger.error('persisting the Raft log failed; stopping', {error: error.message})
         this.emit('fatal', error)
       },
     )
   }
 
+  /**
+   * What this Ready needs on disk before it may finish: entries, and a changed term or vote.
+   * A hard state that differs only in its commit index does not wait: the commit index is
+   * an optimisation (a restarted node re-learns it, and never applies less than it had, see
+   * RaftStorage), so it rides along with the next write instead of costing an fsync per commit.
+   */
   private persistOps(ready: Ready): WriteOp[] {
     const ops: WriteOp[] = []
     if (ready.entries.length > 0) {
@@ -256,9 +270,21 @@ export class RaftLog extends EventEmitter implements ReplicatedLog {
       const rows: SqlValue[][] = ready.entries.map((e: Entry) => [e.index, e.term, ENTRY_TYPE_CODE[e.type as 'normal' | 'noop'], e.data])
       ops.push({stmt: 'appendEntry', rows})
     }
-    if (ready.hardState) {
-      const hs = ready.hardState
-      ops.push({stmt: 'setHardState', rows: [[hs.term, hs.vote, hs.commit]]})
+    const hs = ready.hardState
+    if (hs) {
+      const stored = this.storage.initialState()
+      const votingChanged = hs.term !== stored.term || hs.vote !== stored.vote
+      if (votingChanged || ops.length > 0) {
+        ops.push({stmt: 'setHardState', rows: [[hs.term, hs.vote, hs.commit]]})
+        this.unwrittenHardState = null
+      } else {
+        this.unwrittenHardState = hs
+      }
+    }
+    if (ops.length > 0 && this.unwrittenHardState) {
+      const lazy = this.unwrittenHardState
+      ops.push({stmt: 'setHardState', rows: [[lazy.term, lazy.vote, lazy.commit]]})
+      this.unwrittenHardState = null
     }
     return ops
   }

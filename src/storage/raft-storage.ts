@@ -31,10 +31,13 @@ export class RaftStorage implements Storage {
 
   constructor(private readonly reader: StoreReader) {
     const stored = reader.hardState()
-    this.hardState = stored ? {term: stored.term, vote: stored.vote, commit: stored.commit} : {term: 0, vote: null, commit: 0}
     const bounds = reader.logBounds()
     this.first = bounds?.first ?? 1
     this.last = bounds?.last ?? 0
+    // The commit index is written lazily, so it may lag what was applied (and applied rows are
+    // only written for committed entries): what was applied is committed.
+    const commit = Math.min(Math.max(stored?.commit ?? 0, reader.appliedIndex()), this.last)
+    this.hardState = stored ? {term: stored.term, vote: stored.vote, commit} : {term: 0, vote: null, commit}
     for (const run of reader.termRuns()) this.runs.push(run)
     this.cacheBase = this.last + 1
   }
