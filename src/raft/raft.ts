@@ -552,6 +552,12 @@ export class Raft {
       if ((m.hintTerm ?? 0) > 0) hint = this.log.findConflictByTerm(hint, m.hintTerm ?? 0).index
       if (pr.maybeDecrTo(index, hint)) {
         if (pr.state === 'replicate') pr.becomeProbe()
+        if (pr.next < this.log.firstIndex()) {
+          // It needs entries we compacted: probe again only on the next heartbeat answer
+          // instead of ping-ponging rejections as fast as the network allows.
+          pr.probeSent = true
+          return
+        }
         this.sendAppendLoop(m.from, false)
       }
       return
@@ -599,6 +605,15 @@ export class Raft {
 
   private maybeSendAppend(to: NodeId, pr: Progress, sendIfEmpty: boolean): boolean {
     if (pr.isPaused()) return false
+    const first = this.log.firstIndex()
+    if (pr.next < first) {
+      // We no longer have the entries this follower seems to need. Our idea of its log may be
+      // stale (it may have caught up through an earlier leader), so probe at the oldest point we
+      // still know the term of: the compaction point. If it rejects that too, only a snapshot
+      // (future work) can help; handleAppendResponse then waits for heartbeats between probes.
+      if (pr.state === 'replicate') pr.becomeProbe()
+      pr.next = first
+    }
     const last = this.log.lastIndex()
     const prevIndex = pr.next - 1
     let logTerm: number

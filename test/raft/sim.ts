@@ -1,0 +1,920 @@
+// A deterministic simulation of a Raft cluster: n nodes in one process, virtual time, a
+// seeded schedule of network faults, crashes and client proposals, and safety checks after
+// every single step. The same seed always produces the same run, so a failing seed is a
+// one-line reproduction.
+//
+// What is simulated:
+//  - each node: the Raft core plus a driver that persists every Ready asynchronously (a write
+//    takes virtual time), sends persistedMessages only once the write is durable, applies
+//    committed entries, and meanwhile sends the leader's new appends (takeMessages());
+//  - the network: per-message random delay (so messages reorder), drops, duplicates, and
+//    partitions (isolate one node, split in halves, a bridge node, one-way cuts) that heal;
+//  - crashes: a node loses everything not yet durable (its in-flight write, its unstable log,
+//    its volatile state) and restarts later from its storage and its applied index;
+//  - compaction: a node's storage discards a prefix every node already holds (firstIndex > 1);
+//  - leadership transfers now and then;
+//  - clients proposing throughout, mostly to whoever claims to lead.
+//
+// Checked after every step: at most one leader per term; log matching (an (index, term) pair
+// names one entry with one predecessor, across all nodes' durable logs); leader completeness
+// (a new leader's log holds every entry committed before); state machine safety (every node
+// applies the same entry at an index, each index once, in order); the commit index of a node
+// never decreases. At the end, after healing everything: a stable leader within a bounded
+// virtual time, and every proposal accepted in that final stable period applied on every node.
+import {MemoryStorage, Raft, type Entry, type Message, type NodeId, type Ready} from '../../src/raft/index.js'
+import type {PlantedBugs} from '../../src/raft/config.js'
+
+// ---------------------------------------------------------------- deterministic randomness
+
+/** mulberry32: tiny, fast, good enough for schedules. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+function mix(...xs: number[]): number {
+  let h = 0x9e3779b9
+  for (const x of xs) {
+    h = Math.imul(h ^ (x >>> 0), 0x85ebca6b)
+    h ^= h >>> 13
+    h = Math.imul(h, 0xc2b2ae35)
+    h ^= h >>> 16
+  }
+  return h >>> 0
+}
+
+class Rand {
+  readonly next: () => number
+  constructor(seed: number) {
+    this.next = prng(seed)
+  }
+  int(lo: number, hi: number): number {
+    return lo + Math.floor(this.next() * (hi - lo + 1))
+  }
+  chance(p: number): boolean {
+    return this.next() < p
+  }
+  pick<T>(xs: readonly T[]): T {
+    return xs[Math.floor(this.next() * xs.length)]
+  }
+  /** Exponentially distributed waiting time with this mean. */
+  exp(mean: number): number {
+    return Math.max(1, Math.round(-Math.log(1 - this.next()) * mean))
+  }
+  shuffle<T>(xs: T[]): T[] {
+    for (let i = xs.length - 1; i > 0; i--) {
+      const j = Math.floor(this.next() * (i + 1))
+      ;[xs[i], xs[j]] = [xs[j], xs[i]]
+    }
+    return xs
+  }
+}
+
+// ---------------------------------------------------------------- schedule
+
+/** Everything a seed decides up front; printed by the CLI so a run can be understood. */
+export interface Schedule {
+  nodes: number
+  electionTick: number
+  heartbeatTick: number
+  preVote: boolean
+  checkQuorum: boolean
+  maxEntriesPerMsg: number
+  maxBytesPerMsg: number
+  maxInflight: number
+  /** Virtual ms of the chaotic period. */
+  chaosMs: number
+  dropRate: number
+  dupRate: number
+  minDelayMs: number
+  maxDelayMs: number
+  maxWriteMs: number
+  meanCrashMs: number
+  maxDownMs: number
+  meanPartitionMs: number
+  maxPartitionMs: number
+  meanProposeMs: number
+  meanCompactMs: number
+  meanTransferMs: number
+  /** Virtual ms of proposals in the final stable period. */
+  stableMs: number
+}
+
+export function makeSchedule(seed: number, nodes: number): Schedule {
+  const r = new Rand(mix(seed, 0x5eed))
+  const electionTick = r.pick([10, 15, 15, 20])
+  return {
+    nodes,
+    electionTick,
+    heartbeatTick: r.pick([1, 2, 3, 5]),
+    preVote: r.chance(0.75),
+    checkQuorum: r.chance(0.75),
+    maxEntriesPerMsg: r.pick([1, 2, 3, 5, 64]),
+    maxBytesPerMsg: r.pick([8, 40, 1 << 20]),
+    maxInflight: r.pick([1, 2, 4, 16]),
+    chaosMs: r.int(2000, 5000),
+    dropRate: r.pick([0, 0.01, 0.05, 0.1, 0.2]),
+    dupRate: r.pick([0, 0.02, 0.1]),
+    minDelayMs: r.int(0, 3),
+    maxDelayMs: r.pick([3, 10, 20, 40]),
+    maxWriteMs: r.pick([0, 2, 5, 10]),
+    meanCrashMs: r.pick([150, 300, 800, 2000]),
+    maxDownMs: r.pick([30, 200, 1000]),
+    meanPartitionMs: r.pick([200, 500, 1500]),
+    maxPartitionMs: r.pick([100, 500, 1500]),
+    meanProposeMs: r.pick([5, 15, 40]),
+    meanCompactMs: r.pick([200, 1000, 1e9]),
+    meanTransferMs: r.pick([500, 2000, 1e9]),
+    stableMs: 600,
+  }
+}
+
+// ---------------------------------------------------------------- results
+
+export interface FaultCounts {
+  dropped: number
+  duplicated: number
+  reordered: number
+  partitions: number
+  crashes: number
+  compactions: number
+  transfers: number
+}
+
+export interface SimResult {
+  seed: number
+  nodes: number
+  ok: boolean
+  /** The property violated, with context. */
+  violation?: string
+  steps: number
+  virtualMs: number
+  faults: FaultCounts
+  messages: number
+  elections: number
+  proposalsAccepted: number
+  /** Highest index applied on every node at the end. */
+  committed: number
+  /** Virtual ms from healing to a stable leader. */
+  leaderAfterHealMs: number
+  schedule: Schedule
+  /** The last events before a violation (or all of them with `trace: true`). */
+  trace: string[]
+}
+
+export interface SimOptions {
+  seed: number
+  nodes: number
+  bugs?: PlantedBugs
+  /** Keep the whole event trace (else only the last 60 events). */
+  trace?: boolean
+  /** Override parts of the seed's schedule. */
+  schedule?: Partial<Schedule>
+}
+
+class Violation extends Error {}
+
+// ---------------------------------------------------------------- the simulation
+
+interface SimNode {
+  id: NodeId
+  /** Durable: the stable log and hard state. */
+  storage: MemoryStorage
+  /** Durable: the state machine's last applied index (applied with the write that delivered it). */
+  applied: number
+  raft: Raft | null
+  incarnation: number
+  writing: Ready | null
+  tickMs: number
+  /** Checker state for this incarnation. */
+  lastCommit: number
+  seenCommit: number
+  checkedLeaderTerm: number
+}
+
+type Event =
+  | {kind: 'tick'; node: NodeId; inc: number}
+  | {kind: 'msg'; m: Message; sent: number}
+  | {kind: 'persisted'; node: NodeId; inc: number; rd: Ready}
+  | {kind: 'restart'; node: NodeId}
+  | {kind: 'crash' | 'partition' | 'heal' | 'propose' | 'compact' | 'transfer' | 'endChaos'}
+
+interface Timed {
+  t: number
+  seq: number
+  ev: Event
+}
+
+/** A binary min-heap on (t, seq): ties keep insertion order, so runs are deterministic. */
+class EventQueue {
+  private readonly heap: Timed[] = []
+  private seq = 0
+  get size(): number {
+    return this.heap.length
+  }
+  push(t: number, ev: Event): void {
+    const h = this.heap
+    const item = {t, seq: this.seq++, ev}
+    let i = h.length
+    h.push(item)
+    while (i > 0) {
+      const p = (i - 1) >> 1
+      if (less(h[p], item)) break
+      h[i] = h[p]
+      i = p
+    }
+    h[i] = item
+  }
+  pop(): Timed {
+    const h = this.heap
+    const top = h[0]
+    const last = h.pop() as Timed
+    if (h.length > 0) {
+      let i = 0
+      for (;;) {
+        const l = 2 * i + 1
+        if (l >= h.length) break
+        const r = l + 1
+        const c = r < h.length && less(h[r], h[l]) ? r : l
+        if (less(last, h[c])) break
+        h[i] = h[c]
+        i = c
+      }
+      h[i] = last
+    }
+    return top
+  }
+}
+
+function less(a: Timed, b: Timed): boolean {
+  return a.t < b.t || (a.t === b.t && a.seq < b.seq)
+}
+
+/** An entry's identity for the checkers: the proposal id in its data, or 0 for a no-op. */
+function entryId(e: Entry): number {
+  if (e.type === 'noop' || e.data.byteLength < 4) return 0
+  return e.data[0] | (e.data[1] << 8) | (e.data[2] << 16) | (e.data[3] << 24)
+}
+
+interface Accepted {
+  id: number
+  index: number
+  term: number
+}
+
+const MAX_STEPS = 3_000_000
+const LEADER_BOUND_MS = 10_000
+/** In the final drain, fail if no node applies anything for this long (a stall), or if the
+ * drain takes longer than DRAIN_LIMIT_MS overall (slow configurations legitimately take seconds
+ * to catch up with maxInflight=1, maxEntriesPerMsg=1). */
+const STALL_BOUND_MS = 5_000
+const DRAIN_LIMIT_MS = 120_000
+
+export class Simulation {
+  readonly seed: number
+  readonly schedule: Schedule
+  private readonly rand: Rand
+  private readonly bugs: PlantedBugs
+  private readonly keepTrace: boolean
+  private readonly nodes: SimNode[] = []
+  private readonly q = new EventQueue()
+  private now = 0
+  private steps = 0
+  private phase: 'chaos' | 'settle' | 'stable' | 'drain' = 'chaos'
+  private healAt = 0
+  private stableAt = 0
+  private lastProgressAt = 0
+  private lastAppliedSum = 0
+  private stableKey = -1
+  private stableSince = 0
+  private readonly cut = new Set<number>()
+  private dropRate: number
+  private dupRate: number
+  private maxDelayMs: number
+  private nextProposal = 1
+  private readonly accepted: Accepted[] = []
+  private acceptedTotal = 0
+  private readonly faults: FaultCounts = {dropped: 0, duplicated: 0, reordered: 0, partitions: 0, crashes: 0, compactions: 0, transfers: 0}
+  private messages = 0
+  private elections = 0
+  private msgSeq = 0
+  /** Per directed link, the send sequence number of the last message delivered (for reorder counts). */
+  private readonly lastDelivered = new Map<number, number>()
+  private trace: string[] = []
+
+  // ---- checker state, global across nodes
+  /** term -> the node that led it. */
+  private readonly leaders = new Map<number, NodeId>()
+  /** index -> term of the entry known committed there. */
+  private readonly committedTerm: number[] = [0]
+  /** `${index}:${term}` -> [entry id, predecessor term]. */
+  private readonly logPairs = new Map<number, Map<number, [number, number]>>()
+  /** index -> [term, id] of the entry applied there (by any node). */
+  private readonly appliedAt: Array<[number, number]> = []
+
+  constructor(opts: SimOptions) {
+    this.seed = opts.seed
+    this.schedule = {...makeSchedule(opts.seed, opts.nodes), ...opts.schedule}
+    this.rand = new Rand(mix(opts.seed, 0xc4a05))
+    this.bugs = opts.bugs ?? {}
+    this.keepTrace = opts.trace ?? false
+    this.dropRate = this.schedule.dropRate
+    this.dupRate = this.schedule.dupRate
+    this.maxDelayMs = this.schedule.maxDelayMs
+    for (let id = 0; id < this.schedule.nodes; id++) {
+      const node: SimNode = {
+        id,
+        storage: new MemoryStorage(),
+        applied: 0,
+        raft: null,
+        incarnation: 0,
+        writing: null,
+        tickMs: this.rand.int(9, 11),
+        lastCommit: 0,
+        seenCommit: 0,
+        checkedLeaderTerm: -1,
+      }
+      this.nodes.push(node)
+    }
+  }
+
+  run(): SimResult {
+    let violation: string | undefined
+    try {
+      this.start()
+      while (!this.finished()) {
+        if (this.q.size === 0) throw new Violation('event queue ran dry')
+        if (++this.steps > MAX_STEPS) throw new Violation(`step budget of ${MAX_STEPS} exceeded`)
+        const {t, ev} = this.q.pop()
+        this.now = t
+        this.handle(ev)
+        this.checkPhase()
+      }
+    } catch (e) {
+      if (e instanceof Violation) violation = e.message
+      else violation = `exception: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`
+      violation += ` (at step ${this.steps}, t=${this.now}ms, phase ${this.phase})`
+    }
+    const minApplied = Math.min(...this.nodes.map((n) => n.applied))
+    return {
+      seed: this.seed,
+      nodes: this.schedule.nodes,
+      ok: violation === undefined,
+      violation,
+      steps: this.steps,
+      virtualMs: this.now,
+      faults: this.faults,
+      messages: this.messages,
+      elections: this.elections,
+      proposalsAccepted: this.acceptedTotal,
+      committed: minApplied,
+      leaderAfterHealMs: this.stableAt > 0 ? this.stableAt - this.healAt : -1,
+      schedule: this.schedule,
+      trace: this.trace,
+    }
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  private start(): void {
+    for (const n of this.nodes) this.boot(n)
+    const s = this.schedule
+    this.q.push(s.chaosMs, {kind: 'endChaos'})
+    this.q.push(this.rand.exp(s.meanCrashMs), {kind: 'crash'})
+    this.q.push(this.rand.exp(s.meanPartitionMs), {kind: 'partition'})
+    this.q.push(this.rand.exp(s.meanProposeMs), {kind: 'propose'})
+    this.q.push(this.rand.exp(s.meanCompactMs), {kind: 'compact'})
+    this.q.push(this.rand.exp(s.meanTransferMs), {kind: 'transfer'})
+  }
+
+  private boot(n: SimNode): void {
+    const s = this.schedule
+    n.incarnation++
+    n.writing = null
+    n.raft = new Raft({
+      id: n.id,
+      peers: this.nodes.map((x) => x.id),
+      storage: n.storage,
+      random: prng(mix(this.seed, n.id, n.incarnation)),
+      electionTick: s.electionTick,
+      heartbeatTick: s.heartbeatTick,
+      preVote: s.preVote,
+      checkQuorum: s.checkQuorum,
+      maxEntriesPerMsg: s.maxEntriesPerMsg,
+      maxBytesPerMsg: s.maxBytesPerMsg,
+      maxInflight: s.maxInflight,
+      applied: n.applied,
+      bugs: this.bugs,
+    })
+    const st = n.raft.status()
+    n.lastCommit = st.commit
+    // Re-verify the whole committed prefix this incarnation starts with.
+    n.seenCommit = st.firstIndex - 1
+    n.checkedLeaderTerm = -1
+    this.q.push(this.now + this.rand.int(1, n.tickMs), {kind: 'tick', node: n.id, inc: n.incarnation})
+    this.pump(n)
+  }
+
+  private crash(n: SimNode): void {
+    n.raft = null
+    n.writing = null
+    this.faults.crashes++
+    this.log(`crash n${n.id} (durable: last ${n.storage.lastIndex()}, term ${n.storage.initialState().term}, applied ${n.applied})`)
+  }
+
+  private finished(): boolean {
+    if (this.phase !== 'drain') return false
+    const need = this.accepted
+    if (need.length === 0) return true
+    const last = need[need.length - 1].index
+    for (const n of this.nodes) if (n.applied < last) return false
+    return true
+  }
+
+  /** Moves between the final phases and enforces their time bounds. */
+  private checkPhase(): void {
+    if (this.phase === 'settle') {
+      // Stable: every node follows the same leader in the same term, continuously for two
+      // maximal election timeouts (so no node is about to time out on a leader it lost).
+      const leader = this.stableLeader()
+      const key = leader === null ? -1 : leader * 1e9 + (this.nodes[leader].raft as Raft).status().term
+      if (key !== this.stableKey) {
+        this.stableKey = key
+        this.stableSince = this.now
+      }
+      const hold = 2 * 2 * this.schedule.electionTick * 11
+      if (leader !== null && this.now - this.stableSince >= hold) {
+        this.phase = 'stable'
+        this.stableAt = this.now
+        this.log(`stable leader n${leader} after ${this.now - this.healAt}ms`)
+      } else if (this.now - this.healAt > LEADER_BOUND_MS) {
+        throw new Violation(`liveness: no stable leader ${LEADER_BOUND_MS}ms after healing (${this.describeNodes()})`)
+      }
+    } else if (this.phase === 'stable') {
+      if (this.now - this.stableAt >= this.schedule.stableMs) {
+        this.phase = 'drain'
+        this.lastProgressAt = this.now
+        for (const a of this.accepted) this.checkAcceptedNotOverwritten(a)
+      }
+    } else if (this.phase === 'drain') {
+      for (const a of this.accepted) this.checkAcceptedNotOverwritten(a)
+      // Progress: anything applied or made durable anywhere (catching up a long uncommitted
+      // tail commits nothing for a while, but it does grow the followers' logs).
+      let sum = 0
+      for (const n of this.nodes) sum += n.applied * 7 + n.storage.lastIndex()
+      if (sum !== this.lastAppliedSum) {
+        this.lastAppliedSum = sum
+        this.lastProgressAt = this.now
+      }
+      const stalled = this.now - this.lastProgressAt > STALL_BOUND_MS
+      if (stalled || this.now - this.stableAt > this.schedule.stableMs + DRAIN_LIMIT_MS) {
+        const lagging = this.nodes.filter((n) => n.applied < this.accepted[this.accepted.length - 1].index)
+        throw new Violation(
+          `liveness: ${stalled ? `nothing applied for ${STALL_BOUND_MS}ms` : `${DRAIN_LIMIT_MS}ms`} after the stable period, proposals accepted in it are not applied on ` +
+            `${lagging.map((n) => `n${n.id} (applied ${n.applied})`).join(', ')} (${this.describeNodes()})`,
+        )
+      }
+    }
+  }
+
+  /** A leader that every node follows, in the highest term any node has. */
+  private stableLeader(): NodeId | null {
+    let leader: NodeId | null = null
+    let term = -1
+    for (const n of this.nodes) {
+      if (n.raft === null) return null
+      const st = n.raft.status()
+      if (st.role === 'leader') {
+        leader = n.id
+        term = st.term
+      }
+    }
+    if (leader === null) return null
+    for (const n of this.nodes) {
+      const st = (n.raft as Raft).status()
+      if (st.term !== term || st.leaderId !== leader) return null
+    }
+    return leader
+  }
+
+  private describeNodes(): string {
+    return this.nodes
+      .map((n) => {
+        if (n.raft === null) return `n${n.id}: down`
+        const st = n.raft.status()
+        return `n${n.id}: ${st.role} t${st.term} lead ${st.leaderId} commit ${st.commit} last ${st.lastIndex} applied ${n.applied}`
+      })
+      .join('; ')
+  }
+
+  // ---------------------------------------------------------------- events
+
+  private handle(ev: Event): void {
+    const s = this.schedule
+    switch (ev.kind) {
+      case 'tick': {
+        const n = this.nodes[ev.node]
+        if (n.raft === null || n.incarnation !== ev.inc) return
+        n.raft.tick()
+        this.q.push(this.now + n.tickMs, ev)
+        this.afterInput(n)
+        return
+      }
+      case 'msg': {
+        const m = ev.m
+        const n = this.nodes[m.to]
+        if (this.isCut(m.from, m.to)) {
+          this.faults.dropped++
+          return
+        }
+        if (n.raft === null) return
+        const link = m.from * 64 + m.to
+        const last = this.lastDelivered.get(link) ?? -1
+        if (ev.sent < last) this.faults.reordered++
+        else this.lastDelivered.set(link, ev.sent)
+        if (this.keepTrace) this.log(`deliver ${fmt(m)}`)
+        n.raft.step(m)
+        this.afterInput(n)
+        return
+      }
+      case 'persisted': {
+        const n = this.nodes[ev.node]
+        if (n.raft === null || n.incarnation !== ev.inc) return
+        this.completeWrite(n, ev.rd)
+        return
+      }
+      case 'restart': {
+        const n = this.nodes[ev.node]
+        if (n.raft !== null) return
+        this.log(`restart n${n.id}`)
+        this.boot(n)
+        this.check(n)
+        return
+      }
+      case 'crash': {
+        if (this.phase !== 'chaos') return
+        this.q.push(this.now + this.rand.exp(s.meanCrashMs), ev)
+        const up = this.nodes.filter((n) => n.raft !== null)
+        // Keep a majority up most of the time so the run also makes progress.
+        if (up.length <= Math.floor(s.nodes / 2) + 1 && this.rand.chance(0.7)) return
+        // Prefer the leader: that is where the interesting bugs are.
+        const leaders = up.filter((n) => n.raft?.status().role === 'leader')
+        const victim = leaders.length > 0 && this.rand.chance(0.5) ? this.rand.pick(leaders) : this.rand.pick(up)
+        if (victim === undefined) return
+        this.crash(victim)
+        this.q.push(this.now + this.rand.int(1, s.maxDownMs), {kind: 'restart', node: victim.id})
+        return
+      }
+      case 'partition': {
+        if (this.phase !== 'chaos') return
+        this.partition()
+        this.q.push(this.now + this.rand.int(10, s.maxPartitionMs), {kind: 'heal'})
+        this.q.push(this.now + this.rand.exp(s.meanPartitionMs) + s.maxPartitionMs, ev)
+        return
+      }
+      case 'heal':
+        if (this.cut.size > 0) this.log('heal network')
+        this.cut.clear()
+        return
+      case 'propose':
+        this.propose()
+        if (this.phase === 'chaos' || this.phase === 'stable') this.q.push(this.now + this.rand.exp(s.meanProposeMs), ev)
+        else if (this.phase === 'settle') this.q.push(this.now + 20, ev)
+        return
+      case 'compact':
+        if (this.phase !== 'chaos') return
+        this.compact()
+        this.q.push(this.now + this.rand.exp(s.meanCompactMs), ev)
+        return
+      case 'transfer': {
+        if (this.phase !== 'chaos') return
+        this.q.push(this.now + this.rand.exp(s.meanTransferMs), ev)
+        const leader = this.nodes.find((n) => n.raft?.status().role === 'leader')
+        if (!leader || !leader.raft) return
+        const to = this.rand.pick(this.nodes.filter((n) => n !== leader)).id
+        this.faults.transfers++
+        this.log(`transfer leadership n${leader.id} -> n${to}`)
+        leader.raft.transferLeadership(to)
+        this.afterInput(leader)
+        return
+      }
+      case 'endChaos': {
+        this.phase = 'settle'
+        this.healAt = this.now
+        this.cut.clear()
+        this.dropRate = 0
+        this.dupRate = 0
+        this.maxDelayMs = Math.min(this.maxDelayMs, 20)
+        this.log('end of chaos: heal network, restart every node, no more drops')
+        for (const n of this.nodes) {
+          if (n.raft === null) {
+            this.boot(n)
+            this.check(n)
+          }
+        }
+        return
+      }
+    }
+  }
+
+  private afterInput(n: SimNode): void {
+    this.pump(n)
+    this.check(n)
+  }
+
+  // ---------------------------------------------------------------- the driver
+
+  /** Plays the broker's driver: hand out Readies, send, persist asynchronously. */
+  private pump(n: SimNode): void {
+    const raft = n.raft
+    if (raft === null) return
+    if (n.writing !== null) {
+      // A write is in flight: the leader's fresh appends may still go out now.
+      const msgs = raft.takeMessages()
+      for (const m of msgs) this.send(m)
+      return
+    }
+    while (raft.hasReady()) {
+      const rd = raft.ready()
+      for (const m of rd.messages) this.send(m)
+      if (rd.entries.length > 0 || rd.hardState !== undefined) {
+        n.writing = rd
+        this.q.push(this.now + this.rand.int(0, this.schedule.maxWriteMs), {kind: 'persisted', node: n.id, inc: n.incarnation, rd})
+        return
+      }
+      this.finishReady(n, rd)
+    }
+  }
+
+  private completeWrite(n: SimNode, rd: Ready): void {
+    if (rd.entries.length > 0) {
+      n.storage.append(rd.entries)
+      this.checkLogPairs(n, rd.entries)
+    }
+    if (rd.hardState !== undefined) n.storage.setHardState(rd.hardState)
+    n.writing = null
+    this.finishReady(n, rd)
+    this.pump(n)
+    this.check(n)
+  }
+
+  private finishReady(n: SimNode, rd: Ready): void {
+    for (const m of rd.persistedMessages) this.send(m)
+    for (const e of rd.committed) this.apply(n, e)
+    ;(n.raft as Raft).advance(rd)
+  }
+
+  private send(m: Message): void {
+    this.messages++
+    if (this.isCut(m.from, m.to) || this.rand.chance(this.dropRate)) {
+      this.faults.dropped++
+      return
+    }
+    const seq = this.msgSeq++
+    this.q.push(this.now + this.rand.int(this.schedule.minDelayMs, Math.max(this.schedule.minDelayMs, this.maxDelayMs)), {kind: 'msg', m, sent: seq})
+    if (this.rand.chance(this.dupRate)) {
+      this.faults.duplicated++
+      this.q.push(this.now + this.rand.int(this.schedule.minDelayMs, 2 * this.maxDelayMs + 1), {kind: 'msg', m, sent: seq})
+    }
+  }
+
+  private isCut(from: NodeId, to: NodeId): boolean {
+    return this.cut.size > 0 && this.cut.has(from * 64 + to)
+  }
+
+  // ---------------------------------------------------------------- faults and clients
+
+  private partition(): void {
+    const ids = this.nodes.map((n) => n.id)
+    const cutBoth = (a: NodeId, b: NodeId): void => {
+      this.cut.add(a * 64 + b)
+      this.cut.add(b * 64 + a)
+    }
+    this.cut.clear()
+    const shape = this.rand.pick(['isolate', 'halves', 'bridge', 'oneway'] as const)
+    let desc: string
+    if (shape === 'isolate') {
+      // Cut off the leader half of the time: the most disruptive choice.
+      const leader = this.nodes.find((n) => n.raft?.status().role === 'leader')
+      const victim = leader && this.rand.chance(0.5) ? leader.id : this.rand.pick(ids)
+      for (const o of ids) if (o !== victim) cutBoth(victim, o)
+      desc = `isolate n${victim}`
+    } else if (shape === 'halves') {
+      const sh = this.rand.shuffle([...ids])
+      const k = Math.floor(sh.length / 2)
+      const a = sh.slice(0, k)
+      const b = sh.slice(k)
+      for (const x of a) for (const y of b) cutBoth(x, y)
+      desc = `halves {${a.join(',')}} | {${b.join(',')}}`
+    } else if (shape === 'bridge') {
+      // Two sides that cannot talk, and one node that talks to both.
+      const sh = this.rand.shuffle([...ids])
+      const bridge = sh[0]
+      const rest = sh.slice(1)
+      const k = Math.floor(rest.length / 2)
+      const a = rest.slice(0, k)
+      const b = rest.slice(k)
+      for (const x of a) for (const y of b) cutBoth(x, y)
+      desc = `bridge {${a.join(',')}} - n${bridge} - {${b.join(',')}}`
+    } else {
+      const from = this.rand.pick(ids)
+      const to = this.rand.pick(ids.filter((x) => x !== from))
+      this.cut.add(from * 64 + to)
+      desc = `one-way n${from} -x-> n${to}`
+    }
+    this.faults.partitions++
+    this.log(`partition: ${desc}`)
+  }
+
+  private propose(): void {
+    const up = this.nodes.filter((n) => n.raft !== null)
+    if (up.length === 0) return
+    const leaders = up.filter((n) => n.raft?.status().role === 'leader')
+    // Clients mostly find whoever claims to lead (possibly a stale leader), sometimes not.
+    const target = leaders.length > 0 && (this.phase !== 'chaos' || this.rand.chance(0.85)) ? this.rand.pick(leaders) : this.rand.pick(up)
+    const raft = target.raft as Raft
+    const count = this.rand.int(1, 3)
+    const data: Uint8Array[] = []
+    const ids: number[] = []
+    for (let i = 0; i < count; i++) {
+      const id = this.nextProposal++
+      const d = new Uint8Array(4 + this.rand.int(0, 24))
+      d[0] = id & 0xff
+      d[1] = (id >>> 8) & 0xff
+      d[2] = (id >>> 16) & 0xff
+      d[3] = (id >>> 24) & 0xff
+      data.push(d)
+      ids.push(id)
+    }
+    const res = raft.propose(data)
+    if (res !== null) {
+      this.acceptedTotal += count
+      if (this.phase === 'stable') {
+        for (let i = 0; i < count; i++) this.accepted.push({id: ids[i], index: res.firstIndex + i, term: res.term})
+      }
+      if (this.keepTrace) this.log(`propose ${ids.join(',')} at n${target.id}: index ${res.firstIndex} term ${res.term}`)
+    }
+    this.afterInput(target)
+  }
+
+  /** Compacts one node's storage up to a prefix that every node's durable log holds, so that no
+   * leader ever needs a compacted entry (there are no snapshots yet). */
+  private compact(): void {
+    let safe = this.committedTerm.length - 1
+    for (const n of this.nodes) {
+      let i = Math.min(safe, n.storage.lastIndex())
+      // Walk down to where this node's durable log agrees with the committed log.
+      while (i >= n.storage.firstIndex() && n.storage.term(i) !== this.committedTerm[i]) i--
+      if (i < n.storage.firstIndex() - 1) i = n.storage.firstIndex() - 1
+      safe = Math.min(safe, i)
+    }
+    const n = this.rand.pick(this.nodes)
+    const upTo = Math.min(safe, n.applied) - this.rand.int(0, 5)
+    if (upTo < n.storage.firstIndex()) return
+    n.storage.compact(upTo)
+    this.faults.compactions++
+    this.log(`compact n${n.id} through ${upTo}`)
+  }
+
+  // ---------------------------------------------------------------- checkers
+
+  private fail(msg: string): never {
+    throw new Violation(msg)
+  }
+
+  /** Runs after every step that touched node n. */
+  private check(n: SimNode): void {
+    const raft = n.raft
+    if (raft === null) return
+    const st = raft.status()
+
+    // Commit index never decreases (within an incarnation; a restart resumes from the durable one).
+    if (st.commit < n.lastCommit) this.fail(`commit decreased on n${n.id}: ${n.lastCommit} -> ${st.commit}`)
+    n.lastCommit = st.commit
+
+    // Every index a node considers committed holds one entry cluster-wide.
+    if (st.commit > n.seenCommit) {
+      for (let i = Math.max(n.seenCommit + 1, st.firstIndex); i <= st.commit; i++) {
+        const t = raft.termAt(i)
+        if (t === null) continue
+        const known = this.committedTerm[i]
+        if (known === undefined) {
+          if (i !== this.committedTerm.length) {
+            // A gap: indexes below were committed elsewhere and compacted here; fill from our log is impossible.
+            while (this.committedTerm.length < i) this.committedTerm.push(-1)
+          }
+          this.committedTerm[i] = t
+        } else if (known === -1) {
+          this.committedTerm[i] = t
+        } else if (known !== t) {
+          this.fail(`state machine safety: n${n.id} commits index ${i} with term ${t}, but term ${known} was committed there before`)
+        }
+      }
+      n.seenCommit = st.commit
+    }
+
+    if (st.role === 'leader') {
+      // Election safety: at most one leader per term.
+      const other = this.leaders.get(st.term)
+      if (other === undefined) {
+        this.leaders.set(st.term, n.id)
+        this.elections++
+        this.log(`n${n.id} leads term ${st.term} (last ${st.lastIndex}, commit ${st.commit})`)
+      } else if (other !== n.id) {
+        this.fail(`election safety: n${other} and n${n.id} both lead term ${st.term}`)
+      }
+      // Leader completeness: a new leader holds every entry committed before it was elected.
+      if (n.checkedLeaderTerm !== st.term) {
+        n.checkedLeaderTerm = st.term
+        for (let i = st.firstIndex; i < this.committedTerm.length; i++) {
+          const want = this.committedTerm[i]
+          if (want === -1) continue
+          const t = raft.termAt(i)
+          if (t !== want) {
+            this.fail(`leader completeness: n${n.id} leads term ${st.term} but has term ${t} at index ${i}, where term ${want} was committed`)
+          }
+        }
+      }
+    }
+  }
+
+  /** Log matching over the durable logs: (index, term) identifies one entry and its predecessor. */
+  private checkLogPairs(n: SimNode, entries: readonly Entry[]): void {
+    const s = n.storage
+    for (const e of entries) {
+      if (e.index < s.firstIndex()) continue
+      const prevTerm = e.index - 1 >= s.firstIndex() - 1 ? s.term(e.index - 1) : -1
+      let byTerm = this.logPairs.get(e.index)
+      if (byTerm === undefined) {
+        byTerm = new Map()
+        this.logPairs.set(e.index, byTerm)
+      }
+      const id = entryId(e)
+      const seen = byTerm.get(e.term)
+      if (seen === undefined) {
+        byTerm.set(e.term, [id, prevTerm])
+      } else if (seen[0] !== id || (seen[1] !== prevTerm && seen[1] !== -1 && prevTerm !== -1)) {
+        this.fail(
+          `log matching: n${n.id} stores entry ${id} after term ${prevTerm} at (index ${e.index}, term ${e.term}), ` +
+            `another log has entry ${seen[0]} after term ${seen[1]} there`,
+        )
+      }
+    }
+  }
+
+  private apply(n: SimNode, e: Entry): void {
+    if (e.index !== n.applied + 1) {
+      this.fail(`state machine safety: n${n.id} applies index ${e.index} after ${n.applied} (twice or out of order)`)
+    }
+    const id = entryId(e)
+    const prev = this.appliedAt[e.index]
+    if (prev === undefined) this.appliedAt[e.index] = [e.term, id]
+    else if (prev[0] !== e.term || prev[1] !== id) {
+      this.fail(`state machine safety: n${n.id} applies entry ${id} (term ${e.term}) at index ${e.index}, another node applied entry ${prev[1]} (term ${prev[0]})`)
+    }
+    const known = this.committedTerm[e.index]
+    if (known !== undefined && known !== -1 && known !== e.term) {
+      this.fail(`state machine safety: n${n.id} applies term ${e.term} at index ${e.index}, committed term there is ${known}`)
+    }
+    n.applied = e.index
+  }
+
+  /** An accepted proposal of the stable period must end up applied exactly where it was accepted. */
+  private checkAcceptedNotOverwritten(a: Accepted): void {
+    const at = this.appliedAt[a.index]
+    if (at !== undefined && (at[0] !== a.term || at[1] !== a.id)) {
+      this.fail(`liveness: proposal ${a.id} accepted at index ${a.index} term ${a.term} in the stable period was replaced by entry ${at[1]} (term ${at[0]})`)
+    }
+  }
+
+  private log(line: string): void {
+    this.trace.push(`${String(this.now).padStart(6)}ms ${line}`)
+    if (!this.keepTrace && this.trace.length > 120) this.trace = this.trace.slice(-60)
+  }
+}
+
+function fmt(m: Message): string {
+  let s = `${m.type} n${m.from}->n${m.to} t${m.term}`
+  if (m.index !== undefined) s += ` i${m.index}`
+  if (m.logTerm !== undefined) s += ` lt${m.logTerm}`
+  if (m.entries !== undefined && m.entries.length > 0) s += ` [${m.entries[0].index}..${m.entries[m.entries.length - 1].index}]`
+  if (m.commit !== undefined) s += ` c${m.commit}`
+  if (m.reject) s += ` REJECT hint ${m.rejectHint}/${m.hintTerm}`
+  return s
+}
+
+export function runSimulation(opts: SimOptions): SimResult {
+  return new Simulation(opts).run()
+}
+
+/** The command that replays one seed, for failure messages. */
+export function replayCommand(seed: number, nodes: number, bugs?: PlantedBugs): string {
+  const bug = bugs ? Object.keys(bugs).filter((k) => bugs[k as keyof PlantedBugs]) : []
+  return `npm run sim -- --seed ${seed} --nodes ${nodes}${bug.map((b) => ` --bug ${b}`).join('')} --trace`
+}
