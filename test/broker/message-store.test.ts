@@ -1,0 +1,105 @@
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import {expect} from 'chai'
+import {MessageStore, type CommittedEntry} from '../../src/broker/message-store.js'
+import {encodePublish} from '../../src/broker/publish-command.js'
+import {DatabaseWriter} from '../../src/storage/database-writer.js'
+import {MIGRATIONS, STATEMENTS} from '../../src/storage/schema.js'
+import {StoreReader} from '../../src/storage/store-reader.js'
+
+const publish = (index: number, topic: string, body: string, id: string | null = null): CommittedEntry => ({
+  index,
+  term: 1,
+  type: 'normal',
+  data: encodePublish({topic, format: 'RAW', body, id, timestamp: 1_700_000_000_000 + index}),
+})
+const noop = (index: number): CommittedEntry => ({index, term: 1, type: 'noop', data: new Uint8Array()})
+
+describe('MessageStore: the state machine', () => {
+  let dir: string
+  let dbPath: string
+  let writer: DatabaseWriter
+  let reader: StoreReader
+  let current: MessageStore | null = null
+  const fatal: Error[] = []
+
+  const open = async (): Promise<MessageStore> => {
+    writer = await DatabaseWriter.open({path: dbPath, migrations: MIGRATIONS, statements: STATEMENTS})
+    reader = new StoreReader(dbPath)
+    current = new MessageStore(writer, reader, {dedupWindow: 3, onFatal: (e) => fatal.push(e)})
+    return current
+  }
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pad-store-'))
+    dbPath = path.join(dir, 'node.db')
+    fatal.length = 0
+  })
+
+  afterEach(async () => {
+    await current?.close()
+    reader.close()
+    await writer.close()
+    fs.rmSync(dir, {recursive: true, force: true})
+    expect(fatal).to.deep.equal([])
+  })
+
+  it('assigns per-topic offsets 0,1,2,... in log order, skipping no-ops', async () => {
+    const store = await open()
+    const results = store.apply([noop(1), publish(2, 'a', 'x'), publish(3, 'b', 'y'), publish(4, 'a', 'z')])
+    expect([...results.values()].map((r) => `${r.topic}@${r.offset}`)).to.deep.equal(['a@0', 'b@0', 'a@1'])
+    expect(store.appliedIndex).to.equal(4)
+  })
+
+  it('answers a repeated dedup id with the original offset and stores nothing', async () => {
+    const store = await open()
+    store.apply([publish(1, 'a', 'first', 'id-1'), publish(2, 'a', 'again', 'id-1')])
+    const again = store.apply([publish(3, 'a', 'third', 'id-1')]).get(3)!
+    expect(again).to.include({offset: 0, duplicate: true})
+    expect(store.messageCount).to.equal(1)
+  })
+
+  it('forgets ids beyond the window, the same way on every node', async () => {
+    const store = await open()
+    store.apply([publish(1, 'a', '1', 'k1'), publish(2, 'a', '2', 'k2'), publish(3, 'a', '3', 'k3'), publish(4, 'a', '4', 'k4')])
+    expect(store.apply([publish(5, 'a', '5', 'k1')]).get(5)!.duplicate).to.equal(false)
+    expect(store.apply([publish(6, 'a', '6', 'k4')]).get(6)!.duplicate).to.equal(true)
+  })
+
+  it('skips entries it has applied already (a replay after restart) and refuses a gap', async () => {
+    const store = await open()
+    store.apply([publish(1, 'a', 'x')])
+    expect(store.apply([publish(1, 'a', 'x')]).size).to.equal(0)
+    expect(() => store.apply([publish(3, 'a', 'y')])).to.throw(/out of order/)
+  })
+
+  it('reads messages not yet written: a subscriber catching up never sees a gap', async () => {
+    const store = await open()
+    store.apply([publish(1, 'a', 'x'), publish(2, 'b', 'y'), publish(3, 'a', 'z')])
+    expect(store.readAfter(0, 10).map((m) => m.body)).to.deep.equal(['x', 'y', 'z'])
+    expect(store.readAfter(1, 10, 'a').map((m) => m.body)).to.deep.equal(['z'])
+    await store.close()
+    expect(store.pendingWrites).to.equal(0)
+    expect(store.readAfter(0, 2).map((m) => m.body)).to.deep.equal(['x', 'y'])
+  })
+
+  it('keeps offsets, dedup ids and the applied index across a restart', async () => {
+    let store = await open()
+    store.apply([publish(1, 'a', 'x', 'id-9'), publish(2, 'a', 'y')])
+    await store.close()
+    reader.close()
+    await writer.close()
+    store = await open()
+    expect(store.appliedIndex).to.equal(2)
+    expect(store.apply([publish(3, 'a', 'z')]).get(3)!.offset).to.equal(2)
+    expect(store.apply([publish(4, 'a', 'dup', 'id-9')]).get(4)).to.include({offset: 0, duplicate: true})
+  })
+
+  it('lists newest first including rows still being written', async () => {
+    const store = await open()
+    store.apply([publish(1, 'a', 'x'), publish(2, 'a', 'y'), publish(3, 'b', 'z')])
+    expect(store.list({limit: 2, order: 'newest'}).map((m) => m.body)).to.deep.equal(['z', 'y'])
+    expect(store.list({topic: 'a', from: 1, limit: 10, order: 'oldest'}).map((m) => m.body)).to.deep.equal(['y'])
+  })
+})

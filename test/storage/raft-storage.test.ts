@@ -1,0 +1,90 @@
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import {expect} from 'chai'
+import {CompactedError, UnavailableError, type Entry} from '../../src/raft/index.js'
+import {DatabaseWriter} from '../../src/storage/database-writer.js'
+import {RaftStorage} from '../../src/storage/raft-storage.js'
+import {ENTRY_TYPE_CODE, MIGRATIONS, STATEMENTS} from '../../src/storage/schema.js'
+import {StoreReader} from '../../src/storage/store-reader.js'
+
+const entry = (index: number, term: number, text = `e${index}`): Entry => ({index, term, type: 'normal', data: Buffer.from(text)})
+
+describe('RaftStorage: the core view of the durable log', () => {
+  let dir: string
+  let writer: DatabaseWriter
+  let reader: StoreReader
+
+  beforeEach(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pad-raft-storage-'))
+    const dbPath = path.join(dir, 'node.db')
+    writer = await DatabaseWriter.open({path: dbPath, migrations: MIGRATIONS, statements: STATEMENTS})
+    reader = new StoreReader(dbPath)
+  })
+
+  afterEach(async () => {
+    reader.close()
+    await writer.close()
+    fs.rmSync(dir, {recursive: true, force: true})
+  })
+
+  async function persist(entries: Entry[], hardState = {term: 0, vote: null as number | null, commit: 0}): Promise<void> {
+    await writer.write([
+      {stmt: 'appendEntry', rows: entries.map((e) => [e.index, e.term, ENTRY_TYPE_CODE[e.type], e.data])},
+      {stmt: 'setHardState', rows: [[hardState.term, hardState.vote, hardState.commit]]},
+    ])
+  }
+
+  it('starts empty for a fresh node: term 0, no vote, index 0 has term 0', () => {
+    const storage = new RaftStorage(reader)
+    expect(storage.initialState()).to.deep.equal({term: 0, vote: null, commit: 0})
+    expect(storage.firstIndex()).to.equal(1)
+    expect(storage.lastIndex()).to.equal(0)
+    expect(storage.term(0)).to.equal(0)
+    expect(() => storage.term(1)).to.throw(UnavailableError)
+  })
+
+  it('reloads terms, entries and hard state written before a restart', async () => {
+    await persist([entry(1, 1), entry(2, 1), entry(3, 2), entry(4, 3), entry(5, 3)], {term: 3, vote: 1, commit: 4})
+    const storage = new RaftStorage(reader)
+    expect(storage.initialState()).to.deep.equal({term: 3, vote: 1, commit: 4})
+    expect(storage.lastIndex()).to.equal(5)
+    expect([1, 2, 3, 4, 5].map((i) => storage.term(i))).to.deep.equal([1, 1, 2, 3, 3])
+    expect(storage.entries(2, 5, Infinity).map((e) => Buffer.from(e.data).toString())).to.deep.equal(['e2', 'e3', 'e4'])
+  })
+
+  it('never reports a commit index below what the state machine already applied', async () => {
+    await persist([entry(1, 1), entry(2, 1), entry(3, 1)], {term: 1, vote: 0, commit: 1})
+    await writer.write([{stmt: 'setApplied', rows: [[3]]}])
+    expect(new RaftStorage(reader).initialState().commit).to.equal(3)
+  })
+
+  it('serves new entries from memory and old ones from the database, within maxBytes but at least one', async () => {
+    await persist([entry(1, 1, 'aaaa'), entry(2, 1, 'bbbb')])
+    const storage = new RaftStorage(reader)
+    storage.append([entry(3, 2, 'cccc'), entry(4, 2, 'dddd')])
+    expect(storage.entries(1, 5, Infinity).map((e) => e.index)).to.deep.equal([1, 2, 3, 4])
+    expect(storage.entries(1, 5, 9).map((e) => e.index)).to.deep.equal([1, 2])
+    expect(storage.entries(3, 5, 1).map((e) => e.index)).to.deep.equal([3])
+    expect(() => storage.entries(0, 2, Infinity)).to.throw(CompactedError)
+    expect(() => storage.entries(1, 6, Infinity)).to.throw(UnavailableError)
+  })
+
+  it('overwrites a conflicting suffix: later terms replace the truncated ones', () => {
+    const storage = new RaftStorage(reader)
+    storage.append([entry(1, 1), entry(2, 1), entry(3, 1), entry(4, 2)])
+    storage.append([entry(3, 3, 'new3')])
+    expect(storage.lastIndex()).to.equal(3)
+    expect([1, 2, 3].map((i) => storage.term(i))).to.deep.equal([1, 1, 3])
+    expect(Buffer.from(storage.entries(3, 4, Infinity)[0].data).toString()).to.equal('new3')
+    expect(() => storage.append([entry(9, 3)])).to.throw(/gap/)
+  })
+
+  it('keeps the term lookup right across many terms (binary search over runs)', () => {
+    const storage = new RaftStorage(reader)
+    const entries: Entry[] = []
+    for (let i = 1; i <= 1000; i++) entries.push(entry(i, Math.ceil(i / 7)))
+    storage.append(entries)
+    for (let i = 1; i <= 1000; i += 13) expect(storage.term(i)).to.equal(Math.ceil(i / 7))
+  })
+})
