@@ -1,0 +1,91 @@
+import http from 'node:http'
+import {expect} from 'chai'
+import {TestCluster, TOKEN, admin} from './helpers/cluster.js'
+import {HOST, eventually, freePort, nodeFixture} from './helpers/node-process.js'
+
+/** Reads Server-Sent Events from a node into a list, until closed. */
+function followEvents(port: number): {events: {event: string; data: Record<string, unknown>}[]; close: () => void} {
+  const events: {event: string; data: Record<string, unknown>}[] = []
+  const request = http.get({host: HOST, port, path: '/events'}, (response) => {
+    let buffer = ''
+    response.setEncoding('utf8')
+    response.on('data', (chunk: string) => {
+      buffer += chunk
+      let end: number
+      while ((end = buffer.indexOf('\n\n')) !== -1) {
+        const block = buffer.slice(0, end)
+        buffer = buffer.slice(end + 2)
+        const event = /^event: (.*)$/m.exec(block)?.[1]
+        const data = /^data: (.*)$/m.exec(block)?.[1]
+        if (event && data) events.push({event, data: JSON.parse(data)})
+      }
+    })
+  })
+  request.on('error', () => {})
+  return {events, close: () => request.destroy()}
+}
+
+describe('node admin API, /events and cluster flags (real processes)', function () {
+  this.timeout(60_000)
+  const fixture = nodeFixture('each')
+
+  it('refuses /admin without the cluster token, with a wrong one, and when no token was configured', async () => {
+    const cluster = await TestCluster.start(fixture)
+    const node = cluster.node(0)
+    const noToken = await fetch(node.url('/admin/faults'))
+    expect(noToken.status).to.equal(401)
+    const wrong = await fetch(node.url('/admin/faults'), {method: 'DELETE', headers: {authorization: 'Bearer nope'}})
+    expect(wrong.status).to.equal(401)
+    expect(((await wrong.json()) as {error: {message: string}}).error.message).to.match(/token/)
+    const bare = await fixture.start()
+    const disabled = await fetch(bare.url('/admin/faults'), {headers: {authorization: `Bearer ${TOKEN}`}})
+    expect(disabled.status).to.equal(401)
+    expect(((await disabled.json()) as {error: {message: string}}).error.message).to.match(/disabled/)
+  })
+
+  it('validates fault requests with a clear 400', async () => {
+    const cluster = await TestCluster.start(fixture)
+    const node = cluster.node(0)
+    const put = (body: unknown): Promise<Response> =>
+      fetch(node.url('/admin/faults'), {method: 'PUT', headers: {authorization: `Bearer ${TOKEN}`}, body: JSON.stringify(body)})
+    for (const [body, pattern] of [
+      [{peers: [7], drop: true}, /peers/],
+      [{peers: [0], drop: true}, /other than this node/],
+      [{peers: [1]}, /at least one/],
+      [{peers: [1], loss: 2}, /loss/],
+    ] as const) {
+      const response = await put(body)
+      expect(response.status, JSON.stringify(body)).to.equal(400)
+      expect(((await response.json()) as {error: {message: string}}).error.message).to.match(pattern)
+    }
+    const delayed = (await admin(node, 'PUT', '/admin/faults', {peers: [1], delay_ms: 20, jitter_ms: 5, for_ms: 60_000})) as {
+      faults: Record<string, {delayMs: number}>
+    }
+    expect(delayed.faults['1'].delayMs).to.equal(20)
+  })
+
+  it('streams role changes and faults as Server-Sent Events, and transfers leadership on request', async () => {
+    const cluster = await TestCluster.start(fixture)
+    const leader = await cluster.leader()
+    const target = (leader + 1) % 3
+    const stream = followEvents(cluster.ports[target].http)
+    await eventually('the hello event', () => (stream.events.some((e) => e.event === 'hello') ? true : undefined))
+    expect(stream.events[0].data).to.include({state: 'FOLLOWER', cluster_size: 3})
+    await admin(cluster.node(leader), 'POST', '/admin/transfer-leader', {to: target})
+    expect(await cluster.leader(undefined, 5000)).to.equal(target)
+    await eventually('a role event saying the target leads', () =>
+      stream.events.some((e) => e.event === 'role' && e.data.role === 'LEADER') ? true : undefined,
+    )
+    await admin(cluster.node(target), 'PUT', '/admin/faults', {peers: [leader], delay_ms: 5})
+    await eventually('a fault event', () => (stream.events.some((e) => e.event === 'fault' && e.data.action === 'set') ? true : undefined))
+    stream.close()
+  })
+
+  it('refuses --peers that do not list the node itself, with a one-line error', async () => {
+    const node = await fixture.start({waitHealthy: false, args: ['--peers', `${HOST}:${await freePort()},${HOST}:${await freePort()}`]})
+    const exit = await node.waitExit(20_000)
+    expect(exit?.code).to.not.equal(0)
+    expect(node.output).to.match(/--peers must list this node's own Raft address/)
+    expect(node.output).to.not.match(/ at .*\.ts:\d+/)
+  })
+})
