@@ -4,7 +4,12 @@
  * Answers to requests (acks, errors, pongs) are sent in the order the requests arrived,
  * even though publishes commit asynchronously: each request takes a slot, and slots are
  * flushed from the head as they fill. Subscription messages are not requests and go out as
- * soon as they are delivered.
+ * soon as they are delivered; a subscription starts only once its confirmation is sent.
+ *
+ * A client that does not read its answers is not read from either: past a number of
+ * unanswered requests, or while more than the output's high-water mark is waiting to be sent,
+ * the session stops reading until the client catches up, so no client can make the node
+ * buffer without bound.
  */
 import type {Socket} from 'node:net'
 import type {StoredMessage} from '../storage/store-reader.js'
@@ -21,6 +26,8 @@ const MAX_UNANSWERED = 8192
 
 interface Slot {
   text: string | null
+  /** Runs right after the text is handed to the output. */
+  onSent?: () => void
 }
 
 export class JsonLinesSession {
@@ -30,6 +37,7 @@ export class JsonLinesSession {
   private slotHead = 0
   private readonly subscriptions: Subscription[] = []
   private readingPaused = false
+  private waitingForDrain = false
 
   constructor(
     private readonly socket: Socket,
@@ -73,7 +81,7 @@ export class JsonLinesSession {
           this.publish(record, ref)
           return
         case 'subscribe':
-          this.answerNow(this.subscribe(record, ref))
+          this.subscribe(record, ref)
           return
         case 'unsubscribe':
           this.answerNow(this.unsubscribe(record, ref))
@@ -105,9 +113,8 @@ export class JsonLinesSession {
     )
   }
 
-  private subscribe(record: Record<string, unknown>, ref: unknown): string {
-    const topics = typeof record.topics === 'string' ? [record.topics] : record.topics ?? (record.topic !== undefined ? [record.topic] : undefined)
-    if (!Array.isArray(topics) || topics.length === 0) throw new BrokerError('BAD_REQUEST', '"topics" must be a non-empty array of topic patterns')
+  private subscribe(record: Record<string, unknown>, ref: unknown): void {
+    const topics = requestTopics(record)
     for (const topic of topics) {
       const problem = patternError(topic)
       if (problem) throw new BrokerError('BAD_REQUEST', problem)
@@ -124,15 +131,16 @@ export class JsonLinesSession {
       {protocol: 'json', remote: `${this.socket.remoteAddress}:${this.socket.remotePort}`},
     )
     this.subscriptions.push(subscription)
-    // Answer before the first message, so a client knows its subscription is in place.
+    // Confirm before the first message (even when the confirmation waits behind publishes
+    // in flight), so a client knows its subscription is in place. "latest" was fixed above.
     const reply = withRef({op: 'subscribed', topics, from: record.from ?? 'latest'}, ref)
-    setImmediate(() => this.context.subscriptions.add(subscription))
-    return reply
+    this.answerNow(reply, () => {
+      if (!this.socket.destroyed && this.subscriptions.includes(subscription)) this.context.subscriptions.add(subscription)
+    })
   }
 
   private unsubscribe(record: Record<string, unknown>, ref: unknown): string {
-    const topics = record.topics
-    if (!Array.isArray(topics)) throw new BrokerError('BAD_REQUEST', '"topics" must be an array of topic patterns')
+    const topics = requestTopics(record)
     for (const subscription of [...this.subscriptions]) {
       for (const topic of topics) subscription.filter.remove(String(topic))
       if (subscription.filter.size === 0) {
@@ -156,22 +164,24 @@ export class JsonLinesSession {
   private takeSlot(): Slot {
     const slot: Slot = {text: null}
     this.slots.push(slot)
-    if (this.slots.length - this.slotHead > MAX_UNANSWERED && !this.readingPaused) {
-      this.readingPaused = true
-      this.socket.pause()
-    }
+    this.checkReading()
     return slot
   }
 
-  private answerNow(text: string): void {
-    this.fill(this.takeSlot(), text)
+  private answerNow(text: string, onSent?: () => void): void {
+    const slot = this.takeSlot()
+    slot.onSent = onSent
+    this.fill(slot, text)
   }
 
   private fill(slot: Slot, text: string): void {
     slot.text = text
     let out = ''
+    const sent: (() => void)[] = []
     while (this.slotHead < this.slots.length && this.slots[this.slotHead].text !== null) {
-      out += this.slots[this.slotHead].text
+      const head = this.slots[this.slotHead]
+      out += head.text
+      if (head.onSent) sent.push(head.onSent)
       this.slotHead++
     }
     if (this.slotHead > 1024 && this.slotHead * 2 > this.slots.length) {
@@ -179,11 +189,42 @@ export class JsonLinesSession {
       this.slotHead = 0
     }
     if (out.length > 0) this.output.write(out)
-    if (this.readingPaused && this.slots.length - this.slotHead < MAX_UNANSWERED / 2) {
+    for (const callback of sent) callback()
+    this.checkReading()
+  }
+
+  /**
+   * Stops reading while too many requests are unanswered (resuming at half) or the client is
+   * not reading what was sent (resuming once the output has drained).
+   */
+  private checkReading(): void {
+    const unanswered = this.slots.length - this.slotHead
+    const tooManyUnanswered = unanswered > (this.readingPaused ? MAX_UNANSWERED / 2 : MAX_UNANSWERED)
+    const outputFull = this.output.full
+    if (tooManyUnanswered || outputFull) {
+      if (!this.readingPaused) {
+        this.readingPaused = true
+        this.socket.pause()
+      }
+      if (outputFull && !this.waitingForDrain) {
+        this.waitingForDrain = true
+        this.output.onceDrained(() => {
+          this.waitingForDrain = false
+          this.checkReading()
+        })
+      }
+    } else if (this.readingPaused) {
       this.readingPaused = false
       this.socket.resume()
     }
   }
+}
+
+/** The topic patterns of a subscribe or unsubscribe: `topics` (an array, or one string) or `topic`. */
+function requestTopics(record: Record<string, unknown>): unknown[] {
+  const topics = typeof record.topics === 'string' ? [record.topics] : record.topics ?? (record.topic !== undefined ? [record.topic] : undefined)
+  if (!Array.isArray(topics) || topics.length === 0) throw new BrokerError('BAD_REQUEST', '"topics" must be a non-empty array of topic patterns')
+  return topics
 }
 
 function withRef(reply: Record<string, unknown>, ref: unknown): string {

@@ -115,7 +115,7 @@ export class BrokerNode implements NodeView {
     this.raftLog.on('fatal', (error: Error) => this.fail(error))
     this.log = this.raftLog
     this.events = new NodeEvents(this.raftLog)
-    this.publisher = new Publisher(this.log, {maxBodyBytes: options.maxBodyBytes, commitTimeoutMs: options.commitTimeoutMs})
+    this.publisher = new Publisher(this.log, {maxBodyBytes: options.maxBodyBytes})
     this.subscriptions = new SubscriptionRegistry(store)
     const context: SessionContext = {publisher: this.publisher, store, subscriptions: this.subscriptions, limits: this.limits, logger}
     this.tcp = new TcpServer(context)

@@ -3,10 +3,13 @@
  *
  * Publisher: after `PUBLISH`, frames `FORMAT:<fmt>|<body>`. The original publisher sends no
  * newline, so a frame ends at `\n`, where the next `FORMAT:` begins, or when the connection
- * has been quiet for a few milliseconds. The topic is the body's `Topic`; a body that does
- * not parse as its format is stored as RAW, as the original broker did. There are no acks
- * (the original publisher never reads); errors are written back as `ERROR <reason>` lines
- * while the client keeps reading them.
+ * has been quiet: for a few milliseconds when the frame is complete (a JSON or XML body that
+ * parses), longer when it may be a frame cut across TCP packets (a header cut short, a body
+ * that does not parse yet, a RAW body, or a client that ends its frames with newlines). The
+ * topic is the body's `Topic`; a body that does not parse as its format is stored as RAW, as
+ * the original broker did. There are no acks (the original publisher never reads); errors are
+ * written back as `ERROR <reason>` lines while the client keeps reading them. A publisher with
+ * too many publishes in flight is not read from until they commit.
  *
  * Subscriber: after `SUBSCRI`, lines `SUBSCRIBE:<topic>`, `UNSUBSCRIBE:<topic>`, `PING`.
  * Each subscribe first replays the topic's stored history, then live messages, each as
@@ -24,8 +27,12 @@ import {Subscription} from './subscription.js'
 import {patternError, topicError} from './topics.js'
 
 const FRAME_START = 'FORMAT:'
-/** How long a publisher must be quiet before an unterminated frame counts as complete. */
+/** How long a publisher must be quiet before an unterminated, complete-looking frame ends. */
 const QUIET_MS = 5
+/** How long before any other unterminated frame ends (it may continue in the next packet). */
+const INCOMPLETE_QUIET_MS = 200
+/** Past this many publishes waiting for their commit, stop reading until half have committed. */
+const MAX_IN_FLIGHT = 8192
 const DEFAULT_TOPIC = 'default'
 
 export class PadPublisherSession {
@@ -34,6 +41,10 @@ export class PadPublisherSession {
   private buffer = ''
   private quietTimer: NodeJS.Timeout | null = null
   private started = false
+  /** The client ends its frames with newlines: a quiet pause is no sign a frame is complete. */
+  private newlineFrames = false
+  private inFlight = 0
+  private readingPaused = false
 
   constructor(
     private readonly socket: Socket,
@@ -56,7 +67,23 @@ export class PadPublisherSession {
     }
     this.extractFrames(false)
     if (this.quietTimer) clearTimeout(this.quietTimer)
-    if (this.buffer.length > 0) this.quietTimer = setTimeout(() => this.extractFrames(true), QUIET_MS)
+    this.quietTimer = null
+    if (this.buffer.length > 0) {
+      this.quietTimer = setTimeout(() => {
+        this.quietTimer = null
+        this.extractFrames(true)
+      }, this.quietDelay())
+    }
+  }
+
+  /** How long to wait for more of the unterminated frame in the buffer. */
+  private quietDelay(): number {
+    if (this.newlineFrames) return INCOMPLETE_QUIET_MS
+    const separator = this.buffer.indexOf('|')
+    if (!this.buffer.startsWith(FRAME_START) || separator === -1) return INCOMPLETE_QUIET_MS
+    const format = parseFormat(this.buffer.slice(FRAME_START.length, separator).trim())
+    if (format === null || format === 'RAW') return INCOMPLETE_QUIET_MS
+    return bodyError(format, this.buffer.slice(separator + 1)) === null ? QUIET_MS : INCOMPLETE_QUIET_MS
   }
 
   private extractFrames(quiet: boolean): void {
@@ -75,6 +102,7 @@ export class PadPublisherSession {
         } else return
       }
       const frame = this.buffer.slice(0, end).replace(/\r$/, '')
+      if (end === newline && frame.trim() !== '') this.newlineFrames = true
       this.buffer = this.buffer.slice(end === newline ? end + 1 : end)
       if (frame.trim() !== '') this.publishFrame(frame)
     }
@@ -99,9 +127,21 @@ export class PadPublisherSession {
     const found = format === 'RAW' ? null : topicFromBody(format, body)
     const topic = found !== null && topicError(found) === null ? found : DEFAULT_TOPIC
     if (declared === null) body = frame.slice(FRAME_START.length)
-    this.context.publisher.publish({topic, format, body, id: null}).catch((error) => {
-      this.reportError(asBrokerError(error).message)
-    })
+    this.inFlight++
+    if (this.inFlight >= MAX_IN_FLIGHT && !this.readingPaused) {
+      this.readingPaused = true
+      this.socket.pause()
+    }
+    this.context.publisher
+      .publish({topic, format, body, id: null})
+      .catch((error) => this.reportError(asBrokerError(error).message))
+      .finally(() => {
+        this.inFlight--
+        if (this.readingPaused && this.inFlight <= MAX_IN_FLIGHT / 2) {
+          this.readingPaused = false
+          this.socket.resume()
+        }
+      })
   }
 
   private reportError(reason: string): void {
@@ -116,6 +156,7 @@ export class PadSubscriberSession {
   private readonly lines: LineReader
   private readonly subscriptions = new Map<string, Subscription>()
   private firstLine = true
+  private readingPaused = false
 
   constructor(
     private readonly socket: Socket,
@@ -142,6 +183,18 @@ export class PadSubscriberSession {
         if (!/^(UN)?SUBSCRIBE:/i.test(line)) line = line.replace(/^SUBSCRI(BER)?/, '').trim()
       }
       if (line !== '') this.handle(line)
+    })
+    this.checkReading()
+  }
+
+  /** A client that does not read its answers (PONG, errors) is not read from until it does. */
+  private checkReading(): void {
+    if (this.readingPaused || !this.output.full) return
+    this.readingPaused = true
+    this.socket.pause()
+    this.output.onceDrained(() => {
+      this.readingPaused = false
+      this.socket.resume()
     })
   }
 

@@ -27,8 +27,6 @@ export interface PublishResult {
 
 export interface PublisherOptions {
   maxBodyBytes: number
-  /** How long a publish may wait for a leader and a commit before failing with NO_LEADER. */
-  commitTimeoutMs: number
 }
 
 /**
@@ -73,30 +71,16 @@ export class Publisher {
     return this.options.maxBodyBytes
   }
 
+  /** Resolves once committed and applied; the log fails it after the commit timeout. */
   async publish(request: PublishRequest): Promise<PublishResult> {
     const data = encodePublish({...request, timestamp: Date.now()})
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new BrokerError(
-              'NO_LEADER',
-              `not committed within ${this.options.commitTimeoutMs} ms (no leader or no quorum); the outcome is unknown, retry with the same id`,
-            ),
-          ),
-        this.options.commitTimeoutMs,
-      )
-    })
     try {
-      const result = await Promise.race([this.log.propose(data), timeout])
+      const result = await this.log.propose(data)
       this.published++
       return {topic: result.topic, offset: result.offset, index: result.raftIndex, term: result.term, duplicate: result.duplicate}
     } catch (error) {
       this.failed++
       throw error
-    } finally {
-      clearTimeout(timer)
     }
   }
 }

@@ -58,6 +58,9 @@ interface Proposal {
   deadline: number
 }
 
+/** How often (in ticks) publishes past their deadline are failed. */
+const EXPIRY_TICKS = 5
+
 const ROLE_NAMES: Record<Role, RaftRole> = {
   leader: 'LEADER',
   follower: 'FOLLOWER',
@@ -106,7 +109,7 @@ export class RaftLog extends EventEmitter implements ReplicatedLog {
     let ticks = 0
     this.ticker = setInterval(() => {
       this.raft.tick()
-      if (++ticks % 100 === 0) this.forgetExpired()
+      if (++ticks % EXPIRY_TICKS === 0) this.expire()
       this.process()
     }, timing.tickMs)
     this.process()
@@ -221,9 +224,13 @@ export class RaftLog extends EventEmitter implements ReplicatedLog {
   }
 
   private process(): void {
-    if (this.closed || this.persisting) return
+    if (this.closed) return
+    // Proposals and the appends they cause do not wait for a write in flight: the leader
+    // replicates entries it has not made durable yet (it only leaves itself out of their
+    // quorum until they are), so its fsync and its followers' overlap.
     this.flushProposals()
-    if (!this.raft.hasReady()) return
+    for (const message of this.raft.takeMessages()) this.transport.sendRaft(message)
+    if (this.persisting || !this.raft.hasReady()) return
     const ready = this.raft.ready()
     if (ready.softState) this.onSoftState(ready.softState)
     if (ready.hardState && ready.hardState.term !== this.lastTerm) {
@@ -336,27 +343,44 @@ export class RaftLog extends EventEmitter implements ReplicatedLog {
   }
 
   /**
-   * Drops the bookkeeping of publishes whose client has already been told they timed out:
-   * a forward the old leader never answered, or an entry a deposed leader proposed that no
-   * later leader has committed or overwritten yet.
+   * Fails the publishes that have waited longer than the proposal timeout: still waiting for
+   * a leader, forwarded to a leader that never answered, or proposed by a leader that lost
+   * its leadership and has not seen the entry committed or overwritten. Their outcome is
+   * unknown (the entry may still commit), which the error says. Checked every few ticks
+   * rather than with a timer per publish, which would cost more than the publish itself.
    */
-  private forgetExpired(): void {
-    const cutoff = Date.now() - this.options.proposalTimeoutMs
-    for (const [id, proposal] of this.forwarded) if (proposal.deadline < cutoff) this.forwarded.delete(id)
-    for (const [index, waiter] of this.waiters) if (waiter.deadline < cutoff) this.waiters.delete(index)
+  private expire(): void {
+    const now = Date.now()
+    const timeout = (): BrokerError =>
+      new BrokerError(
+        'NO_LEADER',
+        `not committed within ${this.options.proposalTimeoutMs} ms (no leader or no quorum); the outcome is unknown, retry with the same id`,
+      )
+    if (this.proposals.length > 0) {
+      const waiting: Proposal[] = []
+      for (const proposal of this.proposals) {
+        if (proposal.deadline > now) waiting.push(proposal)
+        else proposal.waiter.reject(timeout())
+      }
+      this.proposals = waiting
+    }
+    for (const [id, proposal] of this.forwarded) {
+      if (proposal.deadline > now) break
+      this.forwarded.delete(id)
+      proposal.waiter.reject(timeout())
+    }
+    for (const [index, waiter] of this.waiters) {
+      if (waiter.deadline > now) break
+      this.waiters.delete(index)
+      waiter.reject(timeout())
+    }
   }
 
   /** Proposes (as leader), forwards (as follower), or keeps waiting for a leader. */
   private flushProposals(): void {
     if (this.proposals.length === 0) return
-    const now = Date.now()
-    const live = this.proposals.filter((p) => {
-      if (p.deadline > now) return true
-      p.waiter.reject(new BrokerError('NO_LEADER', `no leader within ${this.options.proposalTimeoutMs} ms`))
-      return false
-    })
+    const live = this.proposals
     this.proposals = []
-    if (live.length === 0) return
     const {role, leaderId} = this.softState
     if (role === 'leader') {
       const proposed = this.raft.propose(live.map((p) => p.data))

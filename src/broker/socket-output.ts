@@ -8,6 +8,8 @@ export class SocketOutput {
   private chunks: string[] = []
   private queuedBytes = 0
   private scheduled = false
+  private drainWaiters: (() => void)[] = []
+  private listeningForDrain = false
 
   constructor(
     private readonly socket: Socket,
@@ -31,6 +33,11 @@ export class SocketOutput {
     return this.queuedBytes + this.socket.writableLength
   }
 
+  /** Whether more than the high-water mark is waiting to be sent. */
+  get full(): boolean {
+    return this.buffered >= this.highWaterMark
+  }
+
   /** Calls back once the buffer is below the high-water mark again. */
   onceDrained(callback: () => void): void {
     if (this.socket.destroyed) return
@@ -38,12 +45,28 @@ export class SocketOutput {
       setImmediate(callback)
       return
     }
-    const check = (): void => {
-      if (this.socket.destroyed) return
-      if (this.buffered < this.highWaterMark) callback()
-      else this.socket.once('drain', check)
+    this.drainWaiters.push(callback)
+    this.checkDrained()
+  }
+
+  /**
+   * Calls the drain waiters once the buffer is below the mark. Checked after every flush, not
+   * only on the socket's 'drain': when the bytes over the mark were still queued here, the
+   * socket may take the whole flush at once and then never emit 'drain'.
+   */
+  private checkDrained(): void {
+    if (this.drainWaiters.length === 0 || this.socket.destroyed) return
+    if (this.buffered < this.highWaterMark) {
+      const waiters = this.drainWaiters
+      this.drainWaiters = []
+      for (const waiter of waiters) waiter()
+    } else if (!this.listeningForDrain && this.socket.writableLength > 0) {
+      this.listeningForDrain = true
+      this.socket.once('drain', () => {
+        this.listeningForDrain = false
+        this.checkDrained()
+      })
     }
-    this.socket.once('drain', check)
   }
 
   flush(): void {
@@ -53,6 +76,7 @@ export class SocketOutput {
     this.chunks = []
     this.queuedBytes = 0
     this.socket.write(text)
+    this.checkDrained()
   }
 
   /** Flushes and half-closes: the client reads what was sent, then sees the end. */
