@@ -9,6 +9,7 @@ import {parsePublishRequest} from './publisher.js'
 import type {NodeView} from './node-view.js'
 import {listen} from './tcp-server.js'
 import {topicError} from './topics.js'
+import {DASHBOARD_HTML} from './web-dashboard.js'
 
 type Handler = (request: http.IncomingMessage, url: URL) => Promise<unknown> | unknown
 
@@ -62,6 +63,8 @@ export class HttpApi {
       {method: 'GET', path: '/subscribers', handler: () => ({subscribers: node.subscribers()})},
       {method: 'GET', path: '/health', handler: () => node.health()},
       {method: 'GET', path: '/metrics', handler: () => new PlainText(node.prometheusMetrics())},
+      {method: 'GET', path: '/cluster', handler: () => node.clusterInfo()},
+      {method: 'GET', path: '/', handler: () => new PlainText(DASHBOARD_HTML, 'text/html; charset=utf-8')},
     ]
   }
 
@@ -109,6 +112,8 @@ export class HttpApi {
     }
     try {
       const result = await route.handler(request, url)
+      // Reads are open to pages from other origins: the web dashboard of one node reads them all.
+      if (request.method === 'GET') response.setHeader('Access-Control-Allow-Origin', '*')
       if (result instanceof PlainText) {
         response.writeHead(200, {'Content-Type': result.contentType})
         response.end(result.text)

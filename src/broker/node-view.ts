@@ -15,4 +15,5 @@ export interface NodeView {
   subscribers(): Record<string, unknown>[]
   health(): Record<string, unknown>
   prometheusMetrics(): string
+  clusterInfo(): Record<string, unknown>
 }

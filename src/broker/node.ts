@@ -207,6 +207,26 @@ export class BrokerNode implements NodeView {
     }
   }
 
+  /** The members as this node knows them; ports are known once a member has connected. */
+  clusterInfo(): Record<string, unknown> {
+    return {
+      self: this.self,
+      self_id: this.nodeId,
+      cluster: this.options.cluster,
+      members: this.options.peers.map((address, index) => {
+        const card = this.transport.peerCard(index)
+        return {
+          index,
+          node_id: this.memberId(index),
+          raft_address: `${address.host}:${address.port}`,
+          tcp_port: card?.tcp_port ?? null,
+          http_port: card?.http_port ?? null,
+          connected: index === this.self || this.transport.isConnected(index),
+        }
+      }),
+    }
+  }
+
   statusInfo(): Record<string, unknown> {
     return {
       node_id: this.nodeId,

@@ -81,6 +81,25 @@ describe('node admin API, /events and cluster flags (real processes)', function 
     stream.close()
   })
 
+  it('serves the web dashboard, and /cluster tells it every member and its ports', async () => {
+    const cluster = await TestCluster.start(fixture)
+    await cluster.leader()
+    const page = await fetch(cluster.node(1).url('/'))
+    expect(page.headers.get('content-type')).to.match(/text\/html/)
+    const html = await page.text()
+    for (const endpoint of ['/cluster', '/raft', '/messages', '/publish']) expect(html).to.include(endpoint)
+    const info = (await eventually('every member to have connected', async () => {
+      const body = (await (await fetch(cluster.node(1).url('/cluster'))).json()) as {members: {http_port: number | null}[]}
+      return body.members.every((m) => m.http_port !== null) ? body : undefined
+    })) as {self: number; members: {index: number; http_port: number; tcp_port: number; connected: boolean}[]}
+    expect(info.self).to.equal(1)
+    expect(info.members.map((m) => m.http_port)).to.deep.equal(cluster.ports.map((p) => p.http))
+    expect(info.members.map((m) => m.tcp_port)).to.deep.equal(cluster.ports.map((p) => p.tcp))
+    // The page of one node reads the others' /raft from the browser: cross-origin GETs are allowed.
+    const raft = await fetch(cluster.node(2).url('/raft'))
+    expect(raft.headers.get('access-control-allow-origin')).to.equal('*')
+  })
+
   it('refuses --peers that do not list the node itself, with a one-line error', async () => {
     const node = await fixture.start({waitHealthy: false, args: ['--peers', `${HOST}:${await freePort()},${HOST}:${await freePort()}`]})
     const exit = await node.waitExit(20_000)
