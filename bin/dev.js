@@ -6,4 +6,6 @@ import {execute} from '@oclif/core'
 
 register('./dev-hooks.js', import.meta.url)
 
-await execute({development: true, dir: import.meta.url})
+// Not `development: true`: that turns on oclif debug output (stack traces on every user error),
+// so the sources would not behave like the installed command.
+await execute({dir: import.meta.url})
