@@ -261,7 +261,8 @@ export class Raft {
     return out
   }
 
-  status(): Status {
+  /** A snapshot of this member's state; `progress` (leaders only) can be left out when polled often. */
+  status(opts: {progress?: boolean} = {}): Status {
     const st: Status = {
       id: this.id,
       role: this.role,
@@ -273,7 +274,7 @@ export class Raft {
       firstIndex: this.log.firstIndex(),
       lastIndex: this.log.lastIndex(),
     }
-    if (this.role === 'leader') {
+    if (this.role === 'leader' && opts.progress !== false) {
       const progress: Record<NodeId, ProgressStatus> = {}
       for (let i = 0; i < this.peers.length; i++) progress[this.peers[i]] = this.progress[i].status()
       st.progress = progress

@@ -19,7 +19,8 @@
 // names one entry with one predecessor, across all nodes' durable logs); leader completeness
 // (a new leader's log holds every entry committed before); state machine safety (every node
 // applies the same entry at an index, each index once, in order); the commit index of a node
-// never decreases. At the end, after healing everything: a stable leader within a bounded
+// never decreases; durability before promises (a node acknowledges entries and grants votes
+// only once they are durable, and its durable term and vote never go back). At the end, after healing everything: a stable leader within a bounded
 // virtual time, and every proposal accepted in that final stable period applied on every node.
 import {MemoryStorage, Raft, type Entry, type Message, type NodeId, type Ready} from '../../src/raft/index.js'
 import type {PlantedBugs} from '../../src/raft/config.js'
@@ -80,6 +81,8 @@ class Rand {
 
 /** Everything a seed decides up front; printed by the CLI so a run can be understood. */
 export interface Schedule {
+  /** 'mixed': every fault at a random rate; 'churn': leaders that keep vanishing (Figure 8). */
+  profile: 'mixed' | 'churn'
   nodes: number
   electionTick: number
   heartbeatTick: number
@@ -102,6 +105,12 @@ export interface Schedule {
   meanProposeMs: number
   meanCompactMs: number
   meanTransferMs: number
+  /** Chance that a newly elected leader crashes or is cut off within maxLeaderLifeMs: Figure 8
+   * material (leaders that replicate part of their log and vanish). */
+  leaderCrashChance: number
+  maxLeaderLifeMs: number
+  /** Chance that a leader crashes or is cut off right after its first commit in its term. */
+  vanishOnFirstCommitChance: number
   /** Virtual ms of proposals in the final stable period. */
   stableMs: number
 }
@@ -109,7 +118,8 @@ export interface Schedule {
 export function makeSchedule(seed: number, nodes: number): Schedule {
   const r = new Rand(mix(seed, 0x5eed))
   const electionTick = r.pick([10, 15, 15, 20])
-  return {
+  const mixed: Schedule = {
+    profile: 'mixed',
     nodes,
     electionTick,
     heartbeatTick: r.pick([1, 2, 3, 5]),
@@ -128,10 +138,31 @@ export function makeSchedule(seed: number, nodes: number): Schedule {
     maxDownMs: r.pick([30, 200, 1000]),
     meanPartitionMs: r.pick([200, 500, 1500]),
     maxPartitionMs: r.pick([100, 500, 1500]),
-    meanProposeMs: r.pick([5, 15, 40]),
+    meanProposeMs: r.pick([10, 25, 60]),
     meanCompactMs: r.pick([200, 1000, 1e9]),
     meanTransferMs: r.pick([500, 2000, 1e9]),
+    leaderCrashChance: r.pick([0, 0, 0.3, 0.6]),
+    maxLeaderLifeMs: r.pick([20, 60, 200]),
+    vanishOnFirstCommitChance: r.pick([0, 0, 0.3, 0.8]),
     stableMs: 600,
+  }
+  if (r.chance(0.65)) return mixed
+  // Leader churn: short-lived leaders that vanish right after electing or committing, one entry
+  // per message, fast elections without PreVote/CheckQuorum. The shape of Raft's Figure 8, the
+  // scenario that separates "commit by counting only in the current term" from the naive rule.
+  return {
+    ...mixed,
+    profile: 'churn',
+    electionTick: 10,
+    preVote: false,
+    checkQuorum: false,
+    maxEntriesPerMsg: 1,
+    chaosMs: r.int(4000, 7000),
+    maxDownMs: 100,
+    meanProposeMs: 10,
+    leaderCrashChance: r.pick([0.5, 0.9]),
+    maxLeaderLifeMs: 60,
+    vanishOnFirstCommitChance: 0.8,
   }
 }
 
@@ -176,6 +207,9 @@ export interface SimOptions {
   trace?: boolean
   /** Override parts of the seed's schedule. */
   schedule?: Partial<Schedule>
+  /** Check durability before promises (default true). Off, only the end-to-end properties are
+   * checked: used to show that they too catch the persistence bugs. */
+  durabilityChecks?: boolean
 }
 
 class Violation extends Error {}
@@ -196,6 +230,7 @@ interface SimNode {
   lastCommit: number
   seenCommit: number
   checkedLeaderTerm: number
+  firstCommitTerm: number
 }
 
 type Event =
@@ -203,6 +238,7 @@ type Event =
   | {kind: 'msg'; m: Message; sent: number}
   | {kind: 'persisted'; node: NodeId; inc: number; rd: Ready}
   | {kind: 'restart'; node: NodeId}
+  | {kind: 'crashNode' | 'isolateNode'; node: NodeId; inc: number}
   | {kind: 'crash' | 'partition' | 'heal' | 'propose' | 'compact' | 'transfer' | 'endChaos'}
 
 interface Timed {
@@ -268,6 +304,7 @@ interface Accepted {
   term: number
 }
 
+const NO_PROGRESS = {progress: false}
 const MAX_STEPS = 3_000_000
 const LEADER_BOUND_MS = 10_000
 /** In the final drain, fail if no node applies anything for this long (a stall), or if the
@@ -282,6 +319,7 @@ export class Simulation {
   private readonly rand: Rand
   private readonly bugs: PlantedBugs
   private readonly keepTrace: boolean
+  private readonly durabilityChecks: boolean
   private readonly nodes: SimNode[] = []
   private readonly q = new EventQueue()
   private now = 0
@@ -299,6 +337,8 @@ export class Simulation {
   private maxDelayMs: number
   private nextProposal = 1
   private readonly accepted: Accepted[] = []
+  /** index -> the stable-period proposal accepted there. */
+  private readonly acceptedAt = new Map<number, Accepted>()
   private acceptedTotal = 0
   private readonly faults: FaultCounts = {dropped: 0, duplicated: 0, reordered: 0, partitions: 0, crashes: 0, compactions: 0, transfers: 0}
   private messages = 0
@@ -324,6 +364,7 @@ export class Simulation {
     this.rand = new Rand(mix(opts.seed, 0xc4a05))
     this.bugs = opts.bugs ?? {}
     this.keepTrace = opts.trace ?? false
+    this.durabilityChecks = opts.durabilityChecks ?? true
     this.dropRate = this.schedule.dropRate
     this.dupRate = this.schedule.dupRate
     this.maxDelayMs = this.schedule.maxDelayMs
@@ -339,6 +380,7 @@ export class Simulation {
         lastCommit: 0,
         seenCommit: 0,
         checkedLeaderTerm: -1,
+        firstCommitTerm: -1,
       }
       this.nodes.push(node)
     }
@@ -412,7 +454,7 @@ export class Simulation {
       applied: n.applied,
       bugs: this.bugs,
     })
-    const st = n.raft.status()
+    const st = n.raft.status(NO_PROGRESS)
     n.lastCommit = st.commit
     // Re-verify the whole committed prefix this incarnation starts with.
     n.seenCommit = st.firstIndex - 1
@@ -443,7 +485,7 @@ export class Simulation {
       // Stable: every node follows the same leader in the same term, continuously for two
       // maximal election timeouts (so no node is about to time out on a leader it lost).
       const leader = this.stableLeader()
-      const key = leader === null ? -1 : leader * 1e9 + (this.nodes[leader].raft as Raft).status().term
+      const key = leader === null ? -1 : leader * 1e9 + (this.nodes[leader].raft as Raft).status(NO_PROGRESS).term
       if (key !== this.stableKey) {
         this.stableKey = key
         this.stableSince = this.now
@@ -460,10 +502,8 @@ export class Simulation {
       if (this.now - this.stableAt >= this.schedule.stableMs) {
         this.phase = 'drain'
         this.lastProgressAt = this.now
-        for (const a of this.accepted) this.checkAcceptedNotOverwritten(a)
       }
     } else if (this.phase === 'drain') {
-      for (const a of this.accepted) this.checkAcceptedNotOverwritten(a)
       // Progress: anything applied or made durable anywhere (catching up a long uncommitted
       // tail commits nothing for a while, but it does grow the followers' logs).
       let sum = 0
@@ -489,7 +529,7 @@ export class Simulation {
     let term = -1
     for (const n of this.nodes) {
       if (n.raft === null) return null
-      const st = n.raft.status()
+      const st = n.raft.status(NO_PROGRESS)
       if (st.role === 'leader') {
         leader = n.id
         term = st.term
@@ -497,7 +537,7 @@ export class Simulation {
     }
     if (leader === null) return null
     for (const n of this.nodes) {
-      const st = (n.raft as Raft).status()
+      const st = (n.raft as Raft).status(NO_PROGRESS)
       if (st.term !== term || st.leaderId !== leader) return null
     }
     return leader
@@ -507,7 +547,7 @@ export class Simulation {
     return this.nodes
       .map((n) => {
         if (n.raft === null) return `n${n.id}: down`
-        const st = n.raft.status()
+        const st = n.raft.status(NO_PROGRESS)
         return `n${n.id}: ${st.role} t${st.term} lead ${st.leaderId} commit ${st.commit} last ${st.lastIndex} applied ${n.applied}`
       })
       .join('; ')
@@ -549,6 +589,28 @@ export class Simulation {
         this.completeWrite(n, ev.rd)
         return
       }
+      case 'crashNode': {
+        const n = this.nodes[ev.node]
+        if (this.phase !== 'chaos' || n.raft === null || n.incarnation !== ev.inc) return
+        this.crash(n)
+        this.q.push(this.now + this.rand.int(1, s.maxDownMs), {kind: 'restart', node: n.id})
+        return
+      }
+      case 'isolateNode': {
+        const n = this.nodes[ev.node]
+        if (this.phase !== 'chaos' || n.raft === null || n.incarnation !== ev.inc) return
+        this.cut.clear()
+        for (const o of this.nodes) {
+          if (o !== n) {
+            this.cut.add(n.id * 64 + o.id)
+            this.cut.add(o.id * 64 + n.id)
+          }
+        }
+        this.faults.partitions++
+        this.log(`partition: isolate new leader n${n.id}`)
+        this.q.push(this.now + this.rand.int(10, s.maxPartitionMs), {kind: 'heal'})
+        return
+      }
       case 'restart': {
         const n = this.nodes[ev.node]
         if (n.raft !== null) return
@@ -564,7 +626,7 @@ export class Simulation {
         // Keep a majority up most of the time so the run also makes progress.
         if (up.length <= Math.floor(s.nodes / 2) + 1 && this.rand.chance(0.7)) return
         // Prefer the leader: that is where the interesting bugs are.
-        const leaders = up.filter((n) => n.raft?.status().role === 'leader')
+        const leaders = up.filter((n) => n.raft?.status(NO_PROGRESS).role === 'leader')
         const victim = leaders.length > 0 && this.rand.chance(0.5) ? this.rand.pick(leaders) : this.rand.pick(up)
         if (victim === undefined) return
         this.crash(victim)
@@ -595,7 +657,7 @@ export class Simulation {
       case 'transfer': {
         if (this.phase !== 'chaos') return
         this.q.push(this.now + this.rand.exp(s.meanTransferMs), ev)
-        const leader = this.nodes.find((n) => n.raft?.status().role === 'leader')
+        const leader = this.nodes.find((n) => n.raft?.status(NO_PROGRESS).role === 'leader')
         if (!leader || !leader.raft) return
         const to = this.rand.pick(this.nodes.filter((n) => n !== leader)).id
         this.faults.transfers++
@@ -657,7 +719,14 @@ export class Simulation {
       n.storage.append(rd.entries)
       this.checkLogPairs(n, rd.entries)
     }
-    if (rd.hardState !== undefined) n.storage.setHardState(rd.hardState)
+    if (rd.hardState !== undefined) {
+      const old = n.storage.initialState()
+      const hs = rd.hardState
+      if (this.durabilityChecks && (hs.term < old.term || (hs.term === old.term && old.vote !== null && hs.vote !== old.vote) || hs.commit < old.commit)) {
+        this.fail(`durability: n${n.id} overwrites durable hard state ${JSON.stringify(old)} with ${JSON.stringify(hs)} (term, vote and commit must never go back)`)
+      }
+      n.storage.setHardState(hs)
+    }
     n.writing = null
     this.finishReady(n, rd)
     this.pump(n)
@@ -672,6 +741,7 @@ export class Simulation {
 
   private send(m: Message): void {
     this.messages++
+    if (this.durabilityChecks) this.checkPromise(m)
     if (this.isCut(m.from, m.to) || this.rand.chance(this.dropRate)) {
       this.faults.dropped++
       return
@@ -701,7 +771,7 @@ export class Simulation {
     let desc: string
     if (shape === 'isolate') {
       // Cut off the leader half of the time: the most disruptive choice.
-      const leader = this.nodes.find((n) => n.raft?.status().role === 'leader')
+      const leader = this.nodes.find((n) => n.raft?.status(NO_PROGRESS).role === 'leader')
       const victim = leader && this.rand.chance(0.5) ? leader.id : this.rand.pick(ids)
       for (const o of ids) if (o !== victim) cutBoth(victim, o)
       desc = `isolate n${victim}`
@@ -735,7 +805,7 @@ export class Simulation {
   private propose(): void {
     const up = this.nodes.filter((n) => n.raft !== null)
     if (up.length === 0) return
-    const leaders = up.filter((n) => n.raft?.status().role === 'leader')
+    const leaders = up.filter((n) => n.raft?.status(NO_PROGRESS).role === 'leader')
     // Clients mostly find whoever claims to lead (possibly a stale leader), sometimes not.
     const target = leaders.length > 0 && (this.phase !== 'chaos' || this.rand.chance(0.85)) ? this.rand.pick(leaders) : this.rand.pick(up)
     const raft = target.raft as Raft
@@ -756,7 +826,12 @@ export class Simulation {
     if (res !== null) {
       this.acceptedTotal += count
       if (this.phase === 'stable') {
-        for (let i = 0; i < count; i++) this.accepted.push({id: ids[i], index: res.firstIndex + i, term: res.term})
+        for (let i = 0; i < count; i++) {
+          const a = {id: ids[i], index: res.firstIndex + i, term: res.term}
+          this.accepted.push(a)
+          this.acceptedAt.set(a.index, a)
+          this.checkAcceptedNotOverwritten(a)
+        }
       }
       if (this.keepTrace) this.log(`propose ${ids.join(',')} at n${target.id}: index ${res.firstIndex} term ${res.term}`)
     }
@@ -792,10 +867,20 @@ export class Simulation {
   private check(n: SimNode): void {
     const raft = n.raft
     if (raft === null) return
-    const st = raft.status()
+    const st = raft.status(NO_PROGRESS)
 
     // Commit index never decreases (within an incarnation; a restart resumes from the durable one).
     if (st.commit < n.lastCommit) this.fail(`commit decreased on n${n.id}: ${n.lastCommit} -> ${st.commit}`)
+    if (st.commit > n.lastCommit && st.role === 'leader' && n.firstCommitTerm !== st.term) {
+      // A leader's first commit in its term. Correct Raft commits its no-op here; a Raft that
+      // commits older entries by counting may have just committed one that a majority does not
+      // yet back with an entry of the new term. Vanishing now is what turns that into a loss.
+      n.firstCommitTerm = st.term
+      if (this.phase === 'chaos' && this.rand.chance(this.schedule.vanishOnFirstCommitChance)) {
+        const kind = this.rand.chance(0.5) ? 'crashNode' : 'isolateNode'
+        this.q.push(this.now + this.rand.int(0, 3), {kind, node: n.id, inc: n.incarnation})
+      }
+    }
     n.lastCommit = st.commit
 
     // Every index a node considers committed holds one entry cluster-wide.
@@ -826,6 +911,10 @@ export class Simulation {
         this.leaders.set(st.term, n.id)
         this.elections++
         this.log(`n${n.id} leads term ${st.term} (last ${st.lastIndex}, commit ${st.commit})`)
+        if (this.phase === 'chaos' && this.rand.chance(this.schedule.leaderCrashChance)) {
+          const kind = this.rand.chance(0.5) ? 'crashNode' : 'isolateNode'
+          this.q.push(this.now + this.rand.int(1, this.schedule.maxLeaderLifeMs), {kind, node: n.id, inc: n.incarnation})
+        }
       } else if (other !== n.id) {
         this.fail(`election safety: n${other} and n${n.id} both lead term ${st.term}`)
       }
@@ -840,6 +929,27 @@ export class Simulation {
             this.fail(`leader completeness: n${n.id} leads term ${st.term} but has term ${t} at index ${i}, where term ${want} was committed`)
           }
         }
+      }
+    }
+  }
+
+  /** A message that promises something about its sender's durable state may only leave once
+   * that state is durable: an append acknowledgment (the log up to `index`), a granted vote (the
+   * term and the vote). This is what the driver's persistedMessages contract is for. */
+  private checkPromise(m: Message): void {
+    if (m.type === 'appResp' && !m.reject && m.index !== undefined) {
+      const n = this.nodes[m.from]
+      const durableLast = n.storage.lastIndex()
+      const t = n.raft?.termAt(m.index)
+      let durableTerm: number | null = null
+      if (m.index <= durableLast && m.index >= n.storage.firstIndex() - 1) durableTerm = n.storage.term(m.index)
+      if (m.index > durableLast || (t !== null && t !== undefined && durableTerm !== null && durableTerm !== t)) {
+        this.fail(`durability: n${m.from} acknowledges index ${m.index} in term ${m.term} to n${m.to}, but its durable log ends at ${durableLast}`)
+      }
+    } else if (m.type === 'voteResp' && !m.reject) {
+      const hs = this.nodes[m.from].storage.initialState()
+      if (hs.term !== m.term || hs.vote !== m.to) {
+        this.fail(`durability: n${m.from} grants its vote in term ${m.term} to n${m.to}, but its durable state says term ${hs.term}, vote ${hs.vote}`)
       }
     }
   }
@@ -883,6 +993,8 @@ export class Simulation {
       this.fail(`state machine safety: n${n.id} applies term ${e.term} at index ${e.index}, committed term there is ${known}`)
     }
     n.applied = e.index
+    const a = this.acceptedAt.get(e.index)
+    if (a !== undefined) this.checkAcceptedNotOverwritten(a)
   }
 
   /** An accepted proposal of the stable period must end up applied exactly where it was accepted. */
