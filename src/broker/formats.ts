@@ -26,10 +26,27 @@ export function bodyError(format: Format, body: string): string | null {
   if (format === 'XML') {
     if (body.trim() === '') return 'body is not well-formed XML: it is empty'
     const result = XMLValidator.validate(body)
-    if (result === true) return null
-    return `body is not well-formed XML: ${result.err.msg} (line ${result.err.line}, column ${result.err.col})`
+    if (result !== true) return `body is not well-formed XML: ${result.err.msg} (line ${result.err.line}, column ${result.err.col})`
+    return rootError(body)
   }
   return null
+}
+
+const structureParser = new XMLParser({preserveOrder: true, ignoreAttributes: true, parseTagValue: false, commentPropName: '#comment'})
+
+/**
+ * What XMLValidator lets through although it is not well-formed: a document must have exactly
+ * one root element, but the validator accepts more when one is self-closing (`<a/><b/>`), and
+ * text after a self-closing root (`<a/>text`).
+ */
+function rootError(body: string): string | null {
+  if (!body.trimEnd().endsWith('>')) return 'body is not well-formed XML: text after the root element'
+  const nodes = structureParser.parse(body) as Record<string, unknown>[]
+  const roots = nodes.filter((node) => {
+    const name = Object.keys(node)[0]
+    return name !== undefined && !name.startsWith('?') && name !== '#comment' && name !== '#text'
+  }).length
+  return roots === 1 ? null : `body is not well-formed XML: it has ${roots} root elements, not one`
 }
 
 const xmlParser = new XMLParser({ignoreAttributes: true, parseTagValue: false})
