@@ -304,6 +304,9 @@ interface Accepted {
   term: number
 }
 
+/** Seeds `npm test` runs for each cluster size (sim.test.ts); the planted-bug suite hunts within them. */
+export const SEEDS_PER_SIZE = 150
+
 const NO_PROGRESS = {progress: false}
 const MAX_STEPS = 3_000_000
 const LEADER_BOUND_MS = 10_000
