@@ -13,7 +13,7 @@ export interface PublishCommand {
   topic: string
   format: Format
   body: string
-  /** The publisher's dedup id, if it gave one. */
+  /** The publisher's dedup id, if it gave one (never empty: an empty id is no id). */
   id: string | null
   /** Milliseconds since the epoch, chosen once by the node that proposed the entry. */
   timestamp: number
@@ -23,6 +23,8 @@ const VERSION = 1
 const HEADER = 1 + 8 + 1 + 2
 
 export function encodePublish(command: PublishCommand): Uint8Array {
+  // Length 0 on the wire means "no id", so an empty id could not come back as itself.
+  if (command.id === '') throw new Error('a publish command id must not be empty (use null for no id)')
   const topicLength = Buffer.byteLength(command.topic)
   const idLength = command.id === null ? 0 : Buffer.byteLength(command.id)
   const bodyLength = Buffer.byteLength(command.body)
@@ -48,10 +50,12 @@ export function decodePublish(data: Uint8Array): PublishCommand {
   if (format === undefined) throw new Error('publish command has an unknown format')
   const topicLength = buffer.readUInt16LE(10)
   let at = HEADER
+  if (at + topicLength + 2 > buffer.length) throw new Error('publish command is truncated (topic)')
   const topic = buffer.toString('utf8', at, at + topicLength)
   at += topicLength
   const idLength = buffer.readUInt16LE(at)
   at += 2
+  if (at + idLength > buffer.length) throw new Error('publish command is truncated (id)')
   const id = idLength === 0 ? null : buffer.toString('utf8', at, at + idLength)
   at += idLength
   return {topic, format, body: buffer.toString('utf8', at), id, timestamp}
