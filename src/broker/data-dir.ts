@@ -16,7 +16,7 @@ export async function prepareDataDir(dir: string): Promise<{release: () => void}
     fs.mkdirSync(dir, {recursive: true})
     fs.accessSync(dir, fs.constants.W_OK | fs.constants.R_OK)
   } catch (error) {
-    throw new DataDirError(`data dir ${dir} is unusable: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`)
+    throw new DataDirError(`data dir ${dir} is unusable: ${describe(error as NodeJS.ErrnoException)}`)
   }
   if (!fs.statSync(dir).isDirectory()) throw new DataDirError(`data dir ${dir} is not a directory`)
   const lockPath = path.join(dir, 'LOCK')
@@ -48,6 +48,23 @@ export async function prepareDataDir(dir: string): Promise<{release: () => void}
       // The lock of a process that is gone (killed, crashed): take it over.
       fs.rmSync(lockPath, {force: true})
     }
+  }
+}
+
+/** Why a directory could not be created or used, in words rather than an errno code. */
+function describe(error: NodeJS.ErrnoException): string {
+  switch (error.code) {
+    case 'EEXIST':
+      return 'a file is in its place (it must be a directory)'
+    case 'ENOTDIR':
+      return 'a part of its path is a file, not a directory'
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied'
+    case 'EROFS':
+      return 'the file system is read-only'
+    default:
+      return error.code ? `${error.code} (${error.message})` : error.message
   }
 }
 
