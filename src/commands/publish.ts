@@ -1,5 +1,6 @@
 import {Args, Command, Flags} from '@oclif/core'
 import {BrokerClient, ClientError} from '../client/broker-client.js'
+import {fail} from '../cli/fail.js'
 import {readStdin} from '../cli/read-stdin.js'
 
 export default class Publish extends Command {
@@ -45,7 +46,7 @@ must be well-formed, or the node refuses it.`
       else this.log(`${ack.duplicate ? 'duplicate of' : 'stored'} ${ack.topic}@${ack.offset}`)
     } catch (error) {
       const message = error instanceof ClientError && error.code !== 'CONNECTION' ? `${error.code}: ${error.message}` : (error as Error).message
-      this.error(message, {exit: 1})
+      fail(this, message)
     } finally {
       client?.close()
     }

@@ -1,4 +1,5 @@
 import {Args, Command, Flags} from '@oclif/core'
+import {fail} from '../cli/fail.js'
 import {BrokerClient, ClientError, type BrokerMessage} from '../client/broker-client.js'
 
 export default class Subscribe extends Command {
@@ -31,12 +32,12 @@ Messages arrive in commit order with their offsets. Runs until Ctrl-C, or until 
     const {argv, flags} = await this.parse(Subscribe)
     const topics = argv as string[]
     const from = parseFrom(flags.from)
-    if (from === null) this.error(`--from must be latest, beginning or an offset (got "${flags.from}")`, {exit: 2})
+    if (from === null) fail(this, `--from must be latest, beginning or an offset (got "${flags.from}")`, 2)
     let client: BrokerClient
     try {
       client = await BrokerClient.connect(flags.host, flags.port)
     } catch (error) {
-      this.error((error as Error).message, {exit: 1})
+      fail(this, (error as Error).message)
     }
     let received = 0
     let finish: () => void = () => {}
@@ -52,13 +53,13 @@ Messages arrive in commit order with their offsets. Runs until Ctrl-C, or until 
     } catch (error) {
       client.close()
       const message = error instanceof ClientError && error.code !== 'CONNECTION' ? `${error.code}: ${error.message}` : (error as Error).message
-      this.error(message, {exit: 1})
+      fail(this, message)
     }
     process.once('SIGINT', finish)
     process.once('SIGTERM', finish)
     const outcome = await Promise.race([done, client.closed().then(() => 'closed' as const)])
     client.close()
-    if (outcome === 'closed') this.error(`the node at ${client.address} closed the connection`, {exit: 1})
+    if (outcome === 'closed') fail(this, `the node at ${client.address} closed the connection`)
   }
 }
 
