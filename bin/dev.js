@@ -2,7 +2,10 @@
 // Runs the TypeScript sources directly, for development: `./bin/dev.js node`
 // (or `node --import tsx bin/dev.js node`). No build needed: see dev-hooks.js.
 import {register} from 'node:module'
-import {execute} from '@oclif/core'
+
+// As in run.js: one error, one line, also when stderr is not a terminal.
+if (!process.stderr.isTTY && !process.env.OCLIF_COLUMNS) process.env.OCLIF_COLUMNS = '100000'
+const {execute} = await import('@oclif/core')
 
 register('./dev-hooks.js', import.meta.url)
 
