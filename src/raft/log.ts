@@ -26,6 +26,8 @@ export class RaftLog {
   committed: number
   /** Highest index the driver has applied (acknowledged through advance()). */
   applied: number
+  /** Set by maybeAppend: the first index of our log it replaced (0 if it only appended). */
+  truncatedAt = 0
 
   constructor(storage: Storage, committed: number, applied: number | undefined) {
     this.storage = storage
@@ -94,6 +96,7 @@ export class RaftLog {
    * index), and return the last new index. Otherwise return -1 (reject).
    */
   maybeAppend(index: number, logTerm: number, commit: number, entries: readonly Entry[]): number {
+    this.truncatedAt = 0
     if (!this.matchTerm(index, logTerm)) return -1
     const lastNew = index + entries.length
     const conflict = this.findConflict(entries)
@@ -101,6 +104,7 @@ export class RaftLog {
       if (conflict <= this.committed) {
         throw new Error(`raft log: entry ${conflict} conflicts with committed entry (committed ${this.committed})`)
       }
+      if (conflict <= this.lastIndex()) this.truncatedAt = conflict
       this.append(entries, conflict - (index + 1))
     }
     this.commitTo(Math.min(commit, lastNew))

@@ -676,6 +676,7 @@ export class Raft {
       return
     }
     const last = this.log.maybeAppend(index, m.logTerm ?? 0, m.commit ?? 0, m.entries ?? NO_ENTRIES)
+    if (this.log.truncatedAt > 0) this.dropStaleAcks(this.log.truncatedAt)
     if (last >= 0) {
       this.sendAfterPersist({type: 'appResp', from: this.id, to: m.from, term: this.term, index: last})
       return
@@ -692,6 +693,24 @@ export class Raft {
       rejectHint: hint.index,
       hintTerm: hint.term,
     })
+  }
+
+  /**
+   * Our log was overwritten from `from` on by a newer leader. Acknowledgments still waiting for
+   * the next Ready that cover those indexes would now promise entries we no longer have (and will
+   * never make durable): the old leader could count them toward committing entries that a newer
+   * leader has already replaced. Drop them. (Those in an outstanding Ready stay true: that Ready
+   * makes the old entries durable before its acknowledgments go out.)
+   */
+  private dropStaleAcks(from: number): void {
+    const q = this.msgsAfterPersist
+    let kept = 0
+    for (let i = 0; i < q.length; i++) {
+      const m = q[i]
+      if (m.type === 'appResp' && m.reject !== true && (m.index ?? 0) >= from) continue
+      q[kept++] = m
+    }
+    q.length = kept
   }
 
   private handleHeartbeat(m: Message): void {

@@ -951,7 +951,8 @@ export class Simulation {
       }
     } else if (m.type === 'voteResp' && !m.reject) {
       const hs = this.nodes[m.from].storage.initialState()
-      if (hs.term !== m.term || hs.vote !== m.to) {
+      // A durable term above the vote's also keeps the promise: we can never vote in that term again.
+      if (hs.term < m.term || (hs.term === m.term && hs.vote !== m.to)) {
         this.fail(`durability: n${m.from} grants its vote in term ${m.term} to n${m.to}, but its durable state says term ${hs.term}, vote ${hs.vote}`)
       }
     }
