@@ -1,0 +1,202 @@
+/**
+ * What one node promises across crashes and restarts, and how it refuses to start when it
+ * cannot keep those promises: every acknowledged message survives a SIGKILL at the offset it
+ * was acknowledged with; SIGTERM stops cleanly; a taken port, an unusable data dir or a data
+ * dir in use gets a clear one-line error.
+ */
+import fs from 'node:fs'
+import net from 'node:net'
+import path from 'node:path'
+import {expect} from 'chai'
+import type {BrokerClient} from '../../src/client/broker-client.js'
+import {getJson} from './helpers/clients.js'
+import {eventually, freePort, HOST, nodeFixture, type NodeProcess, type Ports} from './helpers/node-process.js'
+import {closeAllClients, connectClient} from './helpers/publishing.js'
+
+interface Acked {
+  topic: string
+  offset: number
+  body: string
+}
+
+interface ApiMessage {
+  topic: string
+  offset: number
+  body: string
+}
+
+const TOPICS = ['orders.eu', 'orders.us', 'audit']
+
+/**
+ * Publishes with `window` in flight, round robin over TOPICS, until `until` says stop or the
+ * connection fails; returns what was acknowledged.
+ */
+function publishUntilStopped(client: BrokerClient, window: number): {acked: Acked[]; stop: () => void; done: Promise<void>} {
+  const acked: Acked[] = []
+  let stopped = false
+  let sequence = 0
+  const worker = async (): Promise<void> => {
+    while (!stopped) {
+      const n = sequence++
+      const topic = TOPICS[n % TOPICS.length]
+      const body = JSON.stringify({n})
+      try {
+        const ack = await client.publish({topic, body})
+        acked.push({topic: ack.topic, offset: ack.offset, body})
+      } catch {
+        return
+      }
+    }
+  }
+  const done = Promise.all(Array.from({length: window}, worker)).then(() => undefined)
+  return {acked, stop: () => (stopped = true), done}
+}
+
+/** Every stored message of a topic, oldest first, paging through /messages. */
+async function allMessages(node: NodeProcess, topic: string): Promise<ApiMessage[]> {
+  const all: ApiMessage[] = []
+  for (let page = 0; page < 1000; page++) {
+    const {messages} = await getJson<{messages: ApiMessage[]}>(node, `/messages?topic=${topic}&from=${all.length}&limit=1000`)
+    all.push(...messages)
+    if (messages.length < 1000) return all
+  }
+  throw new Error('too many pages')
+}
+
+/** Checks that every acked message is stored at its offset and that offsets have no gap. */
+async function expectAllAckedStored(node: NodeProcess, acked: Acked[]): Promise<Map<string, number>> {
+  const counts = new Map<string, number>()
+  for (const topic of TOPICS) {
+    const stored = await allMessages(node, topic)
+    expect(stored.map((m) => m.offset), `${topic}: offsets 0..n-1`).to.deep.equal(stored.map((_, i) => i))
+    const byOffset = new Map(stored.map((m) => [m.offset, m.body]))
+    const mine = acked.filter((a) => a.topic === topic)
+    for (const a of mine) expect(byOffset.get(a.offset), `${topic}@${a.offset}`).to.equal(a.body)
+    expect(stored.length).to.be.at.least(mine.length)
+    counts.set(topic, stored.length)
+  }
+  return counts
+}
+
+/** Waits (bounded) for a node that should refuse to start; returns its exit and stderr lines. */
+async function expectStartRefused(node: NodeProcess): Promise<{code: number | null; lines: string[]}> {
+  const exit = await node.waitExit(15_000)
+  expect(exit, `the node should have exited:\n${node.output}`).to.not.equal(null)
+  const lines = node.output
+    .split('\n')
+    .filter((line) => line.startsWith('[stderr] '))
+    .map((line) => line.slice('[stderr] '.length))
+    .filter((line) => line.trim() !== '')
+  return {code: exit!.code, lines}
+}
+
+function occupy(port: number): Promise<net.Server> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.once('error', reject)
+    server.listen(port, HOST, () => resolve(server))
+  })
+}
+
+describe('node durability and start-up errors (real process)', function () {
+  this.timeout(60_000)
+  const nodes = nodeFixture('each')
+  afterEach(() => closeAllClients())
+
+  it('keeps every acknowledged message at its offset across a SIGKILL mid-burst, continues with no gap, remembers dedup ids', async () => {
+    const node = await nodes.start()
+    const client = await connectClient(node)
+    const deduped = await client.publish({topic: 'dedup', body: '{"n":1}', id: 'order-1'})
+    const burst = publishUntilStopped(client, 64)
+    await eventually('600 acks', () => (burst.acked.length >= 600 ? true : undefined), 30_000)
+    const killed = await node.kill()
+    burst.stop()
+    await burst.done
+    expect(killed.signal).to.equal('SIGKILL')
+    const acked = [...burst.acked]
+
+    const restarted = await nodes.restart(node)
+    const counts = await expectAllAckedStored(restarted, acked)
+
+    // New publishes take the next offsets; dedup ids are remembered.
+    const after = await connectClient(restarted)
+    for (const topic of TOPICS) {
+      const ack = await after.publish({topic, body: '{"after": "restart"}'})
+      expect(ack.offset).to.equal(counts.get(topic))
+    }
+    const again = await after.publish({topic: 'dedup', body: '{"n":1}', id: 'order-1'})
+    expect(again).to.deep.equal({topic: 'dedup', offset: deduped.offset, duplicate: true})
+    expect(await allMessages(restarted, 'dedup')).to.have.length(1)
+  })
+
+  it('stops cleanly on SIGTERM mid-burst: exit code 0, lock released, every acknowledged message kept', async () => {
+    const node = await nodes.start()
+    const client = await connectClient(node)
+    const burst = publishUntilStopped(client, 64)
+    await eventually('300 acks', () => (burst.acked.length >= 300 ? true : undefined), 30_000)
+    const exit = await node.stop()
+    burst.stop()
+    await burst.done
+    expect(exit, node.output).to.deep.equal({code: 0, signal: null})
+    expect(node.output).to.match(/stopping signal=SIGTERM/)
+    expect(node.output).to.match(/stopped cleanly/)
+    expect(fs.existsSync(path.join(node.dataDir, 'LOCK')), 'the data dir lock is released').to.equal(false)
+
+    const restarted = await nodes.restart(node)
+    await expectAllAckedStored(restarted, [...burst.acked])
+    const raft = await getJson(restarted, '/raft')
+    expect(raft.state).to.equal('LEADER')
+  })
+
+  it('refuses to start on a port already taken, with a one-line error naming the port', async () => {
+    const servers = await Promise.all([0, 1, 2].map(() => occupy(0)))
+    try {
+      const taken = servers.map((server) => (server.address() as net.AddressInfo).port)
+      const attempts: [string, number, NodeProcess][] = []
+      for (const [i, [what, key]] of ([['TCP', 'tcp'], ['HTTP', 'http'], ['Raft', 'raft']] as const).entries()) {
+        const ports: Ports = {tcp: await freePort(), http: await freePort(), raft: await freePort()}
+        ports[key] = taken[i]
+        attempts.push([what, taken[i], await nodes.start({ports, waitHealthy: false})])
+      }
+      for (const [what, port, node] of attempts) {
+        const {code, lines} = await expectStartRefused(node)
+        expect(code, node.output).to.equal(1)
+        expect(lines, node.output).to.have.length(1)
+        expect(lines[0]).to.include(`${what} port ${port}`).and.to.include('already in use')
+        expect(fs.existsSync(path.join(node.dataDir, 'LOCK')), 'the data dir lock is released').to.equal(false)
+      }
+    } finally {
+      for (const server of servers) server.close()
+    }
+  })
+
+  it('refuses a data dir that is a file, or under a file, with a one-line error', async () => {
+    const dir = nodes.tempDir()
+    const file = path.join(dir, 'not-a-dir')
+    fs.writeFileSync(file, 'x')
+    const inPlace = await nodes.start({dataDir: file, waitHealthy: false})
+    const under = await nodes.start({dataDir: path.join(file, 'data'), waitHealthy: false})
+    for (const [node, why] of [
+      [inPlace, /a file is in its place/],
+      [under, /a part of its path is a file/],
+    ] as [NodeProcess, RegExp][]) {
+      const {code, lines} = await expectStartRefused(node)
+      expect(code, node.output).to.equal(1)
+      expect(lines, node.output).to.have.length(1)
+      expect(lines[0]).to.include(`data dir ${node.dataDir}`).and.to.match(why)
+    }
+    expect(fs.readFileSync(file, 'utf8')).to.equal('x')
+  })
+
+  it('refuses a second node on a data dir in use, and leaves the first one serving', async () => {
+    const first = await nodes.start()
+    const second = await nodes.start({dataDir: first.dataDir, waitHealthy: false})
+    const {code, lines} = await expectStartRefused(second)
+    expect(code, second.output).to.equal(1)
+    expect(lines, second.output).to.have.length(1)
+    expect(lines[0]).to.include(`data dir ${first.dataDir} is in use by another node (pid ${first.pid})`)
+    expect((await getJson(first, '/health')).ok).to.equal(true)
+    const ack = await (await connectClient(first)).publish({topic: 'still.serving', body: '{}'})
+    expect(ack.offset).to.equal(0)
+  })
+})
