@@ -56,8 +56,8 @@ export class Progress {
   state: 'probe' | 'replicate' = 'probe'
   /** Probe state: an append was sent and is unanswered, so do not send another. */
   probeSent = false
-  /** Heard from since the last CheckQuorum round. */
-  recentActive = false
+  /** The leader's tick count when it last heard from this follower (for CheckQuorum). */
+  lastHeard = 0
   readonly inflights: Inflights
 
   constructor(next: number, maxInflight: number) {
@@ -126,7 +126,7 @@ export class Progress {
     return true
   }
 
-  status(): ProgressStatus {
-    return {match: this.match, next: this.next, state: this.state, inflight: this.inflights.count, recentActive: this.recentActive}
+  status(recentActive: boolean): ProgressStatus {
+    return {match: this.match, next: this.next, state: this.state, inflight: this.inflights.count, recentActive}
   }
 }

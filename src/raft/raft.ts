@@ -69,6 +69,8 @@ export class Raft {
    * vote; for a leader, since the last CheckQuorum round. */
   private electionElapsed = 0
   private heartbeatElapsed = 0
+  /** Ticks since this Raft was created: the clock of Progress.lastHeard. */
+  private ticks = 0
   private randomizedElectionTimeout = 0
   /** The member leadership is being transferred to; proposals are refused meanwhile. */
   private leadTransferee: NodeId | null = null
@@ -113,6 +115,7 @@ export class Raft {
 
   /** Advances logical time by one tick. */
   tick(): void {
+    this.ticks++
     if (this.role === 'leader') this.tickHeartbeat()
     else this.tickElection()
   }
@@ -276,7 +279,10 @@ export class Raft {
     }
     if (this.role === 'leader' && opts.progress !== false) {
       const progress: Record<NodeId, ProgressStatus> = {}
-      for (let i = 0; i < this.peers.length; i++) progress[this.peers[i]] = this.progress[i].status()
+      for (let i = 0; i < this.peers.length; i++) {
+        const active = this.peers[i] === this.id || this.ticks - this.progress[i].lastHeard < this.cfg.electionTick
+        progress[this.peers[i]] = this.progress[i].status(active)
+      }
       st.progress = progress
       if (this.leadTransferee !== null) st.transferee = this.leadTransferee
     }
@@ -341,7 +347,8 @@ export class Raft {
       pr.next = next
       pr.becomeProbe()
       pr.next = next
-      pr.recentActive = false
+      // Everyone gets a full election timeout to answer the new leader.
+      pr.lastHeard = this.ticks
     }
     const self = this.progressById[this.id]
     // Only what is durable here counts as ours.
@@ -349,7 +356,6 @@ export class Raft {
     self.next = next
     self.becomeReplicate()
     self.next = next
-    self.recentActive = true
     // §5.4.2 / §8: an entry of our own term, so that committing it commits everything before it.
     this.appendNew('noop', [NO_DATA])
     this.bcastAppend(false)
@@ -368,14 +374,16 @@ export class Raft {
   private tickHeartbeat(): void {
     this.heartbeatElapsed++
     this.electionElapsed++
+    if (this.cfg.checkQuorum && !this.quorumHeardWithin(this.cfg.electionTick)) {
+      // CheckQuorum: no majority has answered us for a whole election timeout, so we are
+      // probably on the minority side of a partition, and the majority may already have a new
+      // leader. A sliding window checked every tick (rather than etcd's "any sign of life since
+      // the last check", which can take up to two timeouts) bounds this to one election timeout.
+      this.becomeFollower(this.term, null)
+      return
+    }
     if (this.electionElapsed >= this.cfg.electionTick) {
       this.electionElapsed = 0
-      if (this.cfg.checkQuorum && !this.quorumActive()) {
-        // CheckQuorum: we did not hear from a majority for a whole election timeout, so we are
-        // probably on the minority side of a partition; a majority may already have a new leader.
-        this.becomeFollower(this.term, null)
-        return
-      }
       // A transfer that did not complete within an election timeout is abandoned.
       this.leadTransferee = null
     }
@@ -385,13 +393,11 @@ export class Raft {
     }
   }
 
-  /** Whether a quorum (us included) was active since the last check; clears the marks. */
-  private quorumActive(): boolean {
+  /** Whether a quorum (us included) was heard from within the last `window` ticks. */
+  private quorumHeardWithin(window: number): boolean {
     let active = 0
     for (let i = 0; i < this.peers.length; i++) {
-      const pr = this.progress[i]
-      if (this.peers[i] === this.id || pr.recentActive) active++
-      pr.recentActive = this.peers[i] === this.id
+      if (this.peers[i] === this.id || this.ticks - this.progress[i].lastHeard < window) active++
     }
     return active >= quorumSize(this.peers.length)
   }
@@ -518,11 +524,11 @@ export class Raft {
     const pr = this.progressById[m.from]
     switch (m.type) {
       case 'appResp':
-        pr.recentActive = true
+        pr.lastHeard = this.ticks
         this.handleAppendResponse(m, pr)
         break
       case 'heartbeatResp':
-        pr.recentActive = true
+        pr.lastHeard = this.ticks
         pr.probeSent = false
         if (pr.match < this.log.lastIndex()) {
           if (pr.state === 'probe') {

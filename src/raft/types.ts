@@ -145,6 +145,7 @@ export interface ProgressStatus {
   next: number
   state: 'probe' | 'replicate'
   inflight: number
+  /** Heard from within the last election timeout. */
   recentActive: boolean
 }
 
