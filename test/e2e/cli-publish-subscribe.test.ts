@@ -1,0 +1,175 @@
+/**
+ * `pad-cli publish` and `pad-cli subscribe`, run as a user runs them (from the sources via
+ * bin/dev.js), against a real node.
+ */
+import {spawn, type ChildProcess} from 'node:child_process'
+import {expect} from 'chai'
+import {getJson, http} from './helpers/clients.js'
+import {cliArgs, eventually, freePort, HOST, nodeFixture, REPO_ROOT, type NodeProcess} from './helpers/node-process.js'
+
+interface CliResult {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+const running = new Set<ChildProcess>()
+/** A PAD_HOME of the tests' own, so no running cluster of the user's is picked up. */
+let padHome = ''
+
+/** Runs `pad-cli <args>`; kills it (by pid) if it has not exited within the bound. */
+function cli(args: string[], options: {input?: string; timeoutMs?: number} = {}): {result: Promise<CliResult>; child: ChildProcess} {
+  const child = spawn(process.execPath, cliArgs(...args), {
+    cwd: REPO_ROOT,
+    env: {...process.env, PAD_HOME: padHome},
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
+  running.add(child)
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')))
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')))
+  child.stdin!.on('error', () => {})
+  child.stdin!.end(options.input ?? '')
+  const result = new Promise<CliResult>((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 20_000)
+    child.once('exit', (code) => {
+      clearTimeout(timer)
+      running.delete(child)
+      resolve({code, stdout, stderr})
+    })
+  })
+  return {result, child}
+}
+
+const run = (args: string[], options?: {input?: string; timeoutMs?: number}): Promise<CliResult> => cli(args, options).result
+
+/** Non-empty lines of an output. */
+const lines = (text: string): string[] => text.split('\n').filter((line) => line.trim() !== '')
+
+function expectOneLineError(result: CliResult, message: RegExp): void {
+  expect(result.code, result.stderr).to.equal(1)
+  const errorLines = lines(result.stderr)
+  expect(errorLines, result.stderr).to.have.length(1)
+  expect(errorLines[0]).to.match(/Error: /)
+  expect(errorLines[0]).to.match(message)
+  expect(result.stderr).not.to.match(/^\s+at /m)
+}
+
+describe('pad-cli publish and subscribe (real processes)', function () {
+  this.timeout(60_000)
+  const nodes = nodeFixture('all')
+  let node: NodeProcess
+  let target: string[]
+
+  before(async () => {
+    padHome = nodes.tempDir()
+    node = await nodes.start()
+    target = ['--host', HOST, '--port', String(node.ports.tcp)]
+  })
+  afterEach(() => {
+    for (const child of running) child.kill('SIGKILL')
+    running.clear()
+  })
+
+  it('publishes and prints "stored <topic>@<offset>", --json prints the acknowledgement, a repeated --id says "duplicate of"', async () => {
+    const first = await run(['publish', 'cli.news', '{"headline":"one"}', ...target])
+    expect(first.code, first.stderr).to.equal(0)
+    expect(first.stdout).to.equal('stored cli.news@0\n')
+    const second = await run(['publish', 'cli.news', '{"headline":"two"}', '--json', '--id', 'order-1', ...target])
+    expect(second.code, second.stderr).to.equal(0)
+    expect(JSON.parse(second.stdout)).to.deep.equal({topic: 'cli.news', offset: 1})
+    const again = await run(['publish', 'cli.news', '{"headline":"two"}', '--id', 'order-1', ...target])
+    expect(again.code, again.stderr).to.equal(0)
+    expect(again.stdout).to.equal('duplicate of cli.news@1\n')
+    const {messages} = await getJson<{messages: {offset: number; body: string; format: string}[]}>(node, '/messages?topic=cli.news&order=oldest')
+    expect(messages.map((m) => [m.offset, m.format, m.body])).to.deep.equal([
+      [0, 'JSON', '{"headline":"one"}'],
+      [1, 'JSON', '{"headline":"two"}'],
+    ])
+  })
+
+  it('reads the body from stdin with "-", in the format given', async () => {
+    const [xml, raw] = await Promise.all([
+      run(['publish', 'cli.stdin.xml', '-', '--format', 'xml', ...target], {input: '<order id="7"><item>tea ✓</item></order>'}),
+      run(['publish', 'cli.stdin.raw', '-', '--format', 'raw', ...target], {input: 'line one\nline two'}),
+    ])
+    expect(xml.code, xml.stderr).to.equal(0)
+    expect(xml.stdout).to.equal('stored cli.stdin.xml@0\n')
+    expect(raw.code, raw.stderr).to.equal(0)
+    for (const [topic, format, body] of [
+      ['cli.stdin.xml', 'XML', '<order id="7"><item>tea ✓</item></order>'],
+      ['cli.stdin.raw', 'RAW', 'line one\nline two'],
+    ]) {
+      const {messages} = await getJson<{messages: {format: string; body: string}[]}>(node, `/messages?topic=${topic}`)
+      expect(messages.map((m) => [m.format, m.body])).to.deep.equal([[format, body]])
+    }
+  })
+
+  it('fails with a one-line error, and stores nothing, for a body that is not well-formed XML', async () => {
+    const result = await run(['publish', 'cli.bad', '<order><item></order>', '--format', 'xml', ...target])
+    expectOneLineError(result, /BAD_REQUEST: body is not well-formed XML: .*closing tag/)
+    expect(result.stdout).to.equal('')
+    const {messages} = await getJson<{messages: unknown[]}>(node, '/messages?topic=cli.bad')
+    expect(messages).to.deep.equal([])
+  })
+
+  it('fails with a one-line error for a JSON body that does not parse and for a bad topic', async () => {
+    const [json, topic] = await Promise.all([
+      run(['publish', 'cli.bad', '{"unterminated":', ...target]),
+      run(['publish', 'bad topic', '{}', ...target]),
+    ])
+    expectOneLineError(json, /BAD_REQUEST: body is not valid JSON/)
+    expectOneLineError(topic, /BAD_REQUEST: topic "bad topic" is invalid/)
+  })
+
+  it('fails with a one-line error when no node answers at the port', async () => {
+    const port = await freePort()
+    const [publish, subscribe] = await Promise.all([
+      run(['publish', 'cli.news', '{}', '--host', HOST, '--port', String(port)]),
+      run(['subscribe', 'cli.news', '--host', HOST, '--port', String(port)]),
+    ])
+    for (const result of [publish, subscribe]) {
+      expectOneLineError(result, new RegExp(`no pad-cli node answered at ${HOST}:${port}: connection refused`))
+      expect(result.stdout).to.equal('')
+    }
+  })
+
+  it('subscribes from the beginning and exits after --count messages, one JSON line each with --json', async () => {
+    for (let i = 0; i < 4; i++) expect((await http(node, 'POST', '/publish', {topic: 'cli.sub', body: `{"i":${i}}`})).status).to.equal(200)
+    const result = await run(['subscribe', 'cli.sub', '--from', 'beginning', '--count', '3', '--json', ...target])
+    expect(result.code, result.stderr).to.equal(0)
+    const printed = lines(result.stdout).map((line) => JSON.parse(line) as Record<string, unknown>)
+    expect(printed.map((m) => [m.topic, m.offset, m.format, m.body])).to.deep.equal([
+      ['cli.sub', 0, 'JSON', '{"i":0}'],
+      ['cli.sub', 1, 'JSON', '{"i":1}'],
+      ['cli.sub', 2, 'JSON', '{"i":2}'],
+    ])
+    expect(Number.isNaN(Date.parse(printed[0].timestamp as string))).to.equal(false)
+  })
+
+  it('subscribes from an offset, with a wildcard, printing "<topic>@<offset> <body>"', async () => {
+    const result = await run(['subscribe', 'cli.*', '--from', '2', '--count', '2', ...target])
+    expect(result.code, result.stderr).to.equal(0)
+    // Only cli.sub has offsets 2 and up (cli.news has 0 and 1).
+    expect(lines(result.stdout)).to.deep.equal(['cli.sub@2 {"i":2}', 'cli.sub@3 {"i":3}'])
+  })
+
+  it('delivers a live message to a running subscriber, which then exits', async () => {
+    const subscriber = cli(['subscribe', 'cli.live', '--count', '1', ...target])
+    await eventually('the subscriber to be listed', async () => {
+      const {subscribers} = await getJson<{subscribers: {topics: string[]}[]}>(node, '/subscribers')
+      return subscribers.some((s) => s.topics.includes('cli.live')) ? true : undefined
+    }, 20_000, 100)
+    expect((await http(node, 'POST', '/publish', {topic: 'cli.live', body: '{"live":true}'})).status).to.equal(200)
+    const result = await subscriber.result
+    expect(result.code, result.stderr).to.equal(0)
+    expect(result.stdout).to.equal('cli.live@0 {"live":true}\n')
+  })
+
+  it('refuses a bad --from with a one-line error', async () => {
+    const result = await run(['subscribe', 'cli.sub', '--from', 'yesterday', ...target])
+    expect(result.code).to.equal(2)
+    expect(lines(result.stderr)).to.deep.equal(['Error: --from must be latest, beginning or an offset (got "yesterday")'])
+  })
+})
