@@ -7,6 +7,7 @@ import fs from 'node:fs'
 import {durationFlag} from '../cli/duration.js'
 import {padHome} from '../cli/pad-home.js'
 import {parsePeers} from '../cli/peers.js'
+import {watchProcess} from '../cluster/process-util.js'
 
 export default class Node extends Command {
   static override summary = 'Run one broker node in the foreground.'
@@ -53,6 +54,11 @@ its write queue; a second signal exits at once.`
     }),
     heartbeat: durationFlag({description: 'leader heartbeat interval', default: DEFAULT_NODE_OPTIONS.heartbeatMs, defaultHelp: async () => '50ms'}),
     'token-file': Flags.string({description: 'file holding the token that /admin endpoints require (or set PAD_TOKEN)'}),
+    'supervisor-pid': Flags.integer({
+      description: 'stop gracefully when this process (the cluster supervisor that started the node) is gone',
+      hidden: true,
+      min: 1,
+    }),
   }
 
   async run(): Promise<void> {
@@ -131,6 +137,13 @@ its write queue; a second signal exits at once.`
       }
       process.on('SIGTERM', onSignal)
       process.on('SIGINT', onSignal)
+      if (flags['supervisor-pid'] !== undefined) {
+        // A node started by `pad-cli up` does not outlive its supervisor as an orphan.
+        watchProcess(flags['supervisor-pid'], 500, () => {
+          logger.warn('the cluster supervisor is gone: stopping', {supervisor_pid: flags['supervisor-pid']})
+          onSignal('SIGTERM')
+        })
+      }
     })
   }
 }

@@ -1,4 +1,6 @@
 import {Args, Command, Flags} from '@oclif/core'
+import {clientAddress, flagGiven} from '../cluster/cluster.js'
+import {ClusterError} from '../cluster/errors.js'
 import {BrokerClient, ClientError} from '../client/broker-client.js'
 import {fail} from '../cli/fail.js'
 import {readStdin} from '../cli/read-stdin.js'
@@ -15,6 +17,8 @@ must be well-formed, or the node refuses it.`
     `<%= config.bin %> publish orders --format xml '<order id="7"/>'`,
     'echo "plain text" | <%= config.bin %> publish logs - --format raw',
     `<%= config.bin %> publish news '{"n":1}' --id order-1   # publishing the same id again stores nothing new`,
+    `<%= config.bin %> publish news '{"n":2}' --node 1         # through node 1 of the running cluster (pad-cli up)`,
+    `<%= config.bin %> publish news '{"n":3}' --port 5001      # to the node at 127.0.0.1:5001`,
   ]
 
   static override args = {
@@ -25,17 +29,25 @@ must be well-formed, or the node refuses it.`
   static override flags = {
     format: Flags.string({char: 'f', description: 'body format', options: ['json', 'xml', 'raw'], default: 'json'}),
     id: Flags.string({description: 'dedup id: a publish with an id seen before returns the original offset'}),
-    host: Flags.string({description: 'node address', default: '127.0.0.1'}),
-    port: Flags.integer({char: 'p', description: 'node TCP port', default: 5000, min: 1, max: 65535}),
+    host: Flags.string({description: 'node address (without --host/--port: a node of the running cluster, else 127.0.0.1)', default: '127.0.0.1'}),
+    port: Flags.integer({char: 'p', description: 'node TCP port (without --host/--port: a node of the running cluster, else 5000)', default: 5000, min: 1, max: 65535}),
+    node: Flags.string({description: 'node of the cluster to connect to: an index, or "leader" [default: the leader, else any running node]'}),
+    cluster: Flags.string({description: 'cluster to use (pad-cli up) [default: "default", when it is up]'}),
     json: Flags.boolean({description: 'print the acknowledgement as JSON'}),
   }
 
   async run(): Promise<void> {
-    const {args, flags} = await this.parse(Publish)
+    const {args, flags, raw} = await this.parse(Publish)
     const body = args.body === '-' ? await readStdin() : args.body
+    let address: {host: string; port: number}
+    try {
+      address = await clientAddress({...flags, explicit: flagGiven(raw, ['host', 'port'])})
+    } catch (error) {
+      fail(this, (error as Error).message, error instanceof ClusterError ? error.exitCode : 1)
+    }
     let client: BrokerClient | null = null
     try {
-      client = await BrokerClient.connect(flags.host, flags.port)
+      client = await BrokerClient.connect(address.host, address.port)
       const ack = await client.publish({
         topic: args.topic,
         format: flags.format.toUpperCase() as 'JSON' | 'XML' | 'RAW',

@@ -1,5 +1,7 @@
 import {Args, Command, Flags} from '@oclif/core'
 import {fail} from '../cli/fail.js'
+import {clientAddress, flagGiven} from '../cluster/cluster.js'
+import {ClusterError} from '../cluster/errors.js'
 import {BrokerClient, ClientError, type BrokerMessage} from '../client/broker-client.js'
 
 export default class Subscribe extends Command {
@@ -12,6 +14,7 @@ Messages arrive in commit order with their offsets. Runs until Ctrl-C, or until 
     '<%= config.bin %> subscribe news',
     "<%= config.bin %> subscribe 'orders.*' --from beginning",
     '<%= config.bin %> subscribe news --from 42 --count 10 --json',
+    '<%= config.bin %> subscribe news --node 2   # from node 2 of the running cluster (pad-cli up)',
   ]
 
   static override strict = false
@@ -24,20 +27,23 @@ Messages arrive in commit order with their offsets. Runs until Ctrl-C, or until 
     from: Flags.string({description: 'where to start: latest, beginning, or an offset', default: 'latest'}),
     count: Flags.integer({char: 'n', description: 'exit after this many messages', min: 1}),
     json: Flags.boolean({description: 'print each message as one JSON line'}),
-    host: Flags.string({description: 'node address', default: '127.0.0.1'}),
-    port: Flags.integer({char: 'p', description: 'node TCP port', default: 5000, min: 1, max: 65535}),
+    host: Flags.string({description: 'node address (without --host/--port: a node of the running cluster, else 127.0.0.1)', default: '127.0.0.1'}),
+    port: Flags.integer({char: 'p', description: 'node TCP port (without --host/--port: a node of the running cluster, else 5000)', default: 5000, min: 1, max: 65535}),
+    node: Flags.string({description: 'node of the cluster to connect to: an index, or "leader" [default: the leader, else any running node]'}),
+    cluster: Flags.string({description: 'cluster to use (pad-cli up) [default: "default", when it is up]'}),
   }
 
   async run(): Promise<void> {
-    const {argv, flags} = await this.parse(Subscribe)
+    const {argv, flags, raw} = await this.parse(Subscribe)
     const topics = argv as string[]
     const from = parseFrom(flags.from)
     if (from === null) fail(this, `--from must be latest, beginning or an offset (got "${flags.from}")`, 2)
     let client: BrokerClient
     try {
-      client = await BrokerClient.connect(flags.host, flags.port)
+      const address = await clientAddress({...flags, explicit: flagGiven(raw, ['host', 'port'])})
+      client = await BrokerClient.connect(address.host, address.port)
     } catch (error) {
-      fail(this, (error as Error).message)
+      fail(this, (error as Error).message, error instanceof ClusterError ? error.exitCode : 1)
     }
     let received = 0
     let finish: () => void = () => {}

@@ -1,0 +1,466 @@
+/**
+ * What the commands call: bring a cluster up, reach its supervisor, pick a node to talk to,
+ * bring it down. Everything here works through the cluster folder, the supervisor's socket
+ * and the nodes' ports.
+ */
+import fs from 'node:fs'
+import {execa} from 'execa'
+import {ClusterError, badArgument} from './errors.js'
+import {EventLog} from './events.js'
+import {clusterPaths, DEFAULT_CLUSTER, type ClusterPaths} from './layout.js'
+import {controlRequest, isListening} from './control.js'
+import {checkIndex, parseNodeRef, type NodeRef} from './node-args.js'
+import {checkPortsFree, plannedPorts} from './ports.js'
+import {commandLine, isAlive, isOurProcess, sleep, terminate} from './process-util.js'
+import {
+  DEFAULT_OPTIONS,
+  ensureClusterDir,
+  nodeRecords,
+  readState,
+  writeState,
+  writeToken,
+  type ClusterOptions,
+  type ClusterState,
+} from './state.js'
+import type {ClusterStatus, NodeStatus} from './status.js'
+import {currentCli, type CliEntry} from './supervisor.js'
+import {readLines} from './tail.js'
+
+/** The suggestion that ends every "not up" message. */
+export function upCommand(name: string): string {
+  return name === DEFAULT_CLUSTER ? 'pad-cli up' : `pad-cli up --cluster ${name}`
+}
+
+export function notUpError(name: string): ClusterError {
+  return new ClusterError('NOT_UP', `cluster "${name}" is not up: start it with \`${upCommand(name)}\``)
+}
+
+export type SupervisorLiveness = 'up' | 'unresponsive' | 'dead'
+
+/** Is the cluster's supervisor running and answering? Checks the pid is still ours. */
+export async function supervisorLiveness(paths: ClusterPaths, state: ClusterState | null): Promise<SupervisorLiveness> {
+  const record = state?.supervisor
+  if (!record || !isAlive(record.pid)) return 'dead'
+  const line = commandLine(record.pid)
+  const marker = record.foreground ? ' up' : paths.dir
+  if (line !== null && !line.includes(marker)) return 'dead'
+  return (await isListening(record.socket)) ? 'up' : 'unresponsive'
+}
+
+/** A cluster whose supervisor answers. */
+export class ClusterHandle {
+  private constructor(
+    readonly paths: ClusterPaths,
+    readonly state: ClusterState,
+  ) {}
+
+  /** Opens the cluster named `name`; throws NOT_UP (suggesting `pad-cli up`) if it is not up. */
+  static async open(name: string = DEFAULT_CLUSTER): Promise<ClusterHandle> {
+    const paths = clusterPaths(name)
+    const state = readState(paths)
+    if (!state || (await supervisorLiveness(paths, state)) !== 'up') throw notUpError(name)
+    return new ClusterHandle(paths, state)
+  }
+
+  get name(): string {
+    return this.paths.name
+  }
+
+  get size(): number {
+    return this.state.nodes.length
+  }
+
+  async request<T = Record<string, unknown>>(op: string, fields: Record<string, unknown> = {}, timeoutMs = 15_000): Promise<T> {
+    try {
+      return await controlRequest<T>(this.state.supervisor!.socket, {op, ...fields}, timeoutMs)
+    } catch (error) {
+      if (error instanceof ClusterError && error.code === 'NOT_UP') throw notUpError(this.name)
+      throw error
+    }
+  }
+
+  status(): Promise<ClusterStatus> {
+    return this.request<ClusterStatus>('status', {}, 10_000)
+  }
+
+  /** Checks an index against this cluster's size ("leader" passes). */
+  check(ref: NodeRef): NodeRef {
+    if (ref !== 'leader') checkIndex(ref, this.size)
+    return ref
+  }
+
+  /**
+   * The node a client command should talk to: the one named (an index, or `leader`), else
+   * the leader, else the first node that runs. Throws if that node is not running.
+   */
+  async target(ref?: NodeRef): Promise<NodeStatus> {
+    if (ref !== undefined) this.check(ref)
+    const status = await this.status()
+    if (ref === 'leader') {
+      if (status.leader === null) throw new ClusterError('NO_LEADER', `cluster "${this.name}" has no leader right now: see pad-cli status`)
+      return status.nodes[status.leader]
+    }
+    if (ref !== undefined) {
+      const node = status.nodes[ref]
+      if (node.process !== 'running') throw new ClusterError('NODE_STATE', `node ${ref} is not running (${node.process}): start it with pad-cli start ${ref}`)
+      return node
+    }
+    if (status.leader !== null) return status.nodes[status.leader]
+    const running = status.nodes.find((n) => n.process === 'running')
+    if (!running) throw new ClusterError('NODE_STATE', `no node of cluster "${this.name}" is running: see pad-cli status`)
+    return running
+  }
+}
+
+/**
+ * For commands that also work without a cluster (publish, subscribe): the cluster if it is
+ * up; null if it is not and the user did not name one.
+ */
+export async function openIfUp(name: string | undefined): Promise<ClusterHandle | null> {
+  try {
+    return await ClusterHandle.open(name ?? DEFAULT_CLUSTER)
+  } catch (error) {
+    if (name === undefined && error instanceof ClusterError && error.code === 'NOT_UP') return null
+    throw error
+  }
+}
+
+/** The cluster's folder and state without needing it to be up (for logs and events). */
+export function openFolder(name: string = DEFAULT_CLUSTER): {paths: ClusterPaths; state: ClusterState} {
+  const paths = clusterPaths(name)
+  const state = readState(paths)
+  if (!state) throw new ClusterError('NOT_UP', `there is no cluster "${name}" (nothing in ${paths.dir}): start one with \`${upCommand(name)}\``)
+  return {paths, state}
+}
+
+// -----------------------------------------------------------------------------------------
+// up
+
+export interface UpRequest {
+  cluster: string
+  nodes?: number
+  host?: string
+  tcpPort?: number
+  httpPort?: number
+  raftPort?: number
+  electionTimeoutMs?: number
+  heartbeatMs?: number
+}
+
+export class AlreadyUpError extends ClusterError {
+  constructor(
+    message: string,
+    readonly status: ClusterStatus | null,
+  ) {
+    super('ALREADY_UP', message)
+  }
+}
+
+export interface Prepared {
+  paths: ClusterPaths
+  state: ClusterState
+  /** Leftover node pids of a dead supervisor that were stopped. */
+  recovered: number[]
+  releaseLock: () => void
+}
+
+/**
+ * Everything `up` does before the supervisor starts: refuses if the cluster is up, cleans
+ * up after a dead supervisor, settles the options, checks the ports, writes the token and
+ * cluster.json. The caller must call `releaseLock` when the cluster is started (or not).
+ */
+export async function prepareUp(request: UpRequest): Promise<Prepared> {
+  const paths = clusterPaths(request.cluster)
+  ensureClusterDir(paths)
+  const releaseLock = takeUpLock(paths)
+  try {
+    const saved = readState(paths)
+    const liveness = await supervisorLiveness(paths, saved)
+    if (liveness === 'up') {
+      const status = await controlRequest<ClusterStatus>(saved!.supervisor!.socket, {op: 'status'}, 10_000).catch(() => null)
+      throw new AlreadyUpError(`cluster "${paths.name}" is already up (supervisor pid ${saved!.supervisor!.pid}); stop it first with \`pad-cli down${paths.name === DEFAULT_CLUSTER ? '' : ` --cluster ${paths.name}`}\``, status)
+    }
+    if (liveness === 'unresponsive') {
+      throw new ClusterError('ALREADY_UP', `cluster "${paths.name}" has a supervisor (pid ${saved!.supervisor!.pid}) that does not answer: stop it with \`pad-cli down${paths.name === DEFAULT_CLUSTER ? '' : ` --cluster ${paths.name}`}\``)
+    }
+    const deadSupervisor = saved?.supervisor?.pid ?? null
+    const recovered = saved ? await stopLeftovers(paths, saved) : []
+    if (deadSupervisor !== null) new EventLog(paths.events).record('recovered', {supervisor_pid: deadSupervisor, killed: recovered})
+    const options = settleOptions(paths, request, saved)
+    plannedPorts(options)
+    await checkPortsFree(options)
+    writeToken(paths)
+    const now = new Date().toISOString()
+    const state: ClusterState = {
+      version: 1,
+      name: paths.name,
+      created_at: saved?.created_at ?? now,
+      updated_at: now,
+      options,
+      supervisor: null,
+      nodes: nodeRecords(paths, options),
+    }
+    writeState(paths, state)
+    return {paths, state, recovered, releaseLock}
+  } catch (error) {
+    releaseLock()
+    throw error
+  }
+}
+
+function settleOptions(paths: ClusterPaths, request: UpRequest, saved: ClusterState | null): ClusterOptions {
+  const base = saved?.options ?? DEFAULT_OPTIONS
+  const options: ClusterOptions = {
+    nodes: request.nodes ?? base.nodes,
+    host: request.host ?? base.host,
+    tcp_port: request.tcpPort ?? base.tcp_port,
+    http_port: request.httpPort ?? base.http_port,
+    raft_port: request.raftPort ?? base.raft_port,
+    election_timeout_ms: request.electionTimeoutMs ?? base.election_timeout_ms,
+    heartbeat_ms: request.heartbeatMs ?? base.heartbeat_ms,
+  }
+  if (!Number.isInteger(options.nodes) || options.nodes < 1 || options.nodes > 15) throw badArgument(`--nodes must be from 1 to 15 (got ${options.nodes})`)
+  if (options.heartbeat_ms >= options.election_timeout_ms) {
+    throw badArgument(`--heartbeat (${options.heartbeat_ms} ms) must be shorter than --election-timeout (${options.election_timeout_ms} ms)`)
+  }
+  if (options.heartbeat_ms < 10) throw badArgument('--heartbeat must be at least 10ms')
+  if (saved && options.nodes !== saved.options.nodes && hasData(paths, saved)) {
+    throw badArgument(
+      `cluster "${paths.name}" has the data of ${saved.options.nodes} nodes: start it with --nodes ${saved.options.nodes}, or delete it first with \`pad-cli down --purge${paths.name === DEFAULT_CLUSTER ? '' : ` --cluster ${paths.name}`}\``,
+    )
+  }
+  return options
+}
+
+function hasData(paths: ClusterPaths, state: ClusterState): boolean {
+  return state.nodes.some((n) => fs.existsSync(`${paths.nodeDir(n.index)}/node.db`))
+}
+
+/** Only one `up` at a time per cluster: a lock file holding the pid of the `up` that owns it. */
+function takeUpLock(paths: ClusterPaths): () => void {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      fs.writeFileSync(paths.upLock, String(process.pid), {flag: 'wx', mode: 0o600})
+      return () => {
+        try {
+          if (fs.readFileSync(paths.upLock, 'utf8') === String(process.pid)) fs.rmSync(paths.upLock, {force: true})
+        } catch {
+          // Gone already.
+        }
+      }
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+      const owner = Number(fs.readFileSync(paths.upLock, 'utf8'))
+      if (owner > 0 && owner !== process.pid && isAlive(owner)) {
+        throw new ClusterError('ALREADY_UP', `another \`pad-cli up\` (pid ${owner}) is starting cluster "${paths.name}"`)
+      }
+      fs.rmSync(paths.upLock, {force: true})
+    }
+  }
+  throw new ClusterError('SUPERVISOR', `cannot take ${paths.upLock}`)
+}
+
+/** Stops the node processes a dead supervisor left behind (only those that are still ours). */
+async function stopLeftovers(paths: ClusterPaths, state: ClusterState): Promise<number[]> {
+  const pids = state.nodes
+    .filter((n) => n.pid !== null && isOurProcess(n.pid, [n.data_dir]))
+    .map((n) => n.pid as number)
+  await Promise.all(pids.map((pid) => terminate(pid, 5000)))
+  if (state.supervisor) {
+    state.supervisor = null
+    for (const node of state.nodes) {
+      node.pid = null
+      if (node.process !== 'exited') node.process = 'stopped'
+    }
+    writeState(paths, state)
+  }
+  return pids
+}
+
+/** Starts the supervisor in the background (detached, output to supervisor.log); returns its pid. */
+export function launchSupervisor(paths: ClusterPaths, cli: CliEntry = currentCli()): number {
+  const logFd = fs.openSync(paths.supervisorLog, 'a', 0o600)
+  try {
+    const subprocess = execa(cli.command, [...cli.args, 'supervisor', '--cluster', paths.name, '--dir', paths.dir], {
+      stdin: 'ignore',
+      // A file descriptor is handed to the child as is (see supervisor.ts).
+      stdout: logFd as never,
+      stderr: logFd as never,
+      detached: true,
+      cleanup: false,
+      reject: false,
+      buffer: false,
+      env: {PAD_HOME: paths.home},
+    })
+    subprocess.catch(() => {})
+    subprocess.unref()
+    if (subprocess.pid === undefined) throw new ClusterError('SUPERVISOR', `could not start the supervisor (${cli.command})`)
+    return subprocess.pid
+  } finally {
+    fs.closeSync(logFd)
+  }
+}
+
+/**
+ * Waits (bounded) until the supervisor answers, every node serves and a leader is elected.
+ * `status` asks the supervisor; `supervisorPid` is watched so a crash is reported at once.
+ */
+export async function waitForLeader(
+  paths: ClusterPaths,
+  status: () => Promise<ClusterStatus>,
+  options: {waitMs: number; supervisorPid: number; pollMs?: number},
+): Promise<ClusterStatus> {
+  const deadline = Date.now() + options.waitMs
+  const pollMs = options.pollMs ?? 150
+  const attempts = Math.ceil(options.waitMs / pollMs) + 1
+  let last: ClusterStatus | null = null
+  for (let attempt = 0; attempt < attempts && Date.now() < deadline; attempt++) {
+    if (!isAlive(options.supervisorPid)) {
+      throw new ClusterError('SUPERVISOR', `the supervisor (pid ${options.supervisorPid}) stopped while starting the cluster: ${lastLines(paths.supervisorLog, 3)}`)
+    }
+    try {
+      last = await status()
+      const failed = last.nodes.find((n) => n.process === 'exited' || n.process === 'stopped')
+      if (failed) {
+        const how = failed.exit_signal ?? `code ${failed.exit_code ?? '?'}`
+        throw new ClusterError('SUPERVISOR', `node ${failed.index} exited while starting (${how}): ${lastLines(failed.log_file, 2) || 'no output'}`)
+      }
+      if (last.leader !== null && last.nodes.every((n) => n.process === 'running')) return last
+    } catch (error) {
+      if (error instanceof ClusterError && error.code === 'SUPERVISOR' && !/did not answer|closed the connection/.test(error.message)) throw error
+      // The socket is not there yet.
+    }
+    await sleep(pollMs)
+  }
+  const running = last ? last.nodes.filter((n) => n.process === 'running').length : 0
+  throw new ClusterError(
+    'NO_LEADER',
+    `no leader was elected within ${Math.round(options.waitMs / 1000)} s (${running} of ${last?.nodes.length ?? '?'} nodes serving); the cluster stays up: see \`pad-cli status\` and \`pad-cli logs\`, or stop it with \`pad-cli down\``,
+  )
+}
+
+/** The last `count` non-empty lines of a file, joined with " | " (for one-line errors). */
+export function lastLines(file: string, count: number): string {
+  return readLines(file)
+    .filter((l) => l.trim() !== '')
+    .slice(-count)
+    .join(' | ')
+}
+
+// -----------------------------------------------------------------------------------------
+// down
+
+export interface DownResult {
+  cluster: string
+  /** False if nothing of the cluster was running. */
+  was_up: boolean
+  /** Node pids that were running and are gone now. */
+  stopped: number[]
+  /** Pids that did not stop gracefully within the bound and were killed. */
+  forced: number[]
+  supervisor_pid: number | null
+  purged: boolean
+}
+
+/**
+ * Stops the supervisor and every node (gracefully; SIGKILL after a bound), also when the
+ * supervisor is dead or hung; with `purge`, deletes the cluster folder. Afterwards no
+ * process of the cluster remains (checked by pid).
+ */
+export async function downCluster(name: string, purge: boolean): Promise<DownResult> {
+  const paths = clusterPaths(name)
+  const state = readState(paths)
+  const result: DownResult = {cluster: name, was_up: false, stopped: [], forced: [], supervisor_pid: null, purged: false}
+  if (state) {
+    const nodePids = state.nodes.filter((n) => n.pid !== null && isOurProcess(n.pid, [n.data_dir])).map((n) => ({pid: n.pid as number, dir: n.data_dir}))
+    const liveness = await supervisorLiveness(paths, state)
+    const supervisorPid = state.supervisor?.pid ?? null
+    if (liveness !== 'dead') {
+      result.was_up = true
+      result.supervisor_pid = supervisorPid
+    }
+    if (liveness === 'up') {
+      try {
+        await controlRequest(state.supervisor!.socket, {op: 'down'}, 30_000)
+      } catch {
+        // It failed or did not answer in time: the checks below finish the job.
+      }
+    }
+    if (supervisorPid !== null && liveness !== 'dead' && !(await waitGone(supervisorPid, 5000))) {
+      result.forced.push(supervisorPid)
+      await terminate(supervisorPid, 2000)
+    }
+    for (const {pid, dir} of nodePids) {
+      result.was_up = true
+      if (isOurProcess(pid, [dir])) {
+        result.forced.push(pid)
+        await terminate(pid, 5000)
+      }
+      result.stopped.push(pid)
+    }
+    // The supervisor clears its own record; if it was dead or killed, do it here.
+    const after = readState(paths)
+    if (after && (after.supervisor !== null || after.nodes.some((n) => n.pid !== null))) {
+      after.supervisor = null
+      for (const node of after.nodes) {
+        if (node.pid !== null) node.process = 'stopped'
+        node.pid = null
+      }
+      writeState(paths, after)
+    }
+    const left = [...nodePids.map((n) => n.pid), ...(supervisorPid !== null && liveness !== 'dead' ? [supervisorPid] : [])].filter((pid) => isAlive(pid))
+    if (left.length > 0) throw new ClusterError('SUPERVISOR', `processes ${left.join(', ')} of cluster "${name}" did not stop`)
+  }
+  if (purge && fs.existsSync(paths.dir)) {
+    fs.rmSync(paths.dir, {recursive: true, force: true})
+    fs.rmSync(paths.socket, {force: true})
+    result.purged = true
+  }
+  return result
+}
+
+async function waitGone(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (!isAlive(pid)) return true
+    await sleep(50)
+  }
+  return !isAlive(pid)
+}
+
+/**
+ * Where `publish` and `subscribe` connect when given no address: a node of the cluster
+ * (`node`: an index or "leader"; default the leader, else any running node). Null when no
+ * cluster was named and the default one is not up: the caller keeps its old default.
+ */
+export async function clusterTarget(cluster: string | undefined, node: string | undefined): Promise<NodeStatus | null> {
+  const ref = node === undefined ? undefined : parseNodeRef(node)
+  const handle = await openIfUp(cluster ?? (ref !== undefined ? DEFAULT_CLUSTER : undefined))
+  if (!handle) return null
+  return handle.target(ref)
+}
+
+/**
+ * The address a client command uses: --host/--port when given; else a node of the cluster
+ * (--cluster/--node, or the default cluster when it is up); else the old defaults.
+ */
+export async function clientAddress(options: {
+  host: string
+  port: number
+  /** True when --host or --port was on the command line. */
+  explicit: boolean
+  cluster?: string
+  node?: string
+}): Promise<{host: string; port: number}> {
+  if (options.explicit) {
+    if (options.cluster !== undefined || options.node !== undefined) throw badArgument('give either --host/--port or --cluster/--node, not both')
+    return {host: options.host, port: options.port}
+  }
+  const node = await clusterTarget(options.cluster, options.node)
+  return node ? {host: node.host, port: node.tcp_port} : {host: options.host, port: options.port}
+}
+
+/** True if one of `names` was given as a flag (oclif's parse result `raw`). */
+export function flagGiven(raw: {type: string; flag?: string}[], names: string[]): boolean {
+  return raw.some((token) => token.type === 'flag' && token.flag !== undefined && names.includes(token.flag))
+}

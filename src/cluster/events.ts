@@ -1,0 +1,167 @@
+/**
+ * The cluster's event timeline: events.jsonl in the cluster folder, one JSON object per
+ * line, appended by the supervisor. Every event has `time` (ISO 8601), `seq` (counts up
+ * over the life of the cluster folder, from 1) and `type`; the other fields depend on the type:
+ *
+ *   up          nodes, supervisor_pid         the supervisor started the cluster
+ *   down        -                             the supervisor stopped every node and exits
+ *   recovered   supervisor_pid, killed        `up` found a dead supervisor and cleaned up
+ *   start       node, pid                     a node process was started
+ *   exit        node, pid, code, signal, expected
+ *                                             a node process ended (expected: we asked for it)
+ *   kill stop pause resume restart
+ *               node, pid                     what the user asked for, before it happens
+ *   partition   groups, shape, bridge, cuts, for_ms
+ *   delay       node, ms, jitter_ms, for_ms
+ *   loss        node, percent, for_ms
+ *   heal        reason ("command" or "expired"), what
+ *   role        node, role, term              a node's Raft role changed
+ *   election    term, winner, node_id         a node won an election
+ *   leader      leader, previous, term        the cluster's leader changed (null: none)
+ *   warning     message                       something the supervisor could not do
+ */
+import fs from 'node:fs'
+import {readLines} from './tail.js'
+
+export interface ClusterEvent {
+  time: string
+  seq: number
+  type: string
+  [field: string]: unknown
+}
+
+export const EVENT_TYPES = [
+  'up', 'down', 'recovered', 'start', 'exit', 'kill', 'stop', 'pause', 'resume', 'restart',
+  'partition', 'delay', 'loss', 'heal', 'role', 'election', 'leader', 'warning',
+] as const
+
+export class EventLog {
+  private seq = 0
+  private readonly listeners = new Set<(event: ClusterEvent) => void>()
+
+  constructor(private readonly file: string) {
+    this.seq = lastSeq(file)
+  }
+
+  record(type: string, fields: Record<string, unknown> = {}): ClusterEvent {
+    const event: ClusterEvent = {time: new Date().toISOString(), seq: ++this.seq, type, ...fields}
+    try {
+      fs.appendFileSync(this.file, JSON.stringify(event) + '\n', {mode: 0o600})
+    } catch {
+      // The timeline is a record, not a reason to stop supervising.
+    }
+    for (const listener of this.listeners) listener(event)
+    return event
+  }
+
+  onEvent(listener: (event: ClusterEvent) => void): void {
+    this.listeners.add(listener)
+  }
+}
+
+/** The `seq` of the last event in the file, 0 if none (reads only the file's end). */
+function lastSeq(file: string): number {
+  let fd: number
+  try {
+    fd = fs.openSync(file, 'r')
+  } catch {
+    return 0
+  }
+  try {
+    const size = fs.fstatSync(fd).size
+    const length = Math.min(size, 64 * 1024)
+    const buffer = Buffer.alloc(length)
+    fs.readSync(fd, buffer, 0, length, size - length)
+    const lines = buffer.toString('utf8').split('\n').reverse()
+    for (const line of lines) {
+      const event = parseEvent(line)
+      if (event && typeof event.seq === 'number') return event.seq
+    }
+    return 0
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+export function parseEvent(line: string): ClusterEvent | null {
+  if (line.trim() === '') return null
+  try {
+    const event = JSON.parse(line) as ClusterEvent
+    return typeof event === 'object' && event !== null && typeof event.type === 'string' ? event : null
+  } catch {
+    return null
+  }
+}
+
+export function readEvents(file: string): ClusterEvent[] {
+  return readLines(file)
+    .map(parseEvent)
+    .filter((e): e is ClusterEvent => e !== null)
+}
+
+/** One line for people: `12:00:01.234  election   node 1 won term 3`. */
+export function formatEvent(event: ClusterEvent): string {
+  const time = event.time.slice(11, 23)
+  return `${time}  ${event.type.padEnd(9)}  ${describeEvent(event)}`
+}
+
+export function describeEvent(e: ClusterEvent): string {
+  const node = `node ${e.node as number}`
+  const forText = (ms: unknown): string => (typeof ms === 'number' ? ` for ${formatMs(ms)}` : '')
+  switch (e.type) {
+    case 'up':
+      return `cluster up: ${e.nodes as number} nodes, supervisor pid ${e.supervisor_pid as number}`
+    case 'down':
+      return 'cluster down: every node stopped'
+    case 'recovered':
+      return `the previous supervisor (pid ${e.supervisor_pid as number}) was gone; ${(e.killed as number[]).length} leftover node process(es) stopped`
+    case 'start':
+      return `${node} started (pid ${e.pid as number})`
+    case 'exit': {
+      const how = e.signal ? `killed by ${e.signal as string}` : `exited with code ${e.code as number}`
+      return `${node} ${how}${e.expected ? '' : ' (unexpected)'}`
+    }
+    case 'kill':
+      return `SIGKILL to ${node} (pid ${e.pid as number})`
+    case 'stop':
+      return `SIGTERM to ${node} (pid ${e.pid as number})`
+    case 'pause':
+      return `SIGSTOP to ${node} (pid ${e.pid as number})`
+    case 'resume':
+      return `SIGCONT to ${node} (pid ${e.pid as number})`
+    case 'restart':
+      return `restarting ${node}`
+    case 'partition': {
+      const shape = e.shape ? `${e.shape as string}: ` : ''
+      const groups = Array.isArray(e.groups) ? (e.groups as number[][]).map((g) => `{${g.join(',')}}`).join(' | ') : ''
+      const bridge = typeof e.bridge === 'number' ? `, node ${e.bridge} bridges both` : ''
+      const cuts = (e.cuts as [number, number][]).map(([a, b]) => `${a}-${b}`).join(' ')
+      return `partition ${shape}${groups}${bridge} (cut ${cuts})${forText(e.for_ms)}`
+    }
+    case 'delay':
+      return `${node}: links delayed ${e.ms as number} ms${e.jitter_ms ? ` ± ${e.jitter_ms as number} ms` : ''}${forText(e.for_ms)}`
+    case 'loss':
+      return `${node}: ${e.percent as number}% of messages lost${forText(e.for_ms)}`
+    case 'heal':
+      return e.reason === 'expired' ? `healed by itself: ${(e.what as string[]).join(', ')}` : 'every network fault removed'
+    case 'role':
+      return `${node} is ${e.role as string} (term ${e.term as number})`
+    case 'election':
+      return `node ${e.winner as number} won the election for term ${e.term as number}`
+    case 'leader':
+      return e.leader === null ? `no leader (was node ${e.previous as number})` : `leader is node ${e.leader as number} (term ${e.term as number})`
+    case 'warning':
+      return String(e.message)
+    default: {
+      const {time: _t, seq: _s, type: _y, ...rest} = e
+      return JSON.stringify(rest)
+    }
+  }
+}
+
+export function formatMs(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`
+  if (ms >= 1000 && ms % 100 === 0) return `${ms / 1000}s`
+  return `${ms}ms`
+}

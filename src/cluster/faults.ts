@@ -1,0 +1,226 @@
+/**
+ * Network faults as the cluster manager thinks of them, and how they become per-node
+ * settings. Pure: no I/O, no clock (the caller passes `now`).
+ *
+ * Every fault is done inside the nodes' Raft transports, which can drop, delay or lose the
+ * traffic to and from a given peer. A partition is a set of cut links; each cut a-b is set on
+ * both a and b, so it holds even if one of the two misses the update. `delay` and `loss` on a
+ * node apply on that node to all of its peers, so every link of the node is slow or lossy
+ * in both directions.
+ *
+ * Partition shapes follow Jepsen's nemesis, with the nodes in index order (no shuffle), so
+ * the same command always cuts the same links:
+ *   groups  `0,1 2` -> {0,1} | {2} | the rest; one group is "this group against the rest"
+ *   halves  the first floor(n/2) nodes against the others (Jepsen's bisect)
+ *   bridge  the two halves, except that the first node of the second half (the bridge)
+ *           keeps its links to everyone
+ *   ring    every node keeps the links to its neighbours within distance ceil(floor(n/2)/2)
+ *           on the ring 0..n-1: each sees a majority, no two the same one (needs 4+ nodes:
+ *           with two-way cuts, 3 nodes have no such ring)
+ */
+import {badArgument} from './errors.js'
+
+export type Shape = 'halves' | 'ring' | 'bridge'
+export const SHAPES: Shape[] = ['halves', 'ring', 'bridge']
+
+export interface Partition {
+  /** The groups that may talk among themselves (null for ring, whose links overlap). */
+  groups: number[][] | null
+  shape: Shape | null
+  /** For `bridge`: the node linked to both halves. */
+  bridge?: number
+  /** Cut links, as pairs [a, b] with a < b, sorted. */
+  cuts: [number, number][]
+}
+
+export function parseShape(text: string): Shape {
+  if (!(SHAPES as string[]).includes(text)) throw badArgument(`unknown shape "${text}": use ${SHAPES.join(', ')}`)
+  return text as Shape
+}
+
+/** The partition of `size` nodes into `groups` (already resolved to indexes) plus the rest. */
+export function groupPartition(groups: number[][], size: number): Partition {
+  if (size < 2) throw badArgument('a partition needs at least 2 nodes')
+  const seen = new Set<number>()
+  for (const group of groups) {
+    for (const node of group) {
+      if (!Number.isInteger(node) || node < 0 || node >= size) throw badArgument(`node ${node} is out of range: this cluster has ${size} nodes (0 to ${size - 1})`)
+      if (seen.has(node)) throw badArgument(`node ${node} is in two groups`)
+      seen.add(node)
+    }
+  }
+  const rest = range(size).filter((i) => !seen.has(i))
+  const all = [...groups.map((g) => [...g].sort((a, b) => a - b)), ...(rest.length > 0 ? [rest] : [])].filter((g) => g.length > 0)
+  if (all.length < 2) throw badArgument(`groups ${groups.map((g) => g.join(',')).join(' ')} leave no one to cut off: name fewer nodes`)
+  return {groups: all, shape: null, cuts: cutsBetween(all, size)}
+}
+
+export function shapePartition(shape: Shape, size: number): Partition {
+  if (size < 2) throw badArgument('a partition needs at least 2 nodes')
+  const nodes = range(size)
+  const [first, second] = bisect(nodes)
+  switch (shape) {
+    case 'halves':
+      return {groups: [first, second], shape, cuts: cutsBetween([first, second], size)}
+    case 'bridge': {
+      if (size < 3) throw badArgument('--shape bridge needs at least 3 nodes')
+      const bridge = second[0]
+      const cuts = cutsBetween([first, second], size).filter(([a, b]) => a !== bridge && b !== bridge)
+      return {groups: [first, second], shape, bridge, cuts}
+    }
+    case 'ring': {
+      if (size < 4) throw badArgument(`--shape ring needs at least 4 nodes (with ${size}, every majority is the whole cluster); try --shape bridge`)
+      const reach = Math.ceil(Math.floor(size / 2) / 2)
+      const cuts: [number, number][] = []
+      for (let a = 0; a < size; a++) {
+        for (let b = a + 1; b < size; b++) {
+          const distance = Math.min(b - a, size - (b - a))
+          if (distance > reach) cuts.push([a, b])
+        }
+      }
+      return {groups: null, shape, cuts}
+    }
+  }
+}
+
+/** Jepsen's bisect: the first floor(n/2) items, and the rest. */
+export function bisect<T>(items: T[]): [T[], T[]] {
+  const half = Math.floor(items.length / 2)
+  return [items.slice(0, half), items.slice(half)]
+}
+
+/** Which nodes each node can still reach (itself included), by node. */
+export function reachability(partition: Partition, size: number): number[][] {
+  const cut = cutSet(partition.cuts)
+  return range(size).map((a) => range(size).filter((b) => a === b || !cut.has(key(a, b))))
+}
+
+function cutsBetween(groups: number[][], size: number): [number, number][] {
+  const groupOf = new Map<number, number>()
+  groups.forEach((group, g) => group.forEach((node) => groupOf.set(node, g)))
+  const cuts: [number, number][] = []
+  for (let a = 0; a < size; a++) for (let b = a + 1; b < size; b++) if (groupOf.get(a) !== groupOf.get(b)) cuts.push([a, b])
+  return cuts
+}
+
+/** What the manager has asked for: at most one partition, and delay and loss per node. */
+export interface FaultRules {
+  partition: (Partition & {until: number | null}) | null
+  delay: Map<number, {ms: number; jitterMs: number; until: number | null}>
+  loss: Map<number, {loss: number; until: number | null}>
+}
+
+export function emptyRules(): FaultRules {
+  return {partition: null, delay: new Map(), loss: new Map()}
+}
+
+export function hasRules(rules: FaultRules): boolean {
+  return rules.partition !== null || rules.delay.size > 0 || rules.loss.size > 0
+}
+
+/** A fault as a node's PUT /admin/faults takes it (without `peers`). */
+export interface WireFault {
+  drop?: true
+  delay_ms?: number
+  jitter_ms?: number
+  loss?: number
+  /** Epoch ms at which every part of this fault has expired; absent if some part never does. */
+  until?: number
+}
+
+/**
+ * The fault each node must apply to each peer: `result[node].get(peer)`. A peer without an
+ * entry is healthy. Rules already expired at `now` are left out.
+ */
+export function nodeFaults(rules: FaultRules, size: number, now: number): Map<number, WireFault>[] {
+  const live = (until: number | null): boolean => until === null || until > now
+  const cut = rules.partition && live(rules.partition.until) ? cutSet(rules.partition.cuts) : new Set<string>()
+  return range(size).map((node) => {
+    const faults = new Map<number, WireFault>()
+    const delay = rules.delay.get(node)
+    const loss = rules.loss.get(node)
+    for (const peer of range(size)) {
+      if (peer === node) continue
+      const fault: WireFault = {}
+      const untils: (number | null)[] = []
+      if (cut.has(key(node, peer))) {
+        fault.drop = true
+        untils.push(rules.partition!.until)
+      }
+      if (delay && live(delay.until)) {
+        fault.delay_ms = delay.ms
+        if (delay.jitterMs > 0) fault.jitter_ms = delay.jitterMs
+        untils.push(delay.until)
+      }
+      if (loss && live(loss.until)) {
+        fault.loss = loss.loss
+        untils.push(loss.until)
+      }
+      if (untils.length === 0) continue
+      if (untils.every((u) => u !== null)) fault.until = Math.max(...(untils as number[]))
+      faults.set(peer, fault)
+    }
+    return faults
+  })
+}
+
+/** The earliest time a rule expires, or null if none does. */
+export function nextExpiry(rules: FaultRules): number | null {
+  const untils = [rules.partition?.until ?? null, ...[...rules.delay.values()].map((d) => d.until), ...[...rules.loss.values()].map((l) => l.until)]
+  const set = untils.filter((u): u is number => u !== null)
+  return set.length > 0 ? Math.min(...set) : null
+}
+
+/** Removes the rules expired at `now`; returns what expired, in words, for the timeline. */
+export function dropExpired(rules: FaultRules, now: number): string[] {
+  const expired: string[] = []
+  if (rules.partition && rules.partition.until !== null && rules.partition.until <= now) {
+    expired.push('partition')
+    rules.partition = null
+  }
+  for (const [node, delay] of rules.delay) {
+    if (delay.until !== null && delay.until <= now) {
+      expired.push(`delay on node ${node}`)
+      rules.delay.delete(node)
+    }
+  }
+  for (const [node, loss] of rules.loss) {
+    if (loss.until !== null && loss.until <= now) {
+      expired.push(`loss on node ${node}`)
+      rules.loss.delete(node)
+    }
+  }
+  return expired
+}
+
+/**
+ * The PUT bodies that give `node` exactly `faults` (after a DELETE): peers with equal faults
+ * share one request. `for_ms` is relative to `now`.
+ */
+export function putBodies(faults: Map<number, WireFault>, now: number): Record<string, unknown>[] {
+  const byFault = new Map<string, {fault: WireFault; peers: number[]}>()
+  for (const [peer, fault] of [...faults].sort((a, b) => a[0] - b[0])) {
+    const id = JSON.stringify(fault)
+    const entry = byFault.get(id) ?? {fault, peers: []}
+    entry.peers.push(peer)
+    byFault.set(id, entry)
+  }
+  return [...byFault.values()].map(({fault, peers}) => {
+    const {until, ...rest} = fault
+    const body: Record<string, unknown> = {peers, ...rest}
+    if (until !== undefined) body.for_ms = Math.max(1, until - now)
+    return body
+  })
+}
+
+function cutSet(cuts: [number, number][]): Set<string> {
+  return new Set(cuts.map(([a, b]) => key(a, b)))
+}
+
+function key(a: number, b: number): string {
+  return a < b ? `${a}-${b}` : `${b}-${a}`
+}
+
+function range(n: number): number[] {
+  return Array.from({length: n}, (_, i) => i)
+}

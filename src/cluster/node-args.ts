@@ -1,0 +1,66 @@
+/**
+ * Parsing what the user types for nodes, groups and percentages. Every refusal is one line
+ * that says what was expected.
+ */
+import {parseDuration} from '../cli/duration.js'
+import {badArgument} from './errors.js'
+
+/** A node as the user names it: its index, or whichever node leads right now. */
+export type NodeRef = number | 'leader'
+
+export function parseNodeRef(text: string, size?: number): NodeRef {
+  const value = text.trim().toLowerCase()
+  if (value === 'leader') return 'leader'
+  if (!/^\d+$/.test(value)) throw badArgument(`"${text}" is not a node: give an index${size ? ` from 0 to ${size - 1}` : ''} or "leader"`)
+  const index = Number(value)
+  if (size !== undefined) checkIndex(index, size)
+  return index
+}
+
+export function checkIndex(index: number, size: number): number {
+  if (!Number.isInteger(index) || index < 0 || index >= size) {
+    throw badArgument(`node ${index} is out of range: this cluster has ${size} node${size === 1 ? '' : 's'} (0 to ${size - 1})`)
+  }
+  return index
+}
+
+/** `0,1` -> [0, 1]; members may be `leader`. Duplicates within a group are refused. */
+export function parseGroup(text: string, size?: number): NodeRef[] {
+  const items = text.split(',').map((s) => s.trim())
+  if (items.length === 0 || items.some((s) => s === '')) throw badArgument(`"${text}" is not a group: give node indexes separated by commas, e.g. 0,1`)
+  const group = items.map((item) => parseNodeRef(item, size))
+  if (new Set(group).size !== group.length) throw badArgument(`group "${text}" names a node twice`)
+  return group
+}
+
+/** A percentage from 0 to 100 (`12.5` or `12.5%`), returned as a fraction of 1. */
+export function parsePercent(text: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*%?\s*$/.exec(text)
+  const value = match ? Number(match[1]) : NaN
+  if (!match || !(value >= 0 && value <= 100)) throw badArgument(`"${text}" is not a percentage: give a number from 0 to 100, e.g. 20`)
+  return value / 100
+}
+
+/** Milliseconds, from `250`, `250ms` or `1s`. */
+export function parseMs(text: string, what: string, max = 60_000): number {
+  let ms: number
+  try {
+    ms = parseDuration(text, 'ms')
+  } catch {
+    throw badArgument(`${what}: "${text}" is not a duration: use e.g. 100, 100ms, 1.5s`)
+  }
+  if (ms > max) throw badArgument(`${what}: ${ms} ms is too long (at most ${max} ms)`)
+  return ms
+}
+
+/** A duration flag given as text (`10s`, `500ms`, `2m`; bare numbers are seconds if `unit` says so). */
+export function parseDurationArg(text: string, flag: string, unit: 'ms' | 's' = 'ms', minMs = 1): number {
+  let ms: number
+  try {
+    ms = parseDuration(text, unit)
+  } catch {
+    throw badArgument(`${flag}: "${text}" is not a duration: use e.g. 150ms, 10s, 1m`)
+  }
+  if (ms < minMs) throw badArgument(`${flag} must be at least ${minMs} ms`)
+  return ms
+}

@@ -1,0 +1,62 @@
+/**
+ * How the cluster commands print: aligned tables, the node table of `up` and `status`,
+ * colored per-node prefixes (only on a terminal, and never with NO_COLOR).
+ */
+import {describeFaults, describeProcess, type ClusterStatus} from './status.js'
+
+const COLORS = [36, 35, 33, 32, 34, 31, 96, 95, 93, 92, 94, 91]
+
+export function useColor(stream: NodeJS.WriteStream = process.stdout): boolean {
+  if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') return false
+  if (process.env.FORCE_COLOR !== undefined && process.env.FORCE_COLOR !== '0') return true
+  return stream.isTTY === true
+}
+
+export function paint(text: string, code: number, color: boolean): string {
+  return color ? `\u001B[${code}m${text}\u001B[0m` : text
+}
+
+/** `node1 | ` in the node's own color. */
+export function nodePrefix(index: number | string, width: number, color: boolean): string {
+  const label = typeof index === 'number' ? `node${index}` : index
+  const code = typeof index === 'number' ? COLORS[index % COLORS.length] : 90
+  return paint(`${label.padEnd(width)} |`, code, color) + ' '
+}
+
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd()
+  return [line(header), ...rows.map(line)].join('\n')
+}
+
+export function statusTable(status: ClusterStatus): string {
+  const header = ['NODE', 'ID', 'PID', 'PROCESS', 'ROLE', 'TERM', 'COMMIT', 'APPLIED', 'LOG', 'LAG', 'TCP', 'HTTP', 'RAFT', 'FAULTS']
+  const rows = status.nodes.map((n) => {
+    return [
+      String(n.index),
+      n.node_id,
+      n.pid === null ? '-' : String(n.pid),
+      describeProcess(n),
+      n.role ?? '-',
+      num(n.term),
+      num(n.commit_index),
+      num(n.last_applied),
+      num(n.log_length),
+      num(n.lag),
+      String(n.tcp_port),
+      String(n.http_port),
+      String(n.raft_port),
+      describeFaults(n.faults) || '-',
+    ]
+  })
+  const leader = status.leader === null ? 'no leader' : `leader: node ${status.leader} (${status.nodes[status.leader].node_id}), term ${status.term}`
+  return `cluster "${status.cluster}": ${leader}\n${table(header, rows)}`
+}
+
+function num(value: number | null): string {
+  return value === null ? '-' : String(value)
+}

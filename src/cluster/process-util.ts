@@ -1,0 +1,128 @@
+/**
+ * Processes by pid: is it alive, is it still the process we started (pids are reused), and
+ * signals with bounded waits. Linux reads /proc; elsewhere `ps` answers the same questions.
+ */
+import {execFileSync} from 'node:child_process'
+import fs from 'node:fs'
+
+/** True while `pid` names a live process (a zombie, which has exited, counts as dead). */
+export function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false
+  try {
+    process.kill(pid, 0)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false
+  }
+  const state = procState(pid)
+  return state !== 'Z' && state !== 'X'
+}
+
+/** The one-letter state of a process from /proc (R, S, T for stopped, Z...), or null. */
+export function procState(pid: number): string | null {
+  const stat = readStat(pid)
+  return stat ? stat[0] : null
+}
+
+/**
+ * Something that tells this process apart from a later one with the same pid: its start
+ * time in clock ticks since boot (Linux), or the `ps` start time elsewhere. Null if unknown.
+ */
+export function processIdentity(pid: number): string | null {
+  const stat = readStat(pid)
+  if (stat) return stat[19] ?? null
+  if (process.platform === 'linux') return null
+  try {
+    return execFileSync('ps', ['-o', 'lstart=', '-p', String(pid)], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore']}).trim() || null
+  } catch {
+    return null
+  }
+}
+
+/** The command line of a process, or null when it cannot be read. */
+export function commandLine(pid: number): string | null {
+  try {
+    const raw = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+    return raw.split('\0').join(' ').trim()
+  } catch {
+    if (process.platform === 'linux') return null
+  }
+  try {
+    return execFileSync('ps', ['-o', 'command=', '-p', String(pid)], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore']}).trim() || null
+  } catch {
+    return null
+  }
+}
+
+/**
+ * True if `pid` is alive and its command line contains every one of `markers` (for example
+ * the node's data dir): the check that keeps us from signalling a stranger that got the pid.
+ */
+export function isOurProcess(pid: number, markers: string[]): boolean {
+  if (!isAlive(pid)) return false
+  const line = commandLine(pid)
+  if (line === null) return false
+  return markers.every((marker) => line.includes(marker))
+}
+
+export function signal(pid: number, name: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, name)
+    return true
+  } catch {
+    return false
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** Waits until `pid` is gone, polling; true if it went within `timeoutMs`. */
+export async function waitForExit(pid: number, timeoutMs: number, pollMs = 50): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  const attempts = Math.ceil(timeoutMs / pollMs) + 1
+  for (let i = 0; i < attempts; i++) {
+    if (!isAlive(pid)) return true
+    if (Date.now() >= deadline) break
+    await sleep(pollMs)
+  }
+  return !isAlive(pid)
+}
+
+/** SIGTERM (and SIGCONT, in case it is paused), then SIGKILL after `graceMs`. True if it is gone. */
+export async function terminate(pid: number, graceMs: number): Promise<boolean> {
+  if (!isAlive(pid)) return true
+  signal(pid, 'SIGTERM')
+  signal(pid, 'SIGCONT')
+  if (await waitForExit(pid, graceMs)) return true
+  signal(pid, 'SIGKILL')
+  return waitForExit(pid, 3000)
+}
+
+/**
+ * Calls `onGone` once when the process `pid` is no longer the one that was there when the
+ * watch began (it died, or its pid now names another process). Polls every `intervalMs`;
+ * the timer does not keep the event loop alive.
+ */
+export function watchProcess(pid: number, intervalMs: number, onGone: () => void): () => void {
+  const identity = processIdentity(pid)
+  const timer = setInterval(() => {
+    const gone = !isAlive(pid) || (identity !== null && processIdentity(pid) !== identity)
+    if (gone) {
+      clearInterval(timer)
+      onGone()
+    }
+  }, intervalMs)
+  timer.unref()
+  return () => clearInterval(timer)
+}
+
+function readStat(pid: number): string[] | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // The command name (field 2) may contain spaces and parentheses: split after its last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  } catch {
+    return null
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * cluster.json: what the cluster is (options, ports) and what runs (supervisor and node
+ * pids). `up` writes the first version; from then on only the supervisor writes it, always
+ * whole and atomically (write a temp file, rename), so a reader never sees half a file.
+ */
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import type {ClusterPaths} from './layout.js'
+
+export interface ClusterOptions {
+  nodes: number
+  host: string
+  tcp_port: number
+  http_port: number
+  raft_port: number
+  election_timeout_ms: number
+  heartbeat_ms: number
+}
+
+export type ProcessState = 'starting' | 'running' | 'paused' | 'stopped' | 'exited'
+
+export interface NodeRecord {
+  index: number
+  node_id: string
+  host: string
+  tcp_port: number
+  http_port: number
+  raft_port: number
+  data_dir: string
+  log_file: string
+  pid: number | null
+  process: ProcessState
+  exit_code: number | null
+  exit_signal: string | null
+}
+
+export interface SupervisorRecord {
+  pid: number
+  started_at: string
+  socket: string
+  foreground: boolean
+}
+
+export interface ClusterState {
+  version: 1
+  name: string
+  created_at: string
+  updated_at: string
+  options: ClusterOptions
+  supervisor: SupervisorRecord | null
+  nodes: NodeRecord[]
+}
+
+export const DEFAULT_OPTIONS: ClusterOptions = {
+  nodes: 3,
+  host: '127.0.0.1',
+  tcp_port: 5000,
+  http_port: 8080,
+  raft_port: 6000,
+  election_timeout_ms: 150,
+  heartbeat_ms: 50,
+}
+
+export function nodeRecords(paths: ClusterPaths, options: ClusterOptions): NodeRecord[] {
+  return Array.from({length: options.nodes}, (_, index) => ({
+    index,
+    node_id: `${options.host}:${options.tcp_port + index}`,
+    host: options.host,
+    tcp_port: options.tcp_port + index,
+    http_port: options.http_port + index,
+    raft_port: options.raft_port + index,
+    data_dir: paths.nodeDir(index),
+    log_file: paths.nodeLog(index),
+    pid: null,
+    process: 'stopped',
+    exit_code: null,
+    exit_signal: null,
+  }))
+}
+
+export function readState(paths: ClusterPaths): ClusterState | null {
+  let text: string
+  try {
+    text = fs.readFileSync(paths.clusterJson, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null
+    throw error
+  }
+  const state = JSON.parse(text) as ClusterState
+  if (state.version !== 1 || !Array.isArray(state.nodes)) throw new Error(`${paths.clusterJson} is not a cluster file this pad-cli understands`)
+  return state
+}
+
+export function writeState(paths: ClusterPaths, state: ClusterState): void {
+  state.updated_at = new Date().toISOString()
+  const temp = `${paths.clusterJson}.${process.pid}.tmp`
+  fs.writeFileSync(temp, JSON.stringify(state, null, 2) + '\n', {mode: 0o600})
+  fs.renameSync(temp, paths.clusterJson)
+}
+
+/** Creates the cluster folder (0700). */
+export function ensureClusterDir(paths: ClusterPaths): void {
+  fs.mkdirSync(paths.dir, {recursive: true, mode: 0o700})
+}
+
+/** Writes a fresh random admin token readable only by its owner, and returns it. */
+export function writeToken(paths: ClusterPaths): string {
+  const token = crypto.randomBytes(24).toString('base64url')
+  fs.rmSync(paths.token, {force: true})
+  fs.writeFileSync(paths.token, token + '\n', {mode: 0o600, flag: 'wx'})
+  fs.chmodSync(paths.token, 0o600)
+  return token
+}
+
+export function readToken(paths: ClusterPaths): string {
+  return fs.readFileSync(paths.token, 'utf8').trim()
+}

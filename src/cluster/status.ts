@@ -1,0 +1,96 @@
+/**
+ * `pad-cli status --json`: the documented, stable shape (extra fields may be added, none
+ * removed or renamed).
+ *
+ *   {"cluster": "default", "leader": 1 | null, "term": 3 | null, "supervisor_pid": 4242,
+ *    "nodes": [{"index", "node_id", "pid", "process", "exit_code", "exit_signal",
+ *               "role", "term", "commit_index", "last_applied", "log_length", "lag",
+ *               "leader_index", "host", "tcp_port", "http_port", "raft_port", "faults",
+ *               "data_dir", "log_file"}]}
+ *
+ * `process`: starting | running | paused | stopped (by `stop` or `down`) | exited (anything
+ * else: killed, crashed; `exit_code`/`exit_signal` say how). `role` is the node's own
+ * answer (LEADER, FOLLOWER, CANDIDATE), null when it is not running or does not answer.
+ * `lag`: entries the leader has committed that this node has not applied yet (null without a
+ * leader). `faults`: what the node applies to its Raft peers, one entry per faulty peer.
+ */
+import type {ProcessState} from './state.js'
+
+export interface FaultView {
+  peer: number
+  drop?: boolean
+  delay_ms?: number
+  jitter_ms?: number
+  loss?: number
+  /** When the fault ends by itself (ISO 8601), or null. */
+  expires_at: string | null
+}
+
+export interface NodeStatus {
+  index: number
+  node_id: string
+  pid: number | null
+  process: ProcessState
+  exit_code: number | null
+  exit_signal: string | null
+  role: string | null
+  term: number | null
+  commit_index: number | null
+  last_applied: number | null
+  log_length: number | null
+  lag: number | null
+  leader_index: number | null
+  host: string
+  tcp_port: number
+  http_port: number
+  raft_port: number
+  faults: FaultView[]
+  data_dir: string
+  log_file: string
+}
+
+export interface ClusterStatus {
+  cluster: string
+  leader: number | null
+  term: number | null
+  supervisor_pid: number
+  nodes: NodeStatus[]
+}
+
+/** A node's GET /admin/faults answer (`{"1": {"drop": true, "until": 1700000000000}}`) as FaultViews. */
+export function faultViews(faults: Record<string, Record<string, unknown>>): FaultView[] {
+  return Object.entries(faults)
+    .map(([peer, fault]) => {
+      const view: Partial<FaultView> = {peer: Number(peer)}
+      if (fault.drop) view.drop = true
+      if (typeof fault.delayMs === 'number' && fault.delayMs > 0) view.delay_ms = fault.delayMs
+      if (typeof fault.jitterMs === 'number' && fault.jitterMs > 0) view.jitter_ms = fault.jitterMs
+      if (typeof fault.loss === 'number' && fault.loss > 0) view.loss = fault.loss
+      view.expires_at = typeof fault.until === 'number' ? new Date(fault.until).toISOString() : null
+      return view as FaultView
+    })
+    .sort((a, b) => a.peer - b.peer)
+}
+
+/** `drop 1,2; delay 50ms ±10 1,2; loss 20% 2` */
+export function describeFaults(faults: FaultView[]): string {
+  if (faults.length === 0) return ''
+  const parts = new Map<string, number[]>()
+  const add = (what: string, peer: number): void => {
+    const peers = parts.get(what) ?? []
+    peers.push(peer)
+    parts.set(what, peers)
+  }
+  for (const f of faults) {
+    if (f.drop) add('cut from', f.peer)
+    if (f.delay_ms || f.jitter_ms) add(`delay ${f.delay_ms ?? 0}ms${f.jitter_ms ? `±${f.jitter_ms}` : ''} to`, f.peer)
+    if (f.loss) add(`loss ${Math.round(f.loss * 1000) / 10}% to`, f.peer)
+  }
+  return [...parts].map(([what, peers]) => `${what} ${peers.join(',')}`).join('; ')
+}
+
+export function describeProcess(node: Pick<NodeStatus, 'process' | 'exit_code' | 'exit_signal'>): string {
+  if (node.process !== 'exited') return node.process
+  if (node.exit_signal) return `exited (${node.exit_signal})`
+  return `exited (code ${node.exit_code ?? '?'})`
+}

@@ -1,0 +1,793 @@
+/**
+ * The supervisor: one process per cluster that owns the node processes.
+ *
+ * - spawns each node with execa (detached into its own process group, output appended to
+ *   node-<i>/node.log through a file descriptor, so nothing is buffered here and a node's
+ *   output does not depend on the supervisor staying alive), and passes it the cluster token
+ *   file and `--supervisor-pid`, so that a node whose supervisor dies stops by itself;
+ * - watches every node: exit code or signal, restarts on request, SIGKILL / SIGTERM /
+ *   SIGSTOP / SIGCONT on request;
+ * - follows each node's /events stream (and polls /raft once a second, in case an event was
+ *   missed) to record roles, elections and leader changes in the timeline (events.jsonl);
+ * - turns partitions, delay and loss into per-node faults and pushes them to every node's
+ *   /admin/faults, again after a node restarts or resumes, and heals them when they expire;
+ * - serves the control API (control.ts) on the Unix socket in the cluster folder.
+ *
+ * It knows the nodes only through their pids, ports, files and HTTP API.
+ */
+import fs from 'node:fs'
+import {execa} from 'execa'
+import {ClusterError, badArgument} from './errors.js'
+import {EventLog} from './events.js'
+import {
+  dropExpired,
+  emptyRules,
+  groupPartition,
+  hasRules,
+  nextExpiry,
+  nodeFaults,
+  parseShape,
+  putBodies,
+  shapePartition,
+  type FaultRules,
+  type Partition,
+} from './faults.js'
+import {ControlServer, type ControlRequest} from './control.js'
+import type {ClusterPaths} from './layout.js'
+import {callJson, followEvents, getRaft, requestJson, type RaftInfo} from './node-api.js'
+import {checkIndex, type NodeRef} from './node-args.js'
+import {isAlive, signal, sleep} from './process-util.js'
+import {readState, readToken, writeState, type ClusterState, type NodeRecord} from './state.js'
+import {faultViews, type ClusterStatus, type FaultView, type NodeStatus} from './status.js'
+
+/** How to run `pad-cli`: the node binary, its flags (e.g. --import tsx), and the entry script. */
+export interface CliEntry {
+  command: string
+  args: string[]
+}
+
+/** The pad-cli that is running now, so nodes run the same code as their supervisor. */
+export function currentCli(): CliEntry {
+  const execArgv = process.execArgv.filter((arg) => !arg.startsWith('--inspect') && !arg.startsWith('--debug'))
+  return {command: process.execPath, args: [...execArgv, process.argv[1]]}
+}
+
+export interface SupervisorOptions {
+  foreground: boolean
+  cli?: CliEntry
+  /** How long a node may take from spawn to answering /health. */
+  startTimeoutMs?: number
+  /** How long a node may take to stop after SIGTERM before it gets SIGKILL. */
+  stopGraceMs?: number
+}
+
+interface RaftView {
+  role: string | null
+  term: number | null
+  leader: number | null
+  commitIndex: number | null
+  lastApplied: number | null
+  logLength: number | null
+}
+
+interface NodeHandle {
+  record: NodeRecord
+  /** The execa subprocess of the current node process (compared by identity), or null. */
+  subprocess: object | null
+  /** Why we expect the current process to exit, if we asked it to. */
+  expecting: 'kill' | 'stop' | 'down' | null
+  exited: Promise<void> | null
+  view: RaftView
+  closeEvents: (() => void) | null
+  /** The faults this node must get pushed again (it was down or did not answer). */
+  faultsDirty: boolean
+  /** What we last pushed successfully, to skip pushes that change nothing. */
+  pushed: string | null
+}
+
+const EMPTY_VIEW: RaftView = {role: null, term: null, leader: null, commitIndex: null, lastApplied: null, logLength: null}
+const POLL_MS = 1000
+const STATUS_TIMEOUT_MS = 700
+const PUSH_TIMEOUT_MS = 1500
+
+export class Supervisor {
+  readonly events: EventLog
+  private readonly state: ClusterState
+  private readonly nodes: NodeHandle[]
+  private readonly token: string
+  private readonly control: ControlServer
+  private readonly cli: CliEntry
+  private rules: FaultRules = emptyRules()
+  private expiryTimer: NodeJS.Timeout | null = null
+  private pollTimer: NodeJS.Timeout | null = null
+  private leader: number | null = null
+  private readonly electionsSeen = new Set<number>()
+  private queue: Promise<unknown> = Promise.resolve()
+  private closing: Promise<void> | null = null
+  private readonly closedResolvers: (() => void)[] = []
+
+  constructor(
+    readonly paths: ClusterPaths,
+    private readonly options: SupervisorOptions,
+  ) {
+    const state = readState(paths)
+    if (!state) throw new ClusterError('SUPERVISOR', `no ${paths.clusterJson}: run pad-cli up`)
+    this.state = state
+    this.token = readToken(paths)
+    this.cli = options.cli ?? currentCli()
+    this.events = new EventLog(paths.events)
+    this.nodes = state.nodes.map((record) => ({
+      record,
+      subprocess: null,
+      expecting: null,
+      exited: null,
+      view: {...EMPTY_VIEW},
+      closeEvents: null,
+      faultsDirty: false,
+      pushed: null,
+    }))
+    this.control = new ControlServer(paths.socket, (request) => this.handle(request))
+  }
+
+  get size(): number {
+    return this.nodes.length
+  }
+
+  /** Listens on the control socket, records itself in cluster.json, and spawns every node. */
+  async start(): Promise<void> {
+    await this.control.listen()
+    this.state.supervisor = {pid: process.pid, started_at: new Date().toISOString(), socket: this.paths.socket, foreground: this.options.foreground}
+    this.save()
+    this.log('supervisor started', {pid: process.pid, nodes: this.size, foreground: this.options.foreground})
+    this.events.record('up', {nodes: this.size, supervisor_pid: process.pid})
+    for (const node of this.nodes) this.spawn(node)
+    this.pollTimer = setInterval(() => void this.poll(), POLL_MS)
+    // Waiting for health is not needed to answer requests: `up` polls status.
+    for (const node of this.nodes) void this.afterSpawn(node)
+  }
+
+  /** Resolves when the supervisor has stopped (after `down` or `shutdown()`). */
+  closed(): Promise<void> {
+    if (this.closing === null) return new Promise((resolve) => this.closedResolvers.push(resolve))
+    return this.closing
+  }
+
+  /** Stops every node (SIGTERM, then SIGKILL after the grace period) and the control API. */
+  shutdown(): Promise<void> {
+    this.closing ??= (async () => {
+      this.log('stopping the cluster')
+      if (this.pollTimer) clearInterval(this.pollTimer)
+      if (this.expiryTimer) clearTimeout(this.expiryTimer)
+      const grace = this.options.stopGraceMs ?? 8000
+      await Promise.all(this.nodes.filter((n) => this.alive(n)).map((n) => this.stopProcess(n, 'down', grace)))
+      for (const node of this.nodes) node.closeEvents?.()
+      this.events.record('down')
+      this.state.supervisor = null
+      this.save()
+      await this.control.close()
+      this.log('supervisor stopped')
+      for (const resolve of this.closedResolvers) resolve()
+    })()
+    return this.closing
+  }
+
+  /** SIGKILL to every node now (a second Ctrl-C). */
+  killAll(): void {
+    for (const node of this.nodes) if (node.record.pid !== null && this.alive(node)) signal(node.record.pid, 'SIGKILL')
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Control API
+
+  private handle(request: ControlRequest): Promise<Record<string, unknown>> {
+    if (this.closing && !['status', 'ping', 'down'].includes(request.op)) {
+      return Promise.reject(new ClusterError('NOT_UP', 'the cluster is stopping'))
+    }
+    switch (request.op) {
+      case 'status':
+        return this.status() as unknown as Promise<Record<string, unknown>>
+      case 'ping':
+        return Promise.resolve({pid: process.pid})
+      case 'down':
+        return this.down()
+      default:
+        // Requests that change things run one at a time, in order.
+        return this.serialized(() => this.mutate(request))
+    }
+  }
+
+  private serialized<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task, task)
+    this.queue = run.catch(() => {})
+    return run
+  }
+
+  private async mutate(request: ControlRequest): Promise<Record<string, unknown>> {
+    switch (request.op) {
+      case 'kill':
+        return this.kill(await this.resolve(request.node))
+      case 'stop':
+        return this.stop(await this.resolve(request.node))
+      case 'start':
+        return this.startNode(await this.resolve(request.node))
+      case 'restart':
+        return this.restart(await this.resolve(request.node))
+      case 'pause':
+        return this.pause(await this.resolve(request.node))
+      case 'resume':
+        return this.resume(await this.resolve(request.node))
+      case 'partition':
+        return this.partition(request)
+      case 'heal':
+        return this.heal()
+      case 'delay':
+        return this.delay(await this.resolve(request.node), request)
+      case 'loss':
+        return this.loss(await this.resolve(request.node), request)
+      default:
+        throw badArgument(`unknown request "${request.op}"`)
+    }
+  }
+
+  private async down(): Promise<Record<string, unknown>> {
+    const pids = this.nodes.map((n) => n.record.pid).filter((p): p is number => p !== null && isAlive(p))
+    await this.shutdown()
+    const left = pids.filter((pid) => isAlive(pid))
+    return {stopped: pids, left}
+  }
+
+  /** A node reference from a request: an index in range, or `leader` (asked of the nodes now). */
+  private async resolve(ref: unknown): Promise<NodeHandle> {
+    if (ref === 'leader') {
+      await this.refresh()
+      if (this.leader === null) throw new ClusterError('NO_LEADER', 'no node is leader right now: see pad-cli status')
+      return this.nodes[this.leader]
+    }
+    if (typeof ref !== 'number') throw badArgument('give a node index or "leader"')
+    return this.nodes[checkIndex(ref, this.size)]
+  }
+
+  private async resolveRefs(refs: NodeRef[]): Promise<number[]> {
+    const out: number[] = []
+    for (const ref of refs) out.push((await this.resolve(ref)).record.index)
+    return out
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Processes
+
+  private alive(node: NodeHandle): boolean {
+    return node.record.process === 'starting' || node.record.process === 'running' || node.record.process === 'paused'
+  }
+
+  private spawn(node: NodeHandle): void {
+    const r = node.record
+    fs.mkdirSync(r.data_dir, {recursive: true, mode: 0o700})
+    const o = this.state.options
+    const peers = this.nodes.map((n) => `${n.record.host}:${n.record.raft_port}`).join(',')
+    const args = [
+      ...this.cli.args,
+      'node',
+      '--host', r.host,
+      '--tcp-port', String(r.tcp_port),
+      '--http-port', String(r.http_port),
+      '--raft-port', String(r.raft_port),
+      '--data-dir', r.data_dir,
+      '--peers', peers,
+      '--cluster', this.state.name,
+      '--election-timeout', `${o.election_timeout_ms}ms`,
+      '--heartbeat', `${o.heartbeat_ms}ms`,
+      '--token-file', this.paths.token,
+      '--supervisor-pid', String(process.pid),
+    ]
+    const logFd = fs.openSync(r.log_file, 'a', 0o600)
+    // The node reads the token from the file; a PAD_TOKEN of ours must not override it.
+    const env: Record<string, string | undefined> = {...process.env}
+    delete env.PAD_TOKEN
+    const subprocess = execa(this.cli.command, args, {
+      stdin: 'ignore',
+      // A file descriptor goes to the node as is (execa's 'native' stdio: no pipe through us,
+      // no buffering). execa's types only list descriptors 1 to 9, hence the cast.
+      stdout: logFd as never,
+      stderr: logFd as never,
+      detached: true,
+      cleanup: false,
+      reject: false,
+      buffer: false,
+      extendEnv: false,
+      env,
+    })
+    let fdClosed = false
+    const closeFd = (): void => {
+      if (fdClosed) return
+      fdClosed = true
+      fs.closeSync(logFd)
+    }
+    subprocess.once('spawn', closeFd)
+    subprocess.once('error', closeFd)
+    node.subprocess = subprocess
+    node.expecting = null
+    node.view = {...EMPTY_VIEW}
+    node.pushed = null
+    node.faultsDirty = hasRules(this.rules)
+    r.pid = subprocess.pid ?? null
+    r.process = 'starting'
+    r.exit_code = null
+    r.exit_signal = null
+    this.save()
+    this.log('node started', {node: r.index, pid: r.pid})
+    this.events.record('start', {node: r.index, pid: r.pid})
+    node.exited = subprocess.then((result) => {
+      closeFd()
+      this.onExit(node, subprocess, result.exitCode ?? null, result.signal ?? null, result.failed && result.exitCode === undefined && !result.signal ? (result.shortMessage ?? 'spawn failed') : null)
+    })
+  }
+
+  private onExit(node: NodeHandle, subprocess: object, code: number | null, sig: string | null, failure: string | null): void {
+    if (node.subprocess !== subprocess) return
+    const r = node.record
+    const expected = node.expecting !== null
+    node.closeEvents?.()
+    node.closeEvents = null
+    node.subprocess = null
+    node.view = {...EMPTY_VIEW}
+    r.process = node.expecting === 'stop' || node.expecting === 'down' ? 'stopped' : 'exited'
+    r.exit_code = code
+    r.exit_signal = sig
+    const pid = r.pid
+    this.log('node exited', {node: r.index, pid, code, signal: sig, expected, failure})
+    this.events.record('exit', {node: r.index, pid, code, signal: sig, expected})
+    if (failure) this.events.record('warning', {message: `node ${r.index} could not be started: ${failure}`})
+    node.expecting = null
+    this.save()
+    this.updateLeader()
+  }
+
+  /** After a spawn: wait for /health, then follow /events and push the node's faults. */
+  private async afterSpawn(node: NodeHandle): Promise<boolean> {
+    const subprocess = node.subprocess
+    const deadline = Date.now() + (this.options.startTimeoutMs ?? 30_000)
+    while (Date.now() < deadline) {
+      if (node.subprocess !== subprocess || this.closing) return false
+      try {
+        const answer = await requestJson(node.record, 'GET', '/health', {timeoutMs: 1000})
+        if (answer.status === 200) break
+      } catch {
+        // Not listening yet.
+      }
+      await sleep(100)
+    }
+    if (node.subprocess !== subprocess || this.closing) return false
+    if (Date.now() >= deadline) {
+      this.events.record('warning', {message: `node ${node.record.index} did not answer /health within ${Math.round((this.options.startTimeoutMs ?? 30_000) / 1000)} s`})
+      return false
+    }
+    if (node.record.process === 'starting') {
+      node.record.process = 'running'
+      this.save()
+    }
+    this.follow(node)
+    if (node.faultsDirty) await this.push(node)
+    return true
+  }
+
+  private async waitExit(node: NodeHandle, timeoutMs: number): Promise<boolean> {
+    const exited = node.exited
+    if (!exited || !node.subprocess) return true
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)))
+    const result = await Promise.race([exited.then(() => true as const), timeout])
+    clearTimeout(timer)
+    return result
+  }
+
+  /** SIGTERM (and SIGCONT if paused), SIGKILL after `graceMs`; resolves once it has exited. */
+  private async stopProcess(node: NodeHandle, why: 'stop' | 'down', graceMs: number): Promise<void> {
+    const pid = node.record.pid
+    if (pid === null || !node.subprocess) return
+    node.expecting = why
+    signal(pid, 'SIGTERM')
+    if (node.record.process === 'paused') signal(pid, 'SIGCONT')
+    if (await this.waitExit(node, graceMs)) return
+    this.log('node did not stop in time; SIGKILL', {node: node.record.index, pid})
+    signal(pid, 'SIGKILL')
+    await this.waitExit(node, 3000)
+  }
+
+  private exitInfo(node: NodeHandle): Record<string, unknown> {
+    return {code: node.record.exit_code, signal: node.record.exit_signal}
+  }
+
+  private requireAlive(node: NodeHandle, what: string): number {
+    if (!this.alive(node) || node.record.pid === null) {
+      throw new ClusterError('NODE_STATE', `node ${node.record.index} is not running (${node.record.process}): nothing to ${what}; start it with pad-cli start ${node.record.index}`)
+    }
+    return node.record.pid
+  }
+
+  private async kill(node: NodeHandle): Promise<Record<string, unknown>> {
+    const pid = this.requireAlive(node, 'kill')
+    this.events.record('kill', {node: node.record.index, pid})
+    node.expecting = 'kill'
+    signal(pid, 'SIGKILL')
+    await this.waitExit(node, 3000)
+    return {node: node.record.index, pid, exit: this.exitInfo(node)}
+  }
+
+  private async stop(node: NodeHandle): Promise<Record<string, unknown>> {
+    const pid = this.requireAlive(node, 'stop')
+    this.events.record('stop', {node: node.record.index, pid})
+    await this.stopProcess(node, 'stop', this.options.stopGraceMs ?? 8000)
+    return {node: node.record.index, pid, exit: this.exitInfo(node)}
+  }
+
+  private async startNode(node: NodeHandle): Promise<Record<string, unknown>> {
+    if (this.alive(node)) {
+      throw new ClusterError('NODE_STATE', `node ${node.record.index} is already running (pid ${node.record.pid}); use pad-cli restart ${node.record.index}`)
+    }
+    this.spawn(node)
+    const healthy = await this.afterSpawn(node)
+    if (!healthy) {
+      const how = node.record.process === 'exited' ? `it exited (${node.record.exit_signal ?? `code ${node.record.exit_code}`})` : 'it did not answer in time'
+      throw new ClusterError('NODE_STATE', `node ${node.record.index} did not start: ${how}; see pad-cli logs ${node.record.index}`)
+    }
+    return {node: node.record.index, pid: node.record.pid}
+  }
+
+  private async restart(node: NodeHandle): Promise<Record<string, unknown>> {
+    this.events.record('restart', {node: node.record.index, pid: node.record.pid})
+    const before = node.record.pid
+    if (this.alive(node)) await this.stopProcess(node, 'stop', this.options.stopGraceMs ?? 8000)
+    const started = await this.startNode(node)
+    return {...started, previous_pid: before}
+  }
+
+  private async pause(node: NodeHandle): Promise<Record<string, unknown>> {
+    const pid = this.requireAlive(node, 'pause')
+    if (node.record.process === 'paused') throw new ClusterError('NODE_STATE', `node ${node.record.index} is already paused; resume it with pad-cli resume ${node.record.index}`)
+    this.events.record('pause', {node: node.record.index, pid})
+    signal(pid, 'SIGSTOP')
+    node.record.process = 'paused'
+    this.save()
+    this.updateLeader()
+    return {node: node.record.index, pid}
+  }
+
+  private async resume(node: NodeHandle): Promise<Record<string, unknown>> {
+    const pid = this.requireAlive(node, 'resume')
+    if (node.record.process !== 'paused') throw new ClusterError('NODE_STATE', `node ${node.record.index} is not paused (${node.record.process})`)
+    this.events.record('resume', {node: node.record.index, pid})
+    signal(pid, 'SIGCONT')
+    node.record.process = 'running'
+    this.save()
+    if (node.faultsDirty) await this.push(node)
+    return {node: node.record.index, pid}
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Network faults
+
+  private async partition(request: ControlRequest): Promise<Record<string, unknown>> {
+    const forMs = optionalPositive(request.for_ms, 'for_ms')
+    let partition: Partition
+    if (typeof request.shape === 'string') {
+      if (Array.isArray(request.groups) && request.groups.length > 0) throw badArgument('give either groups or --shape, not both')
+      partition = shapePartition(parseShape(request.shape), this.size)
+    } else {
+      if (!Array.isArray(request.groups) || request.groups.length === 0) throw badArgument('give at least one group (e.g. 0 or 0,1) or --shape')
+      const groups: number[][] = []
+      for (const group of request.groups as NodeRef[][]) {
+        if (!Array.isArray(group)) throw badArgument('each group is a list of nodes')
+        groups.push(await this.resolveRefs(group))
+      }
+      partition = groupPartition(groups, this.size)
+    }
+    const until = forMs === null ? null : Date.now() + forMs
+    this.rules.partition = {...partition, until}
+    this.events.record('partition', {groups: partition.groups, shape: partition.shape, bridge: partition.bridge ?? null, cuts: partition.cuts, for_ms: forMs})
+    const pushed = await this.pushAll()
+    return {...partition, for_ms: forMs, ...pushed}
+  }
+
+  private async heal(): Promise<Record<string, unknown>> {
+    this.rules = emptyRules()
+    this.events.record('heal', {reason: 'command', what: ['all']})
+    return this.pushAll()
+  }
+
+  private async delay(node: NodeHandle, request: ControlRequest): Promise<Record<string, unknown>> {
+    const ms = requireRange(request.ms, 'ms', 0, 60_000)
+    const jitterMs = request.jitter_ms === undefined ? 0 : requireRange(request.jitter_ms, 'jitter_ms', 0, 60_000)
+    const forMs = optionalPositive(request.for_ms, 'for_ms')
+    const index = node.record.index
+    if (ms === 0 && jitterMs === 0) this.rules.delay.delete(index)
+    else this.rules.delay.set(index, {ms, jitterMs, until: forMs === null ? null : Date.now() + forMs})
+    this.events.record('delay', {node: index, ms, jitter_ms: jitterMs, for_ms: forMs})
+    return {node: index, ms, jitter_ms: jitterMs, for_ms: forMs, ...(await this.pushAll())}
+  }
+
+  private async loss(node: NodeHandle, request: ControlRequest): Promise<Record<string, unknown>> {
+    const percent = requireRange(request.percent, 'percent', 0, 100)
+    const forMs = optionalPositive(request.for_ms, 'for_ms')
+    const index = node.record.index
+    if (percent === 0) this.rules.loss.delete(index)
+    else this.rules.loss.set(index, {loss: percent / 100, until: forMs === null ? null : Date.now() + forMs})
+    this.events.record('loss', {node: index, percent, for_ms: forMs})
+    return {node: index, percent, for_ms: forMs, ...(await this.pushAll())}
+  }
+
+  /** Pushes every node's faults; says which nodes got them and which will when they are back. */
+  private async pushAll(): Promise<{applied: number[]; pending: number[]}> {
+    this.scheduleExpiry()
+    for (const node of this.nodes) node.faultsDirty = true
+    const results = await Promise.all(this.nodes.map((node) => this.push(node)))
+    return {
+      applied: this.nodes.filter((_, i) => results[i]).map((n) => n.record.index),
+      pending: this.nodes.filter((_, i) => !results[i]).map((n) => n.record.index),
+    }
+  }
+
+  /** Gives one node exactly the faults the rules say (DELETE, then one PUT per distinct fault). */
+  private async push(node: NodeHandle): Promise<boolean> {
+    if (node.record.process !== 'running') {
+      node.faultsDirty = true
+      return false
+    }
+    const now = Date.now()
+    const faults = nodeFaults(this.rules, this.size, now)[node.record.index]
+    const wanted = JSON.stringify([...faults])
+    if (!node.faultsDirty && node.pushed === wanted) return true
+    try {
+      if (node.pushed !== '[]' || faults.size > 0) {
+        await callJson(node.record, 'DELETE', '/admin/faults', {token: this.token, timeoutMs: PUSH_TIMEOUT_MS})
+        for (const body of putBodies(faults, now)) {
+          await callJson(node.record, 'PUT', '/admin/faults', {body, token: this.token, timeoutMs: PUSH_TIMEOUT_MS})
+        }
+      }
+      node.pushed = wanted
+      node.faultsDirty = false
+      return true
+    } catch (error) {
+      node.faultsDirty = true
+      this.log('could not push faults', {node: node.record.index, error: (error as Error).message})
+      return false
+    }
+  }
+
+  private scheduleExpiry(): void {
+    if (this.expiryTimer) clearTimeout(this.expiryTimer)
+    this.expiryTimer = null
+    const next = nextExpiry(this.rules)
+    if (next === null || this.closing) return
+    this.expiryTimer = setTimeout(
+      () =>
+        void this.serialized(async () => {
+          const expired = dropExpired(this.rules, Date.now())
+          if (expired.length > 0) {
+            this.events.record('heal', {reason: 'expired', what: expired})
+            await this.pushAll()
+          } else {
+            this.scheduleExpiry()
+          }
+        }),
+      Math.max(0, next - Date.now()) + 5,
+    )
+  }
+
+  private intendedFaults(index: number): FaultView[] {
+    const faults = nodeFaults(this.rules, this.size, Date.now())[index]
+    return [...faults].map(([peer, f]) => ({
+      peer,
+      ...(f.drop ? {drop: true} : {}),
+      ...(f.delay_ms ? {delay_ms: f.delay_ms} : {}),
+      ...(f.jitter_ms ? {jitter_ms: f.jitter_ms} : {}),
+      ...(f.loss ? {loss: f.loss} : {}),
+      expires_at: f.until === undefined ? null : new Date(f.until).toISOString(),
+    }))
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Raft view: events, polls, status
+
+  private follow(node: NodeHandle): void {
+    node.closeEvents?.()
+    const subprocess = node.subprocess
+    const index = node.record.index
+    node.closeEvents = followEvents(
+      node.record,
+      (type, data) => {
+        if (node.subprocess !== subprocess) return
+        if (type === 'hello') this.observe(index, fromRaftInfo(data as RaftInfo))
+        else if (type === 'role') this.observe(index, {role: data.role as string, term: data.term as number, leader: (data.leader as number | null) ?? null})
+        else if (type === 'term') this.observe(index, {term: data.term as number})
+        else if (type === 'commit') this.observe(index, {commitIndex: data.commit_index as number, lastApplied: data.last_applied as number})
+      },
+      () => {
+        node.closeEvents = null
+        // The stream ended: the node is stopping, or restarted its HTTP server. Follow again
+        // while this same process runs; the /raft poll covers the gap.
+        setTimeout(() => {
+          if (node.subprocess === subprocess && subprocess !== null && !this.closing && node.closeEvents === null && node.record.process === 'running') this.follow(node)
+        }, 500).unref()
+      },
+    )
+  }
+
+  /** Merges what a node said about itself; records role changes, elections, leader changes. */
+  private observe(index: number, patch: Partial<RaftView>): void {
+    const node = this.nodes[index]
+    const before = node.view
+    const view = {...before, ...patch}
+    // Updates of an older term never undo newer ones.
+    if (before.term !== null && view.term !== null && view.term < before.term) return
+    node.view = view
+    if (patch.role !== undefined && patch.role !== before.role && view.role !== null) {
+      this.events.record('role', {node: index, role: view.role, term: view.term})
+      if (view.role === 'LEADER' && view.term !== null && !this.electionsSeen.has(view.term)) {
+        this.electionsSeen.add(view.term)
+        this.events.record('election', {term: view.term, winner: index, node_id: node.record.node_id})
+      }
+    }
+    this.updateLeader()
+  }
+
+  private updateLeader(): void {
+    let leader: number | null = null
+    let term = -1
+    for (const node of this.nodes) {
+      if (node.record.process !== 'running' || node.view.role !== 'LEADER') continue
+      if ((node.view.term ?? 0) > term) {
+        term = node.view.term ?? 0
+        leader = node.record.index
+      }
+    }
+    if (leader === this.leader) return
+    const previous = this.leader
+    this.leader = leader
+    this.events.record('leader', {leader, previous, term: leader === null ? null : term})
+  }
+
+  /** Asks every running node for /raft now. */
+  private async refresh(): Promise<Map<number, RaftInfo>> {
+    const answers = new Map<number, RaftInfo>()
+    await Promise.all(
+      this.nodes
+        .filter((n) => n.record.process === 'running' || n.record.process === 'starting')
+        .map(async (node) => {
+          try {
+            const info = await getRaft(node.record, STATUS_TIMEOUT_MS)
+            answers.set(node.record.index, info)
+            this.observe(node.record.index, fromRaftInfo(info))
+          } catch {
+            // Not answering (starting, overloaded): its last view stands.
+          }
+        }),
+    )
+    return answers
+  }
+
+  private async poll(): Promise<void> {
+    if (this.closing) return
+    await this.refresh()
+    for (const node of this.nodes) if (node.faultsDirty && node.record.process === 'running') void this.push(node)
+  }
+
+  async status(): Promise<ClusterStatus> {
+    const answers = await this.refresh()
+    const faults = new Map<number, FaultView[]>()
+    await Promise.all(
+      this.nodes
+        .filter((n) => answers.has(n.record.index))
+        .map(async (node) => {
+          try {
+            const answer = await callJson<{faults: Record<string, Record<string, unknown>>}>(node.record, 'GET', '/admin/faults', {token: this.token, timeoutMs: STATUS_TIMEOUT_MS})
+            faults.set(node.record.index, faultViews(answer.faults))
+          } catch {
+            // Fall back to what the node should have.
+          }
+        }),
+    )
+    const leaderInfo = this.leader === null ? undefined : answers.get(this.leader)
+    const leaderCommit = leaderInfo?.commit_index ?? (this.leader === null ? null : this.nodes[this.leader].view.commitIndex)
+    const nodes: NodeStatus[] = this.nodes.map((node) => {
+      const r = node.record
+      const info = answers.get(r.index)
+      const running = r.process === 'running' || r.process === 'starting'
+      return {
+        index: r.index,
+        node_id: r.node_id,
+        pid: this.alive(node) ? r.pid : null,
+        process: r.process,
+        exit_code: r.exit_code,
+        exit_signal: r.exit_signal,
+        role: info ? info.state : null,
+        term: info ? info.current_term : null,
+        commit_index: info ? info.commit_index : null,
+        last_applied: info ? info.last_applied : null,
+        log_length: info ? info.log_length : null,
+        lag: info && leaderCommit !== null && leaderCommit !== undefined ? Math.max(0, leaderCommit - info.last_applied) : null,
+        leader_index: info ? info.leader_index : null,
+        host: r.host,
+        tcp_port: r.tcp_port,
+        http_port: r.http_port,
+        raft_port: r.raft_port,
+        faults: faults.get(r.index) ?? (running || r.process === 'paused' ? this.intendedFaults(r.index) : []),
+        data_dir: r.data_dir,
+        log_file: r.log_file,
+      }
+    })
+    return {
+      cluster: this.state.name,
+      leader: this.leader,
+      term: this.leader === null ? null : this.nodes[this.leader].view.term,
+      supervisor_pid: process.pid,
+      nodes,
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+
+  private save(): void {
+    try {
+      writeState(this.paths, this.state)
+    } catch (error) {
+      this.log('could not write cluster.json', {error: (error as Error).message})
+    }
+  }
+
+  log(message: string, fields: Record<string, unknown> = {}): void {
+    const rest = Object.entries(fields)
+      .filter(([, v]) => v !== undefined && v !== null)
+      .map(([k, v]) => `${k}=${typeof v === 'string' && !/\s/.test(v) ? v : JSON.stringify(v)}`)
+      .join(' ')
+    try {
+      fs.appendFileSync(this.paths.supervisorLog, `${new Date().toISOString()} ${message}${rest ? ' ' + rest : ''}\n`, {mode: 0o600})
+    } catch {
+      // Nowhere else to say it.
+    }
+  }
+}
+
+function fromRaftInfo(info: RaftInfo): Partial<RaftView> {
+  return {
+    role: info.state,
+    term: info.current_term,
+    leader: info.leader_index ?? null,
+    commitIndex: info.commit_index,
+    lastApplied: info.last_applied,
+    logLength: info.log_length,
+  }
+}
+
+function requireRange(value: unknown, name: string, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) throw badArgument(`${name} must be a number from ${min} to ${max}`)
+  return value
+}
+
+function optionalPositive(value: unknown, name: string): number | null {
+  if (value === undefined || value === null) return null
+  return requireRange(value, name, 1, 7 * 24 * 3600 * 1000)
+}
+
+/** Runs a supervisor as its own background process until `down` or a signal stops it. */
+export async function runBackgroundSupervisor(paths: ClusterPaths): Promise<void> {
+  const supervisor = new Supervisor(paths, {foreground: false})
+  const stop = (why: string): void => {
+    supervisor.log(`${why}: stopping`)
+    void supervisor.shutdown().then(() => process.exit(0))
+  }
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
+  process.on('SIGHUP', () => {})
+  process.on('uncaughtException', (error) => {
+    supervisor.log('uncaught error', {error: error.stack ?? error.message})
+    void supervisor.shutdown().finally(() => process.exit(1))
+  })
+  process.on('unhandledRejection', (error) => {
+    supervisor.log('unhandled rejection', {error: error instanceof Error ? (error.stack ?? error.message) : String(error)})
+  })
+  await supervisor.start()
+  await supervisor.closed()
+  // Give the last control answer (to `down`) a moment to leave.
+  setTimeout(() => process.exit(0), 100)
+}

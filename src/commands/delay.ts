@@ -1,0 +1,48 @@
+import {Args, Flags} from '@oclif/core'
+import {ClusterHandle} from '../cluster/cluster.js'
+import {ClusterCommand, clusterFlag, jsonFlag} from '../cluster/command.js'
+import {formatMs} from '../cluster/events.js'
+import {parseDurationArg, parseMs, parseNodeRef} from '../cluster/node-args.js'
+
+export default class Delay extends ClusterCommand {
+  static override summary = "Slow down a node's links: add latency to its Raft traffic, both ways."
+
+  static override description = `Every message between the node and its peers waits <ms> (plus up to --jitter more, at \
+random) in the node's transport. 0 removes the delay. Lasts until pad-cli heal, or --for.`
+
+  static override examples = [
+    '<%= config.bin %> delay 2 100',
+    '<%= config.bin %> delay leader 200ms --jitter 50ms',
+    '<%= config.bin %> delay 1 500 --for 30s',
+    '<%= config.bin %> delay 2 0   # remove it',
+  ]
+
+  static override args = {
+    node: Args.string({description: 'node index, or "leader"', required: true}),
+    ms: Args.string({description: 'added latency in milliseconds (100 or 100ms)', required: true}),
+  }
+
+  static override flags = {
+    cluster: clusterFlag,
+    jitter: Flags.string({description: 'extra random latency, up to this many milliseconds'}),
+    for: Flags.string({description: 'remove it by itself after this long, e.g. 30s'}),
+    json: jsonFlag,
+  }
+
+  async run(): Promise<void> {
+    const {args, flags} = await this.parse(Delay)
+    const ref = parseNodeRef(args.node)
+    const ms = parseMs(args.ms, 'delay')
+    const jitterMs = flags.jitter === undefined ? 0 : parseMs(flags.jitter, '--jitter')
+    const forMs = flags.for === undefined ? undefined : parseDurationArg(flags.for, '--for', 's')
+    const cluster = await ClusterHandle.open(flags.cluster)
+    const answer = await cluster.request<{node: number; pending: number[]}>('delay', {node: cluster.check(ref), ms, jitter_ms: jitterMs, for_ms: forMs})
+    if (flags.json) {
+      this.printJson(answer)
+      return
+    }
+    if (ms === 0 && jitterMs === 0) this.log(`Node ${answer.node}: no added delay.`)
+    else this.log(`Node ${answer.node}: its links are delayed ${ms} ms${jitterMs ? ` ± up to ${jitterMs} ms` : ''}${forMs ? ` for ${formatMs(forMs)}` : ' until pad-cli heal'}.`)
+    if (answer.pending.includes(answer.node)) this.log(`Node ${answer.node} is not running: it gets the delay when it is back.`)
+  }
+}

@@ -1,0 +1,36 @@
+import {Flags} from '@oclif/core'
+import {downCluster, upCommand} from '../cluster/cluster.js'
+import {ClusterCommand, clusterFlag, jsonFlag} from '../cluster/command.js'
+
+export default class Down extends ClusterCommand {
+  static override summary = 'Stop every process of the cluster; with --purge, delete its data too.'
+
+  static override description = `Stops the nodes gracefully (SIGTERM; SIGKILL for any still running after a few seconds), \
+then the supervisor. Works also when the supervisor has died or hangs: every process recorded in cluster.json that is \
+still ours is stopped. Without --purge the data stays, and pad-cli up starts the cluster again on it.`
+
+  static override examples = ['<%= config.bin %> down', '<%= config.bin %> down --purge', '<%= config.bin %> down --cluster test --json']
+
+  static override flags = {
+    cluster: clusterFlag,
+    purge: Flags.boolean({description: 'also delete the cluster folder: data, logs, events, token'}),
+    json: jsonFlag,
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(Down)
+    const result = await downCluster(flags.cluster, flags.purge)
+    if (flags.json) {
+      this.printJson(result)
+      return
+    }
+    if (result.was_up) {
+      const forced = result.forced.length > 0 ? ` (${result.forced.length} had to be killed)` : ''
+      this.log(`Cluster "${result.cluster}" is down: stopped ${result.stopped.length} node process(es)${forced}.`)
+    } else {
+      this.log(`Cluster "${result.cluster}" is not up: nothing to stop (start it with \`${upCommand(result.cluster)}\`).`)
+    }
+    if (result.purged) this.log('Its data, logs and events are deleted.')
+    else if (flags.purge) this.log('There was no data to delete.')
+  }
+}

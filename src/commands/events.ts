@@ -1,0 +1,53 @@
+import {Flags} from '@oclif/core'
+import {openFolder} from '../cluster/cluster.js'
+import {ClusterCommand, clusterFlag} from '../cluster/command.js'
+import {formatEvent, parseEvent, readEvents} from '../cluster/events.js'
+import {LineFollower} from '../cluster/tail.js'
+
+export default class Events extends ClusterCommand {
+  static override summary = "Show the cluster's timeline: starts, exits, kills, pauses, partitions, heals, elections, leader changes."
+
+  static override description = `The supervisor records every event in $PAD_HOME/<cluster>/events.jsonl; this prints it, \
+also after the cluster is down. -f keeps printing new events as they happen (Ctrl-C stops).
+
+--json prints the events as stored, one JSON object per line. Every event has "time" (ISO 8601), "seq" and "type"; \
+the other fields by type: up {nodes, supervisor_pid}; down {}; recovered {supervisor_pid, killed}; start {node, pid}; \
+exit {node, pid, code, signal, expected}; kill, stop, pause, resume, restart {node, pid}; partition {groups, shape, \
+bridge, cuts, for_ms}; delay {node, ms, jitter_ms, for_ms}; loss {node, percent, for_ms}; heal {reason: command or \
+expired, what}; role {node, role, term}; election {term, winner, node_id}; leader {leader, previous, term}; \
+warning {message}.`
+
+  static override examples = [
+    '<%= config.bin %> events',
+    '<%= config.bin %> events -f',
+    '<%= config.bin %> events --json | jq -c \'select(.type == "election")\'',
+    '<%= config.bin %> events -n 20',
+  ]
+
+  static override flags = {
+    cluster: clusterFlag,
+    follow: Flags.boolean({char: 'f', description: 'keep printing new events until Ctrl-C'}),
+    lines: Flags.integer({char: 'n', description: 'only the last N events', min: 1}),
+    json: Flags.boolean({description: 'one JSON object per line, as stored'}),
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(Events)
+    const {paths} = openFolder(flags.cluster)
+    const print = (line: string): void => {
+      const event = parseEvent(line)
+      if (event) this.log(flags.json ? JSON.stringify(event) : formatEvent(event))
+    }
+    const follower = flags.follow ? new LineFollower(paths.events, print) : null
+    let events = readEvents(paths.events)
+    if (flags.lines !== undefined) events = events.slice(-flags.lines)
+    for (const event of events) this.log(flags.json ? JSON.stringify(event) : formatEvent(event))
+    if (!follower) return
+    follower.start(200)
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve)
+      process.once('SIGTERM', resolve)
+    })
+    follower.stop()
+  }
+}

@@ -1,0 +1,63 @@
+import {Flags} from '@oclif/core'
+import {ClusterHandle} from '../cluster/cluster.js'
+import {ClusterCommand, clusterFlag, jsonFlag} from '../cluster/command.js'
+import {callJson} from '../cluster/node-api.js'
+import {parseNodeRef} from '../cluster/node-args.js'
+import {table} from '../cluster/output.js'
+
+interface StoredMessage {
+  topic: string
+  offset: number
+  format: string
+  body: string
+  timestamp: string
+  index: number
+}
+
+export default class Messages extends ClusterCommand {
+  static override summary = 'List stored messages, newest first, as one node has them.'
+
+  static override description = `Reads GET /messages of one node: the leader unless --node names another (every node \
+stores the same messages in the same order once it has caught up; a node cut off from the others may be behind).`
+
+  static override examples = [
+    '<%= config.bin %> messages',
+    '<%= config.bin %> messages --topic news --limit 5',
+    '<%= config.bin %> messages --node 2 --oldest',
+    '<%= config.bin %> messages --json',
+  ]
+
+  static override flags = {
+    cluster: clusterFlag,
+    topic: Flags.string({char: 't', description: 'only this topic'}),
+    limit: Flags.integer({char: 'l', description: 'at most this many messages', default: 20, min: 1, max: 1000}),
+    node: Flags.string({description: 'node index, or "leader" [default: the leader, else any running node]'}),
+    oldest: Flags.boolean({description: 'oldest first'}),
+    json: jsonFlag,
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(Messages)
+    const ref = flags.node === undefined ? undefined : parseNodeRef(flags.node)
+    const cluster = await ClusterHandle.open(flags.cluster)
+    const node = await cluster.target(ref)
+    const query = new URLSearchParams({limit: String(flags.limit), order: flags.oldest ? 'oldest' : 'newest'})
+    if (flags.topic !== undefined) query.set('topic', flags.topic)
+    const answer = await callJson<{messages: StoredMessage[]}>(node, 'GET', `/messages?${query}`, {timeoutMs: 5000})
+    if (flags.json) {
+      this.printJson({node: node.index, node_id: node.node_id, messages: answer.messages})
+      return
+    }
+    if (answer.messages.length === 0) {
+      this.log(`No messages${flags.topic ? ` in topic "${flags.topic}"` : ''} on node ${node.index}.`)
+      return
+    }
+    const rows = answer.messages.map((m) => [`${m.topic}@${m.offset}`, m.timestamp, m.format, oneLine(m.body)])
+    this.log(table(['MESSAGE', 'TIME', 'FORMAT', 'BODY'], rows))
+  }
+}
+
+function oneLine(body: string, max = 120): string {
+  const flat = body.replace(/\s+/g, ' ')
+  return flat.length > max ? flat.slice(0, max - 1) + '…' : flat
+}

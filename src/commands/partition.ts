@@ -1,0 +1,65 @@
+import {Flags} from '@oclif/core'
+import {ClusterHandle} from '../cluster/cluster.js'
+import {ClusterCommand, clusterFlag, jsonFlag} from '../cluster/command.js'
+import {badArgument} from '../cluster/errors.js'
+import {formatMs} from '../cluster/events.js'
+import {parseShape, SHAPES, type Partition} from '../cluster/faults.js'
+import {parseDurationArg, parseGroup} from '../cluster/node-args.js'
+
+export default class PartitionCommand extends ClusterCommand {
+  static override summary = 'Split the network between nodes: groups that cannot reach each other.'
+
+  static override description = `Each argument is a group of nodes (indexes separated by commas, or "leader"); the nodes \
+not named form one more group. Nodes in different groups cannot exchange Raft traffic, both ways; clients still reach \
+every node, as on a real split. "partition 0" cuts node 0 off from the others; "partition 0,1 2" gives {0,1} | {2} | \
+the rest. A new partition replaces the previous one; delay and loss stay.
+
+--shape gives Jepsen's named shapes, with nodes in index order: halves (the first floor(n/2) nodes against the rest), \
+bridge (the halves, but the first node of the second half still reaches everyone), ring (each node reaches its \
+neighbours on a ring 0..n-1: every node sees a majority, no two the same; 4 nodes or more).
+
+--for heals the partition by itself after that long; pad-cli heal removes every network fault at once.`
+
+  static override strict = false
+
+  static override examples = [
+    '<%= config.bin %> partition 0',
+    '<%= config.bin %> partition leader',
+    '<%= config.bin %> partition 0,1 2',
+    '<%= config.bin %> partition --shape halves',
+    '<%= config.bin %> partition --shape bridge --for 10s',
+  ]
+
+  static override flags = {
+    cluster: clusterFlag,
+    shape: Flags.string({description: `a named shape instead of groups: ${SHAPES.join(', ')}`}),
+    for: Flags.string({description: 'heal by itself after this long, e.g. 10s'}),
+    json: jsonFlag,
+  }
+
+  async run(): Promise<void> {
+    const {argv, flags} = await this.parse(PartitionCommand)
+    const texts = argv as string[]
+    const shape = flags.shape === undefined ? undefined : parseShape(flags.shape)
+    const forMs = flags.for === undefined ? undefined : parseDurationArg(flags.for, '--for', 's')
+    if (shape && texts.length > 0) throw badArgument('give either groups or --shape, not both')
+    if (!shape && texts.length === 0) throw badArgument('give at least one group (e.g. pad-cli partition 0) or --shape halves|ring|bridge')
+    const groups = texts.map((t) => parseGroup(t))
+    const cluster = await ClusterHandle.open(flags.cluster)
+    for (const group of groups) for (const ref of group) cluster.check(ref)
+    const answer = await cluster.request<Partition & {for_ms: number | null; applied: number[]; pending: number[]}>('partition', {groups, shape, for_ms: forMs})
+    if (flags.json) {
+      this.printJson(answer)
+      return
+    }
+    const what =
+      answer.groups && !answer.bridge
+        ? answer.groups.map((g) => `{${g.join(',')}}`).join(' | ')
+        : answer.shape === 'bridge'
+          ? `${answer.groups!.map((g) => `{${g.join(',')}}`).join(' | ')}, node ${answer.bridge} bridging both`
+          : `a ring: cut ${answer.cuts.map(([a, b]) => `${a}-${b}`).join(' ')}`
+    const until = answer.for_ms ? `; heals by itself in ${formatMs(answer.for_ms)}` : `; \`pad-cli heal${cluster.name === 'default' ? '' : ` --cluster ${cluster.name}`}\` ends it`
+    this.log(`Partitioned: ${what}${until}.`)
+    if (answer.pending.length > 0) this.log(`Node(s) ${answer.pending.join(', ')} are not running: they get their faults when they are back.`)
+  }
+}

@@ -1,0 +1,197 @@
+import {Flags} from '@oclif/core'
+import {
+  AlreadyUpError,
+  downCluster,
+  launchSupervisor,
+  prepareUp,
+  waitForLeader,
+  type Prepared,
+} from '../cluster/cluster.js'
+import {ClusterCommand, clusterFlag, jsonFlag} from '../cluster/command.js'
+import {ClusterError} from '../cluster/errors.js'
+import {formatEvent} from '../cluster/events.js'
+import {controlRequest} from '../cluster/control.js'
+import {DEFAULT_CLUSTER} from '../cluster/layout.js'
+import {parseDurationArg} from '../cluster/node-args.js'
+import {nodePrefix, statusTable, table, useColor} from '../cluster/output.js'
+import type {ClusterStatus} from '../cluster/status.js'
+import {Supervisor} from '../cluster/supervisor.js'
+import {LineFollower} from '../cluster/tail.js'
+
+export default class Up extends ClusterCommand {
+  static override summary = 'Start a local cluster of broker nodes and wait until it has a leader.'
+
+  static override description = `Starts a supervisor in the background, which spawns the nodes, watches them and records \
+what happens to them; returns once a leader is elected (at most --wait), and prints every node's addresses and role. \
+Node i listens on TCP <tcp-port>+i, HTTP <http-port>+i and Raft <raft-port>+i. State, data and logs live in \
+$PAD_HOME/<cluster>/ (PAD_HOME defaults to ~/.pad); a cluster that was down starts again with its data.
+
+With --foreground the supervisor stays attached and streams every node's log with a colored prefix; Ctrl-C stops \
+the cluster, a second Ctrl-C kills it at once.`
+
+  static override examples = [
+    '<%= config.bin %> up',
+    '<%= config.bin %> up --nodes 5',
+    '<%= config.bin %> up --cluster test --tcp-port 7000 --http-port 7100 --raft-port 7200',
+    '<%= config.bin %> up --foreground',
+    '<%= config.bin %> up --election-timeout 500ms --heartbeat 100ms   # slower, easier to watch',
+  ]
+
+  static override flags = {
+    cluster: clusterFlag,
+    nodes: Flags.integer({char: 'n', description: 'number of nodes [default: 3, or what the cluster had]', min: 1, max: 15}),
+    'tcp-port': Flags.integer({description: 'client TCP port of node 0; node i gets this + i [default: 5000]', min: 1, max: 65535}),
+    'http-port': Flags.integer({description: 'HTTP port of node 0 [default: 8080]', min: 1, max: 65535}),
+    'raft-port': Flags.integer({description: 'Raft port of node 0 [default: 6000]', min: 1, max: 65535}),
+    host: Flags.string({description: 'address the nodes listen on [default: 127.0.0.1]'}),
+    foreground: Flags.boolean({char: 'F', description: 'stay attached and stream the node logs; Ctrl-C stops the cluster'}),
+    'election-timeout': Flags.string({description: 'minimum Raft election timeout, e.g. 150ms [default: 150ms]'}),
+    heartbeat: Flags.string({description: 'Raft heartbeat interval, e.g. 50ms [default: 50ms]'}),
+    wait: Flags.string({description: 'how long to wait for the nodes and a leader', default: '15s'}),
+    json: jsonFlag,
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(Up)
+    const waitMs = parseDurationArg(flags.wait, '--wait', 's', 100)
+    const electionTimeoutMs = flags['election-timeout'] === undefined ? undefined : parseDurationArg(flags['election-timeout'], '--election-timeout')
+    const heartbeatMs = flags.heartbeat === undefined ? undefined : parseDurationArg(flags.heartbeat, '--heartbeat')
+    let prepared: Prepared
+    try {
+      prepared = await prepareUp({
+        cluster: flags.cluster,
+        nodes: flags.nodes,
+        host: flags.host,
+        tcpPort: flags['tcp-port'],
+        httpPort: flags['http-port'],
+        raftPort: flags['raft-port'],
+        electionTimeoutMs,
+        heartbeatMs,
+      })
+    } catch (error) {
+      if (error instanceof AlreadyUpError && error.status) {
+        if (flags.json) this.printJson(error.status)
+        else this.log(statusTable(error.status) + '\n')
+      }
+      throw error
+    }
+    if (prepared.recovered.length > 0 && !flags.json) {
+      this.log(`The previous supervisor of "${flags.cluster}" was gone; stopped ${prepared.recovered.length} node process(es) it left behind.`)
+    }
+    if (flags.foreground) {
+      await this.foreground(prepared, waitMs, flags.json)
+      return
+    }
+    let status: ClusterStatus
+    try {
+      const pid = launchSupervisor(prepared.paths)
+      const socket = prepared.paths.socket
+      status = await waitForLeader(prepared.paths, () => controlRequest<ClusterStatus>(socket, {op: 'status'}, 5000), {waitMs, supervisorPid: pid})
+    } catch (error) {
+      if (error instanceof ClusterError && error.code !== 'NO_LEADER') {
+        // Leave nothing half-started behind.
+        await downCluster(flags.cluster, false).catch(() => {})
+      }
+      throw error
+    } finally {
+      prepared.releaseLock()
+    }
+    if (flags.json) this.printJson(status)
+    else this.log(this.summary(status))
+  }
+
+  private summary(status: ClusterStatus): string {
+    const c = status.cluster === DEFAULT_CLUSTER ? '' : ` --cluster ${status.cluster}`
+    const rows = status.nodes.map((n) => [
+      String(n.index),
+      n.role ?? '-',
+      n.pid === null ? '-' : String(n.pid),
+      `${n.host}:${n.tcp_port}`,
+      `http://${n.host}:${n.http_port}/`,
+      `${n.host}:${n.raft_port}`,
+    ])
+    const leader = status.leader === null ? 'no leader yet' : `node ${status.leader} leads (term ${status.term})`
+    return [
+      `Cluster "${status.cluster}" is up: ${status.nodes.length} node${status.nodes.length === 1 ? '' : 's'}, ${leader}.`,
+      '',
+      table(['NODE', 'ROLE', 'PID', 'CLIENTS (TCP)', 'HTTP API AND DASHBOARD', 'RAFT'], rows),
+      '',
+      'Next:',
+      ...commandList([
+        [`pad-cli publish news '{"hello":"world"}'${c}`, 'publish through the cluster'],
+        [`pad-cli subscribe news --from beginning${c}`, 'read it back (Ctrl-C to stop)'],
+        [`pad-cli kill leader${c}`, 'crash the leader, watch another take over'],
+        [`pad-cli partition 0${c}`, `cut node 0 off; pad-cli heal${c} ends it`],
+        [`pad-cli status${c}`, 'roles, terms, indexes, faults'],
+        [`pad-cli events -f${c}`, 'the timeline: elections, kills, partitions'],
+        [`pad-cli down${c}`, 'stop everything (--purge deletes the data)'],
+      ]),
+    ].join('\n')
+  }
+
+  /** The supervisor in this process: node logs streamed with prefixes until Ctrl-C or `down`. */
+  private async foreground(prepared: Prepared, waitMs: number, json: boolean): Promise<void> {
+    const {paths, state} = prepared
+    const color = useColor()
+    const width = Math.max(...state.nodes.map((n) => `node${n.index}`.length), 'pad'.length)
+    const followers = state.nodes.map(
+      (node) =>
+        new LineFollower(node.log_file, (line) => {
+          if (json) this.log(JSON.stringify({node: node.index, line}))
+          else this.log(nodePrefix(node.index, width, color) + line)
+        }),
+    )
+    const supervisor = new Supervisor(paths, {foreground: true})
+    supervisor.events.onEvent((event) => {
+      if (json) this.log(JSON.stringify({event}))
+      else this.log(nodePrefix('pad', width, color) + formatEvent(event))
+    })
+    let interrupts = 0
+    const onInterrupt = (): void => {
+      interrupts++
+      if (interrupts === 1) {
+        process.stderr.write('\nStopping the cluster (Ctrl-C again to kill it at once)...\n')
+        void supervisor.shutdown()
+      } else {
+        supervisor.killAll()
+        process.stderr.write('Killed.\n')
+        process.exit(130)
+      }
+    }
+    process.on('SIGINT', onInterrupt)
+    process.on('SIGTERM', onInterrupt)
+    try {
+      await supervisor.start()
+    } finally {
+      prepared.releaseLock()
+    }
+    for (const follower of followers) follower.start(100)
+    try {
+      const status = await waitForLeader(paths, () => supervisor.status(), {waitMs, supervisorPid: process.pid})
+      if (json) this.log(JSON.stringify({status}))
+      else this.log(this.summary(status).replace(/\nNext:[\s\S]*$/, '\nCtrl-C stops the cluster.\n'))
+    } catch (error) {
+      if (interrupts > 0) {
+        // Ctrl-C while starting: the supervisor is already stopping the nodes.
+      } else if (!(error instanceof ClusterError && error.code === 'NO_LEADER')) {
+        await supervisor.shutdown()
+        for (const follower of followers) follower.stop()
+        throw error
+      } else {
+        process.stderr.write(`${(error as Error).message}\n`)
+      }
+    }
+    await supervisor.closed()
+    for (const follower of followers) {
+      follower.poll()
+      follower.stop()
+    }
+    process.off('SIGINT', onInterrupt)
+    process.off('SIGTERM', onInterrupt)
+  }
+}
+
+function commandList(items: [string, string][]): string[] {
+  const width = Math.max(...items.map(([command]) => command.length))
+  return items.map(([command, what]) => `  ${command.padEnd(width)}   ${what}`)
+}
