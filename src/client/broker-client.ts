@@ -156,7 +156,10 @@ export class BrokerClient {
     try {
       reply = JSON.parse(line) as Record<string, unknown>
     } catch {
-      this.fail(new ClientError('PROTOCOL', `the node sent a line that is not JSON: ${line.slice(0, 80)}`))
+      const message = /^HTTP\/\d/.test(line)
+        ? `${this.address} answered in HTTP: that is a node's HTTP port; give its TCP port`
+        : `the node sent a line that is not JSON: ${line.slice(0, 80)}`
+      this.fail(new ClientError('PROTOCOL', message))
       this.socket.destroy()
       return
     }

@@ -135,6 +135,11 @@ describe('pad-cli publish and subscribe (real processes)', function () {
     }
   })
 
+  it('says so when given the node\'s HTTP port instead of its TCP port', async () => {
+    const result = await run(['publish', 'cli.news', '{}', '--host', HOST, '--port', String(node.ports.http)])
+    expectOneLineError(result, new RegExp(`${HOST}:${node.ports.http} answered in HTTP: that is a node's HTTP port; give its TCP port`))
+  })
+
   it('subscribes from the beginning and exits after --count messages, one JSON line each with --json', async () => {
     for (let i = 0; i < 4; i++) expect((await http(node, 'POST', '/publish', {topic: 'cli.sub', body: `{"i":${i}}`})).status).to.equal(200)
     const result = await run(['subscribe', 'cli.sub', '--from', 'beginning', '--count', '3', '--json', ...target])
