@@ -25,10 +25,11 @@
  *   runner let catch up, not having received everything its node stores (`incomplete`).
  * - reordered: the log does not respect real time: publish A was acknowledged before
  *   publish B was first sent, yet B is stored at a lower offset of the same topic.
+ * - split brain: two nodes were seen leading in the same term (Raft's Election Safety).
  * - recovered: a publish with an unknown outcome that is stored: allowed, counted.
  *
- * The run passes only when lost, unexpected, duplicated, divergent, subscriber anomalies and
- * reordered are all zero, and there is no problem that made checking impossible (a node
+ * The run passes only when lost, unexpected, duplicated, divergent, subscriber anomalies,
+ * reordered and split brain are all zero, and there is no problem that made checking impossible (a node
  * whose messages could not be read).
  */
 import type {History, NodeMessages, PublishRecord, StoredEntry, SubscriberRecord} from './history.js'
@@ -101,6 +102,11 @@ export interface ReorderedAnomaly {
   later: {id: string; offset: number; invoked_at: number}
 }
 
+export interface SplitBrainAnomaly {
+  term: number
+  leaders: number[]
+}
+
 export interface CheckCounts {
   publishes: number
   attempts: number
@@ -125,6 +131,7 @@ export interface CheckCounts {
   divergent: number
   subscriber_anomalies: number
   reordered: number
+  split_brain: number
 }
 
 export interface CheckReport {
@@ -140,6 +147,7 @@ export interface CheckReport {
   divergent: DivergentAnomaly[]
   subscribers: SubscriberAnomaly[]
   reordered: ReorderedAnomaly[]
+  split_brain: SplitBrainAnomaly[]
   /** Ids of the recovered publishes (at most MAX_LISTED). */
   recovered: string[]
 }
@@ -196,6 +204,15 @@ export function checkHistory(history: History): CheckReport {
   const duplicated = findDuplicates(indexes)
   const subscribers = findSubscriberAnomalies(history.subscribers, indexes)
   const reordered = findReordered(history.publishes, indexes)
+  const leadersByTerm = new Map<number, Set<number>>()
+  for (const election of history.elections) {
+    const set = leadersByTerm.get(election.term) ?? new Set<number>()
+    set.add(election.leader)
+    leadersByTerm.set(election.term, set)
+  }
+  const splitBrain: SplitBrainAnomaly[] = [...leadersByTerm]
+    .filter(([, leaders]) => leaders.size > 1)
+    .map(([term, leaders]) => ({term, leaders: [...leaders].sort((a, b) => a - b)}))
 
   let recoveredCount = 0
   const recovered: string[] = []
@@ -235,6 +252,7 @@ export function checkHistory(history: History): CheckReport {
     divergent: divergent.count,
     subscriber_anomalies: subscribers.count,
     reordered: reordered.count,
+    split_brain: splitBrain.length,
   }
   const valid =
     problems.length === 0 &&
@@ -243,7 +261,8 @@ export function checkHistory(history: History): CheckReport {
     counts.duplicated === 0 &&
     counts.divergent === 0 &&
     counts.subscriber_anomalies === 0 &&
-    counts.reordered === 0
+    counts.reordered === 0 &&
+    counts.split_brain === 0
   return {
     valid,
     counts,
@@ -255,6 +274,7 @@ export function checkHistory(history: History): CheckReport {
     divergent: divergent.items,
     subscribers: subscribers.items,
     reordered: reordered.items,
+    split_brain: splitBrain.slice(0, MAX_LISTED),
     recovered,
   }
 }
@@ -486,5 +506,6 @@ export function describeAnomalies(report: CheckReport, limit = 5): string[] {
   for (const a of report.reordered.slice(0, limit)) {
     lines.push(`reordered: ${a.topic}: ${a.earlier.id} acked at ${a.earlier.acked_at.toFixed(0)} ms is at offset ${a.earlier.offset}, after ${a.later.id} (sent at ${a.later.invoked_at.toFixed(0)} ms) at ${a.later.offset}`)
   }
+  for (const a of report.split_brain.slice(0, limit)) lines.push(`split brain: nodes ${a.leaders.join(' and ')} both led term ${a.term}`)
   return lines
 }

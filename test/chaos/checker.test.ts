@@ -129,11 +129,11 @@ function deliverTail(history: History, topic: string, entry: StoredEntry): void 
 }
 
 function anomalyCounts(report: CheckReport): Record<string, number> {
-  const {lost, unexpected, duplicated, divergent, subscriber_anomalies, reordered} = report.counts
-  return {lost, unexpected, duplicated, divergent, subscriber_anomalies, reordered}
+  const {lost, unexpected, duplicated, divergent, subscriber_anomalies, reordered, split_brain} = report.counts
+  return {lost, unexpected, duplicated, divergent, subscriber_anomalies, reordered, split_brain}
 }
 
-const NONE = {lost: 0, unexpected: 0, duplicated: 0, divergent: 0, subscriber_anomalies: 0, reordered: 0}
+const NONE = {lost: 0, unexpected: 0, duplicated: 0, divergent: 0, subscriber_anomalies: 0, reordered: 0, split_brain: 0}
 
 describe('chaos checker', () => {
   describe('clean histories pass', () => {
@@ -466,6 +466,18 @@ describe('chaos checker', () => {
       // p0-3 sent before p0-2 was acked: they overlap, so either order is fine.
       publish(history, 'p0-3').invoked_at = publish(history, 'p0-2').completed_at - 1
       expect(checkHistory(history).valid).to.equal(true)
+    })
+  })
+
+  describe('split brain', () => {
+    it('two nodes leading the same term', () => {
+      const history = cleanHistory()
+      history.elections.push({at: 160, term: 2, leader: 1}, {at: 170, term: 2, leader: 2})
+      const report = checkHistory(history)
+      expect(anomalyCounts(report)).to.deep.equal({...NONE, split_brain: 1})
+      expect(report.split_brain).to.deep.equal([{term: 2, leaders: [1, 2]}])
+      expect(describeAnomalies(report)).to.deep.equal(['split brain: nodes 1 and 2 both led term 2'])
+      expect(report.valid).to.equal(false)
     })
   })
 

@@ -1,0 +1,269 @@
+/**
+ * One chaos run: start a temporary cluster, run the workload while the nemesis plays its
+ * schedule, heal everything, wait for convergence, read every node, check, and write the
+ * history. Every phase is bounded in time, and every process it started is stopped before it
+ * returns, whatever happened.
+ */
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import {performance} from 'node:perf_hooks'
+import {checkHistory, type CheckReport} from './checker.js'
+import {findLeader} from './cluster.js'
+import {HISTORY_VERSION, writeHistory, type History, type NodeMessages} from './history.js'
+import {LocalCluster, sleep, type CliEntry} from './local-cluster.js'
+import {ElectionWatcher, readNodeMessages, waitConverged} from './monitor.js'
+import {Nemesis, planSchedule, type FaultFamily} from './nemesis.js'
+import {Publishers, Subscribers} from './workload.js'
+
+export interface ChaosRunOptions {
+  seed: number
+  nodes: number
+  durationMs: number
+  publishers: number
+  window: number
+  rate: number
+  topics: number
+  subscribersPerNode: number
+  intervalMs: number
+  minHoldMs: number
+  maxHoldMs: number
+  families: FaultFamily[]
+  maxAttempts: number
+  attemptTimeoutMs: number
+  retryBudgetMs: number
+  convergeTimeoutMs: number
+  catchUpTimeoutMs: number
+  host: string
+  tcpPort: number
+  httpPort: number
+  raftPort: number
+  /** The cluster's folder; default a new temp dir. */
+  dir?: string
+  /** Where to write the history; default `<dir>/history.json`. */
+  historyFile?: string
+  /** Keep the nodes' data and logs even when the run passes. */
+  keep: boolean
+  cli: CliEntry
+  nodeArgs: string[]
+  /** The command line that replays this run, recorded in the history. */
+  replay: string
+  log: (line: string) => void
+  /** Aborting ends the fault phase early; the run still heals, converges and checks. */
+  signal?: AbortSignal
+  /** Told the cluster once it has started, and null once it is closed (for an exit handler). */
+  onCluster?: (cluster: LocalCluster | null) => void
+}
+
+export const DEFAULT_RUN: Omit<ChaosRunOptions, 'seed' | 'cli' | 'replay' | 'log' | 'signal' | 'onCluster' | 'dir' | 'historyFile'> = {
+  nodes: 3,
+  durationMs: 60_000,
+  publishers: 4,
+  window: 8,
+  rate: 200,
+  topics: 3,
+  subscribersPerNode: 1,
+  intervalMs: 1500,
+  minHoldMs: 1000,
+  maxHoldMs: 4000,
+  families: ['kill', 'stop', 'pause', 'partition', 'delay', 'loss'],
+  maxAttempts: 20,
+  attemptTimeoutMs: 5000,
+  retryBudgetMs: 30_000,
+  convergeTimeoutMs: 60_000,
+  catchUpTimeoutMs: 30_000,
+  host: '127.0.0.1',
+  tcpPort: 15000,
+  httpPort: 18080,
+  raftPort: 16000,
+  keep: false,
+  nodeArgs: [],
+}
+
+export interface ChaosRunResult {
+  history: History
+  report: CheckReport
+  historyFile: string
+  /** The cluster's folder, if it was kept (the run failed, or --keep). */
+  keptDir: string | null
+  /** Wall-clock time of each phase, in ms. */
+  phases: Record<string, number>
+}
+
+export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult> {
+  const log = options.log
+  const t0 = performance.now()
+  const clock = (): number => Math.round((performance.now() - t0) * 10) / 10
+  const startedAt = new Date()
+  const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), `pad-chaos-${options.seed}-`))
+  const historyFile = options.historyFile ?? path.join(dir, 'history.json')
+  const tag = `c${options.seed.toString(36)}${crypto.randomBytes(3).toString('hex')}`
+  const topics = Array.from({length: options.topics}, (_, k) => `chaos.${tag}.t${k}`)
+  const phases: Record<string, number> = {}
+  const phase = (name: string, since: number): void => {
+    phases[name] = Math.round(clock() - since)
+  }
+
+  log(`starting ${options.nodes} nodes in ${dir} (TCP ${options.tcpPort}+, HTTP ${options.httpPort}+, Raft ${options.raftPort}+)`)
+  let since = clock()
+  const cluster = await LocalCluster.start({
+    nodes: options.nodes,
+    host: options.host,
+    tcpPort: options.tcpPort,
+    httpPort: options.httpPort,
+    raftPort: options.raftPort,
+    dir,
+    cli: options.cli,
+    nodeArgs: options.nodeArgs,
+    log: (line) => log(`${(clock() / 1000).toFixed(1)}s ${line}`),
+  })
+  options.onCluster?.(cluster)
+  const watcher = new ElectionWatcher(cluster.nodes, clock)
+  const subscribers = new Subscribers({nodes: cluster.nodes, topics, perNode: options.subscribersPerNode})
+  const publishers = new Publishers({
+    nodes: cluster.nodes,
+    topics,
+    tag,
+    seed: options.seed,
+    publishers: options.publishers,
+    window: options.window,
+    rate: options.rate,
+    maxAttempts: options.maxAttempts,
+    attemptTimeoutMs: options.attemptTimeoutMs,
+    retryBudgetMs: options.retryBudgetMs,
+    clock,
+  })
+  const schedule = planSchedule(options.seed, {
+    nodes: options.nodes,
+    durationMs: options.durationMs,
+    intervalMs: options.intervalMs,
+    minHoldMs: options.minHoldMs,
+    maxHoldMs: options.maxHoldMs,
+    families: options.families,
+  })
+  const nemesis = new Nemesis(cluster, schedule, {clock, log: (line) => log(`${(clock() / 1000).toFixed(1)}s ${line}`)}, options.seed)
+  let converged: number | null = null
+  let stored: NodeMessages[] = []
+  try {
+    watcher.start()
+    if ((await waitFor(() => findLeader(cluster.nodes), 30_000)) === null) throw new Error(`no leader was elected within 30 s; see the logs in ${dir}`)
+    if (!(await subscribers.start(15_000))) log('warning: not every subscriber could subscribe within 15 s')
+    phase('start', since)
+
+    since = clock()
+    const faultStart = clock()
+    publishers.start()
+    const end = faultStart + options.durationMs
+    const onAbort = (): void => nemesis.stop()
+    options.signal?.addEventListener('abort', onAbort)
+    const progress = setInterval(() => {
+      const acked = publishers.records.filter((r) => r.outcome === 'ok').length
+      log(`${(clock() / 1000).toFixed(1)}s published ${publishers.records.length}, acked ${acked}, in flight ${publishers.pending}, faults ${nemesis.records.length}, elections ${watcher.elections.length}`)
+    }, 10_000)
+    try {
+      // The schedule's times are relative to the start of the fault phase.
+      await nemesis.run(faultStart, end)
+      while (clock() < end && !options.signal?.aborted) await sleep(Math.min(250, end - clock()))
+    } finally {
+      clearInterval(progress)
+      options.signal?.removeEventListener('abort', onAbort)
+      nemesis.stop()
+    }
+    phase('faults', since)
+
+    since = clock()
+    log('healing: every node running, no network fault')
+    await retry(() => cluster.restoreAll(), 3, log)
+    publishers.stop()
+    if (!(await publishers.drain(options.retryBudgetMs + options.attemptTimeoutMs + 5000))) log('warning: some publishes were still in flight after the drain bound')
+    phase('heal', since)
+
+    since = clock()
+    converged = await waitConverged(cluster.nodes, options.convergeTimeoutMs)
+    if (converged === null) log(`warning: the cluster did not converge within ${options.convergeTimeoutMs} ms`)
+    phase('converge', since)
+
+    since = clock()
+    stored = await Promise.all(cluster.nodes.map((node) => readNodeMessages(node, topics)))
+    const last = (node: number, topic: string): number => {
+      const entries = stored.find((s) => s.node === node)?.topics[topic] ?? []
+      return entries.length > 0 ? entries[entries.length - 1].offset : -1
+    }
+    if (!(await subscribers.catchUp(last, options.catchUpTimeoutMs))) log(`warning: some subscribers had not caught up within ${options.catchUpTimeoutMs} ms`)
+    phase('read', since)
+  } finally {
+    publishers.close()
+    await subscribers.close()
+    await watcher.stop()
+    await cluster.close()
+    options.onCluster?.(null)
+  }
+
+  const history: History = {
+    version: HISTORY_VERSION,
+    meta: {
+      seed: options.seed,
+      nodes: options.nodes,
+      duration_ms: options.durationMs,
+      started_at: startedAt.toISOString(),
+      finished_at: new Date().toISOString(),
+      replay: options.replay,
+      converged: converged !== null,
+      topics,
+      options: {
+        publishers: options.publishers,
+        window: options.window,
+        rate: options.rate,
+        subscribers_per_node: options.subscribersPerNode,
+        interval_ms: options.intervalMs,
+        hold_ms: [options.minHoldMs, options.maxHoldMs],
+        faults: options.families,
+        max_attempts: options.maxAttempts,
+        attempt_timeout_ms: options.attemptTimeoutMs,
+        retry_budget_ms: options.retryBudgetMs,
+        ports: {tcp: options.tcpPort, http: options.httpPort, raft: options.raftPort},
+        node_args: options.nodeArgs,
+        phases_ms: phases,
+      },
+    },
+    publishes: publishers.records,
+    stored,
+    subscribers: subscribers.records,
+    faults: nemesis.records,
+    elections: watcher.elections,
+  }
+  const report = checkHistory(history)
+  fs.mkdirSync(path.dirname(historyFile), {recursive: true})
+  writeHistory(historyFile, history)
+  let keptDir: string | null = dir
+  if (report.valid && !options.keep) {
+    cluster.removeNodeData()
+    keptDir = null
+  }
+  return {history, report, historyFile, keptDir, phases}
+}
+
+/** Polls `check` until it gives a value other than null (bounded); null if it never did. */
+async function waitFor<T>(check: () => Promise<T | null>, timeoutMs: number): Promise<T | null> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    const value = await check()
+    if (value !== null) return value
+    await sleep(100)
+  }
+  return null
+}
+
+async function retry(action: () => Promise<void>, times: number, log: (line: string) => void): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await action()
+      return
+    } catch (error) {
+      if (attempt >= times) throw error
+      log(`retrying after: ${(error as Error).message}`)
+      await sleep(1000)
+    }
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * How a chaos run's result reads in a terminal: a short table of what happened and what the
+ * checker found, then the anomalies, the history file and the replay command.
+ */
+import {describeAnomalies, type CheckReport} from './checker.js'
+import type {History} from './history.js'
+
+const number = (n: number): string => n.toLocaleString('en-US')
+
+export function faultBreakdown(history: History): string {
+  const counts = new Map<string, number>()
+  for (const fault of history.faults) {
+    if (fault.error) continue
+    const family = fault.kind.startsWith('partition-') ? 'partition' : fault.kind
+    counts.set(family, (counts.get(family) ?? 0) + 1)
+  }
+  return [...counts].map(([kind, n]) => `${kind} ${n}`).join(', ')
+}
+
+export interface SummaryInput {
+  history: History
+  report: CheckReport
+  historyFile: string
+  keptDir: string | null
+}
+
+export function formatSummary({history, report, historyFile, keptDir}: SummaryInput): string {
+  const c = report.counts
+  const meta = history.meta
+  const failedFaults = history.faults.filter((f) => f.error).length
+  const reconnects = history.subscribers.reduce((n, s) => n + s.reconnects, 0)
+  const lines: string[] = []
+  const verdict = report.valid ? 'PASS' : 'FAIL'
+  lines.push(`chaos ${verdict}: seed ${meta.seed}, ${meta.nodes} nodes, ${Math.round(meta.duration_ms / 1000)} s of faults`)
+  lines.push('')
+  lines.push(`  publishes   ${number(c.publishes)} (attempts ${number(c.attempts)}): acked ${number(c.acks)}, failed ${number(c.failures)}, unknown ${number(c.unknowns)}`)
+  lines.push(`  faults      ${number(c.faults)}${c.faults > 0 ? ` (${faultBreakdown(history)})` : ''}${failedFaults > 0 ? `, ${failedFaults} could not be injected` : ''}`)
+  lines.push(`  elections   ${number(c.elections)}`)
+  lines.push(`  stored      ${Object.entries(c.stored).map(([node, n]) => `node ${node}: ${number(n)}`).join(', ') || '(no node read)'}`)
+  lines.push(`  delivered   ${number(c.delivered)} to ${history.subscribers.length} subscribers (${reconnects} reconnects)`)
+  lines.push(`  converged   ${meta.converged ? 'yes' : 'NO'}`)
+  lines.push('')
+  const rows: [string, number, string][] = [
+    ['lost', c.lost, 'acked, not stored at its offset on every node'],
+    ['unexpected', c.unexpected, 'stored, never published (or failed)'],
+    ['duplicated', c.duplicated, 'one publish stored twice'],
+    ['divergent', c.divergent, 'nodes disagree at an offset, or a node has a gap'],
+    ['subscriber anomalies', c.subscriber_anomalies, 'gap, reorder, duplicate, mismatch, incomplete'],
+    ['reordered', c.reordered, 'acked before another was sent, stored after it'],
+    ['split brain', c.split_brain, 'two leaders in one term'],
+    ['recovered', c.recovered, 'unknown outcome, stored (allowed)'],
+    ['unknown, not stored', c.unknown_not_stored, '(allowed)'],
+  ]
+  const width = Math.max(...rows.map((r) => r[0].length))
+  const countWidth = Math.max(...rows.map((r) => number(r[1]).length))
+  lines.push(`  ${'check'.padEnd(width)}  ${'count'.padStart(countWidth)}`)
+  for (const [name, count, what] of rows) lines.push(`  ${name.padEnd(width)}  ${number(count).padStart(countWidth)}  ${what}`)
+  const details = describeAnomalies(report)
+  if (details.length > 0 || report.warnings.length > 0) {
+    lines.push('')
+    for (const line of details) lines.push(`  ${line}`)
+    for (const warning of report.warnings.slice(0, 5)) lines.push(`  warning: ${warning}`)
+  }
+  lines.push('')
+  lines.push(`history: ${historyFile}`)
+  if (keptDir) lines.push(`cluster folder kept (node logs and data): ${keptDir}`)
+  if (!report.valid) {
+    lines.push(`replay:  ${meta.replay}`)
+    lines.push(`inspect: pad-cli chaos --check ${historyFile}`)
+  }
+  return lines.join('\n')
+}
+
+/** The --json form: the verdict, the counts and the capped anomaly lists. */
+export function summaryJson({history, report, historyFile, keptDir}: SummaryInput): Record<string, unknown> {
+  const {valid, ...rest} = report
+  return {
+    valid,
+    seed: history.meta.seed,
+    nodes: history.meta.nodes,
+    duration_ms: history.meta.duration_ms,
+    converged: history.meta.converged,
+    history: historyFile,
+    replay: history.meta.replay,
+    kept_dir: keptDir,
+    faults_by_kind: Object.fromEntries(faultBreakdown(history).split(', ').filter(Boolean).map((s) => [s.split(' ')[0], Number(s.split(' ')[1])])),
+    ...rest,
+  }
+}
+
+/** The command line that replays a run: the same flags, with the seed made explicit. */
+export function replayCommand(bin: string, seed: number, argv: string[]): string {
+  const kept: string[] = []
+  const dropped = new Set(['--seed', '--history', '--dir', '--json', '--keep', '--quiet', '-q'])
+  const valued = new Set(['--seed', '--history', '--dir'])
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]
+    const name = arg.includes('=') ? arg.slice(0, arg.indexOf('=')) : arg
+    if (dropped.has(name)) {
+      if (valued.has(name) && !arg.includes('=')) i++
+      continue
+    }
+    kept.push(/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`)
+  }
+  return [bin, 'chaos', '--seed', String(seed), ...kept].join(' ')
+}

@@ -1,0 +1,177 @@
+import {Command, Flags} from '@oclif/core'
+import {parseDuration} from '../cli/duration.js'
+import {checkHistory} from '../chaos/checker.js'
+import {HistoryError, readHistory} from '../chaos/history.js'
+import {currentCli, type LocalCluster} from '../chaos/local-cluster.js'
+import {FAULT_FAMILIES, type FaultFamily} from '../chaos/nemesis.js'
+import {newSeed} from '../chaos/random.js'
+import {DEFAULT_RUN, runChaos, type ChaosRunOptions} from '../chaos/run.js'
+import {formatSummary, replayCommand, summaryJson} from '../chaos/summary.js'
+
+const duration = (unit: 'ms' | 's') =>
+  Flags.custom<number>({
+    parse: async (input) => parseDuration(input, unit),
+  })
+
+export default class Chaos extends Command {
+  static override summary = 'Prove under faults that no acknowledged message is lost, duplicated or reordered.'
+
+  static override description = `Starts a temporary cluster on its own ports, publishes from several publishers (unique \
+values and dedup ids, many in flight, spread over all nodes, retried with the same id), subscribes on every node, and \
+meanwhile injects faults on a schedule drawn from --seed: SIGKILL and SIGTERM with restart, pause/resume, partitions \
+(one node, the leader, halves, ring, bridge), delay and loss. Then it heals everything, waits for the cluster to \
+converge, reads every node's messages and checks the history:
+
+  lost         acknowledged, but not stored at its offset on every node
+  unexpected   stored, but never published (or its publish definitely failed)
+  duplicated   one publish stored at two offsets
+  divergent    two nodes disagree at an offset of a topic, or a node has a gap
+  subscriber   a subscriber saw a gap, a reorder, a duplicate or another value than stored
+  reordered    a publish acked before another was sent is stored after it
+  split brain  two nodes led the same term
+  recovered    a publish whose outcome was unknown, stored (allowed)
+
+It exits 1 if any of these (but recovered) is not zero, printing the seed and the command that replays the run. \
+The whole history is written as JSON (--history; by default in the cluster's temp folder), and \
+--check <file> checks a recorded history again without running anything.`
+
+  static override examples = [
+    '<%= config.bin %> chaos',
+    '<%= config.bin %> chaos --nodes 5 --duration 10m',
+    '<%= config.bin %> chaos --seed 1234 --duration 2m --faults kill,partition',
+    '<%= config.bin %> chaos --duration 30s --json > result.json',
+    '<%= config.bin %> chaos --check /tmp/pad-chaos-1234-abc/history.json',
+  ]
+
+  static override flags = {
+    seed: Flags.integer({description: 'seed of the fault schedule (and of the workload\'s choices) [default: random]', min: 1}),
+    nodes: Flags.integer({description: 'nodes of the temporary cluster', default: DEFAULT_RUN.nodes, min: 3, max: 9}),
+    duration: duration('s')({description: 'how long faults are injected (e.g. 30s, 10m; a bare number is seconds)', default: DEFAULT_RUN.durationMs, defaultHelp: async () => '60s'}),
+    faults: Flags.string({description: `fault families, comma-separated, from ${FAULT_FAMILIES.join(', ')}`, default: FAULT_FAMILIES.join(',')}),
+    interval: duration('ms')({description: 'mean pause between two faults', default: DEFAULT_RUN.intervalMs, defaultHelp: async () => '1.5s'}),
+    'min-hold': duration('ms')({description: 'shortest time a fault is held', default: DEFAULT_RUN.minHoldMs, defaultHelp: async () => '1s'}),
+    'max-hold': duration('ms')({description: 'longest time a fault is held', default: DEFAULT_RUN.maxHoldMs, defaultHelp: async () => '4s'}),
+    publishers: Flags.integer({description: 'publisher connections (each to every node)', default: DEFAULT_RUN.publishers, min: 1, max: 64}),
+    window: Flags.integer({description: 'publishes in flight per publisher', default: DEFAULT_RUN.window, min: 1, max: 1024}),
+    rate: Flags.integer({description: 'publishes per second over all publishers (0: as fast as acks allow)', default: DEFAULT_RUN.rate, min: 0}),
+    topics: Flags.integer({description: 'topics the messages are spread over', default: DEFAULT_RUN.topics, min: 1, max: 100}),
+    subscribers: Flags.integer({description: 'subscribers per node', default: DEFAULT_RUN.subscribersPerNode, min: 0, max: 16}),
+    'max-attempts': Flags.integer({description: 'attempts per publish (same id) before its outcome is left unknown', default: DEFAULT_RUN.maxAttempts, min: 1}),
+    'attempt-timeout': duration('ms')({description: 'how long one attempt waits for its ack', default: DEFAULT_RUN.attemptTimeoutMs, defaultHelp: async () => '5s'}),
+    'converge-timeout': duration('ms')({description: 'how long to wait for the healed cluster to converge', default: DEFAULT_RUN.convergeTimeoutMs, defaultHelp: async () => '60s'}),
+    host: Flags.string({description: 'address the nodes listen on', default: DEFAULT_RUN.host}),
+    'tcp-port': Flags.integer({description: 'first node TCP port (node i: +i)', default: DEFAULT_RUN.tcpPort, min: 1, max: 65535}),
+    'http-port': Flags.integer({description: 'first node HTTP port', default: DEFAULT_RUN.httpPort, min: 1, max: 65535}),
+    'raft-port': Flags.integer({description: 'first node Raft port', default: DEFAULT_RUN.raftPort, min: 1, max: 65535}),
+    'election-timeout': Flags.string({description: 'passed to every node (e.g. 300ms)'}),
+    heartbeat: Flags.string({description: 'passed to every node (e.g. 50ms)'}),
+    dir: Flags.string({description: 'folder for the temporary cluster [default: a new temp dir]'}),
+    history: Flags.string({description: 'where to write the history [default: <cluster folder>/history.json]'}),
+    keep: Flags.boolean({description: "keep the nodes' data and logs even when the run passes (they are kept when it fails)"}),
+    check: Flags.string({description: 'check a recorded history file instead of running', exclusive: ['seed', 'nodes', 'duration', 'faults']}),
+    json: Flags.boolean({description: 'print the result as JSON (progress goes to stderr)'}),
+    quiet: Flags.boolean({char: 'q', description: 'no progress lines'}),
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(Chaos)
+    if (flags.check) {
+      this.recheck(flags.check, flags.json)
+      return
+    }
+    const families = this.families(flags.faults)
+    if (flags['min-hold'] > flags['max-hold']) this.error('--min-hold must not be longer than --max-hold', {exit: 2})
+    const seed = flags.seed ?? newSeed()
+    const nodeArgs: string[] = []
+    if (flags['election-timeout']) nodeArgs.push('--election-timeout', flags['election-timeout'])
+    if (flags.heartbeat) nodeArgs.push('--heartbeat', flags.heartbeat)
+    const options: ChaosRunOptions = {
+      ...DEFAULT_RUN,
+      seed,
+      nodes: flags.nodes,
+      durationMs: flags.duration,
+      families,
+      intervalMs: flags.interval,
+      minHoldMs: flags['min-hold'],
+      maxHoldMs: flags['max-hold'],
+      publishers: flags.publishers,
+      window: flags.window,
+      rate: flags.rate,
+      topics: flags.topics,
+      subscribersPerNode: flags.subscribers,
+      maxAttempts: flags['max-attempts'],
+      attemptTimeoutMs: flags['attempt-timeout'],
+      convergeTimeoutMs: flags['converge-timeout'],
+      host: flags.host,
+      tcpPort: flags['tcp-port'],
+      httpPort: flags['http-port'],
+      raftPort: flags['raft-port'],
+      dir: flags.dir,
+      historyFile: flags.history,
+      keep: flags.keep,
+      cli: currentCli(),
+      nodeArgs,
+      replay: replayCommand(this.config.bin, seed, this.argv),
+      log: (line) => {
+        if (!flags.quiet) process.stderr.write(`chaos: ${line}\n`)
+      },
+    }
+
+    // First Ctrl-C: stop injecting faults, then heal, converge and check as usual. Second:
+    // kill the nodes now and exit.
+    const abort = new AbortController()
+    let cluster: LocalCluster | null = null
+    options.signal = abort.signal
+    options.onCluster = (c) => (cluster = c)
+    const onSignal = (): void => {
+      if (!abort.signal.aborted) {
+        process.stderr.write('chaos: stopping the faults; healing and checking (Ctrl-C again to kill the nodes and quit)\n')
+        abort.abort()
+        return
+      }
+      ;(cluster as LocalCluster | null)?.killNow()
+      process.exit(130)
+    }
+    const onExit = (): void => (cluster as LocalCluster | null)?.killNow()
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+    process.on('exit', onExit)
+    let result
+    try {
+      result = await runChaos(options)
+    } catch (error) {
+      this.error(`the chaos run could not complete (seed ${seed}): ${(error as Error).message}`, {exit: 2})
+    } finally {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+      process.off('exit', onExit)
+    }
+    if (flags.json) this.log(JSON.stringify(summaryJson(result)))
+    else this.log(formatSummary(result))
+    if (!result.report.valid) this.exit(1)
+  }
+
+  private recheck(file: string, json: boolean): void {
+    let history
+    try {
+      history = readHistory(file)
+    } catch (error) {
+      this.error(error instanceof HistoryError ? error.message : String(error), {exit: 2})
+    }
+    const report = checkHistory(history)
+    const result = {history, report, historyFile: file, keptDir: null}
+    if (json) this.log(JSON.stringify(summaryJson(result)))
+    else this.log(formatSummary(result))
+    if (!report.valid) this.exit(1)
+  }
+
+  private families(text: string): FaultFamily[] {
+    const items = text
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '')
+    const unknown = items.filter((s) => !(FAULT_FAMILIES as readonly string[]).includes(s))
+    if (unknown.length > 0) this.error(`unknown fault ${unknown.map((s) => `"${s}"`).join(', ')}: use ${FAULT_FAMILIES.join(', ')}`, {exit: 2})
+    return [...new Set(items)] as FaultFamily[]
+  }
+}
