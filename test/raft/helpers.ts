@@ -94,6 +94,26 @@ export function drain(node: TestNode): Drained {
   return out
 }
 
+/** Node 0 of an n-node cluster made leader by hand: it times out, persists its vote, and gets
+ * just enough votes. Its followers never answer unless the test makes them. Needs the default
+ * random() = 0 and preVote off (the helpers' defaults) unless opts say otherwise. */
+export function leaderOf(n: number, opts: Opts = {}): TestNode {
+  const node = newRaft(0, ids(n), opts)
+  while (node.raft.status().role === 'follower') node.raft.tick()
+  drain(node)
+  for (let p = 1; node.raft.status().role !== 'leader'; p++) {
+    const st = node.raft.status()
+    node.raft.step({type: st.role === 'precandidate' ? 'preVoteResp' : 'voteResp', from: p, to: 0, term: st.role === 'precandidate' ? st.term + 1 : st.term})
+    drain(node)
+  }
+  return node
+}
+
+/** A successful append response from `from` to node 0. */
+export function ack(from: NodeId, term: number, index: number): Message {
+  return {type: 'appResp', from, to: 0, term, index}
+}
+
 /** Only the messages of the given type(s). */
 export function ofType(msgs: Message[], ...types: MessageType[]): Message[] {
   return msgs.filter((m) => types.includes(m.type))

@@ -4,21 +4,9 @@
 // they have their own files.
 import {expect} from 'chai'
 import type {Message, NodeId} from '../../src/raft/index.js'
-import {Cluster, drain, entry, ids, logTerms, newRaft, ofType, prng, storageWith, tickN, type Opts, type TestNode} from './helpers.js'
+import {Cluster, drain, entry, ids, leaderOf, logTerms, newRaft, ofType, prng, storageWith, tickN, type TestNode} from './helpers.js'
 
 const ET = 10 // electionTick in these tests (random() = 0, so every timeout is exactly 10 ticks)
-
-/** Node 0 of an n-node cluster made leader by hand: it times out, persists its vote, and gets
- * just enough votes. Its followers never answer unless the test makes them. */
-function leaderOf(n: number, opts: Opts = {}): TestNode {
-  const node = newRaft(0, ids(n), opts)
-  tickN(node, ET)
-  drain(node)
-  const term = node.raft.status().term
-  for (let p = 1; node.raft.status().role !== 'leader'; p++) node.raft.step({type: 'voteResp', from: p, to: 0, term})
-  drain(node)
-  return node
-}
 
 function appResp(from: NodeId, term: number, index: number): Message {
   return {type: 'appResp', from, to: 0, term, index}
