@@ -23,9 +23,10 @@
 // durable itself; it just does not count itself in their quorum until advance()).
 //
 // Safety rests on four promises the driver keeps: (1) persistedMessages go out only after the
-// Ready's entries and hard state are durable; (2) Storage returns a Ready's entries once
-// advance() is called for it and not before; (3) on restart the Raft is rebuilt from Storage
-// (initialState + the stable log); (4) entries are applied in the order of Ready.committed.
+// Ready's entries and hard state are durable; (2) by the time advance() is called, Storage
+// returns the Ready's entries (the core never reads Storage past what it was told is durable);
+// (3) on restart the Raft is rebuilt from Storage (initialState + the stable log) and the last
+// applied index; (4) entries are applied in the order of Ready.committed, each once.
 import {resolveConfig, type PlantedBugs, type RaftConfig, type ResolvedConfig} from './config.js'
 import {RaftLog} from './log.js'
 import {Progress} from './progress.js'
@@ -66,7 +67,8 @@ export class Raft {
   private leaderId: NodeId | null = null
 
   /** Ticks since the last reset: for a follower, since it last heard from a leader or granted a
-   * vote; for a leader, since the last CheckQuorum round. */
+   * vote (also the leader lease); for a leader, since it started leading or the last transfer
+   * deadline (a transfer is abandoned after one election timeout). */
   private electionElapsed = 0
   private heartbeatElapsed = 0
   /** Ticks since this Raft was created: the clock of Progress.lastHeard. */
