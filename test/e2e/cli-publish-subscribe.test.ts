@@ -61,13 +61,27 @@ describe('pad-cli publish and subscribe (real processes)', function () {
   const nodes = nodeFixture('all')
   let node: NodeProcess
   let target: string[]
+  let closedPort: number
+  /** The runs that must fail, started together up front (each takes a process start). */
+  let refused: Record<'badXml' | 'badJson' | 'badTopic' | 'noNodePublish' | 'noNodeSubscribe' | 'httpPort' | 'badFrom', Promise<CliResult>>
 
   before(async () => {
     padHome = nodes.tempDir()
     node = await nodes.start()
     target = ['--host', HOST, '--port', String(node.ports.tcp)]
+    closedPort = await freePort()
+    const nowhere = ['--host', HOST, '--port', String(closedPort)]
+    refused = {
+      badXml: run(['publish', 'cli.bad', '<order><item></order>', '--format', 'xml', ...target]),
+      badJson: run(['publish', 'cli.bad', '{"unterminated":', ...target]),
+      badTopic: run(['publish', 'bad topic', '{}', ...target]),
+      noNodePublish: run(['publish', 'cli.news', '{}', ...nowhere]),
+      noNodeSubscribe: run(['subscribe', 'cli.news', ...nowhere]),
+      httpPort: run(['publish', 'cli.news', '{}', '--host', HOST, '--port', String(node.ports.http)]),
+      badFrom: run(['subscribe', 'cli.sub', '--from', 'yesterday', ...target]),
+    }
   })
-  afterEach(() => {
+  after(() => {
     for (const child of running) child.kill('SIGKILL')
     running.clear()
   })
@@ -107,7 +121,7 @@ describe('pad-cli publish and subscribe (real processes)', function () {
   })
 
   it('fails with a one-line error, and stores nothing, for a body that is not well-formed XML', async () => {
-    const result = await run(['publish', 'cli.bad', '<order><item></order>', '--format', 'xml', ...target])
+    const result = await refused.badXml
     expectOneLineError(result, /BAD_REQUEST: body is not well-formed XML: .*closing tag/)
     expect(result.stdout).to.equal('')
     const {messages} = await getJson<{messages: unknown[]}>(node, '/messages?topic=cli.bad')
@@ -115,28 +129,20 @@ describe('pad-cli publish and subscribe (real processes)', function () {
   })
 
   it('fails with a one-line error for a JSON body that does not parse and for a bad topic', async () => {
-    const [json, topic] = await Promise.all([
-      run(['publish', 'cli.bad', '{"unterminated":', ...target]),
-      run(['publish', 'bad topic', '{}', ...target]),
-    ])
+    const [json, topic] = await Promise.all([refused.badJson, refused.badTopic])
     expectOneLineError(json, /BAD_REQUEST: body is not valid JSON/)
     expectOneLineError(topic, /BAD_REQUEST: topic "bad topic" is invalid/)
   })
 
   it('fails with a one-line error when no node answers at the port', async () => {
-    const port = await freePort()
-    const [publish, subscribe] = await Promise.all([
-      run(['publish', 'cli.news', '{}', '--host', HOST, '--port', String(port)]),
-      run(['subscribe', 'cli.news', '--host', HOST, '--port', String(port)]),
-    ])
-    for (const result of [publish, subscribe]) {
-      expectOneLineError(result, new RegExp(`no pad-cli node answered at ${HOST}:${port}: connection refused`))
+    for (const result of await Promise.all([refused.noNodePublish, refused.noNodeSubscribe])) {
+      expectOneLineError(result, new RegExp(`no pad-cli node answered at ${HOST}:${closedPort}: connection refused`))
       expect(result.stdout).to.equal('')
     }
   })
 
   it('says so when given the node\'s HTTP port instead of its TCP port', async () => {
-    const result = await run(['publish', 'cli.news', '{}', '--host', HOST, '--port', String(node.ports.http)])
+    const result = await refused.httpPort
     expectOneLineError(result, new RegExp(`${HOST}:${node.ports.http} answered in HTTP: that is a node's HTTP port; give its TCP port`))
   })
 
@@ -173,7 +179,7 @@ describe('pad-cli publish and subscribe (real processes)', function () {
   })
 
   it('refuses a bad --from with a one-line error', async () => {
-    const result = await run(['subscribe', 'cli.sub', '--from', 'yesterday', ...target])
+    const result = await refused.badFrom
     expect(result.code).to.equal(2)
     expect(lines(result.stderr)).to.deep.equal(['Error: --from must be latest, beginning or an offset (got "yesterday")'])
   })

@@ -147,50 +147,65 @@ describe('node durability and start-up errors (real process)', function () {
     const raft = await getJson(restarted, '/raft')
     expect(raft.state).to.equal('LEADER')
   })
+})
+
+describe('node start-up errors (real process)', function () {
+  this.timeout(60_000)
+  const nodes = nodeFixture('all')
+  const servers: net.Server[] = []
+  const portAttempts: [what: string, port: number, node: NodeProcess][] = []
+  let notADir = ''
+  let fileInPlace: NodeProcess
+  let fileInPath: NodeProcess
+  let first: NodeProcess
+  let second: NodeProcess
+
+  // Every refused start is launched at once, then each test checks one of them.
+  before(async () => {
+    first = await nodes.start()
+    second = await nodes.start({dataDir: first.dataDir, waitHealthy: false})
+    for (const [what, key] of [['TCP', 'tcp'], ['HTTP', 'http'], ['Raft', 'raft']] as const) {
+      const server = await occupy(0)
+      servers.push(server)
+      const taken = (server.address() as net.AddressInfo).port
+      const ports: Ports = {tcp: await freePort(), http: await freePort(), raft: await freePort()}
+      ports[key] = taken
+      portAttempts.push([what, taken, await nodes.start({ports, waitHealthy: false})])
+    }
+    notADir = path.join(nodes.tempDir(), 'not-a-dir')
+    fs.writeFileSync(notADir, 'x')
+    fileInPlace = await nodes.start({dataDir: notADir, waitHealthy: false})
+    fileInPath = await nodes.start({dataDir: path.join(notADir, 'data'), waitHealthy: false})
+  })
+  after(() => {
+    closeAllClients()
+    for (const server of servers) server.close()
+  })
 
   it('refuses to start on a port already taken, with a one-line error naming the port', async () => {
-    const servers = await Promise.all([0, 1, 2].map(() => occupy(0)))
-    try {
-      const taken = servers.map((server) => (server.address() as net.AddressInfo).port)
-      const attempts: [string, number, NodeProcess][] = []
-      for (const [i, [what, key]] of ([['TCP', 'tcp'], ['HTTP', 'http'], ['Raft', 'raft']] as const).entries()) {
-        const ports: Ports = {tcp: await freePort(), http: await freePort(), raft: await freePort()}
-        ports[key] = taken[i]
-        attempts.push([what, taken[i], await nodes.start({ports, waitHealthy: false})])
-      }
-      for (const [what, port, node] of attempts) {
-        const {code, lines} = await expectStartRefused(node)
-        expect(code, node.output).to.equal(1)
-        expect(lines, node.output).to.have.length(1)
-        expect(lines[0]).to.include(`${what} port ${port}`).and.to.include('already in use')
-        expect(fs.existsSync(path.join(node.dataDir, 'LOCK')), 'the data dir lock is released').to.equal(false)
-      }
-    } finally {
-      for (const server of servers) server.close()
+    for (const [what, port, node] of portAttempts) {
+      const {code, lines} = await expectStartRefused(node)
+      expect(code, node.output).to.equal(1)
+      expect(lines, node.output).to.have.length(1)
+      expect(lines[0]).to.include(`${what} port ${port}`).and.to.include('already in use')
+      expect(fs.existsSync(path.join(node.dataDir, 'LOCK')), 'the data dir lock is released').to.equal(false)
     }
   })
 
   it('refuses a data dir that is a file, or under a file, with a one-line error', async () => {
-    const dir = nodes.tempDir()
-    const file = path.join(dir, 'not-a-dir')
-    fs.writeFileSync(file, 'x')
-    const inPlace = await nodes.start({dataDir: file, waitHealthy: false})
-    const under = await nodes.start({dataDir: path.join(file, 'data'), waitHealthy: false})
     for (const [node, why] of [
-      [inPlace, /a file is in its place/],
-      [under, /a part of its path is a file/],
+      [fileInPlace, /a file is in its place/],
+      [fileInPath, /a part of its path is a file/],
     ] as [NodeProcess, RegExp][]) {
       const {code, lines} = await expectStartRefused(node)
       expect(code, node.output).to.equal(1)
       expect(lines, node.output).to.have.length(1)
       expect(lines[0]).to.include(`data dir ${node.dataDir}`).and.to.match(why)
     }
-    expect(fs.readFileSync(file, 'utf8')).to.equal('x')
+    expect(fs.readFileSync(notADir, 'utf8')).to.equal('x')
   })
 
   it('refuses a second node on a data dir in use, and leaves the first one serving', async () => {
-    const first = await nodes.start()
-    const second = await nodes.start({dataDir: first.dataDir, waitHealthy: false})
     const {code, lines} = await expectStartRefused(second)
     expect(code, second.output).to.equal(1)
     expect(lines, second.output).to.have.length(1)
