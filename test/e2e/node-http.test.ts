@@ -145,6 +145,11 @@ describe('node HTTP API (real process)', function () {
       ])
     })
 
+    it('takes a JSON body given as a JSON value rather than a string, stored as its text', async () => {
+      await publish(node, {topic: 'inline', format: 'JSON', body: {order: 7, items: ['tea']}})
+      expect((await messages(node, '?topic=inline'))[0].body).to.equal('{"order":7,"items":["tea"]}')
+    })
+
     it('keeps unicode bodies intact', async () => {
       const body = JSON.stringify({text: 'héllo wörld ✓ 日本語 🚀'})
       await publish(node, {topic: 'unicode', format: 'JSON', body})
