@@ -1,7 +1,7 @@
 /**
  * What the chaos runner needs from a cluster: where its nodes listen, and how to hurt and
- * heal them. LocalCluster (local-cluster.ts) is a temporary cluster the runner starts and
- * owns. The nodes are reached only through their ports and HTTP API.
+ * heal them (supervised-cluster.ts does it through the cluster manager). Everything else
+ * reaches the nodes only through their ports and HTTP API.
  */
 
 export interface ChaosNode {
@@ -33,8 +33,11 @@ export interface ChaosCluster {
   pause(index: number): Promise<void>
   /** SIGCONT. */
   resume(index: number): Promise<void>
-  /** Cuts links both ways (each cut is set on both of its nodes); `forMs` bounds it in case we die. */
-  partition(spec: PartitionSpec, forMs: number): Promise<void>
+  /**
+   * Cuts links both ways; `forMs` bounds it in case we die. Resolves with the partition as it
+   * was applied (a cluster may cut a named shape its own way).
+   */
+  partition(spec: PartitionSpec, forMs: number): Promise<PartitionSpec>
   /** Slows every link of a node, both ways. */
   delay(index: number, delayMs: number, jitterMs: number, forMs: number): Promise<void>
   /** Loses a share (0..1) of the messages on every link of a node, both ways. */
@@ -45,6 +48,8 @@ export interface ChaosCluster {
   restoreAll(): Promise<void>
   /** Stops what the runner started and releases what it holds. */
   close(): Promise<void>
+  /** SIGKILLs what the runner started, now and synchronously (for an exit handler). */
+  killNow(): void
 }
 
 export interface RaftView {
@@ -68,18 +73,6 @@ export async function getJson<T>(node: ChaosNode, pathAndQuery: string, timeoutM
   const text = await response.text()
   if (response.status !== 200) throw new Error(`GET ${pathAndQuery} on node ${node.index}: ${response.status} ${text.slice(0, 200)}`)
   return JSON.parse(text) as T
-}
-
-/** An admin request with the cluster's token. */
-export async function adminRequest(node: ChaosNode, token: string, method: 'PUT' | 'DELETE', path: string, body?: unknown, timeoutMs = 2000): Promise<void> {
-  const response = await fetch(baseUrl(node) + path, {
-    method,
-    headers: {authorization: `Bearer ${token}`, 'content-type': 'application/json'},
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(timeoutMs),
-  })
-  const text = await response.text()
-  if (response.status !== 200) throw new Error(`${method} ${path} on node ${node.index}: ${response.status} ${text.slice(0, 200)}`)
 }
 
 export function raftView(node: ChaosNode, timeoutMs = 1000): Promise<RaftView> {

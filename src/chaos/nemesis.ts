@@ -216,12 +216,11 @@ export class Nemesis {
         case 'partition': {
           const shape = step.shape!
           const isolated = shape === 'leader' ? await this.leaderOr(step) : shape === 'one' ? (step.target as number) : undefined
-          const spec = partitionSpec(shape, step.order!, isolated)
           record.kind = `partition-${shape}` as FaultKind
+          // The nodes drop the links by themselves a little after the hold, should we die.
+          const spec = await cluster.partition(partitionSpec(shape, step.order!, isolated), holdMs + 10_000)
           record.nodes = [...new Set(spec.cuts.flat())].sort((a, b) => a - b)
           Object.assign(detail, {name: spec.name, cuts: spec.cuts, ...(spec.groups ? {groups: spec.groups} : {})})
-          // The nodes drop the links by themselves a little after the hold, should we die.
-          await cluster.partition(spec, holdMs + 10_000)
           undo = () => cluster.heal()
           break
         }

@@ -1,8 +1,8 @@
 /**
- * One chaos run: start a temporary cluster, run the workload while the nemesis plays its
- * schedule, heal everything, wait for convergence, read every node, check, and write the
- * history. Every phase is bounded in time, and every process it started is stopped before it
- * returns, whatever happened.
+ * One chaos run: start a temporary cluster (or take the one named), run the workload while
+ * the nemesis plays its schedule, heal everything, wait for convergence, read every node,
+ * check, and write the history. Every phase is bounded in time, and every process it started
+ * is stopped before it returns, whatever happened.
  */
 import crypto from 'node:crypto'
 import fs from 'node:fs'
@@ -12,9 +12,10 @@ import {performance} from 'node:perf_hooks'
 import {checkHistory, type CheckReport} from './checker.js'
 import {findLeader} from './cluster.js'
 import {HISTORY_VERSION, writeHistory, type History, type NodeMessages} from './history.js'
-import {LocalCluster, sleep, type CliEntry} from './local-cluster.js'
+import type {CliEntry} from '../cluster/supervisor.js'
 import {ElectionWatcher, readNodeMessages, waitConverged} from './monitor.js'
 import {Nemesis, planSchedule, type FaultFamily} from './nemesis.js'
+import {openCluster, startTemporaryCluster, type SupervisedCluster} from './supervised-cluster.js'
 import {Publishers, Subscribers} from './workload.js'
 
 export interface ChaosRunOptions {
@@ -35,28 +36,32 @@ export interface ChaosRunOptions {
   retryBudgetMs: number
   convergeTimeoutMs: number
   catchUpTimeoutMs: number
+  /** Run on this cluster (brought up with `pad-cli up`) instead of a temporary one. */
+  cluster?: string
   host: string
   tcpPort: number
   httpPort: number
   raftPort: number
-  /** The cluster's folder; default a new temp dir. */
+  electionTimeoutMs: number
+  heartbeatMs: number
+  /** The temporary cluster's PAD_HOME; default a new temp dir. */
   dir?: string
-  /** Where to write the history; default `<dir>/history.json`. */
+  /** Where to write the history; default in the cluster's folder. */
   historyFile?: string
   /** Keep the nodes' data and logs even when the run passes. */
   keep: boolean
-  cli: CliEntry
-  nodeArgs: string[]
+  /** How the supervisor runs `pad-cli node` (default: the pad-cli running now). */
+  cli?: CliEntry
   /** The command line that replays this run, recorded in the history. */
   replay: string
   log: (line: string) => void
   /** Aborting ends the fault phase early; the run still heals, converges and checks. */
   signal?: AbortSignal
   /** Told the cluster once it has started, and null once it is closed (for an exit handler). */
-  onCluster?: (cluster: LocalCluster | null) => void
+  onCluster?: (cluster: SupervisedCluster | null) => void
 }
 
-export const DEFAULT_RUN: Omit<ChaosRunOptions, 'seed' | 'cli' | 'replay' | 'log' | 'signal' | 'onCluster' | 'dir' | 'historyFile'> = {
+export const DEFAULT_RUN: Omit<ChaosRunOptions, 'seed' | 'cli' | 'replay' | 'log' | 'signal' | 'onCluster' | 'dir' | 'historyFile' | 'cluster'> = {
   nodes: 3,
   durationMs: 60_000,
   publishers: 4,
@@ -77,15 +82,16 @@ export const DEFAULT_RUN: Omit<ChaosRunOptions, 'seed' | 'cli' | 'replay' | 'log
   tcpPort: 15000,
   httpPort: 18080,
   raftPort: 16000,
+  electionTimeoutMs: 150,
+  heartbeatMs: 50,
   keep: false,
-  nodeArgs: [],
 }
 
 export interface ChaosRunResult {
   history: History
   report: CheckReport
   historyFile: string
-  /** The cluster's folder, if it was kept (the run failed, or --keep). */
+  /** The temporary cluster's folder, if it was kept (the run failed, or --keep). */
   keptDir: string | null
   /** Wall-clock time of each phase, in ms. */
   phases: Record<string, number>
@@ -96,8 +102,6 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
   const t0 = performance.now()
   const clock = (): number => Math.round((performance.now() - t0) * 10) / 10
   const startedAt = new Date()
-  const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), `pad-chaos-${options.seed}-`))
-  const historyFile = options.historyFile ?? path.join(dir, 'history.json')
   const tag = `c${options.seed.toString(36)}${crypto.randomBytes(3).toString('hex')}`
   const topics = Array.from({length: options.topics}, (_, k) => `chaos.${tag}.t${k}`)
   const phases: Record<string, number> = {}
@@ -105,20 +109,33 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
     phases[name] = Math.round(clock() - since)
   }
 
-  log(`starting ${options.nodes} nodes in ${dir} (TCP ${options.tcpPort}+, HTTP ${options.httpPort}+, Raft ${options.raftPort}+)`)
   let since = clock()
-  const cluster = await LocalCluster.start({
-    nodes: options.nodes,
-    host: options.host,
-    tcpPort: options.tcpPort,
-    httpPort: options.httpPort,
-    raftPort: options.raftPort,
-    dir,
-    cli: options.cli,
-    nodeArgs: options.nodeArgs,
-    log: (line) => log(`${(clock() / 1000).toFixed(1)}s ${line}`),
-  })
+  let cluster: SupervisedCluster
+  if (options.cluster !== undefined) {
+    cluster = await openCluster(options.cluster)
+    if (cluster.nodes.length < 3) throw new Error(`cluster "${options.cluster}" has ${cluster.nodes.length} node(s): a chaos run needs at least 3`)
+    log(`running on cluster "${options.cluster}" (${cluster.nodes.length} nodes); first every node is started and healed`)
+    await cluster.restoreAll()
+  } else {
+    const home = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), `pad-chaos-${options.seed}-`))
+    log(`starting ${options.nodes} nodes in ${home} (TCP ${options.tcpPort}+, HTTP ${options.httpPort}+, Raft ${options.raftPort}+)`)
+    cluster = await startTemporaryCluster({
+      home,
+      name: 'chaos',
+      nodes: options.nodes,
+      host: options.host,
+      tcpPort: options.tcpPort,
+      httpPort: options.httpPort,
+      raftPort: options.raftPort,
+      electionTimeoutMs: options.electionTimeoutMs,
+      heartbeatMs: options.heartbeatMs,
+      cli: options.cli,
+      waitMs: 30_000,
+    })
+  }
   options.onCluster?.(cluster)
+  const stamp = startedAt.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')
+  const historyFile = options.historyFile ?? path.join(cluster.dir, options.cluster !== undefined ? `chaos-${options.seed}-${stamp}.json` : 'history.json')
   const watcher = new ElectionWatcher(cluster.nodes, clock)
   const subscribers = new Subscribers({nodes: cluster.nodes, topics, perNode: options.subscribersPerNode})
   const publishers = new Publishers({
@@ -147,7 +164,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
   let stored: NodeMessages[] = []
   try {
     watcher.start()
-    if ((await waitFor(() => findLeader(cluster.nodes), 30_000)) === null) throw new Error(`no leader was elected within 30 s; see the logs in ${dir}`)
+    if ((await waitFor(() => findLeader(cluster.nodes), 30_000)) === null) throw new Error(`no leader was elected within 30 s; see the logs in ${cluster.dir}`)
     if (!(await subscribers.start(15_000))) log('warning: not every subscriber could subscribe within 15 s')
     phase('start', since)
 
@@ -196,6 +213,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
     publishers.close()
     await subscribers.close()
     await watcher.stop()
+    // A temporary cluster stops here; one of the user's stays up (healed above).
     await cluster.close()
     options.onCluster?.(null)
   }
@@ -222,8 +240,10 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
         max_attempts: options.maxAttempts,
         attempt_timeout_ms: options.attemptTimeoutMs,
         retry_budget_ms: options.retryBudgetMs,
-        ports: {tcp: options.tcpPort, http: options.httpPort, raft: options.raftPort},
-        node_args: options.nodeArgs,
+        cluster: options.cluster ?? null,
+        ports: cluster.nodes.map((n) => ({tcp: n.tcpPort, http: n.httpPort, raft: n.raftPort})),
+        election_timeout_ms: options.cluster === undefined ? options.electionTimeoutMs : null,
+        heartbeat_ms: options.cluster === undefined ? options.heartbeatMs : null,
         phases_ms: phases,
       },
     },
@@ -236,10 +256,10 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
   const report = checkHistory(history)
   fs.mkdirSync(path.dirname(historyFile), {recursive: true})
   writeHistory(historyFile, history)
-  let keptDir: string | null = dir
-  if (report.valid && !options.keep) {
-    cluster.removeNodeData()
-    keptDir = null
+  let keptDir: string | null = null
+  if (options.cluster === undefined) {
+    if (report.valid && !options.keep) cluster.removeNodeData()
+    else keptDir = cluster.dir
   }
   return {history, report, historyFile, keptDir, phases}
 }
@@ -266,4 +286,8 @@ async function retry(action: () => Promise<void>, times: number, log: (line: str
       await sleep(1000)
     }
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
 }

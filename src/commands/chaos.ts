@@ -2,10 +2,10 @@ import {Command, Flags} from '@oclif/core'
 import {parseDuration} from '../cli/duration.js'
 import {checkHistory} from '../chaos/checker.js'
 import {HistoryError, readHistory} from '../chaos/history.js'
-import {currentCli, type LocalCluster} from '../chaos/local-cluster.js'
 import {FAULT_FAMILIES, type FaultFamily} from '../chaos/nemesis.js'
 import {newSeed} from '../chaos/random.js'
 import {DEFAULT_RUN, runChaos, type ChaosRunOptions} from '../chaos/run.js'
+import type {SupervisedCluster} from '../chaos/supervised-cluster.js'
 import {formatSummary, replayCommand, summaryJson} from '../chaos/summary.js'
 
 const duration = (unit: 'ms' | 's') =>
@@ -16,7 +16,7 @@ const duration = (unit: 'ms' | 's') =>
 export default class Chaos extends Command {
   static override summary = 'Prove under faults that no acknowledged message is lost, duplicated or reordered.'
 
-  static override description = `Starts a temporary cluster on its own ports, publishes from several publishers (unique \
+  static override description = `Starts a temporary cluster on its own ports (or takes the one named by --cluster), publishes from several publishers (unique \
 values and dedup ids, many in flight, spread over all nodes, retried with the same id), subscribes on every node, and \
 meanwhile injects faults on a schedule drawn from --seed: SIGKILL and SIGTERM with restart, pause/resume, partitions \
 (one node, the leader, halves, ring, bridge), delay and loss. Then it heals everything, waits for the cluster to \
@@ -32,14 +32,20 @@ converge, reads every node's messages and checks the history:
   recovered    a publish whose outcome was unknown, stored (allowed)
 
 It exits 1 if any of these (but recovered) is not zero, printing the seed and the command that replays the run. \
-The whole history is written as JSON (--history; by default in the cluster's temp folder), and \
---check <file> checks a recorded history again without running anything.`
+The whole history is written as JSON (--history; by default in the cluster's folder), and \
+--check <file> checks a recorded history again without running anything.
+
+The temporary cluster is run by the cluster manager in this process: while it runs, \
+\`PAD_HOME=<folder> pad-cli status --cluster chaos\` and \`pad-cli events\` show it. Its folder is deleted when \
+the run passes (but for the history file) and kept when it fails. With --cluster, the faults are injected into \
+a cluster brought up with \`pad-cli up\`, which is left running and healed.`
 
   static override examples = [
     '<%= config.bin %> chaos',
     '<%= config.bin %> chaos --nodes 5 --duration 10m',
     '<%= config.bin %> chaos --seed 1234 --duration 2m --faults kill,partition',
     '<%= config.bin %> chaos --duration 30s --json > result.json',
+    '<%= config.bin %> up --nodes 5 && <%= config.bin %> chaos --cluster default --duration 2m',
     '<%= config.bin %> chaos --check /tmp/pad-chaos-1234-abc/history.json',
   ]
 
@@ -59,13 +65,14 @@ The whole history is written as JSON (--history; by default in the cluster's tem
     'max-attempts': Flags.integer({description: 'attempts per publish (same id) before its outcome is left unknown', default: DEFAULT_RUN.maxAttempts, min: 1}),
     'attempt-timeout': duration('ms')({description: 'how long one attempt waits for its ack', default: DEFAULT_RUN.attemptTimeoutMs, defaultHelp: async () => '5s'}),
     'converge-timeout': duration('ms')({description: 'how long to wait for the healed cluster to converge', default: DEFAULT_RUN.convergeTimeoutMs, defaultHelp: async () => '60s'}),
+    cluster: Flags.string({description: 'run on this cluster (see pad-cli up) instead of a temporary one; --nodes and the ports are then its own'}),
     host: Flags.string({description: 'address the nodes listen on', default: DEFAULT_RUN.host}),
     'tcp-port': Flags.integer({description: 'first node TCP port (node i: +i)', default: DEFAULT_RUN.tcpPort, min: 1, max: 65535}),
     'http-port': Flags.integer({description: 'first node HTTP port', default: DEFAULT_RUN.httpPort, min: 1, max: 65535}),
     'raft-port': Flags.integer({description: 'first node Raft port', default: DEFAULT_RUN.raftPort, min: 1, max: 65535}),
-    'election-timeout': Flags.string({description: 'passed to every node (e.g. 300ms)'}),
-    heartbeat: Flags.string({description: 'passed to every node (e.g. 50ms)'}),
-    dir: Flags.string({description: 'folder for the temporary cluster [default: a new temp dir]'}),
+    'election-timeout': duration('ms')({description: "the temporary cluster's election timeout", default: DEFAULT_RUN.electionTimeoutMs, defaultHelp: async () => '150ms'}),
+    heartbeat: duration('ms')({description: "the temporary cluster's heartbeat", default: DEFAULT_RUN.heartbeatMs, defaultHelp: async () => '50ms'}),
+    dir: Flags.string({description: "the temporary cluster's PAD_HOME [default: a new temp dir]"}),
     history: Flags.string({description: 'where to write the history [default: <cluster folder>/history.json]'}),
     keep: Flags.boolean({description: "keep the nodes' data and logs even when the run passes (they are kept when it fails)"}),
     check: Flags.string({description: 'check a recorded history file instead of running', exclusive: ['seed', 'nodes', 'duration', 'faults']}),
@@ -81,10 +88,8 @@ The whole history is written as JSON (--history; by default in the cluster's tem
     }
     const families = this.families(flags.faults)
     if (flags['min-hold'] > flags['max-hold']) this.error('--min-hold must not be longer than --max-hold', {exit: 2})
+    if (flags.heartbeat >= flags['election-timeout']) this.error('--heartbeat must be shorter than --election-timeout', {exit: 2})
     const seed = flags.seed ?? newSeed()
-    const nodeArgs: string[] = []
-    if (flags['election-timeout']) nodeArgs.push('--election-timeout', flags['election-timeout'])
-    if (flags.heartbeat) nodeArgs.push('--heartbeat', flags.heartbeat)
     const options: ChaosRunOptions = {
       ...DEFAULT_RUN,
       seed,
@@ -102,15 +107,16 @@ The whole history is written as JSON (--history; by default in the cluster's tem
       maxAttempts: flags['max-attempts'],
       attemptTimeoutMs: flags['attempt-timeout'],
       convergeTimeoutMs: flags['converge-timeout'],
+      cluster: flags.cluster,
       host: flags.host,
       tcpPort: flags['tcp-port'],
       httpPort: flags['http-port'],
       raftPort: flags['raft-port'],
+      electionTimeoutMs: flags['election-timeout'],
+      heartbeatMs: flags.heartbeat,
       dir: flags.dir,
       historyFile: flags.history,
       keep: flags.keep,
-      cli: currentCli(),
-      nodeArgs,
       replay: replayCommand(this.config.bin, seed, this.argv),
       log: (line) => {
         if (!flags.quiet) process.stderr.write(`chaos: ${line}\n`)
@@ -120,7 +126,7 @@ The whole history is written as JSON (--history; by default in the cluster's tem
     // First Ctrl-C: stop injecting faults, then heal, converge and check as usual. Second:
     // kill the nodes now and exit.
     const abort = new AbortController()
-    let cluster: LocalCluster | null = null
+    let cluster: SupervisedCluster | null = null
     options.signal = abort.signal
     options.onCluster = (c) => (cluster = c)
     const onSignal = (): void => {
@@ -129,10 +135,10 @@ The whole history is written as JSON (--history; by default in the cluster's tem
         abort.abort()
         return
       }
-      ;(cluster as LocalCluster | null)?.killNow()
+      ;(cluster as SupervisedCluster | null)?.killNow()
       process.exit(130)
     }
-    const onExit = (): void => (cluster as LocalCluster | null)?.killNow()
+    const onExit = (): void => (cluster as SupervisedCluster | null)?.killNow()
     process.on('SIGINT', onSignal)
     process.on('SIGTERM', onSignal)
     process.on('exit', onExit)

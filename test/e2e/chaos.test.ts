@@ -3,9 +3,9 @@ import path from 'node:path'
 import {expect} from 'chai'
 import {checkHistory} from '../../src/chaos/checker.js'
 import {readHistory} from '../../src/chaos/history.js'
-import type {LocalCluster} from '../../src/chaos/local-cluster.js'
 import {DEFAULT_RUN, runChaos, type ChaosRunResult} from '../../src/chaos/run.js'
 import {formatSummary} from '../../src/chaos/summary.js'
+import type {SupervisedCluster} from '../../src/chaos/supervised-cluster.js'
 import {REPO_ROOT, freePort, tempDir} from './helpers/node-process.js'
 
 // A short chaos run, as `pad-cli chaos` does it: three real node processes, a workload and a
@@ -25,7 +25,7 @@ describe('pad-cli chaos: a short run on three nodes', function () {
   this.timeout(180_000)
   const dirs: string[] = []
   const pids = new Set<number>()
-  let cluster: LocalCluster | null = null
+  let cluster: SupervisedCluster | null = null
 
   after(async () => {
     await cluster?.close()
@@ -81,11 +81,13 @@ describe('pad-cli chaos: a short run on three nodes', function () {
     expect(report.counts.delivered).to.be.greaterThan(report.counts.acks)
     // The history on disk checks the same.
     expect(checkHistory(readHistory(historyFile)).counts).to.deep.equal(report.counts)
-    // Every node process it started is gone.
-    for (const line of lines) {
-      const match = /pid (\d+)/.exec(line)
-      if (match) pids.add(Number(match[1]))
-    }
+    // Every node process the run started (as the cluster's timeline records them) is gone.
+    const events = fs
+      .readFileSync(path.join(result!.keptDir!, 'events.jsonl'), 'utf8')
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => JSON.parse(line) as {type: string; pid?: number})
+    for (const event of events) if (event.type === 'start' && typeof event.pid === 'number') pids.add(event.pid)
     expect(pids.size).to.be.at.least(3)
     for (const pid of pids) expect(alive(pid), `pid ${pid} still runs`).to.equal(false)
     cluster = null

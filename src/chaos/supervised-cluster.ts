@@ -1,0 +1,180 @@
+/**
+ * The chaos runner's clusters, built on the cluster manager (src/cluster): every fault goes
+ * through a supervisor's control API, so it is also in the cluster's event timeline and in
+ * `pad-cli status`, exactly as if a user had typed `pad-cli kill 1` or `pad-cli partition 0`.
+ *
+ * - `startTemporaryCluster`: a cluster of its own in a temp PAD_HOME, whose supervisor runs in
+ *   this process (as `pad-cli up --foreground` does). Its nodes get `--supervisor-pid` of this
+ *   process, so they stop by themselves if the runner dies, even by SIGKILL.
+ * - `openCluster`: a cluster the user brought up with `pad-cli up` (`--cluster <name>`); the
+ *   runner leaves it running, healed, when it is done.
+ */
+import {ClusterHandle} from '../cluster/cluster.js'
+import {controlRequest} from '../cluster/control.js'
+import {waitForLeader} from '../cluster/cluster.js'
+import {clusterPaths, type ClusterPaths} from '../cluster/layout.js'
+import {checkPortsFree, plannedPorts} from '../cluster/ports.js'
+import {ensureClusterDir, nodeRecords, writeState, writeToken, type ClusterOptions, type ClusterState} from '../cluster/state.js'
+import type {ClusterStatus} from '../cluster/status.js'
+import {Supervisor, type CliEntry} from '../cluster/supervisor.js'
+import fs from 'node:fs'
+import type {ChaosCluster, ChaosNode, PartitionSpec} from './cluster.js'
+
+type Request = (op: string, fields?: Record<string, unknown>, timeoutMs?: number) => Promise<Record<string, unknown>>
+
+/** Requests that start a node wait for it to serve (the supervisor bounds that at 30 s). */
+const START_TIMEOUT_MS = 45_000
+const REQUEST_TIMEOUT_MS = 20_000
+
+export class SupervisedCluster implements ChaosCluster {
+  constructor(
+    readonly nodes: ChaosNode[],
+    readonly dir: string,
+    private readonly request: Request,
+    private readonly owner: {close(): Promise<void>; killNow(): void; removeNodeData(): void} | null,
+  ) {}
+
+  async kill(index: number): Promise<void> {
+    await this.request('kill', {node: index})
+  }
+
+  async stop(index: number): Promise<void> {
+    await this.request('stop', {node: index})
+  }
+
+  async start(index: number): Promise<void> {
+    await this.request('start', {node: index}, START_TIMEOUT_MS)
+  }
+
+  async pause(index: number): Promise<void> {
+    await this.request('pause', {node: index})
+  }
+
+  async resume(index: number): Promise<void> {
+    await this.request('resume', {node: index})
+  }
+
+  /**
+   * Groups go to the supervisor as they are; bridge and ring as its named shapes, which cut
+   * the nodes in index order. Returns the partition as the supervisor applied it.
+   */
+  async partition(spec: PartitionSpec, forMs: number): Promise<PartitionSpec> {
+    const shape = spec.groups ? null : /^(bridge|ring)/.exec(spec.name)?.[1]
+    if (!spec.groups && !shape) throw new Error(`the cluster manager cannot cut partition ${spec.name}`)
+    const answer = await this.request('partition', {...(spec.groups ? {groups: spec.groups} : {shape}), for_ms: Math.max(1, Math.round(forMs))})
+    const cuts = (answer.cuts as [number, number][] | undefined) ?? spec.cuts
+    const pending = (answer.pending as number[] | undefined) ?? []
+    if (pending.length > 0) throw new Error(`partition ${spec.name} did not reach node ${pending.join(', ')}`)
+    const name = spec.groups ? spec.name : `${shape} (index order${answer.bridge !== undefined && answer.bridge !== null ? `, bridge ${answer.bridge}` : ''})`
+    return {name, cuts, groups: (answer.groups as number[][] | null | undefined) ?? spec.groups}
+  }
+
+  async delay(index: number, delayMs: number, jitterMs: number, forMs: number): Promise<void> {
+    await this.request('delay', {node: index, ms: delayMs, jitter_ms: jitterMs, for_ms: Math.max(1, Math.round(forMs))})
+  }
+
+  async loss(index: number, share: number, forMs: number): Promise<void> {
+    await this.request('loss', {node: index, percent: Math.round(share * 100), for_ms: Math.max(1, Math.round(forMs))})
+  }
+
+  async heal(): Promise<void> {
+    const answer = await this.request('heal')
+    const pending = (answer.pending as number[] | undefined) ?? []
+    if (pending.length > 0) throw new Error(`heal did not reach node ${pending.join(', ')}`)
+  }
+
+  async restoreAll(): Promise<void> {
+    const status = (await this.request('status')) as unknown as ClusterStatus
+    for (const node of status.nodes) {
+      if (node.process === 'paused') await this.resume(node.index)
+      else if (node.process === 'stopped' || node.process === 'exited') await this.start(node.index)
+    }
+    await this.heal()
+  }
+
+  async close(): Promise<void> {
+    await this.owner?.close()
+  }
+
+  killNow(): void {
+    this.owner?.killNow()
+  }
+
+  /** For a temporary cluster: removes the nodes' data and logs (the folder keeps the rest). */
+  removeNodeData(): void {
+    this.owner?.removeNodeData()
+  }
+}
+
+function nodesOf(state: Pick<ClusterState, 'nodes'>): ChaosNode[] {
+  return state.nodes.map((n) => ({index: n.index, host: n.host, tcpPort: n.tcp_port, httpPort: n.http_port, raftPort: n.raft_port}))
+}
+
+export interface TemporaryClusterOptions {
+  /** The PAD_HOME of the temporary cluster (a temp dir). */
+  home: string
+  name: string
+  nodes: number
+  host: string
+  tcpPort: number
+  httpPort: number
+  raftPort: number
+  electionTimeoutMs: number
+  heartbeatMs: number
+  cli?: CliEntry
+  /** How long to wait for every node to serve and a leader to be elected. */
+  waitMs: number
+}
+
+/** Starts a cluster with its supervisor in this process; resolves once it has a leader. */
+export async function startTemporaryCluster(options: TemporaryClusterOptions): Promise<SupervisedCluster> {
+  const paths: ClusterPaths = clusterPaths(options.name, options.home)
+  const clusterOptions: ClusterOptions = {
+    nodes: options.nodes,
+    host: options.host,
+    tcp_port: options.tcpPort,
+    http_port: options.httpPort,
+    raft_port: options.raftPort,
+    election_timeout_ms: options.electionTimeoutMs,
+    heartbeat_ms: options.heartbeatMs,
+  }
+  plannedPorts(clusterOptions)
+  await checkPortsFree(clusterOptions)
+  ensureClusterDir(paths)
+  writeToken(paths)
+  const now = new Date().toISOString()
+  const state: ClusterState = {
+    version: 1,
+    name: paths.name,
+    created_at: now,
+    updated_at: now,
+    options: clusterOptions,
+    supervisor: null,
+    nodes: nodeRecords(paths, clusterOptions),
+  }
+  writeState(paths, state)
+  const supervisor = new Supervisor(paths, {foreground: true, cli: options.cli})
+  await supervisor.start()
+  try {
+    await waitForLeader(paths, () => supervisor.status(), {waitMs: options.waitMs, supervisorPid: process.pid})
+  } catch (error) {
+    await supervisor.shutdown()
+    throw error
+  }
+  const request: Request = (op, fields = {}, timeoutMs = REQUEST_TIMEOUT_MS) => controlRequest(paths.socket, {op, ...fields}, timeoutMs)
+  return new SupervisedCluster(nodesOf(state), paths.dir, request, {
+    close: () => supervisor.shutdown(),
+    killNow: () => supervisor.killAll(),
+    removeNodeData: () => {
+      for (const node of state.nodes) fs.rmSync(paths.nodeDir(node.index), {recursive: true, force: true})
+      fs.rmSync(paths.token, {force: true})
+    },
+  })
+}
+
+/** A cluster the user brought up; throws the cluster manager's NOT_UP error if it is not up. */
+export async function openCluster(name: string): Promise<SupervisedCluster> {
+  const handle = await ClusterHandle.open(name)
+  const request: Request = (op, fields = {}, timeoutMs = REQUEST_TIMEOUT_MS) => handle.request(op, fields, timeoutMs)
+  return new SupervisedCluster(nodesOf(handle.state), handle.paths.dir, request, null)
+}
