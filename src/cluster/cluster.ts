@@ -4,7 +4,6 @@
  * and the nodes' ports.
  */
 import fs from 'node:fs'
-import {execa} from 'execa'
 import {ClusterError, badArgument} from './errors.js'
 import {EventLog} from './events.js'
 import {clusterPaths, DEFAULT_CLUSTER, type ClusterPaths} from './layout.js'
@@ -23,7 +22,7 @@ import {
   type ClusterState,
 } from './state.js'
 import type {ClusterStatus, NodeStatus} from './status.js'
-import {currentCli, type CliEntry} from './supervisor.js'
+import {currentCli, type CliEntry} from './cli-entry.js'
 import {readLines} from './tail.js'
 
 /** The suggestion that ends every "not up" message. */
@@ -278,7 +277,9 @@ async function stopLeftovers(paths: ClusterPaths, state: ClusterState): Promise<
 }
 
 /** Starts the supervisor in the background (detached, output to supervisor.log); returns its pid. */
-export function launchSupervisor(paths: ClusterPaths, cli: CliEntry = currentCli()): number {
+export async function launchSupervisor(paths: ClusterPaths, cli: CliEntry = currentCli()): Promise<number> {
+  // Loaded here: the commands that only talk to a running cluster need not pay for it.
+  const {execa} = await import('execa')
   const logFd = fs.openSync(paths.supervisorLog, 'a', 0o600)
   try {
     const subprocess = execa(cli.command, [...cli.args, 'supervisor', '--cluster', paths.name, '--dir', paths.dir], {

@@ -32,6 +32,7 @@ import {
   type FaultRules,
   type Partition,
 } from './faults.js'
+import {currentCli, type CliEntry} from './cli-entry.js'
 import {ControlServer, type ControlRequest} from './control.js'
 import type {ClusterPaths} from './layout.js'
 import {callJson, followEvents, getRaft, requestJson, type RaftInfo} from './node-api.js'
@@ -40,17 +41,7 @@ import {isAlive, signal, sleep} from './process-util.js'
 import {readState, readToken, writeState, type ClusterState, type NodeRecord} from './state.js'
 import {faultViews, type ClusterStatus, type FaultView, type NodeStatus} from './status.js'
 
-/** How to run `pad-cli`: the node binary, its flags (e.g. --import tsx), and the entry script. */
-export interface CliEntry {
-  command: string
-  args: string[]
-}
-
-/** The pad-cli that is running now, so nodes run the same code as their supervisor. */
-export function currentCli(): CliEntry {
-  const execArgv = process.execArgv.filter((arg) => !arg.startsWith('--inspect') && !arg.startsWith('--debug'))
-  return {command: process.execPath, args: [...execArgv, process.argv[1]]}
-}
+export {currentCli, type CliEntry} from './cli-entry.js'
 
 export interface SupervisorOptions {
   foreground: boolean

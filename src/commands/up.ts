@@ -84,7 +84,7 @@ the cluster, a second Ctrl-C kills it at once.`
     }
     let status: ClusterStatus
     try {
-      const pid = launchSupervisor(prepared.paths)
+      const pid = await launchSupervisor(prepared.paths)
       const socket = prepared.paths.socket
       status = await waitForLeader(prepared.paths, () => controlRequest<ClusterStatus>(socket, {op: 'status'}, 5000), {waitMs, supervisorPid: pid})
     } catch (error) {

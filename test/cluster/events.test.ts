@@ -1,0 +1,79 @@
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import {expect} from 'chai'
+import {EventLog, EVENT_TYPES, describeEvent, formatEvent, readEvents, type ClusterEvent} from '../../src/cluster/events.js'
+import {parseSseBlock} from '../../src/cluster/node-api.js'
+
+describe('cluster event timeline', () => {
+  let dir: string
+  beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pad-events-'))))
+  afterEach(() => fs.rmSync(dir, {recursive: true, force: true}))
+
+  it('appends one JSON object per line with time, seq and type, and tells listeners', () => {
+    const file = path.join(dir, 'events.jsonl')
+    const log = new EventLog(file)
+    const heard: ClusterEvent[] = []
+    log.onEvent((e) => heard.push(e))
+    log.record('start', {node: 0, pid: 42})
+    log.record('election', {term: 3, winner: 1, node_id: '127.0.0.1:5001'})
+    const lines = fs.readFileSync(file, 'utf8').trim().split('\n')
+    expect(lines).to.have.length(2)
+    const events = readEvents(file)
+    expect(events.map((e) => [e.seq, e.type])).to.deep.equal([
+      [1, 'start'],
+      [2, 'election'],
+    ])
+    expect(events[1]).to.include({term: 3, winner: 1, node_id: '127.0.0.1:5001'})
+    expect(Date.parse(events[0].time)).to.be.closeTo(Date.now(), 5000)
+    expect(heard.map((e) => e.type)).to.deep.equal(['start', 'election'])
+    expect((fs.statSync(file).mode & 0o777).toString(8)).to.equal('600')
+  })
+
+  it('continues the seq of an existing timeline and skips lines that are not events', () => {
+    const file = path.join(dir, 'events.jsonl')
+    new EventLog(file).record('up', {nodes: 3, supervisor_pid: 1})
+    fs.appendFileSync(file, 'garbage\n')
+    const again = new EventLog(file)
+    again.record('down')
+    expect(readEvents(file).map((e) => e.seq)).to.deep.equal([1, 2])
+  })
+
+  it('describes every event type in words', () => {
+    const samples: Record<string, Record<string, unknown>> = {
+      up: {nodes: 3, supervisor_pid: 9},
+      down: {},
+      recovered: {supervisor_pid: 9, killed: [10, 11]},
+      start: {node: 1, pid: 10},
+      exit: {node: 1, pid: 10, code: null, signal: 'SIGKILL', expected: true},
+      kill: {node: 1, pid: 10},
+      stop: {node: 1, pid: 10},
+      pause: {node: 1, pid: 10},
+      resume: {node: 1, pid: 10},
+      restart: {node: 1, pid: 10},
+      partition: {groups: [[0], [1, 2]], shape: null, bridge: null, cuts: [[0, 1], [0, 2]], for_ms: 10_000},
+      delay: {node: 2, ms: 100, jitter_ms: 20, for_ms: null},
+      loss: {node: 2, percent: 20, for_ms: null},
+      heal: {reason: 'expired', what: ['partition']},
+      role: {node: 0, role: 'LEADER', term: 2},
+      election: {term: 2, winner: 0, node_id: 'x'},
+      leader: {leader: null, previous: 0, term: null},
+      warning: {message: 'something'},
+    }
+    expect(Object.keys(samples).sort()).to.deep.equal([...EVENT_TYPES].sort())
+    const texts = Object.entries(samples).map(([type, fields]) => describeEvent({time: '2026-01-01T00:00:00.000Z', seq: 1, type, ...fields}))
+    for (const text of texts) expect(text).to.be.a('string').and.not.include('undefined')
+    expect(describeEvent({time: '', seq: 1, type: 'partition', ...samples.partition})).to.equal('partition {0} | {1,2} (cut 0-1 0-2) for 10s')
+    expect(describeEvent({time: '', seq: 1, type: 'exit', ...samples.exit})).to.equal('node 1 killed by SIGKILL')
+    expect(formatEvent({time: '2026-01-01T12:34:56.789Z', seq: 1, type: 'election', ...samples.election})).to.equal(
+      '12:34:56.789  election   node 0 won the election for term 2',
+    )
+  })
+
+  it('parses Server-Sent Events blocks', () => {
+    expect(parseSseBlock('event: role\ndata: {"role":"LEADER","term":2}')).to.deep.equal({type: 'role', data: {role: 'LEADER', term: 2}})
+    expect(parseSseBlock(': keepalive')).to.equal(null)
+    expect(parseSseBlock('retry: 1000\nevent: hello\ndata: {"a":\ndata: 1}')).to.deep.equal({type: 'hello', data: {a: 1}})
+    expect(parseSseBlock('event: x\ndata: not json')).to.equal(null)
+  })
+})

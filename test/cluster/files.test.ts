@@ -1,0 +1,128 @@
+import fs from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import {spawn} from 'node:child_process'
+import {expect} from 'chai'
+import {ClusterError} from '../../src/cluster/errors.js'
+import {clusterPaths, validateClusterName} from '../../src/cluster/layout.js'
+import {checkPortsFree, plannedPorts} from '../../src/cluster/ports.js'
+import {isAlive, isOurProcess, processIdentity, waitForExit, watchProcess} from '../../src/cluster/process-util.js'
+import {DEFAULT_OPTIONS, ensureClusterDir, nodeRecords, readState, readToken, writeState, writeToken} from '../../src/cluster/state.js'
+import {describeFaults, faultViews} from '../../src/cluster/status.js'
+import {LineFollower} from '../../src/cluster/tail.js'
+
+describe('cluster folder, ports and processes', () => {
+  let home: string
+  beforeEach(() => (home = fs.mkdtempSync(path.join(os.tmpdir(), 'pad-home-'))))
+  afterEach(() => fs.rmSync(home, {recursive: true, force: true}))
+
+  it('lays a cluster out under $PAD_HOME/<name>, with a short socket path', () => {
+    const paths = clusterPaths('test', home)
+    expect(paths.dir).to.equal(path.join(home, 'test'))
+    expect(paths.clusterJson).to.equal(path.join(home, 'test', 'cluster.json'))
+    expect(paths.nodeLog(2)).to.equal(path.join(home, 'test', 'node-2', 'node.log'))
+    expect(paths.socket).to.equal(path.join(home, 'test', 'control.sock'))
+    const deep = clusterPaths('test', path.join(home, 'x'.repeat(120)))
+    expect(Buffer.byteLength(deep.socket)).to.be.below(104)
+    expect(() => validateClusterName('../etc')).to.throw(ClusterError, /is not a cluster name/)
+    expect(() => validateClusterName('')).to.throw(ClusterError)
+    expect(validateClusterName('my-cluster_1.2')).to.equal('my-cluster_1.2')
+  })
+
+  it('writes cluster.json atomically and the token readable only by its owner', () => {
+    const paths = clusterPaths('default', home)
+    ensureClusterDir(paths)
+    expect((fs.statSync(paths.dir).mode & 0o777).toString(8)).to.equal('700')
+    const token = writeToken(paths)
+    expect(token).to.match(/^[A-Za-z0-9_-]{32}$/)
+    expect(readToken(paths)).to.equal(token)
+    expect((fs.statSync(paths.token).mode & 0o777).toString(8)).to.equal('600')
+    const options = {...DEFAULT_OPTIONS, nodes: 2, tcp_port: 7000}
+    const now = new Date().toISOString()
+    writeState(paths, {version: 1, name: 'default', created_at: now, updated_at: now, options, supervisor: null, nodes: nodeRecords(paths, options)})
+    const state = readState(paths)!
+    expect(state.nodes.map((n) => [n.node_id, n.tcp_port, n.http_port, n.raft_port])).to.deep.equal([
+      ['127.0.0.1:7000', 7000, 8080, 6000],
+      ['127.0.0.1:7001', 7001, 8081, 6001],
+    ])
+    expect(fs.readdirSync(paths.dir).filter((f) => f.endsWith('.tmp'))).to.deep.equal([])
+    expect(readState(clusterPaths('other', home))).to.equal(null)
+  })
+
+  it('plans node i on base+i and refuses overlapping or out-of-range ports', () => {
+    const uses = plannedPorts({...DEFAULT_OPTIONS, nodes: 2})
+    expect(uses.map((u) => `${u.kind}:${u.port}`)).to.deep.equal(['TCP:5000', 'TCP:5001', 'HTTP:8080', 'HTTP:8081', 'Raft:6000', 'Raft:6001'])
+    expect(() => plannedPorts({...DEFAULT_OPTIONS, nodes: 3, tcp_port: 6001})).to.throw(ClusterError, /port 6001 would serve both TCP of node 0 and Raft of node 1/)
+    expect(() => plannedPorts({...DEFAULT_OPTIONS, nodes: 3, tcp_port: 65534})).to.throw(ClusterError, /beyond 65535/)
+  })
+
+  it('says which port is taken', async () => {
+    const server = net.createServer()
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const port = (server.address() as net.AddressInfo).port
+    try {
+      const error = await checkPortsFree({...DEFAULT_OPTIONS, nodes: 2, http_port: port - 1, tcp_port: 41000, raft_port: 42000}).catch((e: unknown) => e)
+      expect(error).to.be.instanceOf(ClusterError).and.include({code: 'PORT_IN_USE'})
+      expect((error as Error).message).to.equal(`port ${port} (HTTP of node 1) on 127.0.0.1 is in use: choose other bases with --http-port`)
+    } finally {
+      server.close()
+    }
+  })
+
+  it('tells live processes from dead ones and notices when one goes', async () => {
+    expect(isAlive(process.pid)).to.equal(true)
+    expect(processIdentity(process.pid)).to.be.a('string')
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)', 'pad-marker-xyz'], {stdio: 'ignore'})
+    try {
+      await new Promise((resolve) => child.once('spawn', resolve))
+      const pid = child.pid!
+      expect(isOurProcess(pid, ['pad-marker-xyz'])).to.equal(true)
+      expect(isOurProcess(pid, ['something-else'])).to.equal(false)
+      let gone = false
+      const stop = watchProcess(pid, 20, () => (gone = true))
+      child.kill('SIGKILL')
+      expect(await waitForExit(pid, 3000)).to.equal(true)
+      for (let i = 0; i < 100 && !gone; i++) await new Promise((resolve) => setTimeout(resolve, 20))
+      stop()
+      expect(gone).to.equal(true)
+      expect(isAlive(pid)).to.equal(false)
+    } finally {
+      child.kill('SIGKILL')
+    }
+  })
+
+  it("shows a node's faults as the status does", () => {
+    const views = faultViews({
+      '2': {drop: true, until: Date.UTC(2026, 0, 1)},
+      '1': {drop: true, delayMs: 50, jitterMs: 5, loss: 0.25},
+    })
+    expect(views).to.deep.equal([
+      {peer: 1, drop: true, delay_ms: 50, jitter_ms: 5, loss: 0.25, expires_at: null},
+      {peer: 2, drop: true, expires_at: '2026-01-01T00:00:00.000Z'},
+    ])
+    expect(describeFaults(views)).to.equal('cut from 1,2; delay 50ms±5 to 1; loss 25% to 1')
+    expect(describeFaults([])).to.equal('')
+  })
+
+  it('follows a growing file line by line, across partial lines and truncation', () => {
+    const file = path.join(home, 'log')
+    fs.writeFileSync(file, 'old\n')
+    const lines: string[] = []
+    const follower = new LineFollower(file, (line) => lines.push(line))
+    follower.poll()
+    expect(lines).to.deep.equal([])
+    fs.appendFileSync(file, 'one\ntw')
+    follower.poll()
+    expect(lines).to.deep.equal(['one'])
+    fs.appendFileSync(file, 'o\n')
+    follower.poll()
+    expect(lines).to.deep.equal(['one', 'two'])
+    fs.writeFileSync(file, 'new\n')
+    follower.poll()
+    expect(lines).to.deep.equal(['one', 'two', 'new'])
+    const fromStart: string[] = []
+    new LineFollower(file, (line) => fromStart.push(line), true).poll()
+    expect(fromStart).to.deep.equal(['new'])
+  })
+})
