@@ -38,6 +38,9 @@ export class JsonLinesSession {
   private readonly subscriptions: Subscription[] = []
   private readingPaused = false
   private waitingForDrain = false
+  /** Set by `drain`: read no more requests; called once all are answered. */
+  private draining = false
+  private onAnswered: (() => void) | null = null
 
   constructor(
     private readonly socket: Socket,
@@ -48,6 +51,19 @@ export class JsonLinesSession {
     socket.on('close', () => {
       for (const subscription of this.subscriptions) context.subscriptions.remove(subscription)
     })
+  }
+
+  drain(): Promise<void> {
+    this.draining = true
+    this.socket.pause()
+    if (this.slotHead === this.slots.length) return Promise.resolve()
+    return new Promise((resolve) => (this.onAnswered = resolve))
+  }
+
+  end(): void {
+    for (const subscription of this.subscriptions) this.context.subscriptions.remove(subscription)
+    this.subscriptions.length = 0
+    this.output.end()
   }
 
   receive(chunk: Buffer): void {
@@ -190,6 +206,10 @@ export class JsonLinesSession {
     }
     if (out.length > 0) this.output.write(out)
     for (const callback of sent) callback()
+    if (this.onAnswered && this.slotHead === this.slots.length) {
+      this.onAnswered()
+      this.onAnswered = null
+    }
     this.checkReading()
   }
 
@@ -198,6 +218,7 @@ export class JsonLinesSession {
    * not reading what was sent (resuming once the output has drained).
    */
   private checkReading(): void {
+    if (this.draining) return
     const unanswered = this.slots.length - this.slotHead
     const tooManyUnanswered = unanswered > (this.readingPaused ? MAX_UNANSWERED / 2 : MAX_UNANSWERED)
     const outputFull = this.output.full

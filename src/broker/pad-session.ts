@@ -45,6 +45,8 @@ export class PadPublisherSession {
   private newlineFrames = false
   private inFlight = 0
   private readingPaused = false
+  private draining = false
+  private onSettled: (() => void) | null = null
 
   constructor(
     private readonly socket: Socket,
@@ -54,6 +56,21 @@ export class PadPublisherSession {
     socket.on('close', () => {
       if (this.quietTimer) clearTimeout(this.quietTimer)
     })
+  }
+
+  /** Stops reading; publishes the frame still waiting for its end; resolves once all are settled. */
+  drain(): Promise<void> {
+    this.draining = true
+    this.socket.pause()
+    if (this.quietTimer) clearTimeout(this.quietTimer)
+    this.quietTimer = null
+    if (this.started) this.extractFrames(true)
+    if (this.inFlight === 0) return Promise.resolve()
+    return new Promise((resolve) => (this.onSettled = resolve))
+  }
+
+  end(): void {
+    this.output.end()
   }
 
   receive(chunk: Buffer): void {
@@ -137,7 +154,11 @@ export class PadPublisherSession {
       .catch((error) => this.reportError(asBrokerError(error).message))
       .finally(() => {
         this.inFlight--
-        if (this.readingPaused && this.inFlight <= MAX_IN_FLIGHT / 2) {
+        if (this.inFlight === 0 && this.onSettled) {
+          this.onSettled()
+          this.onSettled = null
+        }
+        if (this.readingPaused && !this.draining && this.inFlight <= MAX_IN_FLIGHT / 2) {
           this.readingPaused = false
           this.socket.resume()
         }
@@ -157,6 +178,7 @@ export class PadSubscriberSession {
   private readonly subscriptions = new Map<string, Subscription>()
   private firstLine = true
   private readingPaused = false
+  private draining = false
 
   constructor(
     private readonly socket: Socket,
@@ -187,6 +209,18 @@ export class PadSubscriberSession {
     this.checkReading()
   }
 
+  drain(): Promise<void> {
+    this.draining = true
+    this.socket.pause()
+    return Promise.resolve()
+  }
+
+  end(): void {
+    for (const subscription of this.subscriptions.values()) this.context.subscriptions.remove(subscription)
+    this.subscriptions.clear()
+    this.output.end()
+  }
+
   /** A client that does not read its answers (PONG, errors) is not read from until it does. */
   private checkReading(): void {
     if (this.readingPaused || !this.output.full) return
@@ -194,7 +228,7 @@ export class PadSubscriberSession {
     this.socket.pause()
     this.output.onceDrained(() => {
       this.readingPaused = false
-      this.socket.resume()
+      if (!this.draining) this.socket.resume()
     })
   }
 

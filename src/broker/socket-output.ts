@@ -19,7 +19,7 @@ export class SocketOutput {
 
   /** Queues text; returns false when the client is not keeping up. */
   write(text: string): boolean {
-    if (this.socket.destroyed) return false
+    if (this.closed) return false
     this.chunks.push(text)
     this.queuedBytes += text.length
     if (!this.scheduled) {
@@ -40,7 +40,7 @@ export class SocketOutput {
 
   /** Calls back once the buffer is below the high-water mark again. */
   onceDrained(callback: () => void): void {
-    if (this.socket.destroyed) return
+    if (this.closed) return
     if (this.buffered < this.highWaterMark) {
       setImmediate(callback)
       return
@@ -55,7 +55,7 @@ export class SocketOutput {
    * socket may take the whole flush at once and then never emit 'drain'.
    */
   private checkDrained(): void {
-    if (this.drainWaiters.length === 0 || this.socket.destroyed) return
+    if (this.drainWaiters.length === 0 || this.closed) return
     if (this.buffered < this.highWaterMark) {
       const waiters = this.drainWaiters
       this.drainWaiters = []
@@ -69,9 +69,14 @@ export class SocketOutput {
     }
   }
 
+  /** Whether nothing more can be sent: the socket is destroyed or `end` was called. */
+  get closed(): boolean {
+    return this.socket.destroyed || this.socket.writableEnded
+  }
+
   flush(): void {
     this.scheduled = false
-    if (this.chunks.length === 0 || this.socket.destroyed) return
+    if (this.chunks.length === 0 || this.closed) return
     const text = this.chunks.length === 1 ? this.chunks[0] : this.chunks.join('')
     this.chunks = []
     this.queuedBytes = 0

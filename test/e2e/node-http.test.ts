@@ -52,7 +52,7 @@ function rawRequest(
 }
 
 describe('node HTTP API (real process)', function () {
-  this.timeout(30_000)
+  this.timeout(60_000)
   const nodes = nodeFixture('all')
   let node: NodeProcess
 

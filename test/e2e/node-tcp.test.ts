@@ -49,7 +49,7 @@ function offsetsOf(lines: Json[]): [unknown, unknown][] {
 }
 
 describe('node TCP port (real process)', function () {
-  this.timeout(30_000)
+  this.timeout(60_000)
   const nodes = nodeFixture('all')
   let node: NodeProcess
 

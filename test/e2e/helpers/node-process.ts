@@ -17,7 +17,7 @@ import {fileURLToPath} from 'node:url'
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..')
 export const HOST = '127.0.0.1'
 
-const START_TIMEOUT_MS = 20_000
+const START_TIMEOUT_MS = 40_000
 const HEALTH_POLL_MS = 50
 const STOP_GRACE_MS = 8_000
 const KILL_WAIT_MS = 3_000
