@@ -22,10 +22,14 @@ export interface HttpRoute {
 }
 
 const MAX_LIMIT = 1000
+/** Longest wait at close for the requests in flight (a publish gives up at its commit timeout). */
+const CLOSE_GRACE_MS = 5000
 
 export class HttpApi {
   private readonly server: http.Server
   private readonly routes = new Map<string, HttpRoute[]>()
+  private readonly streams = new Set<http.ServerResponse>()
+  private closing = false
 
   constructor(
     private readonly node: NodeView,
@@ -45,10 +49,18 @@ export class HttpApi {
     return listen(this.server, port, host, 'HTTP')
   }
 
+  /**
+   * Stops accepting, ends the event streams, lets the requests in flight get their answers
+   * (bounded), then closes every connection: a publish that commits is never left unanswered.
+   */
   async close(): Promise<void> {
+    this.closing = true
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()))
-    this.server.closeAllConnections()
+    this.server.closeIdleConnections()
+    for (const response of this.streams) response.end()
+    const timer = setTimeout(() => this.server.closeAllConnections(), CLOSE_GRACE_MS)
     await closed
+    clearTimeout(timer)
   }
 
   private coreRoutes(): HttpRoute[] {
@@ -106,7 +118,13 @@ export class HttpApi {
       request.resume()
       return
     }
+    // Once closing, every answer closes its connection, so none is left idle.
+    if (this.closing) response.setHeader('Connection', 'close')
     if (route.stream) {
+      this.streams.add(response)
+      response.once('close', () => this.streams.delete(response))
+      // A stream ended by close() may still be written to once: ignore that, do not crash.
+      response.on('error', () => {})
       route.stream(request, response, url)
       return
     }

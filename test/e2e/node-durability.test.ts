@@ -9,7 +9,7 @@ import net from 'node:net'
 import path from 'node:path'
 import {expect} from 'chai'
 import type {BrokerClient} from '../../src/client/broker-client.js'
-import {closeAllSockets, getJson, LineSocket} from './helpers/clients.js'
+import {closeAllSockets, getJson, http, LineSocket} from './helpers/clients.js'
 import {eventually, freePort, HOST, nodeFixture, type NodeProcess, type Ports} from './helpers/node-process.js'
 import {closeAllClients, connectClient} from './helpers/publishing.js'
 
@@ -130,6 +130,29 @@ describe('node durability and start-up errors (real process)', function () {
     const stored = (await getJson<{topics: {topic: string; messages: number}[]}>(restarted, '/topics')).topics.find((t) => t.topic === 'shutdown')?.messages ?? 0
     // Every ack is kept, and nothing was stored whose publisher got no answer at all.
     expect(stored, `answered ${answered}, acked ${acked}`).to.be.within(acked, answered)
+  })
+
+  it('answers the HTTP publishes in flight before it stops on SIGTERM', async () => {
+    const node = await nodes.start()
+    const outcomes: (number | 'failed')[] = []
+    const requests = Array.from({length: 400}, (_, i) =>
+      http(node, 'POST', '/publish', {topic: 'http.shutdown', body: JSON.stringify({i})}).then(
+        (result) => outcomes.push(result.status),
+        () => outcomes.push('failed'),
+      ),
+    )
+    await eventually('the first answers', () => (outcomes.length >= 20 ? true : undefined), 30_000, 5)
+    node.signal('SIGTERM')
+    await Promise.all(requests)
+    expect(await node.waitExit(15_000), node.output).to.deep.equal({code: 0, signal: null})
+    const ok = outcomes.filter((o) => o === 200).length
+    const refused = outcomes.filter((o) => o === 503).length
+    expect(outcomes.filter((o) => o !== 200 && o !== 503 && o !== 'failed'), 'statuses other than 200 or 503').to.deep.equal([])
+
+    const restarted = await nodes.restart(node)
+    const stored = (await getJson<{topics: {topic: string; messages: number}[]}>(restarted, '/topics')).topics.find((t) => t.topic === 'http.shutdown')?.messages ?? 0
+    // Every 200 is kept, and nothing was stored whose request got no answer.
+    expect(stored, `200: ${ok}, 503: ${refused}, no answer: ${outcomes.length - ok - refused}`).to.be.within(ok, ok + refused)
   })
 
   it('keeps every acknowledged message at its offset across a SIGKILL mid-burst, continues with no gap, remembers dedup ids', async () => {
