@@ -250,9 +250,54 @@ export function readHistory(file: string): History {
   return parseHistory(text, file)
 }
 
-/** Writes a history file (atomically: a temp file, then a rename). */
+/**
+ * Writes a history file (atomically: a temp file, then a rename). It is written piece by
+ * piece, one publish or stored message per line, so a long run never needs its history as
+ * one string in memory, and the file can be searched with grep.
+ */
 export function writeHistory(file: string, history: History): void {
   const temp = `${file}.${process.pid}.tmp`
-  fs.writeFileSync(temp, JSON.stringify(history) + '\n')
+  const fd = fs.openSync(temp, 'w')
+  let buffer = ''
+  const write = (text: string): void => {
+    buffer += text
+    if (buffer.length >= 1 << 20) flush()
+  }
+  const flush = (): void => {
+    fs.writeSync(fd, buffer)
+    buffer = ''
+  }
+  const list = <T>(items: readonly T[], each: (item: T) => void): void => {
+    write('[')
+    items.forEach((item, i) => {
+      write(i === 0 ? '\n' : ',\n')
+      each(item)
+    })
+    write(']')
+  }
+  try {
+    write(`{"version":${JSON.stringify(history.version)},"meta":${JSON.stringify(history.meta)},\n"publishes":`)
+    list(history.publishes, (p) => write(JSON.stringify(p)))
+    write(',\n"stored":')
+    list(history.stored, (node) => {
+      const {topics, ...rest} = node
+      write(`${JSON.stringify(rest).slice(0, -1)},"topics":{`)
+      Object.entries(topics).forEach(([topic, entries], i) => {
+        write(`${i === 0 ? '' : ','}\n${JSON.stringify(topic)}:`)
+        list(entries, (e) => write(JSON.stringify(e)))
+      })
+      write('}}')
+    })
+    write(',\n"subscribers":')
+    list(history.subscribers, (s) => write(JSON.stringify(s)))
+    write(',\n"faults":')
+    list(history.faults, (f) => write(JSON.stringify(f)))
+    write(',\n"elections":')
+    list(history.elections, (e) => write(JSON.stringify(e)))
+    write('}\n')
+    flush()
+  } finally {
+    fs.closeSync(fd)
+  }
   fs.renameSync(temp, file)
 }

@@ -174,6 +174,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
     const end = faultStart + options.durationMs
     const onAbort = (): void => nemesis.stop()
     options.signal?.addEventListener('abort', onAbort)
+    if (options.signal?.aborted) nemesis.stop()
     const progress = setInterval(() => {
       const acked = publishers.records.filter((r) => r.outcome === 'ok').length
       log(`${(clock() / 1000).toFixed(1)}s published ${publishers.records.length}, acked ${acked}, in flight ${publishers.pending}, faults ${nemesis.records.length}, elections ${watcher.elections.length}`)
