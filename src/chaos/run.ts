@@ -118,7 +118,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
     await cluster.restoreAll()
   } else {
     const home = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), `pad-chaos-${options.seed}-`))
-    log(`starting ${options.nodes} nodes in ${home} (TCP ${options.tcpPort}+, HTTP ${options.httpPort}+, Raft ${options.raftPort}+)`)
+    log(`starting ${options.nodes} nodes (TCP ${options.tcpPort}+, HTTP ${options.httpPort}+, Raft ${options.raftPort}+); watch them with: PAD_HOME=${home} pad-cli status --cluster chaos`)
     cluster = await startTemporaryCluster({
       home,
       name: 'chaos',

@@ -35,10 +35,11 @@ It exits 1 if any of these (but recovered) is not zero, printing the seed and th
 The whole history is written as JSON (--history; by default in the cluster's folder), and \
 --check <file> checks a recorded history again without running anything.
 
-The temporary cluster is run by the cluster manager in this process: while it runs, \
-\`PAD_HOME=<folder> pad-cli status --cluster chaos\` and \`pad-cli events\` show it. Its folder is deleted when \
-the run passes (but for the history file) and kept when it fails. With --cluster, the faults are injected into \
-a cluster brought up with \`pad-cli up\`, which is left running and healed.`
+The temporary cluster is run by the cluster manager in this process, as cluster "chaos" in a PAD_HOME of its \
+own: while it runs, \`PAD_HOME=<folder> pad-cli status --cluster chaos\` (or events, logs) shows it. When the \
+run passes, its nodes' data and logs are deleted and the folder keeps the history and the event timeline; when \
+it fails, everything is kept. With --cluster, the faults are injected into a cluster brought up with \
+\`pad-cli up\`, which is left running and healed.`
 
   static override examples = [
     '<%= config.bin %> chaos',
