@@ -23,6 +23,18 @@ const STOP_GRACE_MS = 8_000
 const KILL_WAIT_MS = 3_000
 const MAX_OUTPUT_CHARS = 256 * 1024
 
+/** Every node process still running, killed by pid if the test process exits first. */
+const live = new Set<ChildProcess>()
+process.once('exit', () => {
+  for (const child of live) {
+    try {
+      process.kill(child.pid!, 'SIGKILL')
+    } catch {
+      // Already gone.
+    }
+  }
+})
+
 /** Asks the OS for a free port: listen on port 0, read the port, close. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -246,6 +258,8 @@ export class NodeFixture {
       {cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: {...process.env, PAD_HOME: path.dirname(dataDir)}},
     )
     const node = new NodeProcess(child, ports, dataDir, args)
+    live.add(child)
+    child.once('exit', () => live.delete(child))
     this.nodes.add(node)
     return node
   }
