@@ -74,6 +74,10 @@ interface NodeHandle {
   faultsDirty: boolean
   /** What we last pushed successfully, to skip pushes that change nothing. */
   pushed: string | null
+  /** Pushes to one node run one after the other (a DELETE and PUTs must not interleave). */
+  pushing: Promise<boolean>
+  /** When the node's /events stream last told us something (it is fresher than a /raft poll). */
+  lastEventAt: number
 }
 
 const EMPTY_VIEW: RaftView = {role: null, term: null, leader: null, commitIndex: null, lastApplied: null, logLength: null}
@@ -116,6 +120,8 @@ export class Supervisor {
       closeEvents: null,
       faultsDirty: false,
       pushed: null,
+      pushing: Promise.resolve(true),
+      lastEventAt: 0,
     }))
     this.control = new ControlServer(paths.socket, (request) => this.handle(request))
   }
@@ -230,9 +236,9 @@ export class Supervisor {
   /** A node reference from a request: an index in range, or `leader` (asked of the nodes now). */
   private async resolve(ref: unknown): Promise<NodeHandle> {
     if (ref === 'leader') {
-      await this.refresh()
-      if (this.leader === null) throw new ClusterError('NO_LEADER', 'no node is leader right now: see pad-cli status')
-      return this.nodes[this.leader]
+      const leader = this.leaderOf(await this.refresh())
+      if (leader === null) throw new ClusterError('NO_LEADER', 'no node is leader right now: see pad-cli status')
+      return this.nodes[leader]
     }
     if (typeof ref !== 'number') throw badArgument('give a node index or "leader"')
     return this.nodes[checkIndex(ref, this.size)]
@@ -518,8 +524,15 @@ export class Supervisor {
     }
   }
 
-  /** Gives one node exactly the faults the rules say (DELETE, then one PUT per distinct fault). */
-  private async push(node: NodeHandle): Promise<boolean> {
+  /** Gives one node exactly the faults the rules say, after any push to it still in flight. */
+  private push(node: NodeHandle): Promise<boolean> {
+    const next = node.pushing.then(() => this.pushNow(node))
+    node.pushing = next.catch(() => false)
+    return next
+  }
+
+  /** DELETE, then one PUT per distinct fault, computed from the rules as they are now. */
+  private async pushNow(node: NodeHandle): Promise<boolean> {
     if (node.record.process !== 'running') {
       node.faultsDirty = true
       return false
@@ -588,6 +601,7 @@ export class Supervisor {
       node.record,
       (type, data) => {
         if (node.subprocess !== subprocess) return
+        node.lastEventAt = Date.now()
         if (type === 'hello') this.observe(index, fromRaftInfo(data as RaftInfo))
         else if (type === 'role') this.observe(index, {role: data.role as string, term: data.term as number, leader: (data.leader as number | null) ?? null})
         else if (type === 'term') this.observe(index, {term: data.term as number})
@@ -646,9 +660,12 @@ export class Supervisor {
         .filter((n) => n.record.process === 'running' || n.record.process === 'starting')
         .map(async (node) => {
           try {
+            const asked = Date.now()
             const info = await getRaft(node.record, STATUS_TIMEOUT_MS)
             answers.set(node.record.index, info)
-            this.observe(node.record.index, fromRaftInfo(info))
+            // An event that came while we asked may be newer than this answer; a stream that
+            // has been quiet for a while may have missed something.
+            if (node.lastEventAt < asked - 1000) this.observe(node.record.index, fromRaftInfo(info))
           } catch {
             // Not answering (starting, overloaded): its last view stands.
           }
@@ -661,6 +678,16 @@ export class Supervisor {
     if (this.closing) return
     await this.refresh()
     for (const node of this.nodes) if (node.faultsDirty && node.record.process === 'running') void this.push(node)
+  }
+
+  /** The running node that answered LEADER in the newest term, or null. */
+  private leaderOf(answers: Map<number, RaftInfo>): number | null {
+    let leader: number | null = null
+    for (const [index, info] of answers) {
+      if (info.state !== 'LEADER' || this.nodes[index].record.process !== 'running') continue
+      if (leader === null || info.current_term > answers.get(leader)!.current_term) leader = index
+    }
+    return leader
   }
 
   async status(): Promise<ClusterStatus> {
@@ -678,8 +705,10 @@ export class Supervisor {
           }
         }),
     )
-    const leaderInfo = this.leader === null ? undefined : answers.get(this.leader)
-    const leaderCommit = leaderInfo?.commit_index ?? (this.leader === null ? null : this.nodes[this.leader].view.commitIndex)
+    // The leader as the nodes answered just now, so the table agrees with itself.
+    const leader = this.leaderOf(answers)
+    const leaderInfo = leader === null ? undefined : answers.get(leader)
+    const leaderCommit = leaderInfo ? leaderInfo.commit_index : null
     const nodes: NodeStatus[] = this.nodes.map((node) => {
       const r = node.record
       const info = answers.get(r.index)
@@ -696,7 +725,7 @@ export class Supervisor {
         commit_index: info ? info.commit_index : null,
         last_applied: info ? info.last_applied : null,
         log_length: info ? info.log_length : null,
-        lag: info && leaderCommit !== null && leaderCommit !== undefined ? Math.max(0, leaderCommit - info.last_applied) : null,
+        lag: info && leaderCommit !== null ? Math.max(0, leaderCommit - info.last_applied) : null,
         leader_index: info ? info.leader_index : null,
         host: r.host,
         tcp_port: r.tcp_port,
@@ -709,8 +738,8 @@ export class Supervisor {
     })
     return {
       cluster: this.state.name,
-      leader: this.leader,
-      term: this.leader === null ? null : this.nodes[this.leader].view.term,
+      leader,
+      term: leaderInfo ? leaderInfo.current_term : null,
       supervisor_pid: process.pid,
       nodes,
     }

@@ -18,7 +18,6 @@ describe('cluster manager: lifecycle, faults and refusals', function () {
     const c = (cluster = await CliCluster.create(3))
     const notUp = `Error: cluster "${c.name}" is not up: start it with \`pad-cli up --cluster ${c.name}\``
     expect(await c.fails(['status'])).to.equal(notUp)
-    expect(await c.fails(['kill', '0'])).to.equal(notUp)
     expect(await c.fails(['publish', 'news', '{}', '--node', '0'])).to.equal(notUp)
     expect(await c.fails(['events'])).to.match(/^Error: there is no cluster "t\w+" \(nothing in .*\): start one with `pad-cli up --cluster t\w+`$/)
 
@@ -45,14 +44,9 @@ describe('cluster manager: lifecycle, faults and refusals', function () {
 
     // Bad arguments: one line each, exit code 2.
     expect(await c.fails(['kill', '3'], 2)).to.equal('Error: node 3 is out of range: this cluster has 3 nodes (0 to 2)')
-    expect(await c.fails(['pause', 'two'], 2)).to.equal('Error: "two" is not a node: give an index or "leader"')
     expect(await c.fails(['partition', '--shape', 'star'], 2)).to.equal('Error: unknown shape "star": use halves, ring, bridge')
-    expect(await c.fails(['partition', '--shape', 'ring'], 2)).to.match(/^Error: --shape ring needs at least 4 nodes/)
     expect(await c.fails(['partition', '0', '--for', '10x'], 2)).to.equal('Error: --for: "10x" is not a duration: use e.g. 150ms, 10s, 1m')
-    expect(await c.fails(['partition', '0,5'], 2)).to.equal('Error: node 5 is out of range: this cluster has 3 nodes (0 to 2)')
     expect(await c.fails(['loss', '1', '150'], 2)).to.equal('Error: "150" is not a percentage: give a number from 0 to 100, e.g. 20')
-    expect(await c.fails(['delay', '1', 'slow'], 2)).to.equal('Error: delay: "slow" is not a duration: use e.g. 100, 100ms, 1.5s')
-    expect(await c.fails(['resume', '1'])).to.equal('Error: node 1 is not paused (running)')
 
     // Process faults.
     const follower = first.nodes.find((n) => n.role === 'FOLLOWER')!.index
@@ -66,7 +60,6 @@ describe('cluster manager: lifecycle, faults and refusals', function () {
     expect(status.nodes[follower]).to.include({process: 'stopped', exit_code: 0, exit_signal: null, pid: null, role: null})
     expect(await c.fails(['stop', String(follower)])).to.match(/is not running \(stopped\): nothing to stop; start it with pad-cli start/)
     await c.ok(['start', String(follower)])
-    expect(await c.fails(['start', String(follower)])).to.match(/is already running/)
     const restarted = await c.ok(['restart', String(follower)])
     expect(restarted).to.match(new RegExp(`^restarted node ${follower} \\(pid \\d+, was \\d+\\)`))
     status = await c.status()
