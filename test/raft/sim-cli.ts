@@ -135,7 +135,9 @@ function main(): void {
       printOne(r, args.trace, args.bugs, durability)
       failed ||= !r.ok
     }
-    process.exit(failed ? 1 : 0)
+    // exitCode, not exit(): a long trace written to a pipe must be flushed first.
+    process.exitCode = failed ? 1 : 0
+    return
   }
 
   const started = performance.now()
@@ -185,7 +187,7 @@ function main(): void {
   console.log(`proposals accepted ${proposals}, entries applied on every node ${applied}, worst time to a stable leader after healing ${worstLeaderMs} ms`)
   console.log(`faults: ${fmtFaults(faults)}`)
   console.log(`violations ${failures.length}; wall time ${secs.toFixed(1)} s (${((steps / secs) | 0).toLocaleString('en-US')} steps/s)`)
-  process.exit(failures.length > 0 ? 1 : 0)
+  process.exitCode = failures.length > 0 ? 1 : 0
 }
 
 main()
