@@ -132,11 +132,11 @@ export function describeEvent(e: ClusterEvent): string {
     case 'restart':
       return `restarting ${node}`
     case 'partition': {
-      const shape = e.shape ? `${e.shape as string}: ` : ''
-      const groups = Array.isArray(e.groups) ? (e.groups as number[][]).map((g) => `{${g.join(',')}}`).join(' | ') : ''
-      const bridge = typeof e.bridge === 'number' ? `, node ${e.bridge} bridges both` : ''
+      const parts = [e.shape ? `${e.shape as string}` : '']
+      if (Array.isArray(e.groups)) parts.push((e.groups as number[][]).map((g) => `{${g.join(',')}}`).join(' | '))
+      if (typeof e.bridge === 'number') parts.push(`node ${e.bridge} bridges both`)
       const cuts = (e.cuts as [number, number][]).map(([a, b]) => `${a}-${b}`).join(' ')
-      return `partition ${shape}${groups}${bridge} (cut ${cuts})${forText(e.for_ms)}`
+      return `partition ${parts.filter((p) => p !== '').join(' ')} (cut ${cuts})${forText(e.for_ms)}`
     }
     case 'delay':
       return `${node}: links delayed ${e.ms as number} ms${e.jitter_ms ? ` ± ${e.jitter_ms as number} ms` : ''}${forText(e.for_ms)}`

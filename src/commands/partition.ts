@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import {Args, Flags} from '@oclif/core'
 import {ClusterHandle} from '../cluster/cluster.js'
 import {ClusterCommand, clusterFlag, jsonFlag} from '../cluster/command.js'
 import {badArgument} from '../cluster/errors.js'
@@ -29,6 +29,10 @@ neighbours on a ring 0..n-1: every node sees a majority, no two the same; 4 node
     '<%= config.bin %> partition --shape halves',
     '<%= config.bin %> partition --shape bridge --for 10s',
   ]
+
+  static override args = {
+    groups: Args.string({description: 'groups of nodes, e.g. 0 or 0,1 2 (indexes separated by commas, or "leader")'}),
+  }
 
   static override flags = {
     cluster: clusterFlag,

@@ -1,5 +1,7 @@
+import {Flags} from '@oclif/core'
 import {ClusterHandle} from '../cluster/cluster.js'
 import {ClusterCommand, clusterFlag, jsonFlag} from '../cluster/command.js'
+import {formatEvent, readEvents} from '../cluster/events.js'
 import {statusTable} from '../cluster/output.js'
 
 export default class Status extends ClusterCommand {
@@ -12,14 +14,21 @@ committed that the node has not applied yet. FAULTS are the network faults the n
 --json prints {"cluster", "leader", "term", "supervisor_pid", "nodes": [{"index", "node_id", "pid", "process", \
 "exit_code", "exit_signal", "role", "term", "commit_index", "last_applied", "log_length", "lag", "leader_index", "host", \
 "tcp_port", "http_port", "raft_port", "faults": [{"peer", "drop", "delay_ms", "jitter_ms", "loss", "expires_at"}], \
-"data_dir", "log_file"}]}; role is LEADER, FOLLOWER or CANDIDATE, or null when the node is not running.`
+"data_dir", "log_file"}]}; role is LEADER, FOLLOWER or CANDIDATE, or null when the node is not running. With --events, "events" holds the last \
+10 events of the timeline (as pad-cli events --json prints them).`
 
   static override aliases = ['ps']
 
-  static override examples = ['<%= config.bin %> status', '<%= config.bin %> ps --cluster test', "<%= config.bin %> status --json | jq '.leader'"]
+  static override examples = [
+    '<%= config.bin %> status',
+    '<%= config.bin %> ps --cluster test',
+    '<%= config.bin %> status --events   # and the last events of the timeline',
+    "<%= config.bin %> status --json | jq '.leader'",
+  ]
 
   static override flags = {
     cluster: clusterFlag,
+    events: Flags.boolean({char: 'e', description: 'also show the last events of the timeline (pad-cli events shows them all)'}),
     json: jsonFlag,
   }
 
@@ -27,7 +36,12 @@ committed that the node has not applied yet. FAULTS are the network faults the n
     const {flags} = await this.parse(Status)
     const cluster = await ClusterHandle.open(flags.cluster)
     const status = await cluster.status()
-    if (flags.json) this.printJson(status)
-    else this.log(statusTable(status))
+    const events = flags.events ? readEvents(cluster.paths.events).slice(-10) : null
+    if (flags.json) {
+      this.printJson(events ? {...status, events} : status)
+      return
+    }
+    this.log(statusTable(status))
+    if (events) this.log(['', 'Last events:', ...events.map(formatEvent)].join('\n'))
   }
 }

@@ -65,6 +65,10 @@ describe('cluster event timeline', () => {
     for (const text of texts) expect(text).to.be.a('string').and.not.include('undefined')
     expect(describeEvent({time: '', seq: 1, type: 'partition', ...samples.partition})).to.equal('partition {0} | {1,2} (cut 0-1 0-2) for 10s')
     expect(describeEvent({time: '', seq: 1, type: 'exit', ...samples.exit})).to.equal('node 1 killed by SIGKILL')
+    expect(describeEvent({time: '', seq: 1, type: 'partition', groups: null, shape: 'ring', bridge: null, cuts: [[0, 2]], for_ms: null})).to.equal('partition ring (cut 0-2)')
+    expect(describeEvent({time: '', seq: 1, type: 'partition', groups: [[0], [1, 2]], shape: 'bridge', bridge: 1, cuts: [[0, 2]], for_ms: null})).to.equal(
+      'partition bridge {0} | {1,2} node 1 bridges both (cut 0-2)',
+    )
     expect(formatEvent({time: '2026-01-01T12:34:56.789Z', seq: 1, type: 'election', ...samples.election})).to.equal(
       '12:34:56.789  election   node 0 won the election for term 2',
     )
