@@ -185,7 +185,8 @@ export function clusterHooks(get: () => CliCluster | null): void {
 /** Three port bases with `size` free ports each, picked at random away from the defaults. */
 async function freeBases(size: number): Promise<{tcp: number; http: number; raft: number}> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 800) * 50
+    // Below the ephemeral range (32768+ on Linux), where the OS hands out ports to other tests.
+    const base = 20_000 + Math.floor(Math.random() * 250) * 50
     const bases = {tcp: base, http: base + 16, raft: base + 32}
     const ports = [bases.tcp, bases.http, bases.raft].flatMap((b) => Array.from({length: size}, (_, i) => b + i))
     const free = await Promise.all(ports.map((p) => portFree(HOST, p)))
