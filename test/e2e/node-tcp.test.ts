@@ -484,7 +484,7 @@ describe('node TCP port with slow clients (real process)', function () {
       let written = false
       socket.write(ping.repeat(lines), () => (written = true))
       // A node that kept reading would take all 18 MB in well under a second.
-      await sleep(3000)
+      await sleep(2000)
       expect(written, 'the client could write everything: the node kept reading').to.equal(false)
       let received = 0
       let wrong = 0
