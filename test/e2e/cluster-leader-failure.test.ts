@@ -50,9 +50,9 @@ describe('cluster manager: leader failure (pad-cli kill leader)', function () {
     expect(events.find((e) => e.type === 'exit' && e.node === leader && e.seq > kill.seq)).to.include({signal: 'SIGKILL', expected: true})
     const election = events.find((e) => e.type === 'election' && e.seq > kill.seq)
     expect(election, 'election after the kill').to.not.equal(undefined)
-    expect(election!.winner).to.equal(next)
+    expect(election!.winner).to.be.oneOf(survivors)
     expect(Date.parse(election!.time) - Date.parse(kill.time)).to.be.below(1000)
-    expect(events.find((e) => e.type === 'leader' && e.seq > kill.seq && e.leader === next)).to.not.equal(undefined)
+    expect(events.find((e) => e.type === 'leader' && e.seq > kill.seq && e.leader === election!.winner)).to.not.equal(undefined)
 
     // Publishing goes on: through the cluster's choice (the leader) and through the other survivor.
     expect(await c.ok(['publish', 'news', '{"n":2}'])).to.equal('stored news@1\n')
