@@ -155,6 +155,8 @@ export class Supervisor {
       this.log('stopping the cluster')
       if (this.pollTimer) clearInterval(this.pollTimer)
       if (this.expiryTimer) clearTimeout(this.expiryTimer)
+      // Let a request in progress (a restart, say) finish first, so it starts nothing after us.
+      await Promise.race([this.queue, sleep(15_000)])
       const grace = this.options.stopGraceMs ?? 8000
       await Promise.all(this.nodes.filter((n) => this.alive(n)).map((n) => this.stopProcess(n, 'down', grace)))
       for (const node of this.nodes) node.closeEvents?.()
@@ -259,6 +261,7 @@ export class Supervisor {
 
   private spawn(node: NodeHandle): void {
     const r = node.record
+    if (this.closing) throw new ClusterError('NOT_UP', 'the cluster is stopping')
     fs.mkdirSync(r.data_dir, {recursive: true, mode: 0o700})
     const o = this.state.options
     const peers = this.nodes.map((n) => `${n.record.host}:${n.record.raft_port}`).join(',')
