@@ -293,9 +293,16 @@ export class BrokerNode implements NodeView {
     }))
   }
 
+  /**
+   * 200 while the node serves. `ready` says whether its reads are current: it knows a leader,
+   * has applied all it knows to be committed, and, if it leads, has committed an entry of its
+   * own term (until then it cannot know the commit index, Raft §8: a leader restarted after a
+   * crash would otherwise serve the state of before its last writes).
+   */
   health(): Record<string, unknown> {
     const status = this.log.status()
-    return {ok: true, node_id: this.nodeId, state: status.role, leader: status.leader !== null}
+    const ready = status.leader !== null && status.lastApplied >= status.commitIndex && this.raftLog.knowsCommitIndex()
+    return {ok: true, ready, node_id: this.nodeId, state: status.role, leader: status.leader !== null}
   }
 
   prometheusMetrics(): string {

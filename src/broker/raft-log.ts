@@ -192,6 +192,13 @@ export class RaftLog extends EventEmitter implements ReplicatedLog {
     return this.raft.status()
   }
 
+  /** False for a leader that has not yet committed an entry of its own term. */
+  knowsCommitIndex(): boolean {
+    const status = this.raft.status()
+    if (status.role !== 'leader') return true
+    return status.commit > 0 && status.commit <= this.storage.lastIndex() && this.storage.term(status.commit) === status.term
+  }
+
   get isPreCandidate(): boolean {
     return this.softState.role === 'precandidate'
   }

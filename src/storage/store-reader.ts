@@ -80,7 +80,7 @@ export class StoreReader {
       ),
       after: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE raft_index > ? ORDER BY raft_index LIMIT ?`),
       topicAfter: db.prepare(
-        `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE topic = ? AND raft_index > ? ORDER BY "offset" LIMIT ?`,
+        `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE topic = ? AND raft_index > ? ORDER BY raft_index LIMIT ?`,
       ),
       newest: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages ORDER BY raft_index DESC LIMIT ?`),
       newestFrom: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE raft_index >= ? ORDER BY raft_index DESC LIMIT ?`),

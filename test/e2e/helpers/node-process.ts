@@ -121,7 +121,7 @@ export class NodeProcess {
     return `http://${HOST}:${this.ports.http}${pathAndQuery}`
   }
 
-  /** Resolves once /health answers 200 with a leader; throws with the node's output if it does not. */
+  /** Resolves once /health answers 200 and ready; throws with the node's output if it does not. */
   async waitHealthy(timeoutMs = START_TIMEOUT_MS): Promise<void> {
     const deadline = Date.now() + timeoutMs
     const attempts = Math.ceil(timeoutMs / HEALTH_POLL_MS)
@@ -129,9 +129,10 @@ export class NodeProcess {
       if (!this.running) throw new Error(`node exited (${JSON.stringify(this.exitInfo)}) before it was healthy:\n${this.out}`)
       try {
         const response = await fetch(this.url('/health'), {signal: AbortSignal.timeout(1000)})
-        const health = (await response.json()) as {leader?: boolean}
-        // Serving, and (a cluster of one) leading: publishes commit from here on.
-        if (response.status === 200 && health.leader !== false) return
+        const health = (await response.json()) as {ready?: boolean}
+        // Serving, and (a cluster of one) leading with its reads current: publishes commit
+        // from here on, and what it serves includes everything acknowledged before a restart.
+        if (response.status === 200 && health.ready !== false) return
       } catch {
         // Not listening yet.
       }
