@@ -111,13 +111,15 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
 
   let since = clock()
   let cluster: SupervisedCluster
+  /** A temp dir this run made for its cluster (deleted when the run passes and keeps nothing there). */
+  let madeHome: string | null = null
   if (options.cluster !== undefined) {
     cluster = await openCluster(options.cluster)
     if (cluster.nodes.length < 3) throw new Error(`cluster "${options.cluster}" has ${cluster.nodes.length} node(s): a chaos run needs at least 3`)
     log(`running on cluster "${options.cluster}" (${cluster.nodes.length} nodes); first every node is started and healed`)
     await cluster.restoreAll()
   } else {
-    const home = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), `pad-chaos-${options.seed}-`))
+    const home = options.dir ?? (madeHome = fs.mkdtempSync(path.join(os.tmpdir(), `pad-chaos-${options.seed}-`)))
     log(`starting ${options.nodes} nodes (TCP ${options.tcpPort}+, HTTP ${options.httpPort}+, Raft ${options.raftPort}+); watch them with: PAD_HOME=${home} pad-cli status --cluster chaos`)
     cluster = await startTemporaryCluster({
       home,
@@ -259,8 +261,13 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
   writeHistory(historyFile, history)
   let keptDir: string | null = null
   if (options.cluster === undefined) {
-    if (report.valid && !options.keep) cluster.removeNodeData()
-    else keptDir = cluster.dir
+    if (report.valid && !options.keep) {
+      // The history and the event timeline stay when the history was written there.
+      if (madeHome !== null && !path.resolve(historyFile).startsWith(madeHome + path.sep)) fs.rmSync(madeHome, {recursive: true, force: true})
+      else cluster.removeNodeData()
+    } else {
+      keptDir = cluster.dir
+    }
   }
   return {history, report, historyFile, keptDir, phases}
 }
