@@ -1,89 +1,178 @@
-import {Command, Flags} from '@oclif/core'
+import {Command, Flags, type Interfaces} from '@oclif/core'
+import {runFailover, type FailoverResult} from '../bench/failover.js'
 import {runLoad, type LoadResult} from '../bench/publish-load.js'
+import {clusterTarget, converged, electionsWon, leaderOf, nodeTarget, storedMessages, temporaryTarget, type BenchTarget} from '../bench/targets.js'
+import {durationFlag} from '../cli/duration.js'
+import {fail} from '../cli/fail.js'
 
-interface Phase {
+type BenchFlags = Interfaces.InferredFlags<(typeof Bench)['flags']>
+
+interface LoadPhase {
   phase: 'pub-sync' | 'pub-window'
   mode: 'sync' | 'window'
   messages: number
 }
 
 export default class Bench extends Command {
-  static override summary = 'Measure publish throughput and ack latency against a running node.'
+  static override summary = 'Measure publish throughput, ack latency and failover time.'
 
-  static override description = `Runs the workload of the peer benchmarks (../shared/peers): fixed-size messages, \
-either one at a time awaiting each ack (sync) or with a window of publishes in flight (window). Every ack arrives \
-only after the message is durable. Latencies are recorded in an HdrHistogram. With --json, one line per phase with \
-the same fields as the peers' results, so both can be tabulated together.`
+  static override description = `Runs the workload of the peer benchmarks (../shared/peers, NATS JetStream and etcd): \
+fixed-size messages, one at a time awaiting each ack (sync) or with a window of publishes in flight (window), against \
+the leader. Every ack comes only after the message is fsynced on a majority. Latencies go into an HdrHistogram.
+
+--mode failover publishes at a steady rate (open loop, each publish with its own ack timeout) through the followers, \
+SIGKILLs the leader after 2 s, and reports gap_s (kill -> first ack of a publish sent after it) and whether every \
+acknowledged message is stored at the offset its ack named (acked_all_stored). --repeat runs it again (restarting \
+the killed node in between) and adds min/median/max.
+
+Target: with --nodes N a temporary cluster is started for the run and removed after it; otherwise the cluster that \
+\`pad-cli up\` started (--cluster); or one node given by --port. With --json: one line per phase with the peers' fields.`
 
   static override examples = [
-    '<%= config.bin %> bench',
-    '<%= config.bin %> bench --mode window --window 256 --messages 150000',
-    '<%= config.bin %> bench --mode sync --messages 20000 --json',
-    '<%= config.bin %> bench --mode window --rate 5000 --duration 10',
+    '<%= config.bin %> bench --nodes 3',
+    '<%= config.bin %> bench --nodes 3 --mode window --window 256 --json',
+    '<%= config.bin %> bench --nodes 3 --mode failover --repeat 10',
+    '<%= config.bin %> bench                      # against the cluster of `pad-cli up`',
+    '<%= config.bin %> bench --port 5000 --mode sync --messages 20000',
   ]
 
   static override flags = {
-    mode: Flags.string({description: 'sync: one at a time; window: --window in flight; all: both phases', options: ['sync', 'window', 'all'], default: 'all'}),
-    size: Flags.integer({description: 'message body size in bytes', default: 128, min: 1}),
+    mode: Flags.string({description: 'sync, window, all (sync then window) or failover', options: ['sync', 'window', 'all', 'failover'], default: 'all'}),
+    size: Flags.integer({description: 'message body size in bytes', default: 128, min: 16}),
     window: Flags.integer({description: 'publishes in flight per connection in window mode', default: 256, min: 1}),
     connections: Flags.integer({description: 'client connections', default: 1, min: 1}),
     messages: Flags.integer({description: 'messages per phase [default: 20000 sync, 150000 window]', min: 1}),
-    duration: Flags.integer({description: 'longest a phase may run, in seconds', default: 15, min: 1}),
-    rate: Flags.integer({description: 'open loop: publish at this many msgs/s instead of as fast as acks allow', min: 1}),
-    topic: Flags.string({description: 'topic to publish to', default: 'bench'}),
-    host: Flags.string({description: 'node address', default: '127.0.0.1'}),
-    port: Flags.integer({char: 'p', description: 'node TCP port', default: 5000, min: 1, max: 65535}),
-    'http-port': Flags.integer({description: "node HTTP port, to read the cluster's size", default: 8080, min: 1, max: 65535}),
-    json: Flags.boolean({description: 'one JSON line per phase'}),
+    duration: durationFlag({description: 'longest a phase may run (e.g. 15s)', default: 15_000, defaultHelp: async () => '15s'}),
+    rate: Flags.integer({description: 'open loop: msgs/s over all connections [default: closed loop; failover: 200]', min: 1}),
+    'ack-timeout': durationFlag({description: 'failover: how long each publish waits for its ack', default: 500, defaultHelp: async () => '500ms'}),
+    repeat: Flags.integer({description: 'failover: kills to measure', default: 1, min: 1, max: 100}),
+    json: Flags.boolean({description: 'one JSON line per phase, with the fields of ../shared/peers'}),
+    nodes: Flags.integer({description: 'start a temporary cluster of this many nodes for the run', min: 1, max: 15}),
+    cluster: Flags.string({description: 'cluster to run against (as brought up by `pad-cli up`)', default: 'default'}),
+    host: Flags.string({description: 'address of the nodes', default: '127.0.0.1'}),
+    port: Flags.integer({char: 'p', description: 'run against one node: its TCP port', min: 1, max: 65535}),
+    'tcp-port': Flags.integer({description: 'temporary cluster: first TCP port', default: 15000, min: 1, max: 65535}),
+    'http-port': Flags.integer({description: 'temporary cluster: first HTTP port (with --port: that node\'s HTTP port)', default: 18080, min: 1, max: 65535}),
+    'raft-port': Flags.integer({description: 'temporary cluster: first Raft port', default: 16000, min: 1, max: 65535}),
+    'election-timeout': durationFlag({description: 'temporary cluster: election timeout', default: 150, defaultHelp: async () => '150ms'}),
+    heartbeat: durationFlag({description: 'temporary cluster: heartbeat interval', default: 50, defaultHelp: async () => '50ms'}),
   }
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Bench)
-    const phases: Phase[] = []
-    if (flags.mode !== 'window') phases.push({phase: 'pub-sync', mode: 'sync', messages: flags.messages ?? 20_000})
-    if (flags.mode !== 'sync') phases.push({phase: 'pub-window', mode: 'window', messages: flags.messages ?? 150_000})
-    const replicas = await clusterSize(flags.host, flags['http-port'])
-    const rows: (LoadResult & {phase: string})[] = []
-    for (const phase of phases) {
-      let result: LoadResult
-      try {
-        result = await runLoad({
-          endpoints: [{host: flags.host, port: flags.port}],
-          mode: phase.mode,
-          size: flags.size,
-          window: flags.window,
-          connections: flags.connections,
-          messages: phase.messages,
-          durationMs: flags.duration * 1000,
-          rate: flags.rate,
-          topic: flags.topic,
+    let target: BenchTarget
+    try {
+      if (flags.nodes !== undefined) {
+        if (!flags.json) this.log(`starting a temporary cluster of ${flags.nodes} node(s) (TCP ${flags['tcp-port']}+, HTTP ${flags['http-port']}+, Raft ${flags['raft-port']}+)...`)
+        target = await temporaryTarget({
+          nodes: flags.nodes,
+          host: flags.host,
+          tcpPort: flags['tcp-port'],
+          httpPort: flags['http-port'],
+          raftPort: flags['raft-port'],
+          electionTimeoutMs: flags['election-timeout'],
+          heartbeatMs: flags.heartbeat,
         })
-      } catch (error) {
-        this.error((error as Error).message, {exit: 1})
+      } else if (flags.port !== undefined) {
+        const httpGiven = this.argv.some((a) => a.startsWith('--http-port'))
+        target = nodeTarget(flags.host, flags.port, httpGiven ? flags['http-port'] : flags.port + 3080)
+      } else {
+        target = await clusterTarget(flags.cluster)
       }
-      const row = {phase: phase.phase, ...result}
-      rows.push(row)
-      if (flags.json) this.log(JSON.stringify({system: 'pad-cli', phase: phase.phase, replicas, ...result}))
+    } catch (error) {
+      fail(this, (error as Error).message)
     }
-    if (!flags.json) this.log(table(rows, replicas))
+    try {
+      if (flags.mode === 'failover') await this.failover(target, flags)
+      else await this.load(target, flags)
+    } catch (error) {
+      fail(this, (error as Error).message)
+    } finally {
+      await target.close()
+    }
+  }
+
+  private async load(target: BenchTarget, f: BenchFlags): Promise<void> {
+    const phases: LoadPhase[] = []
+    if (f.mode !== 'window') phases.push({phase: 'pub-sync', mode: 'sync', messages: f.messages ?? 20_000})
+    if (f.mode !== 'sync') phases.push({phase: 'pub-window', mode: 'window', messages: f.messages ?? 150_000})
+    const rows: (LoadResult & {phase: string; elections: number})[] = []
+    for (const phase of phases) {
+      const leader = target.cluster ? await leaderOf(target.nodes) : 0
+      const node = target.nodes.find((n) => n.index === leader)!
+      const electionsBefore = await electionsWon(target.nodes)
+      const result = await runLoad({
+        endpoints: [{host: node.host, port: node.tcpPort}],
+        mode: phase.mode,
+        size: f.size,
+        window: f.window,
+        connections: f.connections,
+        messages: phase.messages,
+        durationMs: f.duration,
+        rate: f.rate,
+        topic: 'bench',
+      })
+      const elections = (await electionsWon(target.nodes)) - electionsBefore
+      const row = {phase: phase.phase, ...result, elections}
+      rows.push(row)
+      if (f.json) this.log(JSON.stringify({system: 'pad-cli', phase: phase.phase, replicas: target.nodes.length, ...result, elections}))
+    }
+    if (!f.json) this.log(loadTable(rows, target.nodes.length))
+  }
+
+  private async failover(target: BenchTarget, f: BenchFlags): Promise<void> {
+    const cluster = target.cluster
+    if (!cluster || target.nodes.length < 3) throw new Error('--mode failover needs a cluster of 3 or more nodes: give --nodes 3, or run `pad-cli up` first')
+    const results: FailoverResult[] = []
+    for (let run = 0; run < f.repeat; run++) {
+      const leader = await leaderOf(target.nodes)
+      const survivors = target.nodes.filter((n) => n.index !== leader)
+      const result = await runFailover({
+        survivors: survivors.map((n) => ({host: n.host, port: n.tcpPort})),
+        rate: f.rate ?? 200,
+        ackTimeoutMs: f['ack-timeout'],
+        killAfterMs: 2000,
+        settleMs: 2000,
+        maxMs: 20_000,
+        size: f.size,
+        topic: `bench.failover.${Date.now().toString(36)}`,
+        killLeader: async () => {
+          await cluster.kill(leader)
+          return `node ${leader}`
+        },
+        readStored: async (topic) => {
+          await converged(survivors)
+          return storedMessages(survivors[0], topic)
+        },
+      })
+      results.push(result)
+      if (f.json) this.log(JSON.stringify({system: 'pad-cli', replicas: target.nodes.length, ...result}))
+      else this.log(`kill ${run + 1}/${f.repeat}: ${result.killed} · gap ${result.gap_s ?? '-'} s · acked ${result.acked}/${result.sent} · errors ${result.errors} · all acked stored: ${result.acked_all_stored}`)
+      await cluster.start(leader)
+      await converged(target.nodes, 30_000)
+    }
+    const gaps = results.map((r) => r.gap_s).filter((g): g is number => g !== null).sort((a, b) => a - b)
+    const summary = {
+      system: 'pad-cli',
+      phase: 'failover-summary',
+      replicas: target.nodes.length,
+      kills: results.length,
+      gap_s_min: gaps[0] ?? null,
+      gap_s_median: gaps.length > 0 ? gaps[Math.floor((gaps.length - 1) / 2)] : null,
+      gap_s_max: gaps.at(-1) ?? null,
+      acked_all_stored: results.every((r) => r.acked_all_stored),
+    }
+    if (f.json) this.log(JSON.stringify(summary))
+    else this.log(`failover gap over ${summary.kills} kill(s): min ${summary.gap_s_min} s · median ${summary.gap_s_median} s · max ${summary.gap_s_max} s · every acked message stored: ${summary.acked_all_stored}`)
+    if (!summary.acked_all_stored) throw new Error('an acknowledged message was not stored: this is a bug, please report it with the output above')
   }
 }
 
-async function clusterSize(host: string, httpPort: number): Promise<number | null> {
-  try {
-    const response = await fetch(`http://${host}:${httpPort}/raft`, {signal: AbortSignal.timeout(2000)})
-    const info = (await response.json()) as {cluster_size?: number}
-    return info.cluster_size ?? null
-  } catch {
-    return null
-  }
-}
-
-function table(rows: (LoadResult & {phase: string})[], replicas: number | null): string {
-  const header = ['phase', 'replicas', 'size', 'window', 'acked', 'errors', 'msgs/s', 'p50 ms', 'p99 ms', 'max ms', 'client cpu s']
+function loadTable(rows: (LoadResult & {phase: string; elections: number})[], replicas: number): string {
+  const header = ['phase', 'replicas', 'size', 'window', 'acked', 'errors', 'msgs/s', 'p50 ms', 'p99 ms', 'max ms', 'client cpu s', 'elections']
   const lines = rows.map((r) => [
     r.phase,
-    String(replicas ?? '?'),
+    String(replicas),
     String(r.size),
     String(r.window),
     String(r.acked),
@@ -93,6 +182,7 @@ function table(rows: (LoadResult & {phase: string})[], replicas: number | null):
     r.p99_ms.toFixed(3),
     r.max_ms.toFixed(3),
     r.client_cpu_s.toFixed(2),
+    String(r.elections),
   ])
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)))
   const format = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')

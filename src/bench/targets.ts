@@ -1,0 +1,102 @@
+/**
+ * What a benchmark runs against: one node given by address, the cluster the user brought up,
+ * or a temporary cluster started for the run and removed after it.
+ */
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import type {ChaosNode} from '../chaos/cluster.js'
+import {findLeader, getJson} from '../chaos/cluster.js'
+import {openCluster, startTemporaryCluster, type SupervisedCluster} from '../chaos/supervised-cluster.js'
+
+export interface BenchTarget {
+  nodes: ChaosNode[]
+  /** Null for a single node given by address: it cannot be killed or restarted. */
+  cluster: SupervisedCluster | null
+  close(): Promise<void>
+}
+
+export interface TemporaryTargetOptions {
+  nodes: number
+  host: string
+  tcpPort: number
+  httpPort: number
+  raftPort: number
+  electionTimeoutMs: number
+  heartbeatMs: number
+}
+
+export async function temporaryTarget(options: TemporaryTargetOptions): Promise<BenchTarget> {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'pad-bench-'))
+  try {
+    const cluster = await startTemporaryCluster({...options, home, name: 'bench', waitMs: 30_000})
+    return {
+      nodes: cluster.nodes,
+      cluster,
+      close: async () => {
+        await cluster.close()
+        fs.rmSync(home, {recursive: true, force: true})
+      },
+    }
+  } catch (error) {
+    fs.rmSync(home, {recursive: true, force: true})
+    throw error
+  }
+}
+
+export async function clusterTarget(name: string): Promise<BenchTarget> {
+  const cluster = await openCluster(name)
+  return {nodes: cluster.nodes, cluster, close: async () => {}}
+}
+
+export function nodeTarget(host: string, tcpPort: number, httpPort: number): BenchTarget {
+  return {nodes: [{index: 0, host, tcpPort, httpPort, raftPort: 0}], cluster: null, close: async () => {}}
+}
+
+/** The leader's index, waiting (bounded) for one. */
+export async function leaderOf(nodes: ChaosNode[], timeoutMs = 10_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs
+  for (let attempt = 0; attempt < 1000 && Date.now() < deadline; attempt++) {
+    const leader = await findLeader(nodes)
+    if (leader !== null) return leader
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  throw new Error(`no leader within ${timeoutMs} ms`)
+}
+
+/** Elections won so far, summed over the nodes that answer (each counts its own wins). */
+export async function electionsWon(nodes: ChaosNode[]): Promise<number> {
+  const views = await Promise.all(nodes.map((n) => getJson<{elections_won?: number}>(n, '/raft', 1000).catch(() => null)))
+  return views.reduce((sum, v) => sum + (v?.elections_won ?? 0), 0)
+}
+
+/** Waits until every given node has applied what the most advanced one committed. */
+export async function converged(nodes: ChaosNode[], timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (let attempt = 0; attempt < 10_000 && Date.now() < deadline; attempt++) {
+    const views = await Promise.all(nodes.map((n) => getJson<{commit_index: number; last_applied: number}>(n, '/raft', 1000).catch(() => null)))
+    if (views.every((v) => v !== null)) {
+      const top = Math.max(...views.map((v) => v!.commit_index))
+      if (views.every((v) => v!.last_applied === top)) return
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  throw new Error(`nodes did not converge within ${timeoutMs} ms`)
+}
+
+/** Every stored message of a topic on one node, by offset. */
+export async function storedMessages(node: ChaosNode, topic: string): Promise<Map<number, string>> {
+  const out = new Map<number, string>()
+  let from = 0
+  for (let page = 0; page < 1_000_000; page++) {
+    const body = await getJson<{messages: {offset: number; body: string}[]}>(
+      node,
+      `/messages?topic=${encodeURIComponent(topic)}&order=oldest&limit=1000&from=${from}`,
+      10_000,
+    )
+    for (const m of body.messages) out.set(m.offset, m.body)
+    if (body.messages.length < 1000) return out
+    from = body.messages[body.messages.length - 1].offset + 1
+  }
+  return out
+}
