@@ -107,6 +107,7 @@ export interface SubscriberRecord {
 
 export type FaultKind =
   | 'kill'
+  | 'crash'
   | 'stop'
   | 'pause'
   | 'partition-one'

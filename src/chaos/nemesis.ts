@@ -9,6 +9,9 @@
  * but the same seed replays the same sequence of faults. "The leader" is resolved when the
  * fault starts.
  *
+ * `crash` SIGKILLs a majority of the nodes, or all of them, at once, then starts them again: the
+ * cluster must come back from its disks alone, with every acknowledged message.
+ *
  * Partition shapes, after Jepsen's nemesis, over the nodes in a seeded random order:
  *   one      one node against the rest
  *   leader   the current leader against the rest
@@ -21,7 +24,7 @@ import {findLeader, type ChaosCluster, type PartitionSpec} from './cluster.js'
 import type {FaultKind, FaultRecord} from './history.js'
 import {between, derive, pick, shuffle, type Random} from './random.js'
 
-export const FAULT_FAMILIES = ['kill', 'stop', 'pause', 'partition', 'delay', 'loss'] as const
+export const FAULT_FAMILIES = ['kill', 'stop', 'pause', 'crash', 'partition', 'delay', 'loss'] as const
 export type FaultFamily = (typeof FAULT_FAMILIES)[number]
 
 export const SHAPES = ['one', 'leader', 'halves', 'ring', 'bridge'] as const
@@ -45,6 +48,8 @@ export interface FaultStep {
   family: FaultFamily
   /** For process faults, delay and loss: a node index, or the leader at the time. */
   target?: number | 'leader'
+  /** For crash: the nodes killed together. */
+  nodes?: number[]
   shape?: Shape
   /** For shapes: the node order the shape is cut from. */
   order?: number[]
@@ -77,6 +82,13 @@ export function planSchedule(seed: number, options: ScheduleOptions): FaultStep[
       case 'pause':
         step.target = target()
         break
+      case 'crash': {
+        const majority = Math.floor(options.nodes / 2) + 1
+        step.nodes = shuffle(random, [...Array(options.nodes).keys()])
+          .slice(0, random() < 0.5 ? majority : options.nodes)
+          .sort((a, b) => a - b)
+        break
+      }
       case 'partition':
         step.shape = pick(random, shapesFor(options.nodes))
         step.order = shuffle(random, [...Array(options.nodes).keys()])
@@ -94,7 +106,9 @@ export function planSchedule(seed: number, options: ScheduleOptions): FaultStep[
         break
     }
     steps.push(step)
-    at += holdMs + (family === 'kill' || family === 'stop' ? 2000 : 0) + gap()
+    // Restarts take a few seconds each, which the plan counts so it is about as long as the run.
+    const restarts = family === 'kill' || family === 'stop' ? 1 : family === 'crash' ? step.nodes!.length : 0
+    at += holdMs + restarts * 2000 + gap()
   }
   return steps
 }
@@ -207,6 +221,18 @@ export class Nemesis {
           undo = () => cluster.start(target!)
           break
         }
+        case 'crash': {
+          const crashed = step.nodes!
+          record.kind = 'crash'
+          record.nodes = crashed
+          detail.of = cluster.nodes.length
+          // One SIGKILL after the other, a few ms apart: all are down before any restarts.
+          for (const index of crashed) await cluster.kill(index)
+          undo = async () => {
+            for (const index of crashed) await cluster.start(index)
+          }
+          break
+        }
         case 'pause':
           record.kind = 'pause'
           record.nodes = [target!]
@@ -288,6 +314,8 @@ export function describeFault(record: FaultRecord): string {
     case 'stop':
     case 'pause':
       return `${record.kind} ${who}`
+    case 'crash':
+      return `crash nodes ${record.nodes.join(',')} (SIGKILL ${record.nodes.length} of ${String(detail.of ?? '?')} at once)`
     case 'delay':
       return `delay ${who} ${detail.delay_ms} ms ±${detail.jitter_ms}`
     case 'loss':

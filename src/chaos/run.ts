@@ -14,7 +14,7 @@ import {findLeader} from './cluster.js'
 import {HISTORY_VERSION, writeHistory, type History, type NodeMessages} from './history.js'
 import type {CliEntry} from '../cluster/supervisor.js'
 import {ElectionWatcher, readNodeMessages, waitConverged} from './monitor.js'
-import {Nemesis, planSchedule, type FaultFamily} from './nemesis.js'
+import {FAULT_FAMILIES, Nemesis, planSchedule, type FaultFamily} from './nemesis.js'
 import {openCluster, startTemporaryCluster, type SupervisedCluster} from './supervised-cluster.js'
 import {Publishers, Subscribers} from './workload.js'
 
@@ -72,7 +72,7 @@ export const DEFAULT_RUN: Omit<ChaosRunOptions, 'seed' | 'cli' | 'replay' | 'log
   intervalMs: 1500,
   minHoldMs: 1000,
   maxHoldMs: 4000,
-  families: ['kill', 'stop', 'pause', 'partition', 'delay', 'loss'],
+  families: [...FAULT_FAMILIES],
   maxAttempts: 20,
   attemptTimeoutMs: 5000,
   retryBudgetMs: 30_000,

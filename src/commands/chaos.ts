@@ -18,8 +18,8 @@ export default class Chaos extends Command {
 
   static override description = `Starts a temporary cluster on its own ports (or takes the one named by --cluster), publishes from several publishers (unique \
 values and dedup ids, many in flight, spread over all nodes, retried with the same id), subscribes on every node, and \
-meanwhile injects faults on a schedule drawn from --seed: SIGKILL and SIGTERM with restart, pause/resume, partitions \
-(one node, the leader, halves, ring, bridge), delay and loss. Then it heals everything, waits for the cluster to \
+meanwhile injects faults on a schedule drawn from --seed: SIGKILL and SIGTERM with restart, pause/resume, a crash of \
+a majority or of every node at once, partitions (one node, the leader, halves, ring, bridge), delay and loss. Then it heals everything, waits for the cluster to \
 converge, reads every node's messages and checks the history:
 
   lost         acknowledged, but not stored at its offset on every node

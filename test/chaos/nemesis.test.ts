@@ -32,6 +32,8 @@ describe('chaos nemesis', () => {
       }
       expect(steps.some((s) => s.target === 'leader')).to.equal(true)
       expect(steps.some((s) => typeof s.target === 'number')).to.equal(true)
+      const crashes = steps.filter((s) => s.family === 'crash').map((s) => s.nodes!.length)
+      expect(new Set(crashes)).to.deep.equal(new Set([3, 5]))
     })
 
     it('only draws the families asked for, and no ring on three nodes', () => {
@@ -83,6 +85,7 @@ describe('chaos nemesis', () => {
 
   it('describes faults in words', () => {
     expect(describeFault({kind: 'kill', nodes: [2], at: 0, healed_at: null, detail: {target: 'leader'}})).to.equal('kill leader 2')
+    expect(describeFault({kind: 'crash', nodes: [0, 2], at: 0, healed_at: null, detail: {of: 3}})).to.equal('crash nodes 0,2 (SIGKILL 2 of 3 at once)')
     expect(describeFault({kind: 'loss', nodes: [0], at: 0, healed_at: null, detail: {loss: 0.25}})).to.equal('loss node 0 25%')
     expect(describeFault({kind: 'partition-halves', nodes: [0, 1, 2], at: 0, healed_at: null, detail: {name: 'halves (0 | 1,2)'}})).to.equal('partition halves (0 | 1,2)')
   })
