@@ -1,0 +1,80 @@
+/**
+ * What a key does: `planAction` turns a key, the selected node and the snapshot into an
+ * action (the supervisor request or node call, and the equivalent pad-cli command shown in
+ * the timeline), or a refusal. Pure, so the keys can be tested without a cluster.
+ */
+import {DEFAULT_CLUSTER} from '../cluster/layout.js'
+import type {TopSnapshot} from './model.js'
+
+export type NodeOpName = 'kill' | 'stop' | 'start' | 'restart' | 'pause' | 'resume'
+
+export type Action =
+  | {kind: 'node-op'; op: NodeOpName; node: number; command: string}
+  | {kind: 'partition'; node: number; command: string}
+  | {kind: 'heal'; command: string}
+  | {kind: 'transfer'; from: number; to: number; command: string}
+  | {kind: 'publisher'; on: boolean; command: string}
+  | {kind: 'refuse'; message: string}
+
+/** The keys that act on the cluster, in the order the help shows them. */
+export const ACTION_KEYS: [string, string][] = [
+  ['x', 'kill the selected node (SIGKILL)'],
+  ['s', 'stop the selected node (SIGTERM)'],
+  ['r', 'start the selected node, or restart it if it runs'],
+  ['p', 'pause the selected node (SIGSTOP), or resume it'],
+  ['i', 'isolate the selected node (partition)'],
+  ['h', 'heal every network fault'],
+  ['t', 'transfer leadership away from the selected leader'],
+  ['b', 'start or stop a background publisher'],
+]
+
+export const PUBLISH_RATE = 20
+export const PUBLISH_TOPIC = 'top-demo'
+
+export function planAction(key: string, selected: number, snapshot: TopSnapshot): Action | null {
+  const flag = snapshot.cluster === DEFAULT_CLUSTER ? '' : ` --cluster ${snapshot.cluster}`
+  const node = snapshot.nodes[selected]
+  const cmd = (text: string): string => `pad-cli ${text}${flag}`
+  const needNode = (): Action | null => (node ? null : {kind: 'refuse', message: 'no node selected'})
+  switch (key) {
+    case 'x':
+    case 's':
+      return needNode() ?? nodeOp(key === 'x' ? 'kill' : 'stop', selected, cmd)
+    case 'r':
+      return needNode() ?? nodeOp(node.process === 'running' || node.process === 'paused' ? 'restart' : 'start', selected, cmd)
+    case 'p':
+      if (!node) return {kind: 'refuse', message: 'no node selected'}
+      if (node.process === 'paused') return nodeOp('resume', selected, cmd)
+      if (node.process !== 'running') return {kind: 'refuse', message: `node ${selected} is not running (${node.process}): r starts it`}
+      return nodeOp('pause', selected, cmd)
+    case 'i':
+      return needNode() ?? {kind: 'partition', node: selected, command: cmd(`partition ${selected}`)}
+    case 'h':
+      return {kind: 'heal', command: cmd('heal')}
+    case 't': {
+      if (!node) return {kind: 'refuse', message: 'no node selected'}
+      if (node.role !== 'LEADER') return {kind: 'refuse', message: `node ${selected} is not the leader: select the leader to transfer leadership away`}
+      const candidates = snapshot.nodes
+        .filter((n) => n.index !== selected && n.process === 'running' && n.role === 'FOLLOWER')
+        .sort((a, b) => (a.lag ?? Infinity) - (b.lag ?? Infinity) || a.index - b.index)
+      if (candidates.length === 0) return {kind: 'refuse', message: 'no running follower to take over'}
+      const to = candidates[0].index
+      return {
+        kind: 'transfer',
+        from: selected,
+        to,
+        command: `curl -X POST -H "authorization: Bearer $(cat $PAD_HOME/${snapshot.cluster}/token)" -d '{"to":${to}}' http://${node.host}:${node.http_port}/admin/transfer-leader`,
+      }
+    }
+    case 'b':
+      return snapshot.publisher.on
+        ? {kind: 'publisher', on: false, command: 'background publisher stopped'}
+        : {kind: 'publisher', on: true, command: `${cmd(`bench --rate ${PUBLISH_RATE} --duration <until b>`)}   (publishing to topic ${PUBLISH_TOPIC})`}
+    default:
+      return null
+  }
+}
+
+function nodeOp(op: NodeOpName, node: number, cmd: (text: string) => string): Action {
+  return {kind: 'node-op', op, node, command: cmd(`${op} ${node}`)}
+}

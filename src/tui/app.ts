@@ -1,0 +1,188 @@
+/**
+ * `pad-cli top`: the blessed screen, the keys, the actions, and a clean exit. The terminal
+ * is restored on q, Ctrl-C, SIGTERM and on any error; nothing is written to stderr while the
+ * screen is up (blessed's own warnings go to the timeline instead).
+ */
+import blessed from 'blessed'
+import type {ClusterHandle} from '../cluster/cluster.js'
+import {readToken} from '../cluster/state.js'
+import {callJson} from '../cluster/node-api.js'
+import {planAction, PUBLISH_RATE, PUBLISH_TOPIC, type Action} from './actions.js'
+import {LiveFeed} from './feed.js'
+import {TopModel} from './model.js'
+import {BackgroundPublisher} from './publisher.js'
+import {TopView} from './view.js'
+
+export interface TopOptions {
+  /** Renders per second (at least 4). */
+  fps?: number
+  terminal?: string
+}
+
+/** Selection and keys, apart from the screen so they can be driven in tests. */
+export class TopController {
+  selected = 0
+  private busy = false
+
+  constructor(
+    readonly model: TopModel,
+    private readonly cluster: ClusterHandle | null,
+    private readonly publisher: BackgroundPublisher,
+  ) {}
+
+  move(delta: number): void {
+    const count = this.model.snapshot().nodes.length
+    if (count === 0) return
+    this.selected = Math.min(count - 1, Math.max(0, this.selected + delta))
+  }
+
+  /** Runs the action of `key`, if it has one; prints its command (or why not) in the timeline. */
+  async press(key: string): Promise<void> {
+    const action = planAction(key, this.selected, this.model.snapshot())
+    if (!action) return
+    if (action.kind === 'refuse') {
+      this.model.note('info', key, action.message)
+      return
+    }
+    if (action.kind === 'publisher') {
+      if (action.on) this.publisher.start()
+      else this.publisher.stop()
+      this.model.note('action', key, action.command)
+      return
+    }
+    if (this.busy) {
+      this.model.note('info', key, 'the previous action is still running')
+      return
+    }
+    this.model.note('action', key, action.command)
+    this.busy = true
+    try {
+      await this.run(action)
+    } catch (error) {
+      this.model.note('error', key, (error as Error).message)
+    } finally {
+      this.busy = false
+    }
+  }
+
+  private async run(action: Exclude<Action, {kind: 'refuse' | 'publisher'}>): Promise<void> {
+    const cluster = this.cluster
+    if (!cluster) throw new Error('no cluster')
+    switch (action.kind) {
+      case 'node-op':
+        await cluster.request(action.op, {node: action.node}, 45_000)
+        break
+      case 'partition':
+        await cluster.request('partition', {groups: [[action.node]]})
+        break
+      case 'heal':
+        await cluster.request('heal')
+        break
+      case 'transfer': {
+        const node = this.model.snapshot().nodes[action.from]
+        await callJson({host: node.host, http_port: node.http_port}, 'POST', '/admin/transfer-leader', {
+          body: {to: action.to},
+          token: readToken(cluster.paths),
+          timeoutMs: 3000,
+        })
+        this.model.note('info', 't', `node ${action.from} asked to hand leadership to node ${action.to}`)
+        break
+      }
+    }
+  }
+}
+
+export async function runTop(cluster: ClusterHandle, options: TopOptions = {}): Promise<void> {
+  const model = new TopModel(cluster.name)
+  const feed = new LiveFeed(cluster, model)
+  await feed.start()
+  const publisher = new BackgroundPublisher(model, PUBLISH_RATE, PUBLISH_TOPIC)
+  const controller = new TopController(model, cluster, publisher)
+  const selectLeader = model.snapshot().leader
+  if (selectLeader !== null) controller.selected = selectLeader
+
+  // blessed reports terminfo trouble with console.error: keep it off the screen.
+  const saved = {error: console.error, warn: console.warn}
+  console.error = (...args: unknown[]) => {
+    const text = args.map(String).join(' ').trim()
+    if (text) model.note('error', 'stderr', text)
+  }
+  console.warn = console.error
+
+  let screen: blessed.Widgets.Screen | null = null
+  let finish: (() => void) | null = null
+  const done = new Promise<void>((resolve) => (finish = resolve))
+  let closed = false
+  const close = (): void => {
+    if (closed) return
+    closed = true
+    clearInterval(renderTimer)
+    publisher.stop()
+    feed.stop()
+    try {
+      screen?.destroy()
+    } finally {
+      console.error = saved.error
+      console.warn = saved.warn
+      process.off('SIGTERM', close)
+      process.off('SIGHUP', close)
+      process.off('uncaughtException', crash)
+      finish?.()
+    }
+  }
+  const crash = (error: Error): void => {
+    close()
+    process.stderr.write(`pad-cli top: ${error.stack ?? error.message}\n`)
+    process.exitCode = 1
+  }
+  process.on('uncaughtException', crash)
+  process.once('SIGTERM', close)
+  process.once('SIGHUP', close)
+
+  let renderTimer: NodeJS.Timeout | undefined
+  try {
+    screen = blessed.screen({
+      smartCSR: true,
+      fullUnicode: false,
+      warnings: false,
+      title: `pad-cli top: ${cluster.name}`,
+      terminal: options.terminal,
+      autoPadding: false,
+      dockBorders: false,
+    })
+    const view = new TopView(screen)
+    const render = (): void => {
+      if (closed) return
+      model.tick()
+      view.render(model.snapshot(), controller.selected)
+    }
+    const act = (key: string): void => {
+      void controller.press(key).then(render)
+      render()
+    }
+    screen.key(['q', 'C-c'], close)
+    screen.key(['up', 'k'], () => {
+      controller.move(-1)
+      render()
+    })
+    screen.key(['down', 'j'], () => {
+      controller.move(1)
+      render()
+    })
+    screen.key(['?'], () => {
+      view.setHelp(!view.helpShown)
+      render()
+    })
+    screen.key(['escape'], () => {
+      view.setHelp(false)
+      render()
+    })
+    for (const key of ['x', 's', 'r', 'p', 'i', 'h', 't', 'b']) screen.key([key], () => act(key))
+    screen.on('resize', render)
+    renderTimer = setInterval(render, Math.round(1000 / Math.max(4, options.fps ?? 5)))
+    render()
+  } catch (error) {
+    crash(error as Error)
+  }
+  await done
+}

@@ -1,0 +1,224 @@
+/**
+ * The dashboard's screen: header, node table, commits chart, timeline, key hint and a help
+ * overlay, laid out again from the screen's size on every render (so a resize or a tiny
+ * terminal never breaks it). It only draws a TopSnapshot; it never talks to the cluster.
+ */
+import blessed from 'blessed'
+import contrib from 'blessed-contrib'
+import {ACTION_KEYS} from './actions.js'
+import type {NodeRow, RoleView, TimelineEntry, TopSnapshot} from './model.js'
+
+const ROLE_COLORS: Record<RoleView, string> = {
+  LEADER: 'green',
+  FOLLOWER: 'cyan',
+  CANDIDATE: 'yellow',
+  DOWN: 'red',
+  PAUSED: 'magenta',
+  STARTING: 'yellow',
+  UNKNOWN: 'white',
+}
+
+export const HINT_LONG = '↑↓/jk select  x kill  s stop  r start/restart  p pause/resume  i isolate  h heal  t transfer  b publisher  ? help  q quit'
+export const HINT_SHORT = '↑↓ select x kill s stop r start p pause i isolate h heal t transfer b pub ? q'
+
+interface Sparkline extends blessed.Widgets.BoxElement {
+  setData(titles: string[], data: number[][]): void
+}
+
+export class TopView {
+  private readonly header: blessed.Widgets.BoxElement
+  private readonly table: blessed.Widgets.BoxElement
+  private readonly chart: Sparkline
+  private readonly timeline: blessed.Widgets.BoxElement
+  private readonly hint: blessed.Widgets.BoxElement
+  private readonly help: blessed.Widgets.BoxElement
+  helpShown = false
+
+  constructor(readonly screen: blessed.Widgets.Screen) {
+    const box = (options: blessed.Widgets.BoxOptions): blessed.Widgets.BoxElement =>
+      blessed.box({parent: screen, tags: true, wrap: false, left: 0, width: '100%', height: 1, top: 0, ...options})
+    this.header = box({style: {fg: 'white', bg: 'blue', bold: true}})
+    this.table = box({})
+    this.chart = contrib.sparkline({parent: screen, tags: true, left: 0, width: '100%', height: 3, top: 0, style: {fg: 'green', titleFg: 'white'}}) as unknown as Sparkline
+    this.timeline = box({label: ' events, newest first ', border: {type: 'line'}, style: {border: {fg: 'grey'}}})
+    this.hint = box({style: {fg: 'black', bg: 'white'}})
+    this.help = blessed.box({
+      parent: screen,
+      tags: true,
+      top: 'center',
+      left: 'center',
+      width: 64,
+      height: ACTION_KEYS.length + 8,
+      border: {type: 'line'},
+      label: ' help ',
+      style: {fg: 'white', bg: 'black', border: {fg: 'yellow'}},
+      hidden: true,
+      content: helpText(),
+    })
+  }
+
+  setHelp(shown: boolean): void {
+    this.helpShown = shown
+    if (shown) {
+      this.help.show()
+      this.help.setFront()
+    } else this.help.hide()
+  }
+
+  render(snapshot: TopSnapshot, selected: number): void {
+    const width = Math.max(1, this.screen.width as number)
+    const height = Math.max(1, this.screen.height as number)
+    const rows = snapshot.nodes.length + 1
+    // Top to bottom: header (1), table (nodes + heading), chart (3), timeline (the rest), hint (1).
+    let top = 0
+    place(this.header, top, 1, height)
+    top += 1
+    const tableHeight = Math.min(rows, Math.max(0, height - top - 1))
+    place(this.table, top, tableHeight, height)
+    top += tableHeight
+    const chartHeight = height - top - 1 >= 3 + 4 ? 3 : 0
+    place(this.chart, top, chartHeight, height)
+    top += chartHeight
+    const timelineHeight = Math.max(0, height - top - 1)
+    place(this.timeline, top, timelineHeight >= 3 ? timelineHeight : 0, height)
+    place(this.hint, height - 1, height >= 2 ? 1 : 0, height)
+
+    this.header.setContent(clip(headerText(snapshot), width))
+    this.table.setContent(tableLines(snapshot.nodes, selected, width).join('\n'))
+    if (chartHeight > 0) {
+      const points = snapshot.rate_history.slice(-(Math.max(1, width - 2)))
+      const max = Math.max(0, ...points)
+      const title = `committed msgs/s  now ${snapshot.commits_per_s}  max ${max}${snapshot.publisher.on ? `  publisher ${snapshot.publisher.rate}/s` : ''}`
+      // The sparkline needs two points; an empty history draws a flat line.
+      this.chart.setData([clip(title, width - 2)], [points.length >= 2 ? points : [0, 0]])
+    }
+    if (timelineHeight >= 3) {
+      const inner = Math.max(1, width - 2)
+      this.timeline.setContent(snapshot.timeline.slice(0, timelineHeight - 2).map((e) => timelineLine(e, inner)).join('\n'))
+    }
+    this.hint.setContent(clip(width >= HINT_LONG.length ? HINT_LONG : HINT_SHORT, width))
+    this.help.width = Math.min(64, width)
+    this.help.height = Math.min(ACTION_KEYS.length + 8, height)
+    this.screen.render()
+  }
+}
+
+function place(element: blessed.Widgets.BoxElement, top: number, height: number, screenHeight: number): void {
+  if (height <= 0 || top >= screenHeight) {
+    element.hide()
+    return
+  }
+  element.top = top
+  element.height = height
+  element.show()
+}
+
+export function headerText(s: TopSnapshot): string {
+  return blessed.escape(headerPlain(s))
+}
+
+export function headerPlain(s: TopSnapshot): string {
+  const leader = s.leader === null ? 'none' : `node ${s.leader}`
+  const parts = [
+    ` pad-cli top`,
+    `cluster ${s.cluster}`,
+    `leader ${leader}`,
+    `term ${s.term ?? '-'}`,
+    `elections ${s.elections}`,
+    `${s.commits_per_s} msgs/s`,
+  ]
+  if (s.publisher.on) parts.push(`publishing ${s.publisher.rate}/s`)
+  if (s.status_error) parts.push('supervisor not answering')
+  return parts.join('  ')
+}
+
+const COLUMNS: [string, number][] = [
+  [' #', 3],
+  ['NODE', 8],
+  ['PROCESS', 8],
+  ['ROLE', 9],
+  ['TERM', 5],
+  ['COMMIT', 7],
+  ['APPLIED', 7],
+  ['LOG', 7],
+  ['LAG', 5],
+]
+
+export function tableLines(nodes: NodeRow[], selected: number, width: number): string[] {
+  const heading = COLUMNS.map(([name, w], i) => (i >= 4 ? name.padStart(w) : name.padEnd(w))).join(' ') + ' FAULTS'
+  const lines = [`{bold}${blessed.escape(clip(heading, width))}{/bold}`]
+  for (const node of nodes) {
+    const cells = [
+      `${node.index === selected ? '>' : ' '}${String(node.index).padStart(2)}`,
+      node.node_id,
+      node.process,
+      node.role,
+      num(node.term),
+      num(node.commit_index),
+      num(node.last_applied),
+      num(node.log_length),
+      num(node.lag),
+    ]
+    const texts = cells.map((c, i) => {
+      const w = COLUMNS[i][1]
+      const t = c.length > w ? c.slice(0, w) : c
+      return i >= 4 ? t.padStart(w) : t.padEnd(w)
+    })
+    const faults = node.faults || (node.process === 'running' ? '' : '-')
+    const plain = texts.join(' ') + ' ' + faults
+    const clipped = clip(plain, width)
+    // Color the role cell (columns 0..3 are before it) within what fits.
+    const roleStart = texts.slice(0, 3).join(' ').length + 1
+    const roleEnd = roleStart + COLUMNS[3][1]
+    let line = blessed.escape(clipped.slice(0, roleStart))
+    if (clipped.length > roleStart) {
+      line += `{${ROLE_COLORS[node.role]}-fg}{bold}${blessed.escape(clipped.slice(roleStart, roleEnd))}{/bold}{/${ROLE_COLORS[node.role]}-fg}`
+      line += blessed.escape(clipped.slice(roleEnd))
+    }
+    lines.push(node.index === selected ? `{inverse}${line}${' '.repeat(Math.max(0, width - clipped.length))}{/inverse}` : line)
+  }
+  return lines
+}
+
+function timelineLine(entry: TimelineEntry, width: number): string {
+  const time = entry.time.slice(11, 19)
+  const text = clip(`${time} ${entry.kind === 'action' ? '$ ' : ''}${entry.text}`, width)
+  const color = entry.kind === 'action' ? 'yellow' : entry.kind === 'error' ? 'red' : eventColor(entry.type)
+  return color ? `{${color}-fg}${blessed.escape(text)}{/${color}-fg}` : blessed.escape(text)
+}
+
+function eventColor(type: string): string | null {
+  switch (type) {
+    case 'election':
+    case 'leader':
+      return 'green'
+    case 'exit':
+    case 'kill':
+    case 'stop':
+      return 'red'
+    case 'pause':
+    case 'partition':
+    case 'delay':
+    case 'loss':
+      return 'magenta'
+    case 'heal':
+    case 'resume':
+    case 'start':
+      return 'cyan'
+    default:
+      return null
+  }
+}
+
+function helpText(): string {
+  const lines = ['  ↑/↓ or j/k  select a node', ...ACTION_KEYS.map(([key, what]) => `  ${key.padEnd(11)} ${what}`), '  ?           show or hide this help', '  q, Ctrl-C   quit', '', '  Every action prints the equivalent pad-cli command.']
+  return blessed.escape(lines.join('\n'))
+}
+
+function num(value: number | null): string {
+  return value === null ? '-' : String(value)
+}
+
+export function clip(text: string, width: number): string {
+  return text.length > width ? text.slice(0, Math.max(0, width)) : text
+}

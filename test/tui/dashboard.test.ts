@@ -1,0 +1,116 @@
+import {expect} from 'chai'
+import type blessed from 'blessed'
+import type {ClusterHandle} from '../../src/cluster/cluster.js'
+import {planAction} from '../../src/tui/actions.js'
+import {TopController} from '../../src/tui/app.js'
+import {TopModel} from '../../src/tui/model.js'
+import {BackgroundPublisher} from '../../src/tui/publisher.js'
+import {HINT_LONG, HINT_SHORT, TopView} from '../../src/tui/view.js'
+import {cellFg, fakeScreen, lineText, node, screenText, status} from './helpers.js'
+
+const now = (): string => new Date().toISOString()
+
+function threeNodes(): TopModel {
+  const model = new TopModel('default')
+  model.setStatus(status([node(0, {role: 'LEADER'}), node(1), node(2, {faults: [{peer: 0, drop: true, expires_at: null}]})]))
+  model.loadHistory([
+    {time: now(), seq: 1, type: 'up', nodes: 3, supervisor_pid: 999},
+    {time: now(), seq: 2, type: 'election', term: 2, winner: 0, node_id: 'node-0'},
+  ])
+  return model
+}
+
+describe('pad-cli top, headless', () => {
+  let screen: blessed.Widgets.Screen
+  afterEach(() => screen?.destroy())
+
+  it('draws the header, one table row per node with its role colored, and the hint line on 80x24', () => {
+    screen = fakeScreen(80, 24)
+    const view = new TopView(screen)
+    view.render(threeNodes().snapshot(), 1)
+    const lines = screenText(screen)
+    expect(lines).to.have.length(24)
+    expect(lines[0]).to.match(/cluster default +leader node 0 +term 2 +elections 1 +0 msgs\/s/)
+    expect(lines[1]).to.match(/#\s+NODE\s+PROCESS\s+ROLE\s+TERM\s+COMMIT\s+APPLIED\s+LOG\s+LAG\s+FAULTS/)
+    expect(lines[2]).to.match(/^ {2}0 node-0 +running +LEADER +2 +10 +10 +10 +0/)
+    expect(lines[3]).to.match(/^> 1 node-1 +running +FOLLOWER/)
+    expect(lines[4]).to.match(/^ {2}2 node-2 +running +FOLLOWER .* cut from 0/)
+    const roleX = lines[2].indexOf('LEADER')
+    expect(cellFg(screen, roleX, 2)).to.equal(2) // green
+    expect(cellFg(screen, lines[3].indexOf('FOLLOWER'), 3)).to.equal(6) // cyan
+    expect(lines[23].trimEnd()).to.equal(HINT_SHORT)
+    expect(lines.join('\n')).to.include('node 0 won the election for term 2')
+  })
+
+  it('shows a role change after events: the old leader down, another leader, newest event first', () => {
+    screen = fakeScreen(80, 24)
+    const view = new TopView(screen)
+    const model = threeNodes()
+    view.render(model.snapshot(), 0)
+    model.clusterEvent({time: now(), seq: 3, type: 'kill', node: 0, pid: 1000})
+    model.clusterEvent({time: now(), seq: 4, type: 'exit', node: 0, pid: 1000, code: null, signal: 'SIGKILL', expected: true})
+    model.nodeEvent(2, 'role', {role: 'LEADER', term: 3})
+    model.clusterEvent({time: now(), seq: 5, type: 'election', term: 3, winner: 2, node_id: 'node-2'})
+    view.render(model.snapshot(), 0)
+    const lines = screenText(screen)
+    expect(lines[0]).to.match(/leader node 2 +term 3 +elections 2/)
+    expect(lines[2]).to.match(/^> 0 node-0 +exited +DOWN/)
+    expect(cellFg(screen, lines[2].indexOf('DOWN'), 2)).to.equal(1) // red
+    expect(lines[4]).to.match(/^ {2}2 node-2 +running +LEADER +3/)
+    const at = (text: string): number => lines.findIndex((l) => l.includes(text))
+    expect(at('node 2 won the election for term 3')).to.be.greaterThan(5)
+    expect(at('node 2 won the election for term 3')).to.be.lessThan(at('node 0 killed by SIGKILL'))
+    expect(at('node 0 killed by SIGKILL')).to.be.lessThan(at('SIGKILL to node 0'))
+    expect(at('SIGKILL to node 0')).to.be.lessThan(at('node 0 won the election for term 2'))
+  })
+
+  it('lays out again on resize, and never throws on a tiny screen', () => {
+    screen = fakeScreen(160, 48)
+    const view = new TopView(screen)
+    const model = threeNodes()
+    for (let i = 0; i < 5; i++) model.tick(Date.now() + i * 1000)
+    view.render(model.snapshot(), 0)
+    expect(lineText(screen, 47).trimEnd()).to.equal(HINT_LONG)
+    for (const [w, h] of [[20, 5], [10, 2], [1, 1], [80, 24]]) {
+      ;(screen.program as unknown as {cols: number; rows: number}).cols = w
+      ;(screen.program as unknown as {cols: number; rows: number}).rows = h
+      screen.alloc()
+      expect(() => view.render(model.snapshot(), 0)).not.to.throw()
+    }
+    expect(lineText(screen, 23).trimEnd()).to.equal(HINT_SHORT)
+  })
+})
+
+describe('pad-cli top keys', () => {
+  it('plans each key with its pad-cli command, and ignores unknown keys', () => {
+    const snapshot = threeNodes().snapshot()
+    expect(planAction('x', 1, snapshot)).to.deep.include({kind: 'node-op', op: 'kill', node: 1, command: 'pad-cli kill 1'})
+    expect(planAction('s', 2, snapshot)).to.deep.include({op: 'stop', command: 'pad-cli stop 2'})
+    expect(planAction('r', 2, snapshot)).to.deep.include({op: 'restart'})
+    expect(planAction('p', 2, snapshot)).to.deep.include({op: 'pause', command: 'pad-cli pause 2'})
+    expect(planAction('i', 0, snapshot)).to.deep.include({kind: 'partition', command: 'pad-cli partition 0'})
+    expect(planAction('h', 0, snapshot)).to.deep.include({kind: 'heal', command: 'pad-cli heal'})
+    expect(planAction('t', 0, snapshot)).to.deep.include({kind: 'transfer', from: 0, to: 1})
+    expect(planAction('t', 1, snapshot)?.kind).to.equal('refuse')
+    for (const key of ['z', 'X', 'enter', '1', 'q']) expect(planAction(key, 0, snapshot)).to.equal(null)
+    const other = {...snapshot, cluster: 'test', nodes: snapshot.nodes.map((n) => (n.index === 1 ? {...n, process: 'exited', role: 'DOWN' as const} : n))}
+    expect(planAction('r', 1, other)).to.deep.include({op: 'start', command: 'pad-cli start 1 --cluster test'})
+    expect(planAction('p', 1, other)?.kind).to.equal('refuse')
+  })
+
+  it('runs an action through the supervisor and prints its command in the timeline', async () => {
+    const model = threeNodes()
+    const requests: unknown[] = []
+    const cluster = {request: async (op: string, fields: unknown) => requests.push([op, fields])} as unknown as ClusterHandle
+    const controller = new TopController(model, cluster, new BackgroundPublisher(model, 20, 'top-test'))
+    controller.move(1)
+    await controller.press('x')
+    await controller.press('z')
+    controller.move(5)
+    await controller.press('h')
+    expect(requests).to.deep.equal([['kill', {node: 1}], ['heal', undefined]])
+    const texts = model.snapshot().timeline.map((e) => e.text)
+    expect(texts.slice(0, 2)).to.deep.equal(['pad-cli heal', 'pad-cli kill 1'])
+    expect(controller.selected).to.equal(2)
+  })
+})
