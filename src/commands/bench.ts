@@ -60,6 +60,9 @@ Target: with --nodes N a temporary cluster is started for the run and removed af
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Bench)
+    if (flags.mode === 'failover' && flags.nodes !== undefined && flags.nodes < 3) {
+      fail(this, '--mode failover needs a cluster of 3 or more nodes: give --nodes 3 or more')
+    }
     let target: BenchTarget
     try {
       if (flags.nodes !== undefined) {

@@ -1,0 +1,69 @@
+import fs from 'node:fs'
+import {expect} from 'chai'
+import {CliCluster, clusterHooks} from './cluster-helpers.js'
+
+// `pad-cli bench` as a new user runs it: on a temporary cluster it starts and removes itself.
+// The figures are not asserted (a benchmark prints numbers; it is not a timed test), only that
+// the phases ran, their JSON lines parse with the peers' fields, and nothing was lost.
+
+const PEER_FIELDS = ['system', 'phase', 'mode', 'replicas', 'size', 'window', 'sent', 'acked', 'errors', 'elapsed_s', 'msgs_per_s', 'p50_ms', 'p99_ms', 'max_ms', 'client_cpu_s']
+
+/** Pids of processes whose command line holds `needle` (the temporary cluster's port flags). */
+function processesWith(needle: string): number[] {
+  const found: number[] = []
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue
+    try {
+      if (fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ').includes(needle)) found.push(Number(entry))
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return found
+}
+
+describe('pad-cli bench (real processes)', function () {
+  this.timeout(180_000)
+  let current: CliCluster | null = null
+  clusterHooks(() => current)
+  const create = async (size: number): Promise<CliCluster> => (current = await CliCluster.create(size))
+
+  it('runs both load phases on a temporary one-node cluster and prints JSON lines with the peers fields', async () => {
+    const ports = await create(1)
+    const flags = ['--nodes', '1', '--tcp-port', String(ports.ports.tcp), '--http-port', String(ports.ports.http), '--raft-port', String(ports.ports.raft)]
+    const result = await ports.run(['bench', ...flags, '--messages', '300', '--json'], {cluster: false, timeoutMs: 120_000})
+    expect(result.code, result.stderr).to.equal(0)
+    const lines = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+    expect(lines.map((l) => l.phase)).to.deep.equal(['pub-sync', 'pub-window'])
+    for (const line of lines) {
+      for (const field of PEER_FIELDS) expect(line, field).to.have.property(field)
+      expect(line).to.include({system: 'pad-cli', replicas: 1, size: 128, sent: 300, acked: 300, errors: 0})
+      expect(line.msgs_per_s).to.be.greaterThan(0)
+      expect(line.elections).to.equal(0)
+    }
+  })
+
+  it('measures a failover on a temporary three-node cluster: every acknowledged message is stored', async () => {
+    const ports = await create(3)
+    const flags = ['--nodes', '3', '--tcp-port', String(ports.ports.tcp), '--http-port', String(ports.ports.http), '--raft-port', String(ports.ports.raft)]
+    const result = await ports.run(['bench', ...flags, '--mode', 'failover', '--json'], {cluster: false, timeoutMs: 150_000})
+    expect(result.code, result.stderr).to.equal(0)
+    const [run, summary] = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+    expect(run).to.include({system: 'pad-cli', phase: 'failover', replicas: 3, acked_all_stored: true})
+    expect(run.gap_s).to.be.a('number')
+    expect(run.acked_after_kill).to.be.greaterThan(0)
+    expect(summary).to.include({phase: 'failover-summary', kills: 1, acked_all_stored: true})
+    // The temporary cluster is gone with the command.
+    expect(processesWith(`--raft-port ${ports.ports.raft + 1}`)).to.deep.equal([])
+  })
+
+  it('refuses a failover on a single node with a one-line reason', async () => {
+    const ports = await create(1)
+    const line = await ports.fails(
+      ['bench', '--nodes', '1', '--mode', 'failover', '--tcp-port', String(ports.ports.tcp), '--http-port', String(ports.ports.http), '--raft-port', String(ports.ports.raft)],
+      1,
+      {cluster: false},
+    )
+    expect(line).to.match(/needs a cluster of 3 or more nodes/)
+  })
+})
