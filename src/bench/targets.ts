@@ -7,7 +7,8 @@ import os from 'node:os'
 import path from 'node:path'
 import type {ChaosNode} from '../chaos/cluster.js'
 import {findLeader, getJson} from '../chaos/cluster.js'
-import {openCluster, startTemporaryCluster, type SupervisedCluster} from '../chaos/supervised-cluster.js'
+import {waitConverged} from '../chaos/monitor.js'
+import {openCluster, startTemporaryCluster, type SupervisedCluster, type TemporaryClusterOptions} from '../chaos/supervised-cluster.js'
 
 export interface BenchTarget {
   nodes: ChaosNode[]
@@ -16,15 +17,7 @@ export interface BenchTarget {
   close(): Promise<void>
 }
 
-export interface TemporaryTargetOptions {
-  nodes: number
-  host: string
-  tcpPort: number
-  httpPort: number
-  raftPort: number
-  electionTimeoutMs: number
-  heartbeatMs: number
-}
+export type TemporaryTargetOptions = Omit<TemporaryClusterOptions, 'home' | 'name' | 'cli' | 'waitMs'>
 
 export async function temporaryTarget(options: TemporaryTargetOptions): Promise<BenchTarget> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'pad-bench-'))
@@ -70,18 +63,9 @@ export async function electionsWon(nodes: ChaosNode[]): Promise<number> {
   return views.reduce((sum, v) => sum + (v?.elections_won ?? 0), 0)
 }
 
-/** Waits until every given node has applied what the most advanced one committed. */
+/** Waits until the nodes agree on a leader and have applied all that is committed. */
 export async function converged(nodes: ChaosNode[], timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  for (let attempt = 0; attempt < 10_000 && Date.now() < deadline; attempt++) {
-    const views = await Promise.all(nodes.map((n) => getJson<{commit_index: number; last_applied: number}>(n, '/raft', 1000).catch(() => null)))
-    if (views.every((v) => v !== null)) {
-      const top = Math.max(...views.map((v) => v!.commit_index))
-      if (views.every((v) => v!.last_applied === top)) return
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  throw new Error(`nodes did not converge within ${timeoutMs} ms`)
+  if ((await waitConverged(nodes, timeoutMs)) === null) throw new Error(`nodes did not converge within ${timeoutMs} ms`)
 }
 
 /** Every stored message of a topic on one node, by offset. */
