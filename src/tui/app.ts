@@ -144,12 +144,16 @@ export async function runTop(cluster: ClusterHandle, options: TopOptions = {}): 
     screen = blessed.screen({
       smartCSR: true,
       fullUnicode: false,
+      forceUnicode: true,
       warnings: false,
       title: `pad-cli top: ${cluster.name}`,
       terminal: options.terminal,
       autoPadding: false,
       dockBorders: false,
     })
+    // Draw box lines as UTF-8, not with the terminal's alternate charset (tmux and some
+    // terminals show that as letters).
+    ;(screen as unknown as {tput: {brokenACS: boolean}}).tput.brokenACS = true
     const view = new TopView(screen)
     const render = (): void => {
       if (closed) return

@@ -155,7 +155,10 @@ export class TopModel {
     if (type === 'role' && typeof data.role === 'string') {
       node.role = roleOf(data.role)
       if (typeof data.term === 'number') node.term = data.term
-      if (node.role === 'LEADER') this.leader = index
+      if (node.role === 'LEADER') {
+        this.leader = index
+        if (typeof data.term === 'number') this.term = Math.max(this.term ?? 0, data.term)
+      }
       else if (this.leader === index) this.leader = null
     } else if (type === 'term' && typeof data.term === 'number') {
       node.term = data.term

@@ -87,7 +87,7 @@ export class TopView {
     this.table.setContent(tableLines(snapshot.nodes, selected, width).join('\n'))
     if (chartHeight > 0) {
       const points = snapshot.rate_history.slice(-(Math.max(1, width - 2)))
-      const max = Math.max(0, ...points)
+      const max = Math.max(snapshot.commits_per_s, ...points)
       const title = `committed msgs/s  now ${snapshot.commits_per_s}  max ${max}${snapshot.publisher.on ? `  publisher ${snapshot.publisher.rate}/s` : ''}`
       // The sparkline needs two points; an empty history draws a flat line.
       this.chart.setData([clip(title, width - 2)], [points.length >= 2 ? points : [0, 0]])
@@ -144,13 +144,23 @@ const COLUMNS: [string, number][] = [
   ['LAG', 5],
 ]
 
+/** A node id (host:port) in `width` characters: whole if it fits, else its :port. */
+function shortId(id: string, width: number): string {
+  if (id.length <= width) return id
+  const colon = id.lastIndexOf(':')
+  return colon >= 0 ? id.slice(colon).slice(0, width) : id.slice(0, width)
+}
+
 export function tableLines(nodes: NodeRow[], selected: number, width: number): string[] {
-  const heading = COLUMNS.map(([name, w], i) => (i >= 4 ? name.padStart(w) : name.padEnd(w))).join(' ') + ' FAULTS'
+  // Wide terminals get the whole node id (host:port); 80 columns get its :port.
+  const longest = Math.max(4, ...nodes.map((n) => n.node_id.length))
+  const columns: [string, number][] = COLUMNS.map(([name, w]) => [name, name === 'NODE' && width >= 110 ? Math.min(21, longest) : w])
+  const heading = columns.map(([name, w], i) => (i >= 4 ? name.padStart(w) : name.padEnd(w))).join(' ') + ' FAULTS'
   const lines = [`{bold}${blessed.escape(clip(heading, width))}{/bold}`]
   for (const node of nodes) {
     const cells = [
       `${node.index === selected ? '>' : ' '}${String(node.index).padStart(2)}`,
-      node.node_id,
+      shortId(node.node_id, columns[1][1]),
       node.process,
       node.role,
       num(node.term),
@@ -160,7 +170,7 @@ export function tableLines(nodes: NodeRow[], selected: number, width: number): s
       num(node.lag),
     ]
     const texts = cells.map((c, i) => {
-      const w = COLUMNS[i][1]
+      const w = columns[i][1]
       const t = c.length > w ? c.slice(0, w) : c
       return i >= 4 ? t.padStart(w) : t.padEnd(w)
     })
@@ -169,7 +179,7 @@ export function tableLines(nodes: NodeRow[], selected: number, width: number): s
     const clipped = clip(plain, width)
     // Color the role cell (columns 0..3 are before it) within what fits.
     const roleStart = texts.slice(0, 3).join(' ').length + 1
-    const roleEnd = roleStart + COLUMNS[3][1]
+    const roleEnd = roleStart + columns[3][1]
     let line = blessed.escape(clipped.slice(0, roleStart))
     if (clipped.length > roleStart) {
       line += `{${ROLE_COLORS[node.role]}-fg}{bold}${blessed.escape(clipped.slice(roleStart, roleEnd))}{/bold}{/${ROLE_COLORS[node.role]}-fg}`
