@@ -16,20 +16,20 @@ export type Action =
   | {kind: 'publisher'; on: boolean; command: string}
   | {kind: 'refuse'; message: string}
 
+export const PUBLISH_RATE = 20
+export const PUBLISH_TOPIC = 'top-demo'
+
 /** The keys that act on the cluster, in the order the help shows them. */
 export const ACTION_KEYS: [string, string][] = [
   ['x', 'kill the selected node (SIGKILL)'],
   ['s', 'stop the selected node (SIGTERM)'],
-  ['r', 'start the selected node, or restart it if it runs'],
+  ['r', 'start the selected node, or restart it'],
   ['p', 'pause the selected node (SIGSTOP), or resume it'],
   ['i', 'isolate the selected node (partition)'],
   ['h', 'heal every network fault'],
-  ['t', 'transfer leadership away from the selected leader'],
-  ['b', 'start or stop a background publisher'],
+  ['t', 'move leadership away from the selected leader'],
+  ['b', `start or stop publishing ${PUBLISH_RATE} msgs/s`],
 ]
-
-export const PUBLISH_RATE = 20
-export const PUBLISH_TOPIC = 'top-demo'
 
 export function planAction(key: string, selected: number, snapshot: TopSnapshot): Action | null {
   const flag = snapshot.cluster === DEFAULT_CLUSTER ? '' : ` --cluster ${snapshot.cluster}`
@@ -69,7 +69,7 @@ export function planAction(key: string, selected: number, snapshot: TopSnapshot)
     case 'b':
       return snapshot.publisher.on
         ? {kind: 'publisher', on: false, command: 'background publisher stopped'}
-        : {kind: 'publisher', on: true, command: `${cmd(`bench --rate ${PUBLISH_RATE} --duration <until b>`)}   (publishing to topic ${PUBLISH_TOPIC})`}
+        : {kind: 'publisher', on: true, command: `${cmd(`bench --rate ${PUBLISH_RATE}`)}   (until b; topic ${PUBLISH_TOPIC})`}
     default:
       return null
   }

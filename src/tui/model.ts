@@ -82,7 +82,7 @@ export class TopModel {
   setStatus(status: ClusterStatus, now = Date.now()): void {
     this.status = status
     this.leader = status.leader
-    this.term = status.term
+    this.term = status.term ?? (status.nodes.some((n) => n.term !== null) ? Math.max(...status.nodes.map((n) => n.term ?? 0)) : null)
     this.rows = status.nodes.map(rowOf)
     this.statusAt = new Date(now).toISOString()
     this.statusError = null

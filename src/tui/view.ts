@@ -48,7 +48,7 @@ export class TopView {
       top: 'center',
       left: 'center',
       width: 64,
-      height: ACTION_KEYS.length + 8,
+      height: ACTION_KEYS.length + 7,
       border: {type: 'line'},
       label: ' help ',
       style: {fg: 'white', bg: 'black', border: {fg: 'yellow'}},
@@ -98,7 +98,7 @@ export class TopView {
     }
     this.hint.setContent(clip(width >= HINT_LONG.length ? HINT_LONG : HINT_SHORT, width))
     this.help.width = Math.min(64, width)
-    this.help.height = Math.min(ACTION_KEYS.length + 8, height)
+    this.help.height = Math.min(ACTION_KEYS.length + 7, height)
     this.screen.render()
   }
 }
@@ -221,7 +221,7 @@ function eventColor(type: string): string | null {
 }
 
 function helpText(): string {
-  const lines = ['  ↑/↓ or j/k  select a node', ...ACTION_KEYS.map(([key, what]) => `  ${key.padEnd(11)} ${what}`), '  ?           show or hide this help', '  q, Ctrl-C   quit', '', '  Every action prints the equivalent pad-cli command.']
+  const lines = ['  ↑/↓ or j/k  select a node', ...ACTION_KEYS.map(([key, what]) => `  ${key.padEnd(11)} ${what}`), '  ?           show or hide this help', '  q, Ctrl-C   quit', '  Every action prints its pad-cli command in the timeline.']
   return blessed.escape(lines.join('\n'))
 }
 

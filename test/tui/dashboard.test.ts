@@ -4,6 +4,7 @@ import type {ClusterHandle} from '../../src/cluster/cluster.js'
 import {planAction} from '../../src/tui/actions.js'
 import {TopController} from '../../src/tui/app.js'
 import {TopModel} from '../../src/tui/model.js'
+import {snapshotText} from '../../src/tui/once.js'
 import {BackgroundPublisher} from '../../src/tui/publisher.js'
 import {HINT_LONG, HINT_SHORT, TopView} from '../../src/tui/view.js'
 import {cellFg, fakeScreen, lineText, node, screenText, status} from './helpers.js'
@@ -78,6 +79,18 @@ describe('pad-cli top, headless', () => {
       expect(() => view.render(model.snapshot(), 0)).not.to.throw()
     }
     expect(lineText(screen, 23).trimEnd()).to.equal(HINT_SHORT)
+    view.setHelp(true)
+    view.render(model.snapshot(), 0)
+    const help = screenText(screen).join('\n')
+    expect(help).to.include('kill the selected node (SIGKILL)')
+    expect(help).to.include('q, Ctrl-C   quit')
+  })
+
+  it('prints the same data once as text (pad-cli top --once)', () => {
+    const text = snapshotText(threeNodes().snapshot())
+    expect(text.split('\n')[0]).to.match(/^pad-cli top {2}cluster default {2}leader node 0/)
+    expect(text).to.match(/\n0 +127\.0\.0\.1:4000|\n0 +node-0 +running +LEADER/)
+    expect(text).to.include('node 0 won the election for term 2')
   })
 })
 
