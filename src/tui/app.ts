@@ -127,15 +127,17 @@ export async function runTop(cluster: ClusterHandle, options: TopOptions = {}): 
       process.off('SIGTERM', close)
       process.off('SIGHUP', close)
       process.off('uncaughtException', crash)
+      process.off('unhandledRejection', crash)
       finish?.()
     }
   }
-  const crash = (error: Error): void => {
+  const crash = (error: unknown): void => {
     close()
-    process.stderr.write(`pad-cli top: ${error.stack ?? error.message}\n`)
+    process.stderr.write(`pad-cli top: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
     process.exitCode = 1
   }
   process.on('uncaughtException', crash)
+  process.on('unhandledRejection', crash)
   process.once('SIGTERM', close)
   process.once('SIGHUP', close)
 
@@ -186,7 +188,7 @@ export async function runTop(cluster: ClusterHandle, options: TopOptions = {}): 
     renderTimer = setInterval(render, Math.round(1000 / Math.max(4, options.fps ?? 5)))
     render()
   } catch (error) {
-    crash(error as Error)
+    crash(error)
   }
   await done
 }

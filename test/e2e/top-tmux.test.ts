@@ -40,6 +40,10 @@ describe('pad-cli top in tmux', function () {
     const before = await cluster.status()
     const leader = before.leader!
     expect(leader).to.be.a('number')
+    const once = JSON.parse(await cluster.ok(['top', '--once', '--json'])) as {leader: number; nodes: {role: string}[]; timeline: unknown[]}
+    expect(once.leader).to.equal(leader)
+    expect(once.nodes.map((n) => n.role).sort()).to.deep.equal(['FOLLOWER', 'FOLLOWER', 'LEADER'])
+    expect(once.timeline.length).to.be.greaterThan(0)
 
     tmux('new-session', '-d', '-x', '80', '-y', '24', '-s', 'top', '-e', `PAD_HOME=${cluster.home}`, 'bash --norc --noprofile')
     tmuxStarted = true
