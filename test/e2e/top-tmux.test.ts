@@ -15,6 +15,7 @@ describe('pad-cli top in tmux', function () {
   let cluster: CliCluster | null = null
   const socket = `pad-top-${process.pid}-${Math.floor(Math.random() * 1e6)}`
   let tmuxStarted = false
+  let socketPath: string | null = null
   const tmux = (...args: string[]): string => execFileSync('tmux', ['-L', socket, ...args], {encoding: 'utf8', timeout: 10_000})
   const capture = (): string => tmux('capture-pane', '-p', '-t', 'top')
   const save = (name: string, text: string): void => {
@@ -32,6 +33,9 @@ describe('pad-cli top in tmux', function () {
       }
       tmuxStarted = false
     }
+    // kill-server leaves the socket file behind.
+    if (socketPath) fs.rmSync(socketPath, {force: true})
+    socketPath = null
   })
 
   it('kills the selected leader with x, shows the new leader, heals, quits and gives the terminal back', async () => {
@@ -47,6 +51,7 @@ describe('pad-cli top in tmux', function () {
 
     tmux('new-session', '-d', '-x', '80', '-y', '24', '-s', 'top', '-e', `PAD_HOME=${cluster.home}`, 'bash --norc --noprofile')
     tmuxStarted = true
+    socketPath = tmux('display-message', '-p', '#{socket_path}').trim()
     const command = `${process.execPath} --import tsx ${path.join(REPO_ROOT, 'bin/dev.js')} top --cluster ${cluster.name}; echo "top exited $?"`
     tmux('send-keys', '-t', 'top', '-l', command)
     tmux('send-keys', '-t', 'top', 'Enter')
