@@ -260,6 +260,7 @@ function setDown(row: NodeRow, process: string): void {
   row.process = process
   row.role = 'DOWN'
   row.pid = null
+  row.lag = null
 }
 
 /** The number of elections won since the last `up` in a timeline. */
