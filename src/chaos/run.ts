@@ -154,7 +154,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
     clock,
   })
   const schedule = planSchedule(options.seed, {
-    nodes: options.nodes,
+    nodes: cluster.nodes.length,
     durationMs: options.durationMs,
     intervalMs: options.intervalMs,
     minHoldMs: options.minHoldMs,
@@ -225,7 +225,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
     version: HISTORY_VERSION,
     meta: {
       seed: options.seed,
-      nodes: options.nodes,
+      nodes: cluster.nodes.length,
       duration_ms: options.durationMs,
       started_at: startedAt.toISOString(),
       finished_at: new Date().toISOString(),
