@@ -12,7 +12,7 @@
 // storage then still holds the stale entries, but this view hides them, and the next Ready
 // tells the driver to truncate.
 import {limitSize} from './memory-storage.js'
-import {CompactedError, UnavailableError, type Entry, type Storage} from './types.js'
+import {UnavailableError, type Entry, type Storage} from './types.js'
 
 export class RaftLog {
   readonly storage: Storage
@@ -242,10 +242,5 @@ export class RaftLog {
     if (index <= this.applied) return
     if (index > this.committed) throw new Error(`raft log: applied ${index} is past commit ${this.committed}`)
     this.applied = index
-  }
-
-  /** For tests and assertions: is this error one of the log's out-of-range errors? */
-  static isCompacted(e: unknown): e is CompactedError {
-    return e instanceof CompactedError
   }
 }
