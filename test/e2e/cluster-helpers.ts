@@ -14,7 +14,7 @@ import {getRaft, type RaftInfo} from '../../src/cluster/node-api.js'
 import {portFree} from '../../src/cluster/ports.js'
 import {isAlive, isOurProcess, signal, waitForExit} from '../../src/cluster/process-util.js'
 import type {ClusterStatus, NodeStatus} from '../../src/cluster/status.js'
-import {REPO_ROOT} from './helpers/node-process.js'
+import {REPO_ROOT, eventually as pollUntil} from './helpers/node-process.js'
 
 export const HOST = '127.0.0.1'
 const COMMAND_TIMEOUT_MS = 60_000
@@ -196,21 +196,8 @@ async function freeBases(size: number): Promise<{tcp: number; http: number; raft
 }
 
 /** Polls `check` until it returns a value other than undefined; bounded in time and count. */
-export async function eventually<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000, intervalMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  const attempts = Math.ceil(timeoutMs / intervalMs) + 1
-  let last: unknown
-  for (let attempt = 0; attempt < attempts; attempt++) {
-    try {
-      const value = await check()
-      if (value !== undefined) return value
-    } catch (error) {
-      last = error
-    }
-    if (Date.now() > deadline) break
-    await new Promise((resolve) => setTimeout(resolve, intervalMs))
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`)
+export function eventually<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000, intervalMs = 50): Promise<T> {
+  return pollUntil(what, check, timeoutMs, intervalMs)
 }
 
 /** The documented shape of `status --json`. */

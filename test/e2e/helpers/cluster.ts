@@ -5,20 +5,10 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
+import type {RaftInfo} from '../../../src/cluster/node-api.js'
 import {HOST, eventually, freePort, type NodeFixture, type NodeProcess, type Ports} from './node-process.js'
 
-export interface RaftInfo {
-  node_id: string
-  state: string
-  current_term: number
-  log_length: number
-  commit_index: number
-  last_applied: number
-  cluster_size: number
-  leader_id: string | null
-  leader_index: number | null
-  node_index: number
-}
+export type {RaftInfo} from '../../../src/cluster/node-api.js'
 
 export interface StoredMessage {
   topic: string
