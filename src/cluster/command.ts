@@ -2,7 +2,7 @@
  * What the cluster commands share: the --cluster and --json flags, and errors printed as
  * one line with the right exit code (no stack trace) instead of oclif's default.
  */
-import {Command, Flags} from '@oclif/core'
+import {Args, Command, Flags} from '@oclif/core'
 import {fail} from '../cli/fail.js'
 import {ClusterHandle} from './cluster.js'
 import {ClusterError} from './errors.js'
@@ -15,6 +15,9 @@ export const clusterFlag = Flags.string({
 })
 
 export const jsonFlag = Flags.boolean({description: 'print JSON instead of text'})
+
+/** The node a process command acts on. */
+export const nodeArg = Args.string({description: 'node index (0-based), or "leader" for the node that leads right now', required: true})
 
 export abstract class ClusterCommand extends Command {
   protected override async catch(error: Error & {exitCode?: number}): Promise<unknown> {

@@ -1,5 +1,4 @@
-import {Args} from '@oclif/core'
-import {ClusterCommand, clusterFlag, exitText, jsonFlag, runNodeOp} from '../cluster/command.js'
+import {ClusterCommand, clusterFlag, exitText, jsonFlag, runNodeOp, nodeArg} from '../cluster/command.js'
 
 export default class Kill extends ClusterCommand {
   static override summary = 'Kill a node with SIGKILL: a crash, with no chance to flush or say goodbye.'
@@ -10,7 +9,7 @@ pad-cli start or restart; its data stays on disk. Killing the leader makes the o
   static override examples = ['<%= config.bin %> kill 2', '<%= config.bin %> kill leader', '<%= config.bin %> kill leader --cluster test --json']
 
   static override args = {
-    node: Args.string({description: 'node index (0-based), or "leader" for the node that leads right now', required: true}),
+    node: nodeArg,
   }
 
   static override flags = {

@@ -1,5 +1,4 @@
-import {Args} from '@oclif/core'
-import {ClusterCommand, clusterFlag, jsonFlag, runNodeOp} from '../cluster/command.js'
+import {ClusterCommand, clusterFlag, jsonFlag, runNodeOp, nodeArg} from '../cluster/command.js'
 
 export default class Pause extends ClusterCommand {
   static override summary = 'Freeze a node with SIGSTOP: it stays in memory but answers nothing.'
@@ -10,7 +9,7 @@ new term and steps down. Its clients and peers see a silent node, not a closed c
   static override examples = ['<%= config.bin %> pause leader', '<%= config.bin %> pause 1']
 
   static override args = {
-    node: Args.string({description: 'node index (0-based), or "leader" for the node that leads right now', required: true}),
+    node: nodeArg,
   }
 
   static override flags = {

@@ -1,5 +1,4 @@
-import {Args} from '@oclif/core'
-import {ClusterCommand, clusterFlag, jsonFlag, runNodeOp} from '../cluster/command.js'
+import {ClusterCommand, clusterFlag, jsonFlag, runNodeOp, nodeArg} from '../cluster/command.js'
 
 export default class Restart extends ClusterCommand {
   static override summary = 'Restart a node: stop it gracefully, then start it again on its data.'
@@ -9,7 +8,7 @@ export default class Restart extends ClusterCommand {
   static override examples = ['<%= config.bin %> restart 0', '<%= config.bin %> restart leader']
 
   static override args = {
-    node: Args.string({description: 'node index (0-based), or "leader" for the node that leads right now', required: true}),
+    node: nodeArg,
   }
 
   static override flags = {

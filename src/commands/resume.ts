@@ -1,5 +1,4 @@
-import {Args} from '@oclif/core'
-import {ClusterCommand, clusterFlag, jsonFlag, runNodeOp} from '../cluster/command.js'
+import {ClusterCommand, clusterFlag, jsonFlag, runNodeOp, nodeArg} from '../cluster/command.js'
 
 export default class Resume extends ClusterCommand {
   static override summary = 'Let a paused node run again (SIGCONT).'
@@ -9,7 +8,7 @@ export default class Resume extends ClusterCommand {
   static override examples = ['<%= config.bin %> resume 1']
 
   static override args = {
-    node: Args.string({description: 'node index (0-based), or "leader" for the node that leads right now', required: true}),
+    node: nodeArg,
   }
 
   static override flags = {

@@ -1,5 +1,4 @@
-import {Args} from '@oclif/core'
-import {ClusterCommand, clusterFlag, jsonFlag, runNodeOp} from '../cluster/command.js'
+import {ClusterCommand, clusterFlag, jsonFlag, runNodeOp, nodeArg} from '../cluster/command.js'
 
 export default class Start extends ClusterCommand {
   static override summary = 'Start a node that is down (stopped, killed or crashed) again, on its data.'
@@ -10,7 +9,7 @@ the leader; network faults in force (partition, delay, loss) are applied to it a
   static override examples = ['<%= config.bin %> start 1', '<%= config.bin %> start 2 --json']
 
   static override args = {
-    node: Args.string({description: 'node index (0-based), or "leader" for the node that leads right now', required: true}),
+    node: nodeArg,
   }
 
   static override flags = {

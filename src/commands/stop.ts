@@ -1,5 +1,4 @@
-import {Args} from '@oclif/core'
-import {ClusterCommand, clusterFlag, exitText, jsonFlag, runNodeOp} from '../cluster/command.js'
+import {ClusterCommand, clusterFlag, exitText, jsonFlag, runNodeOp, nodeArg} from '../cluster/command.js'
 
 export default class Stop extends ClusterCommand {
   static override summary = 'Stop a node gracefully with SIGTERM (SIGKILL if it takes too long).'
@@ -10,7 +9,7 @@ until pad-cli start or restart.`
   static override examples = ['<%= config.bin %> stop 1', '<%= config.bin %> stop leader']
 
   static override args = {
-    node: Args.string({description: 'node index (0-based), or "leader" for the node that leads right now', required: true}),
+    node: nodeArg,
   }
 
   static override flags = {
