@@ -58,6 +58,8 @@ export class Progress {
   probeSent = false
   /** The leader's tick count when it last heard from this follower (for CheckQuorum). */
   lastHeard = 0
+  /** The highest commit index sent to this follower (in an append or a heartbeat). */
+  sentCommit = 0
   readonly inflights: Inflights
 
   constructor(next: number, maxInflight: number) {

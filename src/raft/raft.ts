@@ -181,7 +181,7 @@ export class Raft {
     if (this.role !== 'leader' || this.leadTransferee !== null) return null
     if (data.length === 0) return {firstIndex: this.log.lastIndex() + 1, term: this.term}
     const firstIndex = this.appendNew('normal', data)
-    this.bcastAppend(false)
+    this.bcastAppend()
     return {firstIndex, term: this.term}
   }
 
@@ -346,6 +346,7 @@ export class Raft {
     for (let i = 0; i < this.progress.length; i++) {
       const pr = this.progress[i]
       pr.match = 0
+      pr.sentCommit = 0
       pr.next = next
       pr.becomeProbe()
       pr.next = next
@@ -360,7 +361,7 @@ export class Raft {
     self.next = next
     // §5.4.2 / §8: an entry of our own term, so that committing it commits everything before it.
     this.appendNew('noop', [NO_DATA])
-    this.bcastAppend(false)
+    this.bcastAppend()
   }
 
   // ------------------------------------------------------------------ ticks
@@ -392,6 +393,22 @@ export class Raft {
     if (this.heartbeatElapsed >= this.cfg.heartbeatTick) {
       this.heartbeatElapsed = 0
       this.bcastHeartbeat()
+    }
+    this.announceCommit()
+  }
+
+  /**
+   * Tells the followers that have not heard it yet the commit index, with an empty append.
+   * Called once per tick rather than whenever the commit index moves: under load the next
+   * append carries it anyway, and one-at-a-time publishing would otherwise pay an extra round
+   * of messages (two appends, two answers) per publish. A follower learns a commit at most a
+   * tick late, which only delays what it applies, never what the leader acknowledges.
+   */
+  private announceCommit(): void {
+    const committed = this.log.committed
+    for (let i = 0; i < this.peers.length; i++) {
+      const to = this.peers[i]
+      if (to !== this.id && this.progress[i].sentCommit < committed) this.sendAppendLoop(to, true)
     }
   }
 
@@ -574,7 +591,7 @@ export class Raft {
     if (!pr.maybeUpdate(index)) return
     if (pr.state === 'probe') pr.becomeReplicate()
     else pr.inflights.freeLE(index)
-    if (this.maybeCommit()) this.bcastAppend(true)
+    if (this.maybeCommit()) this.bcastAppend()
     else this.sendAppendLoop(m.from, false)
     if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from)
   }
@@ -582,7 +599,7 @@ export class Raft {
   /** The leader's own entries became durable: count them, maybe commit. */
   private selfAck(): void {
     const self = this.progressById[this.id]
-    if (self.maybeUpdate(this.log.persistedIndex()) && this.maybeCommit()) this.bcastAppend(true)
+    if (self.maybeUpdate(this.log.persistedIndex()) && this.maybeCommit()) this.bcastAppend()
   }
 
   /** Commits the highest index a quorum stores, if it is of our term (§5.4.2): an older entry
@@ -595,11 +612,10 @@ export class Raft {
     return true
   }
 
-  /** Appends to every follower that can take more. With sendIfEmpty, also an empty append to
-   * the caught-up ones, to tell them the new commit index without waiting for a heartbeat. */
-  private bcastAppend(sendIfEmpty: boolean): void {
+  /** Appends to every follower that can take more (the commit index rides along). */
+  private bcastAppend(): void {
     for (let i = 0; i < this.peers.length; i++) {
-      if (this.peers[i] !== this.id) this.sendAppendLoop(this.peers[i], sendIfEmpty)
+      if (this.peers[i] !== this.id) this.sendAppendLoop(this.peers[i], false)
     }
   }
 
@@ -642,6 +658,7 @@ export class Raft {
     if (entries.length === 0 && !sendIfEmpty) return false
     this.send({type: 'app', from: this.id, to, term: this.term, index: prevIndex, logTerm, entries, commit: this.log.committed})
     pr.sentEntries(entries.length, prevIndex + entries.length)
+    pr.sentCommit = this.log.committed
     return true
   }
 
@@ -656,8 +673,10 @@ export class Raft {
       const to = this.peers[i]
       if (to === this.id) continue
       // Never tell a follower a commit index past what it is known to store.
-      const commit = Math.min(this.progress[i].match, this.log.committed)
+      const pr = this.progress[i]
+      const commit = Math.min(pr.match, this.log.committed)
       this.send({type: 'heartbeat', from: this.id, to, term: this.term, commit})
+      if (commit > pr.sentCommit) pr.sentCommit = commit
     }
   }
 

@@ -337,6 +337,8 @@ describe('Raft §5.3: log replication', () => {
       c.elect(0)
       c.propose(0, 'x')
       expect(logTerms(c.node(1)), `follower ${'abcdef'[k]}`).to.deep.equal(logTerms(c.node(0)))
+      // Followers learn the commit index "eventually" (§5.3): here on the leader's next tick.
+      c.tick(0, 1)
       expect(c.raft(1).status().commit).to.equal(c.raft(0).status().lastIndex)
     }
   })

@@ -133,6 +133,7 @@ describe('restart and a compacted log', () => {
     expect(c.raft(0).termAt(3)).to.equal(null)
     c.elect(1)
     c.propose(1, 'after compaction')
+    c.tick(1, 1)
     for (const id of [0, 1, 2]) {
       expect(c.raft(id).status()).to.include({commit: 8, lastIndex: 8})
       expect(c.applied.get(id)?.map((e) => e.index)).to.deep.equal([7, 8])
