@@ -102,6 +102,7 @@ export class BrokerNode implements NodeView {
         raft: (_, message) => this.raftLog.step(message),
         forward: (from, payload) => this.raftLog.onForward(from, payload),
         forwardResult: (_, payload) => this.raftLog.onForwardResult(payload),
+        peerDisconnected: (peer) => this.raftLog.onPeerDisconnected(peer),
       },
     })
     this.raftLog = new RaftLog(

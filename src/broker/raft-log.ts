@@ -58,6 +58,12 @@ interface Proposal {
   deadline: number
 }
 
+/** A publish forwarded to the node we believed led, waiting for its answer. */
+interface Forwarded {
+  proposal: Proposal
+  leader: number
+}
+
 /** How often (in ticks) publishes past their deadline are failed. */
 const EXPIRY_TICKS = 5
 
@@ -74,7 +80,9 @@ export class RaftLog extends EventEmitter implements ReplicatedLog {
   private softState: SoftState = {role: 'follower', leaderId: null}
   private proposals: Proposal[] = []
   private readonly waiters = new Map<number, Waiter>()
-  private readonly forwarded = new Map<number, Proposal>()
+  private readonly forwarded = new Map<number, Forwarded>()
+  /** A forward could not leave (no connection to the leader): retry on the next tick, not in a loop. */
+  private forwardingBlocked = false
   private nextForwardId = 1
   private persisting = false
   private scheduled = false
@@ -108,6 +116,7 @@ export class RaftLog extends EventEmitter implements ReplicatedLog {
     this.lastTerm = storage.initialState().term
     let ticks = 0
     this.ticker = setInterval(() => {
+      this.forwardingBlocked = false
       this.raft.tick()
       if (++ticks % EXPIRY_TICKS === 0) this.expire()
       this.process()
@@ -153,7 +162,7 @@ export class RaftLog extends EventEmitter implements ReplicatedLog {
   /** The leader answered a publish we forwarded. */
   onForwardResult(payload: Buffer): void {
     const {requestId, outcome} = decodeForwardResult(payload)
-    const proposal = this.forwarded.get(requestId)
+    const proposal = this.forwarded.get(requestId)?.proposal
     if (!proposal) return
     this.forwarded.delete(requestId)
     if (outcome.ok) {
@@ -214,7 +223,7 @@ export class RaftLog extends EventEmitter implements ReplicatedLog {
     const error = new BrokerError('SHUTTING_DOWN', 'the node is shutting down')
     for (const proposal of this.proposals) proposal.waiter.reject(error)
     this.proposals = []
-    for (const proposal of this.forwarded.values()) proposal.waiter.reject(error)
+    for (const {proposal} of this.forwarded.values()) proposal.waiter.reject(error)
     this.forwarded.clear()
     // A write in flight finishes on its own; the writer's close waits for it.
     for (const waiter of this.waiters.values()) waiter.reject(error)
@@ -343,9 +352,29 @@ export class RaftLog extends EventEmitter implements ReplicatedLog {
       this.logger.info('raft state', {role: ROLE_NAMES[state.role], raw_role: state.role, term, leader: state.leaderId})
       this.emit('event', {type: 'role', role: ROLE_NAMES[state.role], term, leader: state.leaderId} satisfies RaftEvent)
     }
-    if (before.role === 'leader' && state.role !== 'leader') {
-      // Entries we proposed may still commit under the next leader (then they resolve), or be
-      // overwritten (then they reject when their index is applied): nothing to do here.
+    if (before.leaderId !== null && before.leaderId !== state.leaderId) this.failForwardsTo(before.leaderId, 'lost its leadership')
+    // Entries we proposed as leader may still commit under the next leader (then they resolve),
+    // or be overwritten (then they reject when their index is applied): nothing to do for them.
+  }
+
+  /** Our connection to a peer closed. */
+  onPeerDisconnected(peer: number): void {
+    this.failForwardsTo(peer, 'could not be reached')
+  }
+
+  /**
+   * Fails the publishes forwarded to a leader that is gone, instead of letting them wait out
+   * the commit timeout: the node answers in request order, so each one would hold back every
+   * answer behind it, even those the new leader commits at once. Their outcome is unknown (the
+   * old leader may have proposed them, and the new one may commit them), which the error says.
+   */
+  private failForwardsTo(leader: number, why: string): void {
+    for (const [id, forwarded] of this.forwarded) {
+      if (forwarded.leader !== leader) continue
+      this.forwarded.delete(id)
+      forwarded.proposal.waiter.reject(
+        new BrokerError('NO_LEADER', `the leader (node ${leader}) ${why} before it answered; the outcome is unknown, retry with the same id`),
+      )
     }
   }
 
@@ -371,7 +400,7 @@ export class RaftLog extends EventEmitter implements ReplicatedLog {
       }
       this.proposals = waiting
     }
-    for (const [id, proposal] of this.forwarded) {
+    for (const [id, {proposal}] of this.forwarded) {
       if (proposal.deadline > now) break
       this.forwarded.delete(id)
       proposal.waiter.reject(timeout())
@@ -401,11 +430,16 @@ export class RaftLog extends EventEmitter implements ReplicatedLog {
       }
       return
     }
-    if (leaderId !== null && leaderId !== this.options.self) {
-      for (const proposal of live) {
+    if (leaderId !== null && leaderId !== this.options.self && !this.forwardingBlocked) {
+      for (const [i, proposal] of live.entries()) {
         const id = this.nextForwardId++
-        this.forwarded.set(id, proposal)
-        this.transport.sendForward(leaderId, encodeForward(id, proposal.data))
+        if (!this.transport.sendForward(leaderId, encodeForward(id, proposal.data))) {
+          // Nothing left, so nothing can have been proposed: wait for a leader we can reach.
+          this.forwardingBlocked = true
+          this.proposals = live.slice(i)
+          return
+        }
+        this.forwarded.set(id, {proposal, leader: leaderId})
       }
       return
     }

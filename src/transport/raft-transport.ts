@@ -28,6 +28,8 @@ export interface TransportHandlers {
   raft(from: number, message: Message): void
   forward(from: number, payload: Buffer): void
   forwardResult(from: number, payload: Buffer): void
+  /** Our connection to `peer` closed: what was queued for it, or in flight, may be lost. */
+  peerDisconnected?(peer: number): void
 }
 
 export interface TransportLogger {
@@ -82,6 +84,7 @@ export class RaftTransport {
           maxQueuedBytes: this.options.maxQueuedBytesPerPeer ?? 64 * 1024 * 1024,
           minBackoffMs: 20,
           maxBackoffMs: 1000,
+          onDisconnected: () => this.options.handlers.peerDisconnected?.(index),
         }),
       )
     }
@@ -106,8 +109,9 @@ export class RaftTransport {
     this.sendFrame(message.to, FRAME_KIND.raft, encodeMessage(message))
   }
 
-  sendForward(to: number, payload: Uint8Array): void {
-    this.sendFrame(to, FRAME_KIND.forward, payload)
+  /** False when the frame surely did not leave (no connection, or the queue is full). */
+  sendForward(to: number, payload: Uint8Array): boolean {
+    return this.sendFrame(to, FRAME_KIND.forward, payload)
   }
 
   sendForwardResult(to: number, payload: Uint8Array): void {
@@ -120,17 +124,21 @@ export class RaftTransport {
     return out
   }
 
-  private sendFrame(to: number, kind: FrameKind, payload: Uint8Array): void {
+  /** False when the frame surely did not leave; a frame lost to an injected fault counts as sent. */
+  private sendFrame(to: number, kind: FrameKind, payload: Uint8Array): boolean {
     const link = this.links.get(to)
-    if (!link) return
+    if (!link) return false
     const verdict = this.faults.judge(to)
     if (verdict.kind === 'drop') {
       this.droppedByFaults++
-      return
+      return true
     }
     const data = frame(kind, payload)
-    if (verdict.kind === 'delay') setTimeout(() => link.send(data), verdict.ms)
-    else link.send(data)
+    if (verdict.kind === 'delay') {
+      setTimeout(() => link.send(data), verdict.ms)
+      return true
+    }
+    return link.send(data)
   }
 
   private accept(socket: net.Socket): void {

@@ -101,6 +101,32 @@ describe('replicated broker: three nodes over Raft', function () {
     expect(summary(logs[2])).to.deep.equal(summary(logs[0]))
   })
 
+  it('answers publishes forwarded to a leader that stopped answering as soon as another leads, not after the commit timeout', async () => {
+    // A commit timeout far longer than any failover: the answers must come from noticing the
+    // lost leader. Answers on a connection keep request order, so one stuck forward would hold
+    // back every ack behind it.
+    const cluster = await TestCluster.start(fixture, 3, ['--commit-timeout', '30s'])
+    const leader = await cluster.leader()
+    const follower = [0, 1, 2].find((i) => i !== leader)!
+    const client = await connect(cluster, follower)
+    await client.publish({topic: 'jobs', body: '{"n":0}'})
+    cluster.node(leader).signal('SIGSTOP')
+    const started = Date.now()
+    const stuck = client.publish({topic: 'jobs', body: '{"n":1}', id: 'job-1'}).then(
+      () => 'acked',
+      (error: ClientError) => `${error.code}: ${error.message}`,
+    )
+    const outcome = await stuck
+    expect(outcome).to.match(/^NO_LEADER: .*outcome is unknown, retry with the same id/)
+    expect(Date.now() - started, 'answered well before the 30 s commit timeout').to.be.below(15_000)
+    const survivors = [0, 1, 2].filter((i) => i !== leader)
+    await cluster.leader(survivors, 10_000)
+    // Retrying with the same id stores it once, under the new leader.
+    const retried = await client.publish({topic: 'jobs', body: '{"n":1}', id: 'job-1'})
+    expect(retried.offset).to.equal(1)
+    await cluster.kill(leader)
+  })
+
   for (const role of ['follower', 'leader'] as const) {
   it(`loses no acknowledged message when the ${role} is SIGKILLed in the middle of a write burst`, async () => {
     const cluster = await TestCluster.start(fixture)
