@@ -329,6 +329,10 @@ export class BrokerNode implements NodeView {
       {name: 'pad_write_batch_size_avg', help: 'Average requests per transaction', type: 'gauge', value: writer.avgBatchSize},
       {name: 'pad_write_commit_latency_p99_ms', help: 'Commit latency p99 over recent batches', type: 'gauge', value: writer.commitLatencyMs.p99},
       {name: 'pad_process_resident_memory_bytes', help: 'Resident set size', type: 'gauge', value: memory.rss},
+      {name: 'pad_process_heap_used_bytes', help: 'JavaScript heap in use (main thread)', type: 'gauge', value: memory.heapUsed},
+      {name: 'pad_process_heap_total_bytes', help: 'JavaScript heap reserved (main thread)', type: 'gauge', value: memory.heapTotal},
+      {name: 'pad_process_external_bytes', help: 'Memory of C++ objects bound to JavaScript, buffers included', type: 'gauge', value: memory.external},
+      {name: 'pad_process_array_buffers_bytes', help: 'Memory of ArrayBuffers and Buffers', type: 'gauge', value: memory.arrayBuffers},
     ])
   }
 }

@@ -41,6 +41,16 @@ import {isAlive, signal, sleep} from './process-util.js'
 import {readState, readToken, writeState, type ClusterState, type NodeRecord} from './state.js'
 import {faultViews, type ClusterStatus, type FaultView, type NodeStatus} from './status.js'
 
+/**
+ * Node's flags for a broker node, before the caller's own (which may override them). A node
+ * allocates short-lived objects at tens of thousands of publishes a second; V8's default young
+ * generation (up to 3 x 16 MB on 64-bit) stays resident after a burst. With 4 MB semi-spaces a
+ * node holds 150-170 MB right after storing a million messages instead of 170-210 MB (120-135 MB
+ * once idle), at no measurable cost in throughput; 2 MB saved nothing more and cost throughput,
+ * and --optimize-for-size (110-115 MB) cost a fifth of it.
+ */
+const NODE_RUNTIME_FLAGS = ['--max-semi-space-size=4']
+
 export {currentCli, type CliEntry} from './cli-entry.js'
 
 export interface SupervisorOptions {
@@ -266,6 +276,7 @@ export class Supervisor {
     const o = this.state.options
     const peers = this.nodes.map((n) => `${n.record.host}:${n.record.raft_port}`).join(',')
     const args = [
+      ...NODE_RUNTIME_FLAGS,
       ...this.cli.args,
       'node',
       '--host', r.host,

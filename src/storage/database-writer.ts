@@ -156,7 +156,9 @@ export class DatabaseWriter {
       busyTimeoutMs: options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS,
       signal: this.signal,
     }
-    this.worker = new Worker(workerEntry(), {workerData: config, name: 'pad-db-writer'})
+    // The worker's garbage is one batch at a time: a small young generation is plenty, and
+    // the default (up to 48 MB on 64-bit) would stay resident once a burst has grown it.
+    this.worker = new Worker(workerEntry(), {workerData: config, name: 'pad-db-writer', resourceLimits: {maxYoungGenerationSizeMb: 8}})
 
     let openSettle: (error: Error | null) => void = () => {}
     this.opened = new Promise<void>((resolve, reject) => {
