@@ -20,6 +20,7 @@ import {
   type BatchDoneMessage,
   type FromWorker,
   type SerializedError,
+  type SqlValue,
   type ToWorker,
   type WorkerConfig,
   type WriteOp,
@@ -170,14 +171,45 @@ function migrate(db: Database.Database, migrations: string[]): {before: number; 
   return {before, after: migrations.length}
 }
 
-function prepareAll(db: Database.Database, statements: Record<string, string>): Map<string, Database.Statement> {
-  const prepared = new Map<string, Database.Statement>()
+/** Rows per statement when a plain `INSERT ... VALUES (...)` runs for many rows. */
+const ROWS_PER_MULTI_INSERT = 32
+
+interface PreparedStatement {
+  one: Database.Statement
+  /** The same INSERT with ROWS_PER_MULTI_INSERT value lists, or null for other statements. */
+  many: Database.Statement | null
+}
+
+/**
+ * `INSERT ... VALUES (?, ...)` repeated for ROWS_PER_MULTI_INSERT rows, or null if `sql` is not
+ * of that form. Binding and stepping one statement per row is most of what a large batch costs:
+ * a 32-row statement takes about a third less time per row (measured with better-sqlite3).
+ */
+function multiRowInsert(sql: string): string | null {
+  const match = /^(\s*INSERT\b[\s\S]*?\bVALUES\s*)(\([^()]*\))\s*;?\s*$/i.exec(sql)
+  if (match === null) return null
+  return match[1] + new Array<string>(ROWS_PER_MULTI_INSERT).fill(match[2]).join(', ')
+}
+
+function prepareAll(db: Database.Database, statements: Record<string, string>): Map<string, PreparedStatement> {
+  const prepared = new Map<string, PreparedStatement>()
   for (const [name, sql] of Object.entries(statements)) {
+    let one: Database.Statement
     try {
-      prepared.set(name, db.prepare(sql))
+      one = db.prepare(sql)
     } catch (error) {
       throw new CodedError(codeOf(error) ?? 'ERR_DB_STATEMENT', `statement "${name}" cannot be prepared: ${(error as Error).message}`)
     }
+    const multi = multiRowInsert(sql)
+    let many: Database.Statement | null = null
+    if (multi !== null) {
+      try {
+        many = db.prepare(multi)
+      } catch {
+        // Too many parameters for SQLite, or a form the pattern misjudged: one row at a time.
+      }
+    }
+    prepared.set(name, {one, many})
   }
   return prepared
 }
@@ -190,7 +222,7 @@ const port = parentPort
 const config = workerData as WorkerConfig
 
 let db: Database.Database
-let statements: Map<string, Database.Statement>
+let statements: Map<string, PreparedStatement>
 try {
   db = openDatabase(config)
   try {
@@ -218,12 +250,27 @@ function applyRequest(ops: WriteOp[]): void {
     const {stmt: name, rows} = ops[o]
     const stmt = statements.get(name)
     if (stmt === undefined) throw new RequestFailure(new CodedError('ERR_UNKNOWN_STATEMENT', `unknown statement "${name}"`), name, o)
-    for (let r = 0; r < rows.length; r++) {
+    let r = 0
+    while (r < rows.length) {
+      if (stmt.many !== null && rows.length - r >= ROWS_PER_MULTI_INSERT) {
+        const values: SqlValue[] = []
+        for (let k = r; k < r + ROWS_PER_MULTI_INSERT; k++) for (const value of rows[k]) values.push(value)
+        try {
+          stmt.many.run(values)
+          r += ROWS_PER_MULTI_INSERT
+          continue
+        } catch (error) {
+          // A failed statement leaves no trace, so these rows can run again one by one to find
+          // the row at fault, unless the failure ended the transaction or the database.
+          if (!db.inTransaction || isFatalSqliteCode(codeOf(error))) throw new RequestFailure(error, name, o, r)
+        }
+      }
       try {
-        stmt.run(rows[r])
+        stmt.one.run(rows[r])
       } catch (error) {
         throw new RequestFailure(error, name, o, r)
       }
+      r++
     }
   }
 }

@@ -191,6 +191,45 @@ describe('DatabaseWriter', function () {
     })
   })
 
+  describe('requests of many rows', function () {
+    const range = (from: number, to: number): number[] => Array.from({length: to - from}, (_, i) => from + i)
+
+    it('stores every row of a long request, in order, values intact', async function () {
+      const writer = await open()
+      // 75 rows: two runs of 32 rows per statement, then 11 one at a time.
+      await writer.write([{stmt: 'put', rows: range(0, 75).map((k) => [k, `v${k}`])}, {stmt: 'append', rows: range(0, 75).map((n) => ['long', n])}])
+      const db = reader()
+      const kv = db.prepare('SELECT k, CAST(v AS TEXT) AS v FROM kv ORDER BY k').all() as {k: number; v: string}[]
+      expect(kv.map((r) => `${r.k}=${r.v}`)).to.deep.equal(range(0, 75).map((k) => `${k}=v${k}`))
+      const log = db.prepare('SELECT seq, n FROM log ORDER BY seq').all() as {seq: number; n: number}[]
+      expect(log.map((r) => r.n)).to.deep.equal(range(0, 75))
+      expect(log.map((r) => r.seq)).to.deep.equal(range(1, 76))
+    })
+
+    it('names the failing row of a long request and stores none of it, the rest of the batch commits', async function () {
+      const writer = await open()
+      await writer.write([put(1040, 'original')])
+      const rows = range(1000, 1075).map((k) => [k, 'new'])
+      const failing = writer.write([{stmt: 'put', rows}])
+      const ok = writer.write([put(5000)])
+      const error = await rejectionOf(failing)
+      await ok
+      // Row 40 of the request (key 1040, in its second run of 32) is the duplicate.
+      expect(error).to.include({code: 'SQLITE_CONSTRAINT_PRIMARYKEY', stmt: 'put', op: 0, row: 40})
+      const keys = (reader().prepare('SELECT k FROM kv ORDER BY k').all() as {k: number}[]).map((r) => r.k)
+      expect(keys).to.deep.equal([1040, 5000])
+    })
+
+    it('names a row with the wrong number of values in a long request', async function () {
+      const writer = await open()
+      const rows: unknown[][] = range(0, 40).map((k) => [k, 'v'])
+      rows[20] = [20] // inside the first run of 32
+      const error = await rejectionOf(writer.write([{stmt: 'put', rows: rows as WriteOp['rows']}]))
+      expect(error).to.include({code: 'ERR_INVALID_PARAMS', op: 0, row: 20})
+      expect(count(reader(), 'kv')).to.equal(0)
+    })
+  })
+
   describe('a failing request', function () {
     it('rejects only itself; the rest of its batch commits', async function () {
       const writer = await open()
