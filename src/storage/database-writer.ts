@@ -88,6 +88,8 @@ export class DatabaseWriterError extends Error {
 interface Request {
   ops: WriteOp[]
   rows: number
+  /** A buffer this writer made for the request's values, moved to the worker rather than copied. */
+  packed: ArrayBuffer | null
   settle: (error: Error | null) => void
 }
 
@@ -291,7 +293,7 @@ export class DatabaseWriter {
       queueMicrotask(() => settle(error))
       return
     }
-    let checked: {ops: WriteOp[]; rows: number}
+    let checked: CheckedOps
     try {
       checked = checkOps(ops)
     } catch (error) {
@@ -300,7 +302,7 @@ export class DatabaseWriter {
       queueMicrotask(() => settle(error as Error))
       return
     }
-    this.queue.push({ops: checked.ops, rows: checked.rows, settle})
+    this.queue.push({ops: checked.ops, rows: checked.rows, packed: checked.packed, settle})
     if (this.inFlight === null && !this.flushScheduled) {
       this.flushScheduled = true
       queueMicrotask(() => {
@@ -324,9 +326,14 @@ export class DatabaseWriter {
     }
     const batch: Batch = {id: this.nextBatchId++, requests, sentAt: performance.now()}
     const ops = new Array<WriteOp[]>(requests.length)
-    for (let i = 0; i < requests.length; i++) ops[i] = requests[i].ops
+    const transfer: ArrayBuffer[] = []
+    for (let i = 0; i < requests.length; i++) {
+      ops[i] = requests[i].ops
+      const packed = requests[i].packed
+      if (packed !== null) transfer.push(packed)
+    }
     try {
-      this.send({type: 'batch', id: batch.id, requests: ops})
+      this.send({type: 'batch', id: batch.id, requests: ops}, transfer)
     } catch (caught) {
       // checkOps makes this unexpected; fail this batch only and go on with the queue.
       const error = new DatabaseWriterError(`write failed: the batch could not be sent to the writer thread: ${(caught as Error).message}`, 'ERR_WRITE_FAILED', undefined, {cause: caught})
@@ -401,8 +408,8 @@ export class DatabaseWriter {
   }
 
   /** Posts to the worker, then wakes it: it waits on `signal`, not on its event loop. */
-  private send(message: ToWorker): void {
-    this.worker.postMessage(message)
+  private send(message: ToWorker, transfer: ArrayBuffer[] = []): void {
+    this.worker.postMessage(message, transfer)
     Atomics.add(this.signal, 0, 1)
     Atomics.notify(this.signal, 0)
   }
@@ -497,36 +504,45 @@ function describe(value: unknown): string {
   return typeof value
 }
 
+interface CheckedOps {
+  ops: WriteOp[]
+  rows: number
+  packed: ArrayBuffer | null
+}
+
 /**
  * Checks the shape of `ops` and every value, so the batch's postMessage cannot fail on it, and
- * counts rows. A Uint8Array that views only part of its ArrayBuffer (e.g. a small Buffer from
- * Node's shared pool) would be cloned with its whole buffer, so it is copied to a compact one;
- * the caller's arrays are left as they are (rows holding such a value are copied).
- * Returns new op objects carrying only `stmt` and `rows`.
+ * counts rows. Returns new op objects carrying only `stmt` and `rows`; the caller's arrays are
+ * left as they are (rows that change are copied).
+ *
+ * A Uint8Array that views only part of its ArrayBuffer (a Buffer from Node's shared pool, or a
+ * slice of a network read) would be cloned with its whole buffer. Such values are copied, all
+ * of them into one new buffer, which is then moved to the worker instead of cloned: a Raft
+ * write carries hundreds of small entries, and one buffer each cost more than the SQL.
  */
-function checkOps(ops: WriteOp[]): {ops: WriteOp[]; rows: number} {
+function checkOps(ops: WriteOp[]): CheckedOps {
   if (!Array.isArray(ops)) throw invalidWrite(`ops must be an array of {stmt, rows}, got ${describe(ops)}`)
   let rowCount = 0
-  const out = new Array<WriteOp>(ops.length)
+  let partialBytes = 0
+  let partialViews = 0
   for (let o = 0; o < ops.length; o++) {
     const op = ops[o]
     if (op === null || typeof op !== 'object' || typeof op.stmt !== 'string' || !Array.isArray(op.rows)) {
       throw invalidWrite(`op ${o} must be {stmt: string, rows: SqlValue[][]}`, {op: o})
     }
     const rows = op.rows
-    let outRows: SqlValue[][] | null = null
     for (let r = 0; r < rows.length; r++) {
       const row = rows[r]
       if (!Array.isArray(row)) throw invalidWrite(`op ${o} ("${op.stmt}") row ${r} must be an array of values, got ${describe(row)}`, {stmt: op.stmt, op: o, row: r})
-      let outRow: SqlValue[] | null = null
       for (let c = 0; c < row.length; c++) {
         const v = row[c]
         const t = typeof v
         if (v === null || t === 'string' || t === 'number' || t === 'bigint') continue
         if (v instanceof Uint8Array) {
-          if (v.byteOffset === 0 && v.byteLength === v.buffer.byteLength) continue
-          if (outRow === null) outRow = row.slice()
-          outRow[c] = new Uint8Array(v)
+          if (v.byteOffset !== 0 || v.byteLength !== v.buffer.byteLength) {
+            partialViews++
+            partialBytes += v.byteLength
+          }
           continue
         }
         throw invalidWrite(
@@ -534,16 +550,39 @@ function checkOps(ops: WriteOp[]): {ops: WriteOp[]; rows: number} {
           {stmt: op.stmt, op: o, row: r},
         )
       }
+    }
+    rowCount += rows.length
+  }
+  const out = new Array<WriteOp>(ops.length)
+  // A fresh {stmt, rows}: whatever else the caller's object carries is not cloned.
+  if (partialViews === 0) {
+    for (let o = 0; o < ops.length; o++) out[o] = {stmt: ops[o].stmt, rows: ops[o].rows}
+    return {ops: out, rows: rowCount, packed: null}
+  }
+  const packed = new Uint8Array(partialBytes)
+  let at = 0
+  for (let o = 0; o < ops.length; o++) {
+    const rows = ops[o].rows
+    let outRows: SqlValue[][] | null = null
+    for (let r = 0; r < rows.length; r++) {
+      const row = rows[r]
+      let outRow: SqlValue[] | null = null
+      for (let c = 0; c < row.length; c++) {
+        const v = row[c]
+        if (!(v instanceof Uint8Array) || (v.byteOffset === 0 && v.byteLength === v.buffer.byteLength)) continue
+        packed.set(v, at)
+        outRow ??= row.slice()
+        outRow[c] = packed.subarray(at, at + v.byteLength)
+        at += v.byteLength
+      }
       if (outRow !== null) {
-        if (outRows === null) outRows = rows.slice()
+        outRows ??= rows.slice()
         outRows[r] = outRow
       }
     }
-    rowCount += rows.length
-    // A fresh {stmt, rows}: whatever else the caller's object carries is not cloned.
-    out[o] = {stmt: op.stmt, rows: outRows ?? rows}
+    out[o] = {stmt: ops[o].stmt, rows: outRows ?? rows}
   }
-  return {ops: out, rows: rowCount}
+  return {ops: out, rows: rowCount, packed: packed.buffer}
 }
 
 function invalidWrite(message: string, where?: {stmt?: string; op?: number; row?: number}): DatabaseWriterError {

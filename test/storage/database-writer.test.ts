@@ -206,6 +206,19 @@ describe('DatabaseWriter', function () {
       expect(log.map((r) => r.seq)).to.deep.equal(range(1, 76))
     })
 
+    it('stores byte values that are slices of larger buffers exactly, empty ones included', async function () {
+      const writer = await open()
+      // Slices of one network-sized buffer, as a follower's log entries are, and pooled Buffers.
+      const source = Buffer.alloc(64 * 1024)
+      for (let i = 0; i < source.length; i++) source[i] = i % 251
+      const values = range(0, 70).map((k) => (k % 3 === 0 ? Buffer.from(`pooled ${k}`) : source.subarray(k * 100, k * 100 + (k % 7) * 10)))
+      await writer.write([{stmt: 'put', rows: values.map((v, k) => [k, v])}])
+      const stored = reader().prepare('SELECT k, v FROM kv ORDER BY k').all() as {k: number; v: Buffer}[]
+      expect(stored.map((r) => r.v.toString('hex'))).to.deep.equal(values.map((v) => Buffer.from(v).toString('hex')))
+      // The caller's buffers are untouched.
+      expect(source[7]).to.equal(7)
+    })
+
     it('names the failing row of a long request and stores none of it, the rest of the batch commits', async function () {
       const writer = await open()
       await writer.write([put(1040, 'original')])
