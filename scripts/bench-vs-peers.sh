@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# pad-cli's benchmarks and the peers' (NATS JetStream, etcd: ../shared/peers) in one sitting,
+# alternating so that drift on a shared machine hits all of them alike, then one table of
+# min / median / max per figure.
+#   bash scripts/bench-vs-peers.sh [REPS=3]
+# Env: PEERS_DIR (default ../shared/peers next to this clone), PEERS_WORK (the peers' own, default
+# /tmp/pad-peers), KILLS (failover kills, default 10). The peers' scripts install nats-server, etcd
+# and their Node clients on first use (they need root, apt and npm). Raw JSON lines are kept in the
+# directory printed first.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+REPS=${1:-3}
+PEERS=${PEERS_DIR:-$ROOT/../shared/peers}
+W=${PEERS_WORK:-/tmp/pad-peers}
+KILLS=${KILLS:-10}
+[ -f "$PEERS/run-all.sh" ] || { echo "no peer benchmarks at $PEERS (set PEERS_DIR)" >&2; exit 2; }
+OUT=$(mktemp -d /tmp/pad-vs-peers.XXXXXX)
+echo "raw results: $OUT" >&2
+PAD=(node "$ROOT/bin/run.js")
+FILES=()
+
+peer() {
+  local sys=$1 before after new
+  before=$(ls "$W/$sys/results/" 2>/dev/null | sort || true)
+  timeout 300 bash "$PEERS/$sys/run.sh" >/dev/null
+  after=$(ls "$W/$sys/results/" | sort)
+  new=$(comm -13 <(echo "$before") <(echo "$after") | tail -1)
+  [ -n "$new" ] && FILES+=("$W/$sys/results/$new")
+}
+
+for i in $(seq 1 "$REPS"); do
+  echo "=== run $i/$REPS: NATS JetStream" >&2
+  peer nats
+  echo "=== run $i/$REPS: etcd" >&2
+  peer etcd
+  echo "=== run $i/$REPS: pad-cli, 3 nodes" >&2
+  timeout 300 "${PAD[@]}" bench --nodes 3 --json > "$OUT/pad-3-$i.jsonl"
+  echo "=== run $i/$REPS: pad-cli, 1 node" >&2
+  timeout 300 "${PAD[@]}" bench --nodes 1 --json > "$OUT/pad-1-$i.jsonl"
+  FILES+=("$OUT/pad-3-$i.jsonl" "$OUT/pad-1-$i.jsonl")
+done
+echo "=== pad-cli failover, $KILLS kills" >&2
+timeout 900 "${PAD[@]}" bench --nodes 3 --mode failover --repeat "$KILLS" --json > "$OUT/pad-failover-all.jsonl"
+grep -v '"failover-summary"' "$OUT/pad-failover-all.jsonl" > "$OUT/pad-failover.jsonl" || true
+FILES+=("$OUT/pad-failover.jsonl")
+node "$PEERS/summarize.mjs" "${FILES[@]}"
+echo
+echo "pad-cli elections during each phase (should all be 0 outside failover):"
+cat "$OUT"/pad-[13]-*.jsonl | node -e '
+  const lines = require("fs").readFileSync(0, "utf8").trim().split("\n").map((l) => JSON.parse(l))
+  for (const r of lines) console.log(`  R${r.replicas} ${r.phase}: ${r.elections} election(s), ${r.errors} error(s)`)'
