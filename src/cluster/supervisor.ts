@@ -45,9 +45,9 @@ import {faultViews, type ClusterStatus, type FaultView, type NodeStatus} from '.
  * Node's flags for a broker node, before the caller's own (which may override them). A node
  * allocates short-lived objects at tens of thousands of publishes a second; V8's default young
  * generation (up to 3 x 16 MB on 64-bit) stays resident after a burst. With 4 MB semi-spaces a
- * node holds 150-170 MB right after storing a million messages instead of 170-210 MB (120-135 MB
- * once idle), at no measurable cost in throughput; 2 MB saved nothing more and cost throughput,
- * and --optimize-for-size (110-115 MB) cost a fifth of it.
+ * node held 150-170 MB right after storing a million messages instead of 170-210 MB, at no
+ * throughput cost we could measure; 2 MB saved nothing more and cost throughput, and
+ * --optimize-for-size (110-115 MB) cost a fifth of it.
  */
 const NODE_RUNTIME_FLAGS = ['--max-semi-space-size=4']
 
