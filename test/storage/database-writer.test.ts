@@ -449,7 +449,10 @@ describe('DatabaseWriter', function () {
     it('rejects pending and later writes if the thread dies, and never hangs', async function () {
       const writer = await open()
       await writer.write([put(0)])
-      const pending = Array.from({length: 50}, (_, i) => rejectionOf(writer.write([put(i + 1)])))
+      // A batch of 100,000 rows takes the worker far longer than terminate() takes to stop it, so
+      // the batch is still being written when the thread dies.
+      const rows = (first: number) => Array.from({length: 2_000}, (_, i) => [first + i, 'v'])
+      const pending = Array.from({length: 50}, (_, i) => rejectionOf(writer.write([{stmt: 'put', rows: rows(1 + i * 2_000)}])))
       await new Promise((resolve) => setImmediate(resolve)) // the first batch is now in flight
       await (writer as unknown as {worker: Worker}).worker.terminate()
       const errors = await Promise.all(pending)
@@ -457,9 +460,9 @@ describe('DatabaseWriter', function () {
         expect(error.code).to.equal('ERR_WRITER_FAILED')
         expect(error.message).to.match(/stopped: the writer thread exited unexpectedly/)
       }
-      const later = await rejectionOf(writer.write([put(100)]))
+      const later = await rejectionOf(writer.write([put(1_000_000)]))
       expect(later.code).to.equal('ERR_WRITER_FAILED')
-      expect(await writeAsync(writer, [put(101)])).to.have.property('code', 'ERR_WRITER_FAILED')
+      expect(await writeAsync(writer, [put(1_000_001)])).to.have.property('code', 'ERR_WRITER_FAILED')
       await writer.close() // resolves: there is nothing left to flush
     })
 
