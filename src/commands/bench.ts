@@ -2,6 +2,7 @@ import {Command, Flags, type Interfaces} from '@oclif/core'
 import {runFailover, type FailoverResult} from '../bench/failover.js'
 import {runLoad, type LoadResult} from '../bench/publish-load.js'
 import {clusterTarget, converged, electionsWon, leaderOf, nodeTarget, storedMessages, temporaryTarget, type BenchTarget} from '../bench/targets.js'
+import {clusterLayout} from '../cli/cluster-layout.js'
 import {durationFlag} from '../cli/duration.js'
 import {fail} from '../cli/fail.js'
 
@@ -67,15 +68,7 @@ Target: with --nodes N a temporary cluster is started for the run and removed af
     try {
       if (flags.nodes !== undefined) {
         if (!flags.json) this.log(`starting a temporary cluster of ${flags.nodes} node(s) (TCP ${flags['tcp-port']}+, HTTP ${flags['http-port']}+, Raft ${flags['raft-port']}+)...`)
-        target = await temporaryTarget({
-          nodes: flags.nodes,
-          host: flags.host,
-          tcpPort: flags['tcp-port'],
-          httpPort: flags['http-port'],
-          raftPort: flags['raft-port'],
-          electionTimeoutMs: flags['election-timeout'],
-          heartbeatMs: flags.heartbeat,
-        })
+        target = await temporaryTarget({nodes: flags.nodes, ...clusterLayout(flags)})
       } else if (flags.port !== undefined) {
         const httpGiven = this.argv.some((a) => a.startsWith('--http-port'))
         target = nodeTarget(flags.host, flags.port, httpGiven ? flags['http-port'] : flags.port + 3080)

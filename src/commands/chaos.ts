@@ -1,4 +1,5 @@
 import {Command, Flags} from '@oclif/core'
+import {clusterLayout} from '../cli/cluster-layout.js'
 import {parseDuration} from '../cli/duration.js'
 import {checkHistory} from '../chaos/checker.js'
 import {HistoryError, readHistory} from '../chaos/history.js'
@@ -109,12 +110,7 @@ it fails, everything is kept. With --cluster, the faults are injected into a clu
       attemptTimeoutMs: flags['attempt-timeout'],
       convergeTimeoutMs: flags['converge-timeout'],
       cluster: flags.cluster,
-      host: flags.host,
-      tcpPort: flags['tcp-port'],
-      httpPort: flags['http-port'],
-      raftPort: flags['raft-port'],
-      electionTimeoutMs: flags['election-timeout'],
-      heartbeatMs: flags.heartbeat,
+      ...clusterLayout(flags),
       dir: flags.dir,
       historyFile: flags.history,
       keep: flags.keep,

@@ -1,0 +1,28 @@
+/**
+ * The flags of a command that starts a temporary cluster (bench, chaos) as the cluster
+ * manager's options: where the nodes listen and their Raft timing.
+ */
+import type {TemporaryClusterOptions} from '../chaos/supervised-cluster.js'
+
+export interface ClusterLayoutFlags {
+  host: string
+  'tcp-port': number
+  'http-port': number
+  'raft-port': number
+  /** Milliseconds, as the duration flags parse them. */
+  'election-timeout': number
+  heartbeat: number
+}
+
+export type ClusterLayout = Pick<TemporaryClusterOptions, 'host' | 'tcpPort' | 'httpPort' | 'raftPort' | 'electionTimeoutMs' | 'heartbeatMs'>
+
+export function clusterLayout(flags: ClusterLayoutFlags): ClusterLayout {
+  return {
+    host: flags.host,
+    tcpPort: flags['tcp-port'],
+    httpPort: flags['http-port'],
+    raftPort: flags['raft-port'],
+    electionTimeoutMs: flags['election-timeout'],
+    heartbeatMs: flags.heartbeat,
+  }
+}
