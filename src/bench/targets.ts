@@ -6,8 +6,8 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type {ChaosNode} from '../chaos/cluster.js'
-import {findLeader, getJson} from '../chaos/cluster.js'
-import {waitConverged} from '../chaos/monitor.js'
+import {getJson, waitForLeader} from '../chaos/cluster.js'
+import {readTopic, waitConverged} from '../chaos/monitor.js'
 import {openCluster, startTemporaryCluster, type SupervisedCluster, type TemporaryClusterOptions} from '../chaos/supervised-cluster.js'
 
 export interface BenchTarget {
@@ -48,13 +48,9 @@ export function nodeTarget(host: string, tcpPort: number, httpPort: number): Ben
 
 /** The leader's index, waiting (bounded) for one. */
 export async function leaderOf(nodes: ChaosNode[], timeoutMs = 10_000): Promise<number> {
-  const deadline = Date.now() + timeoutMs
-  for (let attempt = 0; attempt < 1000 && Date.now() < deadline; attempt++) {
-    const leader = await findLeader(nodes)
-    if (leader !== null) return leader
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  throw new Error(`no leader within ${timeoutMs} ms`)
+  const leader = await waitForLeader(nodes, timeoutMs, 50)
+  if (leader === null) throw new Error(`no leader within ${timeoutMs} ms`)
+  return leader
 }
 
 /** Elections won so far, summed over the nodes that answer (each counts its own wins). */
@@ -70,17 +66,5 @@ export async function converged(nodes: ChaosNode[], timeoutMs = 20_000): Promise
 
 /** Every stored message of a topic on one node, by offset. */
 export async function storedMessages(node: ChaosNode, topic: string): Promise<Map<number, string>> {
-  const out = new Map<number, string>()
-  let from = 0
-  for (let page = 0; page < 1_000_000; page++) {
-    const body = await getJson<{messages: {offset: number; body: string}[]}>(
-      node,
-      `/messages?topic=${encodeURIComponent(topic)}&order=oldest&limit=1000&from=${from}`,
-      10_000,
-    )
-    for (const m of body.messages) out.set(m.offset, m.body)
-    if (body.messages.length < 1000) return out
-    from = body.messages[body.messages.length - 1].offset + 1
-  }
-  return out
+  return new Map((await readTopic(node, topic)).map((m) => [m.offset, m.body]))
 }

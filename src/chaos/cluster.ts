@@ -87,6 +87,17 @@ export async function findLeader(nodes: readonly ChaosNode[], timeoutMs = 1000):
   return best ? best.node_index : null
 }
 
+/** Polls findLeader until a leader is found (bounded by `timeoutMs`); null if none was. */
+export async function waitForLeader(nodes: readonly ChaosNode[], timeoutMs: number, pollMs = 100): Promise<number | null> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    const leader = await findLeader(nodes)
+    if (leader !== null) return leader
+    await new Promise((resolve) => setTimeout(resolve, pollMs))
+  }
+  return null
+}
+
 /** Per node, the peers it must drop for a partition's cuts. */
 export function dropsByNode(cuts: [number, number][], size: number): number[][] {
   const drops: number[][] = Array.from({length: size}, () => [])

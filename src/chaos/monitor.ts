@@ -112,25 +112,33 @@ export async function waitConverged(nodes: readonly ChaosNode[], timeoutMs: numb
   return null
 }
 
-interface MessagesPage {
-  messages: {topic: string; offset: number; body: string; id?: string}[]
+export interface TopicMessage {
+  topic: string
+  offset: number
+  body: string
+  id?: string
 }
 
-/** Every message of `topics` a node stores, in offset order, paging by offset. */
+/** Every message of one topic a node stores, in offset order, paging by offset. */
+export async function readTopic(node: ChaosNode, topic: string): Promise<TopicMessage[]> {
+  const out: TopicMessage[] = []
+  let from = 0
+  for (let page = 0; page < 1_000_000; page++) {
+    const body = await getJson<{messages: TopicMessage[]}>(node, `/messages?topic=${encodeURIComponent(topic)}&order=oldest&limit=1000&from=${from}`, 10_000)
+    out.push(...body.messages)
+    if (body.messages.length < 1000) break
+    // Page after the last offset returned, not after a count, so a hole is not papered over.
+    from = body.messages[body.messages.length - 1].offset + 1
+  }
+  return out
+}
+
+/** Every message of `topics` a node stores, in offset order. */
 export async function readNodeMessages(node: ChaosNode, topics: string[]): Promise<NodeMessages> {
   const out: NodeMessages = {node: node.index, read: true, topics: {}}
   try {
     for (const topic of topics) {
-      const entries: StoredEntry[] = []
-      let from = 0
-      for (let page = 0; page < 1_000_000; page++) {
-        const body = await getJson<MessagesPage>(node, `/messages?topic=${encodeURIComponent(topic)}&order=oldest&limit=1000&from=${from}`, 10_000)
-        for (const m of body.messages) entries.push({offset: m.offset, id: m.id ?? null, value: valueOf(m.body)})
-        if (body.messages.length < 1000) break
-        // Page after the last offset returned, not after a count, so a hole is not papered over.
-        from = body.messages[body.messages.length - 1].offset + 1
-      }
-      out.topics[topic] = entries
+      out.topics[topic] = (await readTopic(node, topic)).map((m): StoredEntry => ({offset: m.offset, id: m.id ?? null, value: valueOf(m.body)}))
     }
   } catch (error) {
     return {node: node.index, read: false, error: (error as Error).message, topics: {}}

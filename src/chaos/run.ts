@@ -10,7 +10,7 @@ import os from 'node:os'
 import path from 'node:path'
 import {performance} from 'node:perf_hooks'
 import {checkHistory, type CheckReport} from './checker.js'
-import {findLeader} from './cluster.js'
+import {waitForLeader} from './cluster.js'
 import {HISTORY_VERSION, writeHistory, type History, type NodeMessages} from './history.js'
 import type {CliEntry} from '../cluster/supervisor.js'
 import {ElectionWatcher, readNodeMessages, waitConverged} from './monitor.js'
@@ -166,7 +166,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
   let stored: NodeMessages[] = []
   try {
     watcher.start()
-    if ((await waitFor(() => findLeader(cluster.nodes), 30_000)) === null) throw new Error(`no leader was elected within 30 s; see the logs in ${cluster.dir}`)
+    if ((await waitForLeader(cluster.nodes, 30_000)) === null) throw new Error(`no leader was elected within 30 s; see the logs in ${cluster.dir}`)
     if (!(await subscribers.start(15_000))) log('warning: not every subscriber could subscribe within 15 s')
     phase('start', since)
 
@@ -270,17 +270,6 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
     }
   }
   return {history, report, historyFile, keptDir, phases}
-}
-
-/** Polls `check` until it gives a value other than null (bounded); null if it never did. */
-async function waitFor<T>(check: () => Promise<T | null>, timeoutMs: number): Promise<T | null> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    const value = await check()
-    if (value !== null) return value
-    await sleep(100)
-  }
-  return null
 }
 
 async function retry(action: () => Promise<void>, times: number, log: (line: string) => void): Promise<void> {
