@@ -246,7 +246,10 @@ export class RaftLog extends EventEmitter implements ReplicatedLog {
     // quorum until they are), so its fsync and its followers' overlap.
     this.flushProposals()
     for (const message of this.raft.takeMessages()) this.transport.sendRaft(message)
-    if (this.persisting || !this.raft.hasReady()) return
+    if (this.persisting || !this.raft.hasReady()) {
+      this.transport.flush()
+      return
+    }
     const ready = this.raft.ready()
     if (ready.softState) this.onSoftState(ready.softState)
     if (ready.hardState && ready.hardState.term !== this.lastTerm) {
@@ -263,6 +266,9 @@ export class RaftLog extends EventEmitter implements ReplicatedLog {
     // commit of their own.
     const applied = this.store.takeWrites()
     if (applied) ops.push(...applied.ops)
+    // What this Ready sends (the leader's appends above all) leaves before the write is handed to
+    // the writer thread, not after: one-at-a-time publishing was ~20 % faster at p50 (6 alternating runs).
+    this.transport.flush()
     this.persisting = true
     this.writer.write(ops).then(
       () => {
@@ -316,6 +322,7 @@ export class RaftLog extends EventEmitter implements ReplicatedLog {
     if (ready.entries.length > 0) this.storage.append(ready.entries)
     if (ready.hardState) this.storage.setHardState(ready.hardState)
     for (const message of ready.persistedMessages) this.transport.sendRaft(message)
+    this.transport.flush()
     if (ready.committed.length > 0) this.apply(ready.committed)
     this.raft.advance(ready)
     if (this.raft.hasReady() || this.proposals.length > 0) this.schedule()

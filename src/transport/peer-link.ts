@@ -2,7 +2,8 @@
  * The outbound connection to one peer: connects, says hello, and sends frames, reconnecting
  * with exponential backoff when the connection fails.
  *
- * Frames queued in one turn of the event loop leave in one write. Memory per peer is bounded:
+ * Frames queued in one turn of the event loop leave in one write, at the end of the turn or
+ * when the Raft driver flushes (before it waits for a write). Memory per peer is bounded:
  * while the peer is unreachable or too slow, new frames are dropped instead of queued, which
  * Raft tolerates (it retries from the follower's progress).
  */
@@ -69,7 +70,8 @@ export class PeerLink {
     this.queuedBytes = 0
   }
 
-  private flush(): void {
+  /** Writes the queued frames now; otherwise they leave at the end of the turn in which the first was queued. */
+  flush(): void {
     this.flushScheduled = false
     if (!this.connected || this.socket === null || this.queue.length === 0) return
     const data = this.queue.length === 1 ? this.queue[0] : Buffer.concat(this.queue, this.queuedBytes)

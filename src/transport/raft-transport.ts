@@ -105,6 +105,11 @@ export class RaftTransport {
     return this.links.get(peer)?.isConnected ?? false
   }
 
+  /** Sends what is queued for every peer now, instead of at the end of this turn of the event loop. */
+  flush(): void {
+    for (const link of this.links.values()) link.flush()
+  }
+
   sendRaft(message: Message): void {
     this.sendFrame(message.to, FRAME_KIND.raft, encodeMessage(message))
   }
