@@ -32,7 +32,7 @@ export interface ClusterEvent {
 
 export const EVENT_TYPES = [
   'up', 'down', 'recovered', 'start', 'exit', 'kill', 'stop', 'pause', 'resume', 'restart',
-  'partition', 'delay', 'loss', 'heal', 'role', 'election', 'leader', 'warning',
+  'partition', 'delay', 'loss', 'heal', 'transfer', 'role', 'election', 'leader', 'warning',
 ] as const
 
 export class EventLog {
@@ -144,6 +144,8 @@ export function describeEvent(e: ClusterEvent): string {
       return `${node}: ${e.percent as number}% of messages lost${forText(e.for_ms)}`
     case 'heal':
       return e.reason === 'expired' ? `healed by itself: ${(e.what as string[]).join(', ')}` : 'every network fault removed'
+    case 'transfer':
+      return `node ${e.from as number} asked to hand its leadership to node ${e.to as number}`
     case 'role':
       return `${node} is ${e.role as string} (term ${e.term as number})`
     case 'election':

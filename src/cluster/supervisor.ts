@@ -98,6 +98,8 @@ interface NodeHandle {
 const EMPTY_VIEW: RaftView = {role: null, term: null, leader: null, commitIndex: null, lastApplied: null, logLength: null}
 const POLL_MS = 1000
 const STATUS_TIMEOUT_MS = 700
+/** How often a leadership transfer that lapsed is asked for again. */
+const TRANSFER_ATTEMPTS = 3
 const PUSH_TIMEOUT_MS = 1500
 
 export class Supervisor {
@@ -234,6 +236,8 @@ export class Supervisor {
         return this.partition(request)
       case 'heal':
         return this.heal()
+      case 'transfer':
+        return this.transfer(request.to === undefined || request.to === null ? null : await this.resolve(request.to))
       case 'delay':
         return this.delay(await this.resolve(request.node), request)
       case 'loss':
@@ -509,6 +513,49 @@ export class Supervisor {
     this.rules = emptyRules()
     this.events.record('heal', {reason: 'command', what: ['all']})
     return this.pushAll()
+  }
+
+  /**
+   * Asks the leader to hand its leadership to `target` (default: the running follower with the
+   * longest log) and waits until it has. A transfer lapses after an election timeout if the
+   * target does not win in time (as in etcd), which a loaded machine can cause: it is asked again,
+   * TRANSFER_ATTEMPTS times in all.
+   */
+  private async transfer(target: NodeHandle | null): Promise<Record<string, unknown>> {
+    const answers = await this.refresh()
+    const from = this.leaderOf(answers)
+    if (from === null) throw new ClusterError('NO_LEADER', 'no node is leader right now: see pad-cli status')
+    let to: number
+    if (target === null) {
+      const followers = [...answers].filter(([index, info]) => index !== from && info.state === 'FOLLOWER' && this.nodes[index].record.process === 'running')
+      if (followers.length === 0) throw new ClusterError('NODE_STATE', `no running follower can take over from node ${from}`)
+      followers.sort(([a, x], [b, y]) => y.log_length - x.log_length || a - b)
+      to = followers[0][0]
+    } else {
+      to = target.record.index
+      if (to === from) return {from, to, leader: from, term: answers.get(from)!.current_term, moved: false}
+      if (target.record.process !== 'running') {
+        throw new ClusterError('NODE_STATE', `node ${to} is not running (${target.record.process}): it cannot take over; start it with pad-cli start ${to}`)
+      }
+    }
+    this.events.record('transfer', {from, to})
+    const waitMs = Math.max(1000, 3 * this.state.options.election_timeout_ms)
+    let leader: number | null = from
+    for (let attempt = 1; attempt <= TRANSFER_ATTEMPTS; attempt++) {
+      if (leader !== null) {
+        await callJson(this.nodes[leader].record, 'POST', '/admin/transfer-leader', {body: {to}, token: this.token, timeoutMs: STATUS_TIMEOUT_MS * 3})
+      }
+      const deadline = Date.now() + waitMs
+      while (Date.now() < deadline) {
+        await sleep(50)
+        const now = await this.refresh()
+        leader = this.leaderOf(now)
+        if (leader === to) return {from, to, leader: to, term: now.get(to)!.current_term, moved: true}
+      }
+      if (leader !== from && leader !== null) break
+    }
+    const now = leader === null ? 'no node leads' : `node ${leader} leads`
+    throw new ClusterError('TIMEOUT', `node ${from} did not hand its leadership to node ${to} (now ${now}): see pad-cli events`)
   }
 
   private async delay(node: NodeHandle, request: ControlRequest): Promise<Record<string, unknown>> {

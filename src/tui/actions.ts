@@ -59,12 +59,7 @@ export function planAction(key: string, selected: number, snapshot: TopSnapshot)
         .sort((a, b) => (a.lag ?? Infinity) - (b.lag ?? Infinity) || a.index - b.index)
       if (candidates.length === 0) return {kind: 'refuse', message: 'no running follower to take over'}
       const to = candidates[0].index
-      return {
-        kind: 'transfer',
-        from: selected,
-        to,
-        command: `curl -X POST -H "authorization: Bearer $(cat $PAD_HOME/${snapshot.cluster}/token)" -d '{"to":${to}}' http://${node.host}:${node.http_port}/admin/transfer-leader`,
-      }
+      return {kind: 'transfer', from: selected, to, command: cmd(`transfer ${to}`)}
     }
     case 'b':
       return snapshot.publisher.on

@@ -5,8 +5,6 @@
  */
 import blessed from 'blessed'
 import type {ClusterHandle} from '../cluster/cluster.js'
-import {readToken} from '../cluster/state.js'
-import {callJson} from '../cluster/node-api.js'
 import {planAction, PUBLISH_RATE, PUBLISH_TOPIC, type Action} from './actions.js'
 import {LiveFeed} from './feed.js'
 import {TopModel} from './model.js'
@@ -78,16 +76,9 @@ export class TopController {
       case 'heal':
         await cluster.request('heal')
         break
-      case 'transfer': {
-        const node = this.model.snapshot().nodes[action.from]
-        await callJson({host: node.host, http_port: node.http_port}, 'POST', '/admin/transfer-leader', {
-          body: {to: action.to},
-          token: readToken(cluster.paths),
-          timeoutMs: 3000,
-        })
-        this.model.note('info', 't', `node ${action.from} asked to hand leadership to node ${action.to}`)
+      case 'transfer':
+        await cluster.request('transfer', {to: action.to}, 45_000)
         break
-      }
     }
   }
 }

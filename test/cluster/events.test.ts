@@ -55,6 +55,7 @@ describe('cluster event timeline', () => {
       delay: {node: 2, ms: 100, jitter_ms: 20, for_ms: null},
       loss: {node: 2, percent: 20, for_ms: null},
       heal: {reason: 'expired', what: ['partition']},
+      transfer: {from: 0, to: 2},
       role: {node: 0, role: 'LEADER', term: 2},
       election: {term: 2, winner: 0, node_id: 'x'},
       leader: {leader: null, previous: 0, term: null},
@@ -65,6 +66,7 @@ describe('cluster event timeline', () => {
     for (const text of texts) expect(text).to.be.a('string').and.not.include('undefined')
     expect(describeEvent({time: '', seq: 1, type: 'partition', ...samples.partition})).to.equal('partition {0} | {1,2} (cut 0-1 0-2) for 10s')
     expect(describeEvent({time: '', seq: 1, type: 'exit', ...samples.exit})).to.equal('node 1 killed by SIGKILL')
+    expect(describeEvent({time: '', seq: 1, type: 'transfer', ...samples.transfer})).to.equal('node 0 asked to hand its leadership to node 2')
     expect(describeEvent({time: '', seq: 1, type: 'partition', groups: null, shape: 'ring', bridge: null, cuts: [[0, 2]], for_ms: null})).to.equal('partition ring (cut 0-2)')
     expect(describeEvent({time: '', seq: 1, type: 'partition', groups: [[0], [1, 2]], shape: 'bridge', bridge: 1, cuts: [[0, 2]], for_ms: null})).to.equal(
       'partition bridge {0} | {1,2} node 1 bridges both (cut 0-2)',

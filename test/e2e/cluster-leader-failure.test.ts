@@ -1,11 +1,11 @@
 /**
  * The seed's first scenario through the real `pad-cli`: kill the leader; one of the others
- * leads within a second and publishing goes on.
+ * leads within a second and publishing goes on. And the planned way: `pad-cli transfer`.
  */
 import {expect} from 'chai'
 import {CliCluster, clusterHooks, eventually, expectEventShape, expectStatusShape} from './cluster-helpers.js'
 
-describe('cluster manager: leader failure (pad-cli kill leader)', function () {
+describe('cluster manager: leader failure (pad-cli kill leader) and hand-over (pad-cli transfer)', function () {
   this.timeout(180_000)
   let cluster: CliCluster | null = null
   clusterHooks(() => cluster)
@@ -84,5 +84,48 @@ describe('cluster manager: leader failure (pad-cli kill leader)', function () {
     expect(await c.ok(['down'])).to.match(new RegExp(`^Cluster "${c.name}" is down: stopped 3 node process\\(es\\)`))
     expect(c.livePids()).to.deep.equal([])
     expect(await c.fails(['status'])).to.equal(`Error: cluster "${c.name}" is not up: start it with \`pad-cli up --cluster ${c.name}\``)
+  })
+
+  it('moves leadership on request (pad-cli transfer), records it, and publishing goes on', async () => {
+    const c = (cluster = await CliCluster.create(3))
+    await c.ok(['up', ...c.upFlags(), '--wait', '60s'], {cluster: false})
+    const before = await c.status()
+    const leader = before.leader!
+    const target = (leader + 1) % 3
+    expect(await c.ok(['publish', 'news', '{"n":1}'])).to.equal('stored news@0\n')
+
+    const moved = await c.ok(['transfer', String(target)])
+    const term = Number(/^leadership moved from node (\d) to node (\d) \(term (\d+)\)\n$/.exec(moved)?.[3])
+    expect(moved).to.equal(`leadership moved from node ${leader} to node ${target} (term ${term})\n`)
+    expect(term).to.be.greaterThan(before.term!)
+    expect((await c.status()).leader).to.equal(target)
+    expect(await c.ok(['transfer', String(target)])).to.equal(`node ${target} already leads (term ${term}): nothing to move\n`)
+
+    // Without a node: a follower takes over.
+    const answer = JSON.parse(await c.ok(['transfer', '--json'])) as {from: number; to: number; leader: number; moved: boolean}
+    expect(answer).to.include({from: target, moved: true})
+    expect(answer.to).to.not.equal(target)
+    expect(answer.leader).to.equal(answer.to)
+
+    const events = await c.events()
+    for (const event of events) expectEventShape(event)
+    expect(events.filter((e) => e.type === 'transfer').map((e) => [e.from, e.to])).to.deep.equal([
+      [leader, target],
+      [target, answer.to],
+    ])
+
+    // Refusals: one line each.
+    expect(await c.fails(['transfer', '5'], 2)).to.equal('Error: node 5 is out of range: this cluster has 3 nodes (0 to 2)')
+    const stopped = [0, 1, 2].find((i) => i !== answer.to)!
+    await c.ok(['stop', String(stopped)])
+    expect(await c.fails(['transfer', String(stopped)])).to.equal(
+      `Error: node ${stopped} is not running (stopped): it cannot take over; start it with pad-cli start ${stopped}`,
+    )
+
+    // Nothing was lost on the way, and the new leader takes publishes.
+    expect(await c.ok(['publish', 'news', '{"n":2}'])).to.equal('stored news@1\n')
+    const read = await c.ok(['subscribe', 'news', '--from', 'beginning', '--count', '2'])
+    expect(read).to.equal('news@0 {"n":1}\nnews@1 {"n":2}\n')
+    await c.ok(['down'])
   })
 })
