@@ -539,7 +539,7 @@ function checkOps(ops: WriteOp[]): CheckedOps {
         const t = typeof v
         if (v === null || t === 'string' || t === 'number' || t === 'bigint') continue
         if (v instanceof Uint8Array) {
-          if (v.byteOffset !== 0 || v.byteLength !== v.buffer.byteLength) {
+          if (viewsPartOfBuffer(v)) {
             partialViews++
             partialBytes += v.byteLength
           }
@@ -569,7 +569,7 @@ function checkOps(ops: WriteOp[]): CheckedOps {
       let outRow: SqlValue[] | null = null
       for (let c = 0; c < row.length; c++) {
         const v = row[c]
-        if (!(v instanceof Uint8Array) || (v.byteOffset === 0 && v.byteLength === v.buffer.byteLength)) continue
+        if (!(v instanceof Uint8Array) || !viewsPartOfBuffer(v)) continue
         packed.set(v, at)
         outRow ??= row.slice()
         outRow[c] = packed.subarray(at, at + v.byteLength)
@@ -583,6 +583,11 @@ function checkOps(ops: WriteOp[]): CheckedOps {
     out[o] = {stmt: ops[o].stmt, rows: outRows ?? rows}
   }
   return {ops: out, rows: rowCount, packed: packed.buffer}
+}
+
+/** Whether `v` shows only part of its ArrayBuffer, which postMessage would clone whole. */
+function viewsPartOfBuffer(v: Uint8Array): boolean {
+  return v.byteOffset !== 0 || v.byteLength !== v.buffer.byteLength
 }
 
 function invalidWrite(message: string, where?: {stmt?: string; op?: number; row?: number}): DatabaseWriterError {
