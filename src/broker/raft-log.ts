@@ -266,9 +266,27 @@ export class RaftLog extends EventEmitter implements ReplicatedLog {
     // commit of their own.
     const applied = this.store.takeWrites()
     if (applied) ops.push(...applied.ops)
-    // What this Ready sends (the leader's appends above all) leaves before the write is handed to
-    // the writer thread, not after: one-at-a-time p50 was 17 % lower (median of 6 alternating runs).
+    // What this Ready sends (the leader's appends above all) leaves before the write: followers
+    // must not wait for the leader's fsync. A small write then commits right here when the
+    // writer thread is idle (DatabaseWriter.writeNow), which spares a follower's one-at-a-time
+    // append two thread wake-ups: p50 12 % lower (1.45 -> 1.28 ms, 12 of 12 paired runs).
     this.transport.flush()
+    let durable: boolean
+    try {
+      durable = this.writer.writeNow(ops)
+    } catch (error) {
+      // As after a failed write on the thread: nothing more is persisted, the node stops.
+      this.persisting = true
+      applied?.written(error as Error)
+      this.logger.error('persisting the Raft log failed; stopping', {error: (error as Error).message})
+      this.emit('fatal', error)
+      return
+    }
+    if (durable) {
+      applied?.written(null)
+      this.finish(ready)
+      return
+    }
     this.persisting = true
     this.writer.write(ops).then(
       () => {

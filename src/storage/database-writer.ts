@@ -9,6 +9,14 @@
 // tick (a microtask), so requests made in the same tick share a batch and nothing waits on a clock.
 // Requests are applied in submission order; each runs in its own savepoint, so a failing request
 // rejects alone and the rest of its batch commits.
+//
+// Small writes may skip the thread (`writeNow`): when nothing is queued or in flight, a request of
+// a few rows commits at once on a second connection in this thread. Handing a write to the thread
+// and its answer back costs two thread wake-ups, as much as the fsync itself on a small VM, and a
+// Raft follower's one-at-a-time append waits for exactly that. The fsync then blocks this thread's
+// event loop, so it is bounded: only small requests, and after one slow commit (a stalled disk)
+// every write goes through the thread again for a while. The main connection never checkpoints
+// the WAL: every few hundred inline commits one write goes through the thread, which does.
 
 import fs from 'node:fs'
 import {createRequire} from 'node:module'
@@ -17,8 +25,11 @@ import {performance} from 'node:perf_hooks'
 import {pathToFileURL} from 'node:url'
 import {Worker} from 'node:worker_threads'
 
+import Database from 'better-sqlite3'
+
 import {LatencyWindow, type LatencySummary} from './latency-window.js'
-import type {FromWorker, SerializedError, SqlValue, ToWorker, WorkerConfig, WriteOp} from './writer-protocol.js'
+import {BatchFailure, codeOf, serialize, SqlBatchRunner} from './sql-batch.js'
+import {isFatalSqliteCode, JOURNAL_SIZE_LIMIT_BYTES, type FromWorker, type SerializedError, type SqlValue, type ToWorker, type WorkerConfig, type WriteOp} from './writer-protocol.js'
 
 export type {SqlValue, WriteOp} from './writer-protocol.js'
 export type {LatencySummary} from './latency-window.js'
@@ -37,6 +48,8 @@ export interface WriterOptions {
   maxBatchRequests?: number
   /** How long a write waits for a lock held by another connection (ms). Default 5,000. */
   busyTimeoutMs?: number
+  /** `writeNow` writes requests of at most this many rows on the calling thread. Default 0: never. */
+  inlineMaxRows?: number
 }
 
 export interface WriterMetrics {
@@ -50,14 +63,18 @@ export interface WriterMetrics {
   requests: number
   /** Requests that rejected. */
   failedRequests: number
+  /** Requests written by `writeNow` on the main thread (included in `requests`). */
+  inlineWrites: number
+  /** Inline writes slower than INLINE_SLOW_MS, each of which sent writes back to the thread for a while. */
+  inlineSlowWrites: number
   /** Rows written by the requests that committed. */
   rows: number
   lastBatchSize: number
   maxBatchSize: number
   avgBatchSize: number
-  /** Batch sent to the worker -> its durability reported back (recent window). */
+  /** Batch sent to the worker -> its durability reported back (recent window; inline writes included). */
   commitLatencyMs: LatencySummary
-  /** Time the worker spent in the transaction, BEGIN to durable COMMIT (recent window). */
+  /** Time spent in the transaction, BEGIN to durable COMMIT (recent window; inline writes included). */
   txnLatencyMs: LatencySummary
 }
 
@@ -103,6 +120,19 @@ type State = 'opening' | 'open' | 'closing' | 'closed' | 'failed'
 
 const DEFAULT_MAX_BATCH_REQUESTS = 10_000
 const DEFAULT_BUSY_TIMEOUT_MS = 5_000
+/**
+ * An inline commit slower than this blocked the event loop too long (a stalled disk, a busy
+ * host): writes go through the thread for INLINE_BACKOFF_MS. A commit is 0.3-1 ms on a VM.
+ */
+const INLINE_SLOW_MS = 20
+const INLINE_BACKOFF_MS = 1_000
+/**
+ * After this many inline commits the next write goes through the thread, whose connection then
+ * checkpoints the WAL (SQLite does after a commit that leaves more than 1,000 pages in it) with
+ * no other write running, so the checkpoint completes and the WAL starts over. A checkpoint the
+ * thread ran beside a stream of inline commits never caught up: the WAL grew by every commit.
+ */
+const INLINE_COMMITS_PER_THREAD_WRITE = 200
 
 export class DatabaseWriter {
   /** The database file, absolute. */
@@ -127,7 +157,25 @@ export class DatabaseWriter {
   private closeSettle: ((error: Error | null) => void) | null = null
   private readonly exited: Promise<void>
 
-  private readonly stats = {batches: 0, requests: 0, failedRequests: 0, rows: 0, batchRequestsTotal: 0, lastBatchSize: 0, maxBatchSize: 0}
+  private readonly inlineMaxRows: number
+  private readonly statements: Record<string, string>
+  /** The main thread's connection for `writeNow`, opened at its first use. */
+  private inline: {db: Database.Database; runner: SqlBatchRunner} | null = null
+  /** `writeNow` writes nothing inline before this time (performance.now()). */
+  private inlinePausedUntil = 0
+  private inlineCommitsSinceThreadWrite = 0
+
+  private readonly stats = {
+    batches: 0,
+    requests: 0,
+    failedRequests: 0,
+    rows: 0,
+    batchRequestsTotal: 0,
+    lastBatchSize: 0,
+    maxBatchSize: 0,
+    inlineWrites: 0,
+    inlineSlowWrites: 0,
+  }
   private readonly commitLatency = new LatencyWindow()
   private readonly txnLatency = new LatencyWindow()
 
@@ -151,6 +199,8 @@ export class DatabaseWriter {
   private constructor(options: WriterOptions) {
     this.path = path.resolve(options.path)
     this.maxBatchRequests = options.maxBatchRequests ?? DEFAULT_MAX_BATCH_REQUESTS
+    this.inlineMaxRows = options.inlineMaxRows ?? 0
+    this.statements = options.statements
     const config: WorkerConfig = {
       path: this.path,
       migrations: options.migrations,
@@ -235,6 +285,65 @@ export class DatabaseWriter {
     this.submit(ops, done ? guardCallback(done) : noop)
   }
 
+  /**
+   * Writes `ops` as one request at once, on this thread, if it has at most `inlineMaxRows` rows
+   * and nothing is queued or in flight (so it keeps its place in submission order). Returns true
+   * once the request is durable, false when it wrote nothing: then call `write`. Throws the
+   * DatabaseWriterError `write` would reject with.
+   */
+  writeNow(ops: WriteOp[]): boolean {
+    if (this.state !== 'open' || this.inFlight !== null || this.queue.length > 0 || this.flushScheduled) return false
+    if (this.inlineMaxRows === 0) return false
+    let rows: number
+    try {
+      rows = validateOps(ops).rows
+    } catch (error) {
+      this.stats.requests++
+      this.stats.failedRequests++
+      throw error
+    }
+    if (rows > this.inlineMaxRows || this.inlineCommitsSinceThreadWrite >= INLINE_COMMITS_PER_THREAD_WRITE) return false
+    const start = performance.now()
+    if (start < this.inlinePausedUntil) return false
+    const inline = this.inline ?? this.openInline()
+    if (inline === null) return false
+    let errors: (SerializedError | null)[] | null
+    try {
+      errors = inline.runner.run([ops])
+    } catch (caught) {
+      if (!(caught instanceof BatchFailure)) {
+        // BEGIN did not start: nothing was written. SQLITE_BUSY means another process holds the
+        // write lock; its wait belongs on the thread, not here.
+        if (isFatalSqliteCode(codeOf(caught))) throw this.failInline(serialize(caught))
+        this.inlinePausedUntil = start + INLINE_BACKOFF_MS
+        return false
+      }
+      if (caught.broken || isFatalSqliteCode(caught.error.code)) throw this.failInline(caught.error)
+      errors = [caught.error]
+    }
+    const ms = performance.now() - start
+    this.commitLatency.add(ms)
+    this.txnLatency.add(ms)
+    if (ms > INLINE_SLOW_MS) {
+      this.stats.inlineSlowWrites++
+      this.inlinePausedUntil = performance.now() + INLINE_BACKOFF_MS
+    }
+    this.inlineCommitsSinceThreadWrite++
+    const s = this.stats
+    s.batches++
+    s.batchRequestsTotal++
+    s.lastBatchSize = 1
+    s.maxBatchSize = Math.max(s.maxBatchSize, 1)
+    s.requests++
+    s.inlineWrites++
+    if (errors?.[0]) {
+      s.failedRequests++
+      throw requestError(errors[0])
+    }
+    s.rows += rows
+    return true
+  }
+
   metrics(): WriterMetrics {
     const s = this.stats
     return {
@@ -243,6 +352,8 @@ export class DatabaseWriter {
       batches: s.batches,
       requests: s.requests,
       failedRequests: s.failedRequests,
+      inlineWrites: s.inlineWrites,
+      inlineSlowWrites: s.inlineSlowWrites,
       rows: s.rows,
       lastBatchSize: s.lastBatchSize,
       maxBatchSize: s.maxBatchSize,
@@ -264,6 +375,7 @@ export class DatabaseWriter {
       return this.closePromise
     }
     this.state = 'closing'
+    this.closeInline()
     this.closePromise = new Promise<void>((resolve, reject) => {
       this.closeSettle = (error) => (error ? reject(error) : resolve())
     })
@@ -325,6 +437,7 @@ export class DatabaseWriter {
       requests = this.queue.splice(0, this.maxBatchRequests)
     }
     const batch: Batch = {id: this.nextBatchId++, requests, sentAt: performance.now()}
+    this.inlineCommitsSinceThreadWrite = 0
     const ops = new Array<WriteOp[]>(requests.length)
     const transfer: ArrayBuffer[] = []
     for (let i = 0; i < requests.length; i++) {
@@ -397,8 +510,49 @@ export class DatabaseWriter {
       this.stats.failedRequests++
       request.settle(error)
     }
+    this.closeInline()
     void this.worker.terminate()
     if (wasClosing) this.closeSettle?.(error)
+  }
+
+  /**
+   * Opens the main thread's connection to the database the thread has opened and migrated.
+   * On failure inline writes stay off and everything goes through the thread, as before.
+   */
+  private openInline(): {db: Database.Database; runner: SqlBatchRunner} | null {
+    let db: Database.Database | undefined
+    try {
+      db = new Database(this.path, {fileMustExist: true})
+      db.pragma('synchronous = FULL')
+      // Never wait for a lock on this thread, and never checkpoint here (see the top of the file).
+      db.pragma('busy_timeout = 0')
+      db.pragma('wal_autocheckpoint = 0')
+      // As on the thread's connection: the WAL file shrinks back after it starts over.
+      db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`)
+      this.inline = {db, runner: new SqlBatchRunner(db, this.statements)}
+      return this.inline
+    } catch {
+      db?.close()
+      this.inlinePausedUntil = Infinity
+      return null
+    }
+  }
+
+  private closeInline(): void {
+    try {
+      this.inline?.db.close()
+    } catch {
+      // Closing a broken connection: nothing of it is needed any more.
+    }
+    this.inline = null
+  }
+
+  /** A fatal error on the main connection stops the writer, as one on the thread's does. */
+  private failInline(error: SerializedError): Error {
+    this.stats.requests++
+    this.stats.failedRequests++
+    this.fail(this.stoppedError(`database failed: ${error.message}`, error.code))
+    return this.failure!
   }
 
   private maybeSendClose(): void {
@@ -521,6 +675,44 @@ interface CheckedOps {
  * write carries hundreds of small entries, and one buffer each cost more than the SQL.
  */
 function checkOps(ops: WriteOp[]): CheckedOps {
+  const {rows: rowCount, partialViews, partialBytes} = validateOps(ops)
+  const out = new Array<WriteOp>(ops.length)
+  // A fresh {stmt, rows}: whatever else the caller's object carries is not cloned.
+  if (partialViews === 0) {
+    for (let o = 0; o < ops.length; o++) out[o] = {stmt: ops[o].stmt, rows: ops[o].rows}
+    return {ops: out, rows: rowCount, packed: null}
+  }
+  const packed = new Uint8Array(partialBytes)
+  let at = 0
+  for (let o = 0; o < ops.length; o++) {
+    const rows = ops[o].rows
+    let outRows: SqlValue[][] | null = null
+    for (let r = 0; r < rows.length; r++) {
+      const row = rows[r]
+      let outRow: SqlValue[] | null = null
+      for (let c = 0; c < row.length; c++) {
+        const v = row[c]
+        if (!(v instanceof Uint8Array) || !viewsPartOfBuffer(v)) continue
+        packed.set(v, at)
+        outRow ??= row.slice()
+        outRow[c] = packed.subarray(at, at + v.byteLength)
+        at += v.byteLength
+      }
+      if (outRow !== null) {
+        outRows ??= rows.slice()
+        outRows[r] = outRow
+      }
+    }
+    out[o] = {stmt: ops[o].stmt, rows: outRows ?? rows}
+  }
+  return {ops: out, rows: rowCount, packed: packed.buffer}
+}
+
+/**
+ * Throws an ERR_INVALID_WRITE DatabaseWriterError naming the first value of `ops` that is not of
+ * the right shape or cannot be bound. Counts the rows, and the byte views that share a larger buffer.
+ */
+function validateOps(ops: WriteOp[]): {rows: number; partialViews: number; partialBytes: number} {
   if (!Array.isArray(ops)) throw invalidWrite(`ops must be an array of {stmt, rows}, got ${describe(ops)}`)
   let rowCount = 0
   let partialBytes = 0
@@ -553,36 +745,7 @@ function checkOps(ops: WriteOp[]): CheckedOps {
     }
     rowCount += rows.length
   }
-  const out = new Array<WriteOp>(ops.length)
-  // A fresh {stmt, rows}: whatever else the caller's object carries is not cloned.
-  if (partialViews === 0) {
-    for (let o = 0; o < ops.length; o++) out[o] = {stmt: ops[o].stmt, rows: ops[o].rows}
-    return {ops: out, rows: rowCount, packed: null}
-  }
-  const packed = new Uint8Array(partialBytes)
-  let at = 0
-  for (let o = 0; o < ops.length; o++) {
-    const rows = ops[o].rows
-    let outRows: SqlValue[][] | null = null
-    for (let r = 0; r < rows.length; r++) {
-      const row = rows[r]
-      let outRow: SqlValue[] | null = null
-      for (let c = 0; c < row.length; c++) {
-        const v = row[c]
-        if (!(v instanceof Uint8Array) || !viewsPartOfBuffer(v)) continue
-        packed.set(v, at)
-        outRow ??= row.slice()
-        outRow[c] = packed.subarray(at, at + v.byteLength)
-        at += v.byteLength
-      }
-      if (outRow !== null) {
-        outRows ??= rows.slice()
-        outRows[r] = outRow
-      }
-    }
-    out[o] = {stmt: ops[o].stmt, rows: outRows ?? rows}
-  }
-  return {ops: out, rows: rowCount, packed: packed.buffer}
+  return {rows: rowCount, partialViews, partialBytes}
 }
 
 /** Whether `v` shows only part of its ArrayBuffer, which postMessage would clone whole. */

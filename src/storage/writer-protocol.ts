@@ -79,6 +79,9 @@ export interface ClosedMessage {
 }
 export type FromWorker = ReadyMessage | OpenFailedMessage | BatchDoneMessage | FatalMessage | ClosedMessage
 
+/** Both write connections truncate the WAL file back to this size after it starts over, instead of keeping its high-water mark. */
+export const JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
+
 /**
  * SQLite result codes after which the connection can no longer be trusted to have written what it
  * said it wrote (failed fsync, corruption, the file gone). The writer stops instead of going on:

@@ -1,5 +1,6 @@
-// The DatabaseWriter's worker thread. It owns the only write connection to the database, so the
-// fsync of every commit happens here and never blocks the main event loop.
+// The DatabaseWriter's worker thread. Its connection makes every write but the small ones the
+// main thread makes itself when this thread is idle (DatabaseWriter.writeNow), so the fsync of
+// every large or queued commit happens here and does not block the main event loop.
 //
 // Life: open and check the path, set the pragmas, run the pending migrations, prepare the
 // statements, post `ready`. Then, for each `batch` message: one transaction, each request inside
@@ -15,55 +16,8 @@ import {parentPort, receiveMessageOnPort, workerData} from 'node:worker_threads'
 
 import Database from 'better-sqlite3'
 
-import {
-  isFatalSqliteCode,
-  type BatchDoneMessage,
-  type FromWorker,
-  type SerializedError,
-  type SqlValue,
-  type ToWorker,
-  type WorkerConfig,
-  type WriteOp,
-} from './writer-protocol.js'
-
-/** An error this file raises itself, with a code the main thread can act on. */
-class CodedError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message)
-  }
-}
-
-/** A request failed: the original error and where in the request it happened. */
-class RequestFailure {
-  constructor(
-    readonly error: unknown,
-    readonly stmt: string,
-    readonly op: number,
-    readonly row?: number,
-  ) {}
-}
-
-function codeOf(error: unknown): string | undefined {
-  const code = (error as {code?: unknown} | null)?.code
-  return typeof code === 'string' ? code : undefined
-}
-
-function serialize(error: unknown, where?: RequestFailure): SerializedError {
-  const e = error instanceof Error ? error : new Error(String(error))
-  let code = codeOf(e)
-  // better-sqlite3 throws TypeError/RangeError for values it cannot bind or a wrong parameter count.
-  if (code === undefined) code = e instanceof TypeError || e instanceof RangeError ? 'ERR_INVALID_PARAMS' : 'ERR_WRITE_FAILED'
-  const out: SerializedError = {name: e.name, message: e.message, code}
-  if (where) {
-    out.stmt = where.stmt
-    out.op = where.op
-    if (where.row !== undefined) out.row = where.row
-  }
-  return out
-}
+import {BatchFailure, CodedError, codeOf, serialize, SqlBatchRunner} from './sql-batch.js'
+import {isFatalSqliteCode, JOURNAL_SIZE_LIMIT_BYTES, type BatchDoneMessage, type FromWorker, type SerializedError, type ToWorker, type WorkerConfig} from './writer-protocol.js'
 
 function post(message: FromWorker): void {
   port.postMessage(message)
@@ -136,8 +90,7 @@ function openDatabase(config: WorkerConfig): Database.Database {
     if (mode !== 'wal') throw new Error(`journal_mode is "${String(mode)}", WAL could not be enabled`)
     db.pragma('synchronous = FULL')
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(config.busyTimeoutMs))}`)
-    // Truncate the WAL file back to this size after a checkpoint instead of keeping its high-water mark.
-    db.pragma('journal_size_limit = 67108864')
+    db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`)
     return db
   } catch (error) {
     db?.close()
@@ -171,49 +124,6 @@ function migrate(db: Database.Database, migrations: string[]): {before: number; 
   return {before, after: migrations.length}
 }
 
-/** Rows per statement when a plain `INSERT ... VALUES (...)` runs for many rows. */
-const ROWS_PER_MULTI_INSERT = 32
-
-interface PreparedStatement {
-  one: Database.Statement
-  /** The same INSERT with ROWS_PER_MULTI_INSERT value lists, or null for other statements. */
-  many: Database.Statement | null
-}
-
-/**
- * `INSERT ... VALUES (?, ...)` repeated for ROWS_PER_MULTI_INSERT rows, or null if `sql` is not
- * of that form. Binding and stepping one statement per row is most of what a large batch costs:
- * a 32-row statement takes about a third less time per row (measured with better-sqlite3).
- */
-function multiRowInsert(sql: string): string | null {
-  const match = /^(\s*INSERT\b[\s\S]*?\bVALUES\s*)(\([^()]*\))\s*;?\s*$/i.exec(sql)
-  if (match === null) return null
-  return match[1] + new Array<string>(ROWS_PER_MULTI_INSERT).fill(match[2]).join(', ')
-}
-
-function prepareAll(db: Database.Database, statements: Record<string, string>): Map<string, PreparedStatement> {
-  const prepared = new Map<string, PreparedStatement>()
-  for (const [name, sql] of Object.entries(statements)) {
-    let one: Database.Statement
-    try {
-      one = db.prepare(sql)
-    } catch (error) {
-      throw new CodedError(codeOf(error) ?? 'ERR_DB_STATEMENT', `statement "${name}" cannot be prepared: ${(error as Error).message}`)
-    }
-    const multi = multiRowInsert(sql)
-    let many: Database.Statement | null = null
-    if (multi !== null) {
-      try {
-        many = db.prepare(multi)
-      } catch {
-        // Too many parameters for SQLite, or a form the pattern misjudged: one row at a time.
-      }
-    }
-    prepared.set(name, {one, many})
-  }
-  return prepared
-}
-
 // ---------------------------------------------------------------------------------------------
 // Writing
 
@@ -222,12 +132,12 @@ const port = parentPort
 const config = workerData as WorkerConfig
 
 let db: Database.Database
-let statements: Map<string, PreparedStatement>
+let runner: SqlBatchRunner
 try {
   db = openDatabase(config)
   try {
     const {before, after} = migrate(db, config.migrations)
-    statements = prepareAll(db, config.statements)
+    runner = new SqlBatchRunner(db, config.statements)
     post({type: 'ready', schemaVersionBefore: before, schemaVersion: after})
   } catch (error) {
     db.close()
@@ -236,84 +146,6 @@ try {
 } catch (error) {
   post({type: 'open-failed', error: serialize(error)})
   process.exit(1)
-}
-
-const begin = db.prepare('BEGIN IMMEDIATE')
-const commit = db.prepare('COMMIT')
-const rollback = db.prepare('ROLLBACK')
-const savepoint = db.prepare('SAVEPOINT request')
-const release = db.prepare('RELEASE request')
-const rollbackTo = db.prepare('ROLLBACK TO request')
-
-function applyRequest(ops: WriteOp[]): void {
-  for (let o = 0; o < ops.length; o++) {
-    const {stmt: name, rows} = ops[o]
-    const stmt = statements.get(name)
-    if (stmt === undefined) throw new RequestFailure(new CodedError('ERR_UNKNOWN_STATEMENT', `unknown statement "${name}"`), name, o)
-    let r = 0
-    while (r < rows.length) {
-      if (stmt.many !== null && rows.length - r >= ROWS_PER_MULTI_INSERT) {
-        const values: SqlValue[] = []
-        for (let k = r; k < r + ROWS_PER_MULTI_INSERT; k++) for (const value of rows[k]) values.push(value)
-        try {
-          stmt.many.run(values)
-          r += ROWS_PER_MULTI_INSERT
-          continue
-        } catch (error) {
-          // A failed statement leaves no trace, so these rows can run again one by one to find
-          // the row at fault, unless the failure ended the transaction or the database.
-          if (!db.inTransaction || isFatalSqliteCode(codeOf(error))) throw new RequestFailure(error, name, o, r)
-        }
-      }
-      try {
-        stmt.one.run(rows[r])
-      } catch (error) {
-        throw new RequestFailure(error, name, o, r)
-      }
-      r++
-    }
-  }
-}
-
-/** Thrown when the transaction as a whole is lost, with the error that lost it. */
-class BatchFailure {
-  constructor(readonly error: SerializedError) {}
-}
-
-/**
- * One transaction for the whole batch, each request in its own savepoint so a failing request is
- * undone alone. A batch of one request needs no savepoint: if it fails, the transaction is rolled back.
- */
-function runBatch(requests: WriteOp[][]): (SerializedError | null)[] | null {
-  let errors: (SerializedError | null)[] | null = null
-  const single = requests.length === 1
-  begin.run()
-  for (let i = 0; i < requests.length; i++) {
-    if (!single) savepoint.run()
-    try {
-      applyRequest(requests[i])
-      if (!single) release.run()
-    } catch (caught) {
-      const failure = caught instanceof RequestFailure ? caught : new RequestFailure(caught, '', -1)
-      const error = serialize(failure.error, caught instanceof RequestFailure ? failure : undefined)
-      // SQLite rolls back the whole transaction on some errors (SQLITE_FULL, SQLITE_IOERR, ...,
-      // or a statement with OR ROLLBACK): then nothing of this batch can commit.
-      if (isFatalSqliteCode(error.code) || !db.inTransaction) {
-        if (db.inTransaction) rollback.run()
-        throw new BatchFailure(error)
-      }
-      if (single) {
-        rollback.run()
-        return [error]
-      }
-      rollbackTo.run()
-      release.run()
-      if (errors === null) errors = new Array<SerializedError | null>(requests.length).fill(null)
-      errors[i] = error
-    }
-  }
-  commit.run()
-  return errors
 }
 
 function fatal(error: SerializedError): never {
@@ -340,19 +172,12 @@ function handle(message: ToWorker): boolean {
   const start = performance.now()
   let done: BatchDoneMessage
   try {
-    const errors = runBatch(message.requests)
+    const errors = runner.run(message.requests)
     done = {type: 'done', id: message.id, errors, txnMs: performance.now() - start}
   } catch (caught) {
-    const error = caught instanceof BatchFailure ? caught.error : serialize(caught)
-    if (db.inTransaction) {
-      try {
-        rollback.run()
-      } catch {
-        fatal(error)
-      }
-    }
-    if (isFatalSqliteCode(error.code)) fatal(error)
-    done = {type: 'done', id: message.id, errors: null, batchError: error, txnMs: performance.now() - start}
+    const failure = caught instanceof BatchFailure ? caught : new BatchFailure(serialize(caught))
+    if (failure.broken || isFatalSqliteCode(failure.error.code)) fatal(failure.error)
+    done = {type: 'done', id: message.id, errors: null, batchError: failure.error, txnMs: performance.now() - start}
   }
   post(done)
   return true

@@ -499,6 +499,88 @@ describe('DatabaseWriter', function () {
     })
   })
 
+  describe('writeNow: small writes on the calling thread', function () {
+    it('commits a small request at once when the writer is idle: durable and readable before any await', async function () {
+      const writer = await open({inlineMaxRows: 4})
+      expect(writer.writeNow([put(1, 'a'), append('now', 1)])).to.equal(true)
+      expect(count(reader(), 'kv')).to.equal(1)
+      expect(count(reader(), 'log')).to.equal(1)
+      const m = writer.metrics()
+      expect(m).to.include({inlineWrites: 1, requests: 1, rows: 2, failedRequests: 0})
+      expect(m.txnLatencyMs.last).to.be.greaterThan(0)
+    })
+
+    it('writes nothing (returns false) for a large request, while a write is queued or in flight, or when not enabled', async function () {
+      const off = await open()
+      expect(off.writeNow([put(1)])).to.equal(false)
+      await off.close()
+
+      const writer = await open({inlineMaxRows: 2})
+      expect(writer.writeNow([{stmt: 'put', rows: [[10, 'a'], [11, 'b'], [12, 'c']]}])).to.equal(false)
+      const queued = writer.write([put(20)])
+      // The queued write has not committed: writing now would put this one ahead of it.
+      expect(writer.writeNow([put(21)])).to.equal(false)
+      await queued
+      expect(writer.writeNow([put(21)])).to.equal(true)
+      const keys = reader().prepare('SELECT k FROM kv ORDER BY rowid').all() as {k: number}[]
+      expect(keys.map((r) => r.k)).to.deep.equal([20, 21])
+      expect(writer.metrics().inlineWrites).to.equal(1)
+    })
+
+    it('throws what write() would reject with, writes none of a failing request, and goes on', async function () {
+      const writer = await open({inlineMaxRows: 4})
+      expect(writer.writeNow([put(1)])).to.equal(true)
+      let caught: unknown
+      try {
+        writer.writeNow([append('x', 1), put(1)])
+      } catch (error) {
+        caught = error
+      }
+      expect(caught).to.be.instanceOf(DatabaseWriterError)
+      expect(caught).to.include({code: 'SQLITE_CONSTRAINT_PRIMARYKEY', stmt: 'put', op: 1, row: 0})
+      expect(() => writer.writeNow([{stmt: 'put', rows: [[2, {}]]}] as unknown as WriteOp[])).to.throw(DatabaseWriterError).with.property('code', 'ERR_INVALID_WRITE')
+      expect(() => writer.writeNow([{stmt: 'nope', rows: [[1]]}])).to.throw(DatabaseWriterError).with.property('code', 'ERR_UNKNOWN_STATEMENT')
+      expect(count(reader(), 'log')).to.equal(0)
+      expect(writer.writeNow([put(2)])).to.equal(true)
+      await writer.write([put(3)])
+      expect(count(reader(), 'kv')).to.equal(3)
+      expect(writer.metrics()).to.include({requests: 6, failedRequests: 3})
+    })
+
+    it('does not wait on this thread for a lock another connection holds: it leaves the write to the thread', async function () {
+      const writer = await open({inlineMaxRows: 4, busyTimeoutMs: 10_000})
+      expect(writer.writeNow([put(1)])).to.equal(true)
+      const other = new Database(dbPath)
+      readers.push(other)
+      other.exec('BEGIN IMMEDIATE')
+      const started = Date.now()
+      expect(writer.writeNow([put(2)])).to.equal(false)
+      expect(Date.now() - started).to.be.below(1000)
+      const pending = writer.write([put(2)])
+      setTimeout(() => other.exec('COMMIT'), 200)
+      await pending
+      expect(count(reader(), 'kv')).to.equal(2)
+    })
+
+    it('keeps the WAL from growing without bound: every few hundred inline commits one write goes to the thread, which checkpoints', async function () {
+      this.timeout(60_000)
+      const writer = await open({inlineMaxRows: 4})
+      const blob = Buffer.alloc(8192, 7)
+      // 3,000 commits of 3 pages or more each: a WAL never checkpointed would pass 36 MB.
+      let viaThread = 0
+      for (let k = 0; k < 3000; k++) {
+        if (writer.writeNow([put(k, blob)])) continue
+        viaThread++
+        await writer.write([put(k, blob)])
+      }
+      expect(viaThread).to.be.within(10, 20)
+      expect(writer.metrics().inlineWrites).to.equal(3000 - viaThread)
+      const wal = fs.statSync(`${dbPath}-wal`).size
+      expect(wal).to.be.below(16 * 1024 * 1024)
+      expect(count(reader(), 'kv')).to.equal(3000)
+    })
+  })
+
   describe('in a process of its own', function () {
     it('does not keep an idle process alive, and writes from a fresh tsx process', async function () {
       const here = path.dirname(fileURLToPath(import.meta.url))
