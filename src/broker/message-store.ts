@@ -8,9 +8,9 @@
  *
  * Stored rows are written lazily: the log entry is already durable, and the applied index is
  * written in the same transaction as the rows it covers, so a crash only means re-applying a
- * few entries on restart. Rows ride along in the Raft driver's next transaction (`takeWrites`),
- * or are written on their own after a short delay. Until a row is durable it is kept in
- * `pending`, so readers (subscribers catching up) never see a gap.
+ * few entries on restart. Rows ride along in one of the Raft driver's next transactions
+ * (`takeWrites`), or are written on their own after a short delay. Until a row is durable it is
+ * kept in `pending`, so readers (subscribers catching up) never see a gap.
  */
 import type {DatabaseWriter, SqlValue, WriteOp} from '../storage/database-writer.js'
 import type {MessageQuery, StoreReader, StoredMessage} from '../storage/store-reader.js'
@@ -33,8 +33,17 @@ export interface ApplyResult {
 }
 
 /** Applied rows are written on their own after this long if no log write takes them along. */
-const FLUSH_DELAY_MS = 10
+const FLUSH_DELAY_MS = 50
 const FLUSH_ROWS = 8192
+/**
+ * A log write takes the applied rows along once there are this many, or once the oldest has
+ * waited RIDE_ALONG_MAX_AGE_MS: one message's row touches five pages (the table, three indexes,
+ * the applied index) besides the log's two, and a commit of two pages took 0.50 ms at p50 here
+ * against 0.60 ms for seven. One publish at a time then pays for the messages' pages about once
+ * in ten commits instead of in every one; a loaded leader applies hundreds per write anyway.
+ */
+const RIDE_ALONG_MIN_ROWS = 32
+const RIDE_ALONG_MAX_AGE_MS = 10
 
 export type AppliedListener = (messages: StoredMessage[]) => void
 
@@ -54,6 +63,8 @@ export class MessageStore {
   /** The applied index covered by writes already handed to the writer. */
   private writtenApplied: number
   private unwrittenRows: SqlValue[][] = []
+  /** When the applied index first moved past what is written (Date.now()), or null. */
+  private unwrittenSince: number | null = null
   private flushTimer: NodeJS.Timeout | null = null
   private readonly idleWaiters: (() => void)[] = []
   private stored = 0
@@ -126,6 +137,7 @@ export class MessageStore {
     }
     if (last === this.applied) return results
     this.applied = last
+    this.unwrittenSince ??= Date.now()
     this.stored += messages.length
     for (const message of messages) this.pending.push(message)
     for (const row of rows) this.unwrittenRows.push(row)
@@ -136,12 +148,23 @@ export class MessageStore {
   }
 
   /**
+   * The rows applied but not yet written, if enough of them have gathered or the oldest has
+   * waited long enough (else null: they wait for a later write, or the flush timer).
+   */
+  takeWritesDue(now = Date.now()): ReturnType<MessageStore['takeWrites']> {
+    if (this.unwrittenSince === null) return null
+    if (this.unwrittenRows.length < RIDE_ALONG_MIN_ROWS && now - this.unwrittenSince < RIDE_ALONG_MAX_AGE_MS) return null
+    return this.takeWrites()
+  }
+
+  /**
    * Hands over the rows applied but not yet written, for the caller to write in its next
    * transaction; it must call `written` once that transaction is durable. The Raft driver
    * does this so that storing applied messages costs no fsync of its own.
    */
   takeWrites(): {ops: WriteOp[]; written: (error: Error | null) => void} | null {
     if (this.applied === this.writtenApplied) return null
+    this.unwrittenSince = null
     if (this.flushTimer) {
       clearTimeout(this.flushTimer)
       this.flushTimer = null

@@ -262,9 +262,9 @@ export class RaftLog extends EventEmitter implements ReplicatedLog {
       this.finish(ready)
       return
     }
-    // Messages applied since the last write share this transaction instead of paying for a
-    // commit of their own.
-    const applied = this.store.takeWrites()
+    // Messages applied since an earlier write share this transaction instead of paying for a
+    // commit of their own (once enough have gathered, see MessageStore.takeWritesDue).
+    const applied = this.store.takeWritesDue()
     if (applied) ops.push(...applied.ops)
     // What this Ready sends (the leader's appends above all) leaves before the write: followers
     // must not wait for the leader's fsync. A small write then commits right here when the

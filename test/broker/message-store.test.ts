@@ -102,4 +102,33 @@ describe('MessageStore: the state machine', () => {
     expect(store.list({limit: 2, order: 'newest'}).map((m) => m.body)).to.deep.equal(['z', 'y'])
     expect(store.list({topic: 'a', from: 1, limit: 10, order: 'oldest'}).map((m) => m.body)).to.deep.equal(['y'])
   })
+
+  it('hands applied rows to a log write once 32 have gathered or the oldest waited 10 ms, and writes them alone when no write comes', async () => {
+    const store = await open()
+    store.apply([publish(1, 'a', 'x')])
+    const now = Date.now()
+    expect(store.takeWritesDue(now)).to.equal(null)
+    const late = store.takeWritesDue(now + 10)!
+    expect(late.ops.map((op) => [op.stmt, op.rows.length])).to.deep.equal([['insertMessage', 1], ['setApplied', 1]])
+    expect(store.takeWritesDue(now + 1000)).to.equal(null)
+
+    store.apply(Array.from({length: 31}, (_, i) => publish(2 + i, 'a', `m${i}`)))
+    expect(store.takeWritesDue(Date.now())).to.equal(null)
+    store.apply([publish(33, 'a', 'last')])
+    const full = store.takeWritesDue(Date.now())!
+    expect(full.ops[0].rows.length).to.equal(32)
+    expect(full.ops[1].rows).to.deep.equal([[33]])
+    for (const taken of [late, full]) {
+      await writer.write(taken.ops)
+      taken.written(null)
+    }
+
+    // Nothing takes these along: the store writes them itself.
+    store.apply([publish(34, 'b', 'alone')])
+    const deadline = Date.now() + 5000
+    while (store.pendingWrites > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(store.pendingWrites).to.equal(0)
+    expect(reader.appliedIndex()).to.equal(34)
+    expect(reader.messagesAfter(0, 100).length).to.equal(34)
+  })
 })
