@@ -1,7 +1,7 @@
 // The write queue: the only writer of the node's SQLite database (DESIGN.md, "Storage: the write queue").
 //
-// A worker thread (writer-worker.ts) owns the one write connection, in WAL mode with
-// synchronous=FULL, so the fsync of a commit never blocks this thread's event loop.
+// A worker thread (writer-worker.ts) owns the write connection, in WAL mode with
+// synchronous=FULL, so the fsync of a large or queued commit never blocks this thread's event loop.
 //
 // Group commit without a timer: while the worker commits a batch, new requests wait in `queue`.
 // When it reports the batch durable, everything queued (up to maxBatchRequests) leaves in one
@@ -12,11 +12,12 @@
 //
 // Small writes may skip the thread (`writeNow`): when nothing is queued or in flight, a request of
 // a few rows commits at once on a second connection in this thread. Handing a write to the thread
-// and its answer back costs two thread wake-ups, as much as the fsync itself on a small VM, and a
-// Raft follower's one-at-a-time append waits for exactly that. The fsync then blocks this thread's
-// event loop, so it is bounded: only small requests, and after one slow commit (a stalled disk)
-// every write goes through the thread again for a while. The main connection never checkpoints
-// the WAL: every few hundred inline commits one write goes through the thread, which does.
+// and its answer back costs two thread wake-ups: 0.3-0.4 ms on a loaded 2-vCPU VM, beside
+// 0.5-0.6 ms for the commit itself, and a Raft follower's one-at-a-time append waits for both.
+// The fsync then blocks this thread's event loop, so it is bounded: only small requests, and
+// after one slow commit (a stalled disk) every write goes through the thread again for a while.
+// The main connection never checkpoints the WAL: every few hundred inline commits one write goes
+// through the thread, which does.
 
 import fs from 'node:fs'
 import {createRequire} from 'node:module'
@@ -50,6 +51,12 @@ export interface WriterOptions {
   busyTimeoutMs?: number
   /** `writeNow` writes requests of at most this many rows on the calling thread. Default 0: never. */
   inlineMaxRows?: number
+  /**
+   * An inline commit slower than this (ms) blocked the event loop too long (a stalled disk, a
+   * busy host): writes then go through the thread for a second. Default 20; a commit takes
+   * 0.3-1 ms on a VM.
+   */
+  inlineSlowMs?: number
 }
 
 export interface WriterMetrics {
@@ -65,7 +72,7 @@ export interface WriterMetrics {
   failedRequests: number
   /** Requests written by `writeNow` on the main thread (included in `requests`). */
   inlineWrites: number
-  /** Inline writes slower than INLINE_SLOW_MS, each of which sent writes back to the thread for a while. */
+  /** Inline writes slower than `inlineSlowMs`, each of which sent writes back to the thread for a while. */
   inlineSlowWrites: number
   /** Rows written by the requests that committed. */
   rows: number
@@ -120,11 +127,8 @@ type State = 'opening' | 'open' | 'closing' | 'closed' | 'failed'
 
 const DEFAULT_MAX_BATCH_REQUESTS = 10_000
 const DEFAULT_BUSY_TIMEOUT_MS = 5_000
-/**
- * An inline commit slower than this blocked the event loop too long (a stalled disk, a busy
- * host): writes go through the thread for INLINE_BACKOFF_MS. A commit is 0.3-1 ms on a VM.
- */
-const INLINE_SLOW_MS = 20
+const DEFAULT_INLINE_SLOW_MS = 20
+/** How long writes go through the thread after a slow inline commit. */
 const INLINE_BACKOFF_MS = 1_000
 /**
  * After this many inline commits the next write goes through the thread, whose connection then
@@ -158,6 +162,7 @@ export class DatabaseWriter {
   private readonly exited: Promise<void>
 
   private readonly inlineMaxRows: number
+  private readonly inlineSlowMs: number
   private readonly statements: Record<string, string>
   /** The main thread's connection for `writeNow`, opened at its first use. */
   private inline: {db: Database.Database; runner: SqlBatchRunner} | null = null
@@ -200,6 +205,7 @@ export class DatabaseWriter {
     this.path = path.resolve(options.path)
     this.maxBatchRequests = options.maxBatchRequests ?? DEFAULT_MAX_BATCH_REQUESTS
     this.inlineMaxRows = options.inlineMaxRows ?? 0
+    this.inlineSlowMs = options.inlineSlowMs ?? DEFAULT_INLINE_SLOW_MS
     this.statements = options.statements
     const config: WorkerConfig = {
       path: this.path,
@@ -324,7 +330,7 @@ export class DatabaseWriter {
     const ms = performance.now() - start
     this.commitLatency.add(ms)
     this.txnLatency.add(ms)
-    if (ms > INLINE_SLOW_MS) {
+    if (ms > this.inlineSlowMs) {
       this.stats.inlineSlowWrites++
       this.inlinePausedUntil = performance.now() + INLINE_BACKOFF_MS
     }

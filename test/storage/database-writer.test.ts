@@ -562,6 +562,19 @@ describe('DatabaseWriter', function () {
       expect(count(reader(), 'kv')).to.equal(2)
     })
 
+    it('after a slow inline commit, sends writes to the thread for a second instead of blocking this thread again', async function () {
+      // Every commit takes longer than 0 ms: each one counts as slow.
+      const writer = await open({inlineMaxRows: 4, inlineSlowMs: 0})
+      expect(writer.writeNow([put(1)])).to.equal(true)
+      expect(writer.writeNow([put(2)])).to.equal(false)
+      await writer.write([put(2)])
+      expect(writer.writeNow([put(3)])).to.equal(false)
+      expect(writer.metrics()).to.include({inlineWrites: 1, inlineSlowWrites: 1})
+      await new Promise((resolve) => setTimeout(resolve, 1100))
+      expect(writer.writeNow([put(3)])).to.equal(true)
+      expect(count(reader(), 'kv')).to.equal(3)
+    })
+
     it('keeps the WAL from growing without bound: every few hundred inline commits one write goes to the thread, which checkpoints', async function () {
       this.timeout(60_000)
       const writer = await open({inlineMaxRows: 4})
