@@ -535,6 +535,9 @@ export class DatabaseWriter {
       db.pragma('wal_autocheckpoint = 0')
       // As on the thread's connection: the WAL file shrinks back after it starts over.
       db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`)
+      // A small page cache: it is dropped whenever the thread's connection has written anyway,
+      // and SQLite's default (up to 16 MB) would stay resident in every node.
+      db.pragma('cache_size = -1024')
       this.inline = {db, runner: new SqlBatchRunner(db, this.statements)}
       return this.inline
     } catch {
