@@ -17,6 +17,10 @@ export default tseslint.config(
     languageOptions: {globals: {process: 'readonly', console: 'readonly'}},
   },
   {
+    files: ['scripts/**/*.mjs'],
+    languageOptions: {globals: {process: 'readonly', console: 'readonly', Buffer: 'readonly', performance: 'readonly'}},
+  },
+  {
     // src/raft is the pure consensus core: it must not reach for I/O, clocks or randomness.
     files: ['src/raft/**/*.ts'],
     rules: {

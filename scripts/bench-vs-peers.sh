@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # pad-cli's benchmarks and the peers' (NATS JetStream, etcd: ../shared/peers) in one sitting,
 # alternating so that drift on a shared machine hits all of them alike, then one table of
-# min / median / max per figure.
+# min / median / max per figure. Each round also runs scripts/latency-floor.mjs: the same
+# one-at-a-time round trip through three processes and an fsync, with no broker in it.
 #   bash scripts/bench-vs-peers.sh [REPS=3]
 # Env: PEERS_DIR (default ../shared/peers next to this clone), PEERS_WORK (the peers' own, default
 # /tmp/pad-peers), KILLS (failover kills, default 10). The peers' scripts install nats-server, etcd
@@ -35,9 +36,11 @@ for i in $(seq 1 "$REPS"); do
   peer etcd
   echo "=== run $i/$REPS: pad-cli, 3 nodes" >&2
   timeout 300 "${PAD[@]}" bench --nodes 3 --json > "$OUT/pad-3-$i.jsonl"
+  echo "=== run $i/$REPS: the latency floor (scripts/latency-floor.mjs: TCP and fsync, no broker)" >&2
+  timeout 120 node "$ROOT/scripts/latency-floor.mjs" 10 > "$OUT/floor-$i.jsonl"
   echo "=== run $i/$REPS: pad-cli, 1 node" >&2
   timeout 300 "${PAD[@]}" bench --nodes 1 --json > "$OUT/pad-1-$i.jsonl"
-  FILES+=("$OUT/pad-3-$i.jsonl" "$OUT/pad-1-$i.jsonl")
+  FILES+=("$OUT/pad-3-$i.jsonl" "$OUT/pad-1-$i.jsonl" "$OUT/floor-$i.jsonl")
 done
 echo "=== pad-cli failover, $KILLS kills" >&2
 timeout 900 "${PAD[@]}" bench --nodes 3 --mode failover --repeat "$KILLS" --json > "$OUT/pad-failover-all.jsonl"
