@@ -298,8 +298,13 @@ export class DatabaseWriter {
    * DatabaseWriterError `write` would reject with.
    */
   writeNow(ops: WriteOp[]): boolean {
-    if (this.state !== 'open' || this.inFlight !== null || this.queue.length > 0 || this.flushScheduled) return false
-    if (this.inlineMaxRows === 0) return false
+    if (this.inlineMaxRows === 0 || this.state !== 'open' || this.inFlight !== null || this.queue.length > 0 || this.flushScheduled) return false
+    if (this.inlineCommitsSinceThreadWrite >= INLINE_COMMITS_PER_THREAD_WRITE) return false
+    const start = performance.now()
+    if (start < this.inlinePausedUntil) return false
+    // Counted before every value is checked: a loaded node's batches of hundreds of rows go to
+    // the thread, which checks them anyway.
+    if (roughRowCount(ops) > this.inlineMaxRows) return false
     let rows: number
     try {
       rows = validateOps(ops).rows
@@ -308,9 +313,6 @@ export class DatabaseWriter {
       this.stats.failedRequests++
       throw error
     }
-    if (rows > this.inlineMaxRows || this.inlineCommitsSinceThreadWrite >= INLINE_COMMITS_PER_THREAD_WRITE) return false
-    const start = performance.now()
-    if (start < this.inlinePausedUntil) return false
     const inline = this.inline ?? this.openInline()
     if (inline === null) return false
     let errors: (SerializedError | null)[] | null
@@ -755,6 +757,14 @@ function validateOps(ops: WriteOp[]): {rows: number; partialViews: number; parti
     rowCount += rows.length
   }
   return {rows: rowCount, partialViews, partialBytes}
+}
+
+/** The rows of the well-formed ops of `ops`, without checking any value. */
+function roughRowCount(ops: WriteOp[]): number {
+  if (!Array.isArray(ops)) return 0
+  let rows = 0
+  for (const op of ops) if (Array.isArray(op?.rows)) rows += op.rows.length
+  return rows
 }
 
 /** Whether `v` shows only part of its ArrayBuffer, which postMessage would clone whole. */
