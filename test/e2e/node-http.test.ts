@@ -238,7 +238,10 @@ describe('node HTTP API (real process)', function () {
       expect(after.published).to.equal((before.published as number) + 1)
       expect(after.messages_stored).to.equal((before.messages_stored as number) + 1)
       expect((after.memory as Record<string, number>).rss_bytes).to.be.greaterThan(1_000_000)
-      expect(after.write_queue).to.include.keys('queue_depth', 'batches', 'commit_latency_ms')
+      const queue = after.write_queue as Record<string, number>
+      expect(queue).to.include.keys('queue_depth', 'batches', 'commit_latency_ms', 'inline_slow_writes')
+      // One publish at a time is a small write with the writer idle: it commits on the main thread.
+      expect(queue.inline_writes).to.be.at.least(1).and.at.most(queue.requests)
     })
 
     it('GET /topics lists each topic with its message count', async () => {
