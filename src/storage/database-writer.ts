@@ -337,18 +337,11 @@ export class DatabaseWriter {
       this.inlinePausedUntil = performance.now() + INLINE_BACKOFF_MS
     }
     this.inlineCommitsSinceThreadWrite++
-    const s = this.stats
-    s.batches++
-    s.batchRequestsTotal++
-    s.lastBatchSize = 1
-    s.maxBatchSize = Math.max(s.maxBatchSize, 1)
-    s.requests++
-    s.inlineWrites++
-    if (errors?.[0]) {
-      s.failedRequests++
-      throw requestError(errors[0])
-    }
-    s.rows += rows
+    this.stats.inlineWrites++
+    const failure = errors?.[0] ? requestError(errors[0]) : null
+    // Counted as a batch of one request, as the thread's batches are; the caller gets the outcome.
+    this.completeBatch([{ops, rows, packed: null, settle: noop}], () => failure)
+    if (failure) throw failure
     return true
   }
 
