@@ -30,6 +30,12 @@ export function upCommand(name: string): string {
   return name === DEFAULT_CLUSTER ? 'pad-cli up' : `pad-cli up --cluster ${name}`
 }
 
+/**
+ * How long a request that acts on nodes and waits for the outcome (start, stop, kill, restart,
+ * a leadership transfer) may take: a node's start, stop grace and an election fit well inside.
+ */
+export const ACTION_TIMEOUT_MS = 45_000
+
 export function notUpError(name: string): ClusterError {
   return new ClusterError('NOT_UP', `cluster "${name}" is not up: start it with \`${upCommand(name)}\``)
 }

@@ -4,7 +4,7 @@
  */
 import {Args, Command, Flags} from '@oclif/core'
 import {fail} from '../cli/fail.js'
-import {ClusterHandle} from './cluster.js'
+import {ACTION_TIMEOUT_MS, ClusterHandle} from './cluster.js'
 import {ClusterError} from './errors.js'
 import {DEFAULT_CLUSTER} from './layout.js'
 import {parseNodeRef, type NodeRef} from './node-args.js'
@@ -51,7 +51,7 @@ export async function runNodeOp(
 ): Promise<void> {
   const ref = parseNodeRef(nodeText)
   const cluster = await ClusterHandle.open(flags.cluster)
-  const answer = await cluster.request<NodeOpAnswer>(op, {node: cluster.check(ref)}, 45_000)
+  const answer = await cluster.request<NodeOpAnswer>(op, {node: cluster.check(ref)}, ACTION_TIMEOUT_MS)
   if (flags.json) command.log(JSON.stringify(answer, null, 2))
   else command.log(say(answer))
 }

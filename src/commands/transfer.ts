@@ -1,5 +1,5 @@
 import {Args} from '@oclif/core'
-import {ClusterHandle} from '../cluster/cluster.js'
+import {ACTION_TIMEOUT_MS, ClusterHandle} from '../cluster/cluster.js'
 import {ClusterCommand, clusterFlag, jsonFlag} from '../cluster/command.js'
 import {parseNodeRef} from '../cluster/node-args.js'
 
@@ -35,7 +35,7 @@ records the request and the new leader.`
     const {args, flags} = await this.parse(Transfer)
     const ref = args.node === undefined ? null : parseNodeRef(args.node)
     const cluster = await ClusterHandle.open(flags.cluster)
-    const answer = await cluster.request<TransferAnswer>('transfer', ref === null ? {} : {to: cluster.check(ref)}, 45_000)
+    const answer = await cluster.request<TransferAnswer>('transfer', ref === null ? {} : {to: cluster.check(ref)}, ACTION_TIMEOUT_MS)
     if (flags.json) this.log(JSON.stringify(answer, null, 2))
     else if (!answer.moved) this.log(`node ${answer.leader} already leads (term ${answer.term}): nothing to move`)
     else this.log(`leadership moved from node ${answer.from} to node ${answer.to} (term ${answer.term})`)

@@ -4,7 +4,7 @@
  * screen is up (blessed's own warnings go to the timeline instead).
  */
 import blessed from 'blessed'
-import type {ClusterHandle} from '../cluster/cluster.js'
+import {ACTION_TIMEOUT_MS, type ClusterHandle} from '../cluster/cluster.js'
 import {planAction, PUBLISH_RATE, PUBLISH_TOPIC, type Action} from './actions.js'
 import {LiveFeed} from './feed.js'
 import {TopModel} from './model.js'
@@ -68,7 +68,7 @@ export class TopController {
     if (!cluster) throw new Error('no cluster')
     switch (action.kind) {
       case 'node-op':
-        await cluster.request(action.op, {node: action.node}, 45_000)
+        await cluster.request(action.op, {node: action.node}, ACTION_TIMEOUT_MS)
         break
       case 'partition':
         await cluster.request('partition', {groups: [[action.node]]})
@@ -77,7 +77,7 @@ export class TopController {
         await cluster.request('heal')
         break
       case 'transfer':
-        await cluster.request('transfer', {to: action.to}, 45_000)
+        await cluster.request('transfer', {to: action.to}, ACTION_TIMEOUT_MS)
         break
     }
   }
