@@ -25,6 +25,11 @@ export interface LoadOptions {
   /** Open loop: messages per second over all connections; closed loop when absent. */
   rate?: number
   topic: string
+  /**
+   * Publishes sent one at a time before the measured phase and not counted in it, as the
+   * peers' bench.mjs does (500): connections, the nodes' JIT and their WAL files warm up.
+   */
+  warmup?: number
 }
 
 export interface LoadResult {
@@ -58,6 +63,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   let acked = 0
   let errors = 0
   const perConnectionWindow = options.mode === 'sync' ? 1 : options.window
+  await warmUp(clients, options)
   const cpuBefore = process.cpuUsage()
   const start = performance.now()
   const deadline = start + options.durationMs
@@ -127,6 +133,21 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     p99_ms: latencies.percentileMs(99),
     max_ms: latencies.maxMs(),
     client_cpu_s: round3((cpu.user + cpu.system) / 1e6),
+  }
+}
+
+/**
+ * Sends the warm-up publishes round-robin over the connections. Stops at the first error:
+ * the measured phase then shows what is wrong, with its own errors and timeouts.
+ */
+async function warmUp(clients: BrokerClient[], options: LoadOptions): Promise<void> {
+  const body = makeBody(options.size)
+  for (let i = 0; i < (options.warmup ?? 0); i++) {
+    try {
+      await clients[i % clients.length].publish({topic: options.topic, format: 'RAW', body})
+    } catch {
+      return
+    }
   }
 }
 

@@ -19,7 +19,8 @@ export default class Bench extends Command {
 
   static override description = `Runs the workload of the peer benchmarks (../shared/peers, NATS JetStream and etcd): \
 fixed-size messages, one at a time awaiting each ack (sync) or with a window of publishes in flight (window), against \
-the leader. Every ack comes only after the message is fsynced on a majority. Latencies go into an HdrHistogram.
+the leader. Every ack comes only after the message is fsynced on a majority. Latencies go into an HdrHistogram. \
+Before each phase, --warmup publishes (500, as in the peers' bench) go one at a time and are not measured.
 
 --mode failover publishes at a steady rate (open loop, each publish with its own ack timeout) through the followers, \
 SIGKILLs the leader after 2 s, and reports gap_s (kill -> first ack of a publish sent after it) and whether every \
@@ -43,6 +44,7 @@ Target: with --nodes N a temporary cluster is started for the run and removed af
     window: Flags.integer({description: 'publishes in flight per connection in window mode', default: 256, min: 1}),
     connections: Flags.integer({description: 'client connections', default: 1, min: 1}),
     messages: Flags.integer({description: 'messages per phase [default: 20000 sync, 150000 window]', min: 1}),
+    warmup: Flags.integer({description: 'publishes sent one at a time before each phase and not measured, as the peers do', default: 500, min: 0}),
     duration: durationFlag({description: 'longest a phase may run (e.g. 15s)', default: 15_000, defaultHelp: async () => '15s'}),
     rate: Flags.integer({description: 'open loop: msgs/s over all connections [default: closed loop; failover: 200]', min: 1}),
     'ack-timeout': durationFlag({description: 'failover: how long each publish waits for its ack', default: 500, defaultHelp: async () => '500ms'}),
@@ -107,11 +109,12 @@ Target: with --nodes N a temporary cluster is started for the run and removed af
         durationMs: f.duration,
         rate: f.rate,
         topic: 'bench',
+        warmup: f.warmup,
       })
       const elections = (await electionsWon(target.nodes)) - electionsBefore
       const row = {phase: phase.phase, ...result, elections}
       rows.push(row)
-      if (f.json) this.log(JSON.stringify({system: 'pad-cli', phase: phase.phase, replicas: target.nodes.length, ...result, elections}))
+      if (f.json) this.log(JSON.stringify({system: 'pad-cli', phase: phase.phase, replicas: target.nodes.length, ...result, warmup: f.warmup, elections}))
     }
     if (!f.json) this.log(loadTable(rows, target.nodes.length))
   }

@@ -35,7 +35,7 @@ describe('pad-cli bench (real processes)', function () {
   it('runs both load phases on a temporary one-node cluster and prints JSON lines with the peers fields', async () => {
     const ports = await create(1)
     const flags = ['--nodes', '1', '--tcp-port', String(ports.ports.tcp), '--http-port', String(ports.ports.http), '--raft-port', String(ports.ports.raft)]
-    const result = await ports.run(['bench', ...flags, '--messages', '300', '--json'], {cluster: false, timeoutMs: 120_000})
+    const result = await ports.run(['bench', ...flags, '--messages', '300', '--warmup', '20', '--json'], {cluster: false, timeoutMs: 120_000})
     expect(result.code, result.stderr).to.equal(0)
     const lines = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
     expect(lines.map((l) => l.phase)).to.deep.equal(['pub-sync', 'pub-window'])
@@ -45,6 +45,18 @@ describe('pad-cli bench (real processes)', function () {
       expect(line.msgs_per_s).to.be.greaterThan(0)
       expect(line.elections).to.equal(0)
     }
+  })
+
+  it('warms up with publishes it does not count, against the cluster of `pad-cli up`', async () => {
+    const cluster = await create(1)
+    await cluster.ok(['up', ...cluster.upFlags()], {cluster: false})
+    const out = await cluster.ok(['bench', '--mode', 'sync', '--messages', '200', '--warmup', '40', '--json'])
+    const line = JSON.parse(out.trim()) as Record<string, unknown>
+    expect(line).to.include({phase: 'pub-sync', sent: 200, acked: 200, errors: 0, warmup: 40})
+    // The warm-up publishes were really sent (and stored), just not measured.
+    const response = await fetch(`http://127.0.0.1:${cluster.ports.http}/topics`)
+    const {topics} = (await response.json()) as {topics: {topic: string; messages: number}[]}
+    expect(topics).to.deep.include({topic: 'bench', messages: 240, next_offset: 240})
   })
 
   it('measures a failover on a temporary three-node cluster: every acknowledged message is stored', async () => {
