@@ -52,3 +52,9 @@ echo "pad-cli elections during each phase (should all be 0 outside failover):"
 cat "$OUT"/pad-[13]-*.jsonl | node -e '
   const lines = require("fs").readFileSync(0, "utf8").trim().split("\n").map((l) => JSON.parse(l))
   for (const r of lines) console.log(`  R${r.replicas} ${r.phase}: ${r.elections} election(s), ${r.errors} error(s)`)'
+echo
+echo "the disk in each round (latency-floor.mjs; ../shared/peers/README.md gives 0.12-0.14 ms for a"
+echo "128-byte O_DSYNC write on the day of its figures, 2026-11-26):"
+cat "$OUT"/floor-*.jsonl | node -e '
+  const lines = require("fs").readFileSync(0, "utf8").trim().split("\n").map((l) => JSON.parse(l))
+  for (const r of lines) console.log(`  128-byte O_DSYNC write p50 ${r.dsync_write_p50_ms} ms, bare SQLite commit p50 ${r.commit_p50_ms} ms, no-broker round trip p50 ${r.p50_ms} ms`)'

@@ -8,7 +8,8 @@
 // run just before or after: the difference is what pad-cli itself costs.
 //   node scripts/latency-floor.mjs [seconds=5]
 // Prints one JSON line with the fields of `pad-cli bench --json` that apply (p50/p99 of the round
-// trip, msgs/s), the p90, and the p50/p90 of a bare commit in this process without the network.
+// trip, msgs/s), the p90, the p50/p90 of a bare commit in this process without the network, and
+// the p50 of a 128-byte O_DSYNC write (the disk alone, as the peers' README measures it).
 import {fork} from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
@@ -168,8 +169,22 @@ async function main(seconds) {
       commit(body)
       commits.push(performance.now() - t)
     }
+    // The disk alone: 128-byte writes appended with O_DSYNC, what `dd bs=128 oflag=dsync` does
+    // (../shared/peers/README.md gives 0.12-0.14 ms for it on the day of its figures).
+    const dsyncWrites = []
+    const fd = fs.openSync(path.join(dir, 'dsync'), fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_DSYNC)
+    try {
+      for (let i = 0; i < 2000; i++) {
+        const t = performance.now()
+        fs.writeSync(fd, body)
+        dsyncWrites.push(performance.now() - t)
+      }
+    } finally {
+      fs.closeSync(fd)
+    }
     samples.sort((a, b) => a - b)
     commits.sort((a, b) => a - b)
+    dsyncWrites.sort((a, b) => a - b)
     const round = (x) => Math.round(x * 1000) / 1000
     console.log(JSON.stringify({
       system: 'latency-floor',
@@ -184,6 +199,7 @@ async function main(seconds) {
       client_cpu_s: round((cpu.user + cpu.system) / 1e6),
       commit_p50_ms: round(percentile(commits, 0.5)),
       commit_p90_ms: round(percentile(commits, 0.9)),
+      dsync_write_p50_ms: round(percentile(dsyncWrites, 0.5)),
     }))
   } finally {
     await Promise.all(children.map((child) => new Promise((resolve) => {

@@ -94,6 +94,7 @@ describe('pad-cli bench (real processes)', function () {
     expect(line.acked).to.be.greaterThan(0)
     expect(line.p50_ms).to.be.greaterThan(0).and.at.most(line.p99_ms as number)
     expect(line.commit_p50_ms).to.be.greaterThan(0)
+    expect(line.dsync_write_p50_ms).to.be.greaterThan(0)
     expect(processesWith(script)).to.deep.equal([])
     expect(floorDirs()).to.deep.equal(before)
 
