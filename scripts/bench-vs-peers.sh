@@ -30,11 +30,11 @@ peer() {
   if [ -n "$new" ]; then FILES+=("$W/$sys/results/$new"); fi
 }
 
-# Runs one of our own phases; a failure is reported and the sitting goes on.
+# ours OUT SECONDS CMD...: runs one of our own phases; a failure is reported and the sitting goes on.
 ours() {
-  local out=$1
-  shift
-  timeout "$@" > "$out" || echo "warning: $* failed (exit $?)" >&2
+  local out=$1 limit=$2
+  shift 2
+  timeout "$limit" "$@" > "$out" || echo "warning: $* failed (exit $?)" >&2
 }
 
 for i in $(seq 1 "$REPS"); do
