@@ -276,11 +276,7 @@ export class RaftLog extends EventEmitter implements ReplicatedLog {
     try {
       durable = this.writer.writeNow(ops)
     } catch (error) {
-      // As after a failed write on the thread: nothing more is persisted, the node stops.
-      this.persisting = true
-      applied?.written(error as Error)
-      this.logger.error('persisting the Raft log failed; stopping', {error: (error as Error).message})
-      this.emit('fatal', error)
+      this.persistFailed(error as Error, applied)
       return
     }
     if (durable) {
@@ -296,12 +292,16 @@ export class RaftLog extends EventEmitter implements ReplicatedLog {
         if (this.closed) return
         this.finish(ready)
       },
-      (error: Error) => {
-        applied?.written(error)
-        this.logger.error('persisting the Raft log failed; stopping', {error: error.message})
-        this.emit('fatal', error)
-      },
+      (error: Error) => this.persistFailed(error, applied),
     )
+  }
+
+  /** A write of the log failed, inline or on the thread: nothing more is persisted, the node stops. */
+  private persistFailed(error: Error, applied: ReturnType<MessageStore['takeWritesDue']>): void {
+    this.persisting = true
+    applied?.written(error)
+    this.logger.error('persisting the Raft log failed; stopping', {error: error.message})
+    this.emit('fatal', error)
   }
 
   /**
