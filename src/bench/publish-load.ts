@@ -63,7 +63,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   let acked = 0
   let errors = 0
   const perConnectionWindow = options.mode === 'sync' ? 1 : options.window
-  await warmUp(clients, options)
+  await warmUp(clients, options.topic, body, options.warmup ?? 0)
   const cpuBefore = process.cpuUsage()
   const start = performance.now()
   const deadline = start + options.durationMs
@@ -140,11 +140,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
  * Sends the warm-up publishes round-robin over the connections. Stops at the first error:
  * the measured phase then shows what is wrong, with its own errors and timeouts.
  */
-async function warmUp(clients: BrokerClient[], options: LoadOptions): Promise<void> {
-  const body = makeBody(options.size)
-  for (let i = 0; i < (options.warmup ?? 0); i++) {
+async function warmUp(clients: BrokerClient[], topic: string, body: string, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) {
     try {
-      await clients[i % clients.length].publish({topic: options.topic, format: 'RAW', body})
+      await clients[i % clients.length].publish({topic, format: 'RAW', body})
     } catch {
       return
     }
