@@ -4,7 +4,7 @@
  * was wrong (a port in use, an unusable data dir).
  */
 import path from 'node:path'
-import {DatabaseWriter} from '../storage/database-writer.js'
+import {DatabaseWriter, DEFAULT_INLINE_SLOW_MS, INLINE_BACKOFF_MS} from '../storage/database-writer.js'
 import {MIGRATIONS, STATEMENTS} from '../storage/schema.js'
 import {StoreReader} from '../storage/store-reader.js'
 import {prepareDataDir} from './data-dir.js'
@@ -340,7 +340,7 @@ export class BrokerNode implements NodeView {
       {name: 'pad_write_inline_total', help: 'Small writes committed on the main thread, not the writer thread', type: 'counter', value: writer.inlineWrites},
       {
         name: 'pad_write_inline_slow_total',
-        help: 'Main-thread commits slower than 20 ms, each sending writes back to the writer thread for a second',
+        help: `Main-thread commits slower than ${DEFAULT_INLINE_SLOW_MS} ms, each sending writes back to the writer thread for ${INLINE_BACKOFF_MS / 1000} s`,
         type: 'counter',
         value: writer.inlineSlowWrites,
       },

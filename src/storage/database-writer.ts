@@ -127,9 +127,9 @@ type State = 'opening' | 'open' | 'closing' | 'closed' | 'failed'
 
 const DEFAULT_MAX_BATCH_REQUESTS = 10_000
 const DEFAULT_BUSY_TIMEOUT_MS = 5_000
-const DEFAULT_INLINE_SLOW_MS = 20
+export const DEFAULT_INLINE_SLOW_MS = 20
 /** How long writes go through the thread after a slow inline commit. */
-const INLINE_BACKOFF_MS = 1_000
+export const INLINE_BACKOFF_MS = 1_000
 /**
  * After this many inline commits the next write goes through the thread, whose connection then
  * checkpoints the WAL (SQLite does after a commit that leaves more than 1,000 pages in it) with
