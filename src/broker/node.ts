@@ -9,6 +9,7 @@ import {MIGRATIONS, STATEMENTS} from '../storage/schema.js'
 import {StoreReader} from '../storage/store-reader.js'
 import {prepareDataDir} from './data-dir.js'
 import {HttpApi} from './http-api.js'
+import {maxLineBytes, type NodeLimits} from './limits.js'
 import {RaftLog, type RaftTiming} from './raft-log.js'
 import {RaftStorage} from '../storage/raft-storage.js'
 import {RaftTransport, type PeerAddress} from '../transport/raft-transport.js'
@@ -33,7 +34,8 @@ export interface NodeOptions {
   raftPort: number
   dataDir: string
   logFormat: LogFormat
-  maxBodyBytes: number
+  /** Bounds on what clients and peers may make the node hold (src/broker/limits.ts). */
+  limits: NodeLimits
   commitTimeoutMs: number
   dedupWindow: number
   /** Every member's Raft address, this node's included, in the same order on every node. */
@@ -41,8 +43,14 @@ export interface NodeOptions {
   /** Name shared by the members; a node refuses Raft connections from another cluster. */
   cluster: string
   timing: RaftTiming
-  /** Token for /admin endpoints; null disables them. */
+  /**
+   * The cluster's secret: /admin endpoints require it, and members prove they know it when
+   * they connect on the Raft port. Null disables /admin and refuses every Raft connection, so
+   * a node that has peers must have one.
+   */
   adminToken: string | null
+  /** Origins besides the node's own whose pages may POST to it (`--cors-origin`). */
+  corsOrigins: string[]
 }
 
 export const DEFAULT_NODE_OPTIONS = {
@@ -51,7 +59,6 @@ export const DEFAULT_NODE_OPTIONS = {
   httpPort: 8080,
   raftPort: 6000,
   logFormat: 'text',
-  maxBodyBytes: 1024 * 1024,
   commitTimeoutMs: 2000,
   dedupWindow: 100_000,
   tickMs: 10,
@@ -101,7 +108,7 @@ export class BrokerNode implements NodeView {
     private readonly releaseDataDir: () => void,
   ) {
     this.nodeId = options.id ?? `${options.host}:${options.tcpPort}`
-    this.limits = {maxBodyBytes: options.maxBodyBytes, maxLineBytes: options.maxBodyBytes * 2 + 4096}
+    this.limits = {...options.limits, maxLineBytes: maxLineBytes(options.limits)}
     this.transport = new RaftTransport({
       self: {index: self, node_id: this.nodeId, tcp_port: options.tcpPort, http_port: options.httpPort, cluster: options.cluster},
       peers: options.peers,
@@ -125,7 +132,7 @@ export class BrokerNode implements NodeView {
     this.raftLog.on('fatal', (error: Error) => this.fail(error))
     this.log = this.raftLog
     this.events = new NodeEvents(this.raftLog)
-    this.publisher = new Publisher(this.log, {maxBodyBytes: options.maxBodyBytes})
+    this.publisher = new Publisher(this.log, {maxBodyBytes: options.limits.maxBodyBytes})
     this.subscriptions = new SubscriptionRegistry(store)
     const context: SessionContext = {publisher: this.publisher, store, subscriptions: this.subscriptions, limits: this.limits, logger}
     this.tcp = new TcpServer(context)
@@ -139,6 +146,9 @@ export class BrokerNode implements NodeView {
     const self = selfIndex(options.peers, options.host, options.raftPort)
     if (self === -1) {
       throw new Error(`--peers must list this node's own Raft address ${options.host}:${options.raftPort}`)
+    }
+    if (options.adminToken === null && options.peers.length > 1) {
+      throw new Error("a node with --peers needs the cluster's secret, the same on every member: give --token-file (or PAD_TOKEN)")
     }
     const lock = await prepareDataDir(options.dataDir)
     let writer: DatabaseWriter | null = null

@@ -1,12 +1,13 @@
 import path from 'node:path'
 import {Command, Flags} from '@oclif/core'
 import {DataDirError} from '../broker/data-dir.js'
+import {DEFAULT_LIMITS} from '../broker/limits.js'
 import {Logger} from '../broker/logger.js'
 import {BrokerNode, DEFAULT_NODE_OPTIONS} from '../broker/node.js'
-import fs from 'node:fs'
 import {durationFlag} from '../cli/duration.js'
 import {padHome} from '../cli/pad-home.js'
 import {parsePeers} from '../cli/peers.js'
+import {readNodeToken} from '../cli/token.js'
 import {watchProcess} from '../cluster/process-util.js'
 
 export default class Node extends Command {
@@ -37,7 +38,60 @@ its write queue; a second signal exits at once.`
     'raft-port': Flags.integer({description: 'Raft port for peer traffic', default: DEFAULT_NODE_OPTIONS.raftPort, min: 1, max: 65535}),
     'data-dir': Flags.string({description: 'directory of the node database [default: $PAD_HOME/node-<tcp-port>]'}),
     'log-format': Flags.string({description: 'log line format', options: ['text', 'json'], default: 'text'}),
-    'max-body': Flags.integer({description: 'largest message body in bytes', default: DEFAULT_NODE_OPTIONS.maxBodyBytes, min: 1}),
+    'max-body': Flags.integer({description: 'largest message body in bytes', default: DEFAULT_LIMITS.maxBodyBytes, min: 1, helpGroup: 'LIMITS'}),
+    'max-connections': Flags.integer({
+      description: 'open client TCP connections; more are refused',
+      default: DEFAULT_LIMITS.maxClientConnections,
+      min: 1,
+      helpGroup: 'LIMITS',
+    }),
+    'max-raft-connections': Flags.integer({
+      description: 'open connections on the Raft port, authenticated or not',
+      default: DEFAULT_LIMITS.maxRaftConnections,
+      min: 1,
+      helpGroup: 'LIMITS',
+    }),
+    'max-subscriptions': Flags.integer({
+      description: 'subscriptions one client connection may hold',
+      default: DEFAULT_LIMITS.maxSubscriptionsPerConnection,
+      min: 1,
+      helpGroup: 'LIMITS',
+    }),
+    'max-patterns': Flags.integer({
+      description: 'topic patterns in one subscription',
+      default: DEFAULT_LIMITS.maxPatternsPerSubscription,
+      min: 1,
+      helpGroup: 'LIMITS',
+    }),
+    'max-pending': Flags.integer({
+      description: 'bytes waiting to be written to one subscriber (TCP or SSE) before it is cut off as too slow',
+      default: DEFAULT_LIMITS.maxPendingBytes,
+      min: 1024,
+      helpGroup: 'LIMITS',
+    }),
+    'max-page-bytes': Flags.integer({
+      description: 'message body bytes in one /messages page; the page ends early rather than grow past it',
+      default: DEFAULT_LIMITS.maxPageBytes,
+      min: 1024,
+      helpGroup: 'LIMITS',
+    }),
+    'handshake-timeout': durationFlag({
+      description: 'how long a connection on the Raft port may take to authenticate',
+      default: DEFAULT_LIMITS.handshakeTimeoutMs,
+      defaultHelp: async () => '2s',
+      helpGroup: 'LIMITS',
+    }),
+    'idle-timeout': durationFlag({
+      description: 'close a client connection with no subscription that has sent nothing for this long',
+      default: DEFAULT_LIMITS.idleTimeoutMs,
+      defaultHelp: async () => '5m',
+      helpGroup: 'LIMITS',
+    }),
+    'cors-origin': Flags.string({
+      description: "an origin (e.g. http://localhost:3000) whose pages may publish and call /admin, besides the node's own; repeatable",
+      multiple: true,
+      default: [],
+    }),
     'commit-timeout': durationFlag({
       description: 'how long a publish waits for a leader and a commit before it fails with NO_LEADER',
       default: DEFAULT_NODE_OPTIONS.commitTimeoutMs,
@@ -53,7 +107,9 @@ its write queue; a second signal exits at once.`
       defaultHelp: async () => '150ms',
     }),
     heartbeat: durationFlag({description: 'leader heartbeat interval', default: DEFAULT_NODE_OPTIONS.heartbeatMs, defaultHelp: async () => '50ms'}),
-    'token-file': Flags.string({description: 'file holding the token that /admin endpoints require (or set PAD_TOKEN)'}),
+    'token-file': Flags.string({
+      description: `file holding the cluster's secret (16 characters or more, or set PAD_TOKEN): /admin endpoints require it, and members prove they know it on the Raft port; required with --peers`,
+    }),
     'supervisor-pid': Flags.integer({
       description: 'stop gracefully when this process (the cluster supervisor that started the node) is gone',
       hidden: true,
@@ -74,13 +130,11 @@ its write queue; a second signal exits at once.`
     const timing = {tickMs: DEFAULT_NODE_OPTIONS.tickMs, electionTimeoutMs: flags['election-timeout'], heartbeatMs: flags.heartbeat}
     if (timing.heartbeatMs >= timing.electionTimeoutMs) this.error('--heartbeat must be shorter than --election-timeout', {exit: 2})
     if (timing.heartbeatMs < timing.tickMs) this.error(`--heartbeat must be at least ${timing.tickMs}ms`, {exit: 2})
-    let adminToken: string | null = process.env.PAD_TOKEN && process.env.PAD_TOKEN !== '' ? process.env.PAD_TOKEN : null
-    if (flags['token-file']) {
-      try {
-        adminToken = fs.readFileSync(flags['token-file'], 'utf8').trim()
-      } catch (error) {
-        this.error(`cannot read --token-file: ${(error as Error).message}`, {exit: 2})
-      }
+    let adminToken: string | null
+    try {
+      adminToken = readNodeToken(flags['token-file'])
+    } catch (error) {
+      this.error((error as Error).message, {exit: 2})
     }
     let node: BrokerNode
     try {
@@ -93,13 +147,25 @@ its write queue; a second signal exits at once.`
           raftPort: flags['raft-port'],
           dataDir,
           logFormat: flags['log-format'] as 'text' | 'json',
-          maxBodyBytes: flags['max-body'],
+          limits: {
+            maxBodyBytes: flags['max-body'],
+            maxClientConnections: flags['max-connections'],
+            maxRaftConnections: flags['max-raft-connections'],
+            maxSubscriptionsPerConnection: flags['max-subscriptions'],
+            maxPatternsPerSubscription: flags['max-patterns'],
+            maxHelloBytes: DEFAULT_LIMITS.maxHelloBytes,
+            handshakeTimeoutMs: flags['handshake-timeout'],
+            idleTimeoutMs: flags['idle-timeout'],
+            maxPendingBytes: flags['max-pending'],
+            maxPageBytes: flags['max-page-bytes'],
+          },
           commitTimeoutMs: flags['commit-timeout'],
           dedupWindow: DEFAULT_NODE_OPTIONS.dedupWindow,
           peers,
           cluster: flags.cluster,
           timing,
           adminToken,
+          corsOrigins: flags['cors-origin'],
         },
         logger,
       )
