@@ -97,7 +97,10 @@ export interface AcceptorView {
   remoteAddress: string | undefined
 }
 
-export type HelloVerdict = {ok: true; card: NodeCard; parties: HandshakeParties} | {ok: false; reason: string}
+/** Why a hello was refused, in a few fixed kinds: log lines are rate-limited per kind, whatever a stranger puts in its hello. */
+export type HelloRefusal = 'malformed' | 'card' | 'address' | 'secret'
+
+export type HelloVerdict = {ok: true; card: NodeCard; parties: HandshakeParties} | {ok: false; kind: HelloRefusal; reason: string}
 
 /** Checks a hello on an accepted connection: well-formed, from a member, from its address, with a right MAC. */
 export function verifyHello(view: AcceptorView, payload: Buffer): HelloVerdict {
@@ -105,20 +108,20 @@ export function verifyHello(view: AcceptorView, payload: Buffer): HelloVerdict {
   try {
     raw = JSON.parse(payload.toString('utf8'))
   } catch {
-    return {ok: false, reason: 'malformed hello'}
+    return {ok: false, kind: 'malformed', reason: 'malformed hello'}
   }
-  if (!isRecord(raw) || raw.v !== PROTOCOL_VERSION) return {ok: false, reason: 'hello of an unknown protocol version'}
+  if (!isRecord(raw) || raw.v !== PROTOCOL_VERSION) return {ok: false, kind: 'malformed', reason: 'hello of an unknown protocol version'}
   const card = parseCard(raw.card, view.self, view.peers.length)
-  if (typeof card === 'string') return {ok: false, reason: card}
+  if (typeof card === 'string') return {ok: false, kind: 'card', reason: card}
   const dialerNonce = hexBytes(raw.nonce, NONCE_BYTES)
   const given = hexBytes(raw.mac, MAC_BYTES)
-  if (!dialerNonce || !given) return {ok: false, reason: 'hello without a well-formed nonce and MAC'}
-  if (dialerNonce.equals(view.acceptorNonce)) return {ok: false, reason: 'hello echoes our own nonce'}
+  if (!dialerNonce || !given) return {ok: false, kind: 'malformed', reason: 'hello without a well-formed nonce and MAC'}
+  if (dialerNonce.equals(view.acceptorNonce)) return {ok: false, kind: 'secret', reason: 'hello echoes our own nonce'}
   if (!addressMatches(view.peers[card.index].host, view.remoteAddress)) {
-    return {ok: false, reason: `member ${card.index} must connect from ${view.peers[card.index].host}, not ${String(view.remoteAddress)}`}
+    return {ok: false, kind: 'address', reason: `member ${card.index} must connect from ${view.peers[card.index].host}, not ${String(view.remoteAddress)}`}
   }
   const parties: HandshakeParties = {cluster: view.self.cluster, dialer: card.index, dialerNonce, acceptor: view.self.index, acceptorNonce: view.acceptorNonce}
-  if (!sameMac(mac(view.key, 'hello', parties, card), given)) return {ok: false, reason: 'wrong secret (hello MAC does not match)'}
+  if (!sameMac(mac(view.key, 'hello', parties, card), given)) return {ok: false, kind: 'secret', reason: 'wrong secret (hello MAC does not match)'}
   return {ok: true, card, parties}
 }
 

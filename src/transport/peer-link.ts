@@ -31,6 +31,8 @@ export interface PeerLinkOptions {
   onDisconnected?: (reason: string) => void
   /** The handshake failed: the peer is not who it should be, or speaks another protocol. */
   onRefused?: (reason: string) => void
+  /** A callback above threw from a socket event; the link carries on. */
+  onCallbackError?: (error: Error) => void
 }
 
 export class PeerLink {
@@ -94,7 +96,15 @@ export class PeerLink {
 
   private connect(): void {
     if (this.closed) return
-    const socket = net.connect({host: this.options.host, port: this.options.port})
+    let socket: net.Socket
+    try {
+      socket = net.connect({host: this.options.host, port: this.options.port})
+    } catch (error) {
+      // Not even an attempt (a bad address): report it, and try again later like any failed attempt.
+      this.options.onRefused?.((error as Error).message)
+      this.reconnectTimer = setTimeout(() => this.connect(), this.options.maxBackoffMs)
+      return
+    }
     this.socket = socket
     socket.setNoDelay(true)
     const reader = new FrameReader(this.options.maxHandshakeFrameBytes)
@@ -127,7 +137,7 @@ export class PeerLink {
           socket.on('data', () => {})
           this.connected = true
           this.backoffMs = this.options.minBackoffMs
-          this.options.onConnected?.()
+          this.notify(() => this.options.onConnected?.())
         })
       } catch (error) {
         refuse((error as Error).message)
@@ -143,10 +153,19 @@ export class PeerLink {
       this.dropped += this.queue.length
       this.queue = []
       this.queuedBytes = 0
-      if (wasConnected) this.options.onDisconnected?.('connection closed')
+      if (wasConnected) this.notify(() => this.options.onDisconnected?.('connection closed'))
       if (this.closed) return
       this.reconnectTimer = setTimeout(() => this.connect(), this.backoffMs)
       this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs)
     })
+  }
+
+  /** Runs a callback of the owner from a socket event: what it throws must not end the process. */
+  private notify(callback: () => void): void {
+    try {
+      callback()
+    } catch (error) {
+      this.options.onCallbackError?.(error as Error)
+    }
   }
 }

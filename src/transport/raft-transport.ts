@@ -120,6 +120,7 @@ export class RaftTransport {
           onDisconnected: () => this.options.handlers.peerDisconnected?.(index),
           onRefused: (reason) =>
             this.limiter.warn(`dial:${index}`, 'could not authenticate to a Raft peer; retrying', {peer: index, address: `${address.host}:${address.port}`, reason}),
+          onCallbackError: (error) => this.limiter.warn(`link:${index}`, 'a Raft link callback failed', {peer: index, error: error.message}),
         }),
       )
     }
@@ -234,7 +235,7 @@ export class RaftTransport {
       }
       const verdict = verifyHello({key, self: this.options.self, peers: this.options.peers, acceptorNonce, remoteAddress: remote}, payload)
       if (!verdict.ok) {
-        this.refuse(socket, `hello:${verdict.reason}`, `refusing a Raft connection: ${verdict.reason}`, remote)
+        this.refuse(socket, `hello:${verdict.kind}`, `refusing a Raft connection: ${verdict.reason}`, remote)
         return
       }
       clearTimeout(timer)

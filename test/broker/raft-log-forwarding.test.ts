@@ -86,7 +86,7 @@ describe('RaftLog forwarding', () => {
     logs = []
   })
 
-  it('answers a forward that does not decode with nothing, and one it must refuse with its code', async () => {
+  it('answers a forward that does not decode with nothing, and as a follower answers NOT_LEADER without proposing', async () => {
     const {log, sent} = driver()
     logs.push(log)
     expect(() => log.onForward(1, Buffer.from([1, 2]))).to.not.throw()
