@@ -144,6 +144,12 @@ describe('Raft port: strangers change nothing', function () {
     await sleep(500)
     expect(cluster.running()).to.deep.equal([0, 1, 2])
     expect(await snapshot(cluster)).to.deep.equal(before)
+    for (const target of [0, 1, 2]) {
+      // One clear line per refused connection, naming why.
+      const output = cluster.node(target).output
+      expect(output.match(/refusing a Raft connection that sent frame kind \d+ before authenticating/g), `node ${target}`).to.have.length(1)
+      expect(output.match(/refusing a Raft connection: wrong secret/g), `node ${target}`).to.have.length(1)
+    }
     const members = ((await getJson(cluster.node(0), '/cluster')) as {members: {node_id: string; http_port: unknown}[]}).members
     for (const member of members) {
       expect(member.node_id).to.not.equal('evil')
