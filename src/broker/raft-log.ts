@@ -17,7 +17,7 @@ import {Raft, type Entry, type HardState, type Message, type Ready, type Role, t
 import type {DatabaseWriter, SqlValue, WriteOp} from '../storage/database-writer.js'
 import type {RaftStorage} from '../storage/raft-storage.js'
 import {ENTRY_TYPE_CODE} from '../storage/schema.js'
-import {messageBoundsError} from '../transport/message-bounds.js'
+import {messageBoundsError, type BoundsContext} from '../transport/message-bounds.js'
 import type {RaftTransport} from '../transport/raft-transport.js'
 import {BrokerError, type ErrorCode} from './errors.js'
 import {forwardedPublishError} from './forwarded-publish.js'
@@ -104,6 +104,8 @@ export class RaftLog extends EventEmitter implements ReplicatedLog {
   private lastCommitEvent = 0
   /** When each kind of refused peer input was last logged (see refused). */
   private readonly refusalLogged = new Map<string, number>()
+  /** What messageBoundsError checks against; one object, updated in place, so a step allocates nothing for it. */
+  private readonly bounds: BoundsContext
   elections = 0
 
   constructor(
@@ -126,6 +128,7 @@ export class RaftLog extends EventEmitter implements ReplicatedLog {
       applied: store.appliedIndex,
     })
     this.lastTerm = storage.initialState().term
+    this.bounds = {self: options.self, clusterSize: options.clusterSize, currentTerm: this.lastTerm}
     let ticks = 0
     this.ticker = setInterval(() => {
       this.forwardingBlocked = false
@@ -139,7 +142,8 @@ export class RaftLog extends EventEmitter implements ReplicatedLog {
   /** Messages from the transport: those out of bounds (message-bounds.ts) are dropped here, before the core. */
   step(message: Message): void {
     if (this.closed) return
-    const problem = messageBoundsError(message, {self: this.options.self, clusterSize: this.options.clusterSize, currentTerm: this.lastTerm})
+    this.bounds.currentTerm = this.lastTerm
+    const problem = messageBoundsError(message, this.bounds)
     if (problem !== null) {
       this.refused('raft', 'dropping a Raft message out of bounds', {from: message.from, type: message.type, problem})
       return

@@ -95,6 +95,10 @@ export function encodeMessage(message: Message): Buffer {
   return out
 }
 
+function truncated(what: string): Error {
+  return new Error(`Raft message is truncated (${what})`)
+}
+
 export function decodeMessage(data: Buffer): Message {
   if (data.length < 10) throw new Error(`Raft message of ${data.length} bytes is too short`)
   const type = TYPES[data.readUInt8(0)]
@@ -104,25 +108,22 @@ export function decodeMessage(data: Buffer): Message {
   if (flags & F_REJECT) message.reject = true
   if (flags & F_TRANSFER) message.transfer = true
   let at = 10
-  const need = (bytes: number, what: string): void => {
-    if (data.length - at < bytes) throw new Error(`Raft message is truncated (${what})`)
-  }
   for (const [bit, key] of OPTIONAL) {
     if (flags & bit) {
-      need(8, key)
+      if (data.length - at < 8) throw truncated(key)
       message[key] = data.readDoubleLE(at)
       at += 8
     }
   }
   if (flags & F_ENTRIES) {
-    need(4, 'entry count')
+    if (data.length - at < 4) throw truncated('entry count')
     const count = data.readUInt32LE(at)
     at += 4
     // Every entry takes at least its header: a count the bytes cannot hold is refused before allocating for it.
     if (count > (data.length - at) / 17) throw new Error(`Raft message claims ${count} entries in ${data.length - at} bytes`)
     const entries: Entry[] = new Array(count)
     for (let i = 0; i < count; i++) {
-      need(17, 'entry header')
+      if (data.length - at < 17) throw truncated('entry header')
       const index = data.readDoubleLE(at)
       const term = data.readUInt32LE(at + 8)
       const entryType = ENTRY_TYPES[data.readUInt8(at + 12)]
