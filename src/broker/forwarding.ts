@@ -35,7 +35,31 @@ export function encodeForwardResult(requestId: number, outcome: ForwardOutcome):
   return out
 }
 
+/** Throws a plain Error unless the payload is a request id and an outcome of the right shape. */
 export function decodeForwardResult(payload: Buffer): {requestId: number; outcome: ForwardOutcome} {
   if (payload.length < 5) throw new Error('forward result is too short')
-  return {requestId: payload.readUInt32LE(0), outcome: JSON.parse(payload.toString('utf8', 4)) as ForwardOutcome}
+  let raw: unknown
+  try {
+    raw = JSON.parse(payload.toString('utf8', 4))
+  } catch {
+    throw new Error('forward result is not JSON')
+  }
+  return {requestId: payload.readUInt32LE(0), outcome: checkedOutcome(raw)}
+}
+
+const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+const isOptionalString = (value: unknown): value is string | undefined => value === undefined || typeof value === 'string'
+
+function checkedOutcome(raw: unknown): ForwardOutcome {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error('forward result is not an object')
+  const r = raw as Record<string, unknown>
+  if (r.ok === true) {
+    if (typeof r.topic !== 'string' || !isCount(r.offset) || !isCount(r.raftIndex) || !isCount(r.term)) {
+      throw new Error('forward result lacks a well-typed topic, offset, raftIndex and term')
+    }
+    if (r.duplicate !== undefined && typeof r.duplicate !== 'boolean') throw new Error('forward result has a duplicate flag that is not a boolean')
+    return {ok: true, topic: r.topic, offset: r.offset, raftIndex: r.raftIndex, term: r.term, duplicate: r.duplicate ?? false}
+  }
+  if (r.ok !== false || typeof r.code !== 'string' || !isOptionalString(r.message)) throw new Error('forward result is neither a success nor a coded failure')
+  return {ok: false, code: r.code, message: r.message}
 }

@@ -113,16 +113,18 @@ export class BrokerNode implements NodeView {
       self: {index: self, node_id: this.nodeId, tcp_port: options.tcpPort, http_port: options.httpPort, cluster: options.cluster},
       peers: options.peers,
       listen: {host: options.host, port: options.raftPort},
+      secret: options.adminToken,
+      limits: options.limits,
       logger,
       handlers: {
         raft: (_, message) => this.raftLog.step(message),
         forward: (from, payload) => this.raftLog.onForward(from, payload),
-        forwardResult: (_, payload) => this.raftLog.onForwardResult(payload),
+        forwardResult: (from, payload) => this.raftLog.onForwardResult(from, payload),
         peerDisconnected: (peer) => this.raftLog.onPeerDisconnected(peer),
       },
     })
     this.raftLog = new RaftLog(
-      {self, clusterSize: options.peers.length, timing: options.timing, proposalTimeoutMs: options.commitTimeoutMs},
+      {self, clusterSize: options.peers.length, timing: options.timing, proposalTimeoutMs: options.commitTimeoutMs, maxBodyBytes: options.limits.maxBodyBytes},
       new RaftStorage(reader),
       writer,
       store,

@@ -17,8 +17,10 @@ import {Raft, type Entry, type HardState, type Message, type Ready, type Role, t
 import type {DatabaseWriter, SqlValue, WriteOp} from '../storage/database-writer.js'
 import type {RaftStorage} from '../storage/raft-storage.js'
 import {ENTRY_TYPE_CODE} from '../storage/schema.js'
+import {messageBoundsError, type BoundsContext} from '../transport/message-bounds.js'
 import type {RaftTransport} from '../transport/raft-transport.js'
-import {BrokerError} from './errors.js'
+import {BrokerError, type ErrorCode} from './errors.js'
+import {forwardedPublishError} from './forwarded-publish.js'
 import {decodeForward, decodeForwardResult, encodeForward, encodeForwardResult, type ForwardOutcome} from './forwarding.js'
 import type {Logger} from './logger.js'
 import type {ApplyResult, MessageStore} from './message-store.js'
@@ -36,8 +38,16 @@ export interface RaftLogOptions {
   timing: RaftTiming
   /** How long a proposal may wait for a leader before it is given up. */
   proposalTimeoutMs: number
+  /** Largest publish body a forwarded publish may carry (the node's --max-body). */
+  maxBodyBytes: number
   random?: () => number
 }
+
+/** Failure codes a leader's answer may pass on to the publisher as they are; any other becomes NO_LEADER. */
+const PASSED_ON_CODES: ReadonlySet<string> = new Set<ErrorCode>(['BAD_REQUEST', 'TOO_LARGE'])
+
+/** Milliseconds between two log lines about the same kind of refused peer input. */
+const REFUSAL_LOG_INTERVAL_MS = 10_000
 
 /** Events for the /events stream and the dashboards. */
 export type RaftEvent =
@@ -92,6 +102,10 @@ export class RaftLog extends EventEmitter implements ReplicatedLog {
   /** A hard state whose only change is the commit index, not yet written (see persistOps). */
   private unwrittenHardState: HardState | null = null
   private lastCommitEvent = 0
+  /** When each kind of refused peer input was last logged (see refused). */
+  private readonly refusalLogged = new Map<string, number>()
+  /** What messageBoundsError checks against; one object, updated in place, so a step allocates nothing for it. */
+  private readonly bounds: BoundsContext
   elections = 0
 
   constructor(
@@ -114,6 +128,7 @@ export class RaftLog extends EventEmitter implements ReplicatedLog {
       applied: store.appliedIndex,
     })
     this.lastTerm = storage.initialState().term
+    this.bounds = {self: options.self, clusterSize: options.clusterSize, currentTerm: this.lastTerm}
     let ticks = 0
     this.ticker = setInterval(() => {
       this.forwardingBlocked = false
@@ -124,9 +139,15 @@ export class RaftLog extends EventEmitter implements ReplicatedLog {
     this.process()
   }
 
-  /** Messages from the transport. */
+  /** Messages from the transport: those out of bounds (message-bounds.ts) are dropped here, before the core. */
   step(message: Message): void {
     if (this.closed) return
+    this.bounds.currentTerm = this.lastTerm
+    const problem = messageBoundsError(message, this.bounds)
+    if (problem !== null) {
+      this.refused('raft', 'dropping a Raft message out of bounds', {from: message.from, type: message.type, problem})
+      return
+    }
     this.raft.step(message)
     this.schedule()
   }
@@ -139,12 +160,26 @@ export class RaftLog extends EventEmitter implements ReplicatedLog {
     })
   }
 
-  /** A follower forwarded a publish to us, believing we lead. */
+  /** A follower forwarded a publish to us, believing we lead. Nothing it sends is proposed unchecked. */
   onForward(from: number, payload: Buffer): void {
-    const {requestId, data} = decodeForward(payload)
+    let forward: ReturnType<typeof decodeForward>
+    try {
+      forward = decodeForward(payload)
+    } catch (error) {
+      // Without a request id there is no one to answer.
+      this.refused('forward', 'dropping a forwarded publish that does not decode', {from, error: (error as Error).message})
+      return
+    }
+    const {requestId, data} = forward
     const reply = (outcome: ForwardOutcome): void => this.transport.sendForwardResult(from, encodeForwardResult(requestId, outcome))
     if (this.softState.role !== 'leader') {
       reply({ok: false, code: 'NOT_LEADER', message: 'not the leader'})
+      return
+    }
+    const refusal = forwardedPublishError(data, this.options.maxBodyBytes)
+    if (refusal !== null) {
+      this.refused('forward', 'refusing a forwarded publish', {from, code: refusal.code, error: refusal.message})
+      reply({ok: false, code: refusal.code, message: refusal.message})
       return
     }
     this.proposals.push({
@@ -159,11 +194,23 @@ export class RaftLog extends EventEmitter implements ReplicatedLog {
     this.schedule()
   }
 
-  /** The leader answered a publish we forwarded. */
-  onForwardResult(payload: Buffer): void {
-    const {requestId, outcome} = decodeForwardResult(payload)
-    const proposal = this.forwarded.get(requestId)?.proposal
-    if (!proposal) return
+  /** The leader answered a publish we forwarded: only the member we forwarded it to may. */
+  onForwardResult(from: number, payload: Buffer): void {
+    let result: ReturnType<typeof decodeForwardResult>
+    try {
+      result = decodeForwardResult(payload)
+    } catch (error) {
+      this.refused('forwardResult', 'dropping a forward result that does not decode', {from, error: (error as Error).message})
+      return
+    }
+    const {requestId, outcome} = result
+    const forwarded = this.forwarded.get(requestId)
+    if (!forwarded) return
+    if (forwarded.leader !== from) {
+      this.refused('forwardResult', 'dropping a forward result from a member the publish was not forwarded to', {from, to: forwarded.leader})
+      return
+    }
+    const {proposal} = forwarded
     this.forwarded.delete(requestId)
     if (outcome.ok) {
       proposal.waiter.resolve({
@@ -178,8 +225,17 @@ export class RaftLog extends EventEmitter implements ReplicatedLog {
       this.proposals.push(proposal)
       this.schedule()
     } else {
-      proposal.waiter.reject(new BrokerError('NO_LEADER', outcome.message ?? 'the leader could not commit the publish'))
+      const code = PASSED_ON_CODES.has(outcome.code!) ? (outcome.code as ErrorCode) : 'NO_LEADER'
+      proposal.waiter.reject(new BrokerError(code, outcome.message ?? 'the leader could not commit the publish'))
     }
+  }
+
+  /** Logs refused peer input, at most one line per kind so often: a faulty member must not flood the log. */
+  private refused(kind: string, message: string, fields: Record<string, unknown>): void {
+    const now = Date.now()
+    if (now - (this.refusalLogged.get(kind) ?? -Infinity) < REFUSAL_LOG_INTERVAL_MS) return
+    this.refusalLogged.set(kind, now)
+    this.logger.warn(message, fields)
   }
 
   status(): LogStatus {

@@ -5,7 +5,7 @@
  */
 
 export const FRAME_KIND = {
-  /** First frame on a connection: who is calling. */
+  /** The dialer's answer to a challenge: who is calling, and proof that it knows the secret. */
   hello: 1,
   /** One or more encoded Raft messages. */
   raft: 2,
@@ -13,6 +13,10 @@ export const FRAME_KIND = {
   forward: 3,
   /** The leader's answer to a forwarded publish. */
   forwardResult: 4,
+  /** First frame on an accepted connection: a fresh nonce the dialer's hello must cover. */
+  challenge: 5,
+  /** The accepting side's proof that it knows the secret too, covering both nonces. */
+  welcome: 6,
 } as const
 
 export type FrameKind = (typeof FRAME_KIND)[keyof typeof FRAME_KIND]
@@ -29,31 +33,58 @@ export function frame(kind: FrameKind, payload: Uint8Array): Buffer {
 
 export class FrameTooLargeError extends Error {}
 
-/** Reassembles frames from stream chunks. */
+/**
+ * Reassembles frames from stream chunks. The chunks of an incomplete frame are kept as they
+ * came and joined once, when the last one arrives: a large frame in many chunks costs one
+ * copy, not one per chunk.
+ */
 export class FrameReader {
   private chunks: Buffer[] = []
   private buffered = 0
+  /** Bytes (prefix included) of the frame being gathered; 0 while its prefix is incomplete. */
+  private needed = 0
 
-  constructor(private readonly maxFrameBytes = MAX_FRAME_BYTES) {}
+  /** The limit may be raised once the peer has authenticated (see RaftTransport). */
+  constructor(public maxFrameBytes = MAX_FRAME_BYTES) {}
 
   /** Calls `emit(kind, payload)` for every complete frame; throws FrameTooLargeError. */
   push(chunk: Buffer, emit: (kind: number, payload: Buffer) => void): void {
+    if (this.buffered === 0) {
+      this.scan(chunk, emit)
+      return
+    }
     this.chunks.push(chunk)
     this.buffered += chunk.length
-    if (this.buffered < 4) return
-    let data = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.buffered)
+    if (this.needed === 0 ? this.buffered < 4 : this.buffered < this.needed) return
+    const data = Buffer.concat(this.chunks, this.buffered)
+    this.chunks = []
+    this.buffered = 0
+    this.needed = 0
+    this.scan(data, emit)
+  }
+
+  /** Emits the complete frames at the start of `data` and keeps the rest. */
+  private scan(data: Buffer, emit: (kind: number, payload: Buffer) => void): void {
     let at = 0
     while (data.length - at >= 4) {
-      const length = data.readUInt32LE(at)
-      if (length === 0 || length > this.maxFrameBytes) {
-        throw new FrameTooLargeError(`frame of ${length} bytes is outside 1..${this.maxFrameBytes}`)
+      const length = this.checkedLength(data.readUInt32LE(at))
+      if (data.length - at - 4 < length) {
+        this.needed = 4 + length
+        break
       }
-      if (data.length - at - 4 < length) break
       emit(data[at + 4], data.subarray(at + 5, at + 4 + length))
       at += 4 + length
     }
-    data = data.subarray(at)
-    this.chunks = data.length > 0 ? [data] : []
-    this.buffered = data.length
+    if (at < data.length) {
+      this.chunks = [data.subarray(at)]
+      this.buffered = data.length - at
+    }
+  }
+
+  private checkedLength(length: number): number {
+    if (length === 0 || length > this.maxFrameBytes) {
+      throw new FrameTooLargeError(`frame of ${length} bytes is outside 1..${this.maxFrameBytes}`)
+    }
+    return length
   }
 }

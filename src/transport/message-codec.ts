@@ -7,6 +7,11 @@
  *   u32 length, data]
  *
  * Optional fields are present when their flag bit is set, so a heartbeat is 14 bytes.
+ *
+ * Encoding refuses a value the format cannot carry (a term past u32, say) with a clear error
+ * instead of writing something else; decoding any bytes either yields a message or throws a
+ * plain Error that says what was wrong. Whether the values make sense is message-bounds.ts's
+ * question.
  */
 import type {Entry, EntryType, Message, MessageType} from '../raft/index.js'
 
@@ -31,7 +36,21 @@ const OPTIONAL = [
   [F_HINT_TERM, 'hintTerm'],
 ] as const
 
+const U16 = 0xffff
+const U32 = 0xffff_ffff
+
+class EncodeError extends Error {}
+
+function checkUnsigned(what: string, value: number, max: number): void {
+  if (!Number.isInteger(value) || value < 0 || value > max) throw new EncodeError(`cannot encode a Raft message with ${what} ${value}: outside 0..${max}`)
+}
+
 export function encodeMessage(message: Message): Buffer {
+  checkUnsigned('from', message.from, U16)
+  checkUnsigned('to', message.to, U16)
+  checkUnsigned('term', message.term, U32)
+  const typeCode = TYPE_CODE.get(message.type)
+  if (typeCode === undefined) throw new EncodeError(`cannot encode a Raft message of type ${String(message.type)}`)
   let flags = 0
   let size = 10
   if (message.reject) flags |= F_REJECT
@@ -46,10 +65,13 @@ export function encodeMessage(message: Message): Buffer {
   if (entries !== undefined) {
     flags |= F_ENTRIES
     size += 4
-    for (const entry of entries) size += 17 + entry.data.byteLength
+    for (const entry of entries) {
+      checkUnsigned('entry term', entry.term, U32)
+      size += 17 + entry.data.byteLength
+    }
   }
   const out = Buffer.allocUnsafe(size)
-  out.writeUInt8(TYPE_CODE.get(message.type)!, 0)
+  out.writeUInt8(typeCode, 0)
   out.writeUInt16LE(message.from, 1)
   out.writeUInt16LE(message.to, 3)
   out.writeUInt32LE(message.term, 5)
@@ -73,6 +95,10 @@ export function encodeMessage(message: Message): Buffer {
   return out
 }
 
+function truncated(what: string): Error {
+  return new Error(`Raft message is truncated (${what})`)
+}
+
 export function decodeMessage(data: Buffer): Message {
   if (data.length < 10) throw new Error(`Raft message of ${data.length} bytes is too short`)
   const type = TYPES[data.readUInt8(0)]
@@ -84,21 +110,26 @@ export function decodeMessage(data: Buffer): Message {
   let at = 10
   for (const [bit, key] of OPTIONAL) {
     if (flags & bit) {
+      if (data.length - at < 8) throw truncated(key)
       message[key] = data.readDoubleLE(at)
       at += 8
     }
   }
   if (flags & F_ENTRIES) {
+    if (data.length - at < 4) throw truncated('entry count')
     const count = data.readUInt32LE(at)
     at += 4
+    // Every entry takes at least its header: a count the bytes cannot hold is refused before allocating for it.
+    if (count > (data.length - at) / 17) throw new Error(`Raft message claims ${count} entries in ${data.length - at} bytes`)
     const entries: Entry[] = new Array(count)
     for (let i = 0; i < count; i++) {
+      if (data.length - at < 17) throw truncated('entry header')
       const index = data.readDoubleLE(at)
       const term = data.readUInt32LE(at + 8)
       const entryType = ENTRY_TYPES[data.readUInt8(at + 12)]
       const length = data.readUInt32LE(at + 13)
       at += 17
-      if (entryType === undefined || at + length > data.length) throw new Error('malformed entry in Raft message')
+      if (entryType === undefined || length > data.length - at) throw new Error('malformed entry in Raft message')
       entries[i] = {index, term, type: entryType, data: data.subarray(at, at + length)}
       at += length
     }

@@ -1,6 +1,7 @@
 /**
- * The outbound connection to one peer: connects, says hello, and sends frames, reconnecting
- * with exponential backoff when the connection fails.
+ * The outbound connection to one peer: connects, authenticates (answers the peer's challenge
+ * and checks its welcome, see peer-auth.ts), then sends frames, reconnecting with exponential
+ * backoff when the connection fails or the handshake does.
  *
  * Frames queued in one turn of the event loop leave in one write, at the end of the turn or
  * when the Raft driver flushes (before it waits for a write). Memory per peer is bounded:
@@ -8,18 +9,30 @@
  * Raft tolerates (it retries from the follower's progress).
  */
 import net from 'node:net'
+import {FRAME_KIND, FrameReader, frame} from './frames.js'
+
+/** How this node answers one challenge: the hello to send, and the check of the welcome it expects. */
+export type HandshakeAnswer = {hello: Buffer; welcome: (payload: Buffer) => boolean} | {refuse: string}
 
 export interface PeerLinkOptions {
   host: string
   port: number
-  /** Sent first on every new connection. */
-  hello: Buffer
+  /** Answers the peer's challenge on every new connection. */
+  answer: (challenge: Buffer) => HandshakeAnswer
+  /** Largest frame accepted before the peer has authenticated. */
+  maxHandshakeFrameBytes: number
+  /** A connection that has not finished the handshake within this is dropped. */
+  handshakeTimeoutMs: number
   /** Bytes that may wait for one peer (queued plus in the socket) before frames are dropped. */
   maxQueuedBytes: number
   minBackoffMs: number
   maxBackoffMs: number
   onConnected?: () => void
   onDisconnected?: (reason: string) => void
+  /** The handshake failed: the peer is not who it should be, or speaks another protocol. */
+  onRefused?: (reason: string) => void
+  /** A callback above threw from a socket event; the link carries on. */
+  onCallbackError?: (error: Error) => void
 }
 
 export class PeerLink {
@@ -83,29 +96,76 @@ export class PeerLink {
 
   private connect(): void {
     if (this.closed) return
-    const socket = net.connect({host: this.options.host, port: this.options.port})
+    let socket: net.Socket
+    try {
+      socket = net.connect({host: this.options.host, port: this.options.port})
+    } catch (error) {
+      // Not even an attempt (a bad address): report it, and try again later like any failed attempt.
+      this.options.onRefused?.((error as Error).message)
+      this.reconnectTimer = setTimeout(() => this.connect(), this.options.maxBackoffMs)
+      return
+    }
     this.socket = socket
     socket.setNoDelay(true)
+    const reader = new FrameReader(this.options.maxHandshakeFrameBytes)
+    let welcome: ((payload: Buffer) => boolean) | null = null
+    let timer: NodeJS.Timeout | null = null
+    const refuse = (reason: string): void => {
+      if (socket.destroyed) return
+      this.options.onRefused?.(reason)
+      socket.destroy()
+    }
     socket.on('connect', () => {
-      this.connected = true
-      this.backoffMs = this.options.minBackoffMs
-      socket.write(this.options.hello)
-      this.options.onConnected?.()
+      timer = setTimeout(() => refuse('no welcome within the handshake timeout'), this.options.handshakeTimeoutMs)
     })
-    // The peer never writes on our outbound connection; anything it sends is ignored.
-    socket.on('data', () => {})
+    // After the handshake the peer never writes on our outbound connection: anything more is ignored.
+    const onData = (chunk: Buffer): void => {
+      try {
+        reader.push(chunk, (kind, payload) => {
+          if (socket.destroyed || this.connected) return
+          if (welcome === null) {
+            if (kind !== FRAME_KIND.challenge) return refuse(`expected a challenge, got frame kind ${kind}`)
+            const answer = this.options.answer(payload)
+            if ('refuse' in answer) return refuse(answer.refuse)
+            welcome = answer.welcome
+            socket.write(frame(FRAME_KIND.hello, answer.hello))
+            return
+          }
+          if (kind !== FRAME_KIND.welcome || !welcome(payload)) return refuse('the peer did not prove it knows the secret (bad welcome)')
+          if (timer) clearTimeout(timer)
+          socket.off('data', onData)
+          socket.on('data', () => {})
+          this.connected = true
+          this.backoffMs = this.options.minBackoffMs
+          this.notify(() => this.options.onConnected?.())
+        })
+      } catch (error) {
+        refuse((error as Error).message)
+      }
+    }
+    socket.on('data', onData)
     socket.on('error', () => {})
     socket.on('close', () => {
+      if (timer) clearTimeout(timer)
       const wasConnected = this.connected
       this.connected = false
       this.socket = null
       this.dropped += this.queue.length
       this.queue = []
       this.queuedBytes = 0
-      if (wasConnected) this.options.onDisconnected?.('connection closed')
+      if (wasConnected) this.notify(() => this.options.onDisconnected?.('connection closed'))
       if (this.closed) return
       this.reconnectTimer = setTimeout(() => this.connect(), this.backoffMs)
       this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs)
     })
+  }
+
+  /** Runs a callback of the owner from a socket event: what it throws must not end the process. */
+  private notify(callback: () => void): void {
+    try {
+      callback()
+    } catch (error) {
+      this.options.onCallbackError?.(error as Error)
+    }
   }
 }

@@ -2,26 +2,45 @@
  * Raft RPC between nodes over TCP (port 6000+i): one outbound PeerLink per peer for what we
  * send, and the peers' own outbound connections, accepted here, for what we receive. Every
  * frame passes the fault filter on its way out and on its way in.
+ *
+ * Only members count: an accepted connection must authenticate (peer-auth.ts) within the
+ * handshake timeout, with frames no larger than a hello until it has, and nothing it sent
+ * before reaches the Raft driver. All of that happens once per connection; frames after it
+ * take the same path as before.
  */
 import net from 'node:net'
 import type {Message} from '../raft/index.js'
 import {FaultFilter} from './fault-filter.js'
-import {FRAME_KIND, FrameReader, frame, type FrameKind} from './frames.js'
+import {FRAME_KIND, FrameReader, MAX_FRAME_BYTES, frame, type FrameKind} from './frames.js'
+import {LogLimiter} from './log-limiter.js'
 import {decodeMessage, encodeMessage} from './message-codec.js'
-import {PeerLink} from './peer-link.js'
+import {
+  decodeChallenge,
+  encodeChallenge,
+  encodeHello,
+  encodeWelcome,
+  newNonce,
+  peerKey,
+  verifyHello,
+  verifyWelcome,
+  type HandshakeParties,
+  type NodeCard,
+  type PeerKey,
+} from './peer-auth.js'
+import {PeerLink, type HandshakeAnswer} from './peer-link.js'
+
+export type {NodeCard} from './peer-auth.js'
 
 export interface PeerAddress {
   host: string
   port: number
 }
 
-/** What a node tells its peers about itself when it connects. */
-export interface NodeCard {
-  index: number
-  node_id: string
-  tcp_port: number
-  http_port: number
-  cluster: string
+/** The bounds on the Raft port, from the node's limits (src/broker/limits.ts). */
+export interface RaftPortLimits {
+  maxRaftConnections: number
+  maxHelloBytes: number
+  handshakeTimeoutMs: number
 }
 
 export interface TransportHandlers {
@@ -43,6 +62,9 @@ export interface TransportOptions {
   listen: PeerAddress
   handlers: TransportHandlers
   logger: TransportLogger
+  /** The cluster's secret; null refuses every connection (a node without peers needs none). */
+  secret: string | null
+  limits: RaftPortLimits
   faults?: FaultFilter
   maxQueuedBytesPerPeer?: number
 }
@@ -53,11 +75,20 @@ export class RaftTransport {
   private readonly links = new Map<number, PeerLink>()
   private readonly inbound = new Set<net.Socket>()
   private readonly cards = new Map<number, NodeCard>()
+  /** The authenticated inbound connection of each member: a newer one replaces it. */
+  private readonly memberSockets = new Map<number, net.Socket>()
+  private readonly key: PeerKey | null
+  private readonly limiter: LogLimiter
   droppedByFaults = 0
+  refusedConnections = 0
 
   constructor(private readonly options: TransportOptions) {
     this.faults = options.faults ?? new FaultFilter()
+    this.key = options.secret === null ? null : peerKey(options.secret)
+    this.limiter = new LogLimiter(options.logger)
     this.server = net.createServer((socket) => this.accept(socket))
+    // A listening socket error after start (not a bind error) must not end the process.
+    this.server.on('error', (error) => this.limiter.warn('server', 'the Raft port reported an error', {error: error.message}))
   }
 
   /** Starts listening, then connects to every peer. */
@@ -72,7 +103,7 @@ export class RaftTransport {
         resolve()
       })
     })
-    const hello = frame(FRAME_KIND.hello, Buffer.from(JSON.stringify(this.options.self)))
+    const {limits} = this.options
     for (const [index, address] of this.options.peers.entries()) {
       if (index === this.options.self.index) continue
       this.links.set(
@@ -80,11 +111,16 @@ export class RaftTransport {
         new PeerLink({
           host: address.host,
           port: address.port,
-          hello,
+          answer: (challenge) => this.answer(index, challenge),
+          maxHandshakeFrameBytes: limits.maxHelloBytes,
+          handshakeTimeoutMs: limits.handshakeTimeoutMs,
           maxQueuedBytes: this.options.maxQueuedBytesPerPeer ?? 64 * 1024 * 1024,
           minBackoffMs: 20,
           maxBackoffMs: 1000,
           onDisconnected: () => this.options.handlers.peerDisconnected?.(index),
+          onRefused: (reason) =>
+            this.limiter.warn(`dial:${index}`, 'could not authenticate to a Raft peer; retrying', {peer: index, address: `${address.host}:${address.port}`, reason}),
+          onCallbackError: (error) => this.limiter.warn(`link:${index}`, 'a Raft link callback failed', {peer: index, error: error.message}),
         }),
       )
     }
@@ -111,7 +147,14 @@ export class RaftTransport {
   }
 
   sendRaft(message: Message): void {
-    this.sendFrame(message.to, FRAME_KIND.raft, encodeMessage(message))
+    let payload: Buffer
+    try {
+      payload = encodeMessage(message)
+    } catch (error) {
+      this.limiter.warn('encode', 'not sending a Raft message that cannot be encoded', {to: message.to, type: message.type, error: (error as Error).message})
+      return
+    }
+    this.sendFrame(message.to, FRAME_KIND.raft, payload)
   }
 
   /** False when the frame surely did not leave (no connection, or the queue is full). */
@@ -146,79 +189,130 @@ export class RaftTransport {
     return link.send(data)
   }
 
+  /** This node's hello for one challenge from peer `index`, or why it will not answer it. */
+  private answer(index: number, challenge: Buffer): HandshakeAnswer {
+    if (this.key === null) return {refuse: 'this node has no secret to prove'}
+    const acceptorNonce = decodeChallenge(challenge)
+    if (typeof acceptorNonce === 'string') return {refuse: acceptorNonce}
+    const {self} = this.options
+    const dialerNonce = newNonce()
+    const parties: HandshakeParties = {cluster: self.cluster, dialer: self.index, dialerNonce, acceptor: index, acceptorNonce}
+    const key = this.key
+    return {hello: encodeHello(key, self, index, acceptorNonce, dialerNonce), welcome: (payload) => verifyWelcome(key, parties, payload)}
+  }
+
   private accept(socket: net.Socket): void {
+    socket.on('error', () => {})
+    const remote = socket.remoteAddress
+    const {limits} = this.options
+    if (this.inbound.size >= limits.maxRaftConnections) {
+      this.refuse(socket, 'cap', `refusing a Raft connection: already ${this.inbound.size} open, the most allowed`, remote)
+      return
+    }
+    if (this.key === null) {
+      this.refuse(socket, 'no-secret', 'refusing a Raft connection: this node has no secret (--token-file), so it accepts no peers', remote)
+      return
+    }
+    const key = this.key
     this.inbound.add(socket)
     socket.setNoDelay(true)
-    const reader = new FrameReader()
+    const acceptorNonce = newNonce()
+    const reader = new FrameReader(limits.maxHelloBytes)
     let from: number | null = null
-    socket.on('close', () => this.inbound.delete(socket))
-    socket.on('error', () => {})
+    const timer = setTimeout(
+      () => this.refuse(socket, 'timeout', `refusing a Raft connection that did not authenticate within ${limits.handshakeTimeoutMs} ms`, remote),
+      limits.handshakeTimeoutMs,
+    )
+    socket.on('close', () => {
+      clearTimeout(timer)
+      this.inbound.delete(socket)
+      if (from !== null && this.memberSockets.get(from) === socket) this.memberSockets.delete(from)
+    })
+    const greet = (kind: number, payload: Buffer): void => {
+      if (kind !== FRAME_KIND.hello) {
+        this.refuse(socket, 'no-hello', `refusing a Raft connection that sent frame kind ${kind} before authenticating`, remote)
+        return
+      }
+      const verdict = verifyHello({key, self: this.options.self, peers: this.options.peers, acceptorNonce, remoteAddress: remote}, payload)
+      if (!verdict.ok) {
+        this.refuse(socket, `hello:${verdict.kind}`, `refusing a Raft connection: ${verdict.reason}`, remote)
+        return
+      }
+      clearTimeout(timer)
+      from = verdict.card.index
+      this.cards.set(from, verdict.card)
+      const previous = this.memberSockets.get(from)
+      this.memberSockets.set(from, socket)
+      previous?.destroy()
+      reader.maxFrameBytes = MAX_FRAME_BYTES
+      socket.write(frame(FRAME_KIND.welcome, encodeWelcome(key, verdict.parties)))
+    }
     socket.on('data', (chunk: Buffer) => {
       try {
         reader.push(chunk, (kind, payload) => {
-          if (from === null) {
-            from = this.greet(kind, payload)
-            if (from === null) socket.destroy()
-            return
-          }
-          this.receive(from, kind, payload)
+          if (socket.destroyed) return
+          if (from === null) greet(kind, payload)
+          else this.receive(from, socket, kind, payload)
         })
       } catch (error) {
-        this.options.logger.warn('dropping a Raft connection that sent a bad frame', {from, error: (error as Error).message})
-        socket.destroy()
+        if (from === null) this.refuse(socket, 'bad-frame', `refusing a Raft connection: ${(error as Error).message}`, remote)
+        else this.dropMember(socket, from, error as Error)
       }
     })
+    socket.write(frame(FRAME_KIND.challenge, encodeChallenge(acceptorNonce)))
   }
 
-  /** Checks the hello frame; returns the peer's index, or null to refuse it. */
-  private greet(kind: number, payload: Buffer): number | null {
-    if (kind !== FRAME_KIND.hello) {
-      this.options.logger.warn('refusing a Raft connection that did not say hello')
-      return null
-    }
-    let card: NodeCard
-    try {
-      card = JSON.parse(payload.toString('utf8')) as NodeCard
-    } catch {
-      this.options.logger.warn('refusing a Raft connection with a malformed hello')
-      return null
-    }
-    const {index} = card
-    if (!Number.isInteger(index) || index < 0 || index >= this.options.peers.length || index === this.options.self.index) {
-      this.options.logger.warn('refusing a Raft connection from an unknown member', {index})
-      return null
-    }
-    if (card.cluster !== this.options.self.cluster) {
-      this.options.logger.warn('refusing a Raft connection from another cluster', {index, cluster: card.cluster})
-      return null
-    }
-    this.cards.set(index, card)
-    return index
+  /** Closes a connection that is not (yet) a member's, with one log line per kind of refusal at most so often. */
+  private refuse(socket: net.Socket, kind: string, message: string, remote: string | undefined): void {
+    if (socket.destroyed) return
+    this.refusedConnections++
+    this.limiter.warn(kind, message, {remote})
+    socket.destroy()
   }
 
-  private receive(from: number, kind: number, payload: Buffer): void {
+  /** A member's connection sent something that is no frame of ours: that connection goes, the member may reconnect. */
+  private dropMember(socket: net.Socket, from: number, error: Error): void {
+    if (socket.destroyed) return
+    this.limiter.warn(`bad-frame:${from}`, 'dropping a Raft connection that sent a bad frame', {from, error: error.message})
+    socket.destroy()
+  }
+
+  private receive(from: number, socket: net.Socket, kind: number, payload: Buffer): void {
     const verdict = this.faults.judge(from)
     if (verdict.kind === 'drop') {
       this.droppedByFaults++
       return
     }
-    const deliver = (): void => this.dispatch(from, kind, payload)
+    const deliver = (): void => this.dispatch(from, socket, kind, payload)
     if (verdict.kind === 'delay') setTimeout(deliver, verdict.ms)
     else deliver()
   }
 
-  private dispatch(from: number, kind: number, payload: Buffer): void {
+  /**
+   * Hands one frame of an authenticated member to the driver. A frame that does not decode
+   * closes that member's connection (it reconnects); what the driver's handlers throw is
+   * logged, never thrown into the socket's event handler.
+   */
+  private dispatch(from: number, socket: net.Socket, kind: number, payload: Buffer): void {
     const {handlers} = this.options
+    let message: Message | null = null
     try {
       if (kind === FRAME_KIND.raft) {
-        const message = decodeMessage(payload)
+        message = decodeMessage(payload)
         if (message.from !== from) throw new Error(`message claims to be from ${message.from}`)
-        handlers.raft(from, message)
-      } else if (kind === FRAME_KIND.forward) handlers.forward(from, payload)
-      else if (kind === FRAME_KIND.forwardResult) handlers.forwardResult(from, payload)
-      else throw new Error(`unknown frame kind ${kind}`)
+      } else if (kind !== FRAME_KIND.forward && kind !== FRAME_KIND.forwardResult) {
+        throw new Error(`unexpected frame kind ${kind}`)
+      }
     } catch (error) {
-      this.options.logger.warn('ignoring a bad Raft frame', {from, error: (error as Error).message})
+      this.dropMember(socket, from, error as Error)
+      return
+    }
+    try {
+      if (message !== null) handlers.raft(from, message)
+      else if (kind === FRAME_KIND.forward) handlers.forward(from, payload)
+      else handlers.forwardResult(from, payload)
+    } catch (error) {
+      this.limiter.warn(`handler:${kind}`, 'a Raft frame could not be handled', {from, kind, error: (error as Error).message})
     }
   }
 }
