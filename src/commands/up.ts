@@ -55,8 +55,8 @@ the cluster, a second Ctrl-C kills it at once.`
     'election-timeout': Flags.string({description: 'minimum Raft election timeout, e.g. 150ms [default: 150ms]'}),
     heartbeat: Flags.string({description: 'Raft heartbeat interval, e.g. 50ms [default: 50ms]'}),
     restart: Flags.string({
-      description: 'what to do when a node crashes: no (leave it down) or on-failure (start it again, with back-off) [default: no, or what the cluster had]',
-      options: [...RESTART_POLICIES],
+      description: `what to do when a node crashes: ${RESTART_POLICIES.join(' or ')}; no leaves it down, on-failure starts it again with back-off [default: no, or what the cluster had]`,
+      helpValue: RESTART_POLICIES.join('|'),
     }),
     wait: Flags.string({description: 'how long to wait for the nodes and a leader', default: '15s'}),
     json: jsonFlag,
