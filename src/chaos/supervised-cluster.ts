@@ -87,7 +87,7 @@ export class SupervisedCluster implements ChaosCluster {
     const status = (await this.request('status')) as unknown as ClusterStatus
     for (const node of status.nodes) {
       if (node.process === 'paused') await this.resume(node.index)
-      else if (node.process === 'stopped' || node.process === 'exited') await this.start(node.index)
+      else if (node.process === 'stopped' || node.process === 'exited' || node.process === 'crashed') await this.start(node.index)
     }
     await this.heal()
   }
@@ -137,6 +137,8 @@ export async function startTemporaryCluster(options: TemporaryClusterOptions): P
     raft_port: options.raftPort,
     election_timeout_ms: options.electionTimeoutMs,
     heartbeat_ms: options.heartbeatMs,
+    // Chaos injects crashes on purpose; a restart behind its back would undo them.
+    restart: 'no',
   }
   plannedPorts(clusterOptions)
   await checkPortsFree(clusterOptions)

@@ -24,6 +24,7 @@ import {
 import type {ClusterStatus, NodeStatus} from './status.js'
 import {currentCli, type CliEntry} from './cli-entry.js'
 import {readLines} from './tail.js'
+import type {RestartPolicy} from './restart-policy.js'
 
 /** The suggestion that ends every "not up" message. */
 export function upCommand(name: string): string {
@@ -150,6 +151,7 @@ export interface UpRequest {
   raftPort?: number
   electionTimeoutMs?: number
   heartbeatMs?: number
+  restart?: RestartPolicy
 }
 
 export class AlreadyUpError extends ClusterError {
@@ -223,6 +225,7 @@ function settleOptions(paths: ClusterPaths, request: UpRequest, saved: ClusterSt
     raft_port: request.raftPort ?? base.raft_port,
     election_timeout_ms: request.electionTimeoutMs ?? base.election_timeout_ms,
     heartbeat_ms: request.heartbeatMs ?? base.heartbeat_ms,
+    restart: request.restart ?? base.restart,
   }
   if (!Number.isInteger(options.nodes) || options.nodes < 1 || options.nodes > 15) throw badArgument(`--nodes must be from 1 to 15 (got ${options.nodes})`)
   if (options.heartbeat_ms >= options.election_timeout_ms) {
@@ -275,7 +278,7 @@ async function stopLeftovers(paths: ClusterPaths, state: ClusterState): Promise<
     state.supervisor = null
     for (const node of state.nodes) {
       node.pid = null
-      if (node.process !== 'exited') node.process = 'stopped'
+      if (node.process !== 'exited' && node.process !== 'crashed') node.process = 'stopped'
     }
     writeState(paths, state)
   }
@@ -327,7 +330,7 @@ export async function waitForLeader(
     }
     try {
       last = await status()
-      const failed = last.nodes.find((n) => n.process === 'exited' || n.process === 'stopped')
+      const failed = last.nodes.find((n) => n.process === 'exited' || n.process === 'crashed' || n.process === 'stopped')
       if (failed) {
         const how = failed.exit_signal ?? `code ${failed.exit_code ?? '?'}`
         throw new ClusterError('SUPERVISOR', `node ${failed.index} exited while starting (${how}): ${lastLines(failed.log_file, 2) || 'no output'}`)

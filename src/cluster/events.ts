@@ -7,10 +7,14 @@
  *   down        -                             the supervisor stopped every node and exits
  *   recovered   supervisor_pid, killed        `up` found a dead supervisor and cleaned up
  *   start       node, pid                     a node process was started
- *   exit        node, pid, code, signal, expected
- *                                             a node process ended (expected: we asked for it)
+ *   exit        node, pid, code, signal, expected, crashed, log
+ *                                             a node process ended (expected: we asked for it;
+ *                                             crashed: it ended by itself, see exit-state.ts;
+ *                                             log: the last lines of its node.log, if crashed)
  *   kill stop pause resume restart
- *               node, pid                     what the user asked for, before it happens
+ *               node, pid                     what the user asked for, before it happens; a
+ *                                             restart after a crash also has reason "crashed",
+ *                                             attempt (crashes in a row) and delay_ms
  *   partition   groups, shape, bridge, cuts, for_ms
  *   delay       node, ms, jitter_ms, for_ms
  *   loss        node, percent, for_ms
@@ -99,10 +103,19 @@ export function readEvents(file: string): ClusterEvent[] {
     .filter((e): e is ClusterEvent => e !== null)
 }
 
-/** One line for people: `12:00:01.234  election   node 1 won term 3`. */
+/**
+ * One line for people: `12:00:01.234  election   node 1 won term 3`; a crash is followed by
+ * the last lines of the node's log, indented.
+ */
 export function formatEvent(event: ClusterEvent): string {
   const time = event.time.slice(11, 23)
-  return `${time}  ${event.type.padEnd(9)}  ${describeEvent(event)}`
+  const line = `${time}  ${event.type.padEnd(9)}  ${describeEvent(event)}`
+  return [line, ...crashLog(event).map((l) => `    | ${l}`)].join('\n')
+}
+
+/** The log lines a crash event carries (none for other events). */
+export function crashLog(event: ClusterEvent): string[] {
+  return event.type === 'exit' && event.crashed === true && Array.isArray(event.log) ? event.log.filter((l): l is string => typeof l === 'string') : []
 }
 
 export function describeEvent(e: ClusterEvent): string {
@@ -119,7 +132,9 @@ export function describeEvent(e: ClusterEvent): string {
       return `${node} started (pid ${e.pid as number})`
     case 'exit': {
       const how = e.signal ? `killed by ${e.signal as string}` : `exited with code ${e.code as number}`
-      return `${node} ${how}${e.expected ? '' : ' (unexpected)'}`
+      if (e.crashed !== true) return `${node} ${how}${e.expected ? '' : ' (unexpected)'}`
+      const last = crashLog(e).at(-1)
+      return `${node} crashed: ${how}${last === undefined ? '' : `; log: ${last}`}`
     }
     case 'kill':
       return `SIGKILL to ${node} (pid ${e.pid as number})`
@@ -130,6 +145,7 @@ export function describeEvent(e: ClusterEvent): string {
     case 'resume':
       return `SIGCONT to ${node} (pid ${e.pid as number})`
     case 'restart':
+      if (e.reason === 'crashed') return `restarting ${node} after a crash (${e.attempt as number} in a row, waited ${formatMs(e.delay_ms as number)})`
       return `restarting ${node}`
     case 'partition': {
       const parts = [e.shape ? `${e.shape as string}` : '']

@@ -54,7 +54,16 @@ export function statusTable(status: ClusterStatus): string {
     ]
   })
   const leader = status.leader === null ? 'no leader' : `leader: node ${status.leader} (${status.nodes[status.leader].node_id}), term ${status.term}`
-  return `cluster "${status.cluster}": ${leader}\n${table(header, rows)}`
+  return [`cluster "${status.cluster}": ${leader}`, table(header, rows), ...status.nodes.flatMap(crashNotes)].join('\n')
+}
+
+/** Under the table, for a crashed node: when it restarts, and the end of its log. */
+function crashNotes(node: ClusterStatus['nodes'][number]): string[] {
+  if (node.process !== 'crashed') return []
+  const restart = node.restart_at === null ? '' : `; restarts at ${node.restart_at.slice(11, 19)}`
+  const log = node.crash_log ?? []
+  const head = `node ${node.index} crashed${restart}; ${log.length > 0 ? `the end of ${node.log_file}:` : `nothing in ${node.log_file}`}`
+  return ['', head, ...log.map((line) => `  | ${line}`)]
 }
 
 function num(value: number | null): string {

@@ -6,6 +6,7 @@
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import type {ClusterPaths} from './layout.js'
+import {DEFAULT_RESTART_POLICY, isRestartPolicy, type RestartPolicy} from './restart-policy.js'
 
 export interface ClusterOptions {
   nodes: number
@@ -15,9 +16,12 @@ export interface ClusterOptions {
   raft_port: number
   election_timeout_ms: number
   heartbeat_ms: number
+  /** What the supervisor does when a node crashes (`up --restart`). */
+  restart: RestartPolicy
 }
 
-export type ProcessState = 'starting' | 'running' | 'paused' | 'stopped' | 'exited'
+/** `exited`: killed by the supervisor or ended cleanly; `crashed`: ended by itself (exit-state.ts). */
+export type ProcessState = 'starting' | 'running' | 'paused' | 'stopped' | 'exited' | 'crashed'
 
 export interface NodeRecord {
   index: number
@@ -59,6 +63,7 @@ export const DEFAULT_OPTIONS: ClusterOptions = {
   raft_port: 6000,
   election_timeout_ms: 150,
   heartbeat_ms: 50,
+  restart: DEFAULT_RESTART_POLICY,
 }
 
 export function nodeRecords(paths: ClusterPaths, options: ClusterOptions): NodeRecord[] {
@@ -88,6 +93,8 @@ export function readState(paths: ClusterPaths): ClusterState | null {
   }
   const state = JSON.parse(text) as ClusterState
   if (state.version !== 1 || !Array.isArray(state.nodes)) throw new Error(`${paths.clusterJson} is not a cluster file this pad-cli understands`)
+  // Written before --restart existed (or by hand): such a cluster never restarted its nodes.
+  if (!isRestartPolicy(state.options.restart)) state.options.restart = DEFAULT_RESTART_POLICY
   return state
 }
 

@@ -4,12 +4,15 @@
  *
  *   {"cluster": "default", "leader": 1 | null, "term": 3 | null, "supervisor_pid": 4242,
  *    "nodes": [{"index", "node_id", "pid", "process", "exit_code", "exit_signal",
- *               "role", "term", "commit_index", "last_applied", "log_length", "lag",
+ *               "crash_log", "restart_at", "role", "term", "commit_index", "last_applied", "log_length", "lag",
  *               "leader_index", "host", "tcp_port", "http_port", "raft_port", "faults",
  *               "data_dir", "log_file"}]}
  *
- * `process`: starting | running | paused | stopped (by `stop` or `down`) | exited (anything
- * else: killed, crashed; `exit_code`/`exit_signal` say how). `role` is the node's own
+ * `process`: starting | running | paused | stopped (by `stop` or `down`) | exited (killed by
+ * `kill` or chaos, or ended by itself with code 0) | crashed (ended by itself with another code
+ * or a signal nobody sent); `exit_code`/`exit_signal` say how. `crash_log`: the last lines of
+ * a crashed node's node.log ([] unless crashed). `restart_at`: when a crashed node is started
+ * again (ISO 8601; `up --restart on-failure`), else null. `role` is the node's own
  * answer (LEADER, FOLLOWER, CANDIDATE), null when it is not running or does not answer.
  * `lag`: entries the leader has committed that this node has not applied yet (null without a
  * leader). `faults`: what the node applies to its Raft peers, one entry per faulty peer.
@@ -33,6 +36,10 @@ export interface NodeStatus {
   process: ProcessState
   exit_code: number | null
   exit_signal: string | null
+  /** The last lines of node.log when the node crashed; empty unless `process` is crashed. */
+  crash_log: string[]
+  /** When the supervisor restarts the crashed node (ISO 8601), or null. */
+  restart_at: string | null
   role: string | null
   term: number | null
   commit_index: number | null
@@ -90,7 +97,7 @@ export function describeFaults(faults: FaultView[]): string {
 }
 
 export function describeProcess(node: Pick<NodeStatus, 'process' | 'exit_code' | 'exit_signal'>): string {
-  if (node.process !== 'exited') return node.process
-  if (node.exit_signal) return `exited (${node.exit_signal})`
-  return `exited (code ${node.exit_code ?? '?'})`
+  if (node.process !== 'exited' && node.process !== 'crashed') return node.process
+  if (node.exit_signal) return `${node.process} (${node.exit_signal})`
+  return `${node.process} (code ${node.exit_code ?? '?'})`
 }

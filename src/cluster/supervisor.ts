@@ -6,7 +6,9 @@
  *   output does not depend on the supervisor staying alive), and passes it the cluster token
  *   file and `--supervisor-pid`, so that a node whose supervisor dies stops by itself;
  * - watches every node: exit code or signal, restarts on request, SIGKILL / SIGTERM /
- *   SIGSTOP / SIGCONT on request;
+ *   SIGSTOP / SIGCONT on request; tells a crash (an exit nobody asked for) from a kill, keeps
+ *   the end of the crashed node's log, and restarts it with back-off under `up --restart
+ *   on-failure`;
  * - follows each node's /events stream (and polls /raft once a second, in case an event was
  *   missed) to record roles, elections and leader changes in the timeline (events.jsonl);
  * - turns partitions, delay and loss into per-node faults and pushes them to every node's
@@ -19,6 +21,7 @@ import fs from 'node:fs'
 import {execa} from 'execa'
 import {ClusterError, badArgument} from './errors.js'
 import {EventLog} from './events.js'
+import {exitState, type StopRequest} from './exit-state.js'
 import {
   dropExpired,
   emptyRules,
@@ -38,8 +41,10 @@ import type {ClusterPaths} from './layout.js'
 import {callJson, followEvents, getRaft, requestJson, type RaftInfo} from './node-api.js'
 import {checkIndex, type NodeRef} from './node-args.js'
 import {isAlive, signal, sleep} from './process-util.js'
+import {afterCrash, type CrashStreak} from './restart-policy.js'
 import {readState, readToken, writeState, type ClusterState, type NodeRecord} from './state.js'
 import {faultViews, type ClusterStatus, type FaultView, type NodeStatus} from './status.js'
+import {tailLines} from './tail.js'
 
 /**
  * Node's flags for a broker node, before the caller's own (which may override them). A node
@@ -81,8 +86,17 @@ interface NodeHandle {
   /** The execa subprocess of the current node process (compared by identity), or null. */
   subprocess: object | null
   /** Why we expect the current process to exit, if we asked it to. */
-  expecting: 'kill' | 'stop' | 'down' | null
+  expecting: StopRequest | null
   exited: Promise<void> | null
+  /** When the current (or last) process was spawned, to tell a node that ran a while from one that crashes at once. */
+  startedAt: number
+  /** The end of node.log when the last process crashed; empty unless the node is `crashed`. */
+  crashLog: string[]
+  /** Crashes in a row, for the restart back-off. */
+  streak: CrashStreak
+  /** The automatic restart due after a crash (`--restart on-failure`), and when. */
+  restartTimer: NodeJS.Timeout | null
+  restartAt: number | null
   view: RaftView
   closeEvents: (() => void) | null
   /** The faults this node must get pushed again (it was down or did not answer). */
@@ -101,6 +115,9 @@ const STATUS_TIMEOUT_MS = 700
 /** How often a leadership transfer that lapsed is asked for again. */
 const TRANSFER_ATTEMPTS = 3
 const PUSH_TIMEOUT_MS = 1500
+/** How much of a crashed node's log the timeline and status keep: enough for a stack trace, bounded for events.jsonl. */
+const CRASH_LOG_LINES = 20
+const CRASH_LOG_BYTES = 4096
 
 export class Supervisor {
   readonly events: EventLog
@@ -133,6 +150,11 @@ export class Supervisor {
       subprocess: null,
       expecting: null,
       exited: null,
+      startedAt: 0,
+      crashLog: [],
+      streak: {crashes: 0},
+      restartTimer: null,
+      restartAt: null,
       view: {...EMPTY_VIEW},
       closeEvents: null,
       faultsDirty: false,
@@ -172,6 +194,7 @@ export class Supervisor {
       this.log('stopping the cluster')
       if (this.pollTimer) clearInterval(this.pollTimer)
       if (this.expiryTimer) clearTimeout(this.expiryTimer)
+      for (const node of this.nodes) this.cancelRestart(node)
       // Let a request in progress (a restart, say) finish first, so it starts nothing after us.
       await Promise.race([this.queue, sleep(15_000)])
       const grace = this.options.stopGraceMs ?? 8000
@@ -325,8 +348,11 @@ export class Supervisor {
     }
     subprocess.once('spawn', closeFd)
     subprocess.once('error', closeFd)
+    this.cancelRestart(node)
     node.subprocess = subprocess
     node.expecting = null
+    node.startedAt = Date.now()
+    node.crashLog = []
     node.view = {...EMPTY_VIEW}
     node.pushed = null
     node.faultsDirty = hasRules(this.rules)
@@ -351,16 +377,45 @@ export class Supervisor {
     node.closeEvents = null
     node.subprocess = null
     node.view = {...EMPTY_VIEW}
-    r.process = node.expecting === 'stop' || node.expecting === 'down' ? 'stopped' : 'exited'
+    r.process = exitState(node.expecting, code, sig)
     r.exit_code = code
     r.exit_signal = sig
     const pid = r.pid
-    this.log('node exited', {node: r.index, pid, code, signal: sig, expected, failure})
-    this.events.record('exit', {node: r.index, pid, code, signal: sig, expected})
+    const crashed = r.process === 'crashed'
+    // The node's stderr is in its log: the lines that say why it crashed are at its end.
+    node.crashLog = crashed ? tailLines(r.log_file, CRASH_LOG_LINES, CRASH_LOG_BYTES) : []
+    this.log(crashed ? 'node crashed' : 'node exited', {node: r.index, pid, code, signal: sig, expected, failure})
+    this.events.record('exit', {node: r.index, pid, code, signal: sig, expected, crashed, ...(crashed ? {log: node.crashLog} : {})})
     if (failure) this.events.record('warning', {message: `node ${r.index} could not be started: ${failure}`})
     node.expecting = null
     this.save()
     this.updateLeader()
+    if (crashed && this.state.options.restart === 'on-failure' && !this.closing) this.scheduleRestart(node)
+  }
+
+  /** After a crash under `--restart on-failure`: starts the node again once its back-off has passed. */
+  private scheduleRestart(node: NodeHandle): void {
+    const {streak, delayMs} = afterCrash(node.streak, Date.now() - node.startedAt)
+    node.streak = streak
+    node.restartAt = Date.now() + delayMs
+    this.log('restarting a crashed node', {node: node.record.index, in_ms: delayMs, crashes_in_a_row: streak.crashes})
+    node.restartTimer = setTimeout(() => {
+      node.restartTimer = null
+      node.restartAt = null
+      // In line with the requests: a `stop` or `start` that came first wins.
+      void this.serialized(async () => {
+        if (this.closing || node.record.process !== 'crashed') return
+        this.events.record('restart', {node: node.record.index, pid: node.record.pid, reason: 'crashed', attempt: streak.crashes, delay_ms: delayMs})
+        this.spawn(node)
+        void this.afterSpawn(node)
+      }).catch((error: Error) => this.log('could not restart a crashed node', {node: node.record.index, error: error.message}))
+    }, delayMs)
+  }
+
+  private cancelRestart(node: NodeHandle): void {
+    if (node.restartTimer) clearTimeout(node.restartTimer)
+    node.restartTimer = null
+    node.restartAt = null
   }
 
   /** After a spawn: wait for /health, then follow /events and push the node's faults. */
@@ -435,6 +490,14 @@ export class Supervisor {
   }
 
   private async stop(node: NodeHandle): Promise<Record<string, unknown>> {
+    if (node.restartTimer && node.record.process === 'crashed') {
+      // A crashed node waiting for its automatic restart: `stop` means leave it down.
+      this.cancelRestart(node)
+      this.events.record('stop', {node: node.record.index, pid: null})
+      node.record.process = 'stopped'
+      this.save()
+      return {node: node.record.index, pid: null, exit: this.exitInfo(node)}
+    }
     const pid = this.requireAlive(node, 'stop')
     this.events.record('stop', {node: node.record.index, pid})
     await this.stopProcess(node, 'stop', this.options.stopGraceMs ?? 8000)
@@ -448,7 +511,7 @@ export class Supervisor {
     this.spawn(node)
     const healthy = await this.afterSpawn(node)
     if (!healthy) {
-      const how = node.record.process === 'exited' ? `it exited (${node.record.exit_signal ?? `code ${node.record.exit_code}`})` : 'it did not answer in time'
+      const how = node.record.process === 'exited' || node.record.process === 'crashed' ? `it ${node.record.process} (${node.record.exit_signal ?? `code ${node.record.exit_code}`})` : 'it did not answer in time'
       throw new ClusterError('NODE_STATE', `node ${node.record.index} did not start: ${how}; see pad-cli logs ${node.record.index}`)
     }
     return {node: node.record.index, pid: node.record.pid}
@@ -786,6 +849,8 @@ export class Supervisor {
         process: r.process,
         exit_code: r.exit_code,
         exit_signal: r.exit_signal,
+        crash_log: r.process === 'crashed' ? node.crashLog : [],
+        restart_at: node.restartAt === null ? null : new Date(node.restartAt).toISOString(),
         role: info ? info.state : null,
         term: info ? info.current_term : null,
         commit_index: info ? info.commit_index : null,

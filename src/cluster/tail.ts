@@ -81,3 +81,33 @@ function statOrNull(file: string): fs.Stats | null {
     return null
   }
 }
+
+/**
+ * The last non-empty lines of a file, at most `maxLines` of them and `maxBytes` in all: only
+ * the file's last `maxBytes` are read, so a huge log costs no more than a small one. None if
+ * the file is missing.
+ */
+export function tailLines(file: string, maxLines: number, maxBytes: number): string[] {
+  let fd: number
+  try {
+    fd = fs.openSync(file, 'r')
+  } catch {
+    return []
+  }
+  let text: string
+  let cut: boolean
+  try {
+    const size = fs.fstatSync(fd).size
+    const length = Math.min(size, maxBytes)
+    const buffer = Buffer.alloc(length)
+    const read = fs.readSync(fd, buffer, 0, length, size - length)
+    text = buffer.subarray(0, read).toString('utf8')
+    cut = size > length
+  } finally {
+    fs.closeSync(fd)
+  }
+  const lines = text.split('\n')
+  // What was read may begin in the middle of a line: that part is dropped, unless it is all there is.
+  if (cut && lines.length > 1) lines.shift()
+  return lines.filter((line) => line.trim() !== '').slice(-maxLines)
+}

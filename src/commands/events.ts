@@ -5,14 +5,15 @@ import {formatEvent, parseEvent, readEvents} from '../cluster/events.js'
 import {LineFollower} from '../cluster/tail.js'
 
 export default class Events extends ClusterCommand {
-  static override summary = "Show the cluster's timeline: starts, exits, kills, pauses, partitions, heals, transfers, elections, leader changes."
+  static override summary = "Show the cluster's timeline: starts, exits, crashes, kills, pauses, partitions, heals, transfers, elections, leader changes."
 
   static override description = `The supervisor records every event in $PAD_HOME/<cluster>/events.jsonl; this prints it, \
 also after the cluster is down. -f keeps printing new events as they happen (Ctrl-C stops).
 
 --json prints the events as stored, one JSON object per line. Every event has "time" (ISO 8601), "seq" and "type"; \
 the other fields by type: up {nodes, supervisor_pid}; down {}; recovered {supervisor_pid, killed}; start {node, pid}; \
-exit {node, pid, code, signal, expected}; kill, stop, pause, resume, restart {node, pid}; partition {groups, shape, \
+exit {node, pid, code, signal, expected, crashed, log (the last lines of node.log, when crashed)}; kill, stop, pause, \
+resume, restart {node, pid; a restart after a crash also reason: crashed, attempt, delay_ms}; partition {groups, shape, \
 bridge, cuts, for_ms}; delay {node, ms, jitter_ms, for_ms}; loss {node, percent, for_ms}; heal {reason: command or \
 expired, what}; transfer {from, to}; role {node, role, term}; election {term, winner, node_id}; leader {leader, previous, term}; \
 warning {message}.`

@@ -13,6 +13,7 @@ import {formatEvent} from '../cluster/events.js'
 import {controlRequest} from '../cluster/control.js'
 import {DEFAULT_CLUSTER} from '../cluster/layout.js'
 import {parseDurationArg} from '../cluster/node-args.js'
+import {MAX_DELAY_MS, RESTART_POLICIES, STABLE_AFTER_MS, FIRST_DELAY_MS, parseRestartPolicy} from '../cluster/restart-policy.js'
 import {nodePrefix, statusTable, table, useColor} from '../cluster/output.js'
 import type {ClusterStatus} from '../cluster/status.js'
 import {Supervisor} from '../cluster/supervisor.js'
@@ -26,6 +27,11 @@ what happens to them; returns once a leader is elected (at most --wait), and pri
 Node i listens on TCP <tcp-port>+i, HTTP <http-port>+i and Raft <raft-port>+i. State, data and logs live in \
 $PAD_HOME/<cluster>/ (PAD_HOME defaults to ~/.pad); a cluster that was down starts again with its data.
 
+A node that crashes (exits by itself with an error or dies of a signal nobody sent it) shows as crashed in \
+status, with the end of its log; with --restart on-failure the supervisor starts it again after ${FIRST_DELAY_MS / 1000} s, \
+doubling the wait up to ${MAX_DELAY_MS / 1000} s while it keeps crashing (back to ${FIRST_DELAY_MS / 1000} s once it has run \
+${STABLE_AFTER_MS / 1000} s). A node you kill or stop is never restarted. The cluster keeps --restart for its next up.
+
 With --foreground the supervisor stays attached and streams every node's log with a colored prefix; Ctrl-C stops \
 the cluster, a second Ctrl-C kills it at once.`
 
@@ -34,6 +40,7 @@ the cluster, a second Ctrl-C kills it at once.`
     '<%= config.bin %> up --nodes 5',
     '<%= config.bin %> up --cluster test --tcp-port 7000 --http-port 7100 --raft-port 7200',
     '<%= config.bin %> up --foreground',
+    '<%= config.bin %> up --restart on-failure   # start crashed nodes again',
     '<%= config.bin %> up --election-timeout 500ms --heartbeat 100ms   # slower, easier to watch',
   ]
 
@@ -47,6 +54,10 @@ the cluster, a second Ctrl-C kills it at once.`
     foreground: Flags.boolean({char: 'F', description: 'stay attached and stream the node logs; Ctrl-C stops the cluster'}),
     'election-timeout': Flags.string({description: 'minimum Raft election timeout, e.g. 150ms [default: 150ms]'}),
     heartbeat: Flags.string({description: 'Raft heartbeat interval, e.g. 50ms [default: 50ms]'}),
+    restart: Flags.string({
+      description: `what to do when a node crashes: ${RESTART_POLICIES.join(' or ')}; no leaves it down, on-failure starts it again with back-off [default: no, or what the cluster had]`,
+      helpValue: RESTART_POLICIES.join('|'),
+    }),
     wait: Flags.string({description: 'how long to wait for the nodes and a leader', default: '15s'}),
     json: jsonFlag,
   }
@@ -67,6 +78,7 @@ the cluster, a second Ctrl-C kills it at once.`
         raftPort: flags['raft-port'],
         electionTimeoutMs,
         heartbeatMs,
+        restart: flags.restart === undefined ? undefined : parseRestartPolicy(flags.restart),
       })
     } catch (error) {
       if (error instanceof AlreadyUpError && error.status) {

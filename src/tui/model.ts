@@ -13,7 +13,7 @@ export interface NodeRow {
   index: number
   node_id: string
   pid: number | null
-  /** running, paused, starting, stopped, exited */
+  /** running, paused, starting, stopped, exited, crashed */
   process: string
   /** What the role column shows: the Raft role when the node runs, else why it does not. */
   role: RoleView
@@ -125,7 +125,7 @@ export class TopModel {
         }
         break
       case 'exit':
-        if (node) setDown(node, 'exited')
+        if (node) setDown(node, event.crashed === true ? 'crashed' : 'exited')
         if (event.node === this.leader) this.leader = null
         break
       case 'pause':

@@ -50,6 +50,19 @@ describe('cluster folder, ports and processes', () => {
     expect(readState(clusterPaths('other', home))).to.equal(null)
   })
 
+  it('keeps the restart policy in cluster.json, and reads a file from before --restart as no', () => {
+    const paths = clusterPaths('default', home)
+    ensureClusterDir(paths)
+    const now = new Date().toISOString()
+    const options = {...DEFAULT_OPTIONS, restart: 'on-failure' as const}
+    writeState(paths, {version: 1, name: 'default', created_at: now, updated_at: now, options, supervisor: null, nodes: nodeRecords(paths, options)})
+    expect(readState(paths)!.options.restart).to.equal('on-failure')
+    const old = JSON.parse(fs.readFileSync(paths.clusterJson, 'utf8')) as {options: Record<string, unknown>}
+    delete old.options.restart
+    fs.writeFileSync(paths.clusterJson, JSON.stringify(old))
+    expect(readState(paths)!.options.restart).to.equal('no')
+  })
+
   it('plans node i on base+i and refuses overlapping or out-of-range ports', () => {
     const uses = plannedPorts({...DEFAULT_OPTIONS, nodes: 2})
     expect(uses.map((u) => `${u.kind}:${u.port}`)).to.deep.equal(['TCP:5000', 'TCP:5001', 'HTTP:8080', 'HTTP:8081', 'Raft:6000', 'Raft:6001'])

@@ -209,12 +209,14 @@ export function expectStatusShape(status: ClusterStatus, name: string, size: num
   expect(status.nodes).to.have.length(size)
   status.nodes.forEach((node: NodeStatus, i) => {
     expect(node).to.include.keys(
-      'index', 'node_id', 'pid', 'process', 'exit_code', 'exit_signal', 'role', 'term', 'commit_index', 'last_applied',
+      'index', 'node_id', 'pid', 'process', 'exit_code', 'exit_signal', 'crash_log', 'restart_at', 'role', 'term', 'commit_index', 'last_applied',
       'log_length', 'lag', 'leader_index', 'host', 'tcp_port', 'http_port', 'raft_port', 'faults', 'data_dir', 'log_file',
     )
     expect(node.index).to.equal(i)
     expect(node.node_id).to.equal(`${node.host}:${node.tcp_port}`)
-    expect(['starting', 'running', 'paused', 'stopped', 'exited']).to.include(node.process)
+    expect(['starting', 'running', 'paused', 'stopped', 'exited', 'crashed']).to.include(node.process)
+    expect(node.crash_log).to.be.an('array')
+    if (node.process !== 'crashed') expect(node.crash_log).to.deep.equal([])
     expect(node.faults).to.be.an('array')
     if (node.process === 'running') {
       expect(node.pid).to.be.a('number')
@@ -223,7 +225,7 @@ export function expectStatusShape(status: ClusterStatus, name: string, size: num
     } else {
       expect(node.role).to.equal(null)
     }
-    if (node.process === 'stopped' || node.process === 'exited') expect(node.pid).to.equal(null)
+    if (node.process === 'stopped' || node.process === 'exited' || node.process === 'crashed') expect(node.pid).to.equal(null)
   })
   if (status.leader !== null) {
     expect(status.nodes[status.leader].role).to.equal('LEADER')
@@ -240,7 +242,7 @@ export function expectEventShape(event: ClusterEvent): void {
   const fields: Record<string, string[]> = {
     up: ['nodes', 'supervisor_pid'],
     start: ['node', 'pid'],
-    exit: ['node', 'pid', 'code', 'signal', 'expected'],
+    exit: ['node', 'pid', 'code', 'signal', 'expected', 'crashed'],
     kill: ['node', 'pid'],
     stop: ['node', 'pid'],
     pause: ['node', 'pid'],

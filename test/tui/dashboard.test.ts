@@ -65,6 +65,23 @@ describe('pad-cli top, headless', () => {
     expect(at('SIGKILL to node 0')).to.be.lessThan(at('node 0 won the election for term 2'))
   })
 
+  it('shows a node that crashed as crashed, with its last log line in the timeline, and a killed one as exited', () => {
+    screen = fakeScreen(100, 24)
+    const view = new TopView(screen)
+    const model = threeNodes()
+    model.clusterEvent({time: now(), seq: 3, type: 'exit', node: 1, pid: 1001, code: null, signal: 'SIGSEGV', expected: false, crashed: true, log: ['Segmentation fault']})
+    model.clusterEvent({time: now(), seq: 4, type: 'kill', node: 2, pid: 1002})
+    model.clusterEvent({time: now(), seq: 5, type: 'exit', node: 2, pid: 1002, code: null, signal: 'SIGKILL', expected: true, crashed: false})
+    view.render(model.snapshot(), 0)
+    const lines = screenText(screen)
+    expect(lines[3]).to.match(/^ {2}1 node-1 +crashed +DOWN/)
+    expect(lines[4]).to.match(/^ {2}2 node-2 +exited +DOWN/)
+    expect(lines.join('\n')).to.include('node 1 crashed: killed by SIGSEGV; log: Segmentation fault')
+    // The supervisor's status says the same when it next answers.
+    model.setStatus(status([node(0, {role: 'LEADER'}), node(1, {process: 'crashed', pid: null, role: null, exit_signal: 'SIGSEGV', crash_log: ['Segmentation fault']}), node(2)]))
+    expect(model.snapshot().nodes[1]).to.include({process: 'crashed', role: 'DOWN', pid: null})
+  })
+
   it('lays out again on resize, and never throws on a tiny screen', () => {
     screen = fakeScreen(160, 48)
     const view = new TopView(screen)

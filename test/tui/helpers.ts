@@ -35,6 +35,8 @@ export function node(index: number, fields: Partial<NodeStatus> = {}): NodeStatu
     process: 'running',
     exit_code: null,
     exit_signal: null,
+    crash_log: [],
+    restart_at: null,
     role: 'FOLLOWER',
     term: 2,
     commit_index: 10,
