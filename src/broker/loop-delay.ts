@@ -8,7 +8,7 @@
  */
 import {monitorEventLoopDelay, type IntervalHistogram} from 'node:perf_hooks'
 
-const WINDOW_MS = 10_000
+const WINDOW_MS = 5_000
 /** Sampling period: finer costs more wake-ups, coarser misses short stalls. */
 const RESOLUTION_MS = 10
 

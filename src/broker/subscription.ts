@@ -31,6 +31,8 @@ export type StartPosition = {kind: 'latest'} | {kind: 'beginning'} | {kind: 'off
 const PAGE = 512
 /** Messages handed to the sink in one write, so a full buffer stops delivery within a slice. */
 const SLICE = 64
+/** Body characters in one slice (a slice always holds at least one message). */
+const SLICE_BYTES = 64 * 1024
 
 let nextSubscriptionId = 1
 
@@ -114,8 +116,11 @@ export class Subscription {
   private deliver(messages: StoredMessage[]): {sent: number; full: boolean} {
     let sent = 0
     while (sent < messages.length) {
-      const slice = sent === 0 && messages.length <= SLICE ? messages : messages.slice(sent, sent + SLICE)
-      sent += slice.length
+      let end = sent
+      let bytes = 0
+      while (end < messages.length && end - sent < SLICE && bytes < SLICE_BYTES) bytes += messages[end++].body.length
+      const slice = sent === 0 && end === messages.length ? messages : messages.slice(sent, end)
+      sent = end
       this.delivered += slice.length
       if (!this.sink.send(slice)) return {sent, full: true}
     }
