@@ -20,7 +20,7 @@ export interface SocketOutputOptions {
 }
 
 /** How long a client cut off may take to receive its last line before the socket is destroyed. */
-const CUT_OFF_GRACE_MS = 1000
+const CUT_OFF_GRACE_MS = 5000
 
 export class SocketOutput {
   private chunks: string[] = []
