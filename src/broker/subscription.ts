@@ -14,6 +14,7 @@
  */
 import type {StoredMessage} from '../storage/store-reader.js'
 import type {MessageStore} from './message-store.js'
+import {PageCache} from './page-cache.js'
 import {TopicTrie} from './topic-trie.js'
 import {TopicFilter, isWildcard} from './topics.js'
 
@@ -127,6 +128,23 @@ export class Subscription {
     return {sent, full: false}
   }
 
+  /**
+   * The messages of a page this subscription wants. The patterns are matched against the
+   * page's distinct topics, not each message: a page with none of ours costs a few lookups.
+   */
+  private select(page: StoredMessage[], topics: string[] | null): StoredMessage[] {
+    const wanted: StoredMessage[] = []
+    if (topics === null) {
+      for (const message of page) if (message.offset >= this.minOffset && this.filter.matches(message.topic)) wanted.push(message)
+      return wanted
+    }
+    const matching = new Set<string>()
+    for (const topic of topics) if (this.filter.matches(topic)) matching.add(topic)
+    if (matching.size === 0) return wanted
+    for (const message of page) if (message.offset >= this.minOffset && matching.has(message.topic)) wanted.push(message)
+    return wanted
+  }
+
   private pauseUntilDrained(): void {
     this.live = false
     if (this.waitingForDrain) return
@@ -149,13 +167,9 @@ export class Subscription {
    */
   readPage(): 'more' | 'done' {
     if (this.closed || this.live || this.waitingForDrain) return 'done'
-    const patterns = this.filter.patterns()
-    const onlyTopic = patterns.length === 1 && !isWildcard(patterns[0]) ? patterns[0] : undefined
-    const page = this.store.readAfter(this.cursor, PAGE, onlyTopic)
-    const wanted: StoredMessage[] = []
-    for (const message of page) {
-      if (message.offset >= this.minOffset && this.filter.matches(message.topic)) wanted.push(message)
-    }
+    const onlyTopic = this.filter.onlyExactTopic()
+    const {messages: page, topics} = this.catchUp ? this.catchUp.pages.read(this.cursor, PAGE, onlyTopic) : {messages: this.store.readAfter(this.cursor, PAGE, onlyTopic), topics: null}
+    const wanted = this.select(page, topics)
     const caughtUp = page.length < PAGE
     const {sent, full} = wanted.length === 0 ? {sent: 0, full: false} : this.deliver(wanted)
     if (caughtUp) {
@@ -183,8 +197,14 @@ const CATCH_UP_BUDGET_MS = 8
 export class CatchUp {
   private readonly queue = new Set<Subscription>()
   private scheduled = false
+  readonly pages: PageCache
 
-  constructor(private readonly onError: (subscription: Subscription, error: Error) => void) {}
+  constructor(
+    store: MessageStore,
+    private readonly onError: (subscription: Subscription, error: Error) => void,
+  ) {
+    this.pages = new PageCache(store)
+  }
 
   wake(subscription: Subscription): void {
     this.queue.add(subscription)
@@ -236,7 +256,7 @@ export class SubscriptionRegistry {
     store: MessageStore,
     private readonly onError: (subscription: Subscription, error: Error) => void = () => {},
   ) {
-    this.catchUp = new CatchUp((subscription, error) => this.fail(subscription, error))
+    this.catchUp = new CatchUp(store, (subscription, error) => this.fail(subscription, error))
     store.onApplied((messages) => this.dispatch(messages))
   }
 

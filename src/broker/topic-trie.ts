@@ -7,16 +7,21 @@
  * only) is one or more remaining segments, and the whole pattern `all` is every topic.
  */
 
+/** Collections are made when first needed: most nodes of a large set use one of the three. */
 interface TrieNode<T> {
-  readonly children: Map<string, TrieNode<T>>
+  children: Map<string, TrieNode<T>> | null
   /** Patterns that end at this node. */
-  readonly ends: Set<T>
+  ends: Set<T> | null
   /** Patterns whose next segment is `>`: they match when at least one segment remains. */
-  readonly rest: Set<T>
+  rest: Set<T> | null
 }
 
 function newNode<T>(): TrieNode<T> {
-  return {children: new Map(), ends: new Set(), rest: new Set()}
+  return {children: null, ends: null, rest: null}
+}
+
+function isEmpty<T>(node: TrieNode<T>): boolean {
+  return !node.children?.size && !node.ends?.size && !node.rest?.size
 }
 
 export class TopicTrie<T> {
@@ -31,7 +36,7 @@ export class TopicTrie<T> {
 
   /** Stores `value` under `pattern`; false when it was there already. */
   add(pattern: string, value: T): boolean {
-    const set = this.setFor(pattern, true)!
+    const set = this.setFor(pattern)
     if (set.has(value)) return false
     set.add(value)
     this.count++
@@ -47,16 +52,16 @@ export class TopicTrie<T> {
     const last = segments.length - 1
     const restEnd = segments[last] === '>'
     for (let i = 0; i < (restEnd ? last : segments.length); i++) {
-      const child = node.children.get(segments[i])
+      const child = node.children?.get(segments[i])
       if (!child) return false
       node = child
       path.push(node)
     }
-    if (!this.forget(restEnd ? node.rest : node.ends, value)) return false
+    const set = restEnd ? node.rest : node.ends
+    if (!set || !this.forget(set, value)) return false
     for (let i = path.length - 1; i > 0; i--) {
-      const n = path[i]
-      if (n.children.size > 0 || n.ends.size > 0 || n.rest.size > 0) break
-      path[i - 1].children.delete(segments[i - 1])
+      if (!isEmpty(path[i])) break
+      path[i - 1].children!.delete(segments[i - 1])
     }
     return true
   }
@@ -64,33 +69,34 @@ export class TopicTrie<T> {
   /** Calls `visit` with the value of every pattern matching `topic` (a value once per pattern). */
   match(topic: string, visit: (value: T) => void): void {
     for (const value of this.everything) visit(value)
-    if (this.root.children.size === 0) return
+    if (!this.root.children?.size) return
     matchFrom(this.root, topic.split('.'), 0, visit)
   }
 
   /** Whether any pattern matches `topic`. */
   matches(topic: string): boolean {
     if (this.everything.size > 0) return true
-    if (this.root.children.size === 0) return false
+    if (!this.root.children?.size) return false
     return anyFrom(this.root, topic.split('.'), 0)
   }
 
-  private setFor(pattern: string, create: boolean): Set<T> | null {
+  private setFor(pattern: string): Set<T> {
     if (pattern === 'all') return this.everything
     const segments = pattern.split('.')
     const last = segments.length - 1
     const restEnd = segments[last] === '>'
     let node = this.root
     for (let i = 0; i < (restEnd ? last : segments.length); i++) {
+      node.children ??= new Map()
       let child = node.children.get(segments[i])
       if (!child) {
-        if (!create) return null
         child = newNode()
         node.children.set(segments[i], child)
       }
       node = child
     }
-    return restEnd ? node.rest : node.ends
+    if (restEnd) return (node.rest ??= new Set())
+    return (node.ends ??= new Set())
   }
 
   private forget(set: Set<T>, value: T): boolean {
@@ -101,11 +107,12 @@ export class TopicTrie<T> {
 }
 
 function matchFrom<T>(node: TrieNode<T>, segments: string[], at: number, visit: (value: T) => void): void {
-  if (node.rest.size > 0 && at < segments.length) for (const value of node.rest) visit(value)
+  if (node.rest && at < segments.length) for (const value of node.rest) visit(value)
   if (at === segments.length) {
-    for (const value of node.ends) visit(value)
+    if (node.ends) for (const value of node.ends) visit(value)
     return
   }
+  if (!node.children) return
   // A literal '*' segment (never valid in a topic) must not walk the star branch twice.
   const exact = segments[at] === '*' ? undefined : node.children.get(segments[at])
   if (exact) matchFrom(exact, segments, at + 1, visit)
@@ -114,8 +121,9 @@ function matchFrom<T>(node: TrieNode<T>, segments: string[], at: number, visit: 
 }
 
 function anyFrom<T>(node: TrieNode<T>, segments: string[], at: number): boolean {
-  if (node.rest.size > 0 && at < segments.length) return true
-  if (at === segments.length) return node.ends.size > 0
+  if (node.rest?.size && at < segments.length) return true
+  if (at === segments.length) return (node.ends?.size ?? 0) > 0
+  if (!node.children) return false
   const exact = segments[at] === '*' ? undefined : node.children.get(segments[at])
   if (exact && anyFrom(exact, segments, at + 1)) return true
   const star = node.children.get('*')

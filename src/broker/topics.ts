@@ -42,7 +42,10 @@ export function patternError(pattern: unknown): string | null {
 }
 
 export function isWildcard(pattern: string): boolean {
-  return pattern === 'all' || pattern.split('.').some((s) => s === '*' || s === '>')
+  if (pattern === 'all') return true
+  // Most patterns are exact topics: no need to split those.
+  if (!pattern.includes('*') && !pattern.includes('>')) return false
+  return pattern.split('.').some((s) => s === '*' || s === '>')
 }
 
 export function topicMatches(pattern: string, topic: string): boolean {
@@ -91,6 +94,11 @@ export class TopicFilter {
 
   patterns(): string[] {
     return [...this.exact, ...this.wildcardPatterns]
+  }
+
+  /** The topic, when the filter is one exact topic (the store can then read just that topic). */
+  onlyExactTopic(): string | undefined {
+    return this.exact.size === 1 && this.wildcardPatterns.size === 0 ? this.exact.values().next().value : undefined
   }
 
   matches(topic: string): boolean {
