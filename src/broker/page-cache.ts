@@ -15,7 +15,7 @@ export interface HistoryPage {
   topics: string[]
 }
 
-const MAX_PAGES = 64
+const MAX_PAGES = 8
 const MAX_BYTES = 16 * 1024 * 1024
 
 export class PageCache {

@@ -187,7 +187,7 @@ export class Subscription {
 }
 
 /** How long one turn of the event loop may spend reading history for subscribers. */
-const CATCH_UP_BUDGET_MS = 8
+const CATCH_UP_BUDGET_MS = 5
 
 /**
  * Runs the catch-up reads of every subscription, round robin, a bounded time per turn of the
