@@ -50,6 +50,8 @@ export class Subscription {
   private readonly minOffset: number
   /** Set by the registry: where to ask for the next page of history. */
   catchUp: CatchUp | null = null
+  /** The registry's scratch list while it dispatches one applied batch. */
+  batch: StoredMessage[] | null = null
 
   constructor(
     private readonly store: MessageStore,
@@ -99,8 +101,9 @@ export class Subscription {
    */
   onApplied(messages: StoredMessage[], lastIndex: number): void {
     if (!this.live || this.closed) return
-    const wanted: StoredMessage[] = []
-    for (const message of messages) if (message.raftIndex > this.cursor && message.offset >= this.minOffset) wanted.push(message)
+    // Usually every message passes: copy only when some do not.
+    const passes = (message: StoredMessage): boolean => message.raftIndex > this.cursor && message.offset >= this.minOffset
+    const wanted = messages.every(passes) ? messages : messages.filter(passes)
     if (wanted.length === 0) return
     const {sent, full} = this.deliver(wanted)
     if (!full) return
@@ -319,12 +322,17 @@ export class SubscriptionRegistry {
   private dispatch(messages: StoredMessage[]): void {
     if (this.subscriptions.size === 0) return
     const lastIndex = messages[messages.length - 1].raftIndex
-    const matched = new Map<Subscription, StoredMessage[]>()
+    // Each matched subscription gathers its messages in its own `batch`; `touched` lists them.
+    const touched: Subscription[] = []
     const collect = (subscription: Subscription, message: StoredMessage): void => {
-      const list = matched.get(subscription)
-      if (!list) matched.set(subscription, [message])
-      // A subscription whose patterns overlap is handed the message once.
-      else if (list[list.length - 1] !== message) list.push(message)
+      const batch = subscription.batch
+      if (batch === null) {
+        subscription.batch = [message]
+        touched.push(subscription)
+      } else if (batch[batch.length - 1] !== message) {
+        // A subscription whose patterns overlap is handed the message once.
+        batch.push(message)
+      }
     }
     const hasWildcards = this.wildcards.size > 0
     for (const message of messages) {
@@ -332,9 +340,11 @@ export class SubscriptionRegistry {
       if (exact) for (const subscription of exact) collect(subscription, message)
       if (hasWildcards) this.wildcards.match(message.topic, (subscription) => collect(subscription, message))
     }
-    for (const [subscription, wanted] of matched) {
+    for (const subscription of touched) {
+      const batch = subscription.batch!
+      subscription.batch = null
       try {
-        subscription.onApplied(wanted, lastIndex)
+        subscription.onApplied(batch, lastIndex)
       } catch (error) {
         this.fail(subscription, error instanceof Error ? error : new Error(String(error)))
       }
