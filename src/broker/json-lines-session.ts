@@ -150,14 +150,22 @@ export class JsonLinesSession {
   private publish(record: Record<string, unknown>, ref: unknown): void {
     const request = parsePublishRequest(record, this.context.publisher.maxBodyBytes)
     const slot = this.takeSlot()
-    this.context.publisher.publish(request).then(
-      (result) => {
-        const ack: Record<string, unknown> = {op: 'ack', topic: result.topic, offset: result.offset}
-        if (result.duplicate) ack.duplicate = true
-        this.fill(slot, withRef(ack, ref))
-      },
-      (error) => this.fill(slot, errorReply(ref, asBrokerError(error))),
-    )
+    this.context.publisher
+      .publish(request)
+      .then(
+        (result) => {
+          const ack: Record<string, unknown> = {op: 'ack', topic: result.topic, offset: result.offset}
+          if (result.duplicate) ack.duplicate = true
+          this.fill(slot, withRef(ack, ref))
+        },
+        (error) => this.fill(slot, errorReply(ref, asBrokerError(error))),
+      )
+      // Answering runs outside the data handler: what it throws fails this connection alone.
+      .catch((error: unknown) => {
+        const message = error instanceof Error ? error.message : String(error)
+        this.context.logger.error('answering a publish failed; closing its connection', {remote: this.socket.remoteAddress, error: message})
+        this.fail('INTERNAL', `internal error: ${message}; the connection is closed`)
+      })
   }
 
   private subscribe(record: Record<string, unknown>, ref: unknown): void {

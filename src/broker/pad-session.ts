@@ -219,6 +219,12 @@ export class PadPublisherSession {
           this.socket.resume()
         }
       })
+      // Runs outside the data handler: what it throws fails this connection alone.
+      .catch((error: unknown) => {
+        const message = error instanceof Error ? error.message : String(error)
+        this.context.logger.error('pad publisher failed; closing its connection', {remote: this.socket.remoteAddress, error: message})
+        this.fail('INTERNAL', `internal error: ${message}; the connection is closed`)
+      })
   }
 
   private reportError(reason: string): void {

@@ -55,7 +55,7 @@ export class TcpServer {
     this.server = net.createServer((socket) => this.accept(socket))
     const idleMs = context.limits.idleTimeoutMs
     if (idleMs > 0 && Number.isFinite(idleMs)) {
-      this.idleSweep = setInterval(() => this.closeIdle(), Math.max(10, Math.min(1000, Math.floor(idleMs / 4))))
+      this.idleSweep = setInterval(() => this.sweepIdle(), Math.max(10, Math.min(1000, Math.floor(idleMs / 4))))
       this.idleSweep.unref()
     }
   }
@@ -139,6 +139,14 @@ export class TcpServer {
       // Failing to say why must not stop the close.
     }
     setTimeout(() => socket.destroy(), 1000).unref()
+  }
+
+  private sweepIdle(): void {
+    try {
+      this.closeIdle()
+    } catch (error) {
+      this.context.logger.error('idle sweep failed', {error: error instanceof Error ? error.message : String(error)})
+    }
   }
 
   /** Closes connections that hold no subscription and have sent nothing for the idle timeout. */
