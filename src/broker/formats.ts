@@ -60,10 +60,10 @@ const DECLARATION = /<!(DOCTYPE|ENTITY)/i
  * Returns a reason when the JSON text nests arrays and objects deeper than `maxDepth`, else
  * null. One linear scan, skipping strings: cheap next to the parse, and it keeps deep input
  * away from anything recursive (JSON.stringify of the parsed value is). Text shorter than
- * twice the depth cannot reach it, so short bodies skip the scan.
+ * twice the depth, or with fewer openers than the depth, cannot reach it and skips the scan.
  */
 export function jsonDepthError(text: string, maxDepth: number): string | null {
-  if (text.length <= maxDepth * 2) return null
+  if (text.length <= maxDepth * 2 || openersAtMost(text, maxDepth)) return null
   let depth = 0
   let inString = false
   for (let i = 0; i < text.length; i++) {
@@ -117,6 +117,18 @@ export function xmlTooDeep(text: string, maxDepth: number): boolean {
 function skipPast(text: string, marker: string, from: number): number {
   const end = text.indexOf(marker, from)
   return end === -1 ? -1 : end + marker.length
+}
+
+/**
+ * Whether the text holds at most `max` of `[` and `{` in all: then it cannot nest deeper. A
+ * few native indexOf jumps, so the common body skips the character-by-character scan.
+ */
+function openersAtMost(text: string, max: number): boolean {
+  let count = 0
+  for (const opener of ['[', '{']) {
+    for (let at = text.indexOf(opener); at !== -1; at = text.indexOf(opener, at + 1)) if (++count > max) return false
+  }
+  return true
 }
 
 const structureParser = new XMLParser({
