@@ -285,7 +285,7 @@ export class BrokerNode implements NodeView {
       connections: this.tcp.connections,
       pending_writes: this.store.pendingWrites,
       skipped_entries: this.store.skippedEntries,
-      event_loop_delay_ms: this.loopDelay.read(),
+      event_loop_delay_ms: ((d) => ({max: d.maxMs, p99: d.p99Ms}))(this.loopDelay.read()),
       write_queue: {
         queue_depth: writer.queueDepth,
         in_flight: writer.inFlight,

@@ -138,6 +138,15 @@ describe('front ends under hostile input (real node)', function () {
     })
   })
 
+  it('shows event-loop delay and skipped entries in /stats and /metrics', async () => {
+    const stats = await getJson<{skipped_entries: number; event_loop_delay_ms: {max: number; p99: number}}>(node, '/stats')
+    expect(stats.skipped_entries).to.equal(0)
+    expect(stats.event_loop_delay_ms.max).to.be.a('number')
+    expect(stats.event_loop_delay_ms.p99).to.be.a('number')
+    const metrics = (await http(node, 'GET', '/metrics')).text
+    for (const name of ['pad_event_loop_delay_max_ms', 'pad_event_loop_delay_p99_ms', 'pad_skipped_entries_total']) expect(metrics).to.match(new RegExp(`^${name} [0-9.]+$`, 'm'))
+  })
+
   it('JSON lines: deep nesting is a BAD_REQUEST, in the line or in the body', async () => {
     const socket = await LineSocket.connect(node.ports.tcp)
     await socket.send('['.repeat(200_000) + ']'.repeat(200_000) + '\n')
