@@ -275,6 +275,7 @@ export class BrokerNode implements NodeView {
   stats(): Record<string, unknown> {
     const writer = this.writer.metrics()
     const memory = process.memoryUsage()
+    const loopDelay = this.loopDelay.read()
     return {
       node_id: this.nodeId,
       published: this.publisher.published,
@@ -285,7 +286,7 @@ export class BrokerNode implements NodeView {
       connections: this.tcp.connections,
       pending_writes: this.store.pendingWrites,
       skipped_entries: this.store.skippedEntries,
-      event_loop_delay_ms: ((d) => ({max: d.maxMs, p99: d.p99Ms}))(this.loopDelay.read()),
+      event_loop_delay_ms: {max: loopDelay.maxMs, p99: loopDelay.p99Ms},
       write_queue: {
         queue_depth: writer.queueDepth,
         in_flight: writer.inFlight,
