@@ -14,6 +14,7 @@
 import type {Socket} from 'node:net'
 import type {StoredMessage} from '../storage/store-reader.js'
 import {BrokerError, asBrokerError} from './errors.js'
+import {MAX_JSON_DEPTH, jsonDepthError} from './formats.js'
 import {LineReader} from './line-reader.js'
 import {parsePublishRequest} from './publisher.js'
 import type {SessionContext} from './session-context.js'
@@ -46,7 +47,11 @@ export class JsonLinesSession {
     private readonly socket: Socket,
     private readonly context: SessionContext,
   ) {
-    this.output = new SocketOutput(socket)
+    this.output = new SocketOutput(socket, {
+      maxPendingBytes: context.limits.maxPendingBytes,
+      overflowLine: (max) => errorLine('TOO_SLOW', `more than ${max} bytes waited to be sent to this client; disconnected`),
+      onOverflow: () => this.onCutOff(),
+    })
     this.lines = new LineReader(context.limits.maxLineBytes)
     socket.on('close', () => {
       for (const subscription of this.subscriptions) context.subscriptions.remove(subscription)
@@ -61,9 +66,29 @@ export class JsonLinesSession {
   }
 
   end(): void {
+    this.dropSubscriptions()
+    this.output.end()
+  }
+
+  get subscribed(): boolean {
+    return this.subscriptions.length > 0
+  }
+
+  /** Sends one last error line and closes: the connection failed or was idle. */
+  fail(code: string, reason: string): void {
+    this.dropSubscriptions()
+    this.draining = true
+    this.output.endWith(errorLine(code, reason))
+  }
+
+  private dropSubscriptions(): void {
     for (const subscription of this.subscriptions) this.context.subscriptions.remove(subscription)
     this.subscriptions.length = 0
-    this.output.end()
+  }
+
+  private onCutOff(): void {
+    this.context.logger.warn('json lines client cut off: too slow', {remote: this.socket.remoteAddress, limit: this.context.limits.maxPendingBytes})
+    this.dropSubscriptions()
   }
 
   receive(chunk: Buffer): void {
@@ -78,6 +103,12 @@ export class JsonLinesSession {
   }
 
   private handleLine(line: string): void {
+    // The request wraps the body: two levels more than a body may nest.
+    const tooDeep = jsonDepthError(line, MAX_JSON_DEPTH + 2)
+    if (tooDeep) {
+      this.answerNow(errorReply(undefined, new BrokerError('BAD_REQUEST', `request not accepted: ${tooDeep}`)))
+      return
+    }
     let request: unknown
     try {
       request = JSON.parse(line)
@@ -119,18 +150,33 @@ export class JsonLinesSession {
   private publish(record: Record<string, unknown>, ref: unknown): void {
     const request = parsePublishRequest(record, this.context.publisher.maxBodyBytes)
     const slot = this.takeSlot()
-    this.context.publisher.publish(request).then(
-      (result) => {
-        const ack: Record<string, unknown> = {op: 'ack', topic: result.topic, offset: result.offset}
-        if (result.duplicate) ack.duplicate = true
-        this.fill(slot, withRef(ack, ref))
-      },
-      (error) => this.fill(slot, errorReply(ref, asBrokerError(error))),
-    )
+    this.context.publisher
+      .publish(request)
+      .then(
+        (result) => {
+          const ack: Record<string, unknown> = {op: 'ack', topic: result.topic, offset: result.offset}
+          if (result.duplicate) ack.duplicate = true
+          this.fill(slot, withRef(ack, ref))
+        },
+        (error) => this.fill(slot, errorReply(ref, asBrokerError(error))),
+      )
+      // Answering runs outside the data handler: what it throws fails this connection alone.
+      .catch((error: unknown) => {
+        const message = error instanceof Error ? error.message : String(error)
+        this.context.logger.error('answering a publish failed; closing its connection', {remote: this.socket.remoteAddress, error: message})
+        this.fail('INTERNAL', `internal error: ${message}; the connection is closed`)
+      })
   }
 
   private subscribe(record: Record<string, unknown>, ref: unknown): void {
     const topics = requestTopics(record)
+    const {maxPatternsPerSubscription, maxSubscriptionsPerConnection} = this.context.limits
+    if (topics.length > maxPatternsPerSubscription) {
+      throw new BrokerError('BAD_REQUEST', `a subscription may have at most ${maxPatternsPerSubscription} topic patterns (got ${topics.length})`)
+    }
+    if (this.subscriptions.length >= maxSubscriptionsPerConnection) {
+      throw new BrokerError('BAD_REQUEST', `a connection may hold at most ${maxSubscriptionsPerConnection} subscriptions; unsubscribe first`)
+    }
     for (const topic of topics) {
       const problem = patternError(topic)
       if (problem) throw new BrokerError('BAD_REQUEST', problem)
@@ -141,6 +187,7 @@ export class JsonLinesSession {
       {
         send: (messages) => this.sendMessages(messages),
         onceDrained: (callback) => this.output.onceDrained(callback),
+        fail: (error) => this.failSubscriber(error),
       },
       topics as string[],
       start,
@@ -156,15 +203,19 @@ export class JsonLinesSession {
   }
 
   private unsubscribe(record: Record<string, unknown>, ref: unknown): string {
-    const topics = requestTopics(record)
+    const topics = requestTopics(record).map(String)
     for (const subscription of [...this.subscriptions]) {
-      for (const topic of topics) subscription.filter.remove(String(topic))
-      if (subscription.filter.size === 0) {
+      if (this.context.subscriptions.removePatterns(subscription, topics) === 0) {
         this.context.subscriptions.remove(subscription)
         this.subscriptions.splice(this.subscriptions.indexOf(subscription), 1)
       }
     }
     return withRef({op: 'unsubscribed', topics}, ref)
+  }
+
+  private failSubscriber(error: Error): void {
+    this.context.logger.error('delivery to a subscriber failed; closing its connection', {remote: this.socket.remoteAddress, error: error.message})
+    this.fail('INTERNAL', `internal error delivering messages: ${error.message}; the connection is closed`)
   }
 
   private sendMessages(messages: StoredMessage[]): boolean {
@@ -251,6 +302,10 @@ function requestTopics(record: Record<string, unknown>): unknown[] {
 function withRef(reply: Record<string, unknown>, ref: unknown): string {
   if (ref !== undefined) reply.ref = ref
   return JSON.stringify(reply) + '\n'
+}
+
+function errorLine(code: string, message: string): string {
+  return withRef({op: 'error', code, message}, undefined)
 }
 
 function errorReply(ref: unknown, error: BrokerError): string {

@@ -14,7 +14,8 @@
  */
 import type {DatabaseWriter, SqlValue, WriteOp} from '../storage/database-writer.js'
 import type {MessageQuery, StoreReader, StoredMessage} from '../storage/store-reader.js'
-import {decodePublish} from './publish-command.js'
+import type {Logger} from './logger.js'
+import {decodePublish, type PublishCommand} from './publish-command.js'
 
 export interface CommittedEntry {
   index: number
@@ -52,6 +53,8 @@ export interface MessageStoreOptions {
   dedupWindow: number
   /** Called when a write of applied rows fails: the node can no longer keep its promise. */
   onFatal: (error: Error) => void
+  /** Where a skipped entry or a failing listener is reported (one line each). */
+  logger?: Pick<Logger, 'warn' | 'error'>
 }
 
 export class MessageStore {
@@ -68,6 +71,11 @@ export class MessageStore {
   private flushTimer: NodeJS.Timeout | null = null
   private readonly idleWaiters: (() => void)[] = []
   private stored = 0
+  /**
+   * Committed entries that are not a publish this version can read: skipped, on every member
+   * alike, so one bad entry can neither crash the node nor stop it at every restart.
+   */
+  skippedEntries = 0
 
   constructor(
     private readonly writer: DatabaseWriter,
@@ -113,7 +121,8 @@ export class MessageStore {
       if (entry.index !== last + 1) throw new Error(`apply out of order: entry ${entry.index} after ${last}`)
       last = entry.index
       if (entry.type !== 'normal') continue
-      const command = decodePublish(entry.data)
+      const command = this.decode(entry)
+      if (command === null) continue
       const seen = command.id === null ? undefined : this.dedup.get(command.id)
       if (seen) {
         results.set(entry.index, {topic: seen.topic, offset: seen.offset, raftIndex: entry.index, term: entry.term, duplicate: true})
@@ -143,8 +152,33 @@ export class MessageStore {
     for (const row of rows) this.unwrittenRows.push(row)
     if (this.unwrittenRows.length >= FLUSH_ROWS) this.flush()
     else this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_DELAY_MS)
-    if (messages.length > 0) for (const listener of this.listeners) listener(messages)
+    if (messages.length > 0) for (const listener of this.listeners) this.notify(listener, messages)
     return results
+  }
+
+  /** The entry's publish, or null (counted and logged) when it is not one: never throws. */
+  private decode(entry: CommittedEntry): PublishCommand | null {
+    try {
+      return decodePublish(entry.data)
+    } catch (error) {
+      this.skippedEntries++
+      this.options.logger?.warn('skipped a committed entry that is not a valid publish', {
+        index: entry.index,
+        term: entry.term,
+        bytes: entry.data.byteLength,
+        error: error instanceof Error ? error.message : String(error),
+      })
+      return null
+    }
+  }
+
+  /** A listener that throws must not stop the apply loop: the entries are applied already. */
+  private notify(listener: AppliedListener, messages: StoredMessage[]): void {
+    try {
+      listener(messages)
+    } catch (error) {
+      this.options.logger?.error('a listener of applied messages failed', {error: error instanceof Error ? error.message : String(error)})
+    }
   }
 
   /**

@@ -14,6 +14,7 @@ import {RaftLog, type RaftTiming} from './raft-log.js'
 import {RaftStorage} from '../storage/raft-storage.js'
 import {RaftTransport, type PeerAddress} from '../transport/raft-transport.js'
 import {Logger, type LogFormat} from './logger.js'
+import {LoopDelayMonitor} from './loop-delay.js'
 import {MessageStore} from './message-store.js'
 import type {NodeView} from './node-view.js'
 import {prometheusText} from './prometheus.js'
@@ -97,6 +98,7 @@ export class BrokerNode implements NodeView {
   private readonly tcp: TcpServer
   private readonly http: HttpApi
   private stopping: Promise<void> | null = null
+  private readonly loopDelay = new LoopDelayMonitor()
 
   private constructor(
     readonly options: NodeOptions,
@@ -163,6 +165,7 @@ export class BrokerNode implements NodeView {
       const store = new MessageStore(writer, reader, {
         dedupWindow: options.dedupWindow,
         onFatal: (error) => node?.fail(error),
+        logger,
       })
       node = new BrokerNode(options, self, logger, writer, reader, store, lock.release)
       await node.transport.start()
@@ -192,6 +195,7 @@ export class BrokerNode implements NodeView {
       await this.writer.close()
       this.reader.close()
       this.releaseDataDir()
+      this.loopDelay.stop()
     })()
     return this.stopping
   }
@@ -273,6 +277,7 @@ export class BrokerNode implements NodeView {
   stats(): Record<string, unknown> {
     const writer = this.writer.metrics()
     const memory = process.memoryUsage()
+    const loopDelay = this.loopDelay.read()
     return {
       node_id: this.nodeId,
       published: this.publisher.published,
@@ -282,6 +287,8 @@ export class BrokerNode implements NodeView {
       subscribers: this.subscriptions.size,
       connections: this.tcp.connections,
       pending_writes: this.store.pendingWrites,
+      skipped_entries: this.store.skippedEntries,
+      event_loop_delay_ms: {max: loopDelay.maxMs, p99: loopDelay.p99Ms},
       write_queue: {
         queue_depth: writer.queueDepth,
         in_flight: writer.inFlight,
@@ -333,6 +340,7 @@ export class BrokerNode implements NodeView {
     const status = this.log.status()
     const writer = this.writer.metrics()
     const memory = process.memoryUsage()
+    const loopDelay = this.loopDelay.read()
     return prometheusText([
       {name: 'pad_published_total', help: 'Publishes acknowledged by this node', type: 'counter', value: this.publisher.published},
       {name: 'pad_publish_errors_total', help: 'Publishes that failed', type: 'counter', value: this.publisher.failed},
@@ -358,6 +366,9 @@ export class BrokerNode implements NodeView {
       },
       {name: 'pad_write_batch_size_avg', help: 'Average requests per transaction', type: 'gauge', value: writer.avgBatchSize},
       {name: 'pad_write_commit_latency_p99_ms', help: 'Commit latency p99 over recent batches', type: 'gauge', value: writer.commitLatencyMs.p99},
+      {name: 'pad_skipped_entries_total', help: 'Committed entries skipped as not a valid publish', type: 'counter', value: this.store.skippedEntries},
+      {name: 'pad_event_loop_delay_max_ms', help: 'Worst event-loop delay over the recent window', type: 'gauge', value: loopDelay.maxMs},
+      {name: 'pad_event_loop_delay_p99_ms', help: 'Event-loop delay p99 over the recent window', type: 'gauge', value: loopDelay.p99Ms},
       {name: 'pad_process_resident_memory_bytes', help: 'Resident set size', type: 'gauge', value: memory.rss},
       {name: 'pad_process_heap_used_bytes', help: 'JavaScript heap in use (main thread)', type: 'gauge', value: memory.heapUsed},
       {name: 'pad_process_heap_total_bytes', help: 'JavaScript heap reserved (main thread)', type: 'gauge', value: memory.heapTotal},

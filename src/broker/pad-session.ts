@@ -5,7 +5,10 @@
  * newline, so a frame ends at `\n`, where the next `FORMAT:` begins, or when the connection
  * has been quiet: for a few milliseconds when the frame is complete (a JSON or XML body that
  * parses), longer when it may be a frame cut across TCP packets (a header cut short, a body
- * that does not parse yet, a RAW body, or a client that ends its frames with newlines). The
+ * that does not parse yet, a RAW body, or a client that ends its frames with newlines).
+ * Whether a body parses is checked only once the connection has been quiet, and again only
+ * once the body has doubled, so a body trickled in small pieces is not re-parsed whole for
+ * every piece. The
  * topic is the body's `Topic`; a body that does not parse as its format is stored as RAW, as
  * the original broker did. There are no acks (the original publisher never reads); errors are
  * written back as `ERROR <reason>` lines while the client keeps reading them. A publisher with
@@ -39,6 +42,12 @@ export class PadPublisherSession {
   private readonly decoder = new StringDecoder('utf8')
   private readonly output: SocketOutput
   private buffer = ''
+  /** How far the buffer has been searched for a frame end (a newline or the next `FORMAT:`). */
+  private scanned = 0
+  /** Buffer length at the last failed check that the unterminated frame is complete. */
+  private checkedLength = 0
+  /** The body last found valid, so the frame is not checked again when it is published. */
+  private validBody: string | null = null
   private quietTimer: NodeJS.Timeout | null = null
   private started = false
   /** The client ends its frames with newlines: a quiet pause is no sign a frame is complete. */
@@ -52,10 +61,20 @@ export class PadPublisherSession {
     private readonly socket: Socket,
     private readonly context: SessionContext,
   ) {
-    this.output = new SocketOutput(socket, 64 * 1024)
+    this.output = new SocketOutput(socket, {highWaterMark: 64 * 1024, maxPendingBytes: context.limits.maxPendingBytes})
     socket.on('close', () => {
       if (this.quietTimer) clearTimeout(this.quietTimer)
     })
+  }
+
+  readonly subscribed = false
+
+  fail(_code: string, reason: string): void {
+    this.draining = true
+    if (this.quietTimer) clearTimeout(this.quietTimer)
+    this.quietTimer = null
+    this.buffer = ''
+    this.output.endWith(`ERROR ${reason}\n`)
   }
 
   /** Stops reading; publishes the frame still waiting for its end; resolves once all are settled. */
@@ -85,44 +104,79 @@ export class PadPublisherSession {
     this.extractFrames(false)
     if (this.quietTimer) clearTimeout(this.quietTimer)
     this.quietTimer = null
-    if (this.buffer.length > 0) {
-      this.quietTimer = setTimeout(() => {
-        this.quietTimer = null
+    if (this.buffer.length > 0) this.quietTimer = setTimeout(() => this.onQuiet(QUIET_MS), QUIET_MS)
+  }
+
+  /**
+   * The client has been quiet for `waited` ms with an unterminated frame: end it now if it is
+   * complete, else after INCOMPLETE_QUIET_MS in all. Runs from a timer, so nothing it throws
+   * may escape: the connection fails instead of the process.
+   */
+  private onQuiet(waited: number): void {
+    this.quietTimer = null
+    try {
+      if (waited >= INCOMPLETE_QUIET_MS || this.looksComplete()) {
         this.extractFrames(true)
-      }, this.quietDelay())
+        return
+      }
+      this.quietTimer = setTimeout(() => this.onQuiet(INCOMPLETE_QUIET_MS), INCOMPLETE_QUIET_MS - waited)
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error)
+      this.context.logger.error('pad publisher failed; closing its connection', {remote: this.socket.remoteAddress, error: message})
+      this.fail('INTERNAL', `internal error: ${message}; the connection is closed`)
     }
   }
 
-  /** How long to wait for more of the unterminated frame in the buffer. */
-  private quietDelay(): number {
-    if (this.newlineFrames) return INCOMPLETE_QUIET_MS
+  /**
+   * Whether the unterminated frame in the buffer is a complete JSON or XML body. Checked again
+   * only once the buffer has doubled since the last failed check, so a body trickled in small
+   * pieces costs a few parses, not one per piece.
+   */
+  private looksComplete(): boolean {
+    if (this.newlineFrames) return false
     const separator = this.buffer.indexOf('|')
-    if (!this.buffer.startsWith(FRAME_START) || separator === -1) return INCOMPLETE_QUIET_MS
+    if (!this.buffer.startsWith(FRAME_START) || separator === -1) return false
     const format = parseFormat(this.buffer.slice(FRAME_START.length, separator).trim())
-    if (format === null || format === 'RAW') return INCOMPLETE_QUIET_MS
-    return bodyError(format, this.buffer.slice(separator + 1)) === null ? QUIET_MS : INCOMPLETE_QUIET_MS
+    if (format === null || format === 'RAW') return false
+    if (this.checkedLength > 0 && this.buffer.length < this.checkedLength * 2) return false
+    const body = this.buffer.slice(separator + 1)
+    if (bodyError(format, body) === null) {
+      this.validBody = body
+      return true
+    }
+    this.checkedLength = this.buffer.length
+    return false
   }
 
   private extractFrames(quiet: boolean): void {
     while (this.buffer.length > 0) {
-      const newline = this.buffer.indexOf('\n')
-      const next = this.buffer.indexOf(FRAME_START, 1)
+      // Search only what was not searched before: a frame may arrive in many pieces.
+      const newline = this.buffer.indexOf('\n', this.scanned)
+      const next = this.buffer.indexOf(FRAME_START, Math.max(1, this.scanned - FRAME_START.length + 1))
       let end = -1
       if (newline !== -1 && (next === -1 || newline < next)) end = newline
       else if (next !== -1) end = next
       if (end === -1) {
+        this.scanned = this.buffer.length
         if (quiet) end = this.buffer.length
         else if (this.buffer.length > this.context.limits.maxBodyBytes + 64) {
           this.reportError(`frame is larger than the limit of ${this.context.limits.maxBodyBytes} bytes; dropped`)
-          this.buffer = ''
+          this.resetBuffer('')
           return
         } else return
       }
       const frame = this.buffer.slice(0, end).replace(/\r$/, '')
       if (end === newline && frame.trim() !== '') this.newlineFrames = true
-      this.buffer = this.buffer.slice(end === newline ? end + 1 : end)
+      this.resetBuffer(this.buffer.slice(end === newline ? end + 1 : end))
       if (frame.trim() !== '') this.publishFrame(frame)
     }
+  }
+
+  /** The buffer now starts a new frame: nothing of it has been searched or checked. */
+  private resetBuffer(rest: string): void {
+    this.buffer = rest
+    this.scanned = 0
+    this.checkedLength = 0
   }
 
   private publishFrame(frame: string): void {
@@ -138,7 +192,9 @@ export class PadPublisherSession {
       return
     }
     let format: Format = declared ?? 'RAW'
-    if (format !== 'RAW' && bodyError(format, body) !== null) {
+    const checked = this.validBody !== null && this.validBody === body
+    this.validBody = null
+    if (format !== 'RAW' && !checked && bodyError(format, body) !== null) {
       format = 'RAW'
     }
     const found = format === 'RAW' ? null : topicFromBody(format, body)
@@ -163,6 +219,12 @@ export class PadPublisherSession {
           this.socket.resume()
         }
       })
+      // Runs outside the data handler: what it throws fails this connection alone.
+      .catch((error: unknown) => {
+        const message = error instanceof Error ? error.message : String(error)
+        this.context.logger.error('pad publisher failed; closing its connection', {remote: this.socket.remoteAddress, error: message})
+        this.fail('INTERNAL', `internal error: ${message}; the connection is closed`)
+      })
   }
 
   private reportError(reason: string): void {
@@ -184,7 +246,13 @@ export class PadSubscriberSession {
     private readonly socket: Socket,
     private readonly context: SessionContext,
   ) {
-    this.output = new SocketOutput(socket)
+    this.output = new SocketOutput(socket, {
+      maxPendingBytes: context.limits.maxPendingBytes,
+      onOverflow: () => {
+        context.logger.warn('pad subscriber cut off: too slow', {remote: socket.remoteAddress, limit: context.limits.maxPendingBytes})
+        this.dropSubscriptions()
+      },
+    })
     this.lines = new LineReader(4096)
     socket.on('close', () => {
       for (const subscription of this.subscriptions.values()) context.subscriptions.remove(subscription)
@@ -216,9 +284,23 @@ export class PadSubscriberSession {
   }
 
   end(): void {
+    this.dropSubscriptions()
+    this.output.end()
+  }
+
+  get subscribed(): boolean {
+    return this.subscriptions.size > 0
+  }
+
+  fail(_code: string, reason: string): void {
+    this.dropSubscriptions()
+    this.draining = true
+    this.output.endWith(`ERROR ${reason}\n`)
+  }
+
+  private dropSubscriptions(): void {
     for (const subscription of this.subscriptions.values()) this.context.subscriptions.remove(subscription)
     this.subscriptions.clear()
-    this.output.end()
   }
 
   /** A client that does not read its answers (PONG, errors) is not read from until it does. */
@@ -244,9 +326,21 @@ export class PadSubscriberSession {
         return
       }
       if (this.subscriptions.has(topic)) return
+      const max = this.context.limits.maxSubscriptionsPerConnection
+      if (this.subscriptions.size >= max) {
+        this.output.write(`ERROR a connection may hold at most ${max} subscriptions; UNSUBSCRIBE first\n`)
+        return
+      }
       const subscription = new Subscription(
         this.context.store,
-        {send: (messages) => this.send(messages), onceDrained: (callback) => this.output.onceDrained(callback)},
+        {
+          send: (messages) => this.send(messages),
+          onceDrained: (callback) => this.output.onceDrained(callback),
+          fail: (error) => {
+            this.context.logger.error('delivery to a pad subscriber failed; closing its connection', {remote: this.socket.remoteAddress, error: error.message})
+            this.fail('INTERNAL', `internal error delivering messages: ${error.message}; the connection is closed`)
+          },
+        },
         [topic],
         {kind: 'beginning'},
         {protocol: 'pad', remote: `${this.socket.remoteAddress}:${this.socket.remotePort}`},

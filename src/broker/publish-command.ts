@@ -49,6 +49,7 @@ export function decodePublish(data: Uint8Array): PublishCommand {
   const format = FORMATS[buffer.readUInt8(9)]
   if (format === undefined) throw new Error('publish command has an unknown format')
   const topicLength = buffer.readUInt16LE(10)
+  if (topicLength === 0) throw new Error('publish command has no topic')
   let at = HEADER
   if (at + topicLength + 2 > buffer.length) throw new Error('publish command is truncated (topic)')
   const topic = buffer.toString('utf8', at, at + topicLength)

@@ -3,7 +3,7 @@
  * edge, encode once, propose to the log, and wait a bounded time for the commit.
  */
 import {BrokerError} from './errors.js'
-import {bodyError, parseFormat, type Format} from './formats.js'
+import {MAX_JSON_DEPTH, bodyError, parseFormat, type Format} from './formats.js'
 import {encodePublish} from './publish-command.js'
 import type {ReplicatedLog} from './replicated-log.js'
 import {topicError} from './topics.js'
@@ -40,8 +40,8 @@ export function parsePublishRequest(raw: Record<string, unknown>, maxBodyBytes: 
   if (format === null) throw new BrokerError('BAD_REQUEST', `format must be one of JSON, XML, RAW (got ${JSON.stringify(raw.format)})`)
   const given = raw.body !== undefined ? raw.body : raw.content
   if (given === undefined || given === null) throw new BrokerError('BAD_REQUEST', 'body is missing')
-  const body = typeof given === 'string' ? given : format === 'JSON' ? JSON.stringify(given) : null
-  if (body === null) throw new BrokerError('BAD_REQUEST', `body must be a string for format ${format}`)
+  if (typeof given !== 'string' && format !== 'JSON') throw new BrokerError('BAD_REQUEST', `body must be a string for format ${format}`)
+  const body = typeof given === 'string' ? given : bodyText(given)
   if (Buffer.byteLength(body) > maxBodyBytes) {
     throw new BrokerError('TOO_LARGE', `body is larger than the limit of ${maxBodyBytes} bytes`)
   }
@@ -56,6 +56,16 @@ export function parsePublishRequest(raw: Record<string, unknown>, maxBodyBytes: 
     }
   }
   return {topic: raw.topic as string, format, body, id}
+}
+
+/** A body given as a JSON value, as text; JSON.stringify recurses, so deep values are refused. */
+function bodyText(value: unknown): string {
+  try {
+    return JSON.stringify(value)
+  } catch (error) {
+    const reason = error instanceof RangeError ? `it is nested too deeply (the limit is ${MAX_JSON_DEPTH} levels)` : (error as Error).message
+    throw new BrokerError('BAD_REQUEST', `body is not accepted: ${reason}`)
+  }
 }
 
 export class Publisher {

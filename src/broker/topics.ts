@@ -6,6 +6,8 @@
  * matches every topic (the seed's PAD protocol word for "everything").
  */
 
+import {TopicTrie} from './topic-trie.js'
+
 export const MAX_TOPIC_LENGTH = 255
 
 const SEGMENT = /^[A-Za-z0-9_\-:@$]+$/
@@ -40,7 +42,10 @@ export function patternError(pattern: unknown): string | null {
 }
 
 export function isWildcard(pattern: string): boolean {
-  return pattern === 'all' || pattern.split('.').some((s) => s === '*' || s === '>')
+  if (pattern === 'all') return true
+  // Most patterns are exact topics: no need to split those.
+  if (!pattern.includes('*') && !pattern.includes('>')) return false
+  return pattern.split('.').some((s) => s === '*' || s === '>')
 }
 
 export function topicMatches(pattern: string, topic: string): boolean {
@@ -55,31 +60,49 @@ export function topicMatches(pattern: string, topic: string): boolean {
   return p.length === t.length
 }
 
-/** A set of patterns, matched quickly for exact topics and by scanning for wildcards. */
+/**
+ * A set of patterns: exact topics in a hash set, wildcards in a trie, so a match costs the
+ * same with one pattern or a hundred thousand.
+ */
 export class TopicFilter {
   private readonly exact = new Set<string>()
-  private readonly wildcards = new Set<string>()
+  private readonly wildcards = new TopicTrie<string>()
+  private readonly wildcardPatterns = new Set<string>()
 
   add(pattern: string): void {
-    if (isWildcard(pattern)) this.wildcards.add(pattern)
-    else this.exact.add(pattern)
+    if (!isWildcard(pattern)) this.exact.add(pattern)
+    else if (!this.wildcardPatterns.has(pattern)) {
+      this.wildcardPatterns.add(pattern)
+      this.wildcards.add(pattern, pattern)
+    }
   }
 
   remove(pattern: string): boolean {
-    return this.exact.delete(pattern) || this.wildcards.delete(pattern)
+    if (this.exact.delete(pattern)) return true
+    if (!this.wildcardPatterns.delete(pattern)) return false
+    this.wildcards.remove(pattern, pattern)
+    return true
+  }
+
+  has(pattern: string): boolean {
+    return this.exact.has(pattern) || this.wildcardPatterns.has(pattern)
   }
 
   get size(): number {
-    return this.exact.size + this.wildcards.size
+    return this.exact.size + this.wildcardPatterns.size
   }
 
   patterns(): string[] {
-    return [...this.exact, ...this.wildcards]
+    return [...this.exact, ...this.wildcardPatterns]
+  }
+
+  /** The topic, when the filter is one exact topic (the store can then read just that topic). */
+  onlyExactTopic(): string | undefined {
+    return this.exact.size === 1 && this.wildcardPatterns.size === 0 ? this.exact.values().next().value : undefined
   }
 
   matches(topic: string): boolean {
     if (this.exact.has(topic)) return true
-    for (const pattern of this.wildcards) if (topicMatches(pattern, topic)) return true
-    return false
+    return this.wildcardPatterns.size > 0 && this.wildcards.matches(topic)
   }
 }

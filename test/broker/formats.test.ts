@@ -97,3 +97,50 @@ describe('formats', () => {
     }
   })
 })
+
+describe('formats: input built to break parsers', () => {
+  const deepXml = (depth: number): string => '<a>'.repeat(depth) + '</a>'.repeat(depth)
+  const deepJson = (depth: number): string => '['.repeat(depth) + ']'.repeat(depth)
+
+  it('refuses XML with a DOCTYPE or ENTITY declaration, saying why', () => {
+    for (const body of [
+      '<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>',
+      '<!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><r>&b;</r>',
+      '<!doctype html><html/>',
+      '<r><!ENTITY x "y"></r>',
+    ]) {
+      expect(bodyError('XML', body)).to.match(/DOCTYPE or ENTITY declaration is refused/)
+      expect(topicFromBody('XML', body)).to.equal(null)
+    }
+  })
+
+  it('refuses XML nested deeper than the bound, however deep, quickly', () => {
+    for (const depth of [101, 200, 200_000]) {
+      const started = performance.now()
+      expect(bodyError('XML', deepXml(depth))).to.match(/nested deeper than 100 elements/)
+      expect(topicFromBody('XML', deepXml(depth))).to.equal(null)
+      expect(performance.now() - started).to.be.below(200)
+    }
+    expect(bodyError('XML', deepXml(100))).to.equal(null)
+  })
+
+  it('refuses JSON nested deeper than the bound, however deep', () => {
+    expect(bodyError('JSON', deepJson(257))).to.match(/nested deeper than 256 levels/)
+    expect(bodyError('JSON', deepJson(200_000))).to.match(/nested deeper than 256 levels/)
+    expect(bodyError('JSON', '{"a":'.repeat(100_000) + '1' + '}'.repeat(100_000))).to.match(/nested deeper/)
+    expect(topicFromBody('JSON', deepJson(200_000))).to.equal(null)
+    expect(bodyError('JSON', deepJson(256))).to.equal(null)
+    // Brackets inside strings are text, not nesting.
+    expect(bodyError('JSON', JSON.stringify({s: '['.repeat(5000), t: '\\"[[['}))).to.equal(null)
+  })
+
+  it('never throws on random bytes, NUL bytes or broken UTF-8', () => {
+    const samples = ['\u0000', '<a>\u0000</a>', '{"a":"\u0000"}', Buffer.from([0xff, 0xfe, 0x3c, 0x61, 0x3e]).toString('utf8'), '<a', '<<<<', ']]]]}}}}', '<![CDATA[', '<!--']
+    for (const body of samples) {
+      for (const format of ['JSON', 'XML', 'RAW'] as const) {
+        expect(() => bodyError(format, body)).to.not.throw()
+        expect(() => topicFromBody(format, body)).to.not.throw()
+      }
+    }
+  })
+})

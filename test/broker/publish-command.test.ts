@@ -74,3 +74,12 @@ describe('publish command encoding', () => {
     expect(() => decodePublish(encoded.subarray(0, 14))).to.throw(/truncated \(topic\)/)
   })
 })
+
+describe('parsePublishRequest: bodies that break JSON.stringify', () => {
+  it('answers BAD_REQUEST for a JSON-value body nested too deeply', async () => {
+    const {parsePublishRequest} = await import('../../src/broker/publisher.js')
+    let body: unknown = 1
+    for (let i = 0; i < 200_000; i++) body = [body]
+    expect(() => parsePublishRequest({topic: 't', body}, 1 << 30)).to.throw(/nested too deeply/).with.property('code', 'BAD_REQUEST')
+  })
+})
