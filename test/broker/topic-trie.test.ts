@@ -1,18 +1,8 @@
 import {expect} from 'chai'
 import {TopicTrie} from '../../src/broker/topic-trie.js'
 import {TopicFilter, patternError, topicMatches} from '../../src/broker/topics.js'
+import {mulberry32 as random} from '../../src/chaos/random.js'
 
-/** A small deterministic generator (mulberry32), so a failure can be replayed from its seed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const WORDS = ['a', 'b', 'c', 'news', 'eu', 'x1']
 

@@ -1,18 +1,8 @@
 import {expect} from 'chai'
 import type {Message} from '../../src/raft/index.js'
+import {mulberry32} from '../../src/chaos/random.js'
 import {decodeMessage, encodeMessage} from '../../src/transport/message-codec.js'
 
-/** A small seeded generator, so a failure can be replayed from the seed it prints. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000)
 

@@ -1,22 +1,12 @@
 /** Seeded generators of hostile client input for the front-end fuzz tests. */
+import {mulberry32} from '../../../src/chaos/random.js'
 
-/** mulberry32: small, fast and deterministic, so a failing run replays from its seed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 export class Fuzz {
   readonly next: () => number
 
   constructor(readonly seed: number) {
-    this.next = seededRandom(seed)
+    this.next = mulberry32(seed)
   }
 
   int(below: number): number {
