@@ -6,6 +6,7 @@ import http from 'node:http'
 import {BrokerError, asBrokerError} from './errors.js'
 import type {Logger} from './logger.js'
 import {parsePublishRequest} from './publisher.js'
+import {answerRefusedBody} from './refused-body.js'
 import type {NodeView} from './node-view.js'
 import {listen} from './tcp-server.js'
 import {topicError} from './topics.js'
@@ -143,7 +144,8 @@ export class HttpApi {
     } catch (error) {
       const brokerError = asBrokerError(error)
       if (brokerError.code === 'INTERNAL') this.logger.error('http handler failed', {path, error: brokerError.message})
-      sendError(response, brokerError)
+      if (brokerError.code === 'TOO_LARGE') await answerRefusedBody(request, response, () => sendError(response, brokerError))
+      else sendError(response, brokerError)
     }
   }
 }
@@ -163,8 +165,6 @@ function sendError(response: http.ServerResponse, error: BrokerError): void {
   const body = JSON.stringify({ok: false, error: {code: error.code, message: error.message}})
   const headers: http.OutgoingHttpHeaders = {'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body)}
   if (error.httpStatus === 503) headers['Retry-After'] = '1'
-  // A request we refused before reading it all: close, so the rest is not read as a new request.
-  if (error.code === 'TOO_LARGE') headers.Connection = 'close'
   response.writeHead(error.httpStatus, headers)
   response.end(body)
 }
