@@ -39,6 +39,22 @@ const ADMIN_ROUTES = adminRoutes(
   null,
 ).map((r) => ({method: r.method, path: r.path}))
 
+/** A CORS preflight for a POST to /publish: the status and the origin it grants. */
+function preflight(port: number, origin: string): Promise<{status: number; allow: string | undefined}> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      {host: HOST, port, method: 'OPTIONS', path: '/publish', headers: {origin, 'access-control-request-method': 'POST'}, agent: false, timeout: 5000},
+      (response) => {
+        response.resume()
+        response.on('end', () => resolve({status: response.statusCode!, allow: response.headers['access-control-allow-origin'] as string | undefined}))
+      },
+    )
+    request.on('timeout', () => request.destroy(new Error('preflight timed out')))
+    request.on('error', reject)
+    request.end()
+  })
+}
+
 describe('node admin API, /events and cluster flags (real processes)', function () {
   this.timeout(60_000)
   const fixture = nodeFixture('each')
@@ -130,6 +146,10 @@ describe('node admin API, /events and cluster flags (real processes)', function 
     // The page of one node reads the others' /raft from the browser: cross-origin GETs are allowed.
     const raft = await fetch(cluster.node(2).url('/raft'))
     expect(raft.headers.get('access-control-allow-origin')).to.equal('*')
+    // Its publish form may write to any member: a page of a member is one of the cluster's own origins.
+    const memberOrigin = `http://${HOST}:${cluster.ports[0].http}`
+    expect(await preflight(cluster.ports[2].http, memberOrigin)).to.deep.equal({status: 204, allow: memberOrigin})
+    expect(await preflight(cluster.ports[2].http, `http://${HOST}:${cluster.ports[0].tcp}`)).to.deep.equal({status: 403, allow: undefined})
   })
 
   it('refuses --peers that do not list the node itself, with a one-line error', async () => {
