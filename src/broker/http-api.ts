@@ -104,6 +104,10 @@ export class HttpApi {
   }
 
   private async handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+    if (!this.access.hostAllowed(request.headers.host)) {
+      await refuse(request, response, new BrokerError('MISDIRECTED', `this node does not answer for host ${quote(request.headers.host)}: use the address it listens on`))
+      return
+    }
     let url: URL
     try {
       url = new URL(request.url ?? '/', 'http://localhost')
@@ -115,11 +119,6 @@ export class HttpApi {
     const candidates = this.routes.get(path)
     if (!candidates) {
       sendError(response, new BrokerError('NOT_FOUND', `no such endpoint: ${request.method} ${path}`))
-      request.resume()
-      return
-    }
-    if (!this.access.hostAllowed(request.headers.host)) {
-      sendError(response, new BrokerError('MISDIRECTED', `this node does not answer for host ${JSON.stringify(request.headers.host)}: use the address it listens on`))
       request.resume()
       return
     }
@@ -145,16 +144,14 @@ export class HttpApi {
       response.setHeader('Vary', 'Origin')
       if (origin !== undefined) {
         if (!this.access.originAllowed(origin)) {
-          sendError(response, new BrokerError('FORBIDDEN_ORIGIN', `pages of ${JSON.stringify(origin)} may not send ${route.method} here: start the node with --cors-origin to allow them`))
-          request.resume()
+          await refuse(request, response, new BrokerError('FORBIDDEN_ORIGIN', `pages of ${quote(origin)} may not send ${route.method} here: start the node with --cors-origin to allow them`))
           return
         }
         response.setHeader('Access-Control-Allow-Origin', origin)
       }
       // Only a JSON body: a browser must ask first (preflight) before it sends one cross-origin.
       if (!isJson(request.headers['content-type'])) {
-        sendError(response, new BrokerError('UNSUPPORTED_MEDIA_TYPE', `${route.method} ${path} takes Content-Type: application/json (got ${JSON.stringify(request.headers['content-type'] ?? 'none')})`))
-        request.resume()
+        await refuse(request, response, new BrokerError('UNSUPPORTED_MEDIA_TYPE', `${route.method} ${path} takes Content-Type: application/json (got ${quote(request.headers['content-type'] ?? 'none')})`))
         return
       }
     }
@@ -191,7 +188,7 @@ export class HttpApi {
     request.resume()
     response.setHeader('Vary', 'Origin')
     if (origin === undefined || !this.access.originAllowed(origin)) {
-      sendError(response, new BrokerError('FORBIDDEN_ORIGIN', `pages of ${JSON.stringify(origin ?? 'no origin')} may not call this node: start it with --cors-origin to allow them`))
+      sendError(response, new BrokerError('FORBIDDEN_ORIGIN', `pages of ${quote(origin ?? 'no origin')} may not call this node: start it with --cors-origin to allow them`))
       return
     }
     response.writeHead(204, {
@@ -202,6 +199,17 @@ export class HttpApi {
     })
     response.end()
   }
+}
+
+/** Refuses a request before its body is read: the body is drained (bounded) so the client reads the answer. */
+function refuse(request: http.IncomingMessage, response: http.ServerResponse, error: BrokerError): Promise<void> {
+  return answerRefusedBody(request, response, () => sendError(response, error))
+}
+
+/** A header value quoted for an error message, cut short: it may be anything a client sent. */
+function quote(value: string | undefined): string {
+  const text = value ?? ''
+  return JSON.stringify(text.length > 100 ? `${text.slice(0, 100)}...` : text)
 }
 
 /** Whether a Content-Type header names JSON (parameters such as charset allowed). */

@@ -1,5 +1,6 @@
 /**
- * Answering a request whose body the node refused (413) before reading it all. Closing while
+ * Answering a request the node refused before reading all its body (413, and the 403, 415 and
+ * 421 of the access rules, which never read it). Closing while
  * the client is still sending resets the connection, and a client that writes its whole body
  * before it reads then loses the answer (EPIPE or ECONNRESET instead of the 413). So the rest
  * of the body is read and dropped, like nginx's lingering close, within a bound: past it the

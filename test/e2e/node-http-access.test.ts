@@ -67,6 +67,13 @@ describe('node HTTP API access rules (real process)', function () {
       expect(answer.status, answer.text).to.equal(200)
     })
 
+    it('answers 415 to a large body it never reads, and the client gets the answer', async () => {
+      const big = 'x'.repeat(3 * 1024 * 1024)
+      const answer = await send(node, 'POST', '/publish', {'content-type': 'text/plain'}, big)
+      expect(answer.status).to.equal(415)
+      expect((await http(node, 'GET', '/health')).status).to.equal(200)
+    })
+
     it('refuses a bodiless admin write that is not JSON with 415', async () => {
       const answer = await send(node, 'DELETE', '/admin/faults', {})
       expect(answer.status).to.equal(415)
