@@ -225,6 +225,18 @@ describe('node HTTP API access rules (real process)', function () {
     })
   })
 
+  describe('--cors-origin', () => {
+    for (const bad of ['localhost:3000', 'http://localhost:3000/app', '*', 'null']) {
+      it(`refuses ${JSON.stringify(bad)} at start: exit 2, one line`, async () => {
+        const refused = await nodes.start({args: ['--cors-origin', bad], waitHealthy: false})
+        expect(await refused.waitExit(30_000), refused.output).to.deep.equal({code: 2, signal: null})
+        const lines = refused.output.split('\n').filter((l) => l.replace(/^\[stderr\]/, '').trim() !== '')
+        expect(lines, refused.output).to.have.length(1)
+        expect(lines[0]).to.match(/--cors-origin .* is not an origin/)
+      })
+    }
+  })
+
   describe('files', () => {
     it('keeps the data dir 0700 and the database and its WAL 0600', async () => {
       const mode = (file: string): string => (fs.statSync(file).mode & 0o777).toString(8)
