@@ -1,6 +1,6 @@
 /**
- * The node's data directory: created if missing, checked writable, and locked so that two
- * nodes never share one database (which would silently corrupt both).
+ * The node's data directory: created if missing (0700), checked writable, and locked so that
+ * two nodes never share one database (which would silently corrupt both).
  */
 import fs from 'node:fs'
 import path from 'node:path'
@@ -13,12 +13,19 @@ const LOCK_WAIT_MS = 3000
 
 export async function prepareDataDir(dir: string): Promise<{release: () => void}> {
   try {
-    fs.mkdirSync(dir, {recursive: true})
+    fs.mkdirSync(dir, {recursive: true, mode: 0o700})
     fs.accessSync(dir, fs.constants.W_OK | fs.constants.R_OK)
   } catch (error) {
     throw new DataDirError(`data dir ${dir} is unusable: ${describe(error as NodeJS.ErrnoException)}`)
   }
   if (!fs.statSync(dir).isDirectory()) throw new DataDirError(`data dir ${dir} is not a directory`)
+  // The database holds every message: a data dir made before (or by another tool) is closed
+  // to other users too. One we do not own is left as it is.
+  try {
+    fs.chmodSync(dir, 0o700)
+  } catch {
+    // Not ours to change.
+  }
   const lockPath = path.join(dir, 'LOCK')
   const deadline = Date.now() + LOCK_WAIT_MS
   for (;;) {

@@ -4,8 +4,10 @@
  */
 import http from 'node:http'
 import {BrokerError, asBrokerError} from './errors.js'
+import {HttpAccess, type HttpAccessOptions} from './http-access.js'
 import type {Logger} from './logger.js'
 import {parsePublishRequest} from './publisher.js'
+import {answerRefusedBody} from './refused-body.js'
 import type {NodeView} from './node-view.js'
 import {listen} from './tcp-server.js'
 import {topicError} from './topics.js'
@@ -22,6 +24,9 @@ export interface HttpRoute {
 }
 
 const MAX_LIMIT = 1000
+/** Headers a page of an allowed origin may send: JSON bodies and the admin token. */
+const ALLOWED_HEADERS = 'content-type, authorization'
+const PREFLIGHT_MAX_AGE_S = 600
 /** Longest wait at close for the requests in flight (a publish gives up at its commit timeout). */
 const CLOSE_GRACE_MS = 5000
 
@@ -29,13 +34,16 @@ export class HttpApi {
   private readonly server: http.Server
   private readonly routes = new Map<string, HttpRoute[]>()
   private readonly streams = new Set<http.ServerResponse>()
+  private readonly access: HttpAccess
   private closing = false
 
   constructor(
     private readonly node: NodeView,
     private readonly logger: Logger,
+    access: HttpAccessOptions,
     extraRoutes: HttpRoute[] = [],
   ) {
+    this.access = new HttpAccess(access, () => memberAddresses(node))
     for (const route of [...this.coreRoutes(), ...extraRoutes]) {
       const list = this.routes.get(route.path) ?? []
       list.push(route)
@@ -67,7 +75,7 @@ export class HttpApi {
     const node = this.node
     return [
       {method: 'POST', path: '/publish', handler: (request) => this.publish(request)},
-      {method: 'GET', path: '/messages', handler: (_, url) => ({messages: listMessages(node, url)})},
+      {method: 'GET', path: '/messages', handler: (_, url) => listMessages(node, url)},
       {method: 'GET', path: '/raft', handler: () => node.raftInfo()},
       {method: 'GET', path: '/status', handler: () => node.statusInfo()},
       {method: 'GET', path: '/stats', handler: () => node.stats()},
@@ -96,6 +104,10 @@ export class HttpApi {
   }
 
   private async handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+    if (!this.access.hostAllowed(request.headers.host)) {
+      await refuse(request, response, new BrokerError('MISDIRECTED', `this node does not answer for host ${quote(request.headers.host)}: use the address it listens on`))
+      return
+    }
     let url: URL
     try {
       url = new URL(request.url ?? '/', 'http://localhost')
@@ -110,6 +122,11 @@ export class HttpApi {
       request.resume()
       return
     }
+    const origin = request.headers.origin
+    if (request.method === 'OPTIONS') {
+      this.preflight(request, response, candidates, origin)
+      return
+    }
     const route = candidates.find((r) => r.method === request.method)
     if (!route) {
       const allowed = candidates.map((r) => r.method).join(', ')
@@ -117,6 +134,26 @@ export class HttpApi {
       sendError(response, new BrokerError('METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${path}; use ${allowed}`))
       request.resume()
       return
+    }
+    if (route.method === 'GET') {
+      // Reads are open to pages from other origins: the web dashboard of one node reads them all.
+      response.setHeader('Access-Control-Allow-Origin', '*')
+    } else {
+      // A browser sends Origin with every cross-origin write; a page of another site may not
+      // write here, even with a content type that needs no preflight.
+      response.setHeader('Vary', 'Origin')
+      if (origin !== undefined) {
+        if (!this.access.originAllowed(origin)) {
+          await refuse(request, response, new BrokerError('FORBIDDEN_ORIGIN', `pages of ${quote(origin)} may not send ${route.method} here: start the node with --cors-origin to allow them`))
+          return
+        }
+        response.setHeader('Access-Control-Allow-Origin', origin)
+      }
+      // Only a JSON body: a browser must ask first (preflight) before it sends one cross-origin.
+      if (!isJson(request.headers['content-type'])) {
+        await refuse(request, response, new BrokerError('UNSUPPORTED_MEDIA_TYPE', `${route.method} ${path} takes Content-Type: application/json (got ${quote(request.headers['content-type'] ?? 'none')})`))
+        return
+      }
     }
     // Once closing, every answer closes its connection, so none is left idle.
     if (this.closing) response.setHeader('Connection', 'close')
@@ -130,8 +167,6 @@ export class HttpApi {
     }
     try {
       const result = await route.handler(request, url)
-      // Reads are open to pages from other origins: the web dashboard of one node reads them all.
-      if (request.method === 'GET') response.setHeader('Access-Control-Allow-Origin', '*')
       if (result instanceof PlainText) {
         response.writeHead(200, {'Content-Type': result.contentType})
         response.end(result.text)
@@ -143,9 +178,53 @@ export class HttpApi {
     } catch (error) {
       const brokerError = asBrokerError(error)
       if (brokerError.code === 'INTERNAL') this.logger.error('http handler failed', {path, error: brokerError.message})
-      sendError(response, brokerError)
+      if (brokerError.code === 'TOO_LARGE') await answerRefusedBody(request, response, () => sendError(response, brokerError))
+      else sendError(response, brokerError)
     }
   }
+
+  /** Answers a CORS preflight: granted to the cluster's own pages and --cors-origin, refused to any other. */
+  private preflight(request: http.IncomingMessage, response: http.ServerResponse, routes: HttpRoute[], origin: string | undefined): void {
+    request.resume()
+    response.setHeader('Vary', 'Origin')
+    if (origin === undefined || !this.access.originAllowed(origin)) {
+      sendError(response, new BrokerError('FORBIDDEN_ORIGIN', `pages of ${quote(origin ?? 'no origin')} may not call this node: start it with --cors-origin to allow them`))
+      return
+    }
+    response.writeHead(204, {
+      'Access-Control-Allow-Origin': origin,
+      'Access-Control-Allow-Methods': [...routes.map((r) => r.method), 'OPTIONS'].join(', '),
+      'Access-Control-Allow-Headers': ALLOWED_HEADERS,
+      'Access-Control-Max-Age': String(PREFLIGHT_MAX_AGE_S),
+    })
+    response.end()
+  }
+}
+
+/** Refuses a request before its body is read: the body is drained (bounded) so the client reads the answer. */
+function refuse(request: http.IncomingMessage, response: http.ServerResponse, error: BrokerError): Promise<void> {
+  return answerRefusedBody(request, response, () => sendError(response, error))
+}
+
+/** A header value quoted for an error message, cut short: it may be anything a client sent. */
+function quote(value: string | undefined): string {
+  const text = value ?? ''
+  return JSON.stringify(text.length > 100 ? `${text.slice(0, 100)}...` : text)
+}
+
+/** Whether a Content-Type header names JSON (parameters such as charset allowed). */
+export function isJson(contentType: string | undefined): boolean {
+  return (contentType ?? '').split(';')[0].trim().toLowerCase() === 'application/json'
+}
+
+/** The other members' HTTP addresses, from what the node knows of them. */
+function memberAddresses(node: NodeView): {host: string; httpPort: number}[] {
+  const members = (node.clusterInfo().members ?? []) as {raft_address?: string; http_port?: number | null}[]
+  return members.flatMap((m) => {
+    if (typeof m.http_port !== 'number' || typeof m.raft_address !== 'string') return []
+    const host = m.raft_address.slice(0, m.raft_address.lastIndexOf(':'))
+    return [{host, httpPort: m.http_port}]
+  })
 }
 
 export class PlainText {
@@ -163,8 +242,6 @@ function sendError(response: http.ServerResponse, error: BrokerError): void {
   const body = JSON.stringify({ok: false, error: {code: error.code, message: error.message}})
   const headers: http.OutgoingHttpHeaders = {'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body)}
   if (error.httpStatus === 503) headers['Retry-After'] = '1'
-  // A request we refused before reading it all: close, so the rest is not read as a new request.
-  if (error.code === 'TOO_LARGE') headers.Connection = 'close'
   response.writeHead(error.httpStatus, headers)
   response.end(body)
 }
@@ -215,7 +292,18 @@ export function readJson(request: http.IncomingMessage, limit: number): Promise<
   })
 }
 
-function listMessages(node: NodeView, url: URL): unknown[] {
+/**
+ * One page of GET /messages. A page whose bodies would pass limits.maxPageBytes ends early
+ * (always with at least one message, so paging moves on) and says so with `truncated`; pages
+ * read forward (order=oldest) also give `next_from`, the `from` of the next page.
+ */
+interface MessagePage {
+  messages: Record<string, unknown>[]
+  truncated?: true
+  next_from?: number
+}
+
+function listMessages(node: NodeView, url: URL): MessagePage {
   const params = url.searchParams
   const topic = params.get('topic') ?? undefined
   if (topic !== undefined) {
@@ -228,15 +316,27 @@ function listMessages(node: NodeView, url: URL): unknown[] {
   // Newest first by default; `from` pages forward: the first `limit` messages from there on.
   const order = params.get('order') ?? (from === undefined ? 'newest' : 'oldest')
   if (order !== 'newest' && order !== 'oldest') throw new BrokerError('BAD_REQUEST', 'order must be "newest" or "oldest"')
-  return node.store.list({topic, from, limit, order}).map((m) => ({
-    topic: m.topic,
-    offset: m.offset,
-    format: m.format,
-    body: m.body,
-    timestamp: new Date(m.timestamp).toISOString(),
-    index: m.raftIndex,
-    ...(m.pubId !== null ? {id: m.pubId} : {}),
-  }))
+  const stored = node.store.list({topic, from, limit, order})
+  const page: MessagePage = {messages: []}
+  let bytes = 0
+  for (const m of stored) {
+    bytes += Buffer.byteLength(m.body)
+    if (bytes > node.limits.maxPageBytes && page.messages.length > 0) {
+      page.truncated = true
+      if (order === 'oldest') page.next_from = topic === undefined ? m.raftIndex : m.offset
+      break
+    }
+    page.messages.push({
+      topic: m.topic,
+      offset: m.offset,
+      format: m.format,
+      body: m.body,
+      timestamp: new Date(m.timestamp).toISOString(),
+      index: m.raftIndex,
+      ...(m.pubId !== null ? {id: m.pubId} : {}),
+    })
+  }
+  return page
 }
 
 function integerParam(params: URLSearchParams, name: string, fallback: number): number {

@@ -8,14 +8,17 @@ import type {RaftLog} from './raft-log.js'
 
 export type NodeEvent = {type: string; [field: string]: unknown}
 
-const MAX_BUFFERED = 256 * 1024
 const KEEPALIVE_MS = 15_000
 
 export class NodeEvents {
   private readonly clients = new Set<http.ServerResponse>()
   private keepalive: NodeJS.Timeout | null = null
 
-  constructor(raftLog: RaftLog) {
+  constructor(
+    raftLog: RaftLog,
+    /** Unsent bytes a stream may hold before it is cut off as too slow (--max-pending). */
+    private readonly maxPendingBytes: number,
+  ) {
     raftLog.on('event', (event: NodeEvent) => this.publish(event))
   }
 
@@ -23,8 +26,7 @@ export class NodeEvents {
     if (this.clients.size === 0) return
     const text = `event: ${event.type}\ndata: ${JSON.stringify({time: new Date().toISOString(), ...event})}\n\n`
     for (const client of this.clients) {
-      if (client.writableLength > MAX_BUFFERED) client.destroy()
-      else client.write(text)
+      this.send(client, text)
     }
   }
 
@@ -38,7 +40,7 @@ export class NodeEvents {
     response.write(`retry: 1000\nevent: hello\ndata: ${JSON.stringify({time: new Date().toISOString(), ...snapshot})}\n\n`)
     this.clients.add(response)
     this.keepalive ??= setInterval(() => {
-      for (const client of this.clients) client.write(': keepalive\n\n')
+      for (const client of this.clients) this.send(client, ': keepalive\n\n')
     }, KEEPALIVE_MS)
     this.keepalive.unref()
     const forget = (): void => {
@@ -50,6 +52,16 @@ export class NodeEvents {
     }
     request.on('close', forget)
     response.on('close', forget)
+  }
+
+  /** Writes to one stream, or ends it (destroyed: its backlog is not worth sending) when the reader is too slow. */
+  private send(client: http.ServerResponse, text: string): void {
+    if (client.writableLength + Buffer.byteLength(text) > this.maxPendingBytes) {
+      this.clients.delete(client)
+      client.destroy()
+    } else {
+      client.write(text)
+    }
   }
 
   close(): void {

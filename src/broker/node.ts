@@ -135,12 +135,12 @@ export class BrokerNode implements NodeView {
     )
     this.raftLog.on('fatal', (error: Error) => this.fail(error))
     this.log = this.raftLog
-    this.events = new NodeEvents(this.raftLog)
+    this.events = new NodeEvents(this.raftLog, this.limits.maxPendingBytes)
     this.publisher = new Publisher(this.log, {maxBodyBytes: options.limits.maxBodyBytes})
     this.subscriptions = new SubscriptionRegistry(store)
     const context: SessionContext = {publisher: this.publisher, store, subscriptions: this.subscriptions, limits: this.limits, logger}
     this.tcp = new TcpServer(context)
-    this.http = new HttpApi(this, logger, [
+    this.http = new HttpApi(this, logger, {host: options.host, httpPort: options.httpPort, corsOrigins: options.corsOrigins}, [
       ...adminRoutes(this, options.adminToken),
       {method: 'GET', path: '/events', handler: () => null, stream: (request, response) => this.events.stream(request, response, this.raftInfo())},
     ])

@@ -4,6 +4,19 @@
  * the newest messages, and has a publish form. No build step and no dependencies: one page.
  */
 
+/**
+ * Escapes a value for HTML text and quoted attributes. Every value the page puts into
+ * innerHTML goes through it: member ids, states and message bodies come from the network.
+ */
+export function escapeHtml(value: unknown): string {
+  return String(value ?? '').replace(/[&<>"']/g, (c) => HTML_ENTITIES[c])
+}
+
+const HTML_ENTITIES: Record<string, string> = {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'}
+
+/** The same function as the page's own script runs it. */
+const ESCAPE_HTML_SOURCE = `(value) => String(value ?? '').replace(/[&<>"']/g, (c) => (${JSON.stringify(HTML_ENTITIES)})[c])`
+
 export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en">
 <head>
@@ -42,7 +55,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <table><thead><tr><th>topic</th><th>offset</th><th>format</th><th>body</th><th>time</th></tr></thead><tbody id="messages"></tbody></table>
 <script>
 const $ = (id) => document.getElementById(id)
-const text = (v) => String(v ?? '').replace(/[&<>"]/g, (c) => ({'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;'}[c]))
+const text = ${ESCAPE_HTML_SOURCE}
 async function json(url, options) {
   const response = await fetch(url, {signal: AbortSignal.timeout(900), ...options})
   return response.json()
@@ -57,12 +70,12 @@ async function refresh() {
     }))
     const top = Math.max(0, ...rows.map((r) => r.raft ? r.raft.commit_index : 0))
     $('nodes').innerHTML = rows.map(({m, raft}) => raft
-      ? '<tr><td>' + m.index + '</td><td>' + text(raft.node_id) + '</td><td class="' + raft.state + '">' + raft.state + '</td><td>' + raft.current_term +
-        '</td><td>' + raft.commit_index + '</td><td>' + raft.last_applied + '</td><td>' + raft.log_length + '</td><td>' + (top - raft.commit_index) + '</td></tr>'
-      : '<tr><td>' + m.index + '</td><td>' + text(m.node_id) + '</td><td class="DOWN">unreachable</td><td colspan="5"></td></tr>').join('')
+      ? '<tr><td>' + text(m.index) + '</td><td>' + text(raft.node_id) + '</td><td class="' + text(raft.state) + '">' + text(raft.state) + '</td><td>' + text(raft.current_term) +
+        '</td><td>' + text(raft.commit_index) + '</td><td>' + text(raft.last_applied) + '</td><td>' + text(raft.log_length) + '</td><td>' + text(top - raft.commit_index) + '</td></tr>'
+      : '<tr><td>' + text(m.index) + '</td><td>' + text(m.node_id) + '</td><td class="DOWN">unreachable</td><td colspan="5"></td></tr>').join('')
     const messages = (await json('/messages?limit=15')).messages
-    $('messages').innerHTML = messages.map((m) => '<tr><td>' + text(m.topic) + '</td><td>' + m.offset + '</td><td>' + m.format +
-      '</td><td class="body"><code>' + text(m.body) + '</code></td><td>' + text(m.timestamp.slice(11, 23)) + '</td></tr>').join('')
+    $('messages').innerHTML = messages.map((m) => '<tr><td>' + text(m.topic) + '</td><td>' + text(m.offset) + '</td><td>' + text(m.format) +
+      '</td><td class="body"><code>' + text(m.body) + '</code></td><td>' + text(String(m.timestamp).slice(11, 23)) + '</td></tr>').join('')
   } catch (error) {
     $('self').textContent = 'this node is not answering (' + error.message + ')'
   }

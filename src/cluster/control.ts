@@ -6,10 +6,12 @@
  *   < {"ok":true,"node":1,"pid":4242,"exit":{"code":null,"signal":"SIGKILL"}}
  *   < {"ok":false,"error":{"code":"NODE_STATE","message":"node 1 is not running"}}
  *
- * The socket file is made readable by its owner only; the cluster folder is too.
+ * The socket is created under umask 077 in a directory only its owner may enter (see
+ * layout.ts), so there is no moment when anyone else could connect.
  */
 import fs from 'node:fs'
 import net from 'node:net'
+import path from 'node:path'
 import {ClusterError, type ClusterErrorCode} from './errors.js'
 
 export type ControlRequest = {op: string; [field: string]: unknown}
@@ -50,14 +52,21 @@ export class ControlServer {
       if (await isListening(this.socketPath)) throw new ClusterError('ALREADY_UP', `another supervisor answers on ${this.socketPath}`)
       fs.rmSync(this.socketPath, {force: true})
     }
+    const parent = path.dirname(this.socketPath)
+    fs.mkdirSync(parent, {recursive: true, mode: 0o700})
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject)
-      this.server.listen(this.socketPath, () => {
-        this.server.off('error', reject)
-        resolve()
-      })
+      // The socket file is made by bind() inside listen(), with the mode the umask leaves.
+      const umask = process.umask(0o077)
+      try {
+        this.server.listen(this.socketPath, () => {
+          this.server.off('error', reject)
+          resolve()
+        })
+      } finally {
+        process.umask(umask)
+      }
     })
-    fs.chmodSync(this.socketPath, 0o600)
   }
 
   /** Stops accepting connections; requests already in progress still get their answer. */

@@ -42,10 +42,9 @@ export function requestJson(
   const timeoutMs = options.timeoutMs ?? 2000
   const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body))
   const headers: Record<string, string | number> = {accept: 'application/json'}
-  if (payload) {
-    headers['content-type'] = 'application/json'
-    headers['content-length'] = payload.length
-  }
+  // The node takes state-changing requests only as JSON, with or without a body.
+  if (payload || method !== 'GET') headers['content-type'] = 'application/json'
+  if (payload) headers['content-length'] = payload.length
   if (options.token) headers.authorization = `Bearer ${options.token}`
   const where = `${method} http://${node.host}:${node.http_port}${path}`
   return new Promise((resolve, reject) => {

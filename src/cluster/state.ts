@@ -108,6 +108,8 @@ export function writeState(paths: ClusterPaths, state: ClusterState): void {
 /** Creates the cluster folder (0700). */
 export function ensureClusterDir(paths: ClusterPaths): void {
   fs.mkdirSync(paths.dir, {recursive: true, mode: 0o700})
+  // A folder made before (or by hand) holds the token and the nodes' data: close it too.
+  fs.chmodSync(paths.dir, 0o700)
 }
 
 /** Writes a fresh random admin token readable only by its owner, and returns it. */

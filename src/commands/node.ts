@@ -1,6 +1,7 @@
 import path from 'node:path'
 import {Command, Flags} from '@oclif/core'
 import {DataDirError} from '../broker/data-dir.js'
+import {exposureWarning, normalizeOrigin} from '../broker/http-access.js'
 import {DEFAULT_LIMITS} from '../broker/limits.js'
 import {Logger} from '../broker/logger.js'
 import {BrokerNode, DEFAULT_NODE_OPTIONS} from '../broker/node.js'
@@ -119,7 +120,16 @@ its write queue; a second signal exits at once.`
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Node)
+    // Everything the node creates (data dir, database, WAL, logs) is its owner's alone.
+    process.umask(0o077)
     const logger = new Logger(flags['log-format'] as 'text' | 'json')
+    try {
+      flags['cors-origin'].forEach(normalizeOrigin)
+    } catch (error) {
+      this.error((error as Error).message, {exit: 2})
+    }
+    const exposed = exposureWarning(flags.host)
+    if (exposed) logger.warn(exposed)
     const dataDir = path.resolve(flags['data-dir'] ?? path.join(padHome(), `node-${flags['tcp-port']}`))
     let peers
     try {

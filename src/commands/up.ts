@@ -1,4 +1,5 @@
 import {Flags} from '@oclif/core'
+import {exposureWarning} from '../broker/http-access.js'
 import {
   AlreadyUpError,
   downCluster,
@@ -64,6 +65,8 @@ the cluster, a second Ctrl-C kills it at once.`
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Up)
+    const exposed = flags.host === undefined ? null : exposureWarning(flags.host)
+    if (exposed) process.stderr.write(`warning: ${exposed}\n`)
     const waitMs = parseDurationArg(flags.wait, '--wait', 's', 100)
     const electionTimeoutMs = flags['election-timeout'] === undefined ? undefined : parseDurationArg(flags['election-timeout'], '--election-timeout')
     const heartbeatMs = flags.heartbeat === undefined ? undefined : parseDurationArg(flags.heartbeat, '--heartbeat')

@@ -29,7 +29,7 @@ describe('supervisor control socket', () => {
   it('answers a request with the handler result, over a socket only its owner can use', async () => {
     await serve(async (request) => ({echo: request.op, node: request.node}))
     expect(await controlRequest(socket, {op: 'kill', node: 2})).to.deep.equal({echo: 'kill', node: 2})
-    expect((fs.statSync(socket).mode & 0o777).toString(8)).to.equal('600')
+    expect((fs.statSync(socket).mode & 0o077).toString(8), 'no access for group or others').to.equal('0')
   })
 
   it('turns handler errors into ClusterErrors with their code', async () => {

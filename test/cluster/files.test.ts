@@ -4,8 +4,9 @@ import os from 'node:os'
 import path from 'node:path'
 import {spawn} from 'node:child_process'
 import {expect} from 'chai'
+import {ControlServer, controlRequest} from '../../src/cluster/control.js'
 import {ClusterError} from '../../src/cluster/errors.js'
-import {clusterPaths, validateClusterName} from '../../src/cluster/layout.js'
+import {clusterPaths, controlSocketPath, validateClusterName} from '../../src/cluster/layout.js'
 import {checkPortsFree, plannedPorts} from '../../src/cluster/ports.js'
 import {isAlive, isOurProcess, processIdentity, waitForExit, watchProcess} from '../../src/cluster/process-util.js'
 import {DEFAULT_OPTIONS, ensureClusterDir, nodeRecords, readState, readToken, writeState, writeToken} from '../../src/cluster/state.js'
@@ -22,18 +23,67 @@ describe('cluster folder, ports and processes', () => {
     expect(paths.dir).to.equal(path.join(home, 'test'))
     expect(paths.clusterJson).to.equal(path.join(home, 'test', 'cluster.json'))
     expect(paths.nodeLog(2)).to.equal(path.join(home, 'test', 'node-2', 'node.log'))
-    expect(paths.socket).to.equal(path.join(home, 'test', 'control.sock'))
-    const deep = clusterPaths('test', path.join(home, 'x'.repeat(120)))
-    expect(Buffer.byteLength(deep.socket)).to.be.below(104)
+    expect(paths.socket).to.equal(controlSocketPath('test', paths.dir))
+    expect(controlSocketPath('test', paths.dir, {})).to.equal(path.join(home, 'test', 'control.sock'))
     expect(() => validateClusterName('../etc')).to.throw(ClusterError, /is not a cluster name/)
     expect(() => validateClusterName('')).to.throw(ClusterError)
     expect(validateClusterName('my-cluster_1.2')).to.equal('my-cluster_1.2')
   })
 
+  describe('control socket location', () => {
+    const mode = (file: string): string => (fs.statSync(file).mode & 0o777).toString(8)
+
+    it('goes to the per-user runtime dir when it is private, else the cluster folder', () => {
+      const runtime = path.join(home, 'run')
+      fs.mkdirSync(runtime, {mode: 0o700})
+      const dir = path.join(home, 'c1')
+      const socket = controlSocketPath('c1', dir, {XDG_RUNTIME_DIR: runtime})
+      expect(path.dirname(socket)).to.equal(path.join(runtime, 'pad-cli'))
+      expect(path.basename(socket)).to.match(/^c1-[0-9a-f]{12}\.sock$/)
+      // Another PAD_HOME with a cluster of the same name gets its own socket.
+      expect(controlSocketPath('c1', path.join(home, 'other', 'c1'), {XDG_RUNTIME_DIR: runtime})).to.not.equal(socket)
+      fs.chmodSync(runtime, 0o755)
+      expect(controlSocketPath('c1', dir, {XDG_RUNTIME_DIR: runtime}), 'a runtime dir others can enter is not used').to.equal(path.join(dir, 'control.sock'))
+      expect(controlSocketPath('c1', dir, {XDG_RUNTIME_DIR: path.join(home, 'missing')})).to.equal(path.join(dir, 'control.sock'))
+    })
+
+    it('goes to a private mkdtemp dir, recorded in the cluster folder, when the path is too long', () => {
+      const dir = path.join(home, 'x'.repeat(120), 'deep')
+      const socket = controlSocketPath('deep', dir, {})
+      expect(Buffer.byteLength(socket)).to.be.below(104)
+      expect(path.dirname(path.dirname(socket))).to.equal(os.tmpdir())
+      expect(path.basename(path.dirname(socket))).to.match(/^pad-cli-.{6}$/)
+      expect(mode(path.dirname(socket))).to.equal('700')
+      expect(fs.readFileSync(path.join(dir, 'control.path'), 'utf8').trim()).to.equal(socket)
+      expect(mode(path.join(dir, 'control.path'))).to.equal('600')
+      // A client asking later finds the same socket.
+      expect(controlSocketPath('deep', dir, {})).to.equal(socket)
+      fs.rmSync(path.dirname(socket), {recursive: true, force: true})
+    })
+
+    it('makes the socket under umask 077 in a 0700 dir, and clients reach it there', async () => {
+      const runtime = path.join(home, 'run')
+      fs.mkdirSync(runtime, {mode: 0o700})
+      const socket = controlSocketPath('c2', path.join(home, 'c2'), {XDG_RUNTIME_DIR: runtime})
+      const server = new ControlServer(socket, async (request) => ({echo: request.op}))
+      const before = process.umask()
+      await server.listen()
+      try {
+        expect(process.umask(), 'the umask is restored').to.equal(before)
+        expect(mode(path.dirname(socket))).to.equal('700')
+        expect(fs.statSync(socket).mode & 0o077).to.equal(0)
+        expect(await controlRequest(socket, {op: 'status'})).to.deep.equal({echo: 'status'})
+      } finally {
+        await server.close()
+      }
+    })
+  })
+
   it('writes cluster.json atomically and the token readable only by its owner', () => {
     const paths = clusterPaths('default', home)
+    fs.mkdirSync(paths.dir, {mode: 0o755})
     ensureClusterDir(paths)
-    expect((fs.statSync(paths.dir).mode & 0o777).toString(8)).to.equal('700')
+    expect((fs.statSync(paths.dir).mode & 0o777).toString(8), 'an existing folder is closed too').to.equal('700')
     const token = writeToken(paths)
     expect(token).to.match(/^[A-Za-z0-9_-]{32}$/)
     expect(readToken(paths)).to.equal(token)

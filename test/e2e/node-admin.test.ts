@@ -1,5 +1,6 @@
 import http from 'node:http'
 import {expect} from 'chai'
+import {adminRoutes} from '../../src/broker/admin-api.js'
 import {TestCluster, TOKEN, admin} from './helpers/cluster.js'
 import {HOST, eventually, freePort, nodeFixture} from './helpers/node-process.js'
 
@@ -25,29 +26,68 @@ function followEvents(port: number): {events: {event: string; data: Record<strin
   return {events, close: () => request.destroy()}
 }
 
+/** Every /admin route, as admin-api.ts declares them. */
+const ADMIN_ROUTES = adminRoutes(
+  {
+    options: {peers: []},
+    self: 0,
+    transport: {faults: {set: () => {}, clear: () => {}, active: () => new Map()}},
+    raftLog: {transferLeadership: () => {}},
+    events: {publish: () => {}},
+    stop: async () => {},
+  },
+  null,
+).map((r) => ({method: r.method, path: r.path}))
+
+/** A CORS preflight for a POST to /publish: the status and the origin it grants. */
+function preflight(port: number, origin: string): Promise<{status: number; allow: string | undefined}> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      {host: HOST, port, method: 'OPTIONS', path: '/publish', headers: {origin, 'access-control-request-method': 'POST'}, agent: false, timeout: 5000},
+      (response) => {
+        response.resume()
+        response.on('end', () => resolve({status: response.statusCode!, allow: response.headers['access-control-allow-origin'] as string | undefined}))
+      },
+    )
+    request.on('timeout', () => request.destroy(new Error('preflight timed out')))
+    request.on('error', reject)
+    request.end()
+  })
+}
+
 describe('node admin API, /events and cluster flags (real processes)', function () {
   this.timeout(60_000)
   const fixture = nodeFixture('each')
 
-  it('refuses /admin without the cluster token, with a wrong one, and when no token was configured', async () => {
+  it('refuses every /admin route without the cluster token, with a wrong one, and (401, "disabled") when no token was configured', async () => {
     const cluster = await TestCluster.start(fixture)
     const node = cluster.node(0)
-    const noToken = await fetch(node.url('/admin/faults'))
-    expect(noToken.status).to.equal(401)
-    const wrong = await fetch(node.url('/admin/faults'), {method: 'DELETE', headers: {authorization: 'Bearer nope'}})
-    expect(wrong.status).to.equal(401)
-    expect(((await wrong.json()) as {error: {message: string}}).error.message).to.match(/token/)
     const bare = await fixture.start()
-    const disabled = await fetch(bare.url('/admin/faults'), {headers: {authorization: `Bearer ${TOKEN}`}})
-    expect(disabled.status).to.equal(401)
-    expect(((await disabled.json()) as {error: {message: string}}).error.message).to.match(/disabled/)
+    const json = {'content-type': 'application/json'}
+    const cases: [string, typeof node, Record<string, string>, RegExp][] = [
+      ['no token', node, json, /token/],
+      ['a wrong token', node, {...json, authorization: 'Bearer nope'}, /token/],
+      ['a wrong token of the right length', node, {...json, authorization: `Bearer ${'x'.repeat(TOKEN.length)}`}, /token/],
+      ['the token without "Bearer "', node, {...json, authorization: TOKEN}, /token/],
+      ['a node with no token', bare, {...json, authorization: `Bearer ${TOKEN}`}, /disabled/],
+    ]
+    expect(ADMIN_ROUTES.length).to.be.at.least(5)
+    for (const [what, target, headers, message] of cases) {
+      for (const route of ADMIN_ROUTES) {
+        const body = route.method === 'GET' ? undefined : JSON.stringify({to: 1, drop: true})
+        const answer = await fetch(target.url(route.path), {method: route.method, headers, body, signal: AbortSignal.timeout(5000)})
+        expect(answer.status, `${route.method} ${route.path} with ${what}`).to.equal(401)
+        expect(((await answer.json()) as {error: {message: string}}).error.message).to.match(message)
+      }
+    }
+    expect(node.running && bare.running, 'no /admin/shutdown went through').to.equal(true)
   })
 
   it('validates fault requests with a clear 400', async () => {
     const cluster = await TestCluster.start(fixture)
     const node = cluster.node(0)
     const put = (body: unknown): Promise<Response> =>
-      fetch(node.url('/admin/faults'), {method: 'PUT', headers: {authorization: `Bearer ${TOKEN}`}, body: JSON.stringify(body)})
+      fetch(node.url('/admin/faults'), {method: 'PUT', headers: {authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json'}, body: JSON.stringify(body)})
     for (const [body, pattern] of [
       [{peers: [7], drop: true}, /peers/],
       [{peers: [0], drop: true}, /other than this node/],
@@ -106,6 +146,10 @@ describe('node admin API, /events and cluster flags (real processes)', function 
     // The page of one node reads the others' /raft from the browser: cross-origin GETs are allowed.
     const raft = await fetch(cluster.node(2).url('/raft'))
     expect(raft.headers.get('access-control-allow-origin')).to.equal('*')
+    // Its publish form may write to any member: a page of a member is one of the cluster's own origins.
+    const memberOrigin = `http://${HOST}:${cluster.ports[0].http}`
+    expect(await preflight(cluster.ports[2].http, memberOrigin)).to.deep.equal({status: 204, allow: memberOrigin})
+    expect(await preflight(cluster.ports[2].http, `http://${HOST}:${cluster.ports[0].tcp}`)).to.deep.equal({status: 403, allow: undefined})
   })
 
   it('refuses --peers that do not list the node itself, with a one-line error', async () => {

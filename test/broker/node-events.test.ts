@@ -1,0 +1,50 @@
+/** GET /events: a stream whose unsent bytes would pass --max-pending is cut off, the others go on. */
+import {EventEmitter} from 'node:events'
+import type http from 'node:http'
+import {expect} from 'chai'
+import {NodeEvents} from '../../src/broker/node-events.js'
+import type {RaftLog} from '../../src/broker/raft-log.js'
+
+/** The part of a ServerResponse NodeEvents uses, with a backlog that grows when the reader does not read. */
+class FakeStream extends EventEmitter {
+  writableLength = 0
+  written = ''
+  destroyed = false
+  reading = true
+
+  writeHead(): this {
+    return this
+  }
+
+  write(text: string): boolean {
+    this.written += text
+    if (!this.reading) this.writableLength += Buffer.byteLength(text)
+    return true
+  }
+
+  destroy(): void {
+    this.destroyed = true
+    this.emit('close')
+  }
+
+  end(): void {
+    this.emit('close')
+  }
+}
+
+describe('node events (SSE)', () => {
+  it('cuts off a stream whose unsent bytes would pass the bound, and keeps the one that reads', () => {
+    const raftLog = new EventEmitter()
+    const events = new NodeEvents(raftLog as unknown as RaftLog, 4096)
+    const fast = new FakeStream()
+    const slow = new FakeStream()
+    slow.reading = false
+    for (const stream of [fast, slow]) events.stream(new EventEmitter() as http.IncomingMessage, stream as unknown as http.ServerResponse, {})
+    for (let i = 0; i < 100; i++) raftLog.emit('event', {type: 'commit', commit_index: i, padding: 'x'.repeat(100)})
+    expect(slow.destroyed).to.equal(true)
+    expect(slow.writableLength).to.be.at.most(4096)
+    expect(fast.destroyed).to.equal(false)
+    expect(fast.written.match(/event: commit/g)).to.have.length(100)
+    events.close()
+  })
+})
