@@ -268,7 +268,9 @@ export function readJson(request: http.IncomingMessage, limit: number): Promise<
       }
       chunks.push(chunk)
     })
-    request.on('error', reject)
+    // The client went away before its body ended ("aborted"): its fault, not the node's, so no
+    // error log line a client could repeat at will.
+    request.on('error', (error) => reject(new BrokerError('BAD_REQUEST', `the request body did not arrive whole: ${error.message}`)))
     request.on('end', () => {
       if (refused) return
       const text = Buffer.concat(chunks).toString('utf8')

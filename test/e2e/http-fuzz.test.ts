@@ -140,6 +140,8 @@ describe('HTTP API fuzz (real process)', function () {
       const raftAfter = await getJson<{current_term: number}>(node, '/raft')
       expect(raftAfter.current_term).to.equal(raftBefore.current_term)
       expect((await getJson<{ok: boolean}>(node, '/health')).ok).to.equal(true)
+      // A client's mistakes are answered, not logged as the node's own errors.
+      expect(node.output).not.to.match(/ ERROR /)
     } catch (error) {
       console.error(`HTTP fuzz failed with PAD_FUZZ_SEED=${seed}`)
       throw error
