@@ -25,10 +25,11 @@ its write queue; a second signal exits at once.`
     '<%= config.bin %> node',
     '<%= config.bin %> node --tcp-port 5001 --http-port 8081 --raft-port 6001 --data-dir /tmp/pad-node-1',
     '<%= config.bin %> node --log-format json',
-    `# a 3-node cluster by hand, one command per terminal (or per machine, with their addresses):
-<%= config.bin %> node --tcp-port 5000 --http-port 8080 --raft-port 6000 --data-dir /tmp/pad-0 --peers 127.0.0.1:6000,127.0.0.1:6001,127.0.0.1:6002
-<%= config.bin %> node --tcp-port 5001 --http-port 8081 --raft-port 6001 --data-dir /tmp/pad-1 --peers 127.0.0.1:6000,127.0.0.1:6001,127.0.0.1:6002
-<%= config.bin %> node --tcp-port 5002 --http-port 8082 --raft-port 6002 --data-dir /tmp/pad-2 --peers 127.0.0.1:6000,127.0.0.1:6001,127.0.0.1:6002`,
+    `# a 3-node cluster by hand, one command per terminal (or per machine, with their addresses), every member given
+# the same secret of 16 characters or more in a file only its owner reads:
+<%= config.bin %> node --tcp-port 5000 --http-port 8080 --raft-port 6000 --data-dir /tmp/pad-0 --peers 127.0.0.1:6000,127.0.0.1:6001,127.0.0.1:6002 --token-file /tmp/pad-token
+<%= config.bin %> node --tcp-port 5001 --http-port 8081 --raft-port 6001 --data-dir /tmp/pad-1 --peers 127.0.0.1:6000,127.0.0.1:6001,127.0.0.1:6002 --token-file /tmp/pad-token
+<%= config.bin %> node --tcp-port 5002 --http-port 8082 --raft-port 6002 --data-dir /tmp/pad-2 --peers 127.0.0.1:6000,127.0.0.1:6001,127.0.0.1:6002 --token-file /tmp/pad-token`,
   ]
 
   static override flags = {
@@ -91,7 +92,6 @@ its write queue; a second signal exits at once.`
     'cors-origin': Flags.string({
       description: "an origin (e.g. http://localhost:3000) whose pages may publish and call /admin, besides the node's own; repeatable",
       multiple: true,
-      default: [],
     }),
     'commit-timeout': durationFlag({
       description: 'how long a publish waits for a leader and a commit before it fails with NO_LEADER',
@@ -123,8 +123,9 @@ its write queue; a second signal exits at once.`
     // Everything the node creates (data dir, database, WAL, logs) is its owner's alone.
     process.umask(0o077)
     const logger = new Logger(flags['log-format'] as 'text' | 'json')
+    const corsOrigins = flags['cors-origin'] ?? []
     try {
-      flags['cors-origin'].forEach(normalizeOrigin)
+      corsOrigins.forEach(normalizeOrigin)
     } catch (error) {
       this.error((error as Error).message, {exit: 2})
     }
@@ -175,7 +176,7 @@ its write queue; a second signal exits at once.`
           cluster: flags.cluster,
           timing,
           adminToken,
-          corsOrigins: flags['cors-origin'],
+          corsOrigins,
         },
         logger,
       )
