@@ -1,20 +1,21 @@
 #!/usr/bin/env bash
-# pad-cli's benchmarks and the peers' (NATS JetStream, etcd: ../shared/peers) in one sitting,
+# pad-cli's benchmarks and the peers' (NATS JetStream and etcd with the same workload) in one sitting,
 # alternating so that drift on a shared machine hits all of them alike, then one table of
 # min / median / max per figure. Each round also runs scripts/latency-floor.mjs: the same
 # one-at-a-time round trip through three processes and an fsync, with no broker in it.
 #   bash scripts/bench-vs-peers.sh [REPS=3]
-# Env: PEERS_DIR (default ../shared/peers next to this clone), PEERS_WORK (the peers' own, default
+# Env: PEERS_DIR (required: the folder of the peer benchmarks, with run-all.sh, nats/ and etcd/; they
+# are not in this repository yet), PEERS_WORK (the peers' own, default
 # /tmp/pad-peers), KILLS (failover kills, default 10). The peers' scripts install nats-server, etcd
 # and their Node clients on first use (they need root, apt and npm). Raw JSON lines are kept in the
 # directory printed first.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REPS=${1:-3}
-PEERS=${PEERS_DIR:-$ROOT/../shared/peers}
+PEERS=${PEERS_DIR:-}
 W=${PEERS_WORK:-/tmp/pad-peers}
 KILLS=${KILLS:-10}
-[ -f "$PEERS/run-all.sh" ] || { echo "no peer benchmarks at $PEERS (set PEERS_DIR)" >&2; exit 2; }
+[ -n "$PEERS" ] && [ -f "$PEERS/run-all.sh" ] || { echo "no peer benchmarks at \"$PEERS\": set PEERS_DIR to their folder (the one with run-all.sh)" >&2; exit 2; }
 OUT=$(mktemp -d /tmp/pad-vs-peers.XXXXXX)
 echo "raw results: $OUT" >&2
 PAD=(node "$ROOT/bin/run.js")
@@ -61,8 +62,8 @@ cat "$OUT"/pad-[13]-*.jsonl | node -e '
   const lines = require("fs").readFileSync(0, "utf8").split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l))
   for (const r of lines) console.log(`  R${r.replicas} ${r.phase}: ${r.elections} election(s), ${r.errors} error(s)`)'
 echo
-echo "the disk in each round (latency-floor.mjs; ../shared/peers/README.md gives 0.12-0.14 ms for a"
-echo "128-byte O_DSYNC write on the day of its figures, 2026-11-26):"
+echo "the disk in each round (latency-floor.mjs; the peer benchmarks' own figures, of 2026-11-26, were"
+echo "taken when a 128-byte O_DSYNC write took 0.12-0.14 ms):"
 cat "$OUT"/floor-*.jsonl | node -e '
   const lines = require("fs").readFileSync(0, "utf8").split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l))
   for (const r of lines) console.log(`  128-byte O_DSYNC write p50 ${r.dsync_write_p50_ms} ms, bare SQLite commit p50 ${r.commit_p50_ms} ms, no-broker round trip p50 ${r.p50_ms} ms`)'

@@ -170,7 +170,7 @@ async function main(seconds) {
       commits.push(performance.now() - t)
     }
     // The disk alone: 128-byte writes appended with O_DSYNC, what `dd bs=128 oflag=dsync` does
-    // (../shared/peers/README.md gives 0.12-0.14 ms for it on the day of its figures).
+    // (the peer benchmarks report the same figure for the disk on the day of theirs).
     const dsyncWrites = []
     const fd = fs.openSync(path.join(dir, 'dsync'), fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_DSYNC)
     try {

@@ -1,5 +1,5 @@
 /**
- * The failover phase of ../shared/peers: publish open loop at a steady rate (each publish with
+ * The failover phase of the peer benchmarks: publish open loop at a steady rate (each publish with
  * its own ack timeout), SIGKILL the leader after a while, and measure the gap: from the kill
  * to the first ack of a publish sent after it. The publisher talks only to the nodes that
  * survive, so the gap is the cluster's failover, not a client reconnect. Afterwards every

@@ -1,5 +1,5 @@
 /**
- * The publish workload of ../shared/peers, against pad-cli: fixed-size messages, one at a
+ * The publish workload of the peer benchmarks (NATS JetStream, etcd), against pad-cli: fixed-size messages, one at a
  * time (`sync`) or with a window of publishes in flight per connection (`window`), closed
  * loop, or open loop at a fixed `rate`. Reports the same fields as the peers' bench.mjs.
  */

@@ -1,5 +1,5 @@
 /**
- * The node's HTTP API (DESIGN.md, "HTTP API"). Every answer is JSON, errors included:
+ * The node's HTTP API (README, Protocols). Every answer is JSON, errors included:
  * `{"ok": false, "error": {"code", "message"}}` with the matching status.
  */
 import http from 'node:http'

@@ -1,5 +1,5 @@
 /**
- * The native TCP protocol: one JSON object per line, both ways (see DESIGN.md).
+ * The native TCP protocol: one JSON object per line, both ways (README, Protocols).
  *
  * Answers to requests (acks, errors, pongs) are sent in the order the requests arrived,
  * even though publishes commit asynchronously: each request takes a slot, and slots are

@@ -17,7 +17,7 @@ interface LoadPhase {
 export default class Bench extends Command {
   static override summary = 'Measure publish throughput, ack latency and failover time.'
 
-  static override description = `Runs the workload of the peer benchmarks (../shared/peers, NATS JetStream and etcd): \
+  static override description = `Runs the workload of our peer benchmarks (NATS JetStream and etcd, with the same client workload): \
 fixed-size messages, one at a time awaiting each ack (sync) or with a window of publishes in flight (window), against \
 the leader. Every ack comes only after the message is fsynced on a majority. Latencies go into an HdrHistogram. \
 Before each phase, --warmup publishes (500, as in the peers' bench) go one at a time and are not measured.
@@ -49,7 +49,7 @@ Target: with --nodes N a temporary cluster is started for the run and removed af
     rate: Flags.integer({description: 'open loop: msgs/s over all connections [default: closed loop; failover: 200]', min: 1}),
     'ack-timeout': durationFlag({description: 'failover: how long each publish waits for its ack', default: 500, defaultHelp: async () => '500ms'}),
     repeat: Flags.integer({description: 'failover: kills to measure', default: 1, min: 1, max: 100}),
-    json: Flags.boolean({description: 'one JSON line per phase, with the fields of ../shared/peers'}),
+    json: Flags.boolean({description: 'one JSON line per phase, with the fields of the peer benchmarks\' lines'}),
     nodes: Flags.integer({description: 'start a temporary cluster of this many nodes for the run', min: 1, max: 15}),
     cluster: Flags.string({description: 'cluster to run against (as brought up by `pad-cli up`)', default: 'default'}),
     host: Flags.string({description: 'address of the nodes', default: '127.0.0.1'}),

@@ -1,4 +1,4 @@
-// The write queue: the only writer of the node's SQLite database (DESIGN.md, "Storage: the write queue").
+// The write queue: the only writer of the node's SQLite database.
 //
 // A worker thread (writer-worker.ts) owns the write connection, in WAL mode with
 // synchronous=FULL, so the fsync of a large or queued commit never blocks this thread's event loop.
