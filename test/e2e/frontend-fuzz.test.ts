@@ -7,7 +7,7 @@
  * The seed is FUZZ_SEED when given, else taken from the clock; it is printed on failure.
  */
 import {expect} from 'chai'
-import {closeAllSockets, getJson, http, LineSocket} from './helpers/clients.js'
+import {closeAllSockets, getJson, http, LineSocket, storedMessages, type ApiMessage} from './helpers/clients.js'
 import {Fuzz} from './helpers/fuzz.js'
 import {eventually, nodeFixture, sleep, type NodeProcess} from './helpers/node-process.js'
 import {closeAllClients, connectClient, publishMany} from './helpers/publishing.js'
@@ -19,22 +19,7 @@ const MAX_BODY = 256 * 1024
 /** Replies a JSON-lines request can get; other lines (messages) are not answers. */
 const REPLIES = new Set(['ack', 'error', 'pong', 'subscribed', 'unsubscribed'])
 
-interface ApiMessage {
-  topic: string
-  offset: number
-  format: string
-  body: string
-}
 
-async function stored(node: NodeProcess, topic: string): Promise<ApiMessage[]> {
-  const out: ApiMessage[] = []
-  for (let page = 0; page < 1000; page++) {
-    const {messages} = await getJson<{messages: ApiMessage[]}>(node, `/messages?topic=${encodeURIComponent(topic)}&order=oldest&limit=1000&from=${out.length}`)
-    out.push(...messages)
-    if (messages.length < 1000) return out
-  }
-  throw new Error('too many pages')
-}
 
 async function topicCounts(node: NodeProcess): Promise<Map<string, number>> {
   const {topics} = await getJson<{topics: {topic: string; messages: number}[]}>(node, '/topics')
@@ -67,7 +52,7 @@ describe('front ends under hostile input (real node)', function () {
       const result = await http(node, 'POST', '/publish', {topic: 'sentinel', body: JSON.stringify({i})})
       expect(result.status).to.equal(200)
     }
-    sentinel = await stored(node, 'sentinel')
+    sentinel = await storedMessages(node, 'sentinel')
   })
 
   afterEach(async () => {
@@ -75,7 +60,7 @@ describe('front ends under hostile input (real node)', function () {
     closeAllClients()
     // Every test leaves the node up with the messages it had.
     expect((await getJson(node, '/health')).ok).to.equal(true)
-    expect(await stored(node, 'sentinel')).to.deep.equal(sentinel)
+    expect(await storedMessages(node, 'sentinel')).to.deep.equal(sentinel)
   })
 
   it('JSON lines: every fuzzed line gets one answer, never INTERNAL, and only acknowledged publishes are stored', async () => {
@@ -167,7 +152,7 @@ describe('front ends under hostile input (real node)', function () {
       expect(reply).to.include({op: 'error', code: 'BAD_REQUEST', ref})
       expect(reply.message).to.match(/nested deeper|DOCTYPE or ENTITY/)
     }
-    expect(await stored(node, 'fuzz.deep')).to.deep.equal([])
+    expect(await storedMessages(node, 'fuzz.deep')).to.deep.equal([])
   })
 
   it('HTTP: parser bombs and deep nesting answer 400 with a clear message, not 500', async () => {
@@ -183,7 +168,7 @@ describe('front ends under hostile input (real node)', function () {
       expect((result.json.error as Json).code).to.equal('BAD_REQUEST')
       expect((result.json.error as Json).message).to.match(/nested|DOCTYPE or ENTITY/)
     }
-    expect(await stored(node, 'fuzz.http')).to.deep.equal([])
+    expect(await storedMessages(node, 'fuzz.http')).to.deep.equal([])
   })
 
   it('PAD: fuzzed publisher frames never stop the node; valid frames are stored once each', async () => {
@@ -221,7 +206,7 @@ describe('front ends under hostile input (real node)', function () {
       }
       await eventually(
         `the ${valid} valid frames stored`,
-        async () => ((await stored(node, 'fuzz.pad')).filter((m) => m.format === 'JSON').length >= valid ? true : undefined),
+        async () => ((await storedMessages(node, 'fuzz.pad')).filter((m) => m.format === 'JSON').length >= valid ? true : undefined),
         30_000,
       )
       await sleep(500)
@@ -241,7 +226,7 @@ describe('front ends under hostile input (real node)', function () {
     }
     const socket = await LineSocket.connect(node.ports.tcp)
     await socket.send('PUBLISHFORMAT:XML|<m><Topic>fuzz.padxml</Topic></m>')
-    await eventually('the valid XML frame stored', async () => ((await stored(node, 'fuzz.padxml')).length === 1 ? true : undefined))
+    await eventually('the valid XML frame stored', async () => ((await storedMessages(node, 'fuzz.padxml')).length === 1 ? true : undefined))
   })
 
   it('PAD: a body trickled in 4 KiB pieces is stored once, whole, as its format', async () => {
@@ -254,13 +239,13 @@ describe('front ends under hostile input (real node)', function () {
       await sleep(1)
     }
     const [message] = await eventually('the trickled body stored', async () => {
-      const messages = await stored(node, 'fuzz.trickle')
+      const messages = await storedMessages(node, 'fuzz.trickle')
       return messages.length > 0 ? messages : undefined
     })
     expect(message.format).to.equal('JSON')
     expect(message.body).to.equal(body)
     await sleep(300)
-    expect(await stored(node, 'fuzz.trickle')).to.have.length(1)
+    expect(await storedMessages(node, 'fuzz.trickle')).to.have.length(1)
   })
 
   it('PAD subscriber: fuzzed command lines get an ERROR line or nothing, and PING still answers', async () => {

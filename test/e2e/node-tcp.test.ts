@@ -4,22 +4,13 @@
  */
 import net from 'node:net'
 import {expect} from 'chai'
-import {closeAllSockets, getJson, LineSocket} from './helpers/clients.js'
+import {closeAllSockets, getJson, LineSocket, storedMessages} from './helpers/clients.js'
 import {eventually, nodeFixture, sleep, type NodeProcess} from './helpers/node-process.js'
 import {closeAllClients, connectClient, publishMany} from './helpers/publishing.js'
 
 type Json = Record<string, unknown>
 
-interface ApiMessage {
-  topic: string
-  offset: number
-  format: string
-  body: string
-}
 
-async function stored(node: NodeProcess, topic: string): Promise<ApiMessage[]> {
-  return (await getJson<{messages: ApiMessage[]}>(node, `/messages?topic=${topic}&order=oldest&limit=1000`)).messages
-}
 
 function publishLine(topic: string, body: string, ref?: number, format = 'JSON'): string {
   return JSON.stringify({op: 'publish', topic, format, body, ...(ref === undefined ? {} : {ref})}) + '\n'
@@ -72,7 +63,7 @@ describe('node TCP port (real process)', function () {
       expect(acks.map((a) => a.ref)).to.deep.equal(Array.from({length: n}, (_, i) => i))
       expect(acks.map((a) => a.offset)).to.deep.equal(Array.from({length: n}, (_, i) => i))
       expect(acks.every((a) => a.op === 'ack' && a.topic === 'inflight')).to.equal(true)
-      const page = await stored(node, 'inflight')
+      const page = await storedMessages(node, 'inflight')
       expect(page.slice(0, 3).map((m) => JSON.parse(m.body).i)).to.deep.equal([0, 1, 2])
     })
 
@@ -214,7 +205,7 @@ describe('node TCP port (real process)', function () {
           'FORMAT:JSON|{"Topic":"pad.nonl","headline":"three"}',
       )
       const messages = await eventually('three PAD frames stored', async () => {
-        const found = await stored(node, 'pad.nonl')
+        const found = await storedMessages(node, 'pad.nonl')
         return found.length >= 3 ? found : undefined
       })
       expect(messages.map((m) => [m.offset, m.format, m.body])).to.deep.equal([
@@ -228,7 +219,7 @@ describe('node TCP port (real process)', function () {
       const socket = await LineSocket.connect(node.ports.tcp)
       await socket.send('PUBLISH\nFORMAT:JSON|{"Topic":"pad.nl","n":1}\nFORMAT:XML|<m><Topic>pad.nl</Topic><n>2</n></m>\r\n')
       const messages = await eventually('two PAD frames stored', async () => {
-        const found = await stored(node, 'pad.nl')
+        const found = await storedMessages(node, 'pad.nl')
         return found.length >= 2 ? found : undefined
       })
       expect(messages.map((m) => [m.format, m.body])).to.deep.equal([
@@ -262,7 +253,7 @@ describe('node TCP port (real process)', function () {
       await sleep(30)
       await socket.send(bytes.subarray(cut))
       const messages = await eventually('four PAD frames stored', async () => {
-        const found = await stored(node, 'pad.split')
+        const found = await storedMessages(node, 'pad.split')
         return found.length >= 4 ? found : undefined
       })
       expect(messages.map((m) => [m.format, m.body])).to.deep.equal([
@@ -271,15 +262,15 @@ describe('node TCP port (real process)', function () {
         ['JSON', '{"Topic":"pad.split","n":3}'],
         ['JSON', '{"Topic":"pad.split","text":"wörld"}'],
       ])
-      expect(await stored(node, 'default').then((all) => all.filter((m) => m.body.includes('pad.split')))).to.deep.equal([])
+      expect(await storedMessages(node, 'default').then((all) => all.filter((m) => m.body.includes('pad.split')))).to.deep.equal([])
     })
 
     it('stores a body that does not parse as its format as RAW on the default topic', async () => {
       const socket = await LineSocket.connect(node.ports.tcp)
-      const before = (await stored(node, 'default')).length
+      const before = (await storedMessages(node, 'default')).length
       await socket.send('PUBLISH\nFORMAT:JSON|{"Topic": "pad.bad", not json\nFORMAT:XML|<msg><Topic>pad.bad</Topic>\nFORMAT:RAW|plain words\n')
       const messages = await eventually('three frames on the default topic', async () => {
-        const found = await stored(node, 'default')
+        const found = await storedMessages(node, 'default')
         return found.length >= before + 3 ? found.slice(before) : undefined
       })
       expect(messages.map((m) => [m.format, m.body])).to.deep.equal([
@@ -287,14 +278,14 @@ describe('node TCP port (real process)', function () {
         ['RAW', '<msg><Topic>pad.bad</Topic>'],
         ['RAW', 'plain words'],
       ])
-      expect(await stored(node, 'pad.bad')).to.deep.equal([])
+      expect(await storedMessages(node, 'pad.bad')).to.deep.equal([])
     })
 
     it('answers a line that is not a frame with an ERROR line and keeps storing the next frames', async () => {
       const socket = await LineSocket.connect(node.ports.tcp)
       await socket.send('PUBLISH\nHELLO THERE\nFORMAT:JSON|{"Topic":"pad.after.error"}\n')
       expect(await socket.nextLine()).to.match(/^ERROR not a frame/)
-      await eventually('the frame after the error', async () => ((await stored(node, 'pad.after.error')).length === 1 ? true : undefined))
+      await eventually('the frame after the error', async () => ((await storedMessages(node, 'pad.after.error')).length === 1 ? true : undefined))
     })
 
     it('sends a PAD subscriber the history, then live messages, as FORMAT lines; PING gets PONG', async () => {
@@ -397,7 +388,7 @@ describe('node TCP port (real process)', function () {
       await socket.send('FORMAT:RAW|' + 'x'.repeat(1024 * 1024 + 100) + '\n')
       expect(await socket.nextLine()).to.match(/^ERROR .*larger than the limit of 1048576 bytes/)
       await socket.send('FORMAT:JSON|{"Topic":"pad.after.big"}\n')
-      await eventually('the frame after the oversized one', async () => ((await stored(node, 'pad.after.big')).length === 1 ? true : undefined))
+      await eventually('the frame after the oversized one', async () => ((await storedMessages(node, 'pad.after.big')).length === 1 ? true : undefined))
     })
   })
 })

@@ -12,18 +12,10 @@ import {expect} from 'chai'
 import type {Message} from '../../src/raft/index.js'
 import {RaftTransport} from '../../src/transport/raft-transport.js'
 import {DEFAULT_LIMITS} from '../../src/broker/limits.js'
-import {TOKEN, getJson} from './helpers/cluster.js'
-import {http} from './helpers/clients.js'
+import {TOKEN, getJson, type RaftInfo} from './helpers/cluster.js'
+import {http, storedMessages} from './helpers/clients.js'
 import {HOST, eventually, freePort, nodeFixture, sleep, type NodeProcess, type Ports} from './helpers/node-process.js'
 
-interface RaftView {
-  state: string
-  current_term: number
-  log_length: number
-  commit_index: number
-  last_applied: number
-  leader_index: number | null
-}
 
 const POISON: Uint8Array[] = [Buffer.from([0x00, 0xff, 0x13]), Buffer.alloc(0), Buffer.from([99, 1, 2, 3, 4, 5, 6, 7])]
 
@@ -47,7 +39,7 @@ describe('a poison entry committed in a 3-node cluster', function () {
     const dataDirs = ports.map((_, i) => path.join(dir, `node-${i}`))
     const nodes: (NodeProcess | null)[] = [null, null, null]
     const start = async (i: number): Promise<NodeProcess> => (nodes[i] = await fixture.start({ports: ports[i], dataDir: dataDirs[i], args}))
-    const raft = async (i: number): Promise<RaftView> => (await getJson(nodes[i]!, '/raft')) as RaftView
+    const raft = async (i: number): Promise<RaftInfo> => (await getJson(nodes[i]!, '/raft')) as RaftInfo
     const publish = async (i: number, n: number): Promise<void> => {
       const answer = await http(nodes[i]!, 'POST', '/publish', {topic: 'poison.test', format: 'JSON', body: JSON.stringify({n})})
       expect(answer.status, answer.text).to.equal(200)
@@ -91,7 +83,7 @@ describe('a poison entry committed in a 3-node cluster', function () {
       10_000,
     )
 
-    const settle = (): Promise<RaftView> =>
+    const settle = (): Promise<RaftInfo> =>
       eventually(
         'nodes 0 and 1 to hold the same log, all of it applied, in the same term',
         async () => {
@@ -104,7 +96,7 @@ describe('a poison entry committed in a 3-node cluster', function () {
 
     // It campaigns as a leadership transfer would (so leases do not delay the votes) with a log
     // that looks longer. Should the two elect each other meanwhile, it tries again, bounded.
-    let settled: RaftView | null = null
+    let settled: RaftInfo | null = null
     let term = 0
     for (let attempt = 0; attempt < 5 && settled === null; attempt++) {
       const view = await settle()
@@ -159,9 +151,7 @@ describe('a poison entry committed in a 3-node cluster', function () {
       20_000,
     )
     const stored = async (i: number): Promise<number[]> =>
-      ((await getJson(nodes[i]!, '/messages?topic=poison.test&order=oldest')) as {messages: {offset: number; body: string}[]}).messages.map(
-        (m) => (JSON.parse(m.body) as {n: number}).n,
-      )
+      (await storedMessages(nodes[i]!, 'poison.test')).map((m) => (JSON.parse(m.body) as {n: number}).n)
     for (const i of everyone) {
       expect(await stored(i), `node ${i}`).to.deep.equal([1, 2, 3])
       expect(((await getJson(nodes[i]!, '/stats')) as {skipped_entries: number}).skipped_entries, `node ${i}`).to.equal(POISON.length)

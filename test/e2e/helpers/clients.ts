@@ -160,3 +160,22 @@ export async function getJson<T = Record<string, unknown>>(node: NodeProcess, pa
   if (result.status !== 200) throw new Error(`GET ${pathAndQuery}: ${result.status} ${result.text}`)
   return result.json as T
 }
+
+/** A stored message as `/messages` lists it. */
+export interface ApiMessage {
+  topic: string
+  offset: number
+  format: string
+  body: string
+}
+
+/** Every stored message of a topic on one node, oldest first, page by page (bounded). */
+export async function storedMessages(node: NodeProcess, topic: string): Promise<ApiMessage[]> {
+  const out: ApiMessage[] = []
+  for (let page = 0; page < 1000; page++) {
+    const {messages} = await getJson<{messages: ApiMessage[]}>(node, `/messages?topic=${encodeURIComponent(topic)}&order=oldest&limit=1000&from=${out.length}`)
+    out.push(...messages)
+    if (messages.length < 1000) return out
+  }
+  throw new Error('too many pages')
+}
