@@ -4,11 +4,9 @@
  * proposes every member applies. The follower checked it already; this guards against a
  * member with other limits, or one that is not what it should be.
  */
-import type {ErrorCode} from './errors.js'
-import {bodyError} from './formats.js'
-import {MAX_ID_LENGTH} from './publisher.js'
+import {BrokerError, type ErrorCode} from './errors.js'
+import {parsePublishRequest} from './publisher.js'
 import {decodePublish} from './publish-command.js'
-import {topicError} from './topics.js'
 
 export interface ForwardRefusal {
   code: ErrorCode
@@ -24,11 +22,11 @@ export function forwardedPublishError(data: Uint8Array, maxBodyBytes: number): F
     return {code: 'BAD_REQUEST', message: `forwarded publish does not decode: ${(error as Error).message}`}
   }
   if (!Number.isFinite(command.timestamp) || command.timestamp < 0) return {code: 'BAD_REQUEST', message: 'forwarded publish has no valid timestamp'}
-  const topic = topicError(command.topic)
-  if (topic) return {code: 'BAD_REQUEST', message: topic}
-  if (command.id !== null && command.id.length > MAX_ID_LENGTH) return {code: 'BAD_REQUEST', message: `id must be 1 to ${MAX_ID_LENGTH} characters`}
-  if (Buffer.byteLength(command.body) > maxBodyBytes) return {code: 'TOO_LARGE', message: `body is larger than the limit of ${maxBodyBytes} bytes`}
-  const body = bodyError(command.format, command.body)
-  if (body) return {code: 'BAD_REQUEST', message: body}
+  try {
+    parsePublishRequest({topic: command.topic, format: command.format, body: command.body, id: command.id}, maxBodyBytes)
+  } catch (error) {
+    if (error instanceof BrokerError) return {code: error.code, message: error.message}
+    throw error
+  }
   return null
 }

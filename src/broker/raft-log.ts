@@ -17,6 +17,7 @@ import {Raft, type Entry, type HardState, type Message, type Ready, type Role, t
 import type {DatabaseWriter, SqlValue, WriteOp} from '../storage/database-writer.js'
 import type {RaftStorage} from '../storage/raft-storage.js'
 import {ENTRY_TYPE_CODE} from '../storage/schema.js'
+import {LogLimiter} from '../transport/log-limiter.js'
 import {messageBoundsError, type BoundsContext} from '../transport/message-bounds.js'
 import type {RaftTransport} from '../transport/raft-transport.js'
 import {BrokerError, type ErrorCode} from './errors.js'
@@ -45,9 +46,6 @@ export interface RaftLogOptions {
 
 /** Failure codes a leader's answer may pass on to the publisher as they are; any other becomes NO_LEADER. */
 const PASSED_ON_CODES: ReadonlySet<string> = new Set<ErrorCode>(['BAD_REQUEST', 'TOO_LARGE'])
-
-/** Milliseconds between two log lines about the same kind of refused peer input. */
-const REFUSAL_LOG_INTERVAL_MS = 10_000
 
 /** Events for the /events stream and the dashboards. */
 export type RaftEvent =
@@ -102,8 +100,8 @@ export class RaftLog extends EventEmitter implements ReplicatedLog {
   /** A hard state whose only change is the commit index, not yet written (see persistOps). */
   private unwrittenHardState: HardState | null = null
   private lastCommitEvent = 0
-  /** When each kind of refused peer input was last logged (see refused). */
-  private readonly refusalLogged = new Map<string, number>()
+  /** Refused peer input is logged at most one line per kind so often: a faulty member must not flood the log. */
+  private readonly refusals: LogLimiter
   /** What messageBoundsError checks against; one object, updated in place, so a step allocates nothing for it. */
   private readonly bounds: BoundsContext
   elections = 0
@@ -129,6 +127,7 @@ export class RaftLog extends EventEmitter implements ReplicatedLog {
     })
     this.lastTerm = storage.initialState().term
     this.bounds = {self: options.self, clusterSize: options.clusterSize, currentTerm: this.lastTerm}
+    this.refusals = new LogLimiter(logger)
     let ticks = 0
     this.ticker = setInterval(() => {
       this.forwardingBlocked = false
@@ -145,7 +144,7 @@ export class RaftLog extends EventEmitter implements ReplicatedLog {
     this.bounds.currentTerm = this.lastTerm
     const problem = messageBoundsError(message, this.bounds)
     if (problem !== null) {
-      this.refused('raft', 'dropping a Raft message out of bounds', {from: message.from, type: message.type, problem})
+      this.refusals.warn('raft', 'dropping a Raft message out of bounds', {from: message.from, type: message.type, problem})
       return
     }
     this.raft.step(message)
@@ -167,7 +166,7 @@ export class RaftLog extends EventEmitter implements ReplicatedLog {
       forward = decodeForward(payload)
     } catch (error) {
       // Without a request id there is no one to answer.
-      this.refused('forward', 'dropping a forwarded publish that does not decode', {from, error: (error as Error).message})
+      this.refusals.warn('forward', 'dropping a forwarded publish that does not decode', {from, error: (error as Error).message})
       return
     }
     const {requestId, data} = forward
@@ -178,7 +177,7 @@ export class RaftLog extends EventEmitter implements ReplicatedLog {
     }
     const refusal = forwardedPublishError(data, this.options.maxBodyBytes)
     if (refusal !== null) {
-      this.refused('forward', 'refusing a forwarded publish', {from, code: refusal.code, error: refusal.message})
+      this.refusals.warn('forward', 'refusing a forwarded publish', {from, code: refusal.code, error: refusal.message})
       reply({ok: false, code: refusal.code, message: refusal.message})
       return
     }
@@ -200,14 +199,14 @@ export class RaftLog extends EventEmitter implements ReplicatedLog {
     try {
       result = decodeForwardResult(payload)
     } catch (error) {
-      this.refused('forwardResult', 'dropping a forward result that does not decode', {from, error: (error as Error).message})
+      this.refusals.warn('forwardResult', 'dropping a forward result that does not decode', {from, error: (error as Error).message})
       return
     }
     const {requestId, outcome} = result
     const forwarded = this.forwarded.get(requestId)
     if (!forwarded) return
     if (forwarded.leader !== from) {
-      this.refused('forwardResult', 'dropping a forward result from a member the publish was not forwarded to', {from, to: forwarded.leader})
+      this.refusals.warn('forwardResult', 'dropping a forward result from a member the publish was not forwarded to', {from, to: forwarded.leader})
       return
     }
     const {proposal} = forwarded
@@ -228,14 +227,6 @@ export class RaftLog extends EventEmitter implements ReplicatedLog {
       const code = PASSED_ON_CODES.has(outcome.code!) ? (outcome.code as ErrorCode) : 'NO_LEADER'
       proposal.waiter.reject(new BrokerError(code, outcome.message ?? 'the leader could not commit the publish'))
     }
-  }
-
-  /** Logs refused peer input, at most one line per kind so often: a faulty member must not flood the log. */
-  private refused(kind: string, message: string, fields: Record<string, unknown>): void {
-    const now = Date.now()
-    if (now - (this.refusalLogged.get(kind) ?? -Infinity) < REFUSAL_LOG_INTERVAL_MS) return
-    this.refusalLogged.set(kind, now)
-    this.logger.warn(message, fields)
   }
 
   status(): LogStatus {
