@@ -304,7 +304,8 @@ function withRef(reply: Record<string, unknown>, ref: unknown): string {
   return JSON.stringify(reply) + '\n'
 }
 
-function errorLine(code: string, message: string): string {
+/** One `op: error` line, with no ref: the last line a closing connection is sent. */
+export function errorLine(code: string, message: string): string {
   return withRef({op: 'error', code, message}, undefined)
 }
 

@@ -12,7 +12,8 @@
  * error line, never the process.
  */
 import net from 'node:net'
-import {JsonLinesSession} from './json-lines-session.js'
+// A connection refused or idle before it chose a protocol is told in JSON lines; PAD clients read it as a line.
+import {JsonLinesSession, errorLine} from './json-lines-session.js'
 import {PadPublisherSession, PadSubscriberSession} from './pad-session.js'
 import type {SessionContext} from './session-context.js'
 
@@ -32,11 +33,6 @@ export interface Session {
   fail(code: string, reason: string): void
   /** Whether the client is waiting for messages (a subscriber is never idle). */
   readonly subscribed: boolean
-}
-
-/** What a refused or idle connection is told: JSON lines clients read the JSON, PAD clients a line. */
-function closingLine(code: string, message: string): string {
-  return `${JSON.stringify({op: 'error', code, message})}\n`
 }
 
 export class TcpServer {
@@ -93,7 +89,7 @@ export class TcpServer {
       if (this.refusedConnections === 1 || this.refusedConnections % 1000 === 0) {
         this.context.logger.warn('client connection refused: too many connections', {limit, refused: this.refusedConnections})
       }
-      socket.end(closingLine('TOO_MANY_CONNECTIONS', `the node already has ${limit} client connections; try again later`))
+      socket.end(errorLine('TOO_MANY_CONNECTIONS', `the node already has ${limit} client connections; try again later`))
       setTimeout(() => socket.destroy(), 1000).unref()
       return
     }
@@ -134,7 +130,7 @@ export class TcpServer {
     const reason = `internal error: ${message}; the connection is closed`
     try {
       if (session) session.fail('INTERNAL', reason)
-      else socket.end(closingLine('INTERNAL', reason))
+      else socket.end(errorLine('INTERNAL', reason))
     } catch {
       // Failing to say why must not stop the close.
     }
@@ -165,7 +161,7 @@ export class TcpServer {
       const reason = `idle for ${idleMs} ms with no subscription; the connection is closed`
       if (session) session.fail('IDLE_TIMEOUT', reason)
       else {
-        socket.end(closingLine('IDLE_TIMEOUT', reason))
+        socket.end(errorLine('IDLE_TIMEOUT', reason))
         setTimeout(() => socket.destroy(), 1000).unref()
       }
     }
