@@ -43,12 +43,25 @@ function pct(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]
 }
 
+/** The options of `bench.mjs pub`, with pad-cli bench's defaults. */
+export function loadOptions(args) {
+  const num = (k, d) => (args[k] === undefined ? d : Number(args[k]))
+  const mode = args.mode || 'sync'
+  if (!['sync', 'window'].includes(mode)) throw new Error('--mode sync|window')
+  return {
+    mode, size: num('size', 128), warmup: num('warmup', 500), timeoutMs: num('ack-timeout-ms', 5000),
+    n: num('n', mode === 'sync' ? 20_000 : 150_000), window: num('window', 256), maxS: num('max-s', 15),
+  }
+}
+
 /**
- * One measured phase: `send(i)` publishes message i and resolves on its ack. Sync mode awaits each;
- * window mode keeps `window` in flight. Stops at n messages or maxS seconds (capped: true).
+ * One measured phase: first `warm(i)` `warmup` times, one at a time and not measured (as pad-cli
+ * bench's --warmup); then `send(i)` publishes message i and resolves on its ack. Sync mode awaits
+ * each; window mode keeps `window` in flight. Stops at n messages or maxS seconds (capped: true).
  * Returns the fields of a `pad-cli bench --json` load line.
  */
-export async function measurePub({send, mode, n, window, size, maxS, warmup}) {
+export async function measurePub({warm, send, mode, n, window, size, maxS, warmup}) {
+  for (let i = 0; i < warmup; i++) await warm(i)
   const W = mode === 'sync' ? 1 : window
   const lat = new Float64Array(n)
   let sent = 0

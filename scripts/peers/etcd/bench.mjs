@@ -9,7 +9,7 @@
 // Progress goes to stderr; the result is ONE JSON line on stdout. Only 127.0.0.1 is accepted.
 import {noop} from 'cockatiel'
 import {Etcd3} from 'etcd3'
-import {log, loopbackList, main, measureFailover, measurePub, parseArgs, pidList, sleep} from './measure.mjs'
+import {loadOptions, log, loopbackList, main, measureFailover, measurePub, parseArgs, pidList, sleep} from './measure.mjs'
 
 const args = parseArgs(process.argv.slice(2))
 const num = (k, d) => (args[k] === undefined ? d : Number(args[k]))
@@ -63,21 +63,14 @@ async function setup() {
 
 async function pub() {
   const hosts = loopbackList(args.hosts, 'hosts')
-  const mode = args.mode || 'sync'
-  if (!['sync', 'window'].includes(mode)) throw new Error('--mode sync|window')
-  const size = num('size', 128)
-  const warmup = num('warmup', 500)
-  const callMs = num('call-timeout-ms', 5000)
-  const value = Buffer.alloc(size, 120)
-  const prefix = `bench/${mode}/`
+  const opts = loadOptions(args)
+  const value = Buffer.alloc(opts.size, 120)
+  const prefix = `bench/${opts.mode}/`
+  const put = (key) => c.put(key).value(value).options(deadline(opts.timeoutMs)).exec()
   const c = client(hosts)
-  for (let i = 0; i < warmup; i++) await c.put(`${prefix}warm/${i}`).value(value).options(deadline(callMs)).exec()
-  const result = await measurePub({
-    send: (i) => c.put(prefix + i).value(value).options(deadline(callMs)).exec(),
-    mode, n: num('n', mode === 'sync' ? 20_000 : 150_000), window: num('window', 256), size, maxS: num('max-s', 15), warmup,
-  })
+  const result = await measurePub({...opts, warm: (i) => put(`${prefix}warm/${i}`), send: (i) => put(prefix + i)})
   c.close()
-  return {system: 'etcd', phase: `pub-${mode}`, replicas: num('replicas', null), ...result}
+  return {system: 'etcd', phase: `pub-${opts.mode}`, replicas: num('replicas', null), ...result}
 }
 
 async function failover() {

@@ -8,7 +8,7 @@
 // done when its PubAck arrives, i.e. when a quorum of the stream's replicas has written it.
 // Progress goes to stderr; the result is ONE JSON line on stdout. Only 127.0.0.1 is accepted.
 import {connect, RetentionPolicy, StorageType} from 'nats'
-import {log, loopbackList, main, measureFailover, measurePub, parseArgs, pidList, sleep} from './measure.mjs'
+import {loadOptions, log, loopbackList, main, measureFailover, measurePub, parseArgs, pidList, sleep} from './measure.mjs'
 
 const STREAM = 'BENCH'
 const args = parseArgs(process.argv.slice(2))
@@ -82,22 +82,15 @@ async function setup() {
 
 async function pub() {
   const servers = loopbackList(args.servers, 'servers')
-  const mode = args.mode || 'sync'
-  if (!['sync', 'window'].includes(mode)) throw new Error('--mode sync|window')
-  const size = num('size', 128)
-  const warmup = num('warmup', 500)
-  const ackTimeout = num('ack-timeout-ms', 5000)
-  const subject = `bench.${mode}`
-  const payload = new Uint8Array(size).fill(120)
+  const opts = loadOptions(args)
+  const subject = `bench.${opts.mode}`
+  const payload = new Uint8Array(opts.size).fill(120)
   const nc = await conn(servers)
-  const js = nc.jetstream({timeout: ackTimeout})
-  for (let i = 0; i < warmup; i++) await js.publish(subject, payload) // not measured, as pad-cli bench's --warmup
-  const result = await measurePub({
-    send: () => js.publish(subject, payload, {timeout: ackTimeout}),
-    mode, n: num('n', mode === 'sync' ? 20_000 : 150_000), window: num('window', 256), size, maxS: num('max-s', 15), warmup,
-  })
+  const js = nc.jetstream({timeout: opts.timeoutMs})
+  const publish = () => js.publish(subject, payload, {timeout: opts.timeoutMs})
+  const result = await measurePub({...opts, warm: publish, send: publish})
   await nc.drain()
-  return {system: 'nats-jetstream', phase: `pub-${mode}`, replicas: num('replicas', null), ...result}
+  return {system: 'nats-jetstream', phase: `pub-${opts.mode}`, replicas: num('replicas', null), ...result}
 }
 
 async function failover() {
