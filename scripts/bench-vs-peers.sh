@@ -7,13 +7,16 @@
 # The peers run from scripts/peers/ (nats/run.sh, etcd/run.sh; see docs/performance.md): they
 # install Debian's nats-server and etcd-server and their npm clients on first use (root, apt, npm).
 # Env: PEERS_WORK (the peers' npm packages and results, default /tmp/pad-peers), KILLS (failover
-# kills, default 10). Raw JSON lines are kept in the directory printed first.
+# kills, default 10). Raw JSON lines are kept in the directory printed first; all of the sitting's
+# rows, stamped with the git commit and the machine (scripts/stamp-bench-rows.mjs), go to
+# docs/benchmarks/<UTC date-time of the start>-vs-peers.jsonl.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REPS=${1:-3}
 KILLS=${KILLS:-10}
 # shellcheck source=peers/run-one.sh
 source "$ROOT/scripts/peers/run-one.sh"
+STARTED_AT=$(date -u +%Y-%m-%d-%H%M)
 OUT=$(mktemp -d /tmp/pad-vs-peers.XXXXXX)
 echo "raw results: $OUT" >&2
 PAD=(node "$ROOT/bin/run.js")
@@ -43,6 +46,10 @@ echo "=== pad-cli failover, $KILLS kills" >&2
 ours "$OUT/pad-failover-all.jsonl" 900 "${PAD[@]}" bench --nodes 3 --mode failover --repeat "$KILLS" --json
 grep -v '"failover-summary"' "$OUT/pad-failover-all.jsonl" > "$OUT/pad-failover.jsonl" || true
 FILES+=("$OUT/pad-failover.jsonl")
+SITTING="$ROOT/docs/benchmarks/$STARTED_AT-vs-peers.jsonl"
+cat "${FILES[@]}" > "$SITTING"
+(cd "$ROOT" && node scripts/stamp-bench-rows.mjs --fsync-ms floor "$SITTING")
+echo "this sitting's rows: $SITTING" >&2
 node "$ROOT/scripts/peers/summarize.mjs" "${FILES[@]}"
 echo
 echo "pad-cli elections during each phase (should all be 0 outside failover):"
