@@ -27,7 +27,7 @@ if [ -z "$ETCD_BIN" ]; then
   apt_install etcd-server
   ETCD_BIN=$(command -v etcd || echo /usr/bin/etcd)
 fi
-SERVER_VER=$("$ETCD_BIN" --version 2>&1 | head -1 | tr -d '\n')
+SERVER_VER=$("$ETCD_BIN" --version 2>&1 | sed -n 1p | tr -d '\n')
 npm_install cockatiel >/dev/null
 CLIENT_VER="etcd3 $(npm_install etcd3)"
 log "server: $SERVER_VER ($ETCD_BIN), client: $CLIENT_VER, node $(node --version)"
