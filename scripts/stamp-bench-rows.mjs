@@ -19,7 +19,7 @@ function parseArgs(argv) {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     if (!a.startsWith('--')) opts.files.push(a)
-    else if (i + 1 < argv.length) opts[a.slice(2)] = argv[++i]
+    else if (i + 1 < argv.length && !argv[i + 1].startsWith('--')) opts[a.slice(2)] = argv[++i]
     else throw new Error(`${a} needs a value`)
   }
   return opts
