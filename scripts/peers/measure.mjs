@@ -5,6 +5,7 @@
 // field by field with `pad-cli bench --json`.
 // Every loop is bounded in count and in time.
 import {performance} from 'node:perf_hooks'
+import {clearInterval, setInterval, setTimeout} from 'node:timers'
 
 /** `--key value` pairs and bare words; a flag without a value is "true". */
 export function parseArgs(argv) {

@@ -7,6 +7,7 @@
 // A publish is a JetStream publish to stream BENCH (subjects bench.>, file storage); it counts as
 // done when its PubAck arrives, i.e. when a quorum of the stream's replicas has written it.
 // Progress goes to stderr; the result is ONE JSON line on stdout. Only 127.0.0.1 is accepted.
+/* global fetch, AbortSignal */ // Node 20's own, for the monitoring endpoint
 import {connect, RetentionPolicy, StorageType} from 'nats'
 import {loadOptions, log, loopbackList, main, measureFailover, measurePub, parseArgs, pidList, sleep} from './measure.mjs'
 
