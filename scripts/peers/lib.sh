@@ -37,6 +37,7 @@ npm_install() {
 
 TMP=$(mktemp -d "/tmp/peers-$SYSTEM.XXXXXX")
 STARTED=()
+declare -A PID_OF=()
 
 # stop_pid PID: TERM, then KILL after 5 s, and only if PID is still one of our servers
 stop_pid() {
@@ -61,14 +62,27 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# start_bg LOG CMD...: one server in the background; its pid is in LAST_PID and stopped on exit
+# start_bg NAME CMD...: one server in the background, logging to $TMP/NAME.log; its pid is in
+# PID_OF[NAME], and it is stopped on exit
 start_bg() {
-  local logfile=$1
+  local name=$1
   shift
-  "$@" > "$logfile" 2>&1 &
-  LAST_PID=$!
-  STARTED+=("$LAST_PID")
-  disown "$LAST_PID" # no job-control "Killed" notice after the failover SIGKILL; still stopped by pid
+  "$@" > "$TMP/$name.log" 2>&1 &
+  PID_OF[$name]=$!
+  STARTED+=("$!")
+  disown "$!" # no job-control "Killed" notice after the failover SIGKILL; still stopped by pid
+}
+# addr_list PORT...: 127.0.0.1:PORT,... (the clients' --servers / --hosts)
+addr_list() {
+  local p out=""
+  for p in "$@"; do out+="$HOST:$p,"; done
+  echo "${out%,}"
+}
+# pid_list NAME...: NAME=PID,... of servers started by start_bg (bench.mjs failover --pids)
+pid_list() {
+  local n out=""
+  for n in "$@"; do out+="$n=${PID_OF[$n]},"; done
+  echo "${out%,}"
 }
 
 port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }

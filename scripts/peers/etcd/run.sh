@@ -32,28 +32,26 @@ npm_install cockatiel >/dev/null
 CLIENT_VER="etcd3 $(npm_install etcd3)"
 log "server: $SERVER_VER ($ETCD_BIN), client: $CLIENT_VER, node $(node --version)"
 
-declare -A PID_OF=()
 start_member() { # name client_port peer_port initial_cluster
   local name=$1 cport=$2 pport=$3 initial=$4
-  start_bg "$TMP/$name.log" "$ETCD_BIN" --name "$name" --data-dir "$TMP/$name" \
+  start_bg "$name" "$ETCD_BIN" --name "$name" --data-dir "$TMP/$name" \
     --listen-client-urls "http://$HOST:$cport" --advertise-client-urls "http://$HOST:$cport" \
     --listen-peer-urls "http://$HOST:$pport" --initial-advertise-peer-urls "http://$HOST:$pport" \
     --initial-cluster "$initial" --initial-cluster-token "pad-peers-bench-$$" --initial-cluster-state new \
     --logger zap --log-outputs stderr
-  PID_OF[$name]=$LAST_PID
 }
 
 # ---------------------------------------------------------------- 3 members
 INITIAL="e1=http://$HOST:${P_PORTS[0]},e2=http://$HOST:${P_PORTS[1]},e3=http://$HOST:${P_PORTS[2]}"
-HOSTS="$HOST:${C_PORTS[0]},$HOST:${C_PORTS[1]},$HOST:${C_PORTS[2]}"
+HOSTS=$(addr_list "${C_PORTS[@]}")
 for i in 0 1 2; do start_member "${NAMES[$i]}" "${C_PORTS[$i]}" "${P_PORTS[$i]}" "$INITIAL"; done
 for p in "${C_PORTS[@]}"; do wait_port "$p"; done
-log "cluster up: pids e1=${PID_OF[e1]} e2=${PID_OF[e2]} e3=${PID_OF[e3]}"
+log "cluster up: pids $(pid_list "${NAMES[@]}")"
 phase setup --hosts "$HOSTS" --max-s 30
 load_phases --hosts "$HOSTS" --replicas 3
 if [ -z "$SKIP_FAILOVER" ]; then
   log "failover: SIGKILL the leader while putting at ${FAIL_RATE}/s"
-  phase failover --hosts "$HOSTS" --pids "e1=${PID_OF[e1]},e2=${PID_OF[e2]},e3=${PID_OF[e3]}" --rate "$FAIL_RATE" --max-s 20
+  phase failover --hosts "$HOSTS" --pids "$(pid_list "${NAMES[@]}")" --rate "$FAIL_RATE" --max-s 20
 fi
 stop_all
 log "cluster stopped"

@@ -30,7 +30,6 @@ SERVER_VER=$("$NATS_BIN" --version 2>&1 | tr -d '\n')
 CLIENT_VER="nats.js $(npm_install nats)"
 log "server: $SERVER_VER ($NATS_BIN), client: $CLIENT_VER, node $(node --version)"
 
-declare -A PID_OF=()
 start_node() { # name client_port monitor_port [route_port]
   local name=$1 cport=$2 mport=$3 rport=${4:-} conf="$TMP/$1.conf"
   mkdir -p "$TMP/$name"
@@ -45,22 +44,20 @@ start_node() { # name client_port monitor_port [route_port]
       echo "cluster { name: pad_peers_bench, listen: $HOST:$rport, routes: [ ${routes%, } ] }"
     fi
   } > "$conf"
-  start_bg "$TMP/$name.log" "$NATS_BIN" -c "$conf"
-  PID_OF[$name]=$LAST_PID
+  start_bg "$name" "$NATS_BIN" -c "$conf"
 }
 
 # ---------------------------------------------------------------- 3 servers, R3
-SERVERS="$HOST:${C_PORTS[0]},$HOST:${C_PORTS[1]},$HOST:${C_PORTS[2]}"
-HTTPS="$HOST:${M_PORTS[0]},$HOST:${M_PORTS[1]},$HOST:${M_PORTS[2]}"
+SERVERS=$(addr_list "${C_PORTS[@]}")
+HTTPS=$(addr_list "${M_PORTS[@]}")
 for i in 0 1 2; do start_node "${NAMES[$i]}" "${C_PORTS[$i]}" "${M_PORTS[$i]}" "${R_PORTS[$i]}"; done
 for p in "${C_PORTS[@]}"; do wait_port "$p"; done
-log "cluster up: pids n1=${PID_OF[n1]} n2=${PID_OF[n2]} n3=${PID_OF[n3]}"
+log "cluster up: pids $(pid_list "${NAMES[@]}")"
 phase setup --servers "$SERVERS" --http "$HTTPS" --replicas 3 --max-s 30
 load_phases --servers "$SERVERS" --replicas 3
 if [ -z "$SKIP_FAILOVER" ]; then
   log "failover: SIGKILL the stream leader while publishing at ${FAIL_RATE}/s"
-  phase failover --servers "$SERVERS" --http "$HTTPS" \
-    --pids "n1=${PID_OF[n1]},n2=${PID_OF[n2]},n3=${PID_OF[n3]}" --rate "$FAIL_RATE" --max-s 20
+  phase failover --servers "$SERVERS" --http "$HTTPS" --pids "$(pid_list "${NAMES[@]}")" --rate "$FAIL_RATE" --max-s 20
 fi
 stop_all
 log "cluster stopped"
