@@ -4,32 +4,23 @@
 # min / median / max per figure. Each round also runs scripts/latency-floor.mjs: the same
 # one-at-a-time round trip through three processes and an fsync, with no broker in it.
 #   bash scripts/bench-vs-peers.sh [REPS=3]
-# Env: PEERS_DIR (required: the folder of the peer benchmarks, with run-all.sh, nats/ and etcd/; they
-# are not in this repository yet), PEERS_WORK (the peers' own, default
-# /tmp/pad-peers), KILLS (failover kills, default 10). The peers' scripts install nats-server, etcd
-# and their Node clients on first use (they need root, apt and npm). Raw JSON lines are kept in the
-# directory printed first.
+# The peers run from scripts/peers/ (nats/run.sh, etcd/run.sh; see docs/performance.md): they
+# install Debian's nats-server and etcd-server and their npm clients on first use (root, apt, npm).
+# Env: PEERS_WORK (the peers' npm packages and results, default /tmp/pad-peers), KILLS (failover
+# kills, default 10). Raw JSON lines are kept in the directory printed first; all of the sitting's
+# rows, stamped with the git commit and the machine (scripts/stamp-bench-rows.mjs), go to
+# docs/benchmarks/<UTC date-time of the start>-vs-peers.jsonl.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REPS=${1:-3}
-PEERS=${PEERS_DIR:-}
-W=${PEERS_WORK:-/tmp/pad-peers}
 KILLS=${KILLS:-10}
-[ -n "$PEERS" ] && [ -f "$PEERS/run-all.sh" ] || { echo "no peer benchmarks at \"$PEERS\": set PEERS_DIR to their folder (the one with run-all.sh)" >&2; exit 2; }
+# shellcheck source=peers/run-one.sh
+source "$ROOT/scripts/peers/run-one.sh"
+STARTED_AT=$(date -u +%Y-%m-%d-%H%M)
 OUT=$(mktemp -d /tmp/pad-vs-peers.XXXXXX)
 echo "raw results: $OUT" >&2
 PAD=(node "$ROOT/bin/run.js")
 FILES=()
-
-peer() {
-  local sys=$1 before after new
-  before=$(ls "$W/$sys/results/" 2>/dev/null | sort || true)
-  # A failed phase (a peer's failover sometimes does) must not end the sitting: keep what it wrote.
-  timeout 300 bash "$PEERS/$sys/run.sh" >/dev/null || echo "warning: $sys run.sh failed (exit $?); keeping the phases it finished" >&2
-  after=$(ls "$W/$sys/results/" 2>/dev/null | sort || true)
-  new=$(comm -13 <(echo "$before") <(echo "$after") | tail -1)
-  if [ -n "$new" ]; then FILES+=("$W/$sys/results/$new"); fi
-}
 
 # ours OUT SECONDS CMD...: runs one of our own phases; a failure is reported and the sitting goes on.
 ours() {
@@ -40,9 +31,9 @@ ours() {
 
 for i in $(seq 1 "$REPS"); do
   echo "=== run $i/$REPS: NATS JetStream" >&2
-  peer nats
+  run_peer nats
   echo "=== run $i/$REPS: etcd" >&2
-  peer etcd
+  run_peer etcd
   echo "=== run $i/$REPS: pad-cli, 3 nodes" >&2
   ours "$OUT/pad-3-$i.jsonl" 300 "${PAD[@]}" bench --nodes 3 --json
   echo "=== run $i/$REPS: the latency floor (scripts/latency-floor.mjs: TCP and fsync, no broker)" >&2
@@ -55,7 +46,11 @@ echo "=== pad-cli failover, $KILLS kills" >&2
 ours "$OUT/pad-failover-all.jsonl" 900 "${PAD[@]}" bench --nodes 3 --mode failover --repeat "$KILLS" --json
 grep -v '"failover-summary"' "$OUT/pad-failover-all.jsonl" > "$OUT/pad-failover.jsonl" || true
 FILES+=("$OUT/pad-failover.jsonl")
-node "$PEERS/summarize.mjs" "${FILES[@]}"
+SITTING="$ROOT/docs/benchmarks/$STARTED_AT-vs-peers.jsonl"
+cat "${FILES[@]}" > "$SITTING"
+(cd "$ROOT" && node scripts/stamp-bench-rows.mjs --fsync-ms floor "$SITTING")
+echo "this sitting's rows: $SITTING" >&2
+node "$ROOT/scripts/peers/summarize.mjs" "${FILES[@]}"
 echo
 echo "pad-cli elections during each phase (should all be 0 outside failover):"
 cat "$OUT"/pad-[13]-*.jsonl | node -e '
