@@ -139,7 +139,7 @@ export function parseServerLine(text: string): Parsed<ServerLine> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return {ok: false, error: `not a JSON object: ${excerpt(text)}`}
   const record = value as Record<string, unknown>
   const op = record.op
-  if (typeof op !== 'string' || !Object.hasOwn(SERVER_FIELDS, op)) return {ok: false, error: `unknown op ${excerpt(JSON.stringify(op) ?? 'undefined')}: ${excerpt(text)}`}
+  if (typeof op !== 'string' || !Object.hasOwn(SERVER_FIELDS, op)) return {ok: false, error: `unknown op ${describe(op)}: ${excerpt(text)}`}
   for (const [field, type] of Object.entries(SERVER_FIELDS[op as ServerLine['op']])) {
     if (!hasType(record[field], type)) return {ok: false, error: `an "${op}" line needs "${field}" as ${type}: ${excerpt(text)}`}
   }
@@ -157,6 +157,13 @@ function hasType(value: unknown, type: FieldType): boolean {
     case 'string|number':
       return typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value))
   }
+}
+
+/** A value a peer sent, named without serializing it (it may be nested past what stringify survives). */
+function describe(value: unknown): string {
+  if (typeof value === 'string') return excerpt(JSON.stringify(value))
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) return String(value)
+  return Array.isArray(value) ? 'an array' : 'an object'
 }
 
 /** Part of what a peer sent, for an error message: it may be anything, of any length. */
