@@ -6,7 +6,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type {ChaosNode} from '../chaos/cluster.js'
-import {getJson, waitForLeader} from '../chaos/cluster.js'
+import {raftView, waitForLeader} from '../chaos/cluster.js'
 import {readTopic, waitConverged} from '../chaos/monitor.js'
 import {openCluster, startTemporaryCluster, type SupervisedCluster, type TemporaryClusterOptions} from '../chaos/supervised-cluster.js'
 
@@ -55,7 +55,7 @@ export async function leaderOf(nodes: ChaosNode[], timeoutMs = 10_000): Promise<
 
 /** Elections won so far, summed over the nodes that answer (each counts its own wins). */
 export async function electionsWon(nodes: ChaosNode[]): Promise<number> {
-  const views = await Promise.all(nodes.map((n) => getJson<{elections_won?: number}>(n, '/raft', 1000).catch(() => null)))
+  const views = await Promise.all(nodes.map((n) => raftView(n, 1000).catch(() => null)))
   return views.reduce((sum, v) => sum + (v?.elections_won ?? 0), 0)
 }
 

@@ -5,6 +5,8 @@
  */
 import crypto from 'node:crypto'
 import type http from 'node:http'
+import type {FaultsAnswer, FaultsByPeer, FaultsChanged, ShutdownAnswer, TransferAnswer} from '../api/node-admin.js'
+import type {NodeEvent} from '../api/node-events.js'
 import type {PeerFault} from '../transport/fault-filter.js'
 import {BrokerError} from './errors.js'
 import {readJson, type HttpRoute} from './http-api.js'
@@ -14,11 +16,11 @@ export interface AdminTarget {
   readonly self: number
   readonly transport: {faults: {set(peer: number, fault: PeerFault): void; clear(peer?: number): void; active(): Map<number, PeerFault>}}
   readonly raftLog: {transferLeadership(to: number): void}
-  readonly events: {publish(event: {type: string; [field: string]: unknown}): void}
+  readonly events: {publish(event: NodeEvent): void}
   stop(): Promise<void>
 }
 
-export function faultsView(target: AdminTarget): Record<string, PeerFault> {
+export function faultsView(target: AdminTarget): FaultsByPeer {
   return Object.fromEntries([...target.transport.faults.active()].map(([peer, fault]) => [String(peer), fault]))
 }
 
@@ -38,11 +40,11 @@ export function adminRoutes(target: AdminTarget, token: string | null): HttpRout
     return value as number[]
   }
   return [
-    {method: 'GET', path: '/admin/faults', handler: guard(() => ({faults: faultsView(target)}))},
+    {method: 'GET', path: '/admin/faults', handler: guard((): FaultsAnswer => ({faults: faultsView(target)}))},
     {
       method: 'PUT',
       path: '/admin/faults',
-      handler: guard(async (request) => {
+      handler: guard(async (request): Promise<FaultsChanged> => {
         const body = await readJson(request, 64 * 1024)
         const fault = parseFault(body)
         const peers = peerList(body.peers)
@@ -54,7 +56,7 @@ export function adminRoutes(target: AdminTarget, token: string | null): HttpRout
     {
       method: 'DELETE',
       path: '/admin/faults',
-      handler: guard(() => {
+      handler: guard((): FaultsChanged => {
         target.transport.faults.clear()
         target.events.publish({type: 'fault', action: 'heal'})
         return {ok: true, faults: {}}
@@ -63,20 +65,20 @@ export function adminRoutes(target: AdminTarget, token: string | null): HttpRout
     {
       method: 'POST',
       path: '/admin/transfer-leader',
-      handler: guard(async (request) => {
+      handler: guard(async (request): Promise<TransferAnswer> => {
         const body = await readJson(request, 4096)
         const to = body.to
-        if (!Number.isInteger(to) || (to as number) < 0 || (to as number) >= members || to === target.self) {
+        if (typeof to !== 'number' || !Number.isInteger(to) || to < 0 || to >= members || to === target.self) {
           throw new BrokerError('BAD_REQUEST', `"to" must be the index of another member (0..${members - 1})`)
         }
-        target.raftLog.transferLeadership(to as number)
+        target.raftLog.transferLeadership(to)
         return {ok: true, to}
       }),
     },
     {
       method: 'POST',
       path: '/admin/shutdown',
-      handler: guard(() => {
+      handler: guard((): ShutdownAnswer => {
         setImmediate(() => void target.stop().finally(() => process.exit(0)))
         return {ok: true}
       }),

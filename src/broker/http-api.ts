@@ -3,6 +3,7 @@
  * `{"ok": false, "error": {"code", "message"}}` with the matching status.
  */
 import http from 'node:http'
+import type {ErrorBody, MessagePage, PublishAnswer, TopicsAnswer} from '../api/node-http.js'
 import {BrokerError, asBrokerError} from './errors.js'
 import {HttpAccess, type HttpAccessOptions} from './http-access.js'
 import type {Logger} from './logger.js'
@@ -79,7 +80,7 @@ export class HttpApi {
       {method: 'GET', path: '/raft', handler: () => node.raftInfo()},
       {method: 'GET', path: '/status', handler: () => node.statusInfo()},
       {method: 'GET', path: '/stats', handler: () => node.stats()},
-      {method: 'GET', path: '/topics', handler: () => ({topics: node.topics()})},
+      {method: 'GET', path: '/topics', handler: () => topicsAnswer(node)},
       {method: 'GET', path: '/subscribers', handler: () => ({subscribers: node.subscribers()})},
       {method: 'GET', path: '/health', handler: () => node.health()},
       {method: 'GET', path: '/metrics', handler: () => new PlainText(node.prometheusMetrics())},
@@ -88,7 +89,7 @@ export class HttpApi {
     ]
   }
 
-  private async publish(request: http.IncomingMessage): Promise<unknown> {
+  private async publish(request: http.IncomingMessage): Promise<PublishAnswer> {
     const raw = await readJson(request, this.node.limits.maxBodyBytes * 2 + 4096)
     const publish = parsePublishRequest(raw, this.node.limits.maxBodyBytes)
     const result = await this.node.publisher.publish(publish)
@@ -219,9 +220,8 @@ export function isJson(contentType: string | undefined): boolean {
 
 /** The other members' HTTP addresses, from what the node knows of them. */
 function memberAddresses(node: NodeView): {host: string; httpPort: number}[] {
-  const members = (node.clusterInfo().members ?? []) as {raft_address?: string; http_port?: number | null}[]
-  return members.flatMap((m) => {
-    if (typeof m.http_port !== 'number' || typeof m.raft_address !== 'string') return []
+  return node.clusterInfo().members.flatMap((m) => {
+    if (m.http_port === null) return []
     const host = m.raft_address.slice(0, m.raft_address.lastIndexOf(':'))
     return [{host, httpPort: m.http_port}]
   })
@@ -239,7 +239,8 @@ function sendError(response: http.ServerResponse, error: BrokerError): void {
     response.end()
     return
   }
-  const body = JSON.stringify({ok: false, error: {code: error.code, message: error.message}})
+  const answer: ErrorBody = {ok: false, error: {code: error.code, message: error.message}}
+  const body = JSON.stringify(answer)
   const headers: http.OutgoingHttpHeaders = {'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body)}
   if (error.httpStatus === 503) headers['Retry-After'] = '1'
   response.writeHead(error.httpStatus, headers)
@@ -294,17 +295,13 @@ export function readJson(request: http.IncomingMessage, limit: number): Promise<
   })
 }
 
-/**
- * One page of GET /messages. A page whose bodies would pass limits.maxPageBytes ends early
- * (always with at least one message, so paging moves on) and says so with `truncated`; pages
- * read forward (order=oldest) also give `next_from`, the `from` of the next page.
- */
-interface MessagePage {
-  messages: Record<string, unknown>[]
-  truncated?: true
-  next_from?: number
+/** GET /topics: the seed's list of names, and each topic's counts in `details`. */
+function topicsAnswer(node: NodeView): TopicsAnswer {
+  const details = node.topics()
+  return {topics: details.map((t) => t.topic), details}
 }
 
+/** One page of GET /messages, its bodies bounded by limits.maxPageBytes (see MessagePage). */
 function listMessages(node: NodeView, url: URL): MessagePage {
   const params = url.searchParams
   const topic = params.get('topic') ?? undefined
@@ -333,6 +330,7 @@ function listMessages(node: NodeView, url: URL): MessagePage {
       offset: m.offset,
       format: m.format,
       body: m.body,
+      content: m.body,
       timestamp: new Date(m.timestamp).toISOString(),
       index: m.raftIndex,
       ...(m.pubId !== null ? {id: m.pubId} : {}),

@@ -12,6 +12,7 @@
  * buffer without bound.
  */
 import type {Socket} from 'node:net'
+import {encodeLine, encodeMessageLine, type AckLine, type AnswerLine, type JsonValue, type StartFrom} from '../api/json-lines.js'
 import type {StoredMessage} from '../storage/store-reader.js'
 import {BrokerError, asBrokerError} from './errors.js'
 import {MAX_JSON_DEPTH, jsonDepthError} from './formats.js'
@@ -121,7 +122,8 @@ export class JsonLinesSession {
       return
     }
     const record = request as Record<string, unknown>
-    const ref = record.ref
+    // Whatever JSON.parse made is a JSON value.
+    const ref = record.ref as JsonValue | undefined
     try {
       switch (record.op) {
         case 'publish':
@@ -147,14 +149,14 @@ export class JsonLinesSession {
     }
   }
 
-  private publish(record: Record<string, unknown>, ref: unknown): void {
+  private publish(record: Record<string, unknown>, ref: JsonValue | undefined): void {
     const request = parsePublishRequest(record, this.context.publisher.maxBodyBytes)
     const slot = this.takeSlot()
     this.context.publisher
       .publish(request)
       .then(
         (result) => {
-          const ack: Record<string, unknown> = {op: 'ack', topic: result.topic, offset: result.offset}
+          const ack: AckLine = {op: 'ack', topic: result.topic, offset: result.offset}
           if (result.duplicate) ack.duplicate = true
           this.fill(slot, withRef(ack, ref))
         },
@@ -168,7 +170,7 @@ export class JsonLinesSession {
       })
   }
 
-  private subscribe(record: Record<string, unknown>, ref: unknown): void {
+  private subscribe(record: Record<string, unknown>, ref: JsonValue | undefined): void {
     const topics = requestTopics(record)
     const {maxPatternsPerSubscription, maxSubscriptionsPerConnection} = this.context.limits
     if (topics.length > maxPatternsPerSubscription) {
@@ -196,13 +198,14 @@ export class JsonLinesSession {
     this.subscriptions.push(subscription)
     // Confirm before the first message (even when the confirmation waits behind publishes
     // in flight), so a client knows its subscription is in place. "latest" was fixed above.
-    const reply = withRef({op: 'subscribed', topics, from: record.from ?? 'latest'}, ref)
+    // parseStart has checked `from`: a word or an offset.
+    const reply = withRef({op: 'subscribed', topics: topics as string[], from: (record.from ?? 'latest') as StartFrom | string}, ref)
     this.answerNow(reply, () => {
       if (!this.socket.destroyed && this.subscriptions.includes(subscription)) this.context.subscriptions.add(subscription)
     })
   }
 
-  private unsubscribe(record: Record<string, unknown>, ref: unknown): string {
+  private unsubscribe(record: Record<string, unknown>, ref: JsonValue | undefined): string {
     const topics = requestTopics(record).map(String)
     for (const subscription of [...this.subscriptions]) {
       if (this.context.subscriptions.removePatterns(subscription, topics) === 0) {
@@ -221,9 +224,7 @@ export class JsonLinesSession {
   private sendMessages(messages: StoredMessage[]): boolean {
     let text = ''
     for (const m of messages) {
-      text +=
-        `{"op":"message","topic":${JSON.stringify(m.topic)},"offset":${m.offset},"format":"${m.format}",` +
-        `"body":${JSON.stringify(m.body)},"timestamp":"${new Date(m.timestamp).toISOString()}"}\n`
+      text += encodeMessageLine({topic: m.topic, offset: m.offset, format: m.format, body: m.body, timestamp: new Date(m.timestamp).toISOString()})
     }
     return this.output.write(text)
   }
@@ -299,9 +300,8 @@ function requestTopics(record: Record<string, unknown>): unknown[] {
   return topics
 }
 
-function withRef(reply: Record<string, unknown>, ref: unknown): string {
-  if (ref !== undefined) reply.ref = ref
-  return JSON.stringify(reply) + '\n'
+function withRef(reply: AnswerLine, ref: JsonValue | undefined): string {
+  return encodeLine(ref === undefined ? reply : {...reply, ref})
 }
 
 /** One `op: error` line, with no ref: the last line a closing connection is sent. */
@@ -309,7 +309,7 @@ export function errorLine(code: string, message: string): string {
   return withRef({op: 'error', code, message}, undefined)
 }
 
-function errorReply(ref: unknown, error: BrokerError): string {
+function errorReply(ref: JsonValue | undefined, error: BrokerError): string {
   return withRef({op: 'error', code: error.code, message: error.message}, ref)
 }
 

@@ -4,9 +4,9 @@
  * (a few per second), so a slow reader costs little; one that cannot keep up is dropped.
  */
 import type http from 'node:http'
+import type {HelloData, NodeEvent, NodeEventData} from '../api/node-events.js'
+import type {RaftInfo} from '../api/node-http.js'
 import type {RaftLog} from './raft-log.js'
-
-export type NodeEvent = {type: string; [field: string]: unknown}
 
 const KEEPALIVE_MS = 15_000
 
@@ -24,20 +24,22 @@ export class NodeEvents {
 
   publish(event: NodeEvent): void {
     if (this.clients.size === 0) return
-    const text = `event: ${event.type}\ndata: ${JSON.stringify({time: new Date().toISOString(), ...event})}\n\n`
+    const data: NodeEventData = {time: new Date().toISOString(), ...event}
+    const text = `event: ${event.type}\ndata: ${JSON.stringify(data)}\n\n`
     for (const client of this.clients) {
       this.send(client, text)
     }
   }
 
-  stream(request: http.IncomingMessage, response: http.ServerResponse, snapshot: Record<string, unknown>): void {
+  stream(request: http.IncomingMessage, response: http.ServerResponse, snapshot: RaftInfo): void {
     response.writeHead(200, {
       'Content-Type': 'text/event-stream',
       'Cache-Control': 'no-cache',
       Connection: 'keep-alive',
       'X-Accel-Buffering': 'no',
     })
-    response.write(`retry: 1000\nevent: hello\ndata: ${JSON.stringify({time: new Date().toISOString(), ...snapshot})}\n\n`)
+    const hello: HelloData = {time: new Date().toISOString(), ...snapshot}
+    response.write(`retry: 1000\nevent: hello\ndata: ${JSON.stringify(hello)}\n\n`)
     this.clients.add(response)
     this.keepalive ??= setInterval(() => {
       for (const client of this.clients) this.send(client, ': keepalive\n\n')

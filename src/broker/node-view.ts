@@ -1,4 +1,5 @@
 /** What the HTTP API reads of its node. */
+import type {ClusterInfo, HealthInfo, RaftInfo, StatsInfo, StatusInfo, SubscriberInfo, TopicDetail} from '../api/node-http.js'
 import type {MessageStore} from './message-store.js'
 import type {Publisher} from './publisher.js'
 import type {SessionLimits} from './session-context.js'
@@ -8,12 +9,13 @@ export interface NodeView {
   readonly limits: SessionLimits
   readonly publisher: Publisher
   readonly store: MessageStore
-  raftInfo(): Record<string, unknown>
-  statusInfo(): Record<string, unknown>
-  stats(): Record<string, unknown>
-  topics(): {topic: string; messages: number; next_offset: number}[]
-  subscribers(): Record<string, unknown>[]
-  health(): Record<string, unknown>
+  raftInfo(): RaftInfo
+  statusInfo(): StatusInfo
+  stats(): StatsInfo
+  /** Every stored topic, sorted by name. */
+  topics(): TopicDetail[]
+  subscribers(): SubscriberInfo[]
+  health(): HealthInfo
   prometheusMetrics(): string
-  clusterInfo(): Record<string, unknown>
+  clusterInfo(): ClusterInfo
 }

@@ -4,6 +4,7 @@
  * was wrong (a port in use, an unusable data dir).
  */
 import path from 'node:path'
+import type {ClusterInfo, HealthInfo, RaftInfo, StatsInfo, StatusInfo, SubscriberInfo, TopicDetail} from '../api/node-http.js'
 import {DatabaseWriter, DEFAULT_INLINE_SLOW_MS, INLINE_BACKOFF_MS} from '../storage/database-writer.js'
 import {MIGRATIONS, STATEMENTS} from '../storage/schema.js'
 import {StoreReader} from '../storage/store-reader.js'
@@ -16,6 +17,7 @@ import {RaftTransport, type PeerAddress} from '../transport/raft-transport.js'
 import {Logger, type LogFormat} from './logger.js'
 import {LoopDelayMonitor} from './loop-delay.js'
 import {MessageStore} from './message-store.js'
+import {MinuteCount} from './minute-count.js'
 import type {NodeView} from './node-view.js'
 import {prometheusText} from './prometheus.js'
 import {Publisher} from './publisher.js'
@@ -99,6 +101,8 @@ export class BrokerNode implements NodeView {
   private readonly http: HttpApi
   private stopping: Promise<void> | null = null
   private readonly loopDelay = new LoopDelayMonitor()
+  /** Messages applied to the store in the last minute (the seed's messages_per_minute). */
+  private readonly recentMessages = new MinuteCount()
 
   private constructor(
     readonly options: NodeOptions,
@@ -138,6 +142,7 @@ export class BrokerNode implements NodeView {
     this.events = new NodeEvents(this.raftLog, this.limits.maxPendingBytes)
     this.publisher = new Publisher(this.log, {maxBodyBytes: options.limits.maxBodyBytes})
     this.subscriptions = new SubscriptionRegistry(store)
+    store.onApplied((messages) => this.recentMessages.add(messages.length))
     const context: SessionContext = {publisher: this.publisher, store, subscriptions: this.subscriptions, limits: this.limits, logger}
     this.tcp = new TcpServer(context)
     this.http = new HttpApi(this, logger, {host: options.host, httpPort: options.httpPort, corsOrigins: options.corsOrigins}, [
@@ -214,7 +219,7 @@ export class BrokerNode implements NodeView {
     return address ? `${address.host}:${address.port}` : String(index)
   }
 
-  raftInfo(): Record<string, unknown> {
+  raftInfo(): RaftInfo {
     const status = this.log.status()
     return {
       node_id: this.nodeId,
@@ -234,7 +239,7 @@ export class BrokerNode implements NodeView {
   }
 
   /** The members as this node knows them; ports are known once a member has connected. */
-  clusterInfo(): Record<string, unknown> {
+  clusterInfo(): ClusterInfo {
     return {
       self: this.self,
       self_id: this.nodeId,
@@ -253,8 +258,9 @@ export class BrokerNode implements NodeView {
     }
   }
 
-  statusInfo(): Record<string, unknown> {
+  statusInfo(): StatusInfo {
     return {
+      status: 'online',
       node_id: this.nodeId,
       pid: process.pid,
       uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
@@ -274,16 +280,22 @@ export class BrokerNode implements NodeView {
     }
   }
 
-  stats(): Record<string, unknown> {
+  stats(): StatsInfo {
     const writer = this.writer.metrics()
     const memory = process.memoryUsage()
     const loopDelay = this.loopDelay.read()
+    const topics = this.store.topicCounts().size
     return {
+      total_messages: this.store.messageCount,
+      active_subscribers: this.subscriptions.size,
+      topics_count: topics,
+      messages_per_minute: this.recentMessages.total(),
+      current_connections: this.tcp.connections,
       node_id: this.nodeId,
       published: this.publisher.published,
       publish_errors: this.publisher.failed,
       messages_stored: this.store.messageCount,
-      topics: this.store.topicCounts().size,
+      topics,
       subscribers: this.subscriptions.size,
       connections: this.tcp.connections,
       pending_writes: this.store.pendingWrites,
@@ -306,13 +318,13 @@ export class BrokerNode implements NodeView {
     }
   }
 
-  topics(): {topic: string; messages: number; next_offset: number}[] {
+  topics(): TopicDetail[] {
     return [...this.store.topicCounts()]
       .map(([topic, next]) => ({topic, messages: next, next_offset: next}))
       .sort((a, b) => a.topic.localeCompare(b.topic))
   }
 
-  subscribers(): Record<string, unknown>[] {
+  subscribers(): SubscriberInfo[] {
     return this.subscriptions.list().map((s) => ({
       id: s.id,
       protocol: s.description.protocol,
@@ -330,7 +342,7 @@ export class BrokerNode implements NodeView {
    * own term (until then it cannot know the commit index, Raft §8: a leader restarted after a
    * crash would otherwise serve the state of before its last writes).
    */
-  health(): Record<string, unknown> {
+  health(): HealthInfo {
     const status = this.log.status()
     const ready = status.leader !== null && status.lastApplied >= status.commitIndex && this.raftLog.knowsCommitIndex()
     return {ok: true, ready, node_id: this.nodeId, state: status.role, leader: status.leader !== null}

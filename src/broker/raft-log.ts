@@ -14,6 +14,8 @@
  */
 import {EventEmitter} from 'node:events'
 import {Raft, type Entry, type HardState, type Message, type Ready, type Role, type SoftState} from '../raft/index.js'
+import type {RaftEvent} from '../api/node-events.js'
+import type {RaftRole} from '../api/node-http.js'
 import type {DatabaseWriter, SqlValue, WriteOp} from '../storage/database-writer.js'
 import type {RaftStorage} from '../storage/raft-storage.js'
 import {ENTRY_TYPE_CODE} from '../storage/schema.js'
@@ -25,7 +27,7 @@ import {forwardedPublishError} from './forwarded-publish.js'
 import {decodeForward, decodeForwardResult, encodeForward, encodeForwardResult, type ForwardOutcome} from './forwarding.js'
 import type {Logger} from './logger.js'
 import type {ApplyResult, MessageStore} from './message-store.js'
-import type {LogStatus, RaftRole, ReplicatedLog} from './replicated-log.js'
+import type {LogStatus, ReplicatedLog} from './replicated-log.js'
 
 export interface RaftTiming {
   tickMs: number
@@ -46,12 +48,6 @@ export interface RaftLogOptions {
 
 /** Failure codes a leader's answer may pass on to the publisher as they are; any other becomes NO_LEADER. */
 const PASSED_ON_CODES: ReadonlySet<string> = new Set<ErrorCode>(['BAD_REQUEST', 'TOO_LARGE'])
-
-/** Events for the /events stream and the dashboards. */
-export type RaftEvent =
-  | {type: 'role'; role: RaftRole; term: number; leader: number | null}
-  | {type: 'term'; term: number}
-  | {type: 'commit'; commit_index: number; last_applied: number}
 
 interface Waiter {
   term: number

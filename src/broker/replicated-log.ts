@@ -3,10 +3,8 @@
  * a replicated log, and resolves once the log has committed it and the message store has
  * applied it.
  */
+import type {RaftRole} from '../api/node-http.js'
 import type {ApplyResult} from './message-store.js'
-
-/** Raft roles in the seed's words, as `/raft` reports them. */
-export type RaftRole = 'LEADER' | 'FOLLOWER' | 'CANDIDATE' | 'PRE_CANDIDATE'
 
 export interface LogStatus {
   role: RaftRole

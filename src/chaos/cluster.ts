@@ -3,6 +3,7 @@
  * heal them (supervised-cluster.ts does it through the cluster manager). Everything else
  * reaches the nodes only through their ports and HTTP API.
  */
+import type {RaftInfo} from '../api/node-http.js'
 
 export interface ChaosNode {
   index: number
@@ -52,17 +53,6 @@ export interface ChaosCluster {
   killNow(): void
 }
 
-export interface RaftView {
-  node_id: string
-  state: string
-  current_term: number
-  log_length: number
-  commit_index: number
-  last_applied: number
-  leader_index: number | null
-  node_index: number
-}
-
 export function baseUrl(node: ChaosNode): string {
   return `http://${node.host}:${node.httpPort}`
 }
@@ -75,14 +65,14 @@ export async function getJson<T>(node: ChaosNode, pathAndQuery: string, timeoutM
   return JSON.parse(text) as T
 }
 
-export function raftView(node: ChaosNode, timeoutMs = 1000): Promise<RaftView> {
-  return getJson<RaftView>(node, '/raft', timeoutMs)
+export function raftView(node: ChaosNode, timeoutMs = 1000): Promise<RaftInfo> {
+  return getJson<RaftInfo>(node, '/raft', timeoutMs)
 }
 
 /** The node that leads in the highest term any reachable node reports, or null. */
 export async function findLeader(nodes: readonly ChaosNode[], timeoutMs = 1000): Promise<number | null> {
   const views = await Promise.all(nodes.map((n) => raftView(n, timeoutMs).catch(() => null)))
-  let best: RaftView | null = null
+  let best: RaftInfo | null = null
   for (const view of views) if (view && view.state === 'LEADER' && (!best || view.current_term > best.current_term)) best = view
   return best ? best.node_index : null
 }

@@ -3,10 +3,11 @@
  * subscriptions delivered to a callback. Used by the CLI commands, the benchmark and tests.
  */
 import net from 'node:net'
+import {encodeLine, parseServerLine, type AnswerLine, type MessageFormat, type MessageLine, type RequestLine, type StartFrom} from '../api/json-lines.js'
 
 export interface PublishInput {
   topic: string
-  format?: 'JSON' | 'XML' | 'RAW'
+  format?: MessageFormat
   body: string
   id?: string
 }
@@ -17,13 +18,8 @@ export interface PublishAck {
   duplicate?: boolean
 }
 
-export interface BrokerMessage {
-  topic: string
-  offset: number
-  format: string
-  body: string
-  timestamp: string
-}
+/** A subscribed message as the node sent it. */
+export type BrokerMessage = MessageLine
 
 /** An error the broker answered with (`code` as in the protocol), or a connection failure. */
 export class ClientError extends Error {
@@ -37,7 +33,7 @@ export class ClientError extends Error {
 }
 
 interface Pending {
-  resolve: (reply: Record<string, unknown>) => void
+  resolve: (reply: AnswerLine) => void
   reject: (error: Error) => void
 }
 
@@ -85,7 +81,8 @@ export class BrokerClient {
   /** Resolves with the ack once the message is committed; rejects with the broker's error. */
   async publish(input: PublishInput): Promise<PublishAck> {
     const reply = await this.request({op: 'publish', topic: input.topic, format: input.format ?? 'JSON', body: input.body, id: input.id})
-    return {topic: reply.topic as string, offset: reply.offset as number, ...(reply.duplicate ? {duplicate: true} : {})}
+    if (reply.op !== 'ack') throw this.unexpected('ack', reply)
+    return {topic: reply.topic, offset: reply.offset, ...(reply.duplicate ? {duplicate: true} : {})}
   }
 
   /**
@@ -94,15 +91,17 @@ export class BrokerClient {
    */
   async subscribe(
     topics: string[],
-    from: 'latest' | 'beginning' | number,
+    from: StartFrom,
     onMessage: (message: BrokerMessage) => void,
   ): Promise<void> {
     this.messageHandler = onMessage
-    await this.request({op: 'subscribe', topics, from})
+    const reply = await this.request({op: 'subscribe', topics, from})
+    if (reply.op !== 'subscribed') throw this.unexpected('subscribed', reply)
   }
 
   async ping(): Promise<void> {
-    await this.request({op: 'ping'})
+    const reply = await this.request({op: 'ping'})
+    if (reply.op !== 'pong') throw this.unexpected('pong', reply)
   }
 
   /** Resolves when the connection closes (by either side); rejects never. */
@@ -120,12 +119,17 @@ export class BrokerClient {
     return this.pending.size
   }
 
-  private request(body: Record<string, unknown>): Promise<Record<string, unknown>> {
+  /** A node answered a request with another kind of line than the request asks for. */
+  private unexpected(wanted: AnswerLine['op'], reply: AnswerLine): ClientError {
+    return new ClientError('PROTOCOL', `${this.address} answered "${reply.op}" where "${wanted}" was due`)
+  }
+
+  private request(body: RequestLine): Promise<AnswerLine> {
     if (this.closedError) return Promise.reject(this.closedError)
     const ref = this.nextRef++
     return new Promise((resolve, reject) => {
       this.pending.set(ref, {resolve, reject})
-      this.writeBuffer.push(JSON.stringify({...body, ref}) + '\n')
+      this.writeBuffer.push(encodeLine({...body, ref}))
       if (!this.flushScheduled) {
         this.flushScheduled = true
         // Requests made in one turn of the event loop go out in one write.
@@ -152,26 +156,25 @@ export class BrokerClient {
   }
 
   private handle(line: string): void {
-    let reply: Record<string, unknown>
-    try {
-      reply = JSON.parse(line) as Record<string, unknown>
-    } catch {
+    const parsed = parseServerLine(line)
+    if (!parsed.ok) {
       const message = /^HTTP\/\d/.test(line)
         ? `${this.address} answered in HTTP: that is a node's HTTP port; give its TCP port`
-        : `the node sent a line that is not JSON: ${line.slice(0, 80)}`
+        : `the node sent a line that is not of the protocol: ${parsed.error}`
       this.fail(new ClientError('PROTOCOL', message))
       this.socket.destroy()
       return
     }
+    const reply = parsed.line
     if (reply.op === 'message') {
-      this.messageHandler?.(reply as unknown as BrokerMessage)
+      this.messageHandler?.(reply)
       return
     }
     const ref = typeof reply.ref === 'number' ? reply.ref : undefined
     const waiter = ref === undefined ? undefined : this.pending.get(ref)
     if (!waiter) return
     this.pending.delete(ref!)
-    if (reply.op === 'error') waiter.reject(new ClientError(String(reply.code), String(reply.message)))
+    if (reply.op === 'error') waiter.reject(new ClientError(reply.code, reply.message))
     else waiter.resolve(reply)
   }
 

@@ -4,6 +4,7 @@
  * paused node never answers, and must not hang whoever asked.
  */
 import http from 'node:http'
+import type {RaftInfo} from '../api/node-http.js'
 import {ClusterError} from './errors.js'
 
 export interface NodeAddress {
@@ -12,19 +13,7 @@ export interface NodeAddress {
 }
 
 /** GET /raft, as the node answers it. */
-export interface RaftInfo {
-  node_id: string
-  state: 'LEADER' | 'FOLLOWER' | 'CANDIDATE' | string
-  current_term: number
-  log_length: number
-  commit_index: number
-  last_applied: number
-  cluster_size: number
-  leader_id: string | null
-  leader_index: number | null
-  node_index: number
-  [field: string]: unknown
-}
+export type {RaftInfo}
 
 export interface HttpAnswer {
   status: number

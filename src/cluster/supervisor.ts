@@ -38,6 +38,7 @@ import {
 import {currentCli, type CliEntry} from './cli-entry.js'
 import {ControlServer, type ControlRequest} from './control.js'
 import type {ClusterPaths} from './layout.js'
+import type {HelloData} from '../api/node-events.js'
 import {callJson, followEvents, getRaft, requestJson, type RaftInfo} from './node-api.js'
 import {checkIndex, type NodeRef} from './node-args.js'
 import {isAlive, signal, sleep} from './process-util.js'
@@ -731,7 +732,7 @@ export class Supervisor {
       (type, data) => {
         if (node.subprocess !== subprocess) return
         node.lastEventAt = Date.now()
-        if (type === 'hello') this.observe(index, fromRaftInfo(data as RaftInfo))
+        if (type === 'hello') this.observe(index, fromRaftInfo(data as unknown as HelloData))
         else if (type === 'role') this.observe(index, {role: data.role as string, term: data.term as number, leader: (data.leader as number | null) ?? null})
         else if (type === 'term') this.observe(index, {term: data.term as number})
         else if (type === 'commit') this.observe(index, {commitIndex: data.commit_index as number, lastApplied: data.last_applied as number})

@@ -1,18 +1,10 @@
 import {Flags} from '@oclif/core'
+import type {MessagePage} from '../api/node-http.js'
 import {ClusterHandle} from '../cluster/cluster.js'
 import {ClusterCommand, clusterFlag, jsonFlag} from '../cluster/command.js'
 import {callJson} from '../cluster/node-api.js'
 import {parseNodeRef} from '../cluster/node-args.js'
 import {table} from '../cluster/output.js'
-
-interface StoredMessage {
-  topic: string
-  offset: number
-  format: string
-  body: string
-  timestamp: string
-  index: number
-}
 
 export default class Messages extends ClusterCommand {
   static override summary = 'List stored messages, newest first, as one node has them.'
@@ -43,9 +35,10 @@ stores the same messages in the same order once it has caught up; a node cut off
     const node = await cluster.target(ref)
     const query = new URLSearchParams({limit: String(flags.limit), order: flags.oldest ? 'oldest' : 'newest'})
     if (flags.topic !== undefined) query.set('topic', flags.topic)
-    const answer = await callJson<{messages: StoredMessage[]}>(node, 'GET', `/messages?${query}`, {timeoutMs: 5000})
+    const answer = await callJson<MessagePage>(node, 'GET', `/messages?${query}`, {timeoutMs: 5000})
     if (flags.json) {
-      this.printJson({node: node.index, node_id: node.node_id, messages: answer.messages})
+      // `content` repeats `body` for the seed's clients: printed once is enough.
+      this.printJson({node: node.index, node_id: node.node_id, messages: answer.messages.map(({content: _content, ...message}) => message)})
       return
     }
     if (answer.messages.length === 0) {

@@ -1,4 +1,5 @@
 import {Flags} from '@oclif/core'
+import type {TopicsAnswer} from '../api/node-http.js'
 import {ClusterHandle} from '../cluster/cluster.js'
 import {ClusterCommand, clusterFlag, jsonFlag} from '../cluster/command.js'
 import {callJson} from '../cluster/node-api.js'
@@ -23,15 +24,15 @@ export default class Topics extends ClusterCommand {
     const ref = flags.node === undefined ? undefined : parseNodeRef(flags.node)
     const cluster = await ClusterHandle.open(flags.cluster)
     const node = await cluster.target(ref)
-    const answer = await callJson<{topics: {topic: string; messages: number; next_offset: number}[]}>(node, 'GET', '/topics', {timeoutMs: 5000})
+    const {details: topics} = await callJson<TopicsAnswer>(node, 'GET', '/topics', {timeoutMs: 5000})
     if (flags.json) {
-      this.printJson({node: node.index, node_id: node.node_id, topics: answer.topics})
+      this.printJson({node: node.index, node_id: node.node_id, topics})
       return
     }
-    if (answer.topics.length === 0) {
+    if (topics.length === 0) {
       this.log(`No topics yet on node ${node.index}: pad-cli publish news '{"hello":"world"}' makes one.`)
       return
     }
-    this.log(table(['TOPIC', 'MESSAGES', 'NEXT OFFSET'], answer.topics.map((t) => [t.topic, String(t.messages), String(t.next_offset)])))
+    this.log(table(['TOPIC', 'MESSAGES', 'NEXT OFFSET'], topics.map((t) => [t.topic, String(t.messages), String(t.next_offset)])))
   }
 }

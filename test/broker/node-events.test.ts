@@ -2,6 +2,7 @@
 import {EventEmitter} from 'node:events'
 import type http from 'node:http'
 import {expect} from 'chai'
+import type {RaftInfo} from '../../src/api/node-http.js'
 import {NodeEvents} from '../../src/broker/node-events.js'
 import type {RaftLog} from '../../src/broker/raft-log.js'
 
@@ -32,6 +33,23 @@ class FakeStream extends EventEmitter {
   }
 }
 
+/** What the stream opens with: a follower's /raft answer. */
+const SNAPSHOT: RaftInfo = {
+  node_id: '127.0.0.1:5000',
+  state: 'FOLLOWER',
+  current_term: 1,
+  log_length: 0,
+  first_index: 1,
+  commit_index: 0,
+  last_applied: 0,
+  cluster_size: 3,
+  leader_id: null,
+  leader_index: null,
+  node_index: 0,
+  pre_candidate: false,
+  elections_won: 0,
+}
+
 describe('node events (SSE)', () => {
   it('cuts off a stream whose unsent bytes would pass the bound, and keeps the one that reads', () => {
     const raftLog = new EventEmitter()
@@ -39,7 +57,7 @@ describe('node events (SSE)', () => {
     const fast = new FakeStream()
     const slow = new FakeStream()
     slow.reading = false
-    for (const stream of [fast, slow]) events.stream(new EventEmitter() as http.IncomingMessage, stream as unknown as http.ServerResponse, {})
+    for (const stream of [fast, slow]) events.stream(new EventEmitter() as http.IncomingMessage, stream as unknown as http.ServerResponse, SNAPSHOT)
     for (let i = 0; i < 100; i++) raftLog.emit('event', {type: 'commit', commit_index: i, padding: 'x'.repeat(100)})
     expect(slow.destroyed).to.equal(true)
     expect(slow.writableLength).to.be.at.most(4096)

@@ -4,6 +4,7 @@ import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {expect} from 'chai'
+import type {TopicsAnswer} from '../../src/api/node-http.js'
 import {CliCluster, clusterHooks} from './cluster-helpers.js'
 
 // `pad-cli bench` as a new user runs it: on a temporary cluster it starts and removes itself.
@@ -55,8 +56,8 @@ describe('pad-cli bench (real processes)', function () {
     expect(line).to.include({phase: 'pub-sync', sent: 200, acked: 200, errors: 0, warmup: 40})
     // The warm-up publishes were really sent (and stored), just not measured.
     const response = await fetch(`http://127.0.0.1:${cluster.ports.http}/topics`)
-    const {topics} = (await response.json()) as {topics: {topic: string; messages: number}[]}
-    expect(topics).to.deep.include({topic: 'bench', messages: 240, next_offset: 240})
+    const {details} = (await response.json()) as TopicsAnswer
+    expect(details).to.deep.include({topic: 'bench', messages: 240, next_offset: 240})
   })
 
   it('measures a failover on a temporary three-node cluster: every acknowledged message is stored', async () => {

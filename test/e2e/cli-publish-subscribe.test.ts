@@ -44,6 +44,17 @@ function cli(args: string[], options: {input?: string; timeoutMs?: number} = {})
 
 const run = (args: string[], options?: {input?: string; timeoutMs?: number}): Promise<CliResult> => cli(args, options).result
 
+/**
+ * Runs `pad-cli <args>` once the runs queued before it have ended: started all at once, each of
+ * them (and the tests' own runs) would start slower than its bound on a loaded machine.
+ */
+let queue: Promise<unknown> = Promise.resolve()
+function runInTurn(args: string[]): Promise<CliResult> {
+  const result = queue.then(() => run(args))
+  queue = result
+  return result
+}
+
 /** Non-empty lines of an output. */
 const lines = (text: string): string[] => text.split('\n').filter((line) => line.trim() !== '')
 
@@ -62,7 +73,7 @@ describe('pad-cli publish and subscribe (real processes)', function () {
   let node: NodeProcess
   let target: string[]
   let closedPort: number
-  /** The runs that must fail, started together up front (each takes a process start). */
+  /** The runs that must fail, queued up front (each takes a process start) and run one at a time. */
   let refused: Record<'badXml' | 'badJson' | 'badTopic' | 'noNodePublish' | 'noNodeSubscribe' | 'httpPort' | 'badFrom', Promise<CliResult>>
 
   before(async () => {
@@ -72,13 +83,13 @@ describe('pad-cli publish and subscribe (real processes)', function () {
     closedPort = await freePort()
     const nowhere = ['--host', HOST, '--port', String(closedPort)]
     refused = {
-      badXml: run(['publish', 'cli.bad', '<order><item></order>', '--format', 'xml', ...target]),
-      badJson: run(['publish', 'cli.bad', '{"unterminated":', ...target]),
-      badTopic: run(['publish', 'bad topic', '{}', ...target]),
-      noNodePublish: run(['publish', 'cli.news', '{}', ...nowhere]),
-      noNodeSubscribe: run(['subscribe', 'cli.news', ...nowhere]),
-      httpPort: run(['publish', 'cli.news', '{}', '--host', HOST, '--port', String(node.ports.http)]),
-      badFrom: run(['subscribe', 'cli.sub', '--from', 'yesterday', ...target]),
+      badXml: runInTurn(['publish', 'cli.bad', '<order><item></order>', '--format', 'xml', ...target]),
+      badJson: runInTurn(['publish', 'cli.bad', '{"unterminated":', ...target]),
+      badTopic: runInTurn(['publish', 'bad topic', '{}', ...target]),
+      noNodePublish: runInTurn(['publish', 'cli.news', '{}', ...nowhere]),
+      noNodeSubscribe: runInTurn(['subscribe', 'cli.news', ...nowhere]),
+      httpPort: runInTurn(['publish', 'cli.news', '{}', '--host', HOST, '--port', String(node.ports.http)]),
+      badFrom: runInTurn(['subscribe', 'cli.sub', '--from', 'yesterday', ...target]),
     }
   })
   after(() => {

@@ -7,6 +7,7 @@
  * The seed is FUZZ_SEED when given, else taken from the clock; it is printed on failure.
  */
 import {expect} from 'chai'
+import type {TopicsAnswer} from '../../src/api/node-http.js'
 import {closeAllSockets, getJson, http, LineSocket, storedMessages, type ApiMessage} from './helpers/clients.js'
 import {Fuzz} from './helpers/fuzz.js'
 import {eventually, nodeFixture, sleep, type NodeProcess} from './helpers/node-process.js'
@@ -22,8 +23,8 @@ const REPLIES = new Set(['ack', 'error', 'pong', 'subscribed', 'unsubscribed'])
 
 
 async function topicCounts(node: NodeProcess): Promise<Map<string, number>> {
-  const {topics} = await getJson<{topics: {topic: string; messages: number}[]}>(node, '/topics')
-  return new Map(topics.map((t) => [t.topic, t.messages]))
+  const {details} = await getJson<TopicsAnswer>(node, '/topics')
+  return new Map(details.map((t) => [t.topic, t.messages]))
 }
 
 /** Runs `body`, naming the seed in any failure so the run can be replayed. */

@@ -8,6 +8,7 @@ import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import {expect} from 'chai'
+import type {TopicsAnswer} from '../../src/api/node-http.js'
 import {ClientError, type BrokerClient} from '../../src/client/broker-client.js'
 import {closeAllSockets, getJson, http, LineSocket} from './helpers/clients.js'
 import {eventually, freePort, HOST, nodeFixture, type NodeFixture, type NodeProcess, type Ports} from './helpers/node-process.js'
@@ -144,7 +145,7 @@ describe('node durability and start-up errors (real process)', function () {
     expect(new Set(replies.filter((r) => r.op !== 'ack').map((r) => r.code))).to.satisfy((codes: Set<string>) => [...codes].every((c) => c === 'NO_LEADER' || c === 'SHUTTING_DOWN'))
 
     const restarted = await restartCaughtUp(nodes, node)
-    const stored = (await getJson<{topics: {topic: string; messages: number}[]}>(restarted, '/topics')).topics.find((t) => t.topic === 'shutdown')?.messages ?? 0
+    const stored = (await getJson<TopicsAnswer>(restarted, '/topics')).details.find((t) => t.topic === 'shutdown')?.messages ?? 0
     // Every ack is kept, and nothing was stored whose publisher got no answer at all.
     expect(stored, `answered ${answered}, acked ${acked}`).to.be.within(acked, answered)
   })
@@ -167,7 +168,7 @@ describe('node durability and start-up errors (real process)', function () {
     expect(outcomes.filter((o) => o !== 200 && o !== 503 && o !== 'failed'), 'statuses other than 200 or 503').to.deep.equal([])
 
     const restarted = await restartCaughtUp(nodes, node)
-    const stored = (await getJson<{topics: {topic: string; messages: number}[]}>(restarted, '/topics')).topics.find((t) => t.topic === 'http.shutdown')?.messages ?? 0
+    const stored = (await getJson<TopicsAnswer>(restarted, '/topics')).details.find((t) => t.topic === 'http.shutdown')?.messages ?? 0
     // Every 200 is kept, and nothing was stored whose request got no answer.
     expect(stored, `200: ${ok}, 503: ${refused}, no answer: ${outcomes.length - ok - refused}`).to.be.within(ok, ok + refused)
   })

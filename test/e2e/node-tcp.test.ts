@@ -4,6 +4,7 @@
  */
 import net from 'node:net'
 import {expect} from 'chai'
+import type {TopicsAnswer} from '../../src/api/node-http.js'
 import {closeAllSockets, getJson, LineSocket, storedMessages} from './helpers/clients.js'
 import {eventually, nodeFixture, sleep, type NodeProcess} from './helpers/node-process.js'
 import {closeAllClients, connectClient, publishMany} from './helpers/publishing.js'
@@ -379,7 +380,7 @@ describe('node TCP port (real process)', function () {
       expect(acks.map((a) => a.offset)).to.deep.equal(Array.from({length: n}, (_, i) => i))
       expect(node.running).to.equal(true)
       expect((await getJson(node, '/health')).ok).to.equal(true)
-      expect((await getJson<{topics: {topic: string; messages: number}[]}>(node, '/topics')).topics.find((t) => t.topic === 'bystander')?.messages).to.equal(n)
+      expect((await getJson<TopicsAnswer>(node, '/topics')).details.find((t) => t.topic === 'bystander')?.messages).to.equal(n)
     })
 
     it('drops an oversized PAD frame with an ERROR line and stores the next one', async () => {

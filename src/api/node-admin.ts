@@ -1,0 +1,30 @@
+/**
+ * What the /admin endpoints answer (they need the cluster's token). Errors are the HTTP API's
+ * ErrorBody.
+ */
+import type {LinkFault} from './node-events.js'
+
+/** The faults in force, by peer index (a string: a JSON object key). */
+export type FaultsByPeer = Record<string, LinkFault>
+
+/** GET /admin/faults. */
+export interface FaultsAnswer {
+  faults: FaultsByPeer
+}
+
+/** PUT and DELETE /admin/faults: the faults in force after the change. */
+export interface FaultsChanged {
+  ok: true
+  faults: FaultsByPeer
+}
+
+/** POST /admin/transfer-leader: the transfer to member `to` has begun (not yet happened). */
+export interface TransferAnswer {
+  ok: true
+  to: number
+}
+
+/** POST /admin/shutdown: the node stops once this is sent. */
+export interface ShutdownAnswer {
+  ok: true
+}

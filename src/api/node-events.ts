@@ -1,0 +1,37 @@
+/**
+ * GET /events, a Server-Sent Events stream: what each event's `data:` line holds. The stream
+ * opens with a `hello` event (the node's /raft answer), then one event per change; the SSE
+ * event name is the `type` field (hello has none: its name says it).
+ */
+import type {RaftInfo, RaftRole} from './node-http.js'
+
+/** A network fault on this node's links as /admin sets it (the node's own transport's shape). */
+export interface LinkFault {
+  /** Drop everything to and from the peer. */
+  drop?: boolean
+  /** Added one-way latency, in milliseconds. */
+  delayMs?: number
+  /** Uniform random extra latency up to this many milliseconds. */
+  jitterMs?: number
+  /** Probability in [0, 1] that a message is lost. */
+  loss?: number
+  /** Epoch milliseconds after which the fault no longer applies. */
+  until?: number
+}
+
+/** Changes of the node's Raft state; commits are throttled at the source (a few per second). */
+export type RaftEvent =
+  | {type: 'role'; role: RaftRole; term: number; leader: number | null}
+  | {type: 'term'; term: number}
+  | {type: 'commit'; commit_index: number; last_applied: number}
+
+/** A fault set on links to `peers` (member indexes), or every fault removed. */
+export type FaultEvent = ({type: 'fault'; action: 'set'; peers: number[]} & LinkFault) | {type: 'fault'; action: 'heal'}
+
+export type NodeEvent = RaftEvent | FaultEvent
+
+/** The `data:` of every event but hello: the event and when the node sent it (ISO 8601). */
+export type NodeEventData = NodeEvent & {time: string}
+
+/** The `data:` of the hello event. */
+export type HelloData = RaftInfo & {time: string}

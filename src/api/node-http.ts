@@ -1,0 +1,195 @@
+/**
+ * What a node's HTTP API answers, one type per endpoint: the broker builds these, the cluster
+ * manager, chaos checker, benchmark and dashboards read them.
+ *
+ * The API is a superset of the seed's (the course broker pad-cli replaces): every field the
+ * seed's clients read is here with the seed's name, meaning and type, marked "seed" below; our
+ * own detail lives in fields the seed did not have, never in a seed field with a new shape.
+ */
+
+/** Raft roles in the seed's words, as `/raft` reports them. */
+export type RaftRole = 'LEADER' | 'FOLLOWER' | 'CANDIDATE' | 'PRE_CANDIDATE'
+
+/** GET /raft: this node's view of the replicated log. */
+export interface RaftInfo {
+  node_id: string
+  state: RaftRole
+  current_term: number
+  /** Index of the last entry in the log. */
+  log_length: number
+  first_index: number
+  commit_index: number
+  last_applied: number
+  cluster_size: number
+  /** Node id of the member this node believes leads, or null. */
+  leader_id: string | null
+  leader_index: number | null
+  node_index: number
+  pre_candidate: boolean
+  /** Elections this node has won since it started. */
+  elections_won: number
+}
+
+/** One member in GET /cluster; its ports are known once it has connected. */
+export interface ClusterMember {
+  index: number
+  node_id: string
+  raft_address: string
+  tcp_port: number | null
+  http_port: number | null
+  connected: boolean
+}
+
+/** GET /cluster: the members as this node knows them. */
+export interface ClusterInfo {
+  self: number
+  self_id: string
+  cluster: string
+  members: ClusterMember[]
+}
+
+/** GET /status. */
+export interface StatusInfo {
+  /** Seed: always "online" from a node that answers. */
+  status: 'online'
+  node_id: string
+  pid: number
+  uptime_s: number
+  version: string | null
+  addresses: {host: string; tcp_port: number; http_port: number; raft_port: number}
+  data_dir: string
+  raft: RaftInfo
+  /** Messages stored. */
+  messages: number
+  /** Topics stored. */
+  topics: number
+  subscribers: number
+  connections: number
+}
+
+/** The writer thread's counters in GET /stats. */
+export interface WriteQueueStats {
+  queue_depth: number
+  in_flight: number
+  batches: number
+  requests: number
+  failed_requests: number
+  inline_writes: number
+  inline_slow_writes: number
+  last_batch_size: number
+  max_batch_size: number
+  avg_batch_size: number
+  /** Batch sent to the writer -> durable, over recent batches. */
+  commit_latency_ms: {last: number; avg: number; p50: number; p99: number; max: number}
+}
+
+/** GET /stats. */
+export interface StatsInfo {
+  /** Seed: messages stored (every topic). */
+  total_messages: number
+  /** Seed: open subscriptions. */
+  active_subscribers: number
+  /** Seed: topics stored. */
+  topics_count: number
+  /** Seed: messages stored in the last 60 seconds. */
+  messages_per_minute: number
+  /** Seed: open client TCP connections. */
+  current_connections: number
+  node_id: string
+  /** Publishes this node acknowledged. */
+  published: number
+  publish_errors: number
+  messages_stored: number
+  topics: number
+  subscribers: number
+  connections: number
+  pending_writes: number
+  skipped_entries: number
+  event_loop_delay_ms: {max: number; p99: number}
+  write_queue: WriteQueueStats
+  memory: {rss_bytes: number; heap_used_bytes: number}
+}
+
+/** One topic in GET /topics `details`. */
+export interface TopicDetail {
+  topic: string
+  messages: number
+  next_offset: number
+}
+
+/** GET /topics. */
+export interface TopicsAnswer {
+  /** Seed: the topic names, sorted. */
+  topics: string[]
+  details: TopicDetail[]
+}
+
+/** One subscription in GET /subscribers. */
+export interface SubscriberInfo {
+  id: number
+  protocol: string
+  remote: string
+  /** Seed: the topic patterns subscribed to. */
+  topics: string[]
+  live: boolean
+  delivered: number
+  position: number
+}
+
+/** GET /subscribers. */
+export interface SubscribersAnswer {
+  subscribers: SubscriberInfo[]
+}
+
+/** One stored message in GET /messages. */
+export interface MessageItem {
+  topic: string
+  offset: number
+  format: string
+  body: string
+  /** Seed: the message's body (the seed's name for `body`). */
+  content: string
+  /** ISO 8601, when the leader accepted the publish. */
+  timestamp: string
+  /** Its Raft index. */
+  index: number
+  /** The publisher's dedup id, when it gave one. */
+  id?: string
+}
+
+/**
+ * GET /messages. A page whose bodies would pass the node's page limit ends early (always with
+ * at least one message) and says so with `truncated`; pages read forward (order=oldest) then
+ * give `next_from`, the `from` of the next page.
+ */
+export interface MessagePage {
+  messages: MessageItem[]
+  truncated?: true
+  next_from?: number
+}
+
+/** GET /health: 200 while the node serves; `ready` when its reads are current. */
+export interface HealthInfo {
+  ok: true
+  ready: boolean
+  node_id: string
+  state: RaftRole
+  leader: boolean
+}
+
+/** POST /publish, once committed. */
+export interface PublishAnswer {
+  ok: true
+  topic: string
+  offset: number
+  index: number
+  term: number
+  node_id: string
+  duplicate?: true
+}
+
+/** Every error answer, with the matching HTTP status. */
+export interface ErrorBody {
+  ok: false
+  error: {code: string; message: string}
+}
