@@ -63,6 +63,16 @@ export interface NodeOpAnswer {
   exit?: {code: number | null; signal: string | null}
 }
 
+/** A pad-cli command line for this cluster: `--cluster` is named unless it is the default one. */
+export function clusterCommandLine(cluster: string, command: string): string {
+  return `pad-cli ${command}${cluster === DEFAULT_CLUSTER ? '' : ` --cluster ${cluster}`}`
+}
+
+/** What a node that went down by kill or stop needs to be told: the way back. */
+export function bringBack(cluster: string, node: number): string {
+  return `bring it back with: ${clusterCommandLine(cluster, `start ${node}`)}`
+}
+
 export function exitText(exit: NodeOpAnswer['exit']): string {
   if (!exit) return 'it did not exit in time'
   return exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`

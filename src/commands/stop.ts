@@ -1,4 +1,4 @@
-import {ClusterCommand, clusterFlag, exitText, jsonFlag, runNodeOp, nodeArg} from '../cluster/command.js'
+import {bringBack, ClusterCommand, clusterFlag, exitText, jsonFlag, runNodeOp, nodeArg} from '../cluster/command.js'
 
 export default class Stop extends ClusterCommand {
   static override summary = 'Stop a node gracefully with SIGTERM (SIGKILL if it takes too long).'
@@ -19,6 +19,6 @@ until pad-cli start or restart.`
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Stop)
-    await runNodeOp(this, 'stop', args.node, flags, (a) => `stopped node ${a.node} (pid ${a.pid}): ${exitText(a.exit)}`)
+    await runNodeOp(this, 'stop', args.node, flags, (a) => `stopped node ${a.node} (pid ${a.pid}): ${exitText(a.exit)}; ${bringBack(flags.cluster, a.node)}`)
   }
 }

@@ -26,7 +26,7 @@ describe('cluster manager: leader failure (pad-cli kill leader) and hand-over (p
     expect(await c.ok(['publish', 'news', '{"n":1}'])).to.equal('stored news@0\n')
 
     const killed = await c.ok(['kill', 'leader'])
-    expect(killed).to.equal(`killed node ${leader} (pid ${before.nodes[leader].pid}): killed by SIGKILL\n`)
+    expect(killed).to.equal(`killed node ${leader} (pid ${before.nodes[leader].pid}): killed by SIGKILL; bring it back with: pad-cli start ${leader} --cluster ${c.name}\n`)
 
     // Straight from the survivors: one of them leads, in a newer term.
     const survivors = [0, 1, 2].filter((i) => i !== leader)
