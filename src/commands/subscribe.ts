@@ -2,6 +2,8 @@ import {Args, Command, Flags} from '@oclif/core'
 import {fail} from '../cli/fail.js'
 import {clientAddress, flagGiven} from '../cluster/cluster.js'
 import {ClusterError} from '../cluster/errors.js'
+import {connectWhenListening} from '../client/connect-when-listening.js'
+import {durationFlag} from '../cli/duration.js'
 import {BrokerClient, ClientError, type BrokerMessage} from '../client/broker-client.js'
 
 export default class Subscribe extends Command {
@@ -31,6 +33,11 @@ Messages arrive in commit order with their offsets. Runs until Ctrl-C, or until 
     port: Flags.integer({char: 'p', description: 'node TCP port (without --host/--port: a node of the running cluster, else 5000)', default: 5000, min: 1, max: 65535}),
     node: Flags.string({description: 'node of the cluster to connect to: an index, or "leader" [default: the leader, else any running node]'}),
     cluster: Flags.string({description: 'cluster to use (pad-cli up) [default: "default", when it is up]'}),
+    'connect-timeout': durationFlag({
+      description: 'how long to keep trying while the node refuses connections (it may be starting); 0 tries once',
+      default: 5000,
+      defaultHelp: async () => '5s',
+    }),
   }
 
   async run(): Promise<void> {
@@ -41,7 +48,7 @@ Messages arrive in commit order with their offsets. Runs until Ctrl-C, or until 
     let client: BrokerClient
     try {
       const address = await clientAddress({...flags, explicit: flagGiven(raw, ['host', 'port'])})
-      client = await BrokerClient.connect(address.host, address.port)
+      client = await connectWhenListening(address.host, address.port, flags['connect-timeout'])
     } catch (error) {
       fail(this, (error as Error).message, error instanceof ClusterError ? error.exitCode : 1)
     }
