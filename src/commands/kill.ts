@@ -1,6 +1,7 @@
-import {bringBack, ClusterCommand, clusterFlag, exitText, jsonFlag, runNodeOp, nodeArg} from '../cluster/command.js'
+import {bringBack, clusterFlag, exitText, runNodeOp, type NodeOpAnswer, nodeArg} from '../cli/cluster-command.js'
+import {PadCommand} from '../cli/pad-command.js'
 
-export default class Kill extends ClusterCommand {
+export default class Kill extends PadCommand<NodeOpAnswer> {
   static override summary = 'Kill a node with SIGKILL: a crash, with no chance to flush or say goodbye.'
 
   static override description = `The supervisor records the kill and the exit in the timeline (pad-cli events). The node stays down until \
@@ -15,11 +16,10 @@ leader makes the others elect a new one.`
 
   static override flags = {
     cluster: clusterFlag,
-    json: jsonFlag,
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<NodeOpAnswer> {
     const {args, flags} = await this.parse(Kill)
-    await runNodeOp(this, 'kill', args.node, flags, (a) => `killed node ${a.node} (pid ${a.pid}): ${exitText(a.exit)}; ${bringBack(flags.cluster, a.node)}`)
+    return runNodeOp(this, 'kill', args.node, flags.cluster, (a) => `killed node ${a.node} (pid ${a.pid}): ${exitText(a.exit)}; ${bringBack(flags.cluster, a.node)}`)
   }
 }

@@ -1,15 +1,20 @@
-import {Args, Command, Flags} from '@oclif/core'
+import {Args, Flags} from '@oclif/core'
 import {clientAddress, flagGiven} from '../cluster/cluster.js'
-import {ClusterError} from '../cluster/errors.js'
 import {connectWhenListening} from '../client/connect-when-listening.js'
 import {durationFlag} from '../cli/duration.js'
-import {BrokerClient, ClientError} from '../client/broker-client.js'
+import {ClientError, type BrokerClient, type PublishAck} from '../client/broker-client.js'
 import type {Format} from '../broker/formats.js'
-import {fail} from '../cli/fail.js'
+import {clientErrorText} from '../cli/client-error.js'
+import {PadCommand} from '../cli/pad-command.js'
 import {readStdin} from '../cli/read-stdin.js'
 import {detectFormat} from '../cli/body-format.js'
 
-export default class Publish extends Command {
+/** The acknowledgement, with the format the body was sent in and whether it was detected. */
+type PublishResult = PublishAck & {format: Format; format_detected: boolean}
+
+export default class Publish extends PadCommand<PublishResult> {
+  static override jsonLayout = 'line' as const
+
   static override summary = 'Publish one message and wait for its acknowledgement.'
 
   static override description = `Prints the topic and offset the message was stored at. The acknowledgement comes \
@@ -45,30 +50,24 @@ body that is not well-formed always are (--format raw stores it as it is).`
       default: 5000,
       defaultHelp: async () => '5s',
     }),
-    json: Flags.boolean({description: 'print the acknowledgement as JSON'}),
+    json: Flags.boolean({description: 'print the acknowledgement as JSON (one line)'}),
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<PublishResult> {
     const {args, flags, raw} = await this.parse(Publish)
     const body = args.body === '-' ? await readStdin() : args.body
-    let address: {host: string; port: number}
-    try {
-      address = await clientAddress({...flags, explicit: flagGiven(raw, ['host', 'port'])})
-    } catch (error) {
-      fail(this, (error as Error).message, error instanceof ClusterError ? error.exitCode : 1)
-    }
+    const address = await clientAddress({...flags, explicit: flagGiven(raw, ['host', 'port'])})
     const detected = flags.format === undefined
     const format = detected ? detectFormat(body) : (flags.format!.toUpperCase() as Format)
     let client: BrokerClient | null = null
     try {
       client = await connectWhenListening(address.host, address.port, flags['connect-timeout'])
       const ack = await client.publish({topic: args.topic, format, body, id: flags.id})
-      if (flags.json) this.log(JSON.stringify({...ack, format, format_detected: detected}))
-      else this.log(`${ack.duplicate ? 'duplicate of' : 'stored'} ${ack.topic}@${ack.offset}${detected ? ` (detected format: ${format})` : ''}`)
+      this.log(`${ack.duplicate ? 'duplicate of' : 'stored'} ${ack.topic}@${ack.offset}${detected ? ` (detected format: ${format})` : ''}`)
+      return {...ack, format, format_detected: detected}
     } catch (error) {
-      const message = error instanceof ClientError && error.code !== 'CONNECTION' ? `${error.code}: ${error.message}` : (error as Error).message
       const hint = detected && error instanceof ClientError && error.code === 'BAD_REQUEST' && /^body /.test(error.message) ? ` (sent as ${format}, as it looks like ${format}; --format raw stores it as it is)` : ''
-      fail(this, message + hint)
+      throw new Error(clientErrorText(error) + hint)
     } finally {
       client?.close()
     }

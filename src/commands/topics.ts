@@ -1,11 +1,24 @@
 import {Flags} from '@oclif/core'
 import {ClusterHandle} from '../cluster/cluster.js'
-import {ClusterCommand, clusterFlag, jsonFlag} from '../cluster/command.js'
+import {clusterFlag} from '../cli/cluster-command.js'
+import {PadCommand} from '../cli/pad-command.js'
 import {callJson} from '../cluster/node-api.js'
 import {parseNodeRef} from '../cluster/node-args.js'
 import {table} from '../cluster/output.js'
 
-export default class Topics extends ClusterCommand {
+interface TopicRow {
+  topic: string
+  messages: number
+  next_offset: number
+}
+
+interface TopicsResult {
+  node: number
+  node_id: string
+  topics: TopicRow[]
+}
+
+export default class Topics extends PadCommand<TopicsResult> {
   static override summary = 'List the topics stored in the cluster, with their message counts.'
 
   static override description = 'Reads GET /topics of one node: the leader unless --node names another.'
@@ -15,23 +28,16 @@ export default class Topics extends ClusterCommand {
   static override flags = {
     cluster: clusterFlag,
     node: Flags.string({description: 'node index, or "leader" [default: the leader, else any running node]'}),
-    json: jsonFlag,
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<TopicsResult> {
     const {flags} = await this.parse(Topics)
     const ref = flags.node === undefined ? undefined : parseNodeRef(flags.node)
     const cluster = await ClusterHandle.open(flags.cluster)
     const node = await cluster.target(ref)
-    const answer = await callJson<{topics: {topic: string; messages: number; next_offset: number}[]}>(node, 'GET', '/topics', {timeoutMs: 5000})
-    if (flags.json) {
-      this.printJson({node: node.index, node_id: node.node_id, topics: answer.topics})
-      return
-    }
-    if (answer.topics.length === 0) {
-      this.log(`No topics yet on node ${node.index}: pad-cli publish news '{"hello":"world"}' makes one.`)
-      return
-    }
-    this.log(table(['TOPIC', 'MESSAGES', 'NEXT OFFSET'], answer.topics.map((t) => [t.topic, String(t.messages), String(t.next_offset)])))
+    const answer = await callJson<{topics: TopicRow[]}>(node, 'GET', '/topics', {timeoutMs: 5000})
+    if (answer.topics.length === 0) this.log(`No topics yet on node ${node.index}: pad-cli publish news '{"hello":"world"}' makes one.`)
+    else this.log(table(['TOPIC', 'MESSAGES', 'NEXT OFFSET'], answer.topics.map((t) => [t.topic, String(t.messages), String(t.next_offset)])))
+    return {node: node.index, node_id: node.node_id, topics: answer.topics}
   }
 }
