@@ -37,6 +37,10 @@ export interface LoadResult {
   size: number
   window: number
   connections: number
+  /** The messages the phase was to send (--messages), or null when only its duration bounds it. */
+  n_target: number | null
+  /** True when the phase was cut short by its duration before it sent n_target messages. */
+  capped: boolean
   sent: number
   acked: number
   errors: number
@@ -123,6 +127,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     size: options.size,
     window: perConnectionWindow,
     connections: options.connections,
+    n_target: options.messages ?? null,
+    capped: sent < limit,
     sent,
     acked,
     errors,

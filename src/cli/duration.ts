@@ -11,12 +11,32 @@ export function parseDuration(text: string, unit: 'ms' | 's' = 'ms'): number {
   return Math.round(ms)
 }
 
-/** A flag holding a duration, parsed to milliseconds. */
-export const durationFlag = Flags.custom<number>({
-  parse: async (input) => parseDuration(input),
-})
+/** How a duration flag reads its value: what a bare number means, and the shortest value it takes. */
+export type DurationFlagOptions = {
+  /** What a bare number is: `ms` (the default) or `s`. */
+  unit?: 'ms' | 's'
+  /** The shortest duration accepted, in ms (default 0). */
+  minMs?: number
+  /** (oclif's options of a custom flag are a record) */
+  [name: string]: unknown
+}
 
-/** A flag holding a duration whose bare numbers mean seconds. */
-export const secondsFlag = Flags.custom<number>({
-  parse: async (input) => parseDuration(input, 's'),
+/**
+ * The one duration flag of every command, parsed to milliseconds: `durationFlag({description,
+ * default: 5000, defaultHelp: async () => '5s', unit: 's'})`. A bad value is refused with the
+ * flag's name (the command prints it as one line, exit code 2).
+ */
+export const durationFlag = Flags.custom<number, DurationFlagOptions>({
+  parse: async (input, _context, options) => {
+    const flag = `--${options.name}`
+    let ms: number
+    try {
+      ms = parseDuration(input, options.unit ?? 'ms')
+    } catch {
+      throw new Error(`${flag}: "${input}" is not a duration: use e.g. 150ms, 10s, 1m`)
+    }
+    const min = options.minMs ?? 0
+    if (ms < min) throw new Error(`${flag} must be at least ${min} ms`)
+    return ms
+  },
 })

@@ -26,6 +26,8 @@ export class ClientError extends Error {
   constructor(
     readonly code: string,
     message: string,
+    /** The system error code of a connection failure (e.g. ECONNREFUSED), when there was one. */
+    readonly errno?: string,
   ) {
     super(message)
     this.name = 'ClientError'
@@ -73,7 +75,7 @@ export class BrokerClient {
       socket.once('error', (error: NodeJS.ErrnoException) => {
         clearTimeout(timer)
         const why = error.code === 'ECONNREFUSED' ? 'connection refused; is a node running there?' : error.message
-        reject(new ClientError('CONNECTION', `no pad-cli node answered at ${address}: ${why}`))
+        reject(new ClientError('CONNECTION', `no pad-cli node answered at ${address}: ${why}`, error.code))
       })
     })
   }

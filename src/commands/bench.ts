@@ -1,20 +1,22 @@
-import {Command, Flags, type Interfaces} from '@oclif/core'
+import {Flags, type Interfaces} from '@oclif/core'
 import {runFailover, type FailoverResult} from '../bench/failover.js'
-import {runLoad, type LoadResult} from '../bench/publish-load.js'
+import {runLoad} from '../bench/publish-load.js'
+import {failoverLine, failoverSummary, failoverSummaryLine, loadTable, runInfoLine, type FailoverRow, type LoadPhaseName, type LoadRow} from '../bench/report.js'
+import {runInfo, type RunInfo} from '../bench/run-info.js'
 import {clusterTarget, converged, electionsWon, leaderOf, nodeTarget, storedMessages, temporaryTarget, type BenchTarget} from '../bench/targets.js'
 import {clusterLayout} from '../cli/cluster-layout.js'
 import {durationFlag} from '../cli/duration.js'
-import {fail} from '../cli/fail.js'
+import {PadCommand} from '../cli/pad-command.js'
 
 type BenchFlags = Interfaces.InferredFlags<(typeof Bench)['flags']>
 
 interface LoadPhase {
-  phase: 'pub-sync' | 'pub-window'
+  phase: LoadPhaseName
   mode: 'sync' | 'window'
   messages: number
 }
 
-export default class Bench extends Command {
+export default class Bench extends PadCommand {
   static override summary = 'Measure publish throughput, ack latency and failover time.'
 
   static override description = `Runs the workload of our peer benchmarks (NATS JetStream and etcd, with the same client workload): \
@@ -28,7 +30,9 @@ acknowledged message is stored at the offset its ack named (acked_all_stored). -
 the killed node in between) and adds min/median/max.
 
 Target: with --nodes N a temporary cluster is started for the run and removed after it; otherwise the cluster that \
-\`pad-cli up\` started (--cluster); or one node given by --port. With --json: one line per phase with the peers' fields.`
+\`pad-cli up\` started (--cluster); or one node given by --port. With --json: one line per phase with the peers' fields (n_target, and capped when --duration cut the \
+phase short; server, client and run), plus commit (git HEAD, or null outside a checkout), cores and fsync_ms (the \
+median of a few fsyncs of a small file in the cluster's folder, fsync_dir). The text output ends with the same.`
 
   static override examples = [
     '<%= config.bin %> bench --nodes 3',
@@ -49,7 +53,7 @@ Target: with --nodes N a temporary cluster is started for the run and removed af
     rate: Flags.integer({description: 'open loop: msgs/s over all connections [default: closed loop; failover: 200]', min: 1}),
     'ack-timeout': durationFlag({description: 'failover: how long each publish waits for its ack', default: 500, defaultHelp: async () => '500ms'}),
     repeat: Flags.integer({description: 'failover: kills to measure', default: 1, min: 1, max: 100}),
-    json: Flags.boolean({description: 'one JSON line per phase, with the fields of the peer benchmarks\' lines'}),
+    json: Flags.boolean({description: 'one JSON line per phase, with the fields of the peer benchmarks\' lines and the run\'s (commit, cores, fsync_ms)'}),
     nodes: Flags.integer({description: 'start a temporary cluster of this many nodes for the run', min: 1, max: 15}),
     cluster: Flags.string({description: 'cluster to run against (as brought up by `pad-cli up`)', default: 'default'}),
     host: Flags.string({description: 'address of the nodes', default: '127.0.0.1'}),
@@ -64,37 +68,34 @@ Target: with --nodes N a temporary cluster is started for the run and removed af
   async run(): Promise<void> {
     const {flags} = await this.parse(Bench)
     if (flags.mode === 'failover' && flags.nodes !== undefined && flags.nodes < 3) {
-      fail(this, '--mode failover needs a cluster of 3 or more nodes: give --nodes 3 or more')
+      throw new Error('--mode failover needs a cluster of 3 or more nodes: give --nodes 3 or more')
     }
+    const startedAt = new Date()
     let target: BenchTarget
-    try {
-      if (flags.nodes !== undefined) {
-        if (!flags.json) this.log(`starting a temporary cluster of ${flags.nodes} node(s) (TCP ${flags['tcp-port']}+, HTTP ${flags['http-port']}+, Raft ${flags['raft-port']}+)...`)
-        target = await temporaryTarget({nodes: flags.nodes, ...clusterLayout(flags)})
-      } else if (flags.port !== undefined) {
-        const httpGiven = this.argv.some((a) => a.startsWith('--http-port'))
-        target = nodeTarget(flags.host, flags.port, httpGiven ? flags['http-port'] : flags.port + 3080)
-      } else {
-        target = await clusterTarget(flags.cluster)
-      }
-    } catch (error) {
-      fail(this, (error as Error).message)
+    if (flags.nodes !== undefined) {
+      this.log(`starting a temporary cluster of ${flags.nodes} node(s) (TCP ${flags['tcp-port']}+, HTTP ${flags['http-port']}+, Raft ${flags['raft-port']}+)...`)
+      target = await temporaryTarget({nodes: flags.nodes, ...clusterLayout(flags)})
+    } else if (flags.port !== undefined) {
+      const httpGiven = this.argv.some((a) => a.startsWith('--http-port'))
+      target = nodeTarget(flags.host, flags.port, httpGiven ? flags['http-port'] : flags.port + 3080)
+    } else {
+      target = await clusterTarget(flags.cluster)
     }
     try {
-      if (flags.mode === 'failover') await this.failover(target, flags)
-      else await this.load(target, flags)
-    } catch (error) {
-      fail(this, (error as Error).message)
+      const info = runInfo({root: this.config.root, version: this.config.version, dataDir: target.cluster?.dir ?? null, startedAt})
+      if (flags.mode === 'failover') await this.failover(target, flags, info)
+      else await this.load(target, flags, info)
+      this.log(runInfoLine(info))
     } finally {
       await target.close()
     }
   }
 
-  private async load(target: BenchTarget, f: BenchFlags): Promise<void> {
+  private async load(target: BenchTarget, f: BenchFlags, info: RunInfo): Promise<void> {
     const phases: LoadPhase[] = []
     if (f.mode !== 'window') phases.push({phase: 'pub-sync', mode: 'sync', messages: f.messages ?? 20_000})
     if (f.mode !== 'sync') phases.push({phase: 'pub-window', mode: 'window', messages: f.messages ?? 150_000})
-    const rows: (LoadResult & {phase: string; elections: number})[] = []
+    const rows: LoadRow[] = []
     for (const phase of phases) {
       const leader = target.cluster ? await leaderOf(target.nodes) : 0
       const node = target.nodes.find((n) => n.index === leader)!
@@ -112,14 +113,14 @@ Target: with --nodes N a temporary cluster is started for the run and removed af
         warmup: f.warmup,
       })
       const elections = (await electionsWon(target.nodes)) - electionsBefore
-      const row = {phase: phase.phase, ...result, elections}
+      const row: LoadRow = {system: 'pad-cli', phase: phase.phase, replicas: target.nodes.length, ...result, warmup: f.warmup, elections, ...info}
       rows.push(row)
-      if (f.json) this.log(JSON.stringify({system: 'pad-cli', phase: phase.phase, replicas: target.nodes.length, ...result, warmup: f.warmup, elections}))
+      if (f.json) this.jsonLine(row)
     }
-    if (!f.json) this.log(loadTable(rows, target.nodes.length))
+    this.log(loadTable(rows))
   }
 
-  private async failover(target: BenchTarget, f: BenchFlags): Promise<void> {
+  private async failover(target: BenchTarget, f: BenchFlags, info: RunInfo): Promise<void> {
     const cluster = target.cluster
     if (!cluster || target.nodes.length < 3) throw new Error('--mode failover needs a cluster of 3 or more nodes: give --nodes 3, or run `pad-cli up` first')
     const results: FailoverResult[] = []
@@ -145,45 +146,15 @@ Target: with --nodes N a temporary cluster is started for the run and removed af
         },
       })
       results.push(result)
-      if (f.json) this.log(JSON.stringify({system: 'pad-cli', replicas: target.nodes.length, ...result}))
-      else this.log(`kill ${run + 1}/${f.repeat}: ${result.killed} · gap ${result.gap_s ?? '-'} s · acked ${result.acked}/${result.sent} · errors ${result.errors} · all acked stored: ${result.acked_all_stored}`)
+      const row: FailoverRow = {system: 'pad-cli', replicas: target.nodes.length, ...result, ...info}
+      if (f.json) this.jsonLine(row)
+      this.log(failoverLine(run + 1, f.repeat, result))
       await cluster.start(leader)
       await converged(target.nodes, 30_000)
     }
-    const gaps = results.map((r) => r.gap_s).filter((g): g is number => g !== null).sort((a, b) => a - b)
-    const summary = {
-      system: 'pad-cli',
-      phase: 'failover-summary',
-      replicas: target.nodes.length,
-      kills: results.length,
-      gap_s_min: gaps[0] ?? null,
-      gap_s_median: gaps.length > 0 ? gaps[Math.floor((gaps.length - 1) / 2)] : null,
-      gap_s_max: gaps.at(-1) ?? null,
-      acked_all_stored: results.every((r) => r.acked_all_stored),
-    }
-    if (f.json) this.log(JSON.stringify(summary))
-    else this.log(`failover gap over ${summary.kills} kill(s): min ${summary.gap_s_min} s · median ${summary.gap_s_median} s · max ${summary.gap_s_max} s · every acked message stored: ${summary.acked_all_stored}`)
+    const summary = failoverSummary(results, target.nodes.length, info)
+    if (f.json) this.jsonLine(summary)
+    this.log(failoverSummaryLine(summary))
     if (!summary.acked_all_stored) throw new Error('an acknowledged message was not stored: this is a bug, please report it with the output above')
   }
-}
-
-function loadTable(rows: (LoadResult & {phase: string; elections: number})[], replicas: number): string {
-  const header = ['phase', 'replicas', 'size', 'window', 'acked', 'errors', 'msgs/s', 'p50 ms', 'p99 ms', 'max ms', 'client cpu s', 'elections']
-  const lines = rows.map((r) => [
-    r.phase,
-    String(replicas),
-    String(r.size),
-    String(r.window),
-    String(r.acked),
-    String(r.errors),
-    r.msgs_per_s.toLocaleString('en-US'),
-    r.p50_ms.toFixed(3),
-    r.p99_ms.toFixed(3),
-    r.max_ms.toFixed(3),
-    r.client_cpu_s.toFixed(2),
-    String(r.elections),
-  ])
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)))
-  const format = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')
-  return [format(header), ...lines.map(format)].join('\n')
 }

@@ -1,6 +1,9 @@
-import {Command, Flags} from '@oclif/core'
+import {Flags} from '@oclif/core'
 import {clusterLayout} from '../cli/cluster-layout.js'
-import {parseDuration} from '../cli/duration.js'
+import {durationFlag} from '../cli/duration.js'
+import {onInterrupts} from '../cli/interrupts.js'
+import {fail} from '../cli/fail.js'
+import {PadCommand} from '../cli/pad-command.js'
 import {checkHistory} from '../chaos/checker.js'
 import {HistoryError, readHistory} from '../chaos/history.js'
 import {FAULT_FAMILIES, type FaultFamily} from '../chaos/nemesis.js'
@@ -9,12 +12,12 @@ import {DEFAULT_RUN, runChaos, type ChaosRunOptions} from '../chaos/run.js'
 import type {SupervisedCluster} from '../chaos/supervised-cluster.js'
 import {formatSummary, replayCommand, summaryJson} from '../chaos/summary.js'
 
-const duration = (unit: 'ms' | 's') =>
-  Flags.custom<number>({
-    parse: async (input) => parseDuration(input, unit),
-  })
+/** What `chaos --json` prints: the summary of the run (or of the history checked again). */
+type ChaosResult = ReturnType<typeof summaryJson>
 
-export default class Chaos extends Command {
+export default class Chaos extends PadCommand<ChaosResult> {
+  static override jsonLayout = 'line' as const
+
   static override summary = 'Prove under faults that no acknowledged message is lost, duplicated or reordered.'
 
   static override description = `Starts a temporary cluster on its own ports (or takes the one named by --cluster), publishes from several publishers (unique \
@@ -54,26 +57,26 @@ it fails, everything is kept. With --cluster, the faults are injected into a clu
   static override flags = {
     seed: Flags.integer({description: 'seed of the fault schedule (and of the workload\'s choices) [default: random]', min: 1}),
     nodes: Flags.integer({description: 'nodes of the temporary cluster', default: DEFAULT_RUN.nodes, min: 3, max: 9}),
-    duration: duration('s')({description: 'how long faults are injected (e.g. 30s, 10m; a bare number is seconds)', default: DEFAULT_RUN.durationMs, defaultHelp: async () => '60s'}),
+    duration: durationFlag({unit: 's', description: 'how long faults are injected (e.g. 30s, 10m; a bare number is seconds)', default: DEFAULT_RUN.durationMs, defaultHelp: async () => '60s'}),
     faults: Flags.string({description: `fault families, comma-separated, from ${FAULT_FAMILIES.join(', ')}`, default: FAULT_FAMILIES.join(',')}),
-    interval: duration('ms')({description: 'mean pause between two faults', default: DEFAULT_RUN.intervalMs, defaultHelp: async () => '1.5s'}),
-    'min-hold': duration('ms')({description: 'shortest time a fault is held', default: DEFAULT_RUN.minHoldMs, defaultHelp: async () => '1s'}),
-    'max-hold': duration('ms')({description: 'longest time a fault is held', default: DEFAULT_RUN.maxHoldMs, defaultHelp: async () => '4s'}),
+    interval: durationFlag({description: 'mean pause between two faults', default: DEFAULT_RUN.intervalMs, defaultHelp: async () => '1.5s'}),
+    'min-hold': durationFlag({description: 'shortest time a fault is held', default: DEFAULT_RUN.minHoldMs, defaultHelp: async () => '1s'}),
+    'max-hold': durationFlag({description: 'longest time a fault is held', default: DEFAULT_RUN.maxHoldMs, defaultHelp: async () => '4s'}),
     publishers: Flags.integer({description: 'publisher connections (each to every node)', default: DEFAULT_RUN.publishers, min: 1, max: 64}),
     window: Flags.integer({description: 'publishes in flight per publisher', default: DEFAULT_RUN.window, min: 1, max: 1024}),
     rate: Flags.integer({description: 'publishes per second over all publishers (0: as fast as acks allow)', default: DEFAULT_RUN.rate, min: 0}),
     topics: Flags.integer({description: 'topics the messages are spread over', default: DEFAULT_RUN.topics, min: 1, max: 100}),
     subscribers: Flags.integer({description: 'subscribers per node', default: DEFAULT_RUN.subscribersPerNode, min: 0, max: 16}),
     'max-attempts': Flags.integer({description: 'attempts per publish (same id) before its outcome is left unknown', default: DEFAULT_RUN.maxAttempts, min: 1}),
-    'attempt-timeout': duration('ms')({description: 'how long one attempt waits for its ack', default: DEFAULT_RUN.attemptTimeoutMs, defaultHelp: async () => '5s'}),
-    'converge-timeout': duration('ms')({description: 'how long to wait for the healed cluster to converge', default: DEFAULT_RUN.convergeTimeoutMs, defaultHelp: async () => '60s'}),
+    'attempt-timeout': durationFlag({description: 'how long one attempt waits for its ack', default: DEFAULT_RUN.attemptTimeoutMs, defaultHelp: async () => '5s'}),
+    'converge-timeout': durationFlag({description: 'how long to wait for the healed cluster to converge', default: DEFAULT_RUN.convergeTimeoutMs, defaultHelp: async () => '60s'}),
     cluster: Flags.string({description: 'run on this cluster (see pad-cli up) instead of a temporary one; --nodes and the ports are then its own'}),
     host: Flags.string({description: 'address the nodes listen on', default: DEFAULT_RUN.host}),
     'tcp-port': Flags.integer({description: 'first node TCP port (node i: +i)', default: DEFAULT_RUN.tcpPort, min: 1, max: 65535}),
     'http-port': Flags.integer({description: 'first node HTTP port', default: DEFAULT_RUN.httpPort, min: 1, max: 65535}),
     'raft-port': Flags.integer({description: 'first node Raft port', default: DEFAULT_RUN.raftPort, min: 1, max: 65535}),
-    'election-timeout': duration('ms')({description: "the temporary cluster's election timeout", default: DEFAULT_RUN.electionTimeoutMs, defaultHelp: async () => '150ms'}),
-    heartbeat: duration('ms')({description: "the temporary cluster's heartbeat", default: DEFAULT_RUN.heartbeatMs, defaultHelp: async () => '50ms'}),
+    'election-timeout': durationFlag({description: "the temporary cluster's election timeout", default: DEFAULT_RUN.electionTimeoutMs, defaultHelp: async () => '150ms'}),
+    heartbeat: durationFlag({description: "the temporary cluster's heartbeat", default: DEFAULT_RUN.heartbeatMs, defaultHelp: async () => '50ms'}),
     dir: Flags.string({description: "the temporary cluster's PAD_HOME [default: a new temp dir]"}),
     history: Flags.string({description: 'where to write the history [default: <cluster folder>/history.json]'}),
     keep: Flags.boolean({description: "keep the nodes' data and logs even when the run passes (they are kept when it fails)"}),
@@ -82,15 +85,12 @@ it fails, everything is kept. With --cluster, the faults are injected into a clu
     quiet: Flags.boolean({char: 'q', description: 'no progress lines'}),
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<ChaosResult> {
     const {flags} = await this.parse(Chaos)
-    if (flags.check) {
-      this.recheck(flags.check, flags.json)
-      return
-    }
+    if (flags.check) return this.recheck(flags.check)
     const families = this.families(flags.faults)
-    if (flags['min-hold'] > flags['max-hold']) this.error('--min-hold must not be longer than --max-hold', {exit: 2})
-    if (flags.heartbeat >= flags['election-timeout']) this.error('--heartbeat must be shorter than --election-timeout', {exit: 2})
+    if (flags['min-hold'] > flags['max-hold']) this.usage('--min-hold must not be longer than --max-hold')
+    if (flags.heartbeat >= flags['election-timeout']) this.usage('--heartbeat must be shorter than --election-timeout')
     const seed = flags.seed ?? newSeed()
     const options: ChaosRunOptions = {
       ...DEFAULT_RUN,
@@ -126,46 +126,45 @@ it fails, everything is kept. With --cluster, the faults are injected into a clu
     let cluster: SupervisedCluster | null = null
     options.signal = abort.signal
     options.onCluster = (c) => (cluster = c)
-    const onSignal = (): void => {
-      if (!abort.signal.aborted) {
+    const offInterrupts = onInterrupts({
+      first: () => {
         process.stderr.write('chaos: stopping the faults; healing and checking (Ctrl-C again to kill the nodes and quit)\n')
         abort.abort()
-        return
-      }
-      ;(cluster as SupervisedCluster | null)?.killNow()
-      process.exit(130)
-    }
+      },
+      again: () => {
+        ;(cluster as SupervisedCluster | null)?.killNow()
+        process.exit(130)
+      },
+    })
     const onExit = (): void => (cluster as SupervisedCluster | null)?.killNow()
-    process.on('SIGINT', onSignal)
-    process.on('SIGTERM', onSignal)
     process.on('exit', onExit)
     let result
     try {
       result = await runChaos(options)
     } catch (error) {
-      this.error(`the chaos run could not complete (seed ${seed}): ${(error as Error).message}`, {exit: 2})
+      return fail(this, `the chaos run could not complete (seed ${seed}): ${(error as Error).message}`, 2)
     } finally {
-      process.off('SIGINT', onSignal)
-      process.off('SIGTERM', onSignal)
+      offInterrupts()
       process.off('exit', onExit)
     }
-    if (flags.json) this.log(JSON.stringify(summaryJson(result)))
-    else this.log(formatSummary(result))
-    if (!result.report.valid) this.exit(1)
+    return this.report(result)
   }
 
-  private recheck(file: string, json: boolean): void {
+  /** Prints the summary (oclif prints the returned JSON with --json); an invalid history exits 1. */
+  private report(result: Parameters<typeof summaryJson>[0]): ChaosResult {
+    this.log(formatSummary(result))
+    if (!result.report.valid) process.exitCode = 1
+    return summaryJson(result)
+  }
+
+  private recheck(file: string): ChaosResult {
     let history
     try {
       history = readHistory(file)
     } catch (error) {
-      this.error(error instanceof HistoryError ? error.message : String(error), {exit: 2})
+      this.usage(error instanceof HistoryError ? error.message : String(error))
     }
-    const report = checkHistory(history)
-    const result = {history, report, historyFile: file, keptDir: null}
-    if (json) this.log(JSON.stringify(summaryJson(result)))
-    else this.log(formatSummary(result))
-    if (!report.valid) this.exit(1)
+    return this.report({history, report: checkHistory(history), historyFile: file, keptDir: null})
   }
 
   private families(text: string): FaultFamily[] {
@@ -174,7 +173,7 @@ it fails, everything is kept. With --cluster, the faults are injected into a clu
       .map((s) => s.trim())
       .filter((s) => s !== '')
     const unknown = items.filter((s) => !(FAULT_FAMILIES as readonly string[]).includes(s))
-    if (unknown.length > 0) this.error(`unknown fault ${unknown.map((s) => `"${s}"`).join(', ')}: use ${FAULT_FAMILIES.join(', ')}`, {exit: 2})
+    if (unknown.length > 0) this.usage(`unknown fault ${unknown.map((s) => `"${s}"`).join(', ')}: use ${FAULT_FAMILIES.join(', ')}`)
     return [...new Set(items)] as FaultFamily[]
   }
 }

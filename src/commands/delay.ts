@@ -1,10 +1,17 @@
 import {Args, Flags} from '@oclif/core'
 import {ClusterHandle} from '../cluster/cluster.js'
-import {ClusterCommand, clusterFlag, jsonFlag} from '../cluster/command.js'
+import {clusterFlag} from '../cli/cluster-command.js'
+import {PadCommand} from '../cli/pad-command.js'
 import {formatMs} from '../cluster/events.js'
-import {parseDurationArg, parseMs, parseNodeRef} from '../cluster/node-args.js'
+import {durationFlag} from '../cli/duration.js'
+import {parseMs, parseNodeRef} from '../cluster/node-args.js'
 
-export default class Delay extends ClusterCommand {
+interface FaultAnswer {
+  node: number
+  pending: number[]
+}
+
+export default class Delay extends PadCommand<FaultAnswer> {
   static override summary = "Slow down a node's links: add latency to its Raft traffic, both ways."
 
   static override description = `Every message between the node and its peers waits <ms> (plus up to --jitter more, at \
@@ -25,24 +32,20 @@ random) in the node's transport. 0 removes the delay. Lasts until pad-cli heal, 
   static override flags = {
     cluster: clusterFlag,
     jitter: Flags.string({description: 'extra random latency, up to this many milliseconds'}),
-    for: Flags.string({description: 'remove it by itself after this long, e.g. 30s'}),
-    json: jsonFlag,
+    for: durationFlag({description: 'remove it by itself after this long, e.g. 30s (a bare number is seconds)', unit: 's', minMs: 1}),
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<FaultAnswer> {
     const {args, flags} = await this.parse(Delay)
     const ref = parseNodeRef(args.node)
     const ms = parseMs(args.ms, 'delay')
     const jitterMs = flags.jitter === undefined ? 0 : parseMs(flags.jitter, '--jitter')
-    const forMs = flags.for === undefined ? undefined : parseDurationArg(flags.for, '--for', 's')
+    const forMs = flags.for
     const cluster = await ClusterHandle.open(flags.cluster)
-    const answer = await cluster.request<{node: number; pending: number[]}>('delay', {node: cluster.check(ref), ms, jitter_ms: jitterMs, for_ms: forMs})
-    if (flags.json) {
-      this.printJson(answer)
-      return
-    }
+    const answer = await cluster.request<FaultAnswer>('delay', {node: cluster.check(ref), ms, jitter_ms: jitterMs, for_ms: forMs})
     if (ms === 0 && jitterMs === 0) this.log(`Node ${answer.node}: no added delay.`)
     else this.log(`Node ${answer.node}: its links are delayed ${ms} ms${jitterMs ? ` ± up to ${jitterMs} ms` : ''}${forMs ? ` for ${formatMs(forMs)}` : ' until pad-cli heal'}.`)
     if (answer.pending.includes(answer.node)) this.log(`Node ${answer.node} is not running: it gets the delay when it is back.`)
+    return answer
   }
 }

@@ -1,8 +1,9 @@
 import {Flags} from '@oclif/core'
-import {downCluster, upCommand} from '../cluster/cluster.js'
-import {ClusterCommand, clusterFlag, jsonFlag} from '../cluster/command.js'
+import {downCluster, upCommand, type DownResult} from '../cluster/cluster.js'
+import {clusterFlag} from '../cli/cluster-command.js'
+import {PadCommand} from '../cli/pad-command.js'
 
-export default class Down extends ClusterCommand {
+export default class Down extends PadCommand<DownResult> {
   static override summary = 'Stop every process of the cluster; with --purge, delete its data too.'
 
   static override description = `Stops the nodes gracefully (SIGTERM; SIGKILL for any still running after a few seconds), \
@@ -14,16 +15,11 @@ still ours is stopped. Without --purge the data stays, and pad-cli up starts the
   static override flags = {
     cluster: clusterFlag,
     purge: Flags.boolean({description: 'also delete the cluster folder: data, logs, events, token'}),
-    json: jsonFlag,
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<DownResult> {
     const {flags} = await this.parse(Down)
     const result = await downCluster(flags.cluster, flags.purge)
-    if (flags.json) {
-      this.printJson(result)
-      return
-    }
     if (result.was_up) {
       const forced = result.forced.length > 0 ? ` (${result.forced.length} had to be killed)` : ''
       this.log(`Cluster "${result.cluster}" is down: stopped ${result.stopped.length} node process(es)${forced}.`)
@@ -32,5 +28,6 @@ still ours is stopped. Without --purge the data stays, and pad-cli up starts the
     }
     if (result.purged) this.log('Its data, logs and events are deleted.')
     else if (flags.purge) this.log('There was no data to delete.')
+    return result
   }
 }

@@ -1,10 +1,12 @@
 import {Flags} from '@oclif/core'
 import {openFolder} from '../cluster/cluster.js'
-import {ClusterCommand, clusterFlag} from '../cluster/command.js'
-import {formatEvent, parseEvent, readEvents} from '../cluster/events.js'
+import {clusterFlag} from '../cli/cluster-command.js'
+import {PadCommand} from '../cli/pad-command.js'
+import {formatEvent, parseEvent, readEvents, type ClusterEvent} from '../cluster/events.js'
 import {LineFollower} from '../cluster/tail.js'
+import {untilInterrupted} from '../cli/interrupts.js'
 
-export default class Events extends ClusterCommand {
+export default class Events extends PadCommand {
   static override summary = "Show the cluster's timeline: starts, exits, crashes, kills, pauses, partitions, heals, transfers, elections, leader changes."
 
   static override description = `The supervisor records every event in $PAD_HOME/<cluster>/events.jsonl; this prints it, \
@@ -35,20 +37,18 @@ warning {message}.`
   async run(): Promise<void> {
     const {flags} = await this.parse(Events)
     const {paths} = openFolder(flags.cluster)
+    const show = (event: ClusterEvent): void => (flags.json ? this.jsonLine(event) : this.log(formatEvent(event)))
     const print = (line: string): void => {
       const event = parseEvent(line)
-      if (event) this.log(flags.json ? JSON.stringify(event) : formatEvent(event))
+      if (event) show(event)
     }
     const follower = flags.follow ? new LineFollower(paths.events, print) : null
     let events = readEvents(paths.events)
     if (flags.lines !== undefined) events = events.slice(-flags.lines)
-    for (const event of events) this.log(flags.json ? JSON.stringify(event) : formatEvent(event))
+    for (const event of events) show(event)
     if (!follower) return
     follower.start(200)
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve)
-      process.once('SIGTERM', resolve)
-    })
+    await untilInterrupted()
     follower.stop()
   }
 }

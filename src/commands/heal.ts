@@ -1,7 +1,13 @@
 import {ClusterHandle} from '../cluster/cluster.js'
-import {ClusterCommand, clusterFlag, jsonFlag} from '../cluster/command.js'
+import {clusterFlag} from '../cli/cluster-command.js'
+import {PadCommand} from '../cli/pad-command.js'
 
-export default class Heal extends ClusterCommand {
+interface HealAnswer {
+  applied: number[]
+  pending: number[]
+}
+
+export default class Heal extends PadCommand<HealAnswer> {
   static override summary = 'Remove every network fault: partitions, delay and loss.'
 
   static override description = 'Every node can reach every other again; a leader that was cut off learns of the newer term and \
@@ -11,15 +17,14 @@ steps down, and nodes that fell behind catch up.'
 
   static override flags = {
     cluster: clusterFlag,
-    json: jsonFlag,
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<HealAnswer> {
     const {flags} = await this.parse(Heal)
     const cluster = await ClusterHandle.open(flags.cluster)
-    const answer = await cluster.request<{applied: number[]; pending: number[]}>('heal')
-    if (flags.json) this.printJson(answer)
-    else this.log('Healed: no network faults remain.')
-    if (!flags.json && answer.pending.length > 0) this.log(`Node(s) ${answer.pending.join(', ')} are not running: they start healthy.`)
+    const answer = await cluster.request<HealAnswer>('heal')
+    this.log('Healed: no network faults remain.')
+    if (answer.pending.length > 0) this.log(`Node(s) ${answer.pending.join(', ')} are not running: they start healthy.`)
+    return answer
   }
 }

@@ -1,13 +1,15 @@
 import {Args, Flags} from '@oclif/core'
 import {ClusterHandle, openFolder} from '../cluster/cluster.js'
-import {ClusterCommand, clusterFlag} from '../cluster/command.js'
+import {clusterFlag} from '../cli/cluster-command.js'
+import {PadCommand} from '../cli/pad-command.js'
 import {checkIndex, parseNodeRef} from '../cluster/node-args.js'
 import {nodePrefix, useColor} from '../cluster/output.js'
 import {LineFollower, readLines} from '../cluster/tail.js'
+import {untilInterrupted} from '../cli/interrupts.js'
 
 const TIME = /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z/
 
-export default class Logs extends ClusterCommand {
+export default class Logs extends PadCommand {
   static override summary = "Print a node's log, or every node's log merged in time order with a per-node prefix."
 
   static override description = `Node logs live in $PAD_HOME/<cluster>/node-<i>/node.log and survive restarts and down \
@@ -48,7 +50,7 @@ export default class Logs extends ClusterCommand {
     const width = Math.max(...nodes.map((i) => `node${i}`.length))
     const prefixed = nodes.length > 1
     const print = (node: number, line: string): void => {
-      if (flags.json) this.log(JSON.stringify({node, line}))
+      if (flags.json) this.jsonLine({node, line})
       else this.log(prefixed ? nodePrefix(node, width, color) + line : line)
     }
     const followers = flags.follow ? nodes.map((i) => new LineFollower(state.nodes[i].log_file, (line) => print(i, line))) : []
@@ -57,10 +59,7 @@ export default class Logs extends ClusterCommand {
     for (const {node, line} of lines) print(node, line)
     if (followers.length === 0) return
     for (const follower of followers) follower.start(200)
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve)
-      process.once('SIGTERM', resolve)
-    })
+    await untilInterrupted()
     for (const follower of followers) follower.stop()
   }
 }

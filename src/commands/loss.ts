@@ -1,10 +1,17 @@
-import {Args, Flags} from '@oclif/core'
+import {Args} from '@oclif/core'
 import {ClusterHandle} from '../cluster/cluster.js'
-import {ClusterCommand, clusterFlag, jsonFlag} from '../cluster/command.js'
+import {clusterFlag} from '../cli/cluster-command.js'
+import {PadCommand} from '../cli/pad-command.js'
 import {formatMs} from '../cluster/events.js'
-import {parseDurationArg, parseNodeRef, parsePercent} from '../cluster/node-args.js'
+import {durationFlag} from '../cli/duration.js'
+import {parseNodeRef, parsePercent} from '../cluster/node-args.js'
 
-export default class Loss extends ClusterCommand {
+interface FaultAnswer {
+  node: number
+  pending: number[]
+}
+
+export default class Loss extends PadCommand<FaultAnswer> {
   static override summary = "Make a node's links lossy: drop a share of its Raft messages, both ways."
 
   static override description = `Each message between the node and its peers is lost with the given probability, in the \
@@ -19,24 +26,20 @@ node's transport. 0 removes the loss; 100 is a partition of the node. Lasts unti
 
   static override flags = {
     cluster: clusterFlag,
-    for: Flags.string({description: 'remove it by itself after this long, e.g. 30s'}),
-    json: jsonFlag,
+    for: durationFlag({description: 'remove it by itself after this long, e.g. 30s (a bare number is seconds)', unit: 's', minMs: 1}),
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<FaultAnswer> {
     const {args, flags} = await this.parse(Loss)
     const ref = parseNodeRef(args.node)
     const fraction = parsePercent(args.percent)
     const percent = Math.round(fraction * 100_000) / 1000
-    const forMs = flags.for === undefined ? undefined : parseDurationArg(flags.for, '--for', 's')
+    const forMs = flags.for
     const cluster = await ClusterHandle.open(flags.cluster)
-    const answer = await cluster.request<{node: number; pending: number[]}>('loss', {node: cluster.check(ref), percent, for_ms: forMs})
-    if (flags.json) {
-      this.printJson(answer)
-      return
-    }
+    const answer = await cluster.request<FaultAnswer>('loss', {node: cluster.check(ref), percent, for_ms: forMs})
     if (percent === 0) this.log(`Node ${answer.node}: no message loss.`)
     else this.log(`Node ${answer.node}: ${percent}% of its messages are lost${forMs ? ` for ${formatMs(forMs)}` : ' until pad-cli heal'}.`)
     if (answer.pending.includes(answer.node)) this.log(`Node ${answer.node} is not running: it gets the loss when it is back.`)
+    return answer
   }
 }

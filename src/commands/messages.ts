@@ -1,12 +1,22 @@
 import {Flags} from '@oclif/core'
-import type {MessagePage} from '../api/node-http.js'
+import type {MessageItem, MessagePage} from '../api/node-http.js'
 import {ClusterHandle} from '../cluster/cluster.js'
-import {ClusterCommand, clusterFlag, jsonFlag} from '../cluster/command.js'
+import {clusterFlag} from '../cli/cluster-command.js'
+import {PadCommand} from '../cli/pad-command.js'
 import {callJson} from '../cluster/node-api.js'
 import {parseNodeRef} from '../cluster/node-args.js'
 import {table} from '../cluster/output.js'
 
-export default class Messages extends ClusterCommand {
+/** A stored message as `messages --json` prints it: `content`, the seed's copy of `body`, once is enough. */
+type ListedMessage = Omit<MessageItem, 'content'>
+
+interface MessagesResult {
+  node: number
+  node_id: string
+  messages: ListedMessage[]
+}
+
+export default class Messages extends PadCommand<MessagesResult> {
   static override summary = 'List stored messages, newest first, as one node has them.'
 
   static override description = `Reads GET /messages of one node: the leader unless --node names another (every node \
@@ -25,28 +35,24 @@ stores the same messages in the same order once it has caught up; a node cut off
     limit: Flags.integer({char: 'l', description: 'at most this many messages', default: 20, min: 1, max: 1000}),
     node: Flags.string({description: 'node index, or "leader" [default: the leader, else any running node]'}),
     oldest: Flags.boolean({description: 'oldest first'}),
-    json: jsonFlag,
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<MessagesResult> {
     const {flags} = await this.parse(Messages)
     const ref = flags.node === undefined ? undefined : parseNodeRef(flags.node)
     const cluster = await ClusterHandle.open(flags.cluster)
     const node = await cluster.target(ref)
     const query = new URLSearchParams({limit: String(flags.limit), order: flags.oldest ? 'oldest' : 'newest'})
     if (flags.topic !== undefined) query.set('topic', flags.topic)
-    const answer = await callJson<MessagePage>(node, 'GET', `/messages?${query}`, {timeoutMs: 5000})
-    if (flags.json) {
-      // `content` repeats `body` for the seed's clients: printed once is enough.
-      this.printJson({node: node.index, node_id: node.node_id, messages: answer.messages.map(({content: _content, ...message}) => message)})
-      return
-    }
+    const page = await callJson<MessagePage>(node, 'GET', `/messages?${query}`, {timeoutMs: 5000})
+    const answer = {messages: page.messages.map(({content: _content, ...message}): ListedMessage => message)}
     if (answer.messages.length === 0) {
       this.log(`No messages${flags.topic ? ` in topic "${flags.topic}"` : ''} on node ${node.index}.`)
-      return
+    } else {
+      const rows = answer.messages.map((m) => [`${m.topic}@${m.offset}`, m.timestamp, m.format, oneLine(m.body)])
+      this.log(table(['MESSAGE', 'TIME', 'FORMAT', 'BODY'], rows))
     }
-    const rows = answer.messages.map((m) => [`${m.topic}@${m.offset}`, m.timestamp, m.format, oneLine(m.body)])
-    this.log(table(['MESSAGE', 'TIME', 'FORMAT', 'BODY'], rows))
+    return {node: node.index, node_id: node.node_id, messages: answer.messages}
   }
 }
 

@@ -1,24 +1,28 @@
 import path from 'node:path'
-import {Command, Flags} from '@oclif/core'
+import {Flags} from '@oclif/core'
 import {DataDirError} from '../broker/data-dir.js'
 import {exposureWarning, normalizeOrigin} from '../broker/http-access.js'
 import {DEFAULT_LIMITS} from '../broker/limits.js'
 import {Logger} from '../broker/logger.js'
 import {BrokerNode, DEFAULT_NODE_OPTIONS} from '../broker/node.js'
 import {durationFlag} from '../cli/duration.js'
+import {fail} from '../cli/fail.js'
+import {onInterrupts} from '../cli/interrupts.js'
+import {PadCommand} from '../cli/pad-command.js'
 import {padHome} from '../cli/pad-home.js'
 import {parsePeers} from '../cli/peers.js'
 import {readNodeToken} from '../cli/token.js'
 import {watchProcess} from '../cluster/process-util.js'
 
-export default class Node extends Command {
+export default class Node extends PadCommand {
   static override summary = 'Run one broker node in the foreground.'
 
   static override description = `Serves publishers and subscribers on the TCP port (JSON lines and the PAD text protocol), \
 an HTTP API on the HTTP port, and Raft on the Raft port. Every publish is written to the node's log and stored in \
 SQLite (WAL, synchronous=FULL) before it is acknowledged.
 
-Logs go to stdout. SIGTERM or Ctrl-C stops the node gracefully: it finishes the publishes in flight and flushes \
+Logs go to stdout, as text or, with --log-format json (or --json), one JSON object per line: the first \
+says "node started" with its addresses, data dir and pid. SIGTERM or Ctrl-C stops the node gracefully: it finishes the publishes in flight and flushes \
 its write queue; a second signal exits at once.`
 
   static override examples = [
@@ -40,6 +44,7 @@ its write queue; a second signal exits at once.`
     'raft-port': Flags.integer({description: 'Raft port for peer traffic', default: DEFAULT_NODE_OPTIONS.raftPort, min: 1, max: 65535}),
     'data-dir': Flags.string({description: 'directory of the node database [default: $PAD_HOME/node-<tcp-port>]'}),
     'log-format': Flags.string({description: 'log line format', options: ['text', 'json'], default: 'text'}),
+    json: Flags.boolean({description: 'log as JSON lines, the same as --log-format json (the node runs until stopped; its first line says it started)'}),
     'max-body': Flags.integer({description: 'largest message body in bytes', default: DEFAULT_LIMITS.maxBodyBytes, min: 1, helpGroup: 'LIMITS'}),
     'max-connections': Flags.integer({
       description: 'open client TCP connections; more are refused',
@@ -122,12 +127,13 @@ its write queue; a second signal exits at once.`
     const {flags} = await this.parse(Node)
     // Everything the node creates (data dir, database, WAL, logs) is its owner's alone.
     process.umask(0o077)
-    const logger = new Logger(flags['log-format'] as 'text' | 'json')
+    const logFormat = flags.json ? 'json' : (flags['log-format'] as 'text' | 'json')
+    const logger = new Logger(logFormat)
     const corsOrigins = flags['cors-origin'] ?? []
     try {
       corsOrigins.forEach(normalizeOrigin)
     } catch (error) {
-      this.error((error as Error).message, {exit: 2})
+      this.usage((error as Error).message)
     }
     const exposed = exposureWarning(flags.host)
     if (exposed) logger.warn(exposed)
@@ -136,16 +142,16 @@ its write queue; a second signal exits at once.`
     try {
       peers = flags.peers === undefined ? [{host: flags.host, port: flags['raft-port']}] : parsePeers(flags.peers)
     } catch (error) {
-      this.error((error as Error).message, {exit: 2})
+      this.usage((error as Error).message)
     }
     const timing = {tickMs: DEFAULT_NODE_OPTIONS.tickMs, electionTimeoutMs: flags['election-timeout'], heartbeatMs: flags.heartbeat}
-    if (timing.heartbeatMs >= timing.electionTimeoutMs) this.error('--heartbeat must be shorter than --election-timeout', {exit: 2})
-    if (timing.heartbeatMs < timing.tickMs) this.error(`--heartbeat must be at least ${timing.tickMs}ms`, {exit: 2})
+    if (timing.heartbeatMs >= timing.electionTimeoutMs) this.usage('--heartbeat must be shorter than --election-timeout')
+    if (timing.heartbeatMs < timing.tickMs) this.usage(`--heartbeat must be at least ${timing.tickMs}ms`)
     let adminToken: string | null
     try {
       adminToken = readNodeToken(flags['token-file'])
     } catch (error) {
-      this.error((error as Error).message, {exit: 2})
+      this.usage((error as Error).message)
     }
     let node: BrokerNode
     try {
@@ -157,7 +163,7 @@ its write queue; a second signal exits at once.`
           httpPort: flags['http-port'],
           raftPort: flags['raft-port'],
           dataDir,
-          logFormat: flags['log-format'] as 'text' | 'json',
+          logFormat,
           limits: {
             maxBodyBytes: flags['max-body'],
             maxClientConnections: flags['max-connections'],
@@ -182,7 +188,7 @@ its write queue; a second signal exits at once.`
       )
     } catch (error) {
       const known = error instanceof DataDirError || /port|address|--peers/.test((error as Error).message)
-      this.error(known ? (error as Error).message : `the node could not start: ${(error as Error).message}`, {exit: 1})
+      fail(this, known ? (error as Error).message : `the node could not start: ${(error as Error).message}`, 1)
     }
     logger.info('node started', {
       node_id: node.nodeId,
@@ -193,13 +199,11 @@ its write queue; a second signal exits at once.`
       members: peers.length,
     })
     await new Promise<void>((resolve) => {
-      let signals = 0
+      let stopping = false
       const onSignal = (signal: NodeJS.Signals): void => {
-        signals++
-        if (signals > 1) {
-          logger.warn('second signal: exiting now', {signal})
-          process.exit(130)
-        }
+        // Once: a signal after the supervisor went away must not stop the node twice.
+        if (stopping) return
+        stopping = true
         logger.info('stopping', {signal})
         node.stop().then(
           () => {
@@ -212,8 +216,13 @@ its write queue; a second signal exits at once.`
           },
         )
       }
-      process.on('SIGTERM', onSignal)
-      process.on('SIGINT', onSignal)
+      onInterrupts({
+        first: onSignal,
+        again: (signal) => {
+          logger.warn('second signal: exiting now', {signal})
+          process.exit(130)
+        },
+      })
       if (flags['supervisor-pid'] !== undefined) {
         // A node started by `pad-cli up` does not outlive its supervisor as an orphan.
         watchProcess(flags['supervisor-pid'], 500, () => {

@@ -1,12 +1,16 @@
 import {Args, Flags} from '@oclif/core'
 import {ClusterHandle} from '../cluster/cluster.js'
-import {ClusterCommand, clusterFlag, jsonFlag} from '../cluster/command.js'
+import {clusterCommandLine, clusterFlag} from '../cli/cluster-command.js'
+import {PadCommand} from '../cli/pad-command.js'
 import {badArgument} from '../cluster/errors.js'
 import {formatMs} from '../cluster/events.js'
 import {parseShape, SHAPES, type Partition} from '../cluster/faults.js'
-import {parseDurationArg, parseGroup} from '../cluster/node-args.js'
+import {parseGroup} from '../cluster/node-args.js'
+import {durationFlag} from '../cli/duration.js'
 
-export default class PartitionCommand extends ClusterCommand {
+type PartitionAnswer = Partition & {for_ms: number | null; applied: number[]; pending: number[]}
+
+export default class PartitionCommand extends PadCommand<PartitionAnswer> {
   static override summary = 'Split the network between nodes: groups that cannot reach each other.'
 
   static override description = `Each argument is a group of nodes (indexes separated by commas, or "leader"); the nodes \
@@ -37,33 +41,28 @@ neighbours on a ring 0..n-1: every node sees a majority, no two the same; 4 node
   static override flags = {
     cluster: clusterFlag,
     shape: Flags.string({description: `a named shape instead of groups: ${SHAPES.join(', ')}`}),
-    for: Flags.string({description: 'heal by itself after this long, e.g. 10s'}),
-    json: jsonFlag,
+    for: durationFlag({description: 'heal by itself after this long, e.g. 10s (a bare number is seconds)', unit: 's', minMs: 1}),
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<PartitionAnswer> {
     const {argv, flags} = await this.parse(PartitionCommand)
     const texts = argv as string[]
     const shape = flags.shape === undefined ? undefined : parseShape(flags.shape)
-    const forMs = flags.for === undefined ? undefined : parseDurationArg(flags.for, '--for', 's')
     if (shape && texts.length > 0) throw badArgument('give either groups or --shape, not both')
     if (!shape && texts.length === 0) throw badArgument('give at least one group (e.g. pad-cli partition 0) or --shape halves|ring|bridge')
     const groups = texts.map((t) => parseGroup(t))
     const cluster = await ClusterHandle.open(flags.cluster)
     for (const group of groups) for (const ref of group) cluster.check(ref)
-    const answer = await cluster.request<Partition & {for_ms: number | null; applied: number[]; pending: number[]}>('partition', {groups, shape, for_ms: forMs})
-    if (flags.json) {
-      this.printJson(answer)
-      return
-    }
+    const answer = await cluster.request<PartitionAnswer>('partition', {groups, shape, for_ms: flags.for})
     const what =
       answer.groups && !answer.bridge
         ? answer.groups.map((g) => `{${g.join(',')}}`).join(' | ')
         : answer.shape === 'bridge'
           ? `${answer.groups!.map((g) => `{${g.join(',')}}`).join(' | ')}, node ${answer.bridge} bridging both`
           : `a ring: cut ${answer.cuts.map(([a, b]) => `${a}-${b}`).join(' ')}`
-    const until = answer.for_ms ? `; heals by itself in ${formatMs(answer.for_ms)}` : `; \`pad-cli heal${cluster.name === 'default' ? '' : ` --cluster ${cluster.name}`}\` ends it`
+    const until = answer.for_ms ? `; heals by itself in ${formatMs(answer.for_ms)}` : `; \`${clusterCommandLine(cluster.name, 'heal')}\` ends it`
     this.log(`Partitioned: ${what}${until}.`)
     if (answer.pending.length > 0) this.log(`Node(s) ${answer.pending.join(', ')} are not running: they get their faults when they are back.`)
+    return answer
   }
 }

@@ -1,6 +1,7 @@
-import {ClusterCommand, clusterFlag, jsonFlag, runNodeOp, nodeArg} from '../cluster/command.js'
+import {clusterFlag, runNodeOp, type NodeOpAnswer, nodeArg} from '../cli/cluster-command.js'
+import {PadCommand} from '../cli/pad-command.js'
 
-export default class Pause extends ClusterCommand {
+export default class Pause extends PadCommand<NodeOpAnswer> {
   static override summary = 'Freeze a node with SIGSTOP: it stays in memory but answers nothing.'
 
   static override description = `A paused leader cannot send heartbeats, so the others elect a new one; when it resumes it learns of the \
@@ -14,11 +15,10 @@ new term and steps down. Its clients and peers see a silent node, not a closed c
 
   static override flags = {
     cluster: clusterFlag,
-    json: jsonFlag,
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<NodeOpAnswer> {
     const {args, flags} = await this.parse(Pause)
-    await runNodeOp(this, 'pause', args.node, flags, (a) => `paused node ${a.node} (pid ${a.pid}); pad-cli resume ${a.node} lets it run again`)
+    return runNodeOp(this, 'pause', args.node, flags.cluster, (a) => `paused node ${a.node} (pid ${a.pid}); pad-cli resume ${a.node} lets it run again`)
   }
 }

@@ -1,6 +1,7 @@
-import {ClusterCommand, clusterFlag, jsonFlag, runNodeOp, nodeArg} from '../cluster/command.js'
+import {clusterFlag, runNodeOp, type NodeOpAnswer, nodeArg} from '../cli/cluster-command.js'
+import {PadCommand} from '../cli/pad-command.js'
 
-export default class Restart extends ClusterCommand {
+export default class Restart extends PadCommand<NodeOpAnswer> {
   static override summary = 'Restart a node: stop it gracefully, then start it again on its data.'
 
   static override description = `A node that is down is just started. Returns once the node serves again.`
@@ -13,11 +14,10 @@ export default class Restart extends ClusterCommand {
 
   static override flags = {
     cluster: clusterFlag,
-    json: jsonFlag,
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<NodeOpAnswer> {
     const {args, flags} = await this.parse(Restart)
-    await runNodeOp(this, 'restart', args.node, flags, (a) => `restarted node ${a.node} (pid ${a.pid}${a.previous_pid ? `, was ${a.previous_pid}` : ""})`)
+    return runNodeOp(this, 'restart', args.node, flags.cluster, (a) => `restarted node ${a.node} (pid ${a.pid}${a.previous_pid ? `, was ${a.previous_pid}` : ""})`)
   }
 }

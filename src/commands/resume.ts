@@ -1,6 +1,7 @@
-import {ClusterCommand, clusterFlag, jsonFlag, runNodeOp, nodeArg} from '../cluster/command.js'
+import {clusterFlag, runNodeOp, type NodeOpAnswer, nodeArg} from '../cli/cluster-command.js'
+import {PadCommand} from '../cli/pad-command.js'
 
-export default class Resume extends ClusterCommand {
+export default class Resume extends PadCommand<NodeOpAnswer> {
   static override summary = 'Let a paused node run again (SIGCONT).'
 
   static override description = `The node continues where it stopped, with its clocks and connections as they were.`
@@ -13,11 +14,10 @@ export default class Resume extends ClusterCommand {
 
   static override flags = {
     cluster: clusterFlag,
-    json: jsonFlag,
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<NodeOpAnswer> {
     const {args, flags} = await this.parse(Resume)
-    await runNodeOp(this, 'resume', args.node, flags, (a) => `resumed node ${a.node} (pid ${a.pid})`)
+    return runNodeOp(this, 'resume', args.node, flags.cluster, (a) => `resumed node ${a.node} (pid ${a.pid})`)
   }
 }

@@ -1,10 +1,15 @@
 import {Flags} from '@oclif/core'
 import {ClusterHandle} from '../cluster/cluster.js'
-import {ClusterCommand, clusterFlag, jsonFlag} from '../cluster/command.js'
-import {formatEvent, readEvents} from '../cluster/events.js'
+import {clusterFlag} from '../cli/cluster-command.js'
+import {PadCommand} from '../cli/pad-command.js'
+import {formatEvent, readEvents, type ClusterEvent} from '../cluster/events.js'
 import {statusTable} from '../cluster/output.js'
+import type {ClusterStatus} from '../cluster/status.js'
 
-export default class Status extends ClusterCommand {
+/** The status, with the last events of the timeline when --events asks for them. */
+type StatusResult = ClusterStatus & {events?: ClusterEvent[]}
+
+export default class Status extends PadCommand<StatusResult> {
   static override summary = 'Show every node of the cluster: process, Raft role, term, indexes, lag, ports, faults.'
 
   static override description = `Asks every running node for its Raft state now. PROCESS is running, paused, stopped (by \
@@ -30,19 +35,15 @@ committed that the node has not applied yet. FAULTS are the network faults the n
   static override flags = {
     cluster: clusterFlag,
     events: Flags.boolean({char: 'e', description: 'also show the last events of the timeline (pad-cli events shows them all)'}),
-    json: jsonFlag,
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<StatusResult> {
     const {flags} = await this.parse(Status)
     const cluster = await ClusterHandle.open(flags.cluster)
     const status = await cluster.status()
     const events = flags.events ? readEvents(cluster.paths.events).slice(-10) : null
-    if (flags.json) {
-      this.printJson(events ? {...status, events} : status)
-      return
-    }
     this.log(statusTable(status))
     if (events) this.log(['', 'Last events:', ...events.map(formatEvent)].join('\n'))
+    return events ? {...status, events} : status
   }
 }

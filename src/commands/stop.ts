@@ -1,6 +1,7 @@
-import {ClusterCommand, clusterFlag, exitText, jsonFlag, runNodeOp, nodeArg} from '../cluster/command.js'
+import {bringBack, clusterFlag, exitText, runNodeOp, type NodeOpAnswer, nodeArg} from '../cli/cluster-command.js'
+import {PadCommand} from '../cli/pad-command.js'
 
-export default class Stop extends ClusterCommand {
+export default class Stop extends PadCommand<NodeOpAnswer> {
   static override summary = 'Stop a node gracefully with SIGTERM (SIGKILL if it takes too long).'
 
   static override description = `The node finishes the publishes in flight and flushes its write queue before it exits. It stays down \
@@ -14,11 +15,10 @@ until pad-cli start or restart.`
 
   static override flags = {
     cluster: clusterFlag,
-    json: jsonFlag,
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<NodeOpAnswer> {
     const {args, flags} = await this.parse(Stop)
-    await runNodeOp(this, 'stop', args.node, flags, (a) => `stopped node ${a.node} (pid ${a.pid}): ${exitText(a.exit)}`)
+    return runNodeOp(this, 'stop', args.node, flags.cluster, (a) => `stopped node ${a.node} (pid ${a.pid}): ${exitText(a.exit)}; ${bringBack(flags.cluster, a.node)}`)
   }
 }

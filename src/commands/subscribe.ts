@@ -1,10 +1,14 @@
-import {Args, Command, Flags} from '@oclif/core'
-import {fail} from '../cli/fail.js'
+import {Args, Flags} from '@oclif/core'
+import {clientErrorText} from '../cli/client-error.js'
+import {onInterrupts} from '../cli/interrupts.js'
+import {PadCommand} from '../cli/pad-command.js'
 import {clientAddress, flagGiven} from '../cluster/cluster.js'
-import {ClusterError} from '../cluster/errors.js'
-import {BrokerClient, ClientError, type BrokerMessage} from '../client/broker-client.js'
+import {badArgument} from '../cluster/errors.js'
+import {connectWhenListening} from '../client/connect-when-listening.js'
+import {durationFlag} from '../cli/duration.js'
+import type {BrokerMessage} from '../client/broker-client.js'
 
-export default class Subscribe extends Command {
+export default class Subscribe extends PadCommand {
   static override summary = 'Print the messages of one or more topics as they arrive.'
 
   static override description = `Topic patterns: "*" matches one segment, ">" the rest, "all" every topic. \
@@ -31,41 +35,41 @@ Messages arrive in commit order with their offsets. Runs until Ctrl-C, or until 
     port: Flags.integer({char: 'p', description: 'node TCP port (without --host/--port: a node of the running cluster, else 5000)', default: 5000, min: 1, max: 65535}),
     node: Flags.string({description: 'node of the cluster to connect to: an index, or "leader" [default: the leader, else any running node]'}),
     cluster: Flags.string({description: 'cluster to use (pad-cli up) [default: "default", when it is up]'}),
+    'connect-timeout': durationFlag({
+      description: 'how long to keep trying while the node refuses connections (it may be starting); 0 tries once',
+      default: 5000,
+      defaultHelp: async () => '5s',
+    }),
   }
 
   async run(): Promise<void> {
     const {argv, flags, raw} = await this.parse(Subscribe)
     const topics = argv as string[]
     const from = parseFrom(flags.from)
-    if (from === null) fail(this, `--from must be latest, beginning or an offset (got "${flags.from}")`, 2)
-    let client: BrokerClient
-    try {
-      const address = await clientAddress({...flags, explicit: flagGiven(raw, ['host', 'port'])})
-      client = await BrokerClient.connect(address.host, address.port)
-    } catch (error) {
-      fail(this, (error as Error).message, error instanceof ClusterError ? error.exitCode : 1)
-    }
+    if (from === null) throw badArgument(`--from must be latest, beginning or an offset (got "${flags.from}")`)
+    const address = await clientAddress({...flags, explicit: flagGiven(raw, ['host', 'port'])})
+    const client = await connectWhenListening(address.host, address.port, flags['connect-timeout'])
     let received = 0
     let finish: () => void = () => {}
     const done = new Promise<'done'>((resolve) => (finish = () => resolve('done')))
     const onMessage = (message: BrokerMessage): void => {
       if (flags.count !== undefined && received >= flags.count) return
       received++
-      this.log(flags.json ? JSON.stringify(message) : `${message.topic}@${message.offset} ${message.body}`)
+      if (flags.json) this.jsonLine(message)
+      else this.log(`${message.topic}@${message.offset} ${message.body}`)
       if (flags.count !== undefined && received >= flags.count) finish()
     }
     try {
       await client.subscribe(topics, from, onMessage)
     } catch (error) {
       client.close()
-      const message = error instanceof ClientError && error.code !== 'CONNECTION' ? `${error.code}: ${error.message}` : (error as Error).message
-      fail(this, message)
+      throw new Error(clientErrorText(error))
     }
-    process.once('SIGINT', finish)
-    process.once('SIGTERM', finish)
+    const offInterrupts = onInterrupts({first: finish})
     const outcome = await Promise.race([done, client.closed().then(() => 'closed' as const)])
+    offInterrupts()
     client.close()
-    if (outcome === 'closed') fail(this, `the node at ${client.address} closed the connection`)
+    if (outcome === 'closed') throw new Error(`the node at ${client.address} closed the connection`)
   }
 }
 

@@ -1,9 +1,10 @@
 import {Flags} from '@oclif/core'
-import {ClusterCommand, clusterFlag} from '../cluster/command.js'
+import {clusterFlag} from '../cli/cluster-command.js'
+import {PadCommand} from '../cli/pad-command.js'
 import {clusterPaths} from '../cluster/layout.js'
 import {runBackgroundSupervisor} from '../cluster/supervisor.js'
 
-export default class Supervisor extends ClusterCommand {
+export default class Supervisor extends PadCommand {
   static override hidden = true
 
   static override summary = 'Run the supervisor of a cluster (pad-cli up starts it; not for direct use).'
@@ -21,7 +22,7 @@ records the event timeline, and serves the control API on the cluster's Unix soc
   async run(): Promise<void> {
     const {flags} = await this.parse(Supervisor)
     const paths = clusterPaths(flags.cluster)
-    if (flags.dir !== undefined && flags.dir !== paths.dir) this.error(`--dir ${flags.dir} is not the folder of cluster "${flags.cluster}" (${paths.dir})`, {exit: 2})
+    if (flags.dir !== undefined && flags.dir !== paths.dir) this.usage(`--dir ${flags.dir} is not the folder of cluster "${flags.cluster}" (${paths.dir})`)
     await runBackgroundSupervisor(paths)
   }
 }

@@ -1,9 +1,11 @@
 import {Flags} from '@oclif/core'
 import {ClusterHandle} from '../cluster/cluster.js'
-import {ClusterCommand, clusterFlag} from '../cluster/command.js'
+import {clusterFlag} from '../cli/cluster-command.js'
+import {PadCommand} from '../cli/pad-command.js'
 import {badArgument} from '../cluster/errors.js'
+import type {TopSnapshot} from '../tui/model.js'
 
-export default class Top extends ClusterCommand {
+export default class Top extends PadCommand<TopSnapshot | undefined> {
   static override summary = 'The live dashboard: every node\'s Raft state, the commit rate and the timeline; keys to kill, stop, pause, partition and heal.'
 
   static override description = `Keys: ↑/↓ or j/k select a node; x kill (SIGKILL); s stop; r start, or restart a running node; \
@@ -24,17 +26,18 @@ equivalent pad-cli command in the timeline.
     json: Flags.boolean({description: 'with --once: print the snapshot as JSON', dependsOn: ['once']}),
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<TopSnapshot | undefined> {
     const {flags} = await this.parse(Top)
     const cluster = await ClusterHandle.open(flags.cluster)
     if (flags.once) {
       const {takeSnapshot, snapshotText} = await import('../tui/once.js')
       const snapshot = await takeSnapshot(cluster)
-      this.log(flags.json ? JSON.stringify(snapshot, null, 2) : snapshotText(snapshot))
-      return
+      this.log(snapshotText(snapshot))
+      return snapshot
     }
     if (!process.stdout.isTTY || !process.stdin.isTTY) throw badArgument('pad-cli top needs a terminal: use pad-cli top --once [--json] in scripts')
     const {runTop} = await import('../tui/app.js')
     await runTop(cluster)
+    return undefined
   }
 }

@@ -1,12 +1,19 @@
 import {Flags} from '@oclif/core'
-import type {TopicsAnswer} from '../api/node-http.js'
+import type {TopicDetail, TopicsAnswer} from '../api/node-http.js'
 import {ClusterHandle} from '../cluster/cluster.js'
-import {ClusterCommand, clusterFlag, jsonFlag} from '../cluster/command.js'
+import {clusterFlag} from '../cli/cluster-command.js'
+import {PadCommand} from '../cli/pad-command.js'
 import {callJson} from '../cluster/node-api.js'
 import {parseNodeRef} from '../cluster/node-args.js'
 import {table} from '../cluster/output.js'
 
-export default class Topics extends ClusterCommand {
+interface TopicsResult {
+  node: number
+  node_id: string
+  topics: TopicDetail[]
+}
+
+export default class Topics extends PadCommand<TopicsResult> {
   static override summary = 'List the topics stored in the cluster, with their message counts.'
 
   static override description = 'Reads GET /topics of one node: the leader unless --node names another.'
@@ -16,23 +23,16 @@ export default class Topics extends ClusterCommand {
   static override flags = {
     cluster: clusterFlag,
     node: Flags.string({description: 'node index, or "leader" [default: the leader, else any running node]'}),
-    json: jsonFlag,
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<TopicsResult> {
     const {flags} = await this.parse(Topics)
     const ref = flags.node === undefined ? undefined : parseNodeRef(flags.node)
     const cluster = await ClusterHandle.open(flags.cluster)
     const node = await cluster.target(ref)
     const {details: topics} = await callJson<TopicsAnswer>(node, 'GET', '/topics', {timeoutMs: 5000})
-    if (flags.json) {
-      this.printJson({node: node.index, node_id: node.node_id, topics})
-      return
-    }
-    if (topics.length === 0) {
-      this.log(`No topics yet on node ${node.index}: pad-cli publish news '{"hello":"world"}' makes one.`)
-      return
-    }
-    this.log(table(['TOPIC', 'MESSAGES', 'NEXT OFFSET'], topics.map((t) => [t.topic, String(t.messages), String(t.next_offset)])))
+    if (topics.length === 0) this.log(`No topics yet on node ${node.index}: pad-cli publish news '{"hello":"world"}' makes one.`)
+    else this.log(table(['TOPIC', 'MESSAGES', 'NEXT OFFSET'], topics.map((t) => [t.topic, String(t.messages), String(t.next_offset)])))
+    return {node: node.index, node_id: node.node_id, topics}
   }
 }

@@ -1,6 +1,7 @@
 import {Args} from '@oclif/core'
 import {ACTION_TIMEOUT_MS, ClusterHandle} from '../cluster/cluster.js'
-import {ClusterCommand, clusterFlag, jsonFlag} from '../cluster/command.js'
+import {clusterFlag} from '../cli/cluster-command.js'
+import {PadCommand} from '../cli/pad-command.js'
 import {parseNodeRef} from '../cluster/node-args.js'
 
 interface TransferAnswer {
@@ -11,7 +12,7 @@ interface TransferAnswer {
   moved: boolean
 }
 
-export default class Transfer extends ClusterCommand {
+export default class Transfer extends PadCommand<TransferAnswer> {
   static override summary = 'Move leadership to another node, without a crash: a planned hand-over.'
 
   static override description = `The leader stops taking publishes, brings the chosen node up to date, and tells it to \
@@ -28,16 +29,15 @@ records the request and the new leader.`
 
   static override flags = {
     cluster: clusterFlag,
-    json: jsonFlag,
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<TransferAnswer> {
     const {args, flags} = await this.parse(Transfer)
     const ref = args.node === undefined ? null : parseNodeRef(args.node)
     const cluster = await ClusterHandle.open(flags.cluster)
     const answer = await cluster.request<TransferAnswer>('transfer', ref === null ? {} : {to: cluster.check(ref)}, ACTION_TIMEOUT_MS)
-    if (flags.json) this.log(JSON.stringify(answer, null, 2))
-    else if (!answer.moved) this.log(`node ${answer.leader} already leads (term ${answer.term}): nothing to move`)
+    if (!answer.moved) this.log(`node ${answer.leader} already leads (term ${answer.term}): nothing to move`)
     else this.log(`leadership moved from node ${answer.from} to node ${answer.to} (term ${answer.term})`)
+    return answer
   }
 }

@@ -8,19 +8,22 @@ import {
   waitForLeader,
   type Prepared,
 } from '../cluster/cluster.js'
-import {ClusterCommand, clusterFlag, jsonFlag} from '../cluster/command.js'
+import {clusterFlag} from '../cli/cluster-command.js'
+import {PadCommand} from '../cli/pad-command.js'
 import {ClusterError} from '../cluster/errors.js'
 import {formatEvent} from '../cluster/events.js'
 import {controlRequest} from '../cluster/control.js'
 import {DEFAULT_CLUSTER} from '../cluster/layout.js'
-import {parseDurationArg} from '../cluster/node-args.js'
 import {MAX_DELAY_MS, RESTART_POLICIES, STABLE_AFTER_MS, FIRST_DELAY_MS, parseRestartPolicy} from '../cluster/restart-policy.js'
 import {nodePrefix, statusTable, table, useColor} from '../cluster/output.js'
 import type {ClusterStatus} from '../cluster/status.js'
 import {Supervisor} from '../cluster/supervisor.js'
 import {LineFollower} from '../cluster/tail.js'
+import {durationFlag} from '../cli/duration.js'
+import {onInterrupts} from '../cli/interrupts.js'
 
-export default class Up extends ClusterCommand {
+/** What `up --json` prints: the cluster's status once it has a leader (nothing with --foreground, which streams lines). */
+export default class Up extends PadCommand<ClusterStatus | undefined> {
   static override summary = 'Start a local cluster of broker nodes and wait until it has a leader.'
 
   static override description = `Starts a supervisor in the background, which spawns the nodes, watches them and records \
@@ -53,23 +56,20 @@ the cluster, a second Ctrl-C kills it at once.`
     'raft-port': Flags.integer({description: 'Raft port of node 0 [default: 6000]', min: 1, max: 65535}),
     host: Flags.string({description: 'address the nodes listen on [default: 127.0.0.1]'}),
     foreground: Flags.boolean({char: 'F', description: 'stay attached and stream the node logs; Ctrl-C stops the cluster'}),
-    'election-timeout': Flags.string({description: 'minimum Raft election timeout, e.g. 150ms [default: 150ms]'}),
-    heartbeat: Flags.string({description: 'Raft heartbeat interval, e.g. 50ms [default: 50ms]'}),
+    'election-timeout': durationFlag({description: 'minimum Raft election timeout, e.g. 150ms [default: 150ms]', minMs: 1}),
+    heartbeat: durationFlag({description: 'Raft heartbeat interval, e.g. 50ms [default: 50ms]', minMs: 1}),
     restart: Flags.string({
       description: `what to do when a node crashes: ${RESTART_POLICIES.join(' or ')}; no leaves it down, on-failure starts it again with back-off [default: no, or what the cluster had]`,
       helpValue: RESTART_POLICIES.join('|'),
     }),
-    wait: Flags.string({description: 'how long to wait for the nodes and a leader', default: '15s'}),
-    json: jsonFlag,
+    wait: durationFlag({description: 'how long to wait for the nodes and a leader (a bare number is seconds)', default: 15_000, defaultHelp: async () => '15s', unit: 's', minMs: 100}),
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<ClusterStatus | undefined> {
     const {flags} = await this.parse(Up)
     const exposed = flags.host === undefined ? null : exposureWarning(flags.host)
     if (exposed) process.stderr.write(`warning: ${exposed}\n`)
-    const waitMs = parseDurationArg(flags.wait, '--wait', 's', 100)
-    const electionTimeoutMs = flags['election-timeout'] === undefined ? undefined : parseDurationArg(flags['election-timeout'], '--election-timeout')
-    const heartbeatMs = flags.heartbeat === undefined ? undefined : parseDurationArg(flags.heartbeat, '--heartbeat')
+    const waitMs = flags.wait
     let prepared: Prepared
     try {
       prepared = await prepareUp({
@@ -79,23 +79,23 @@ the cluster, a second Ctrl-C kills it at once.`
         tcpPort: flags['tcp-port'],
         httpPort: flags['http-port'],
         raftPort: flags['raft-port'],
-        electionTimeoutMs,
-        heartbeatMs,
+        electionTimeoutMs: flags['election-timeout'],
+        heartbeatMs: flags.heartbeat,
         restart: flags.restart === undefined ? undefined : parseRestartPolicy(flags.restart),
       })
     } catch (error) {
       if (error instanceof AlreadyUpError && error.status) {
-        if (flags.json) this.printJson(error.status)
+        if (this.jsonEnabled()) this.logJson(error.status)
         else this.log(statusTable(error.status) + '\n')
       }
       throw error
     }
-    if (prepared.recovered.length > 0 && !flags.json) {
+    if (prepared.recovered.length > 0) {
       this.log(`The previous supervisor of "${flags.cluster}" was gone; stopped ${prepared.recovered.length} node process(es) it left behind.`)
     }
     if (flags.foreground) {
-      await this.foreground(prepared, waitMs, flags.json)
-      return
+      await this.foreground(prepared, waitMs, this.jsonEnabled())
+      return undefined
     }
     let status: ClusterStatus
     try {
@@ -111,8 +111,8 @@ the cluster, a second Ctrl-C kills it at once.`
     } finally {
       prepared.releaseLock()
     }
-    if (flags.json) this.printJson(status)
-    else this.log(this.summary(status))
+    this.log(this.summary(status))
+    return status
   }
 
   private summary(status: ClusterStatus): string {
@@ -152,29 +152,28 @@ the cluster, a second Ctrl-C kills it at once.`
     const followers = state.nodes.map(
       (node) =>
         new LineFollower(node.log_file, (line) => {
-          if (json) this.log(JSON.stringify({node: node.index, line}))
+          if (json) this.jsonLine({node: node.index, line})
           else this.log(nodePrefix(node.index, width, color) + line)
         }),
     )
     const supervisor = new Supervisor(paths, {foreground: true})
     supervisor.events.onEvent((event) => {
-      if (json) this.log(JSON.stringify({event}))
+      if (json) this.jsonLine({event})
       else this.log(nodePrefix('pad', width, color) + formatEvent(event))
     })
-    let interrupts = 0
-    const onInterrupt = (): void => {
-      interrupts++
-      if (interrupts === 1) {
+    let interrupted = false
+    const offInterrupts = onInterrupts({
+      first: () => {
+        interrupted = true
         process.stderr.write('\nStopping the cluster (Ctrl-C again to kill it at once)...\n')
         void supervisor.shutdown()
-      } else {
+      },
+      again: () => {
         supervisor.killAll()
         process.stderr.write('Killed.\n')
         process.exit(130)
-      }
-    }
-    process.on('SIGINT', onInterrupt)
-    process.on('SIGTERM', onInterrupt)
+      },
+    })
     try {
       await supervisor.start()
     } finally {
@@ -183,10 +182,10 @@ the cluster, a second Ctrl-C kills it at once.`
     for (const follower of followers) follower.start(100)
     try {
       const status = await waitForLeader(paths, () => supervisor.status(), {waitMs, supervisorPid: process.pid})
-      if (json) this.log(JSON.stringify({status}))
+      if (json) this.jsonLine({status})
       else this.log(this.summary(status).replace(/\nNext:[\s\S]*$/, '\nCtrl-C stops the cluster.\n'))
     } catch (error) {
-      if (interrupts > 0) {
+      if (interrupted) {
         // Ctrl-C while starting: the supervisor is already stopping the nodes.
       } else if (!(error instanceof ClusterError && error.code === 'NO_LEADER')) {
         await supervisor.shutdown()
@@ -201,8 +200,7 @@ the cluster, a second Ctrl-C kills it at once.`
       follower.poll()
       follower.stop()
     }
-    process.off('SIGINT', onInterrupt)
-    process.off('SIGTERM', onInterrupt)
+    offInterrupts()
   }
 }
 

@@ -64,7 +64,7 @@ export function planAction(key: string, selected: number, snapshot: TopSnapshot)
     case 'b':
       return snapshot.publisher.on
         ? {kind: 'publisher', on: false, command: 'background publisher stopped'}
-        : {kind: 'publisher', on: true, command: `${cmd(`bench --rate ${PUBLISH_RATE}`)}   (until b; topic ${PUBLISH_TOPIC})`}
+        : {kind: 'publisher', on: true, command: `${publishLoop(snapshot)}   (until b; to the leader of the moment)`}
     default:
       return null
   }
@@ -72,4 +72,17 @@ export function planAction(key: string, selected: number, snapshot: TopSnapshot)
 
 function nodeOp(op: NodeOpName, node: number, cmd: (text: string) => string): Action {
   return {kind: 'node-op', op, node, command: cmd(`${op} ${node}`)}
+}
+
+/**
+ * What the `b` key does, as a shell line: a JSON message POSTed to a node's /publish,
+ * PUBLISH_RATE times a second (src/tui/publisher.ts; it sends to the leader, else any running
+ * node, which forwards). No pad-cli command publishes at a steady rate like that: bench
+ * publishes fixed-size RAW bodies to its own topic and measures.
+ */
+function publishLoop(snapshot: TopSnapshot): string {
+  const target = (snapshot.leader !== null ? snapshot.nodes[snapshot.leader] : undefined) ?? snapshot.nodes.find((n) => n.process === 'running')
+  const url = target ? `http://${target.host}:${target.http_port}/publish` : 'http://<node>/publish'
+  const body = JSON.stringify({topic: PUBLISH_TOPIC, body: {n: 1}})
+  return `while sleep ${1 / PUBLISH_RATE}; do curl -s -X POST ${url} -H 'content-type: application/json' -d '${body}' >/dev/null; done`
 }

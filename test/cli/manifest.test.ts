@@ -40,7 +40,8 @@ describe('oclif.manifest.json', () => {
       const command = (await import(pathToFileURL(path.resolve(file)).href)).default
       const entry = manifest.commands[id]
       expect(entry, `${id} is missing from the manifest: run npm run build`).to.not.equal(undefined)
-      expect(Object.keys(entry.flags).sort()).to.deep.equal(Object.keys(command.flags ?? {}).sort())
+      // The flags a command takes: its own and its base class's (--json, from PadCommand).
+      expect(Object.keys(entry.flags).sort()).to.deep.equal(Object.keys({...command.baseFlags, ...command.flags}).sort())
       expect(Object.keys(entry.args).sort()).to.deep.equal(Object.keys(command.args ?? {}).sort())
       expect(entry.summary).to.equal(command.summary)
       expect(entry.aliases ?? []).to.deep.equal(command.aliases ?? [])

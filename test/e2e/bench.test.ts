@@ -45,7 +45,25 @@ describe('pad-cli bench (real processes)', function () {
       expect(line).to.include({system: 'pad-cli', replicas: 1, size: 128, sent: 300, acked: 300, errors: 0})
       expect(line.msgs_per_s).to.be.greaterThan(0)
       expect(line.elections).to.equal(0)
+      // What the peers' lines also carry, and what every row records of the run and the machine.
+      expect(line).to.include({n_target: 300, capped: false})
+      expect(line.server).to.match(/^pad-cli \d+\.\d+\.\d+/)
+      expect(line.client).to.match(/^pad-cli BrokerClient .*Node/)
+      expect(line.run).to.match(/^\d{8}T\d{6}Z$/)
+      expect(line.commit).to.satisfy((c: unknown) => c === null || /^[0-9a-f]{40}$/.test(String(c)))
+      expect(line.cores).to.be.a('number').and.at.least(1)
+      expect(line.fsync_ms).to.be.a('number').and.at.least(0)
     }
+  })
+
+  it('says when --duration cut a phase short (capped), and refuses a hostile --duration in one line', async () => {
+    const ports = await create(1)
+    const flags = ['--nodes', '1', '--tcp-port', String(ports.ports.tcp), '--http-port', String(ports.ports.http), '--raft-port', String(ports.ports.raft)]
+    const result = await ports.run(['bench', ...flags, '--mode', 'sync', '--messages', '100000000', '--warmup', '0', '--duration', '1s', '--json'], {cluster: false, timeoutMs: 120_000})
+    expect(result.code, result.stderr).to.equal(0)
+    const line = JSON.parse(result.stdout.trim()) as Record<string, unknown>
+    expect(line).to.include({phase: 'pub-sync', n_target: 100_000_000, capped: true})
+    expect(await ports.fails(['bench', '--duration', 'forever'], 2, {cluster: false})).to.equal('Error: --duration: "forever" is not a duration: use e.g. 150ms, 10s, 1m')
   })
 
   it('warms up with publishes it does not count, against the cluster of `pad-cli up`', async () => {

@@ -32,7 +32,7 @@ function cli(args: string[], options: {input?: string; timeoutMs?: number} = {})
   child.stdin!.on('error', () => {})
   child.stdin!.end(options.input ?? '')
   const result = new Promise<CliResult>((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 20_000)
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 90_000)
     child.once('exit', (code) => {
       clearTimeout(timer)
       running.delete(child)
@@ -68,7 +68,7 @@ function expectOneLineError(result: CliResult, message: RegExp): void {
 }
 
 describe('pad-cli publish and subscribe (real processes)', function () {
-  this.timeout(60_000)
+  this.timeout(240_000)
   const nodes = nodeFixture('all')
   let node: NodeProcess
   let target: string[]
@@ -86,7 +86,7 @@ describe('pad-cli publish and subscribe (real processes)', function () {
       badXml: runInTurn(['publish', 'cli.bad', '<order><item></order>', '--format', 'xml', ...target]),
       badJson: runInTurn(['publish', 'cli.bad', '{"unterminated":', ...target]),
       badTopic: runInTurn(['publish', 'bad topic', '{}', ...target]),
-      noNodePublish: runInTurn(['publish', 'cli.news', '{}', ...nowhere]),
+      noNodePublish: runInTurn(['publish', 'cli.news', '{}', ...nowhere, '--connect-timeout', '1s']),
       noNodeSubscribe: runInTurn(['subscribe', 'cli.news', ...nowhere]),
       httpPort: runInTurn(['publish', 'cli.news', '{}', '--host', HOST, '--port', String(node.ports.http)]),
       badFrom: runInTurn(['subscribe', 'cli.sub', '--from', 'yesterday', ...target]),
@@ -100,18 +100,32 @@ describe('pad-cli publish and subscribe (real processes)', function () {
   it('publishes and prints "stored <topic>@<offset>", --json prints the acknowledgement, a repeated --id says "duplicate of"', async () => {
     const first = await run(['publish', 'cli.news', '{"headline":"one"}', ...target])
     expect(first.code, first.stderr).to.equal(0)
-    expect(first.stdout).to.equal('stored cli.news@0\n')
+    expect(first.stdout).to.equal('stored cli.news@0 (detected format: JSON)\n')
     const second = await run(['publish', 'cli.news', '{"headline":"two"}', '--json', '--id', 'order-1', ...target])
     expect(second.code, second.stderr).to.equal(0)
-    expect(JSON.parse(second.stdout)).to.deep.equal({topic: 'cli.news', offset: 1})
+    expect(JSON.parse(second.stdout)).to.deep.equal({topic: 'cli.news', offset: 1, format: 'JSON', format_detected: true})
     const again = await run(['publish', 'cli.news', '{"headline":"two"}', '--id', 'order-1', ...target])
     expect(again.code, again.stderr).to.equal(0)
-    expect(again.stdout).to.equal('duplicate of cli.news@1\n')
+    expect(again.stdout).to.equal('duplicate of cli.news@1 (detected format: JSON)\n')
     const {messages} = await getJson<{messages: {offset: number; body: string; format: string}[]}>(node, '/messages?topic=cli.news&order=oldest')
     expect(messages.map((m) => [m.offset, m.format, m.body])).to.deep.equal([
       [0, 'JSON', '{"headline":"one"}'],
       [1, 'JSON', '{"headline":"two"}'],
     ])
+  })
+
+  it('detects the format without --format: plain text is RAW, XML is XML, and says so', async () => {
+    const [text, xml, json] = await Promise.all([
+      run(['publish', 'cli.detect', 'hello', ...target]),
+      run(['publish', 'cli.detect.xml', '<order id="8"/>', '--json', ...target]),
+      run(['publish', 'cli.detect.json', '42', '--format', 'json', '--json', ...target]),
+    ])
+    expect(text.code, text.stderr).to.equal(0)
+    expect(text.stdout).to.equal('stored cli.detect@0 (detected format: RAW)\n')
+    expect(JSON.parse(xml.stdout)).to.deep.equal({topic: 'cli.detect.xml', offset: 0, format: 'XML', format_detected: true})
+    expect(JSON.parse(json.stdout)).to.deep.equal({topic: 'cli.detect.json', offset: 0, format: 'JSON', format_detected: false})
+    const {messages} = await getJson<{messages: {format: string; body: string}[]}>(node, '/messages?topic=cli.detect')
+    expect(messages.map((m) => [m.format, m.body])).to.deep.equal([['RAW', 'hello']])
   })
 
   it('reads the body from stdin with "-", in the format given', async () => {
@@ -141,15 +155,24 @@ describe('pad-cli publish and subscribe (real processes)', function () {
 
   it('fails with a one-line error for a JSON body that does not parse and for a bad topic', async () => {
     const [json, topic] = await Promise.all([refused.badJson, refused.badTopic])
-    expectOneLineError(json, /BAD_REQUEST: body is not valid JSON/)
+    expectOneLineError(json, /BAD_REQUEST: body is not valid JSON.*\(sent as JSON, as it looks like JSON; --format raw stores it as it is\)$/)
     expectOneLineError(topic, /BAD_REQUEST: topic "bad topic" is invalid/)
   })
 
   it('fails with a one-line error when no node answers at the port', async () => {
     for (const result of await Promise.all([refused.noNodePublish, refused.noNodeSubscribe])) {
-      expectOneLineError(result, new RegExp(`no pad-cli node answered at ${HOST}:${closedPort}: connection refused`))
+      expectOneLineError(result, new RegExp(`no pad-cli node answered at ${HOST}:${closedPort}: connection refused for [15] s \\(--connect-timeout waits longer\\); is a node running there\\?$`))
       expect(result.stdout).to.equal('')
     }
+  })
+
+  it('waits for a node that is not listening yet, as right after starting nodes by hand', async () => {
+    const ports = {tcp: await freePort(), http: await freePort(), raft: await freePort()}
+    const early = run(['publish', 'cli.late', '"late"', '--host', HOST, '--port', String(ports.tcp), '--connect-timeout', '80s'])
+    await nodes.start({ports})
+    const result = await early
+    expect(result.code, result.stderr).to.equal(0)
+    expect(result.stdout).to.equal('stored cli.late@0 (detected format: JSON)\n')
   })
 
   it('says so when given the node\'s HTTP port instead of its TCP port', async () => {

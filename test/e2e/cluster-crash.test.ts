@@ -38,7 +38,7 @@ describe('cluster manager: crashes', function () {
     expect(await c.fails(['up', ...c.upFlags(), '--restart', 'always'], 2, {cluster: false})).to.equal('Error: --restart must be no or on-failure (got "always")')
     await c.ok(['up', ...c.upFlags(), ...UP_TIMING], {cluster: false})
     const first = await c.status()
-    expect(await c.ok(['publish', 'news', '"before"'])).to.equal('stored news@0\n')
+    expect(await c.ok(['publish', 'news', '"before"'])).to.equal('stored news@0 (detected format: JSON)\n')
 
     // A kill on request: exited, not crashed.
     const killed = follower(first)

@@ -23,10 +23,10 @@ describe('cluster manager: leader failure (pad-cli kill leader) and hand-over (p
     expect(before.nodes.filter((n) => n.role === 'LEADER')).to.have.length(1)
     expect(before.nodes.every((n) => n.process === 'running' && n.faults.length === 0)).to.equal(true)
 
-    expect(await c.ok(['publish', 'news', '{"n":1}'])).to.equal('stored news@0\n')
+    expect(await c.ok(['publish', 'news', '{"n":1}'])).to.equal('stored news@0 (detected format: JSON)\n')
 
     const killed = await c.ok(['kill', 'leader'])
-    expect(killed).to.equal(`killed node ${leader} (pid ${before.nodes[leader].pid}): killed by SIGKILL\n`)
+    expect(killed).to.equal(`killed node ${leader} (pid ${before.nodes[leader].pid}): killed by SIGKILL; bring it back with: pad-cli start ${leader} --cluster ${c.name}\n`)
 
     // Straight from the survivors: one of them leads, in a newer term.
     const survivors = [0, 1, 2].filter((i) => i !== leader)
@@ -55,9 +55,9 @@ describe('cluster manager: leader failure (pad-cli kill leader) and hand-over (p
     expect(events.find((e) => e.type === 'leader' && e.seq > kill.seq && e.leader === election!.winner)).to.not.equal(undefined)
 
     // Publishing goes on: through the cluster's choice (the leader) and through the other survivor.
-    expect(await c.ok(['publish', 'news', '{"n":2}'])).to.equal('stored news@1\n')
+    expect(await c.ok(['publish', 'news', '{"n":2}'])).to.equal('stored news@1 (detected format: JSON)\n')
     const follower = survivors.find((i) => i !== next)!
-    expect(await c.ok(['publish', 'news', '{"n":3}', '--node', String(follower)])).to.equal('stored news@2\n')
+    expect(await c.ok(['publish', 'news', '{"n":3}', '--node', String(follower)])).to.equal('stored news@2 (detected format: JSON)\n')
     const read = await c.ok(['subscribe', 'news', '--from', 'beginning', '--count', '3', '--node', String(follower)])
     expect(read).to.equal('news@0 {"n":1}\nnews@1 {"n":2}\nnews@2 {"n":3}\n')
 
@@ -92,7 +92,7 @@ describe('cluster manager: leader failure (pad-cli kill leader) and hand-over (p
     const before = await c.status()
     const leader = before.leader!
     const target = (leader + 1) % 3
-    expect(await c.ok(['publish', 'news', '{"n":1}'])).to.equal('stored news@0\n')
+    expect(await c.ok(['publish', 'news', '{"n":1}'])).to.equal('stored news@0 (detected format: JSON)\n')
 
     const moved = await c.ok(['transfer', String(target)])
     const term = Number(/^leadership moved from node (\d) to node (\d) \(term (\d+)\)\n$/.exec(moved)?.[3])
@@ -123,7 +123,7 @@ describe('cluster manager: leader failure (pad-cli kill leader) and hand-over (p
     )
 
     // Nothing was lost on the way, and the new leader takes publishes.
-    expect(await c.ok(['publish', 'news', '{"n":2}'])).to.equal('stored news@1\n')
+    expect(await c.ok(['publish', 'news', '{"n":2}'])).to.equal('stored news@1 (detected format: JSON)\n')
     const read = await c.ok(['subscribe', 'news', '--from', 'beginning', '--count', '2'])
     expect(read).to.equal('news@0 {"n":1}\nnews@1 {"n":2}\n')
     await c.ok(['down'])

@@ -53,7 +53,7 @@ describe('cluster manager: lifecycle, faults and refusals', function () {
     expect(await c.ok(['pause', String(follower)])).to.match(new RegExp(`^paused node ${follower} \\(pid ${first.nodes[follower].pid}\\)`))
     let status = await c.status()
     expect(status.nodes[follower]).to.include({process: 'paused', role: null, pid: first.nodes[follower].pid})
-    expect(await c.ok(['publish', 'news', '"while paused"'])).to.equal('stored news@0\n')
+    expect(await c.ok(['publish', 'news', '"while paused"'])).to.equal('stored news@0 (detected format: JSON)\n')
     await c.ok(['resume', String(follower)])
     await c.ok(['stop', String(follower)])
     status = await c.status()

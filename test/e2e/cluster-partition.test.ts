@@ -17,7 +17,7 @@ describe('cluster manager: network partition (pad-cli partition <leader>, heal)'
     const before = await c.status()
     const leader = before.leader!
     const majority = [0, 1, 2].filter((i) => i !== leader)
-    expect(await c.ok(['publish', 'orders', '"before"'])).to.equal('stored orders@0\n')
+    expect(await c.ok(['publish', 'orders', '"before"'])).to.equal('stored orders@0 (detected format: JSON)\n')
 
     expect(await c.ok(['partition', String(leader)])).to.equal(
       `Partitioned: {${leader}} | {${majority.join(',')}}; \`pad-cli heal --cluster ${c.name}\` ends it.\n`,
@@ -45,7 +45,7 @@ describe('cluster manager: network partition (pad-cli partition <leader>, heal)'
     for (const i of majority) expect(during.nodes[i].faults).to.deep.equal([{peer: leader, drop: true, expires_at: null}])
 
     // Publishes to the majority succeed, through either of its nodes.
-    for (const i of majority) expect(await c.ok(['publish', 'orders', `"majority-${i}"`, '--node', String(i)])).to.match(/^stored orders@\d\n$/)
+    for (const i of majority) expect(await c.ok(['publish', 'orders', `"majority-${i}"`, '--node', String(i)])).to.match(/^stored orders@\d \(detected format: JSON\)\n$/)
     // A publish to the cut-off node is refused with an error.
     const refused = await c.fails(['publish', 'orders', '"minority"', '--node', String(leader)])
     expect(refused).to.match(/^Error: NO_LEADER: /)

@@ -128,6 +128,16 @@ describe('pad-cli top keys', () => {
     expect(planAction('p', 1, other)?.kind).to.equal('refuse')
   })
 
+  it("echoes for b what the key does: JSON POSTed to the leader's /publish at the publisher's rate", () => {
+    const snapshot = threeNodes().snapshot()
+    const plan = planAction('b', 1, snapshot)
+    expect(plan).to.deep.include({kind: 'publisher', on: true})
+    expect((plan as {command: string}).command).to.equal(
+      `while sleep 0.05; do curl -s -X POST http://127.0.0.1:7000/publish -H 'content-type: application/json' -d '{"topic":"top-demo","body":{"n":1}}' >/dev/null; done   (until b; to the leader of the moment)`,
+    )
+    expect((plan as {command: string}).command).to.not.include('bench')
+  })
+
   it('runs an action through the supervisor and prints its command in the timeline', async () => {
     const model = threeNodes()
     const requests: unknown[] = []
