@@ -13,7 +13,7 @@ export interface AdminTarget {
   readonly options: {peers: unknown[]}
   readonly self: number
   readonly transport: {faults: {set(peer: number, fault: PeerFault): void; clear(peer?: number): void; active(): Map<number, PeerFault>}}
-  readonly raftLog: {transferLeadership(to: number): void}
+  readonly driver: {transferLeadership(to: number): void}
   readonly events: {publish(event: {type: string; [field: string]: unknown}): void}
   stop(): Promise<void>
 }
@@ -69,7 +69,7 @@ export function adminRoutes(target: AdminTarget, token: string | null): HttpRout
         if (!Number.isInteger(to) || (to as number) < 0 || (to as number) >= members || to === target.self) {
           throw new BrokerError('BAD_REQUEST', `"to" must be the index of another member (0..${members - 1})`)
         }
-        target.raftLog.transferLeadership(to as number)
+        target.driver.transferLeadership(to as number)
         return {ok: true, to}
       }),
     },

@@ -4,7 +4,7 @@
  * (a few per second), so a slow reader costs little; one that cannot keep up is dropped.
  */
 import type http from 'node:http'
-import type {RaftLog} from './raft-log.js'
+import type {RaftDriver} from './raft-driver.js'
 
 export type NodeEvent = {type: string; [field: string]: unknown}
 
@@ -15,11 +15,11 @@ export class NodeEvents {
   private keepalive: NodeJS.Timeout | null = null
 
   constructor(
-    raftLog: RaftLog,
+    driver: RaftDriver,
     /** Unsent bytes a stream may hold before it is cut off as too slow (--max-pending). */
     private readonly maxPendingBytes: number,
   ) {
-    raftLog.on('event', (event: NodeEvent) => this.publish(event))
+    driver.on('event', (event: NodeEvent) => this.publish(event))
   }
 
   publish(event: NodeEvent): void {

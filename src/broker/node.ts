@@ -10,7 +10,7 @@ import {StoreReader} from '../storage/store-reader.js'
 import {prepareDataDir} from './data-dir.js'
 import {HttpApi} from './http-api.js'
 import {maxLineBytes, type NodeLimits} from './limits.js'
-import {RaftLog, type RaftTiming} from './raft-log.js'
+import {RaftDriver, type RaftTiming} from './raft-driver.js'
 import {RaftStorage} from '../storage/raft-storage.js'
 import {RaftTransport, type PeerAddress} from '../transport/raft-transport.js'
 import {Logger, type LogFormat} from './logger.js'
@@ -90,7 +90,7 @@ export class BrokerNode implements NodeView {
   readonly limits: SessionLimits
   readonly startedAt = Date.now()
   readonly publisher: Publisher
-  readonly raftLog: RaftLog
+  readonly driver: RaftDriver
   readonly transport: RaftTransport
   readonly events: NodeEvents
   private readonly log: ReplicatedLog
@@ -119,13 +119,13 @@ export class BrokerNode implements NodeView {
       limits: options.limits,
       logger,
       handlers: {
-        raft: (_, message) => this.raftLog.step(message),
-        forward: (from, payload) => this.raftLog.onForward(from, payload),
-        forwardResult: (from, payload) => this.raftLog.onForwardResult(from, payload),
-        peerDisconnected: (peer) => this.raftLog.onPeerDisconnected(peer),
+        raft: (_, message) => this.driver.step(message),
+        forward: (from, payload) => this.driver.onForward(from, payload),
+        forwardResult: (from, payload) => this.driver.onForwardResult(from, payload),
+        peerDisconnected: (peer) => this.driver.onPeerDisconnected(peer),
       },
     })
-    this.raftLog = new RaftLog(
+    this.driver = new RaftDriver(
       {self, clusterSize: options.peers.length, timing: options.timing, proposalTimeoutMs: options.commitTimeoutMs, maxBodyBytes: options.limits.maxBodyBytes},
       new RaftStorage(reader),
       writer,
@@ -133,9 +133,9 @@ export class BrokerNode implements NodeView {
       this.transport,
       logger,
     )
-    this.raftLog.on('fatal', (error: Error) => this.fail(error))
-    this.log = this.raftLog
-    this.events = new NodeEvents(this.raftLog, this.limits.maxPendingBytes)
+    this.driver.on('fatal', (error: Error) => this.fail(error))
+    this.log = this.driver
+    this.events = new NodeEvents(this.driver, this.limits.maxPendingBytes)
     this.publisher = new Publisher(this.log, {maxBodyBytes: options.limits.maxBodyBytes})
     this.subscriptions = new SubscriptionRegistry(store)
     const context: SessionContext = {publisher: this.publisher, store, subscriptions: this.subscriptions, limits: this.limits, logger}
@@ -228,8 +228,8 @@ export class BrokerNode implements NodeView {
       leader_id: status.leader === null ? null : this.memberId(status.leader),
       leader_index: status.leader,
       node_index: this.self,
-      pre_candidate: this.raftLog.isPreCandidate,
-      elections_won: this.raftLog.elections,
+      pre_candidate: this.driver.isPreCandidate,
+      elections_won: this.driver.elections,
     }
   }
 
@@ -332,7 +332,7 @@ export class BrokerNode implements NodeView {
    */
   health(): Record<string, unknown> {
     const status = this.log.status()
-    const ready = status.leader !== null && status.lastApplied >= status.commitIndex && this.raftLog.knowsCommitIndex()
+    const ready = status.leader !== null && status.lastApplied >= status.commitIndex && this.driver.knowsCommitIndex()
     return {ok: true, ready, node_id: this.nodeId, state: status.role, leader: status.leader !== null}
   }
 

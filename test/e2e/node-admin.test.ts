@@ -32,7 +32,7 @@ const ADMIN_ROUTES = adminRoutes(
     options: {peers: []},
     self: 0,
     transport: {faults: {set: () => {}, clear: () => {}, active: () => new Map()}},
-    raftLog: {transferLeadership: () => {}},
+    driver: {transferLeadership: () => {}},
     events: {publish: () => {}},
     stop: async () => {},
   },
