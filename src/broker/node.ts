@@ -4,7 +4,7 @@
  * was wrong (a port in use, an unusable data dir).
  */
 import path from 'node:path'
-import {DatabaseWriter, DEFAULT_INLINE_SLOW_MS, INLINE_BACKOFF_MS} from '../storage/database-writer.js'
+import {DEFAULT_INLINE_SLOW_MS, INLINE_BACKOFF_MS} from '../storage/database-writer.js'
 import {MIGRATIONS, STATEMENTS} from '../storage/schema.js'
 import {StoreReader} from '../storage/store-reader.js'
 import {prepareDataDir} from './data-dir.js'
@@ -12,7 +12,9 @@ import {HttpApi} from './http-api.js'
 import {maxLineBytes, type NodeLimits} from './limits.js'
 import {RaftDriver, type RaftTiming} from './raft-driver.js'
 import {RaftStorage} from '../storage/raft-storage.js'
-import {RaftTransport, type PeerAddress} from '../transport/raft-transport.js'
+import type {StoreWriter} from '../storage/store-writer.js'
+import type {PeerTransport} from '../transport/peer-transport.js'
+import type {PeerAddress} from '../transport/raft-transport.js'
 import {Logger, type LogFormat} from './logger.js'
 import {LoopDelayMonitor} from './loop-delay.js'
 import {MessageStore} from './message-store.js'
@@ -22,6 +24,7 @@ import {Publisher} from './publisher.js'
 import type {ReplicatedLog} from './replicated-log.js'
 import {adminRoutes} from './admin-api.js'
 import {NodeEvents} from './node-events.js'
+import {REAL_SEAMS, type NodeSeams} from './node-seams.js'
 import type {SessionContext, SessionLimits} from './session-context.js'
 import {SubscriptionRegistry} from './subscription.js'
 import {TcpServer} from './tcp-server.js'
@@ -52,6 +55,8 @@ export interface NodeOptions {
   adminToken: string | null
   /** Origins besides the node's own whose pages may POST to it (`--cors-origin`). */
   corsOrigins: string[]
+  /** The transport and writer the node runs on; the default (TCP, the writer thread) when absent. */
+  seams?: NodeSeams
 }
 
 export const DEFAULT_NODE_OPTIONS = {
@@ -91,7 +96,7 @@ export class BrokerNode implements NodeView {
   readonly startedAt = Date.now()
   readonly publisher: Publisher
   readonly driver: RaftDriver
-  readonly transport: RaftTransport
+  readonly transport: PeerTransport
   readonly events: NodeEvents
   private readonly log: ReplicatedLog
   private readonly subscriptions: SubscriptionRegistry
@@ -104,14 +109,14 @@ export class BrokerNode implements NodeView {
     readonly options: NodeOptions,
     readonly self: number,
     readonly logger: Logger,
-    private readonly writer: DatabaseWriter,
+    private readonly writer: StoreWriter,
     private readonly reader: StoreReader,
     readonly store: MessageStore,
     private readonly releaseDataDir: () => void,
   ) {
     this.nodeId = options.id ?? `${options.host}:${options.tcpPort}`
     this.limits = {...options.limits, maxLineBytes: maxLineBytes(options.limits)}
-    this.transport = new RaftTransport({
+    this.transport = (options.seams ?? REAL_SEAMS).transport({
       self: {index: self, node_id: this.nodeId, tcp_port: options.tcpPort, http_port: options.httpPort, cluster: options.cluster},
       peers: options.peers,
       listen: {host: options.host, port: options.raftPort},
@@ -155,12 +160,12 @@ export class BrokerNode implements NodeView {
       throw new Error("a node with --peers needs the cluster's secret, the same on every member: give --token-file (or PAD_TOKEN)")
     }
     const lock = await prepareDataDir(options.dataDir)
-    let writer: DatabaseWriter | null = null
+    let writer: StoreWriter | null = null
     let reader: StoreReader | null = null
     let node: BrokerNode | null = null
     try {
       const dbPath = path.join(options.dataDir, 'node.db')
-      writer = await DatabaseWriter.open({path: dbPath, migrations: MIGRATIONS, statements: STATEMENTS, inlineMaxRows: INLINE_WRITE_MAX_ROWS})
+      writer = await (options.seams ?? REAL_SEAMS).openWriter({path: dbPath, migrations: MIGRATIONS, statements: STATEMENTS, inlineMaxRows: INLINE_WRITE_MAX_ROWS})
       reader = new StoreReader(dbPath)
       const store = new MessageStore(writer, reader, {
         dedupWindow: options.dedupWindow,

@@ -20,7 +20,7 @@ import type {StoreWriter} from '../storage/store-writer.js'
 import type {WriteOp} from '../storage/writer-protocol.js'
 import {LogLimiter} from '../transport/log-limiter.js'
 import {messageBoundsError, type BoundsContext} from '../transport/message-bounds.js'
-import type {RaftTransport} from '../transport/raft-transport.js'
+import type {PeerTransport} from '../transport/peer-transport.js'
 import {BrokerError, type ErrorCode} from './errors.js'
 import {forwardedPublishError} from './forwarded-publish.js'
 import {decodeForward, decodeForwardResult, encodeForward, encodeForwardResult, type ForwardOutcome} from './forwarding.js'
@@ -112,7 +112,7 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
     private readonly storage: RaftStorage,
     private readonly writer: StoreWriter,
     private readonly store: MessageStore,
-    private readonly transport: RaftTransport,
+    private readonly transport: PeerTransport,
     private readonly logger: Logger,
   ) {
     super()

@@ -9,7 +9,7 @@ import {RaftDriver} from '../../src/broker/raft-driver.js'
 import {MemoryStorage} from '../../src/raft/index.js'
 import type {StoreWriter} from '../../src/storage/store-writer.js'
 import type {RaftStorage} from '../../src/storage/raft-storage.js'
-import type {RaftTransport} from '../../src/transport/raft-transport.js'
+import type {PeerTransport} from '../../src/transport/peer-transport.js'
 
 const MAX_BODY = 1024
 
@@ -56,7 +56,7 @@ function driver(clusterSize = 3): {log: RaftDriver; sent: {kind: string; to: num
     flush: () => {},
     sendForward: (to: number, payload: Buffer) => sent.push({kind: 'forward', to, payload: Buffer.from(payload)}) > 0,
     sendForwardResult: (to: number, payload: Buffer) => void sent.push({kind: 'forwardResult', to, payload: Buffer.from(payload)}),
-  } as unknown as RaftTransport
+  } as unknown as PeerTransport
   const log = new RaftDriver(
     {
       self: 0,
