@@ -12,7 +12,7 @@ import {FaultFilter} from './fault-filter.js'
 import {decodeMessage, encodeMessage} from './message-codec.js'
 import type {NodeCard} from './peer-auth.js'
 import type {PeerTransport} from './peer-transport.js'
-import type {TransportHandlers, TransportOptions} from './raft-transport.js'
+import type {TransportHandlers, TransportLogger, TransportOptions} from './raft-transport.js'
 
 type Delivery = {kind: 'raft'; payload: Buffer} | {kind: 'forward' | 'forwardResult'; payload: Buffer}
 
@@ -21,8 +21,8 @@ export class InMemoryNetwork {
   private readonly members = new Map<number, InMemoryTransport>()
 
   /** A transport for the node these options describe, on this network. */
-  transport(options: Pick<TransportOptions, 'self' | 'handlers' | 'faults'>): InMemoryTransport {
-    return new InMemoryTransport(this, options.self, options.handlers, options.faults ?? new FaultFilter())
+  transport(options: Pick<TransportOptions, 'self' | 'handlers' | 'faults' | 'logger'>): InMemoryTransport {
+    return new InMemoryTransport(this, options.self, options.handlers, options.logger, options.faults ?? new FaultFilter())
   }
 
   /** @internal */
@@ -50,6 +50,7 @@ export class InMemoryTransport implements PeerTransport {
     private readonly network: InMemoryNetwork,
     readonly card: NodeCard,
     private readonly handlers: TransportHandlers,
+    private readonly logger: TransportLogger,
     readonly faults: FaultFilter,
   ) {}
 
@@ -75,7 +76,14 @@ export class InMemoryTransport implements PeerTransport {
   flush(): void {}
 
   sendRaft(message: Message): void {
-    this.send(message.to, {kind: 'raft', payload: encodeMessage(message)})
+    let payload: Buffer
+    try {
+      payload = encodeMessage(message)
+    } catch (error) {
+      this.logger.warn('not sending a Raft message that cannot be encoded', {to: message.to, type: message.type, error: (error as Error).message})
+      return
+    }
+    this.send(message.to, {kind: 'raft', payload})
   }
 
   sendForward(to: number, payload: Uint8Array): boolean {
@@ -118,8 +126,13 @@ export class InMemoryTransport implements PeerTransport {
 
   private dispatch(from: number, delivery: Delivery): void {
     if (this.network.member(this.card.index) !== this) return
-    if (delivery.kind === 'raft') this.handlers.raft(from, decodeMessage(delivery.payload))
-    else if (delivery.kind === 'forward') this.handlers.forward(from, delivery.payload)
-    else this.handlers.forwardResult(from, delivery.payload)
+    // As RaftTransport does: what a handler throws is logged, never thrown out of a timer.
+    try {
+      if (delivery.kind === 'raft') this.handlers.raft(from, decodeMessage(delivery.payload))
+      else if (delivery.kind === 'forward') this.handlers.forward(from, delivery.payload)
+      else this.handlers.forwardResult(from, delivery.payload)
+    } catch (error) {
+      this.logger.warn('a Raft message could not be handled', {from, kind: delivery.kind, error: (error as Error).message})
+    }
   }
 }
