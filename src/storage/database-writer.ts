@@ -24,6 +24,7 @@ import {InlineWriter} from './inline-writer.js'
 import {LatencyWindow} from './latency-window.js'
 import type {StoreWriter, WriterMetrics} from './store-writer.js'
 import {checkOps, validateOps, type CheckedOps} from './write-checks.js'
+import {WriteCounts} from './write-counts.js'
 import {DatabaseWriterError, requestError} from './writer-errors.js'
 import {checkOptions, DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_INLINE_SLOW_MS, DEFAULT_MAX_BATCH_REQUESTS, type WriterOptions} from './writer-options.js'
 import type {FromWorker, SerializedError, ToWorker, WorkerConfig, WriteOp} from './writer-protocol.js'
@@ -79,15 +80,7 @@ export class DatabaseWriter implements StoreWriter {
   /** The main thread's connection for `writeNow`; null when inline writes are off. */
   private readonly inline: InlineWriter | null
 
-  private readonly stats = {
-    batches: 0,
-    requests: 0,
-    failedRequests: 0,
-    rows: 0,
-    batchRequestsTotal: 0,
-    lastBatchSize: 0,
-    maxBatchSize: 0,
-  }
+  private readonly stats = new WriteCounts()
   private readonly commitLatency = new LatencyWindow()
   private readonly txnLatency = new LatencyWindow()
 
@@ -212,8 +205,7 @@ export class DatabaseWriter implements StoreWriter {
     try {
       rows = validateOps(ops).rows
     } catch (error) {
-      this.stats.requests++
-      this.stats.failedRequests++
+      this.stats.failedAlone()
       throw error
     }
     const outcome = inline.run(ops, start)
@@ -223,7 +215,7 @@ export class DatabaseWriter implements StoreWriter {
     this.txnLatency.add(inline.lastMs)
     const failure = inline.error ? requestError(inline.error) : null
     // Counted as a batch of one request, as the thread's batches are; the caller gets the outcome.
-    this.completeBatch([{ops, rows, packed: null, settle: noop}], () => failure)
+    this.stats.settleBatch([{rows, settle: noop}], () => failure)
     if (failure) throw failure
     return true
   }
@@ -241,7 +233,7 @@ export class DatabaseWriter implements StoreWriter {
       rows: s.rows,
       lastBatchSize: s.lastBatchSize,
       maxBatchSize: s.maxBatchSize,
-      avgBatchSize: s.batches === 0 ? 0 : s.batchRequestsTotal / s.batches,
+      avgBatchSize: s.avgBatchSize,
       commitLatencyMs: this.commitLatency.summary(),
       txnLatencyMs: this.txnLatency.summary(),
     }
@@ -293,8 +285,7 @@ export class DatabaseWriter implements StoreWriter {
     try {
       checked = checkOps(ops)
     } catch (error) {
-      this.stats.requests++
-      this.stats.failedRequests++
+      this.stats.failedAlone()
       queueMicrotask(() => settle(error as Error))
       return
     }
@@ -334,7 +325,7 @@ export class DatabaseWriter implements StoreWriter {
     } catch (caught) {
       // checkOps makes this unexpected; fail this batch only and go on with the queue.
       const error = new DatabaseWriterError(`write failed: the batch could not be sent to the writer thread: ${(caught as Error).message}`, 'ERR_WRITE_FAILED', undefined, {cause: caught})
-      this.completeBatch(requests, () => error)
+      this.stats.settleBatch(requests, () => error)
       this.flush()
       this.maybeSendClose()
       return
@@ -355,29 +346,14 @@ export class DatabaseWriter implements StoreWriter {
     this.flush()
     if (batchError) {
       const error = new DatabaseWriterError(`write failed: the transaction of its batch failed: ${batchError.message}`, batchError.code ?? 'ERR_WRITE_FAILED')
-      this.completeBatch(batch.requests, () => error)
+      this.stats.settleBatch(batch.requests, () => error)
     } else if (errors === null) {
-      this.completeBatch(batch.requests, () => null)
+      this.stats.settleBatch(batch.requests, () => null)
     } else {
-      this.completeBatch(batch.requests, (i) => (errors[i] ? requestError(errors[i]) : null))
+      this.stats.settleBatch(batch.requests, (i) => (errors[i] ? requestError(errors[i]) : null))
     }
     this.maybeSendClose()
     this.updateRef()
-  }
-
-  private completeBatch(requests: Request[], errorOf: (index: number) => Error | null): void {
-    const s = this.stats
-    s.batches++
-    s.batchRequestsTotal += requests.length
-    s.lastBatchSize = requests.length
-    if (requests.length > s.maxBatchSize) s.maxBatchSize = requests.length
-    for (let i = 0; i < requests.length; i++) {
-      const error = errorOf(i)
-      s.requests++
-      if (error) s.failedRequests++
-      else s.rows += requests[i].rows
-      requests[i].settle(error)
-    }
   }
 
   /** The writer can no longer write: reject everything pending now, and everything submitted later. */
@@ -390,8 +366,7 @@ export class DatabaseWriter implements StoreWriter {
     this.inFlight = null
     this.queue = []
     for (const request of pending) {
-      this.stats.requests++
-      this.stats.failedRequests++
+      this.stats.failedAlone()
       request.settle(error)
     }
     this.inline?.close()
@@ -401,8 +376,7 @@ export class DatabaseWriter implements StoreWriter {
 
   /** A fatal error on the main connection stops the writer, as one on the thread's does. */
   private failInline(error: SerializedError): Error {
-    this.stats.requests++
-    this.stats.failedRequests++
+    this.stats.failedAlone()
     this.fail(this.stoppedError(`database failed: ${error.message}`, error.code))
     return this.failure!
   }

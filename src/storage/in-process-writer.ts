@@ -17,6 +17,7 @@ import {migrate} from './migrate.js'
 import {BatchFailure, serialize, SqlBatchRunner} from './sql-batch.js'
 import type {StoreWriter, WriterMetrics} from './store-writer.js'
 import {validateOps} from './write-checks.js'
+import {WriteCounts} from './write-counts.js'
 import {DatabaseWriterError, requestError} from './writer-errors.js'
 import {checkOptions, type WriterOptions} from './writer-options.js'
 import type {SerializedError, WriteOp} from './writer-protocol.js'
@@ -35,7 +36,7 @@ export class InProcessWriter implements StoreWriter {
   private closed = false
   private failure: Error | null = null
   private readonly latency = new LatencyWindow()
-  private readonly counts = {batches: 0, requests: 0, failedRequests: 0, rows: 0, lastBatchSize: 0, maxBatchSize: 0, batchRequestsTotal: 0}
+  private readonly counts = new WriteCounts()
 
   /** Opens (creating) the database, runs the pending migrations, prepares the statements. */
   static open(options: WriterOptions): Promise<InProcessWriter> {
@@ -91,7 +92,7 @@ export class InProcessWriter implements StoreWriter {
       rows: c.rows,
       lastBatchSize: c.lastBatchSize,
       maxBatchSize: c.maxBatchSize,
-      avgBatchSize: c.batches === 0 ? 0 : c.batchRequestsTotal / c.batches,
+      avgBatchSize: c.avgBatchSize,
       commitLatencyMs: latency,
       txnLatencyMs: latency,
     }
@@ -116,8 +117,7 @@ export class InProcessWriter implements StoreWriter {
     try {
       rows = validateOps(ops).rows
     } catch (error) {
-      this.counts.requests++
-      this.counts.failedRequests++
+      this.counts.failedAlone()
       queueMicrotask(() => settle(error as Error))
       return
     }
@@ -152,17 +152,6 @@ export class InProcessWriter implements StoreWriter {
       }
     }
     this.latency.add(performance.now() - start)
-    const c = this.counts
-    c.batches++
-    c.batchRequestsTotal += batch.length
-    c.lastBatchSize = batch.length
-    if (batch.length > c.maxBatchSize) c.maxBatchSize = batch.length
-    for (let i = 0; i < batch.length; i++) {
-      const error = errorOf(i)
-      c.requests++
-      if (error) c.failedRequests++
-      else c.rows += batch[i].rows
-      batch[i].settle(error)
-    }
+    this.counts.settleBatch(batch, errorOf)
   }
 }
