@@ -15,7 +15,7 @@ export interface AdminTarget {
   readonly options: {peers: unknown[]}
   readonly self: number
   readonly transport: {faults: {set(peer: number, fault: PeerFault): void; clear(peer?: number): void; active(): Map<number, PeerFault>}}
-  readonly raftLog: {transferLeadership(to: number): void}
+  readonly driver: {transferLeadership(to: number): void}
   readonly events: {publish(event: NodeEvent): void}
   stop(): Promise<void>
 }
@@ -71,7 +71,7 @@ export function adminRoutes(target: AdminTarget, token: string | null): HttpRout
         if (typeof to !== 'number' || !Number.isInteger(to) || to < 0 || to >= members || to === target.self) {
           throw new BrokerError('BAD_REQUEST', `"to" must be the index of another member (0..${members - 1})`)
         }
-        target.raftLog.transferLeadership(to)
+        target.driver.transferLeadership(to)
         return {ok: true, to}
       }),
     },

@@ -12,7 +12,9 @@
  * (`takeWrites`), or are written on their own after a short delay. Until a row is durable it is
  * kept in `pending`, so readers (subscribers catching up) never see a gap.
  */
-import type {DatabaseWriter, SqlValue, WriteOp} from '../storage/database-writer.js'
+import {insertMessagesOp, messageRow, setAppliedOp} from '../storage/schema-rows.js'
+import type {StoreWriter} from '../storage/store-writer.js'
+import type {SqlValue, WriteOp} from '../storage/writer-protocol.js'
 import type {MessageQuery, StoreReader, StoredMessage} from '../storage/store-reader.js'
 import type {Logger} from './logger.js'
 import {decodePublish, type PublishCommand} from './publish-command.js'
@@ -78,7 +80,7 @@ export class MessageStore {
   skippedEntries = 0
 
   constructor(
-    private readonly writer: DatabaseWriter,
+    private readonly writer: StoreWriter,
     private readonly reader: StoreReader,
     private readonly options: MessageStoreOptions,
   ) {
@@ -141,7 +143,7 @@ export class MessageStore {
         pubId: command.id,
       }
       messages.push(message)
-      rows.push([entry.index, command.topic, offset, command.format, command.body, command.timestamp, command.id])
+      rows.push(messageRow(message))
       results.set(entry.index, {topic: command.topic, offset, raftIndex: entry.index, term: entry.term, duplicate: false})
     }
     if (last === this.applied) return results
@@ -204,8 +206,8 @@ export class MessageStore {
       this.flushTimer = null
     }
     const last = this.applied
-    const ops: WriteOp[] = [{stmt: 'setApplied', rows: [[last]]}]
-    if (this.unwrittenRows.length > 0) ops.unshift({stmt: 'insertMessage', rows: this.unwrittenRows})
+    const ops: WriteOp[] = [setAppliedOp(last)]
+    if (this.unwrittenRows.length > 0) ops.unshift(insertMessagesOp(this.unwrittenRows))
     this.unwrittenRows = []
     this.writtenApplied = last
     return {

@@ -6,7 +6,7 @@
 import type http from 'node:http'
 import type {HelloData, NodeEvent, NodeEventData} from '../api/node-events.js'
 import type {RaftInfo} from '../api/node-http.js'
-import type {RaftLog} from './raft-log.js'
+import type {RaftDriver} from './raft-driver.js'
 
 const KEEPALIVE_MS = 15_000
 
@@ -15,11 +15,11 @@ export class NodeEvents {
   private keepalive: NodeJS.Timeout | null = null
 
   constructor(
-    raftLog: RaftLog,
+    driver: RaftDriver,
     /** Unsent bytes a stream may hold before it is cut off as too slow (--max-pending). */
     private readonly maxPendingBytes: number,
   ) {
-    raftLog.on('event', (event: NodeEvent) => this.publish(event))
+    driver.on('event', (event: NodeEvent) => this.publish(event))
   }
 
   publish(event: NodeEvent): void {

@@ -5,15 +5,17 @@
  */
 import path from 'node:path'
 import type {ClusterInfo, HealthInfo, RaftInfo, StatsInfo, StatusInfo, SubscriberInfo, TopicDetail} from '../api/node-http.js'
-import {DatabaseWriter, DEFAULT_INLINE_SLOW_MS, INLINE_BACKOFF_MS} from '../storage/database-writer.js'
+import {DEFAULT_INLINE_SLOW_MS, INLINE_BACKOFF_MS} from '../storage/database-writer.js'
 import {MIGRATIONS, STATEMENTS} from '../storage/schema.js'
 import {StoreReader} from '../storage/store-reader.js'
 import {prepareDataDir} from './data-dir.js'
 import {HttpApi} from './http-api.js'
 import {maxLineBytes, type NodeLimits} from './limits.js'
-import {RaftLog, type RaftTiming} from './raft-log.js'
+import {RaftDriver, type RaftTiming} from './raft-driver.js'
 import {RaftStorage} from '../storage/raft-storage.js'
-import {RaftTransport, type PeerAddress} from '../transport/raft-transport.js'
+import type {StoreWriter} from '../storage/store-writer.js'
+import type {PeerTransport} from '../transport/peer-transport.js'
+import type {PeerAddress} from '../transport/raft-transport.js'
 import {Logger, type LogFormat} from './logger.js'
 import {LoopDelayMonitor} from './loop-delay.js'
 import {MessageStore} from './message-store.js'
@@ -24,6 +26,7 @@ import {Publisher} from './publisher.js'
 import type {ReplicatedLog} from './replicated-log.js'
 import {adminRoutes} from './admin-api.js'
 import {NodeEvents} from './node-events.js'
+import {REAL_SEAMS, type NodeSeams} from './node-seams.js'
 import type {SessionContext, SessionLimits} from './session-context.js'
 import {SubscriptionRegistry} from './subscription.js'
 import {TcpServer} from './tcp-server.js'
@@ -54,6 +57,8 @@ export interface NodeOptions {
   adminToken: string | null
   /** Origins besides the node's own whose pages may POST to it (`--cors-origin`). */
   corsOrigins: string[]
+  /** The transport and writer the node runs on; the default (TCP, the writer thread) when absent. */
+  seams?: NodeSeams
 }
 
 export const DEFAULT_NODE_OPTIONS = {
@@ -92,8 +97,8 @@ export class BrokerNode implements NodeView {
   readonly limits: SessionLimits
   readonly startedAt = Date.now()
   readonly publisher: Publisher
-  readonly raftLog: RaftLog
-  readonly transport: RaftTransport
+  readonly driver: RaftDriver
+  readonly transport: PeerTransport
   readonly events: NodeEvents
   private readonly log: ReplicatedLog
   private readonly subscriptions: SubscriptionRegistry
@@ -108,14 +113,14 @@ export class BrokerNode implements NodeView {
     readonly options: NodeOptions,
     readonly self: number,
     readonly logger: Logger,
-    private readonly writer: DatabaseWriter,
+    private readonly writer: StoreWriter,
     private readonly reader: StoreReader,
     readonly store: MessageStore,
     private readonly releaseDataDir: () => void,
   ) {
     this.nodeId = options.id ?? `${options.host}:${options.tcpPort}`
     this.limits = {...options.limits, maxLineBytes: maxLineBytes(options.limits)}
-    this.transport = new RaftTransport({
+    this.transport = (options.seams ?? REAL_SEAMS).transport({
       self: {index: self, node_id: this.nodeId, tcp_port: options.tcpPort, http_port: options.httpPort, cluster: options.cluster},
       peers: options.peers,
       listen: {host: options.host, port: options.raftPort},
@@ -123,13 +128,13 @@ export class BrokerNode implements NodeView {
       limits: options.limits,
       logger,
       handlers: {
-        raft: (_, message) => this.raftLog.step(message),
-        forward: (from, payload) => this.raftLog.onForward(from, payload),
-        forwardResult: (from, payload) => this.raftLog.onForwardResult(from, payload),
-        peerDisconnected: (peer) => this.raftLog.onPeerDisconnected(peer),
+        raft: (_, message) => this.driver.step(message),
+        forward: (from, payload) => this.driver.onForward(from, payload),
+        forwardResult: (from, payload) => this.driver.onForwardResult(from, payload),
+        peerDisconnected: (peer) => this.driver.onPeerDisconnected(peer),
       },
     })
-    this.raftLog = new RaftLog(
+    this.driver = new RaftDriver(
       {self, clusterSize: options.peers.length, timing: options.timing, proposalTimeoutMs: options.commitTimeoutMs, maxBodyBytes: options.limits.maxBodyBytes},
       new RaftStorage(reader),
       writer,
@@ -137,9 +142,9 @@ export class BrokerNode implements NodeView {
       this.transport,
       logger,
     )
-    this.raftLog.on('fatal', (error: Error) => this.fail(error))
-    this.log = this.raftLog
-    this.events = new NodeEvents(this.raftLog, this.limits.maxPendingBytes)
+    this.driver.on('fatal', (error: Error) => this.fail(error))
+    this.log = this.driver
+    this.events = new NodeEvents(this.driver, this.limits.maxPendingBytes)
     this.publisher = new Publisher(this.log, {maxBodyBytes: options.limits.maxBodyBytes})
     this.subscriptions = new SubscriptionRegistry(store)
     store.onApplied((messages) => this.recentMessages.add(messages.length))
@@ -160,12 +165,12 @@ export class BrokerNode implements NodeView {
       throw new Error("a node with --peers needs the cluster's secret, the same on every member: give --token-file (or PAD_TOKEN)")
     }
     const lock = await prepareDataDir(options.dataDir)
-    let writer: DatabaseWriter | null = null
+    let writer: StoreWriter | null = null
     let reader: StoreReader | null = null
     let node: BrokerNode | null = null
     try {
       const dbPath = path.join(options.dataDir, 'node.db')
-      writer = await DatabaseWriter.open({path: dbPath, migrations: MIGRATIONS, statements: STATEMENTS, inlineMaxRows: INLINE_WRITE_MAX_ROWS})
+      writer = await (options.seams ?? REAL_SEAMS).openWriter({path: dbPath, migrations: MIGRATIONS, statements: STATEMENTS, inlineMaxRows: INLINE_WRITE_MAX_ROWS})
       reader = new StoreReader(dbPath)
       const store = new MessageStore(writer, reader, {
         dedupWindow: options.dedupWindow,
@@ -233,8 +238,8 @@ export class BrokerNode implements NodeView {
       leader_id: status.leader === null ? null : this.memberId(status.leader),
       leader_index: status.leader,
       node_index: this.self,
-      pre_candidate: this.raftLog.isPreCandidate,
-      elections_won: this.raftLog.elections,
+      pre_candidate: this.driver.isPreCandidate,
+      elections_won: this.driver.elections,
     }
   }
 
@@ -344,7 +349,7 @@ export class BrokerNode implements NodeView {
    */
   health(): HealthInfo {
     const status = this.log.status()
-    const ready = status.leader !== null && status.lastApplied >= status.commitIndex && this.raftLog.knowsCommitIndex()
+    const ready = status.leader !== null && status.lastApplied >= status.commitIndex && this.driver.knowsCommitIndex()
     return {ok: true, ready, node_id: this.nodeId, state: status.role, leader: status.leader !== null}
   }
 

@@ -16,6 +16,7 @@ import {parentPort, receiveMessageOnPort, workerData} from 'node:worker_threads'
 
 import Database from 'better-sqlite3'
 
+import {migrate} from './migrate.js'
 import {BatchFailure, CodedError, codeOf, serialize, SqlBatchRunner} from './sql-batch.js'
 import {isFatalSqliteCode, JOURNAL_SIZE_LIMIT_BYTES, type BatchDoneMessage, type FromWorker, type SerializedError, type ToWorker, type WorkerConfig} from './writer-protocol.js'
 
@@ -96,32 +97,6 @@ function openDatabase(config: WorkerConfig): Database.Database {
     db?.close()
     throw new CodedError(codeOf(error) ?? 'ERR_DB_OPEN', `cannot open database "${config.path}": ${(error as Error).message}`)
   }
-}
-
-/** Runs migrations[v..] where v is the current user_version, each in its own transaction. */
-function migrate(db: Database.Database, migrations: string[]): {before: number; after: number} {
-  const before = Number(db.pragma('user_version', {simple: true}))
-  if (before > migrations.length) {
-    throw new CodedError(
-      'ERR_DB_SCHEMA_TOO_NEW',
-      `database schema version ${before} is newer than this program knows (${migrations.length} migrations)`,
-    )
-  }
-  for (let version = before; version < migrations.length; version++) {
-    try {
-      db.exec('BEGIN IMMEDIATE')
-      db.exec(migrations[version])
-      db.pragma(`user_version = ${version + 1}`)
-      db.exec('COMMIT')
-    } catch (error) {
-      if (db.inTransaction) db.exec('ROLLBACK')
-      throw new CodedError(
-        codeOf(error) ?? 'ERR_DB_MIGRATION',
-        `migration ${version + 1} of ${migrations.length} (user_version ${version} -> ${version + 1}) failed: ${(error as Error).message}`,
-      )
-    }
-  }
-  return {before, after: migrations.length}
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ import {
   type PeerKey,
 } from './peer-auth.js'
 import {PeerLink, type HandshakeAnswer} from './peer-link.js'
+import type {PeerTransport} from './peer-transport.js'
 
 export type {NodeCard} from './peer-auth.js'
 
@@ -69,7 +70,7 @@ export interface TransportOptions {
   maxQueuedBytesPerPeer?: number
 }
 
-export class RaftTransport {
+export class RaftTransport implements PeerTransport {
   readonly faults: FaultFilter
   private readonly server: net.Server
   private readonly links = new Map<number, PeerLink>()

@@ -4,7 +4,7 @@ import type http from 'node:http'
 import {expect} from 'chai'
 import type {RaftInfo} from '../../src/api/node-http.js'
 import {NodeEvents} from '../../src/broker/node-events.js'
-import type {RaftLog} from '../../src/broker/raft-log.js'
+import type {RaftDriver} from '../../src/broker/raft-driver.js'
 
 /** The part of a ServerResponse NodeEvents uses, with a backlog that grows when the reader does not read. */
 class FakeStream extends EventEmitter {
@@ -52,13 +52,13 @@ const SNAPSHOT: RaftInfo = {
 
 describe('node events (SSE)', () => {
   it('cuts off a stream whose unsent bytes would pass the bound, and keeps the one that reads', () => {
-    const raftLog = new EventEmitter()
-    const events = new NodeEvents(raftLog as unknown as RaftLog, 4096)
+    const driver = new EventEmitter()
+    const events = new NodeEvents(driver as unknown as RaftDriver, 4096)
     const fast = new FakeStream()
     const slow = new FakeStream()
     slow.reading = false
     for (const stream of [fast, slow]) events.stream(new EventEmitter() as http.IncomingMessage, stream as unknown as http.ServerResponse, SNAPSHOT)
-    for (let i = 0; i < 100; i++) raftLog.emit('event', {type: 'commit', commit_index: i, padding: 'x'.repeat(100)})
+    for (let i = 0; i < 100; i++) driver.emit('event', {type: 'commit', commit_index: i, padding: 'x'.repeat(100)})
     expect(slow.destroyed).to.equal(true)
     expect(slow.writableLength).to.be.at.most(4096)
     expect(fast.destroyed).to.equal(false)

@@ -1,7 +1,9 @@
 /**
  * A cluster of real `pad-cli node` processes started by hand (`--peers`), for the replicated
  * broker's process-level tests. Built on NodeFixture, so every process is stopped by pid and
- * every temp dir removed after the test.
+ * every temp dir removed after the test. What a test asks of a cluster over HTTP (leader,
+ * faults, messages, convergence) is ClusterView, shared with the in-process cluster
+ * (test/broker/helpers/in-process-cluster.ts).
  */
 import fs from 'node:fs'
 import path from 'node:path'
@@ -20,40 +22,16 @@ export interface StoredMessage {
 
 export const TOKEN = 'test-cluster-token'
 
-export class TestCluster {
-  readonly nodes: (NodeProcess | null)[]
+/** A member as the tests reach it: its HTTP API. */
+export interface HttpMember {
+  url(pathAndQuery: string): string
+}
 
-  private constructor(
-    private readonly fixture: NodeFixture,
-    readonly ports: Ports[],
-    readonly dataDirs: string[],
-    private readonly args: string[],
-    nodes: NodeProcess[],
-  ) {
-    this.nodes = nodes
-  }
-
-  static async start(fixture: NodeFixture, size = 3, extraArgs: string[] = []): Promise<TestCluster> {
-    const ports: Ports[] = []
-    for (let i = 0; i < size; i++) ports.push({tcp: await freePort(), http: await freePort(), raft: await freePort()})
-    const dir = fixture.tempDir()
-    const tokenFile = path.join(dir, 'token')
-    fs.writeFileSync(tokenFile, TOKEN, {mode: 0o600})
-    const args = ['--peers', ports.map((p) => `${HOST}:${p.raft}`).join(','), '--token-file', tokenFile, ...extraArgs]
-    const dataDirs = ports.map((_, i) => path.join(dir, `node-${i}`))
-    const nodes = await Promise.all(ports.map((p, i) => fixture.start({ports: p, dataDir: dataDirs[i], args})))
-    return new TestCluster(fixture, ports, dataDirs, args, nodes)
-  }
-
-  node(index: number): NodeProcess {
-    const node = this.nodes[index]
-    if (!node) throw new Error(`node ${index} is not running`)
-    return node
-  }
-
-  running(): number[] {
-    return this.nodes.flatMap((n, i) => (n && n.running ? [i] : []))
-  }
+/** What a test asks of a running cluster, over each member's HTTP API. */
+export abstract class ClusterView {
+  abstract node(index: number): HttpMember
+  /** The indexes of the members running now. */
+  abstract running(): number[]
 
   async raft(index: number): Promise<RaftInfo> {
     return (await getJson(this.node(index), '/raft')) as RaftInfo
@@ -73,17 +51,6 @@ export class TestCluster {
       },
       timeoutMs,
     )
-  }
-
-  async kill(index: number): Promise<void> {
-    await this.node(index).kill()
-    this.nodes[index] = null
-  }
-
-  async restart(index: number): Promise<NodeProcess> {
-    const node = await this.fixture.start({ports: this.ports[index], dataDir: this.dataDirs[index], args: this.args})
-    this.nodes[index] = node
-    return node
   }
 
   /** Cuts `index` off from every other node, on both sides of each link. */
@@ -124,13 +91,61 @@ export class TestCluster {
   }
 }
 
-export async function getJson(node: NodeProcess, pathAndQuery: string): Promise<unknown> {
+export class TestCluster extends ClusterView {
+  readonly nodes: (NodeProcess | null)[]
+
+  private constructor(
+    private readonly fixture: NodeFixture,
+    readonly ports: Ports[],
+    readonly dataDirs: string[],
+    private readonly args: string[],
+    nodes: NodeProcess[],
+  ) {
+    super()
+    this.nodes = nodes
+  }
+
+  static async start(fixture: NodeFixture, size = 3, extraArgs: string[] = []): Promise<TestCluster> {
+    const ports: Ports[] = []
+    for (let i = 0; i < size; i++) ports.push({tcp: await freePort(), http: await freePort(), raft: await freePort()})
+    const dir = fixture.tempDir()
+    const tokenFile = path.join(dir, 'token')
+    fs.writeFileSync(tokenFile, TOKEN, {mode: 0o600})
+    const args = ['--peers', ports.map((p) => `${HOST}:${p.raft}`).join(','), '--token-file', tokenFile, ...extraArgs]
+    const dataDirs = ports.map((_, i) => path.join(dir, `node-${i}`))
+    const nodes = await Promise.all(ports.map((p, i) => fixture.start({ports: p, dataDir: dataDirs[i], args})))
+    return new TestCluster(fixture, ports, dataDirs, args, nodes)
+  }
+
+  node(index: number): NodeProcess {
+    const node = this.nodes[index]
+    if (!node) throw new Error(`node ${index} is not running`)
+    return node
+  }
+
+  running(): number[] {
+    return this.nodes.flatMap((n, i) => (n && n.running ? [i] : []))
+  }
+
+  async kill(index: number): Promise<void> {
+    await this.node(index).kill()
+    this.nodes[index] = null
+  }
+
+  async restart(index: number): Promise<NodeProcess> {
+    const node = await this.fixture.start({ports: this.ports[index], dataDir: this.dataDirs[index], args: this.args})
+    this.nodes[index] = node
+    return node
+  }
+}
+
+export async function getJson(node: HttpMember, pathAndQuery: string): Promise<unknown> {
   const response = await fetch(node.url(pathAndQuery), {signal: AbortSignal.timeout(3000)})
   if (response.status !== 200) throw new Error(`GET ${pathAndQuery}: ${response.status} ${await response.text()}`)
   return response.json()
 }
 
-export async function admin(node: NodeProcess, method: string, pathName: string, body?: unknown): Promise<unknown> {
+export async function admin(node: HttpMember, method: string, pathName: string, body?: unknown): Promise<unknown> {
   const response = await fetch(node.url(pathName), {
     method,
     headers: {authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json'},

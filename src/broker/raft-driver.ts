@@ -16,12 +16,13 @@ import {EventEmitter} from 'node:events'
 import {Raft, type Entry, type HardState, type Message, type Ready, type Role, type SoftState} from '../raft/index.js'
 import type {RaftEvent} from '../api/node-events.js'
 import type {RaftRole} from '../api/node-http.js'
-import type {DatabaseWriter, SqlValue, WriteOp} from '../storage/database-writer.js'
 import type {RaftStorage} from '../storage/raft-storage.js'
-import {ENTRY_TYPE_CODE} from '../storage/schema.js'
+import {appendEntriesOp, hardStateOp, truncateLogOp} from '../storage/schema-rows.js'
+import type {StoreWriter} from '../storage/store-writer.js'
+import type {WriteOp} from '../storage/writer-protocol.js'
 import {LogLimiter} from '../transport/log-limiter.js'
 import {messageBoundsError, type BoundsContext} from '../transport/message-bounds.js'
-import type {RaftTransport} from '../transport/raft-transport.js'
+import type {PeerTransport} from '../transport/peer-transport.js'
 import {BrokerError, type ErrorCode} from './errors.js'
 import {forwardedPublishError} from './forwarded-publish.js'
 import {decodeForward, decodeForwardResult, encodeForward, encodeForwardResult, type ForwardOutcome} from './forwarding.js'
@@ -35,7 +36,7 @@ export interface RaftTiming {
   heartbeatMs: number
 }
 
-export interface RaftLogOptions {
+export interface RaftDriverOptions {
   self: number
   clusterSize: number
   timing: RaftTiming
@@ -79,7 +80,7 @@ const ROLE_NAMES: Record<Role, RaftRole> = {
   precandidate: 'FOLLOWER',
 }
 
-export class RaftLog extends EventEmitter implements ReplicatedLog {
+export class RaftDriver extends EventEmitter implements ReplicatedLog {
   private readonly raft: Raft
   private softState: SoftState = {role: 'follower', leaderId: null}
   private proposals: Proposal[] = []
@@ -103,11 +104,11 @@ export class RaftLog extends EventEmitter implements ReplicatedLog {
   elections = 0
 
   constructor(
-    private readonly options: RaftLogOptions,
+    private readonly options: RaftDriverOptions,
     private readonly storage: RaftStorage,
-    private readonly writer: DatabaseWriter,
+    private readonly writer: StoreWriter,
     private readonly store: MessageStore,
-    private readonly transport: RaftTransport,
+    private readonly transport: PeerTransport,
     private readonly logger: Logger,
   ) {
     super()
@@ -357,24 +358,22 @@ export class RaftLog extends EventEmitter implements ReplicatedLog {
     const ops: WriteOp[] = []
     if (ready.entries.length > 0) {
       const first = ready.entries[0].index
-      if (first <= this.storage.lastIndex()) ops.push({stmt: 'truncateLogFrom', rows: [[first]]})
-      const rows: SqlValue[][] = ready.entries.map((e: Entry) => [e.index, e.term, ENTRY_TYPE_CODE[e.type as 'normal' | 'noop'], e.data])
-      ops.push({stmt: 'appendEntry', rows})
+      if (first <= this.storage.lastIndex()) ops.push(truncateLogOp(first))
+      ops.push(appendEntriesOp(ready.entries))
     }
     const hs = ready.hardState
     if (hs) {
       const stored = this.storage.initialState()
       const votingChanged = hs.term !== stored.term || hs.vote !== stored.vote
       if (votingChanged || ops.length > 0) {
-        ops.push({stmt: 'setHardState', rows: [[hs.term, hs.vote, hs.commit]]})
+        ops.push(hardStateOp(hs))
         this.unwrittenHardState = null
       } else {
         this.unwrittenHardState = hs
       }
     }
     if (ops.length > 0 && this.unwrittenHardState) {
-      const lazy = this.unwrittenHardState
-      ops.push({stmt: 'setHardState', rows: [[lazy.term, lazy.vote, lazy.commit]]})
+      ops.push(hardStateOp(this.unwrittenHardState))
       this.unwrittenHardState = null
     }
     return ops

@@ -5,11 +5,11 @@ import {decodeForward, decodeForwardResult, encodeForward, encodeForwardResult} 
 import {Logger} from '../../src/broker/logger.js'
 import type {ApplyResult, MessageStore} from '../../src/broker/message-store.js'
 import {encodePublish} from '../../src/broker/publish-command.js'
-import {RaftLog} from '../../src/broker/raft-log.js'
+import {RaftDriver} from '../../src/broker/raft-driver.js'
 import {MemoryStorage} from '../../src/raft/index.js'
-import type {DatabaseWriter} from '../../src/storage/database-writer.js'
+import type {StoreWriter} from '../../src/storage/store-writer.js'
 import type {RaftStorage} from '../../src/storage/raft-storage.js'
-import type {RaftTransport} from '../../src/transport/raft-transport.js'
+import type {PeerTransport} from '../../src/transport/peer-transport.js'
 
 const MAX_BODY = 1024
 
@@ -44,20 +44,20 @@ describe('forwarded publishes, as the leader sees them', () => {
   })
 })
 
-/** A RaftLog as member 0, over memory storage and fakes of the writer, the store and the transport. */
-function driver(clusterSize = 3): {log: RaftLog; sent: {kind: string; to: number; payload: Buffer}[]; lines: string[]} {
+/** A RaftDriver as member 0, over memory storage and fakes of the writer, the store and the transport. */
+function driver(clusterSize = 3): {log: RaftDriver; sent: {kind: string; to: number; payload: Buffer}[]; lines: string[]} {
   const lines: string[] = []
   const sent: {kind: string; to: number; payload: Buffer}[] = []
   const storage = new MemoryStorage()
-  const writer = {writeNow: () => true, write: () => Promise.resolve()} as unknown as DatabaseWriter
+  const writer = {writeNow: () => true, write: () => Promise.resolve()} as unknown as StoreWriter
   const store = {appliedIndex: 0, apply: () => new Map<number, ApplyResult>(), takeWritesDue: () => null} as unknown as MessageStore
   const transport = {
     sendRaft: () => {},
     flush: () => {},
     sendForward: (to: number, payload: Buffer) => sent.push({kind: 'forward', to, payload: Buffer.from(payload)}) > 0,
     sendForwardResult: (to: number, payload: Buffer) => void sent.push({kind: 'forwardResult', to, payload: Buffer.from(payload)}),
-  } as unknown as RaftTransport
-  const log = new RaftLog(
+  } as unknown as PeerTransport
+  const log = new RaftDriver(
     {
       self: 0,
       clusterSize,
@@ -79,8 +79,8 @@ function settle(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 20))
 }
 
-describe('RaftLog forwarding', () => {
-  let logs: RaftLog[] = []
+describe('RaftDriver forwarding', () => {
+  let logs: RaftDriver[] = []
   afterEach(async () => {
     for (const log of logs) await log.close()
     logs = []

@@ -1,0 +1,36 @@
+/**
+ * How the node's values become rows of schema.ts's statements: the writes of the Raft log,
+ * its hard state, and the messages the state machine stores. The read side is store-reader.ts.
+ */
+import type {Entry, HardState} from '../raft/index.js'
+import {ENTRY_TYPE_CODE} from './schema.js'
+import type {StoredMessage} from './store-reader.js'
+import type {SqlValue, WriteOp} from './writer-protocol.js'
+
+/** Removes the log's entries from index `first` on (a new leader's entries replace them). */
+export function truncateLogOp(first: number): WriteOp {
+  return {stmt: 'truncateLogFrom', rows: [[first]]}
+}
+
+export function appendEntriesOp(entries: Entry[]): WriteOp {
+  const rows: SqlValue[][] = entries.map((e: Entry) => [e.index, e.term, ENTRY_TYPE_CODE[e.type as 'normal' | 'noop'], e.data])
+  return {stmt: 'appendEntry', rows}
+}
+
+export function hardStateOp(hs: HardState): WriteOp {
+  return {stmt: 'setHardState', rows: [[hs.term, hs.vote, hs.commit]]}
+}
+
+/** One stored message's row of `insertMessages`. */
+export function messageRow(m: StoredMessage): SqlValue[] {
+  return [m.raftIndex, m.topic, m.offset, m.format, m.body, m.timestamp, m.pubId]
+}
+
+export function insertMessagesOp(rows: SqlValue[][]): WriteOp {
+  return {stmt: 'insertMessage', rows}
+}
+
+/** The state machine has applied the log up to `last`. */
+export function setAppliedOp(last: number): WriteOp {
+  return {stmt: 'setApplied', rows: [[last]]}
+}

@@ -1,0 +1,24 @@
+/**
+ * What a broker node needs of its Raft transport. RaftTransport (TCP, authenticated) is the one
+ * every node runs; InMemoryTransport carries the same traffic between nodes of one process, for
+ * tests (see src/broker/node-seams.ts).
+ */
+import type {Message} from '../raft/index.js'
+import type {FaultFilter} from './fault-filter.js'
+import type {NodeCard} from './peer-auth.js'
+
+export interface PeerTransport {
+  /** Faults injected on traffic to and from each peer (the node's /admin/faults). */
+  readonly faults: FaultFilter
+  start(): Promise<void>
+  close(): Promise<void>
+  /** What each peer said about itself, once it has connected to us. */
+  peerCard(index: number): NodeCard | undefined
+  isConnected(peer: number): boolean
+  /** Sends what is queued for every peer now. */
+  flush(): void
+  sendRaft(message: Message): void
+  /** False when the frame surely did not leave (no connection, or the queue is full). */
+  sendForward(to: number, payload: Uint8Array): boolean
+  sendForwardResult(to: number, payload: Uint8Array): void
+}
