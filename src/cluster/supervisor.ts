@@ -40,7 +40,7 @@ import {ControlServer, type ControlRequest} from './control.js'
 import type {ClusterPaths} from './layout.js'
 import {callJson, followEvents, getRaft, requestJson, type RaftInfo} from './node-api.js'
 import {checkIndex, type NodeRef} from './node-args.js'
-import {isAlive, signal, sleep} from './process-util.js'
+import {isAlive, settlesWithin, signal, sleep} from './process-util.js'
 import {afterCrash, type CrashStreak} from './restart-policy.js'
 import {readState, readToken, writeState, type ClusterState, type NodeRecord} from './state.js'
 import {faultViews, type ClusterStatus, type FaultView, type NodeStatus} from './status.js'
@@ -196,7 +196,7 @@ export class Supervisor {
       if (this.expiryTimer) clearTimeout(this.expiryTimer)
       for (const node of this.nodes) this.cancelRestart(node)
       // Let a request in progress (a restart, say) finish first, so it starts nothing after us.
-      await Promise.race([this.queue, sleep(15_000)])
+      await settlesWithin(this.queue, 15_000)
       const grace = this.options.stopGraceMs ?? 8000
       await Promise.all(this.nodes.filter((n) => this.alive(n)).map((n) => this.stopProcess(n, 'down', grace)))
       for (const node of this.nodes) node.closeEvents?.()
@@ -449,11 +449,7 @@ export class Supervisor {
   private async waitExit(node: NodeHandle, timeoutMs: number): Promise<boolean> {
     const exited = node.exited
     if (!exited || !node.subprocess) return true
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)))
-    const result = await Promise.race([exited.then(() => true as const), timeout])
-    clearTimeout(timer)
-    return result
+    return settlesWithin(exited, timeoutMs)
   }
 
   /** SIGTERM (and SIGCONT if paused), SIGKILL after `graceMs`; resolves once it has exited. */
