@@ -3,6 +3,7 @@
  * one line with the right exit code (no stack trace) instead of oclif's default.
  */
 import {Args, Command, Flags} from '@oclif/core'
+import type {ControlAnswers, ExitInfo, RequestOf} from '../api/control.js'
 import {fail} from '../cli/fail.js'
 import {ACTION_TIMEOUT_MS, ClusterHandle} from './cluster.js'
 import {ClusterError} from './errors.js'
@@ -42,28 +43,22 @@ export type NodeOp = 'kill' | 'stop' | 'start' | 'restart' | 'pause' | 'resume'
  * The body of kill/stop/start/restart/pause/resume: parse the node, ask the supervisor,
  * print its answer as JSON or as the sentence `say` makes of it.
  */
-export async function runNodeOp(
+export async function runNodeOp<K extends NodeOp>(
   command: ClusterCommand,
-  op: NodeOp,
+  op: K,
   nodeText: string,
   flags: {cluster: string; json: boolean},
-  say: (answer: NodeOpAnswer) => string,
+  say: (answer: ControlAnswers[K]) => string,
 ): Promise<void> {
   const ref = parseNodeRef(nodeText)
   const cluster = await ClusterHandle.open(flags.cluster)
-  const answer = await cluster.request<NodeOpAnswer>(op, {node: cluster.check(ref)}, ACTION_TIMEOUT_MS)
+  const request: RequestOf<K> = {op, node: cluster.check(ref)}
+  const answer = await cluster.request(request, ACTION_TIMEOUT_MS)
   if (flags.json) command.log(JSON.stringify(answer, null, 2))
   else command.log(say(answer))
 }
 
-export interface NodeOpAnswer {
-  node: number
-  pid: number
-  previous_pid?: number
-  exit?: {code: number | null; signal: string | null}
-}
-
-export function exitText(exit: NodeOpAnswer['exit']): string {
-  if (!exit) return 'it did not exit in time'
-  return exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`
+export function exitText(exit: ExitInfo): string {
+  if (exit.signal) return `killed by ${exit.signal}`
+  return exit.code === null ? 'it did not exit in time' : `exit code ${exit.code}`
 }

@@ -14,12 +14,13 @@
  *
  * It knows the nodes only through their pids, ports, files and HTTP API.
  */
+import type {ControlAnswers} from '../api/control.js'
 import type {EventLog} from './events.js'
 import {ControlServer} from './control.js'
 import type {ClusterPaths} from './layout.js'
 import {isAlive, settlesWithin} from './process-util.js'
 import type {ClusterStatus} from './status.js'
-import {ControlApi} from './supervisor/control-api.js'
+import {controlHandlers} from './supervisor/control-api.js'
 import {SupervisorCore, type SupervisorOptions} from './supervisor/core.js'
 import {NetworkFaults} from './supervisor/network-faults.js'
 import {NodeProcesses} from './supervisor/processes.js'
@@ -58,15 +59,8 @@ export class Supervisor {
       },
       leftService: () => observer.updateLeader(),
     })
-    const api = new ControlApi({
-      core,
-      processes: this.processes,
-      faults,
-      observer,
-      status: () => this.status() as unknown as Promise<Record<string, unknown>>,
-      down: () => this.down(),
-    })
-    this.control = new ControlServer(paths.socket, (request) => api.handle(request))
+    const handlers = controlHandlers({core, processes: this.processes, faults, observer, status: () => this.status(), down: () => this.down()})
+    this.control = new ControlServer(paths.socket, handlers)
   }
 
   get events(): EventLog {
@@ -138,7 +132,7 @@ export class Supervisor {
     this.faults.pushDirty()
   }
 
-  private async down(): Promise<Record<string, unknown>> {
+  private async down(): Promise<ControlAnswers['down']> {
     const pids = this.core.nodes.map((n) => n.record.pid).filter((p): p is number => p !== null && isAlive(p))
     await this.shutdown()
     const left = pids.filter((pid) => isAlive(pid))

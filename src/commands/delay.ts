@@ -36,7 +36,7 @@ random) in the node's transport. 0 removes the delay. Lasts until pad-cli heal, 
     const jitterMs = flags.jitter === undefined ? 0 : parseMs(flags.jitter, '--jitter')
     const forMs = flags.for === undefined ? undefined : parseDurationArg(flags.for, '--for', 's')
     const cluster = await ClusterHandle.open(flags.cluster)
-    const answer = await cluster.request<{node: number; pending: number[]}>('delay', {node: cluster.check(ref), ms, jitter_ms: jitterMs, for_ms: forMs})
+    const answer = await cluster.request({op: 'delay', node: cluster.check(ref), ms, jitter_ms: jitterMs, for_ms: forMs})
     if (flags.json) {
       this.printJson(answer)
       return

@@ -17,7 +17,7 @@ steps down, and nodes that fell behind catch up.'
   async run(): Promise<void> {
     const {flags} = await this.parse(Heal)
     const cluster = await ClusterHandle.open(flags.cluster)
-    const answer = await cluster.request<{applied: number[]; pending: number[]}>('heal')
+    const answer = await cluster.request({op: 'heal'})
     if (flags.json) this.printJson(answer)
     else this.log('Healed: no network faults remain.')
     if (!flags.json && answer.pending.length > 0) this.log(`Node(s) ${answer.pending.join(', ')} are not running: they start healthy.`)

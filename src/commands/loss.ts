@@ -30,7 +30,7 @@ node's transport. 0 removes the loss; 100 is a partition of the node. Lasts unti
     const percent = Math.round(fraction * 100_000) / 1000
     const forMs = flags.for === undefined ? undefined : parseDurationArg(flags.for, '--for', 's')
     const cluster = await ClusterHandle.open(flags.cluster)
-    const answer = await cluster.request<{node: number; pending: number[]}>('loss', {node: cluster.check(ref), percent, for_ms: forMs})
+    const answer = await cluster.request({op: 'loss', node: cluster.check(ref), percent, for_ms: forMs})
     if (flags.json) {
       this.printJson(answer)
       return

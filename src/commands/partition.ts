@@ -3,7 +3,7 @@ import {ClusterHandle} from '../cluster/cluster.js'
 import {ClusterCommand, clusterFlag, jsonFlag} from '../cluster/command.js'
 import {badArgument} from '../cluster/errors.js'
 import {formatMs} from '../cluster/events.js'
-import {parseShape, SHAPES, type Partition} from '../cluster/faults.js'
+import {parseShape, SHAPES} from '../cluster/faults.js'
 import {parseDurationArg, parseGroup} from '../cluster/node-args.js'
 
 export default class PartitionCommand extends ClusterCommand {
@@ -51,7 +51,7 @@ neighbours on a ring 0..n-1: every node sees a majority, no two the same; 4 node
     const groups = texts.map((t) => parseGroup(t))
     const cluster = await ClusterHandle.open(flags.cluster)
     for (const group of groups) for (const ref of group) cluster.check(ref)
-    const answer = await cluster.request<Partition & {for_ms: number | null; applied: number[]; pending: number[]}>('partition', {groups, shape, for_ms: forMs})
+    const answer = await cluster.request({op: 'partition', groups, shape, for_ms: forMs})
     if (flags.json) {
       this.printJson(answer)
       return

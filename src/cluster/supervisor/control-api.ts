@@ -1,11 +1,11 @@
 /**
- * The control API's requests, as the supervisor answers them: `status`, `ping` and `down` at
- * once; requests that change things one at a time, in order; nothing but those three once the
- * cluster is stopping.
+ * The control API's handlers, one per request of src/api/control.ts: `status`, `ping` and
+ * `down` answer at once; requests that change things run one at a time, in order, and are
+ * refused once the cluster is stopping.
  */
-import {ClusterError, badArgument} from '../errors.js'
-import type {ControlRequest} from '../control.js'
-import {checkIndex, type NodeRef} from '../node-args.js'
+import type {ControlAnswers, ControlHandlers, NodeRef} from '../../api/control.js'
+import {ClusterError} from '../errors.js'
+import {checkIndex} from '../node-args.js'
 import type {SupervisorCore} from './core.js'
 import {transferLeadership} from './leadership.js'
 import type {NetworkFaults} from './network-faults.js'
@@ -18,76 +18,51 @@ export interface ControlParts {
   processes: NodeProcesses
   faults: NetworkFaults
   observer: RaftObserver
-  status(): Promise<Record<string, unknown>>
-  down(): Promise<Record<string, unknown>>
+  status(): Promise<ControlAnswers['status']>
+  down(): Promise<ControlAnswers['down']>
 }
 
-export class ControlApi {
-  constructor(private readonly parts: ControlParts) {}
+export function controlHandlers(parts: ControlParts): ControlHandlers {
+  const {core, processes, faults, observer} = parts
 
-  handle(request: ControlRequest): Promise<Record<string, unknown>> {
-    const {core} = this.parts
-    if (core.stopping && !['status', 'ping', 'down'].includes(request.op)) {
-      return Promise.reject(new ClusterError('NOT_UP', 'the cluster is stopping'))
-    }
-    switch (request.op) {
-      case 'status':
-        return this.parts.status()
-      case 'ping':
-        return Promise.resolve({pid: process.pid})
-      case 'down':
-        return this.parts.down()
-      default:
-        // Requests that change things run one at a time, in order.
-        return core.serialized(() => this.mutate(request))
-    }
-  }
-
-  private async mutate(request: ControlRequest): Promise<Record<string, unknown>> {
-    const {processes, faults} = this.parts
-    switch (request.op) {
-      case 'kill':
-        return processes.kill(await this.resolve(request.node))
-      case 'stop':
-        return processes.stop(await this.resolve(request.node))
-      case 'start':
-        return processes.start(await this.resolve(request.node))
-      case 'restart':
-        return processes.restart(await this.resolve(request.node))
-      case 'pause':
-        return processes.pause(await this.resolve(request.node))
-      case 'resume':
-        return processes.resume(await this.resolve(request.node))
-      case 'partition':
-        return faults.partition(request, (refs) => this.resolveRefs(refs))
-      case 'heal':
-        return faults.heal()
-      case 'transfer':
-        return transferLeadership(this.parts.core, this.parts.observer, request.to === undefined || request.to === null ? null : await this.resolve(request.to))
-      case 'delay':
-        return faults.delay(await this.resolve(request.node), request)
-      case 'loss':
-        return faults.loss(await this.resolve(request.node), request)
-      default:
-        throw badArgument(`unknown request "${request.op}"`)
-    }
-  }
-
-  /** A node reference from a request: an index in range, or `leader` (asked of the nodes now). */
-  private async resolve(ref: unknown): Promise<NodeHandle> {
-    const {core, observer} = this.parts
+  /** A node a request names: an index in range, or `leader` (asked of the nodes now). */
+  const resolve = async (ref: NodeRef): Promise<NodeHandle> => {
     if (ref === 'leader') {
       const leader = observer.leaderOf(await observer.refresh())
       if (leader === null) throw new ClusterError('NO_LEADER', 'no node is leader right now: see pad-cli status')
       return core.nodes[leader]
     }
-    if (typeof ref !== 'number') throw badArgument('give a node index or "leader"')
     return core.nodes[checkIndex(ref, core.size)]
   }
 
-  private async resolveRefs(refs: NodeRef[]): Promise<number[]> {
+  const resolveRefs = async (refs: NodeRef[]): Promise<number[]> => {
     const out: number[] = []
-    for (const ref of refs) out.push((await this.resolve(ref)).record.index)
+    for (const ref of refs) out.push((await resolve(ref)).record.index)
     return out
+  }
+
+  /** A request that changes things: in line behind the others, and only while the cluster is up. */
+  const queued =
+    <R, A>(task: (request: R) => Promise<A>) =>
+    (request: R): Promise<A> => {
+      if (core.stopping) return Promise.reject(new ClusterError('NOT_UP', 'the cluster is stopping'))
+      return core.serialized(() => task(request))
+    }
+
+  return {
+    status: () => parts.status(),
+    ping: async () => ({pid: process.pid}),
+    down: () => parts.down(),
+    kill: queued(async (r) => processes.kill(await resolve(r.node))),
+    stop: queued(async (r) => processes.stop(await resolve(r.node))),
+    start: queued(async (r) => processes.start(await resolve(r.node))),
+    restart: queued(async (r) => processes.restart(await resolve(r.node))),
+    pause: queued(async (r) => processes.pause(await resolve(r.node))),
+    resume: queued(async (r) => processes.resume(await resolve(r.node))),
+    partition: queued((r) => faults.partition(r, resolveRefs)),
+    heal: queued(() => faults.heal()),
+    transfer: queued(async (r) => transferLeadership(core, observer, r.to === undefined || r.to === null ? null : await resolve(r.to))),
+    delay: queued(async (r) => faults.delay(await resolve(r.node), r)),
+    loss: queued(async (r) => faults.loss(await resolve(r.node), r)),
   }
 }

@@ -2,6 +2,7 @@
  * Leadership transfer: asks the leader to hand its leadership to a node (default: the running
  * follower with the longest log) and waits until it has.
  */
+import type {TransferAnswer} from '../../api/control.js'
 import {ClusterError} from '../errors.js'
 import {callJson} from '../node-api.js'
 import {sleep} from '../process-util.js'
@@ -16,7 +17,7 @@ const TRANSFER_ATTEMPTS = 3
  * A transfer lapses after an election timeout if the target does not win in time (as in etcd),
  * which a loaded machine can cause: it is asked again, TRANSFER_ATTEMPTS times in all.
  */
-export async function transferLeadership(core: SupervisorCore, observer: RaftObserver, target: NodeHandle | null): Promise<Record<string, unknown>> {
+export async function transferLeadership(core: SupervisorCore, observer: RaftObserver, target: NodeHandle | null): Promise<TransferAnswer> {
   const answers = await observer.refresh()
   const from = observer.leaderOf(answers)
   if (from === null) throw new ClusterError('NO_LEADER', 'no node is leader right now: see pad-cli status')

@@ -3,6 +3,7 @@
  * them to every node's /admin/faults, again after a node restarts or resumes, and heals them
  * when they expire.
  */
+import type {ControlAnswers, ControlRequests, NodeRef, PushResult} from '../../api/control.js'
 import {badArgument} from '../errors.js'
 import {
   dropExpired,
@@ -11,26 +12,17 @@ import {
   hasRules,
   nextExpiry,
   nodeFaults,
-  parseShape,
   putBodies,
   shapePartition,
   type FaultRules,
   type Partition,
 } from '../faults.js'
 import {callJson} from '../node-api.js'
-import type {NodeRef} from '../node-args.js'
-import type {ControlRequest} from '../control.js'
 import type {FaultView} from '../status.js'
 import type {SupervisorCore} from './core.js'
 import type {NodeHandle} from './node-handle.js'
 
 const PUSH_TIMEOUT_MS = 1500
-
-/** Which nodes got the faults now, and which get them when they are back. */
-export interface PushResult {
-  applied: number[]
-  pending: number[]
-}
 
 export class NetworkFaults {
   private rules: FaultRules = emptyRules()
@@ -49,20 +41,17 @@ export class NetworkFaults {
     this.expiryTimer = null
   }
 
-  async partition(request: ControlRequest, resolveRefs: (refs: NodeRef[]) => Promise<number[]>): Promise<Record<string, unknown>> {
+  async partition(request: ControlRequests['partition'], resolveRefs: (refs: NodeRef[]) => Promise<number[]>): Promise<ControlAnswers['partition']> {
     const size = this.core.size
-    const forMs = optionalPositive(request.for_ms, 'for_ms')
+    const forMs = request.for_ms ?? null
     let partition: Partition
-    if (typeof request.shape === 'string') {
-      if (Array.isArray(request.groups) && request.groups.length > 0) throw badArgument('give either groups or --shape, not both')
-      partition = shapePartition(parseShape(request.shape), size)
+    if (request.shape !== undefined) {
+      if (request.groups && request.groups.length > 0) throw badArgument('give either groups or --shape, not both')
+      partition = shapePartition(request.shape, size)
     } else {
-      if (!Array.isArray(request.groups) || request.groups.length === 0) throw badArgument('give at least one group (e.g. 0 or 0,1) or --shape')
+      if (!request.groups || request.groups.length === 0) throw badArgument('give at least one group (e.g. 0 or 0,1) or --shape')
       const groups: number[][] = []
-      for (const group of request.groups as NodeRef[][]) {
-        if (!Array.isArray(group)) throw badArgument('each group is a list of nodes')
-        groups.push(await resolveRefs(group))
-      }
+      for (const group of request.groups) groups.push(await resolveRefs(group))
       partition = groupPartition(groups, size)
     }
     const until = forMs === null ? null : Date.now() + forMs
@@ -72,16 +61,16 @@ export class NetworkFaults {
     return {...partition, for_ms: forMs, ...pushed}
   }
 
-  async heal(): Promise<Record<string, unknown>> {
+  async heal(): Promise<ControlAnswers['heal']> {
     this.rules = emptyRules()
     this.core.events.record('heal', {reason: 'command', what: ['all']})
-    return {...(await this.pushAll())}
+    return this.pushAll()
   }
 
-  async delay(node: NodeHandle, request: ControlRequest): Promise<Record<string, unknown>> {
-    const ms = requireRange(request.ms, 'ms', 0, 60_000)
-    const jitterMs = request.jitter_ms === undefined ? 0 : requireRange(request.jitter_ms, 'jitter_ms', 0, 60_000)
-    const forMs = optionalPositive(request.for_ms, 'for_ms')
+  async delay(node: NodeHandle, request: ControlRequests['delay']): Promise<ControlAnswers['delay']> {
+    const ms = request.ms
+    const jitterMs = request.jitter_ms ?? 0
+    const forMs = request.for_ms ?? null
     const index = node.record.index
     if (ms === 0 && jitterMs === 0) this.rules.delay.delete(index)
     else this.rules.delay.set(index, {ms, jitterMs, until: forMs === null ? null : Date.now() + forMs})
@@ -89,9 +78,9 @@ export class NetworkFaults {
     return {node: index, ms, jitter_ms: jitterMs, for_ms: forMs, ...(await this.pushAll())}
   }
 
-  async loss(node: NodeHandle, request: ControlRequest): Promise<Record<string, unknown>> {
-    const percent = requireRange(request.percent, 'percent', 0, 100)
-    const forMs = optionalPositive(request.for_ms, 'for_ms')
+  async loss(node: NodeHandle, request: ControlRequests['loss']): Promise<ControlAnswers['loss']> {
+    const percent = request.percent
+    const forMs = request.for_ms ?? null
     const index = node.record.index
     if (percent === 0) this.rules.loss.delete(index)
     else this.rules.loss.set(index, {loss: percent / 100, until: forMs === null ? null : Date.now() + forMs})
@@ -182,14 +171,4 @@ export class NetworkFaults {
       Math.max(0, next - Date.now()) + 5,
     )
   }
-}
-
-function requireRange(value: unknown, name: string, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) throw badArgument(`${name} must be a number from ${min} to ${max}`)
-  return value
-}
-
-function optionalPositive(value: unknown, name: string): number | null {
-  if (value === undefined || value === null) return null
-  return requireRange(value, name, 1, 7 * 24 * 3600 * 1000)
 }

@@ -9,6 +9,7 @@
  */
 import fs from 'node:fs'
 import {execa} from 'execa'
+import type {ControlAnswers, ExitInfo} from '../../api/control.js'
 import {currentCli, type CliEntry} from '../cli-entry.js'
 import {ClusterError} from '../errors.js'
 import {exitState} from '../exit-state.js'
@@ -46,11 +47,6 @@ export interface ProcessHooks {
   serving(node: NodeHandle, how: 'spawned' | 'resumed'): Promise<void>
   /** The node's process ended or was paused: it leads no more. */
   leftService(node: NodeHandle): void
-}
-
-export interface ExitInfo {
-  code: number | null
-  signal: string | null
 }
 
 export class NodeProcesses {
@@ -97,7 +93,7 @@ export class NodeProcesses {
   // ---------------------------------------------------------------------------------------
   // Requests
 
-  async kill(node: NodeHandle): Promise<Record<string, unknown>> {
+  async kill(node: NodeHandle): Promise<ControlAnswers['kill']> {
     const pid = this.requireAlive(node, 'kill')
     this.core.events.record('kill', {node: node.record.index, pid})
     node.expecting = 'kill'
@@ -106,7 +102,7 @@ export class NodeProcesses {
     return {node: node.record.index, pid, exit: exitInfo(node)}
   }
 
-  async stop(node: NodeHandle): Promise<Record<string, unknown>> {
+  async stop(node: NodeHandle): Promise<ControlAnswers['stop']> {
     if (node.restartTimer && node.record.process === 'crashed') {
       // A crashed node waiting for its automatic restart: `stop` means leave it down.
       this.cancelRestart(node)
@@ -121,7 +117,7 @@ export class NodeProcesses {
     return {node: node.record.index, pid, exit: exitInfo(node)}
   }
 
-  async start(node: NodeHandle): Promise<Record<string, unknown>> {
+  async start(node: NodeHandle): Promise<ControlAnswers['start']> {
     if (hasProcess(node)) {
       throw new ClusterError('NODE_STATE', `node ${node.record.index} is already running (pid ${node.record.pid}); use pad-cli restart ${node.record.index}`)
     }
@@ -134,7 +130,7 @@ export class NodeProcesses {
     return {node: node.record.index, pid: node.record.pid}
   }
 
-  async restart(node: NodeHandle): Promise<Record<string, unknown>> {
+  async restart(node: NodeHandle): Promise<ControlAnswers['restart']> {
     this.core.events.record('restart', {node: node.record.index, pid: node.record.pid})
     const before = node.record.pid
     if (hasProcess(node)) await this.stopProcess(node, 'stop', this.stopGraceMs)
@@ -142,7 +138,7 @@ export class NodeProcesses {
     return {...started, previous_pid: before}
   }
 
-  async pause(node: NodeHandle): Promise<Record<string, unknown>> {
+  async pause(node: NodeHandle): Promise<ControlAnswers['pause']> {
     const pid = this.requireAlive(node, 'pause')
     if (node.record.process === 'paused') throw new ClusterError('NODE_STATE', `node ${node.record.index} is already paused; resume it with pad-cli resume ${node.record.index}`)
     this.core.events.record('pause', {node: node.record.index, pid})
@@ -153,7 +149,7 @@ export class NodeProcesses {
     return {node: node.record.index, pid}
   }
 
-  async resume(node: NodeHandle): Promise<Record<string, unknown>> {
+  async resume(node: NodeHandle): Promise<ControlAnswers['resume']> {
     const pid = this.requireAlive(node, 'resume')
     if (node.record.process !== 'paused') throw new ClusterError('NODE_STATE', `node ${node.record.index} is not paused (${node.record.process})`)
     this.core.events.record('resume', {node: node.record.index, pid})
