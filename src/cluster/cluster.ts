@@ -11,7 +11,7 @@ import type {ControlAnswers, ControlOp, RequestOf} from '../api/control.js'
 import {controlRequest, isListening} from './control.js'
 import {checkIndex, parseNodeRef, type NodeRef} from './node-args.js'
 import {checkPortsFree, plannedPorts} from './ports.js'
-import {commandLine, isAlive, isOurProcess, sleep, terminate} from './process-util.js'
+import {commandLine, detachedWithLog, isAlive, isOurProcess, sleep, terminate} from './process-util.js'
 import {
   DEFAULT_OPTIONS,
   ensureClusterDir,
@@ -292,17 +292,7 @@ export async function launchSupervisor(paths: ClusterPaths, cli: CliEntry = curr
   const {execa} = await import('execa')
   const logFd = fs.openSync(paths.supervisorLog, 'a', 0o600)
   try {
-    const subprocess = execa(cli.command, [...cli.args, 'supervisor', '--cluster', paths.name, '--dir', paths.dir], {
-      stdin: 'ignore',
-      // A file descriptor is handed to the child as is (see supervisor.ts).
-      stdout: logFd as never,
-      stderr: logFd as never,
-      detached: true,
-      cleanup: false,
-      reject: false,
-      buffer: false,
-      env: {PAD_HOME: paths.home},
-    })
+    const subprocess = execa(cli.command, [...cli.args, 'supervisor', '--cluster', paths.name, '--dir', paths.dir], {...detachedWithLog(logFd), env: {PAD_HOME: paths.home}})
     subprocess.catch(() => {})
     subprocess.unref()
     if (subprocess.pid === undefined) throw new ClusterError('SUPERVISOR', `could not start the supervisor (${cli.command})`)

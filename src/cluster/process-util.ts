@@ -91,6 +91,16 @@ export async function settlesWithin(promise: Promise<unknown>, timeoutMs: number
   }
 }
 
+/**
+ * execa options for a child that outlives us: detached into its own process group, never
+ * killed on our exit, its stdout and stderr appended straight to `logFd` (execa's 'native'
+ * stdio: no pipe through us, no buffering, so its output does not depend on us staying
+ * alive). execa's types only list descriptors 1 to 9, hence the casts.
+ */
+export function detachedWithLog(logFd: number) {
+  return {stdin: 'ignore', stdout: logFd as never, stderr: logFd as never, detached: true, cleanup: false, reject: false, buffer: false} as const
+}
+
 /** Waits until `pid` is gone, polling; true if it went within `timeoutMs`. */
 export async function waitForExit(pid: number, timeoutMs: number, pollMs = 50): Promise<boolean> {
   const deadline = Date.now() + timeoutMs

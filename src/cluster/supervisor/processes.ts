@@ -14,7 +14,7 @@ import {currentCli, type CliEntry} from '../cli-entry.js'
 import {ClusterError} from '../errors.js'
 import {exitState} from '../exit-state.js'
 import {requestJson} from '../node-api.js'
-import {settlesWithin, signal, sleep} from '../process-util.js'
+import {detachedWithLog, settlesWithin, signal, sleep} from '../process-util.js'
 import {afterCrash} from '../restart-policy.js'
 import {tailLines} from '../tail.js'
 import type {SupervisorCore} from './core.js'
@@ -197,19 +197,7 @@ export class NodeProcesses {
     // The node reads the token from the file; a PAD_TOKEN of ours must not override it.
     const env: Record<string, string | undefined> = {...process.env}
     delete env.PAD_TOKEN
-    const subprocess = execa(this.cli.command, args, {
-      stdin: 'ignore',
-      // A file descriptor goes to the node as is (execa's 'native' stdio: no pipe through us,
-      // no buffering). execa's types only list descriptors 1 to 9, hence the cast.
-      stdout: logFd as never,
-      stderr: logFd as never,
-      detached: true,
-      cleanup: false,
-      reject: false,
-      buffer: false,
-      extendEnv: false,
-      env,
-    })
+    const subprocess = execa(this.cli.command, args, {...detachedWithLog(logFd), extendEnv: false, env})
     let fdClosed = false
     const closeFd = (): void => {
       if (fdClosed) return
