@@ -136,8 +136,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
     })
   }
   options.onCluster?.(cluster)
-  const stamp = startedAt.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')
-  const historyFile = options.historyFile ?? path.join(cluster.dir, options.cluster !== undefined ? `chaos-${options.seed}-${stamp}.json` : 'history.json')
+  const historyFile = options.historyFile ?? path.join(runFolder(cluster.dir, options, startedAt), 'history.json')
   const watcher = new ElectionWatcher(cluster.nodes, clock)
   const subscribers = new Subscribers({nodes: cluster.nodes, topics, perNode: options.subscribersPerNode})
   const publishers = new Publishers({
@@ -283,6 +282,17 @@ async function retry(action: () => Promise<void>, times: number, log: (line: str
       await sleep(1000)
     }
   }
+}
+
+/**
+ * Where a run keeps its history.json: a temporary cluster's folder is the run's own; on the
+ * user's cluster, each run gets a folder of its own in the cluster's folder
+ * (chaos-<seed>-<UTC time>), so runs on one cluster do not overwrite each other.
+ */
+export function runFolder(clusterDir: string, options: Pick<ChaosRunOptions, 'cluster' | 'seed'>, startedAt: Date): string {
+  if (options.cluster === undefined) return clusterDir
+  const stamp = startedAt.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')
+  return path.join(clusterDir, `chaos-${options.seed}-${stamp}`)
 }
 
 function sleep(ms: number): Promise<void> {

@@ -9,22 +9,24 @@
  * - `openCluster`: a cluster the user brought up with `pad-cli up` (`--cluster <name>`); the
  *   runner leaves it running, healed, when it is done.
  */
+import type {ControlAnswers, ControlOp, PartitionShape, RequestOf} from '../api/control.js'
 import {ClusterHandle} from '../cluster/cluster.js'
 import {controlRequest} from '../cluster/control.js'
 import {waitForLeader} from '../cluster/cluster.js'
 import {clusterPaths, type ClusterPaths} from '../cluster/layout.js'
 import {checkPortsFree, plannedPorts} from '../cluster/ports.js'
 import {ensureClusterDir, nodeRecords, writeState, writeToken, type ClusterOptions, type ClusterState} from '../cluster/state.js'
-import type {ClusterStatus} from '../cluster/status.js'
 import {Supervisor, type CliEntry} from '../cluster/supervisor.js'
 import fs from 'node:fs'
 import type {ChaosCluster, ChaosNode, PartitionSpec} from './cluster.js'
 
-type Request = (op: string, fields?: Record<string, unknown>, timeoutMs?: number) => Promise<Record<string, unknown>>
+type Request = <K extends ControlOp>(request: RequestOf<K>, timeoutMs?: number) => Promise<ControlAnswers[K]>
 
 /** Requests that start a node wait for it to serve (the supervisor bounds that at 30 s). */
 const START_TIMEOUT_MS = 45_000
 const REQUEST_TIMEOUT_MS = 20_000
+/** The nemesis' partitions that the supervisor cuts by name (in index order). */
+const NAMED_SHAPES: PartitionShape[] = ['bridge', 'ring']
 
 export class SupervisedCluster implements ChaosCluster {
   constructor(
@@ -35,23 +37,23 @@ export class SupervisedCluster implements ChaosCluster {
   ) {}
 
   async kill(index: number): Promise<void> {
-    await this.request('kill', {node: index})
+    await this.request({op: 'kill', node: index})
   }
 
   async stop(index: number): Promise<void> {
-    await this.request('stop', {node: index})
+    await this.request({op: 'stop', node: index})
   }
 
   async start(index: number): Promise<void> {
-    await this.request('start', {node: index}, START_TIMEOUT_MS)
+    await this.request({op: 'start', node: index}, START_TIMEOUT_MS)
   }
 
   async pause(index: number): Promise<void> {
-    await this.request('pause', {node: index})
+    await this.request({op: 'pause', node: index})
   }
 
   async resume(index: number): Promise<void> {
-    await this.request('resume', {node: index})
+    await this.request({op: 'resume', node: index})
   }
 
   /**
@@ -59,32 +61,29 @@ export class SupervisedCluster implements ChaosCluster {
    * the nodes in index order. Returns the partition as the supervisor applied it.
    */
   async partition(spec: PartitionSpec, forMs: number): Promise<PartitionSpec> {
-    const shape = spec.groups ? null : /^(bridge|ring)/.exec(spec.name)?.[1]
+    const shape = spec.groups ? undefined : NAMED_SHAPES.find((s) => spec.name.startsWith(s))
     if (!spec.groups && !shape) throw new Error(`the cluster manager cannot cut partition ${spec.name}`)
-    const answer = await this.request('partition', {...(spec.groups ? {groups: spec.groups} : {shape}), for_ms: Math.max(1, Math.round(forMs))})
-    const cuts = (answer.cuts as [number, number][] | undefined) ?? spec.cuts
-    const pending = (answer.pending as number[] | undefined) ?? []
-    if (pending.length > 0) throw new Error(`partition ${spec.name} did not reach node ${pending.join(', ')}`)
-    const name = spec.groups ? spec.name : `${shape} (index order${answer.bridge !== undefined && answer.bridge !== null ? `, bridge ${answer.bridge}` : ''})`
-    return {name, cuts, groups: (answer.groups as number[][] | null | undefined) ?? spec.groups}
+    const answer = await this.request({op: 'partition', ...(spec.groups ? {groups: spec.groups} : {shape}), for_ms: Math.max(1, Math.round(forMs))})
+    if (answer.pending.length > 0) throw new Error(`partition ${spec.name} did not reach node ${answer.pending.join(', ')}`)
+    const name = spec.groups ? spec.name : `${shape} (index order${answer.bridge !== undefined ? `, bridge ${answer.bridge}` : ''})`
+    return {name, cuts: answer.cuts, groups: answer.groups ?? spec.groups}
   }
 
   async delay(index: number, delayMs: number, jitterMs: number, forMs: number): Promise<void> {
-    await this.request('delay', {node: index, ms: delayMs, jitter_ms: jitterMs, for_ms: Math.max(1, Math.round(forMs))})
+    await this.request({op: 'delay', node: index, ms: delayMs, jitter_ms: jitterMs, for_ms: Math.max(1, Math.round(forMs))})
   }
 
   async loss(index: number, share: number, forMs: number): Promise<void> {
-    await this.request('loss', {node: index, percent: Math.round(share * 100), for_ms: Math.max(1, Math.round(forMs))})
+    await this.request({op: 'loss', node: index, percent: Math.round(share * 100), for_ms: Math.max(1, Math.round(forMs))})
   }
 
   async heal(): Promise<void> {
-    const answer = await this.request('heal')
-    const pending = (answer.pending as number[] | undefined) ?? []
-    if (pending.length > 0) throw new Error(`heal did not reach node ${pending.join(', ')}`)
+    const answer = await this.request({op: 'heal'})
+    if (answer.pending.length > 0) throw new Error(`heal did not reach node ${answer.pending.join(', ')}`)
   }
 
   async restoreAll(): Promise<void> {
-    const status = (await this.request('status')) as unknown as ClusterStatus
+    const status = await this.request({op: 'status'})
     for (const node of status.nodes) {
       if (node.process === 'paused') await this.resume(node.index)
       else if (node.process === 'stopped' || node.process === 'exited' || node.process === 'crashed') await this.start(node.index)
@@ -163,7 +162,7 @@ export async function startTemporaryCluster(options: TemporaryClusterOptions): P
     await supervisor.shutdown()
     throw error
   }
-  const request: Request = (op, fields = {}, timeoutMs = REQUEST_TIMEOUT_MS) => controlRequest(paths.socket, {op, ...fields}, timeoutMs)
+  const request: Request = (request, timeoutMs = REQUEST_TIMEOUT_MS) => controlRequest(paths.socket, request, timeoutMs)
   return new SupervisedCluster(nodesOf(state), paths.dir, request, {
     close: () => supervisor.shutdown(),
     killNow: () => supervisor.killAll(),
@@ -177,6 +176,6 @@ export async function startTemporaryCluster(options: TemporaryClusterOptions): P
 /** A cluster the user brought up; throws the cluster manager's NOT_UP error if it is not up. */
 export async function openCluster(name: string): Promise<SupervisedCluster> {
   const handle = await ClusterHandle.open(name)
-  const request: Request = (op, fields = {}, timeoutMs = REQUEST_TIMEOUT_MS) => handle.request(op, fields, timeoutMs)
+  const request: Request = (request, timeoutMs = REQUEST_TIMEOUT_MS) => handle.request(request, timeoutMs)
   return new SupervisedCluster(nodesOf(handle.state), handle.paths.dir, request, null)
 }

@@ -3,6 +3,7 @@
  * process commands (kill, stop, start, restart, pause, resume).
  */
 import {Args, Flags} from '@oclif/core'
+import type {ControlAnswers, ExitInfo, RequestOf} from '../api/control.js'
 import {ACTION_TIMEOUT_MS, ClusterHandle} from '../cluster/cluster.js'
 import {DEFAULT_CLUSTER} from '../cluster/layout.js'
 import {parseNodeRef} from '../cluster/node-args.js'
@@ -18,27 +19,21 @@ export const nodeArg = Args.string({description: 'node index (0-based), or "lead
 
 export type NodeOp = 'kill' | 'stop' | 'start' | 'restart' | 'pause' | 'resume'
 
-export interface NodeOpAnswer {
-  node: number
-  pid: number
-  previous_pid?: number
-  exit?: {code: number | null; signal: string | null}
-}
-
 /**
  * The body of kill/stop/start/restart/pause/resume: parse the node, ask the supervisor, print
  * the sentence `say` makes of its answer (silent with --json), and return the answer.
  */
-export async function runNodeOp(
+export async function runNodeOp<K extends NodeOp>(
   command: PadCommand<unknown>,
-  op: NodeOp,
+  op: K,
   nodeText: string,
   cluster: string,
-  say: (answer: NodeOpAnswer) => string,
-): Promise<NodeOpAnswer> {
+  say: (answer: ControlAnswers[K]) => string,
+): Promise<ControlAnswers[K]> {
   const ref = parseNodeRef(nodeText)
   const handle = await ClusterHandle.open(cluster)
-  const answer = await handle.request<NodeOpAnswer>(op, {node: handle.check(ref)}, ACTION_TIMEOUT_MS)
+  const request: RequestOf<K> = {op, node: handle.check(ref)}
+  const answer = await handle.request(request, ACTION_TIMEOUT_MS)
   command.log(say(answer))
   return answer
 }
@@ -53,7 +48,7 @@ export function bringBack(cluster: string, node: number): string {
   return `bring it back with: ${clusterCommandLine(cluster, `start ${node}`)}`
 }
 
-export function exitText(exit: NodeOpAnswer['exit']): string {
-  if (!exit) return 'it did not exit in time'
-  return exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`
+export function exitText(exit: ExitInfo): string {
+  if (exit.signal) return `killed by ${exit.signal}`
+  return exit.code === null ? 'it did not exit in time' : `exit code ${exit.code}`
 }

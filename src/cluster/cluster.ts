@@ -7,10 +7,11 @@ import fs from 'node:fs'
 import {ClusterError, badArgument} from './errors.js'
 import {EventLog} from './events.js'
 import {clusterPaths, DEFAULT_CLUSTER, type ClusterPaths} from './layout.js'
+import type {ControlAnswers, ControlOp, RequestOf} from '../api/control.js'
 import {controlRequest, isListening} from './control.js'
 import {checkIndex, parseNodeRef, type NodeRef} from './node-args.js'
 import {checkPortsFree, plannedPorts} from './ports.js'
-import {commandLine, isAlive, isOurProcess, sleep, terminate} from './process-util.js'
+import {commandLine, detachedWithLog, isAlive, isOurProcess, sleep, terminate} from './process-util.js'
 import {
   DEFAULT_OPTIONS,
   ensureClusterDir,
@@ -76,9 +77,9 @@ export class ClusterHandle {
     return this.state.nodes.length
   }
 
-  async request<T = Record<string, unknown>>(op: string, fields: Record<string, unknown> = {}, timeoutMs = 15_000): Promise<T> {
+  async request<K extends ControlOp>(request: RequestOf<K>, timeoutMs = 15_000): Promise<ControlAnswers[K]> {
     try {
-      return await controlRequest<T>(this.state.supervisor!.socket, {op, ...fields}, timeoutMs)
+      return await controlRequest(this.state.supervisor!.socket, request, timeoutMs)
     } catch (error) {
       if (error instanceof ClusterError && error.code === 'NOT_UP') throw notUpError(this.name)
       throw error
@@ -86,7 +87,7 @@ export class ClusterHandle {
   }
 
   status(): Promise<ClusterStatus> {
-    return this.request<ClusterStatus>('status', {}, 10_000)
+    return this.request({op: 'status'}, 10_000)
   }
 
   /** Checks an index against this cluster's size ("leader" passes). */
@@ -184,7 +185,7 @@ export async function prepareUp(request: UpRequest): Promise<Prepared> {
     const saved = readState(paths)
     const liveness = await supervisorLiveness(paths, saved)
     if (liveness === 'up') {
-      const status = await controlRequest<ClusterStatus>(saved!.supervisor!.socket, {op: 'status'}, 10_000).catch(() => null)
+      const status = await controlRequest(saved!.supervisor!.socket, {op: 'status'}, 10_000).catch(() => null)
       throw new AlreadyUpError(`cluster "${paths.name}" is already up (supervisor pid ${saved!.supervisor!.pid}); stop it first with \`pad-cli down${paths.name === DEFAULT_CLUSTER ? '' : ` --cluster ${paths.name}`}\``, status)
     }
     if (liveness === 'unresponsive') {
@@ -291,17 +292,7 @@ export async function launchSupervisor(paths: ClusterPaths, cli: CliEntry = curr
   const {execa} = await import('execa')
   const logFd = fs.openSync(paths.supervisorLog, 'a', 0o600)
   try {
-    const subprocess = execa(cli.command, [...cli.args, 'supervisor', '--cluster', paths.name, '--dir', paths.dir], {
-      stdin: 'ignore',
-      // A file descriptor is handed to the child as is (see supervisor.ts).
-      stdout: logFd as never,
-      stderr: logFd as never,
-      detached: true,
-      cleanup: false,
-      reject: false,
-      buffer: false,
-      env: {PAD_HOME: paths.home},
-    })
+    const subprocess = execa(cli.command, [...cli.args, 'supervisor', '--cluster', paths.name, '--dir', paths.dir], {...detachedWithLog(logFd), env: {PAD_HOME: paths.home}})
     subprocess.catch(() => {})
     subprocess.unref()
     if (subprocess.pid === undefined) throw new ClusterError('SUPERVISOR', `could not start the supervisor (${cli.command})`)

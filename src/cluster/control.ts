@@ -1,47 +1,73 @@
 /**
- * The supervisor's control API: one JSON request per connection on a Unix socket in the
- * cluster folder, answered by one JSON line.
- *
- *   > {"op":"kill","node":"leader"}
- *   < {"ok":true,"node":1,"pid":4242,"exit":{"code":null,"signal":"SIGKILL"}}
- *   < {"ok":false,"error":{"code":"NODE_STATE","message":"node 1 is not running"}}
+ * The supervisor's control API over a Unix socket in the cluster folder: the server, which
+ * reads one request per connection, answers it and closes the connection, and the client.
+ * The protocol itself (requests, answers, codecs) is src/api/control.ts.
  *
  * The socket is created under umask 077 in a directory only its owner may enter (see
- * layout.ts), so there is no moment when anyone else could connect.
+ * layout.ts), so there is no moment when anyone else could connect. Still, whatever connects
+ * may send anything: a request that is malformed, unknown, too long or too slow to come gets
+ * an error answer and the connection is closed; the server never throws.
  */
 import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
-import {ClusterError, type ClusterErrorCode} from './errors.js'
+import {
+  MAX_REQUEST_BYTES,
+  decodeControlReply,
+  decodeControlRequest,
+  dispatchControl,
+  encodeControlReply,
+  type ControlAnswers,
+  type ControlHandlers,
+  type ControlOp,
+  type ControlOutcome,
+  type RequestOf,
+} from '../api/control.js'
+import {ClusterError} from './errors.js'
 
-export type ControlRequest = {op: string; [field: string]: unknown}
-export type ControlHandler = (request: ControlRequest) => Promise<Record<string, unknown>>
-
-const MAX_REQUEST_BYTES = 64 * 1024
+/** How long a connection may take to send its request line, by default. */
+const REQUEST_IDLE_MS = 10_000
 
 export class ControlServer {
   private readonly server: net.Server
 
+  /**
+   * `handlers`: one per op; an op without a handler is refused as unknown. `requestIdleMs`:
+   * how long a connection may take to send its request line.
+   */
   constructor(
     private readonly socketPath: string,
-    handler: ControlHandler,
+    handlers: Partial<ControlHandlers>,
+    {requestIdleMs = REQUEST_IDLE_MS}: {requestIdleMs?: number} = {},
   ) {
     this.server = net.createServer((socket) => {
       let buffer = ''
+      let reading = true
+      // One request per connection: after its line (or a refusal), nothing more is read.
+      const stopReading = (): void => {
+        reading = false
+        socket.setTimeout(0)
+        socket.pause()
+        socket.removeAllListeners('data')
+      }
+      const reply = (outcome: ControlOutcome<ControlOp>): void => {
+        stopReading()
+        if (!socket.destroyed) socket.end(encodeControlReply(outcome))
+      }
       socket.setEncoding('utf8')
       socket.on('error', () => {})
+      socket.setTimeout(requestIdleMs, () => {
+        if (reading) reply(refusal(`no request line within ${requestIdleMs} ms`))
+      })
       socket.on('data', (chunk: string) => {
         buffer += chunk
-        if (buffer.length > MAX_REQUEST_BYTES) {
-          socket.destroy()
+        const newline = buffer.indexOf('\n')
+        if (newline === -1) {
+          if (Buffer.byteLength(buffer) > MAX_REQUEST_BYTES) reply(refusal(`a request is one line of at most ${MAX_REQUEST_BYTES} bytes`))
           return
         }
-        const newline = buffer.indexOf('\n')
-        if (newline === -1) return
-        const line = buffer.slice(0, newline)
-        buffer = ''
-        socket.pause()
-        void answer(line, handler).then((reply) => socket.end(JSON.stringify(reply) + '\n'))
+        stopReading()
+        void answer(buffer.slice(0, newline), handlers).then(reply)
       })
     })
   }
@@ -77,19 +103,22 @@ export class ControlServer {
   }
 }
 
-async function answer(line: string, handler: ControlHandler): Promise<Record<string, unknown>> {
-  let request: ControlRequest
+function refusal(message: string): ControlOutcome<ControlOp> {
+  return {ok: false, error: {code: 'BAD_ARGUMENT', message}}
+}
+
+/** Decodes one request line and runs its handler; every failure becomes an error answer. */
+async function answer(line: string, handlers: Partial<ControlHandlers>): Promise<ControlOutcome<ControlOp>> {
   try {
-    request = JSON.parse(line) as ControlRequest
-    if (typeof request !== 'object' || request === null || typeof request.op !== 'string') throw new Error('no op')
-  } catch {
-    return {ok: false, error: {code: 'BAD_ARGUMENT', message: 'a request is one JSON object with an "op"'}}
-  }
-  try {
-    return {ok: true, ...(await handler(request))}
+    const decoded = decodeControlRequest(line)
+    if (!decoded.ok) return refusal(decoded.message)
+    const request = decoded.value
+    const pending = dispatchControl(handlers, request)
+    if (pending === null) return refusal(`unknown request "${request.op}"`)
+    return {ok: true, answer: await pending}
   } catch (error) {
     const code = error instanceof ClusterError ? error.code : 'SUPERVISOR'
-    return {ok: false, error: {code, message: (error as Error).message}}
+    return {ok: false, error: {code, message: error instanceof Error ? error.message : String(error)}}
   }
 }
 
@@ -108,19 +137,20 @@ export function isListening(socketPath: string, timeoutMs = 1000): Promise<boole
   })
 }
 
-/** Sends one request to the supervisor and returns its answer; throws ClusterError on `ok: false`. */
-export function controlRequest<T = Record<string, unknown>>(socketPath: string, request: ControlRequest, timeoutMs = 10_000): Promise<T> {
+/** Sends one request to the supervisor and returns its answer; throws ClusterError if it fails. */
+export function controlRequest<K extends ControlOp>(socketPath: string, request: RequestOf<K>, timeoutMs = 10_000): Promise<ControlAnswers[K]> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(socketPath)
     let buffer = ''
     let settled = false
-    const finish = (error: Error | null, value?: T): void => {
+    const finish = (outcome: ControlOutcome<K> | ClusterError): void => {
       if (settled) return
       settled = true
       clearTimeout(timer)
       socket.destroy()
-      if (error) reject(error)
-      else resolve(value!)
+      if (outcome instanceof ClusterError) reject(outcome)
+      else if (outcome.ok) resolve(outcome.answer)
+      else reject(new ClusterError(outcome.error.code, outcome.error.message))
     }
     const timer = setTimeout(
       () => finish(new ClusterError('TIMEOUT', `the supervisor did not answer "${request.op}" within ${Math.round(timeoutMs / 1000)} s`)),
@@ -132,19 +162,8 @@ export function controlRequest<T = Record<string, unknown>>(socketPath: string, 
       buffer += chunk
       const newline = buffer.indexOf('\n')
       if (newline === -1) return
-      let reply: {ok: boolean; error?: {code: ClusterErrorCode; message: string}}
-      try {
-        reply = JSON.parse(buffer.slice(0, newline)) as typeof reply
-      } catch {
-        finish(new ClusterError('SUPERVISOR', 'the supervisor answered something that is not JSON'))
-        return
-      }
-      if (reply.ok) {
-        const {ok: _ok, ...rest} = reply
-        finish(null, rest as T)
-      } else {
-        finish(new ClusterError(reply.error?.code ?? 'SUPERVISOR', reply.error?.message ?? 'the supervisor refused'))
-      }
+      const decoded = decodeControlReply<K>(buffer.slice(0, newline))
+      finish(decoded.ok ? decoded.value : new ClusterError('SUPERVISOR', decoded.message))
     })
     socket.on('error', (error: NodeJS.ErrnoException) => {
       const why = error.code === 'ENOENT' || error.code === 'ECONNREFUSED' ? 'it is not listening' : error.message

@@ -4,16 +4,10 @@
  * trace to be understood.
  */
 
-export type ClusterErrorCode =
-  | 'NOT_UP'
-  | 'ALREADY_UP'
-  | 'BAD_ARGUMENT'
-  | 'PORT_IN_USE'
-  | 'NO_LEADER'
-  | 'NODE_STATE'
-  | 'SUPERVISOR'
-  | 'NODE_API'
-  | 'TIMEOUT'
+import type {ControlErrorCode} from '../api/control.js'
+
+/** The codes are the control protocol's, so a refusal keeps its code across the socket. */
+export type ClusterErrorCode = ControlErrorCode
 
 export class ClusterError extends Error {
   constructor(

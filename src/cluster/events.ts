@@ -19,6 +19,9 @@
  *   delay       node, ms, jitter_ms, for_ms
  *   loss        node, percent, for_ms
  *   heal        reason ("command" or "expired"), what
+ *   transfer    from, to                      `transfer` asked node `from` to hand its
+ *                                             leadership to node `to` (the leader events
+ *                                             that follow say whether it did)
  *   role        node, role, term              a node's Raft role changed
  *   election    term, winner, node_id         a node won an election
  *   leader      leader, previous, term        the cluster's leader changed (null: none)

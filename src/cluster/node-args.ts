@@ -2,11 +2,12 @@
  * Parsing what the user types for nodes, groups and percentages. Every refusal is one line
  * that says what was expected.
  */
+import type {NodeRef} from '../api/control.js'
 import {parseDuration} from '../cli/duration.js'
 import {badArgument} from './errors.js'
 
 /** A node as the user names it: its index, or whichever node leads right now. */
-export type NodeRef = number | 'leader'
+export type {NodeRef}
 
 export function parseNodeRef(text: string, size?: number): NodeRef {
   const value = text.trim().toLowerCase()

@@ -77,6 +77,30 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
+/**
+ * True if `promise` settles within `timeoutMs`, false if not. The timer is cleared as soon as
+ * the promise settles, so a long bound never keeps the process alive after the work is done.
+ */
+export async function settlesWithin(promise: Promise<unknown>, timeoutMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)))
+  try {
+    return await Promise.race([promise.then(() => true as const, () => true as const), timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/**
+ * execa options for a child that outlives us: detached into its own process group, never
+ * killed on our exit, its stdout and stderr appended straight to `logFd` (execa's 'native'
+ * stdio: no pipe through us, no buffering, so its output does not depend on us staying
+ * alive). execa's types only list descriptors 1 to 9, hence the casts.
+ */
+export function detachedWithLog(logFd: number) {
+  return {stdin: 'ignore', stdout: logFd as never, stderr: logFd as never, detached: true, cleanup: false, reject: false, buffer: false} as const
+}
+
 /** Waits until `pid` is gone, polling; true if it went within `timeoutMs`. */
 export async function waitForExit(pid: number, timeoutMs: number, pollMs = 50): Promise<boolean> {
   const deadline = Date.now() + timeoutMs

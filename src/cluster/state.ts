@@ -4,6 +4,7 @@
  * whole and atomically (write a temp file, rename), so a reader never sees half a file.
  */
 import crypto from 'node:crypto'
+import type {ProcessState} from '../api/control.js'
 import fs from 'node:fs'
 import type {ClusterPaths} from './layout.js'
 import {DEFAULT_RESTART_POLICY, isRestartPolicy, type RestartPolicy} from './restart-policy.js'
@@ -21,7 +22,7 @@ export interface ClusterOptions {
 }
 
 /** `exited`: killed by the supervisor or ended cleanly; `crashed`: ended by itself (exit-state.ts). */
-export type ProcessState = 'starting' | 'running' | 'paused' | 'stopped' | 'exited' | 'crashed'
+export type {ProcessState}
 
 export interface NodeRecord {
   index: number

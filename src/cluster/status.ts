@@ -17,52 +17,10 @@
  * `lag`: entries the leader has committed that this node has not applied yet (null without a
  * leader). `faults`: what the node applies to its Raft peers, one entry per faulty peer.
  */
-import type {ProcessState} from './state.js'
+import type {FaultView, NodeStatus} from '../api/control.js'
 
-export interface FaultView {
-  peer: number
-  drop?: boolean
-  delay_ms?: number
-  jitter_ms?: number
-  loss?: number
-  /** When the fault ends by itself (ISO 8601), or null. */
-  expires_at: string | null
-}
-
-export interface NodeStatus {
-  index: number
-  node_id: string
-  pid: number | null
-  process: ProcessState
-  exit_code: number | null
-  exit_signal: string | null
-  /** The last lines of node.log when the node crashed; empty unless `process` is crashed. */
-  crash_log: string[]
-  /** When the supervisor restarts the crashed node (ISO 8601), or null. */
-  restart_at: string | null
-  role: string | null
-  term: number | null
-  commit_index: number | null
-  last_applied: number | null
-  log_length: number | null
-  lag: number | null
-  leader_index: number | null
-  host: string
-  tcp_port: number
-  http_port: number
-  raft_port: number
-  faults: FaultView[]
-  data_dir: string
-  log_file: string
-}
-
-export interface ClusterStatus {
-  cluster: string
-  leader: number | null
-  term: number | null
-  supervisor_pid: number
-  nodes: NodeStatus[]
-}
+// The shape is the control protocol's answer to `status` (src/api/control.ts).
+export type {ClusterStatus, FaultView, NodeStatus} from '../api/control.js'
 
 /** A node's GET /admin/faults answer (`{"1": {"drop": true, "until": 1700000000000}}`) as FaultViews. */
 export function faultViews(faults: Record<string, Record<string, unknown>>): FaultView[] {

@@ -36,7 +36,8 @@ converge, reads every node's messages and checks the history:
   recovered    a publish whose outcome was unknown, stored (allowed)
 
 It exits 1 if any of these (but recovered) is not zero, printing the seed and the command that replays the run. \
-The whole history is written as JSON (--history; by default in the cluster's folder), and \
+The whole history is written as JSON to history.json in the run's folder (the temporary cluster's folder; with --cluster, \
+chaos-<seed>-<time>/ in that cluster's folder), or to --history; \
 --check <file> checks a recorded history again without running anything.
 
 The temporary cluster is run by the cluster manager in this process, as cluster "chaos" in a PAD_HOME of its \
@@ -51,7 +52,7 @@ it fails, everything is kept. With --cluster, the faults are injected into a clu
     '<%= config.bin %> chaos --seed 1234 --duration 2m --faults kill,partition',
     '<%= config.bin %> chaos --duration 30s --json > result.json',
     '<%= config.bin %> up --nodes 5 && <%= config.bin %> chaos --cluster default --duration 2m',
-    '<%= config.bin %> chaos --check /tmp/pad-chaos-1234-abc/history.json',
+    '<%= config.bin %> chaos --check /tmp/pad-chaos-1234-abc/chaos/history.json',
   ]
 
   static override flags = {
@@ -78,7 +79,7 @@ it fails, everything is kept. With --cluster, the faults are injected into a clu
     'election-timeout': durationFlag({description: "the temporary cluster's election timeout", default: DEFAULT_RUN.electionTimeoutMs, defaultHelp: async () => '150ms'}),
     heartbeat: durationFlag({description: "the temporary cluster's heartbeat", default: DEFAULT_RUN.heartbeatMs, defaultHelp: async () => '50ms'}),
     dir: Flags.string({description: "the temporary cluster's PAD_HOME [default: a new temp dir]"}),
-    history: Flags.string({description: 'where to write the history [default: <cluster folder>/history.json]'}),
+    history: Flags.string({description: "where to write the history [default: history.json in the run's folder]"}),
     keep: Flags.boolean({description: "keep the nodes' data and logs even when the run passes (they are kept when it fails)"}),
     check: Flags.string({description: 'check a recorded history file instead of running', exclusive: ['seed', 'nodes', 'duration', 'faults']}),
     json: Flags.boolean({description: 'print the result as JSON (progress goes to stderr)'}),

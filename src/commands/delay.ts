@@ -42,7 +42,7 @@ random) in the node's transport. 0 removes the delay. Lasts until pad-cli heal, 
     const jitterMs = flags.jitter === undefined ? 0 : parseMs(flags.jitter, '--jitter')
     const forMs = flags.for
     const cluster = await ClusterHandle.open(flags.cluster)
-    const answer = await cluster.request<FaultAnswer>('delay', {node: cluster.check(ref), ms, jitter_ms: jitterMs, for_ms: forMs})
+    const answer = await cluster.request({op: 'delay', node: cluster.check(ref), ms, jitter_ms: jitterMs, for_ms: forMs})
     if (ms === 0 && jitterMs === 0) this.log(`Node ${answer.node}: no added delay.`)
     else this.log(`Node ${answer.node}: its links are delayed ${ms} ms${jitterMs ? ` ± up to ${jitterMs} ms` : ''}${forMs ? ` for ${formatMs(forMs)}` : ' until pad-cli heal'}.`)
     if (answer.pending.includes(answer.node)) this.log(`Node ${answer.node} is not running: it gets the delay when it is back.`)

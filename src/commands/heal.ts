@@ -22,7 +22,7 @@ steps down, and nodes that fell behind catch up.'
   async run(): Promise<HealAnswer> {
     const {flags} = await this.parse(Heal)
     const cluster = await ClusterHandle.open(flags.cluster)
-    const answer = await cluster.request<HealAnswer>('heal')
+    const answer = await cluster.request({op: 'heal'})
     this.log('Healed: no network faults remain.')
     if (answer.pending.length > 0) this.log(`Node(s) ${answer.pending.join(', ')} are not running: they start healthy.`)
     return answer

@@ -1,7 +1,8 @@
-import {bringBack, clusterFlag, exitText, runNodeOp, type NodeOpAnswer, nodeArg} from '../cli/cluster-command.js'
+import type {ControlAnswers} from '../api/control.js'
+import {bringBack, clusterFlag, exitText, runNodeOp, nodeArg} from '../cli/cluster-command.js'
 import {PadCommand} from '../cli/pad-command.js'
 
-export default class Kill extends PadCommand<NodeOpAnswer> {
+export default class Kill extends PadCommand<ControlAnswers['kill']> {
   static override summary = 'Kill a node with SIGKILL: a crash, with no chance to flush or say goodbye.'
 
   static override description = `The supervisor records the kill and the exit in the timeline (pad-cli events). The node stays down until \
@@ -18,7 +19,7 @@ leader makes the others elect a new one.`
     cluster: clusterFlag,
   }
 
-  async run(): Promise<NodeOpAnswer> {
+  async run(): Promise<ControlAnswers['kill']> {
     const {args, flags} = await this.parse(Kill)
     return runNodeOp(this, 'kill', args.node, flags.cluster, (a) => `killed node ${a.node} (pid ${a.pid}): ${exitText(a.exit)}; ${bringBack(flags.cluster, a.node)}`)
   }

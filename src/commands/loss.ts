@@ -36,7 +36,7 @@ node's transport. 0 removes the loss; 100 is a partition of the node. Lasts unti
     const percent = Math.round(fraction * 100_000) / 1000
     const forMs = flags.for
     const cluster = await ClusterHandle.open(flags.cluster)
-    const answer = await cluster.request<FaultAnswer>('loss', {node: cluster.check(ref), percent, for_ms: forMs})
+    const answer = await cluster.request({op: 'loss', node: cluster.check(ref), percent, for_ms: forMs})
     if (percent === 0) this.log(`Node ${answer.node}: no message loss.`)
     else this.log(`Node ${answer.node}: ${percent}% of its messages are lost${forMs ? ` for ${formatMs(forMs)}` : ' until pad-cli heal'}.`)
     if (answer.pending.includes(answer.node)) this.log(`Node ${answer.node} is not running: it gets the loss when it is back.`)

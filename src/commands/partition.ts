@@ -53,7 +53,7 @@ neighbours on a ring 0..n-1: every node sees a majority, no two the same; 4 node
     const groups = texts.map((t) => parseGroup(t))
     const cluster = await ClusterHandle.open(flags.cluster)
     for (const group of groups) for (const ref of group) cluster.check(ref)
-    const answer = await cluster.request<PartitionAnswer>('partition', {groups, shape, for_ms: flags.for})
+    const answer = await cluster.request({op: 'partition', groups, shape, for_ms: flags.for})
     const what =
       answer.groups && !answer.bridge
         ? answer.groups.map((g) => `{${g.join(',')}}`).join(' | ')

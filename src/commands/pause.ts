@@ -1,7 +1,8 @@
-import {clusterFlag, runNodeOp, type NodeOpAnswer, nodeArg} from '../cli/cluster-command.js'
+import type {ControlAnswers} from '../api/control.js'
+import {clusterFlag, runNodeOp, nodeArg} from '../cli/cluster-command.js'
 import {PadCommand} from '../cli/pad-command.js'
 
-export default class Pause extends PadCommand<NodeOpAnswer> {
+export default class Pause extends PadCommand<ControlAnswers['pause']> {
   static override summary = 'Freeze a node with SIGSTOP: it stays in memory but answers nothing.'
 
   static override description = `A paused leader cannot send heartbeats, so the others elect a new one; when it resumes it learns of the \
@@ -17,7 +18,7 @@ new term and steps down. Its clients and peers see a silent node, not a closed c
     cluster: clusterFlag,
   }
 
-  async run(): Promise<NodeOpAnswer> {
+  async run(): Promise<ControlAnswers['pause']> {
     const {args, flags} = await this.parse(Pause)
     return runNodeOp(this, 'pause', args.node, flags.cluster, (a) => `paused node ${a.node} (pid ${a.pid}); pad-cli resume ${a.node} lets it run again`)
   }

@@ -1,7 +1,8 @@
-import {clusterFlag, runNodeOp, type NodeOpAnswer, nodeArg} from '../cli/cluster-command.js'
+import type {ControlAnswers} from '../api/control.js'
+import {clusterFlag, runNodeOp, nodeArg} from '../cli/cluster-command.js'
 import {PadCommand} from '../cli/pad-command.js'
 
-export default class Restart extends PadCommand<NodeOpAnswer> {
+export default class Restart extends PadCommand<ControlAnswers['restart']> {
   static override summary = 'Restart a node: stop it gracefully, then start it again on its data.'
 
   static override description = `A node that is down is just started. Returns once the node serves again.`
@@ -16,7 +17,7 @@ export default class Restart extends PadCommand<NodeOpAnswer> {
     cluster: clusterFlag,
   }
 
-  async run(): Promise<NodeOpAnswer> {
+  async run(): Promise<ControlAnswers['restart']> {
     const {args, flags} = await this.parse(Restart)
     return runNodeOp(this, 'restart', args.node, flags.cluster, (a) => `restarted node ${a.node} (pid ${a.pid}${a.previous_pid ? `, was ${a.previous_pid}` : ""})`)
   }

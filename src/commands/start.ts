@@ -1,6 +1,7 @@
+import type {ControlAnswers} from '../api/control.js'
 import {Args} from '@oclif/core'
 import {ACTION_TIMEOUT_MS, ClusterHandle} from '../cluster/cluster.js'
-import {clusterFlag, runNodeOp, type NodeOpAnswer} from '../cli/cluster-command.js'
+import {clusterFlag, runNodeOp} from '../cli/cluster-command.js'
 import {PadCommand} from '../cli/pad-command.js'
 import type {ProcessState} from '../cluster/state.js'
 
@@ -8,7 +9,7 @@ import type {ProcessState} from '../cluster/state.js'
 const DOWN: readonly ProcessState[] = ['stopped', 'exited', 'crashed']
 
 /** `start <node>` answers for that node; `start` with no node lists every node it started. */
-type StartResult = NodeOpAnswer | {started: NodeOpAnswer[]}
+type StartResult = ControlAnswers['start'] | {started: ControlAnswers['start'][]}
 
 export default class Start extends PadCommand<StartResult> {
   static override summary = 'Start a node that is down (stopped, killed or crashed) again, on its data; with no node, every node that is down.'
@@ -32,9 +33,9 @@ that is stopped, exited or crashed, one after the other (--json: {"started": [an
     if (args.node !== undefined) return runNodeOp(this, 'start', args.node, flags.cluster, (a) => `started node ${a.node} (pid ${a.pid})`)
     const cluster = await ClusterHandle.open(flags.cluster)
     const down = (await cluster.status()).nodes.filter((n) => DOWN.includes(n.process))
-    const started: NodeOpAnswer[] = []
+    const started: ControlAnswers['start'][] = []
     for (const node of down) {
-      const answer = await cluster.request<NodeOpAnswer>('start', {node: node.index}, ACTION_TIMEOUT_MS)
+      const answer = await cluster.request({op: 'start', node: node.index}, ACTION_TIMEOUT_MS)
       started.push(answer)
       this.log(`started node ${answer.node} (pid ${answer.pid})`)
     }

@@ -1,16 +1,9 @@
+import type {TransferAnswer} from '../api/control.js'
 import {Args} from '@oclif/core'
 import {ACTION_TIMEOUT_MS, ClusterHandle} from '../cluster/cluster.js'
 import {clusterFlag} from '../cli/cluster-command.js'
 import {PadCommand} from '../cli/pad-command.js'
 import {parseNodeRef} from '../cluster/node-args.js'
-
-interface TransferAnswer {
-  from: number
-  to: number
-  leader: number
-  term: number
-  moved: boolean
-}
 
 export default class Transfer extends PadCommand<TransferAnswer> {
   static override summary = 'Move leadership to another node, without a crash: a planned hand-over.'
@@ -35,7 +28,7 @@ records the request and the new leader.`
     const {args, flags} = await this.parse(Transfer)
     const ref = args.node === undefined ? null : parseNodeRef(args.node)
     const cluster = await ClusterHandle.open(flags.cluster)
-    const answer = await cluster.request<TransferAnswer>('transfer', ref === null ? {} : {to: cluster.check(ref)}, ACTION_TIMEOUT_MS)
+    const answer = await cluster.request({op: 'transfer', to: ref === null ? null : cluster.check(ref)}, ACTION_TIMEOUT_MS)
     if (!answer.moved) this.log(`node ${answer.leader} already leads (term ${answer.term}): nothing to move`)
     else this.log(`leadership moved from node ${answer.from} to node ${answer.to} (term ${answer.term})`)
     return answer

@@ -101,7 +101,7 @@ the cluster, a second Ctrl-C kills it at once.`
     try {
       const pid = await launchSupervisor(prepared.paths)
       const socket = prepared.paths.socket
-      status = await waitForLeader(prepared.paths, () => controlRequest<ClusterStatus>(socket, {op: 'status'}, 5000), {waitMs, supervisorPid: pid})
+      status = await waitForLeader(prepared.paths, () => controlRequest(socket, {op: 'status'}, 5000), {waitMs, supervisorPid: pid})
     } catch (error) {
       if (error instanceof ClusterError && error.code !== 'NO_LEADER') {
         // Leave nothing half-started behind.

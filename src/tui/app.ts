@@ -68,16 +68,16 @@ export class TopController {
     if (!cluster) throw new Error('no cluster')
     switch (action.kind) {
       case 'node-op':
-        await cluster.request(action.op, {node: action.node}, ACTION_TIMEOUT_MS)
+        await cluster.request({op: action.op, node: action.node}, ACTION_TIMEOUT_MS)
         break
       case 'partition':
-        await cluster.request('partition', {groups: [[action.node]]})
+        await cluster.request({op: 'partition', groups: [[action.node]]})
         break
       case 'heal':
-        await cluster.request('heal')
+        await cluster.request({op: 'heal'})
         break
       case 'transfer':
-        await cluster.request('transfer', {to: action.to}, ACTION_TIMEOUT_MS)
+        await cluster.request({op: 'transfer', to: action.to}, ACTION_TIMEOUT_MS)
         break
     }
   }

@@ -1,16 +1,51 @@
 import {expect} from 'chai'
+import type {ClusterStatus, ControlAnswers, ControlOp, NodeStatus, ProcessState, RequestOf} from '../../src/api/control.js'
 import {partitionSpec} from '../../src/chaos/nemesis.js'
 import {SupervisedCluster} from '../../src/chaos/supervised-cluster.js'
 
 // The chaos runner's faults as the requests they become on the supervisor's control API.
 
-function fakeCluster(answers: Record<string, Record<string, unknown>> = {}): {cluster: SupervisedCluster; sent: {op: string; fields: Record<string, unknown>}[]} {
+type Answers = {[K in ControlOp]: ControlAnswers[K]}
+
+function nodeStatus(index: number, process: ProcessState): NodeStatus {
+  return {
+    index, node_id: `127.0.0.1:${1000 + index}`, pid: null, process, exit_code: null, exit_signal: null, crash_log: [], restart_at: null,
+    role: null, term: null, commit_index: null, last_applied: null, log_length: null, lag: null, leader_index: null,
+    host: '127.0.0.1', tcp_port: 1000 + index, http_port: 2000 + index, raft_port: 3000 + index, faults: [], data_dir: '/nowhere', log_file: '/nowhere/node.log',
+  }
+}
+
+const STATUS: ClusterStatus = {cluster: 'fake', leader: null, term: null, supervisor_pid: 1, nodes: [0, 1, 2, 3, 4].map((i) => nodeStatus(i, 'running'))}
+const EXIT = {code: null, signal: 'SIGKILL'}
+const PUSHED = {applied: [0, 1, 2, 3, 4], pending: []}
+
+/** What the fake supervisor answers unless a test says otherwise. */
+const ANSWERS: Answers = {
+  status: STATUS,
+  ping: {pid: 1},
+  down: {stopped: [], left: []},
+  kill: {node: 0, pid: 1, exit: EXIT},
+  stop: {node: 0, pid: 1, exit: EXIT},
+  start: {node: 0, pid: 1},
+  restart: {node: 0, pid: 1, previous_pid: null},
+  pause: {node: 0, pid: 1},
+  resume: {node: 0, pid: 1},
+  partition: {groups: [[0], [1, 2, 3, 4]], shape: null, cuts: [[0, 1]], for_ms: null, ...PUSHED},
+  heal: PUSHED,
+  transfer: {from: 0, to: 1, leader: 1, term: 2, moved: true},
+  delay: {node: 0, ms: 1, jitter_ms: 0, for_ms: null, ...PUSHED},
+  loss: {node: 0, percent: 1, for_ms: null, ...PUSHED},
+}
+
+function fakeCluster(answers: Partial<Answers> = {}): {cluster: SupervisedCluster; sent: {op: string; fields: Record<string, unknown>}[]} {
   const sent: {op: string; fields: Record<string, unknown>}[] = []
   const nodes = [0, 1, 2, 3, 4].map((index) => ({index, host: '127.0.0.1', tcpPort: 1000 + index, httpPort: 2000 + index, raftPort: 3000 + index}))
-  const cluster = new SupervisedCluster(nodes, '/nowhere', async (op, fields = {}) => {
+  const answer = async <K extends ControlOp>(request: RequestOf<K>): Promise<ControlAnswers[K]> => {
+    const {op, ...fields} = request
     sent.push({op, fields})
-    return answers[op] ?? {}
-  }, null)
+    return answers[request.op] ?? ANSWERS[request.op]
+  }
+  const cluster = new SupervisedCluster(nodes, '/nowhere', answer, null)
   return {cluster, sent}
 }
 
@@ -36,7 +71,7 @@ describe('chaos: faults through the cluster manager', () => {
   })
 
   it('partitions with groups go as groups; bridge and ring as the named shapes, recorded as applied', async () => {
-    const {cluster, sent} = fakeCluster({partition: {groups: null, shape: 'ring', cuts: [[0, 2]], applied: [0, 1, 2, 3, 4], pending: []}})
+    const {cluster, sent} = fakeCluster({partition: {groups: null, shape: 'ring', cuts: [[0, 2]], for_ms: 3000, ...PUSHED}})
     const halves = partitionSpec('halves', [4, 1, 0, 2, 3])
     await cluster.partition(halves, 3000)
     const ring = await cluster.partition(partitionSpec('ring', [4, 1, 0, 2, 3]), 3000)
@@ -49,7 +84,7 @@ describe('chaos: faults through the cluster manager', () => {
   })
 
   it('a fault that did not reach every node is an error', async () => {
-    const {cluster} = fakeCluster({partition: {cuts: [[0, 1]], pending: [1]}, heal: {applied: [0], pending: [2]}})
+    const {cluster} = fakeCluster({partition: {...ANSWERS.partition, pending: [1]}, heal: {applied: [0], pending: [2]}})
     let error: Error | null = null
     await cluster.partition(partitionSpec('one', [0, 1, 2, 3, 4]), 1000).catch((e: Error) => (error = e))
     expect(error).to.match(/did not reach node 1/)
@@ -59,7 +94,8 @@ describe('chaos: faults through the cluster manager', () => {
   })
 
   it('restoring resumes the paused nodes, starts the stopped ones, and heals', async () => {
-    const status = {nodes: [{index: 0, process: 'running'}, {index: 1, process: 'paused'}, {index: 2, process: 'exited'}, {index: 3, process: 'stopped'}, {index: 4, process: 'running'}]}
+    const processes: ProcessState[] = ['running', 'paused', 'exited', 'stopped', 'running']
+    const status = {...STATUS, nodes: processes.map((process, i) => nodeStatus(i, process))}
     const {cluster, sent} = fakeCluster({status})
     await cluster.restoreAll()
     expect(sent.map((s) => `${s.op} ${s.fields.node ?? ''}`.trim())).to.deep.equal(['status', 'resume 1', 'start 2', 'start 3', 'heal'])

@@ -4,6 +4,7 @@ import path from 'node:path'
 import {expect} from 'chai'
 import {EventLog, EVENT_TYPES, describeEvent, formatEvent, readEvents, type ClusterEvent} from '../../src/cluster/events.js'
 import {parseSseBlock} from '../../src/cluster/node-api.js'
+import Events from '../../src/commands/events.js'
 
 describe('cluster event timeline', () => {
   let dir: string
@@ -81,5 +82,10 @@ describe('cluster event timeline', () => {
     expect(parseSseBlock(': keepalive')).to.equal(null)
     expect(parseSseBlock('retry: 1000\nevent: hello\ndata: {"a":\ndata: 1}')).to.deep.equal({type: 'hello', data: {a: 1}})
     expect(parseSseBlock('event: x\ndata: not json')).to.equal(null)
+  })
+
+  it('pad-cli events --help gives the fields of every event type', () => {
+    const help = Events.description ?? ''
+    for (const type of EVENT_TYPES) expect(help, type).to.match(new RegExp(`\\b${type}\\b[^;]*(\\{|;)`))
   })
 })

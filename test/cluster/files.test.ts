@@ -65,14 +65,14 @@ describe('cluster folder, ports and processes', () => {
       const runtime = path.join(home, 'run')
       fs.mkdirSync(runtime, {mode: 0o700})
       const socket = controlSocketPath('c2', path.join(home, 'c2'), {XDG_RUNTIME_DIR: runtime})
-      const server = new ControlServer(socket, async (request) => ({echo: request.op}))
+      const server = new ControlServer(socket, {ping: async () => ({pid: 42})})
       const before = process.umask()
       await server.listen()
       try {
         expect(process.umask(), 'the umask is restored').to.equal(before)
         expect(mode(path.dirname(socket))).to.equal('700')
         expect(fs.statSync(socket).mode & 0o077).to.equal(0)
-        expect(await controlRequest(socket, {op: 'status'})).to.deep.equal({echo: 'status'})
+        expect(await controlRequest(socket, {op: 'ping'})).to.deep.equal({pid: 42})
       } finally {
         await server.close()
       }

@@ -251,6 +251,7 @@ export function expectEventShape(event: ClusterEvent): void {
     delay: ['node', 'ms', 'jitter_ms', 'for_ms'],
     loss: ['node', 'percent', 'for_ms'],
     heal: ['reason', 'what'],
+    transfer: ['from', 'to'],
     role: ['node', 'role', 'term'],
     election: ['term', 'winner', 'node_id'],
     leader: ['leader', 'previous', 'term'],

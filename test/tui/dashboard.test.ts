@@ -141,14 +141,14 @@ describe('pad-cli top keys', () => {
   it('runs an action through the supervisor and prints its command in the timeline', async () => {
     const model = threeNodes()
     const requests: unknown[] = []
-    const cluster = {request: async (op: string, fields: unknown) => requests.push([op, fields])} as unknown as ClusterHandle
+    const cluster = {request: async (request: unknown) => requests.push(request)} as unknown as ClusterHandle
     const controller = new TopController(model, cluster, new BackgroundPublisher(model, 20, 'top-test'))
     controller.move(1)
     await controller.press('x')
     await controller.press('z')
     controller.move(5)
     await controller.press('h')
-    expect(requests).to.deep.equal([['kill', {node: 1}], ['heal', undefined]])
+    expect(requests).to.deep.equal([{op: 'kill', node: 1}, {op: 'heal'}])
     const texts = model.snapshot().timeline.map((e) => e.text)
     expect(texts.slice(0, 2)).to.deep.equal(['pad-cli heal', 'pad-cli kill 1'])
     expect(controller.selected).to.equal(2)

@@ -1,0 +1,323 @@
+/**
+ * The supervisor's control protocol: one JSON request per connection on the Unix socket in
+ * the cluster folder, answered by one JSON line, after which the supervisor closes the
+ * connection.
+ *
+ *   > {"op":"kill","node":"leader"}
+ *   < {"ok":true,"node":1,"pid":4242,"exit":{"code":null,"signal":"SIGKILL"}}
+ *   < {"ok":false,"error":{"code":"NODE_STATE","message":"node 1 is not running"}}
+ *
+ * Each request type (`ControlRequests[op]`) maps to its answer type (`ControlAnswers[op]`).
+ * The socket is hostile input like any other: `decodeControlRequest` checks a request's shape
+ * and the bounds of its numbers; what depends on the cluster (a node index in range, a node
+ * that runs) is the supervisor's to check. Types and codecs only: nothing here does I/O.
+ */
+
+// ---------------------------------------------------------------------------------------
+// Shared values
+
+/** A node as a request names it: its index, or whichever node leads right now. */
+export type NodeRef = number | 'leader'
+
+export const PARTITION_SHAPES = ['halves', 'ring', 'bridge'] as const
+export type PartitionShape = (typeof PARTITION_SHAPES)[number]
+
+/** `exited`: killed by the supervisor or ended cleanly; `crashed`: ended by itself. */
+export type ProcessState = 'starting' | 'running' | 'paused' | 'stopped' | 'exited' | 'crashed'
+
+export const CONTROL_ERROR_CODES = ['NOT_UP', 'ALREADY_UP', 'BAD_ARGUMENT', 'PORT_IN_USE', 'NO_LEADER', 'NODE_STATE', 'SUPERVISOR', 'NODE_API', 'TIMEOUT'] as const
+export type ControlErrorCode = (typeof CONTROL_ERROR_CODES)[number]
+
+/** Bounds of the fault requests' numbers. */
+export const MAX_DELAY_MS = 60_000
+export const MAX_FOR_MS = 7 * 24 * 3600 * 1000
+
+// ---------------------------------------------------------------------------------------
+// Requests
+
+interface NodeFields {
+  node: NodeRef
+}
+
+export interface ControlRequests {
+  status: Record<never, never>
+  ping: Record<never, never>
+  down: Record<never, never>
+  kill: NodeFields
+  stop: NodeFields
+  start: NodeFields
+  restart: NodeFields
+  pause: NodeFields
+  resume: NodeFields
+  /** Either groups (the rest of the nodes form one more group) or a named shape. */
+  partition: {groups?: NodeRef[][]; shape?: PartitionShape; for_ms?: number | null}
+  heal: Record<never, never>
+  /** Without `to`: the running follower with the longest log. */
+  transfer: {to?: NodeRef | null}
+  delay: NodeFields & {ms: number; jitter_ms?: number; for_ms?: number | null}
+  /** `percent` from 0 to 100; 0 ends the node's loss. */
+  loss: NodeFields & {percent: number; for_ms?: number | null}
+}
+
+export type ControlOp = keyof ControlRequests
+
+export const CONTROL_OPS: readonly ControlOp[] = ['status', 'ping', 'down', 'kill', 'stop', 'start', 'restart', 'pause', 'resume', 'partition', 'heal', 'transfer', 'delay', 'loss']
+
+/** The request of one op, as it goes over the socket. */
+export type RequestOf<K extends ControlOp> = {op: K} & ControlRequests[K]
+
+/** A request of any op (as decoded, before it is dispatched to its op's handler). */
+export type ControlRequest = RequestOf<ControlOp>
+
+// ---------------------------------------------------------------------------------------
+// Answers
+
+export interface ExitInfo {
+  code: number | null
+  signal: string | null
+}
+
+/** Which nodes got the faults now, and which get them when they are back. */
+export interface PushResult {
+  applied: number[]
+  pending: number[]
+}
+
+export interface NodeAnswer {
+  node: number
+  pid: number | null
+}
+
+export interface PartitionAnswer extends PushResult {
+  /** The groups that may talk among themselves (null for ring, whose links overlap). */
+  groups: number[][] | null
+  shape: PartitionShape | null
+  /** For `bridge`: the node linked to both halves. */
+  bridge?: number
+  /** Cut links, as pairs [a, b] with a < b, sorted. */
+  cuts: [number, number][]
+  for_ms: number | null
+}
+
+export interface TransferAnswer {
+  from: number
+  to: number
+  leader: number
+  term: number
+  /** False when `to` already led. */
+  moved: boolean
+}
+
+export interface FaultView {
+  peer: number
+  drop?: boolean
+  delay_ms?: number
+  jitter_ms?: number
+  loss?: number
+  /** When the fault ends by itself (ISO 8601), or null. */
+  expires_at: string | null
+}
+
+export interface NodeStatus {
+  index: number
+  node_id: string
+  pid: number | null
+  process: ProcessState
+  exit_code: number | null
+  exit_signal: string | null
+  /** The last lines of node.log when the node crashed; empty unless `process` is crashed. */
+  crash_log: string[]
+  /** When the supervisor restarts the crashed node (ISO 8601), or null. */
+  restart_at: string | null
+  role: string | null
+  term: number | null
+  commit_index: number | null
+  last_applied: number | null
+  log_length: number | null
+  lag: number | null
+  leader_index: number | null
+  host: string
+  tcp_port: number
+  http_port: number
+  raft_port: number
+  faults: FaultView[]
+  data_dir: string
+  log_file: string
+}
+
+/** `status`, which is also `pad-cli status --json` (see src/cluster/status.ts). */
+export interface ClusterStatus {
+  cluster: string
+  leader: number | null
+  term: number | null
+  supervisor_pid: number
+  nodes: NodeStatus[]
+}
+
+export interface ControlAnswers {
+  status: ClusterStatus
+  ping: {pid: number}
+  /** The node pids that ran, and those still alive afterwards. */
+  down: {stopped: number[]; left: number[]}
+  kill: NodeAnswer & {exit: ExitInfo}
+  stop: NodeAnswer & {exit: ExitInfo}
+  start: NodeAnswer
+  restart: NodeAnswer & {previous_pid: number | null}
+  pause: NodeAnswer
+  resume: NodeAnswer
+  partition: PartitionAnswer
+  heal: PushResult
+  transfer: TransferAnswer
+  delay: {node: number; ms: number; jitter_ms: number; for_ms: number | null} & PushResult
+  loss: {node: number; percent: number; for_ms: number | null} & PushResult
+}
+
+export interface ControlFailure {
+  code: ControlErrorCode
+  message: string
+}
+
+/** The server's side: one handler per op, each answering its own op's type. */
+export type ControlHandlers = {[K in ControlOp]: (request: RequestOf<K>) => Promise<ControlAnswers[K]>}
+
+// ---------------------------------------------------------------------------------------
+// Codecs
+
+export type Decoded<T> = {ok: true; value: T} | {ok: false; message: string}
+
+/** Longest request line the supervisor reads; a request is a few dozen bytes. */
+export const MAX_REQUEST_BYTES = 64 * 1024
+
+export function isControlOp(value: unknown): value is ControlOp {
+  return typeof value === 'string' && (CONTROL_OPS as readonly string[]).includes(value)
+}
+
+export function isControlErrorCode(value: unknown): value is ControlErrorCode {
+  return typeof value === 'string' && (CONTROL_ERROR_CODES as readonly string[]).includes(value)
+}
+
+/** Thrown inside the decoder only; `decodeControlRequest` turns it into `{ok: false}`. */
+class Refusal extends Error {}
+
+function record(value: unknown): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Refusal('a request is one JSON object with an "op"')
+  return value as Record<string, unknown>
+}
+
+function nodeRef(value: unknown, name: string): NodeRef {
+  if (value === 'leader') return 'leader'
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value
+  throw new Refusal(`${name}: give a node index or "leader"`)
+}
+
+function numberIn(value: unknown, name: string, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) throw new Refusal(`${name} must be a number from ${min} to ${max}`)
+  return value
+}
+
+function optionalNumberIn(value: unknown, name: string, min: number, max: number): number | undefined {
+  return value === undefined ? undefined : numberIn(value, name, min, max)
+}
+
+/** A duration after which a fault ends by itself; absent or null: it stays until healed. */
+function forMs(value: unknown): number | null {
+  return value === undefined || value === null ? null : numberIn(value, 'for_ms', 1, MAX_FOR_MS)
+}
+
+function groups(value: unknown): NodeRef[][] | undefined {
+  if (value === undefined || value === null) return undefined
+  if (!Array.isArray(value)) throw new Refusal('groups is a list of groups, each a list of nodes')
+  return value.map((group: unknown) => {
+    if (!Array.isArray(group)) throw new Refusal('each group is a list of nodes')
+    return group.map((ref: unknown) => nodeRef(ref, 'a group member'))
+  })
+}
+
+function shape(value: unknown): PartitionShape | undefined {
+  if (value === undefined || value === null) return undefined
+  const known = PARTITION_SHAPES.find((s) => s === value)
+  if (!known) throw new Refusal(`unknown shape ${JSON.stringify(value)}: use ${PARTITION_SHAPES.join(', ')}`)
+  return known
+}
+
+/** The per-op field decoders: each reads its op's fields from the raw object, checked. */
+const FIELDS: {[K in ControlOp]: (raw: Record<string, unknown>) => ControlRequests[K]} = {
+  status: () => ({}),
+  ping: () => ({}),
+  down: () => ({}),
+  kill: (raw) => ({node: nodeRef(raw.node, 'node')}),
+  stop: (raw) => ({node: nodeRef(raw.node, 'node')}),
+  start: (raw) => ({node: nodeRef(raw.node, 'node')}),
+  restart: (raw) => ({node: nodeRef(raw.node, 'node')}),
+  pause: (raw) => ({node: nodeRef(raw.node, 'node')}),
+  resume: (raw) => ({node: nodeRef(raw.node, 'node')}),
+  partition: (raw) => ({groups: groups(raw.groups), shape: shape(raw.shape), for_ms: forMs(raw.for_ms)}),
+  heal: () => ({}),
+  transfer: (raw) => ({to: raw.to === undefined || raw.to === null ? null : nodeRef(raw.to, 'to')}),
+  delay: (raw) => ({
+    node: nodeRef(raw.node, 'node'),
+    ms: numberIn(raw.ms, 'ms', 0, MAX_DELAY_MS),
+    jitter_ms: optionalNumberIn(raw.jitter_ms, 'jitter_ms', 0, MAX_DELAY_MS) ?? 0,
+    for_ms: forMs(raw.for_ms),
+  }),
+  loss: (raw) => ({node: nodeRef(raw.node, 'node'), percent: numberIn(raw.percent, 'percent', 0, 100), for_ms: forMs(raw.for_ms)}),
+}
+
+function decodeFields<K extends ControlOp>(op: K, raw: Record<string, unknown>): RequestOf<K> {
+  const fields: ControlRequests[K] = FIELDS[op](raw)
+  return {...fields, op}
+}
+
+/** One request line as the supervisor reads it: checked in full, or refused with a reason. Unknown fields are ignored. */
+export function decodeControlRequest(line: string): Decoded<ControlRequest> {
+  try {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(line)
+    } catch {
+      throw new Refusal('a request is one JSON object with an "op"')
+    }
+    const raw = record(parsed)
+    if (!isControlOp(raw.op)) {
+      throw new Refusal(typeof raw.op === 'string' ? `unknown request ${JSON.stringify(raw.op.slice(0, 40))}: use ${CONTROL_OPS.join(', ')}` : 'a request is one JSON object with an "op"')
+    }
+    return {ok: true, value: decodeFields(raw.op, raw)}
+  } catch (error) {
+    if (error instanceof Refusal) return {ok: false, message: error.message}
+    throw error
+  }
+}
+
+/** Calls the handler of the request's op (the answer has that op's type); null if there is none. */
+export function dispatchControl<K extends ControlOp>(handlers: Partial<ControlHandlers>, request: RequestOf<K>): Promise<ControlAnswers[K]> | null {
+  const handler: ControlHandlers[K] | undefined = handlers[request.op]
+  return handler ? handler(request) : null
+}
+
+/** How a request ended, before and after the socket: its op's answer, or a failure. */
+export type ControlOutcome<K extends ControlOp> = {ok: true; answer: ControlAnswers[K]} | {ok: false; error: ControlFailure}
+
+/** The answer line the supervisor writes (newline included). */
+export function encodeControlReply<K extends ControlOp>(outcome: ControlOutcome<K>): string {
+  return JSON.stringify(outcome.ok ? {ok: true, ...outcome.answer} : {ok: false, error: outcome.error}) + '\n'
+}
+
+/**
+ * The answer line to a request of op K, as the client reads it. Its envelope (ok, error code
+ * and message) is checked; the fields of a successful answer are taken as the supervisor, a
+ * process of this same program, wrote them.
+ */
+export function decodeControlReply<K extends ControlOp>(line: string): Decoded<ControlOutcome<K>> {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(line)
+  } catch {
+    return {ok: false, message: 'the supervisor answered something that is not JSON'}
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return {ok: false, message: 'the supervisor answered something that is not a JSON object'}
+  const {ok, error, ...fields} = parsed as {ok?: unknown; error?: {code?: unknown; message?: unknown}}
+  if (ok === true) return {ok: true, value: {ok: true, answer: fields as ControlAnswers[K]}}
+  const code = isControlErrorCode(error?.code) ? error.code : 'SUPERVISOR'
+  const message = typeof error?.message === 'string' ? error.message : 'the supervisor refused'
+  return {ok: true, value: {ok: false, error: {code, message}}}
+}

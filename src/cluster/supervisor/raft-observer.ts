@@ -1,0 +1,125 @@
+/**
+ * What the nodes say about their Raft state: follows each node's /events stream, asks /raft
+ * when told to (the supervisor polls once a second, in case an event was missed), and records
+ * roles, elections and leader changes in the timeline.
+ */
+import type {HelloData} from '../../api/node-events.js'
+import {followEvents, getRaft, type RaftInfo} from '../node-api.js'
+import {STATUS_TIMEOUT_MS, type SupervisorCore} from './core.js'
+import type {NodeHandle, RaftView} from './node-handle.js'
+
+export class RaftObserver {
+  private leader: number | null = null
+  private readonly electionsSeen = new Set<number>()
+
+  constructor(private readonly core: SupervisorCore) {}
+
+  /** Follows the /events stream of the node's current process, again if it ends while that process runs. */
+  follow(node: NodeHandle): void {
+    node.closeEvents?.()
+    const subprocess = node.subprocess
+    const index = node.record.index
+    node.closeEvents = followEvents(
+      node.record,
+      (type, data) => {
+        if (node.subprocess !== subprocess) return
+        node.lastEventAt = Date.now()
+        if (type === 'hello') this.observe(index, fromRaftInfo(data as unknown as HelloData))
+        else if (type === 'role') this.observe(index, {role: data.role as string, term: data.term as number, leader: (data.leader as number | null) ?? null})
+        else if (type === 'term') this.observe(index, {term: data.term as number})
+        else if (type === 'commit') this.observe(index, {commitIndex: data.commit_index as number, lastApplied: data.last_applied as number})
+      },
+      () => {
+        node.closeEvents = null
+        // The stream ended: the node is stopping, or restarted its HTTP server. Follow again
+        // while this same process runs; the /raft poll covers the gap.
+        setTimeout(() => {
+          if (node.subprocess === subprocess && subprocess !== null && !this.core.stopping && node.closeEvents === null && node.record.process === 'running') this.follow(node)
+        }, 500).unref()
+      },
+    )
+  }
+
+  /** Stops following every node. */
+  closeAll(): void {
+    for (const node of this.core.nodes) node.closeEvents?.()
+  }
+
+  /** Merges what a node said about itself; records role changes, elections, leader changes. */
+  private observe(index: number, patch: Partial<RaftView>): void {
+    const node = this.core.nodes[index]
+    const before = node.view
+    const view = {...before, ...patch}
+    // Updates of an older term never undo newer ones.
+    if (before.term !== null && view.term !== null && view.term < before.term) return
+    node.view = view
+    if (patch.role !== undefined && patch.role !== before.role && view.role !== null) {
+      this.core.events.record('role', {node: index, role: view.role, term: view.term})
+      if (view.role === 'LEADER' && view.term !== null && !this.electionsSeen.has(view.term)) {
+        this.electionsSeen.add(view.term)
+        this.core.events.record('election', {term: view.term, winner: index, node_id: node.record.node_id})
+      }
+    }
+    this.updateLeader()
+  }
+
+  /** Records a change of leader: the running node that says LEADER in the newest term. */
+  updateLeader(): void {
+    let leader: number | null = null
+    let term = -1
+    for (const node of this.core.nodes) {
+      if (node.record.process !== 'running' || node.view.role !== 'LEADER') continue
+      if ((node.view.term ?? 0) > term) {
+        term = node.view.term ?? 0
+        leader = node.record.index
+      }
+    }
+    if (leader === this.leader) return
+    const previous = this.leader
+    this.leader = leader
+    this.core.events.record('leader', {leader, previous, term: leader === null ? null : term})
+  }
+
+  /** Asks every running node for /raft now. */
+  async refresh(): Promise<Map<number, RaftInfo>> {
+    const answers = new Map<number, RaftInfo>()
+    await Promise.all(
+      this.core.nodes
+        .filter((n) => n.record.process === 'running' || n.record.process === 'starting')
+        .map(async (node) => {
+          try {
+            const asked = Date.now()
+            const info = await getRaft(node.record, STATUS_TIMEOUT_MS)
+            answers.set(node.record.index, info)
+            // An event that came while we asked may be newer than this answer; a stream that
+            // has been quiet for a while may have missed something.
+            if (node.lastEventAt < asked - 1000) this.observe(node.record.index, fromRaftInfo(info))
+          } catch {
+            // Not answering (starting, overloaded): its last view stands.
+          }
+        }),
+    )
+    return answers
+  }
+
+  /** The running node that answered LEADER in the newest term, or null. */
+  leaderOf(answers: Map<number, RaftInfo>): number | null {
+    let leader: number | null = null
+    for (const [index, info] of answers) {
+      if (info.state !== 'LEADER' || this.core.nodes[index].record.process !== 'running') continue
+      if (leader === null || info.current_term > answers.get(leader)!.current_term) leader = index
+    }
+    return leader
+  }
+}
+
+function fromRaftInfo(info: RaftInfo): Partial<RaftView> {
+  return {
+    role: info.state,
+    term: info.current_term,
+    leader: info.leader_index ?? null,
+    commitIndex: info.commit_index,
+    lastApplied: info.last_applied,
+    logLength: info.log_length,
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * `status`: every node's process as the supervisor knows it, with its Raft state and faults
+ * as the node answers them right now.
+ */
+import {callJson} from '../node-api.js'
+import {faultViews, type ClusterStatus, type FaultView, type NodeStatus} from '../status.js'
+import {STATUS_TIMEOUT_MS, type SupervisorCore} from './core.js'
+import type {NetworkFaults} from './network-faults.js'
+import {hasProcess} from './node-handle.js'
+import type {RaftObserver} from './raft-observer.js'
+
+export async function clusterStatus(core: SupervisorCore, observer: RaftObserver, faults: NetworkFaults): Promise<ClusterStatus> {
+  const answers = await observer.refresh()
+  const applied = new Map<number, FaultView[]>()
+  await Promise.all(
+    core.nodes
+      .filter((n) => answers.has(n.record.index))
+      .map(async (node) => {
+        try {
+          const answer = await callJson<{faults: Record<string, Record<string, unknown>>}>(node.record, 'GET', '/admin/faults', {token: core.token, timeoutMs: STATUS_TIMEOUT_MS})
+          applied.set(node.record.index, faultViews(answer.faults))
+        } catch {
+          // Fall back to what the node should have.
+        }
+      }),
+  )
+  // The leader as the nodes answered just now, so the table agrees with itself.
+  const leader = observer.leaderOf(answers)
+  const leaderInfo = leader === null ? undefined : answers.get(leader)
+  const leaderCommit = leaderInfo ? leaderInfo.commit_index : null
+  const nodes: NodeStatus[] = core.nodes.map((node) => {
+    const r = node.record
+    const info = answers.get(r.index)
+    const running = r.process === 'running' || r.process === 'starting'
+    return {
+      index: r.index,
+      node_id: r.node_id,
+      pid: hasProcess(node) ? r.pid : null,
+      process: r.process,
+      exit_code: r.exit_code,
+      exit_signal: r.exit_signal,
+      crash_log: r.process === 'crashed' ? node.crashLog : [],
+      restart_at: node.restartAt === null ? null : new Date(node.restartAt).toISOString(),
+      role: info ? info.state : null,
+      term: info ? info.current_term : null,
+      commit_index: info ? info.commit_index : null,
+      last_applied: info ? info.last_applied : null,
+      log_length: info ? info.log_length : null,
+      lag: info && leaderCommit !== null ? Math.max(0, leaderCommit - info.last_applied) : null,
+      leader_index: info ? info.leader_index : null,
+      host: r.host,
+      tcp_port: r.tcp_port,
+      http_port: r.http_port,
+      raft_port: r.raft_port,
+      faults: applied.get(r.index) ?? (running || r.process === 'paused' ? faults.intended(r.index) : []),
+      data_dir: r.data_dir,
+      log_file: r.log_file,
+    }
+  })
+  return {
+    cluster: core.state.name,
+    leader,
+    term: leaderInfo ? leaderInfo.current_term : null,
+    supervisor_pid: process.pid,
+    nodes,
+  }
+}
