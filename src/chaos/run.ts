@@ -10,12 +10,13 @@ import os from 'node:os'
 import path from 'node:path'
 import {performance} from 'node:perf_hooks'
 import {checkHistory, type CheckReport} from './checker.js'
-import {waitForLeader} from './cluster.js'
 import {HISTORY_VERSION, writeHistory, type History, type NodeMessages} from './history.js'
-import type {CliEntry} from '../cluster/supervisor.js'
-import {ElectionWatcher, readNodeMessages, waitConverged} from './monitor.js'
+import {waitConverged, waitForLeader} from '../client/raft-state.js'
+import type {CliEntry} from '../cluster/cli-entry.js'
+import {openCluster, startTemporaryCluster, type SupervisedCluster} from '../cluster/supervised-cluster.js'
+import {sleep} from '../util/time.js'
+import {ElectionWatcher, readNodeMessages} from './monitor.js'
 import {FAULT_FAMILIES, Nemesis, planSchedule, type FaultFamily} from './nemesis.js'
-import {openCluster, startTemporaryCluster, type SupervisedCluster} from './supervised-cluster.js'
 import {Publishers, Subscribers} from './workload.js'
 
 export interface ChaosRunOptions {
@@ -244,7 +245,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
         attempt_timeout_ms: options.attemptTimeoutMs,
         retry_budget_ms: options.retryBudgetMs,
         cluster: options.cluster ?? null,
-        ports: cluster.nodes.map((n) => ({tcp: n.tcpPort, http: n.httpPort, raft: n.raftPort})),
+        ports: cluster.nodes.map((n) => ({tcp: n.tcp_port, http: n.http_port, raft: n.raft_port})),
         election_timeout_ms: options.cluster === undefined ? options.electionTimeoutMs : null,
         heartbeat_ms: options.cluster === undefined ? options.heartbeatMs : null,
         phases_ms: phases,
@@ -283,8 +284,4 @@ async function retry(action: () => Promise<void>, times: number, log: (line: str
       await sleep(1000)
     }
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
 }

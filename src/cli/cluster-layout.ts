@@ -2,7 +2,7 @@
  * The flags of a command that starts a temporary cluster (bench, chaos) as the cluster
  * manager's options: where the nodes listen and their Raft timing.
  */
-import type {TemporaryClusterOptions} from '../chaos/supervised-cluster.js'
+import type {TemporaryClusterOptions} from '../cluster/supervised-cluster.js'
 
 export interface ClusterLayoutFlags {
   host: string

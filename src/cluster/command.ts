@@ -4,6 +4,7 @@
  */
 import {Args, Command, Flags} from '@oclif/core'
 import {fail} from '../cli/fail.js'
+import {NodeHttpError} from '../client/node-http-client.js'
 import {ACTION_TIMEOUT_MS, ClusterHandle} from './cluster.js'
 import {ClusterError} from './errors.js'
 import {DEFAULT_CLUSTER} from './layout.js'
@@ -23,6 +24,7 @@ export abstract class ClusterCommand extends Command {
   protected override async catch(error: Error & {exitCode?: number}): Promise<unknown> {
     // One line, unwrapped, no stack trace (see src/cli/fail.ts).
     if (error instanceof ClusterError) fail(this, error.message, error.exitCode)
+    if (error instanceof NodeHttpError) fail(this, error.message)
     return super.catch(error)
   }
 

@@ -12,6 +12,7 @@
 import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
+import {NodeHttpError} from '../client/node-http-client.js'
 import {ClusterError, type ClusterErrorCode} from './errors.js'
 
 export type ControlRequest = {op: string; [field: string]: unknown}
@@ -88,7 +89,7 @@ async function answer(line: string, handler: ControlHandler): Promise<Record<str
   try {
     return {ok: true, ...(await handler(request))}
   } catch (error) {
-    const code = error instanceof ClusterError ? error.code : 'SUPERVISOR'
+    const code = error instanceof ClusterError ? error.code : error instanceof NodeHttpError ? 'NODE_API' : 'SUPERVISOR'
     return {ok: false, error: {code, message: (error as Error).message}}
   }
 }

@@ -29,6 +29,7 @@ import {
   hasRules,
   nextExpiry,
   nodeFaults,
+  parseOrder,
   parseShape,
   putBodies,
   shapePartition,
@@ -38,13 +39,16 @@ import {
 import {currentCli, type CliEntry} from './cli-entry.js'
 import {ControlServer, type ControlRequest} from './control.js'
 import type {ClusterPaths} from './layout.js'
-import {callJson, followEvents, getRaft, requestJson, type RaftInfo} from './node-api.js'
+import {followEvents} from '../client/node-events.js'
+import {callJson, requestJson} from '../client/node-http-client.js'
+import {getRaft, type RaftInfo} from '../client/raft-state.js'
 import {checkIndex, type NodeRef} from './node-args.js'
-import {isAlive, signal, sleep} from './process-util.js'
+import {isAlive, signal} from './process-util.js'
 import {afterCrash, type CrashStreak} from './restart-policy.js'
 import {readState, readToken, writeState, type ClusterState, type NodeRecord} from './state.js'
 import {faultViews, type ClusterStatus, type FaultView, type NodeStatus} from './status.js'
 import {tailLines} from './tail.js'
+import {sleep} from '../util/time.js'
 
 /**
  * Node's flags for a broker node, before the caller's own (which may override them). A node
@@ -555,9 +559,10 @@ export class Supervisor {
     let partition: Partition
     if (typeof request.shape === 'string') {
       if (Array.isArray(request.groups) && request.groups.length > 0) throw badArgument('give either groups or --shape, not both')
-      partition = shapePartition(parseShape(request.shape), this.size)
+      partition = shapePartition(parseShape(request.shape), this.size, parseOrder(request.order, this.size))
     } else {
       if (!Array.isArray(request.groups) || request.groups.length === 0) throw badArgument('give at least one group (e.g. 0 or 0,1) or --shape')
+      if (request.order !== undefined) throw badArgument('order goes with a shape, not with groups')
       const groups: number[][] = []
       for (const group of request.groups as NodeRef[][]) {
         if (!Array.isArray(group)) throw badArgument('each group is a list of nodes')

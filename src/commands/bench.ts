@@ -100,7 +100,7 @@ Target: with --nodes N a temporary cluster is started for the run and removed af
       const node = target.nodes.find((n) => n.index === leader)!
       const electionsBefore = await electionsWon(target.nodes)
       const result = await runLoad({
-        endpoints: [{host: node.host, port: node.tcpPort}],
+        endpoints: [{host: node.host, port: node.tcp_port}],
         mode: phase.mode,
         size: f.size,
         window: f.window,
@@ -127,7 +127,7 @@ Target: with --nodes N a temporary cluster is started for the run and removed af
       const leader = await leaderOf(target.nodes)
       const survivors = target.nodes.filter((n) => n.index !== leader)
       const result = await runFailover({
-        survivors: survivors.map((n) => ({host: n.host, port: n.tcpPort})),
+        survivors: survivors.map((n) => ({host: n.host, port: n.tcp_port})),
         rate: f.rate ?? 200,
         ackTimeoutMs: f['ack-timeout'],
         killAfterMs: 2000,

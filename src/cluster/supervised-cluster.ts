@@ -1,6 +1,6 @@
 /**
- * The chaos runner's clusters, built on the cluster manager (src/cluster): every fault goes
- * through a supervisor's control API, so it is also in the cluster's event timeline and in
+ * A cluster driven through its supervisor's control API, for the programs that hurt and
+ * measure clusters (chaos, bench): every fault is also in the cluster's event timeline and in
  * `pad-cli status`, exactly as if a user had typed `pad-cli kill 1` or `pad-cli partition 0`.
  *
  * - `startTemporaryCluster`: a cluster of its own in a temp PAD_HOME, whose supervisor runs in
@@ -9,16 +9,25 @@
  * - `openCluster`: a cluster the user brought up with `pad-cli up` (`--cluster <name>`); the
  *   runner leaves it running, healed, when it is done.
  */
-import {ClusterHandle} from '../cluster/cluster.js'
-import {controlRequest} from '../cluster/control.js'
-import {waitForLeader} from '../cluster/cluster.js'
-import {clusterPaths, type ClusterPaths} from '../cluster/layout.js'
-import {checkPortsFree, plannedPorts} from '../cluster/ports.js'
-import {ensureClusterDir, nodeRecords, writeState, writeToken, type ClusterOptions, type ClusterState} from '../cluster/state.js'
-import type {ClusterStatus} from '../cluster/status.js'
-import {Supervisor, type CliEntry} from '../cluster/supervisor.js'
 import fs from 'node:fs'
-import type {ChaosCluster, ChaosNode, PartitionSpec} from './cluster.js'
+import {ClusterHandle, waitUntilReady} from './cluster.js'
+import {controlRequest} from './control.js'
+import {planPartition, type Partition, type PartitionRequest} from './faults.js'
+import {clusterPaths, type ClusterPaths} from './layout.js'
+import {checkPortsFree, plannedPorts} from './ports.js'
+import {ensureClusterDir, nodeRecords, writeState, writeToken, type ClusterOptions, type ClusterState} from './state.js'
+import type {ClusterStatus} from './status.js'
+import {Supervisor} from './supervisor.js'
+import type {CliEntry} from './cli-entry.js'
+
+/** Where a member of the cluster listens: clients on TCP and HTTP, its peers on Raft. */
+export interface ClusterMember {
+  index: number
+  host: string
+  tcp_port: number
+  http_port: number
+  raft_port: number
+}
 
 type Request = (op: string, fields?: Record<string, unknown>, timeoutMs?: number) => Promise<Record<string, unknown>>
 
@@ -26,9 +35,9 @@ type Request = (op: string, fields?: Record<string, unknown>, timeoutMs?: number
 const START_TIMEOUT_MS = 45_000
 const REQUEST_TIMEOUT_MS = 20_000
 
-export class SupervisedCluster implements ChaosCluster {
+export class SupervisedCluster {
   constructor(
-    readonly nodes: ChaosNode[],
+    readonly nodes: ClusterMember[],
     readonly dir: string,
     private readonly request: Request,
     private readonly owner: {close(): Promise<void>; killNow(): void; removeNodeData(): void} | null,
@@ -55,18 +64,20 @@ export class SupervisedCluster implements ChaosCluster {
   }
 
   /**
-   * Groups go to the supervisor as they are; bridge and ring as its named shapes, which cut
-   * the nodes in index order. Returns the partition as the supervisor applied it.
+   * Cuts the links of the partition asked for (groups, or a shape over a node order); `forMs`
+   * bounds it in case we die. Resolves with the partition as planned, once the supervisor has
+   * applied exactly that one to every node.
    */
-  async partition(spec: PartitionSpec, forMs: number): Promise<PartitionSpec> {
-    const shape = spec.groups ? null : /^(bridge|ring)/.exec(spec.name)?.[1]
-    if (!spec.groups && !shape) throw new Error(`the cluster manager cannot cut partition ${spec.name}`)
-    const answer = await this.request('partition', {...(spec.groups ? {groups: spec.groups} : {shape}), for_ms: Math.max(1, Math.round(forMs))})
-    const cuts = (answer.cuts as [number, number][] | undefined) ?? spec.cuts
+  async partition(request: PartitionRequest, forMs: number): Promise<Partition> {
+    const planned = planPartition(request, this.nodes.length)
+    const answer = await this.request('partition', {...request, for_ms: Math.max(1, Math.round(forMs))})
     const pending = (answer.pending as number[] | undefined) ?? []
-    if (pending.length > 0) throw new Error(`partition ${spec.name} did not reach node ${pending.join(', ')}`)
-    const name = spec.groups ? spec.name : `${shape} (index order${answer.bridge !== undefined && answer.bridge !== null ? `, bridge ${answer.bridge}` : ''})`
-    return {name, cuts, groups: (answer.groups as number[][] | null | undefined) ?? spec.groups}
+    if (pending.length > 0) throw new Error(`partition ${describeCuts(planned.cuts)} did not reach node ${pending.join(', ')}`)
+    const applied = answer.cuts as [number, number][] | undefined
+    if (JSON.stringify(applied) !== JSON.stringify(planned.cuts)) {
+      throw new Error(`the supervisor cut ${applied ? describeCuts(applied) : 'nothing'} instead of the planned ${describeCuts(planned.cuts)}`)
+    }
+    return planned
   }
 
   async delay(index: number, delayMs: number, jitterMs: number, forMs: number): Promise<void> {
@@ -106,8 +117,12 @@ export class SupervisedCluster implements ChaosCluster {
   }
 }
 
-function nodesOf(state: Pick<ClusterState, 'nodes'>): ChaosNode[] {
-  return state.nodes.map((n) => ({index: n.index, host: n.host, tcpPort: n.tcp_port, httpPort: n.http_port, raftPort: n.raft_port}))
+function describeCuts(cuts: [number, number][]): string {
+  return cuts.map(([a, b]) => `${a}-${b}`).join(' ') || 'no link'
+}
+
+function nodesOf(state: Pick<ClusterState, 'nodes'>): ClusterMember[] {
+  return state.nodes.map((n) => ({index: n.index, host: n.host, tcp_port: n.tcp_port, http_port: n.http_port, raft_port: n.raft_port}))
 }
 
 export interface TemporaryClusterOptions {
@@ -158,7 +173,7 @@ export async function startTemporaryCluster(options: TemporaryClusterOptions): P
   const supervisor = new Supervisor(paths, {foreground: true, cli: options.cli})
   await supervisor.start()
   try {
-    await waitForLeader(paths, () => supervisor.status(), {waitMs: options.waitMs, supervisorPid: process.pid})
+    await waitUntilReady(paths, () => supervisor.status(), {waitMs: options.waitMs, supervisorPid: process.pid})
   } catch (error) {
     await supervisor.shutdown()
     throw error
