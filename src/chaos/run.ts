@@ -13,13 +13,13 @@ import {checkHistory, type CheckReport} from './checker.js'
 import {HISTORY_VERSION, writeHistory, type History, type NodeMessages} from './history.js'
 import {waitConverged, waitForLeader} from '../client/raft-state.js'
 import type {CliEntry} from '../cluster/cli-entry.js'
-import {openCluster, startTemporaryCluster, type SupervisedCluster} from '../cluster/supervised-cluster.js'
+import {openCluster, startTemporaryCluster, type ClusterLayout, type SupervisedCluster} from '../cluster/supervised-cluster.js'
 import {sleep} from '../util/time.js'
 import {ElectionWatcher, readNodeMessages} from './monitor.js'
 import {FAULT_FAMILIES, Nemesis, planSchedule, type FaultFamily} from './nemesis.js'
 import {Publishers, Subscribers} from './workload.js'
 
-export interface ChaosRunOptions {
+export interface ChaosRunOptions extends ClusterLayout {
   seed: number
   nodes: number
   durationMs: number
@@ -39,12 +39,6 @@ export interface ChaosRunOptions {
   catchUpTimeoutMs: number
   /** Run on this cluster (brought up with `pad-cli up`) instead of a temporary one. */
   cluster?: string
-  host: string
-  tcpPort: number
-  httpPort: number
-  raftPort: number
-  electionTimeoutMs: number
-  heartbeatMs: number
   /** The temporary cluster's PAD_HOME; default a new temp dir. */
   dir?: string
   /** Where to write the history; default in the cluster's folder. */

@@ -2,7 +2,7 @@
  * Parsing what the user types for nodes, groups and percentages. Every refusal is one line
  * that says what was expected.
  */
-import {parseDuration} from '../cli/duration.js'
+import {parseDuration} from '../util/duration.js'
 import {badArgument} from './errors.js'
 
 /** A node as the user names it: its index, or whichever node leads right now. */

@@ -125,17 +125,21 @@ function nodesOf(state: Pick<ClusterState, 'nodes'>): ClusterMember[] {
   return state.nodes.map((n) => ({index: n.index, host: n.host, tcp_port: n.tcp_port, http_port: n.http_port, raft_port: n.raft_port}))
 }
 
-export interface TemporaryClusterOptions {
-  /** The PAD_HOME of the temporary cluster (a temp dir). */
-  home: string
-  name: string
-  nodes: number
+/** Where a temporary cluster's nodes listen (node i on each base port + i), and their Raft timing. */
+export interface ClusterLayout {
   host: string
   tcpPort: number
   httpPort: number
   raftPort: number
   electionTimeoutMs: number
   heartbeatMs: number
+}
+
+export interface TemporaryClusterOptions extends ClusterLayout {
+  /** The PAD_HOME of the temporary cluster (a temp dir). */
+  home: string
+  name: string
+  nodes: number
   cli?: CliEntry
   /** How long to wait for every node to serve and a leader to be elected. */
   waitMs: number

@@ -1,6 +1,6 @@
 import {Command, Flags} from '@oclif/core'
 import {clusterLayout} from '../cli/cluster-layout.js'
-import {parseDuration} from '../cli/duration.js'
+import {parseDuration} from '../util/duration.js'
 import {checkHistory} from '../chaos/checker.js'
 import {HistoryError, readHistory} from '../chaos/history.js'
 import {FAULT_FAMILIES, type FaultFamily} from '../chaos/nemesis.js'

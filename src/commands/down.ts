@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {downCluster, upCommand} from '../cluster/cluster.js'
-import {ClusterCommand, clusterFlag, jsonFlag} from '../cluster/command.js'
+import {ClusterCommand, clusterFlag, jsonFlag} from '../cli/cluster-command.js'
 
 export default class Down extends ClusterCommand {
   static override summary = 'Stop every process of the cluster; with --purge, delete its data too.'

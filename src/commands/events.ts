@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {openFolder} from '../cluster/cluster.js'
-import {ClusterCommand, clusterFlag} from '../cluster/command.js'
+import {ClusterCommand, clusterFlag} from '../cli/cluster-command.js'
 import {formatEvent, parseEvent, readEvents} from '../cluster/events.js'
 import {LineFollower} from '../cluster/tail.js'
 

@@ -1,5 +1,5 @@
 import {ClusterHandle} from '../cluster/cluster.js'
-import {ClusterCommand, clusterFlag, jsonFlag} from '../cluster/command.js'
+import {ClusterCommand, clusterFlag, jsonFlag} from '../cli/cluster-command.js'
 
 export default class Heal extends ClusterCommand {
   static override summary = 'Remove every network fault: partitions, delay and loss.'

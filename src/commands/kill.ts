@@ -1,4 +1,4 @@
-import {ClusterCommand, clusterFlag, exitText, jsonFlag, runNodeOp, nodeArg} from '../cluster/command.js'
+import {ClusterCommand, clusterFlag, exitText, jsonFlag, runNodeOp, nodeArg} from '../cli/cluster-command.js'
 
 export default class Kill extends ClusterCommand {
   static override summary = 'Kill a node with SIGKILL: a crash, with no chance to flush or say goodbye.'

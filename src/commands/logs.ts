@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {ClusterHandle, openFolder} from '../cluster/cluster.js'
-import {ClusterCommand, clusterFlag} from '../cluster/command.js'
+import {ClusterCommand, clusterFlag} from '../cli/cluster-command.js'
 import {checkIndex, parseNodeRef} from '../cluster/node-args.js'
 import {nodePrefix, useColor} from '../cluster/output.js'
 import {LineFollower, readLines} from '../cluster/tail.js'

@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {ClusterHandle} from '../cluster/cluster.js'
-import {ClusterCommand, clusterFlag, jsonFlag} from '../cluster/command.js'
+import {ClusterCommand, clusterFlag, jsonFlag} from '../cli/cluster-command.js'
 import {badArgument} from '../cluster/errors.js'
 import {formatMs} from '../cluster/events.js'
 import {parseShape, SHAPES, type Partition} from '../cluster/faults.js'

@@ -1,4 +1,4 @@
-import {ClusterCommand, clusterFlag, jsonFlag, runNodeOp, nodeArg} from '../cluster/command.js'
+import {ClusterCommand, clusterFlag, jsonFlag, runNodeOp, nodeArg} from '../cli/cluster-command.js'
 
 export default class Pause extends ClusterCommand {
   static override summary = 'Freeze a node with SIGSTOP: it stays in memory but answers nothing.'

@@ -1,4 +1,4 @@
-import {ClusterCommand, clusterFlag, jsonFlag, runNodeOp, nodeArg} from '../cluster/command.js'
+import {ClusterCommand, clusterFlag, jsonFlag, runNodeOp, nodeArg} from '../cli/cluster-command.js'
 
 export default class Restart extends ClusterCommand {
   static override summary = 'Restart a node: stop it gracefully, then start it again on its data.'

@@ -1,4 +1,4 @@
-import {ClusterCommand, clusterFlag, jsonFlag, runNodeOp, nodeArg} from '../cluster/command.js'
+import {ClusterCommand, clusterFlag, jsonFlag, runNodeOp, nodeArg} from '../cli/cluster-command.js'
 
 export default class Resume extends ClusterCommand {
   static override summary = 'Let a paused node run again (SIGCONT).'

@@ -1,4 +1,4 @@
-import {ClusterCommand, clusterFlag, jsonFlag, runNodeOp, nodeArg} from '../cluster/command.js'
+import {ClusterCommand, clusterFlag, jsonFlag, runNodeOp, nodeArg} from '../cli/cluster-command.js'
 
 export default class Start extends ClusterCommand {
   static override summary = 'Start a node that is down (stopped, killed or crashed) again, on its data.'

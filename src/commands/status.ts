@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {ClusterHandle} from '../cluster/cluster.js'
-import {ClusterCommand, clusterFlag, jsonFlag} from '../cluster/command.js'
+import {ClusterCommand, clusterFlag, jsonFlag} from '../cli/cluster-command.js'
 import {formatEvent, readEvents} from '../cluster/events.js'
 import {statusTable} from '../cluster/output.js'
 

@@ -1,4 +1,4 @@
-import {ClusterCommand, clusterFlag, exitText, jsonFlag, runNodeOp, nodeArg} from '../cluster/command.js'
+import {ClusterCommand, clusterFlag, exitText, jsonFlag, runNodeOp, nodeArg} from '../cli/cluster-command.js'
 
 export default class Stop extends ClusterCommand {
   static override summary = 'Stop a node gracefully with SIGTERM (SIGKILL if it takes too long).'

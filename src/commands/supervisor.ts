@@ -1,5 +1,5 @@
 import {Flags} from '@oclif/core'
-import {ClusterCommand, clusterFlag} from '../cluster/command.js'
+import {ClusterCommand, clusterFlag} from '../cli/cluster-command.js'
 import {clusterPaths} from '../cluster/layout.js'
 import {runBackgroundSupervisor} from '../cluster/supervisor.js'
 

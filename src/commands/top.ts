@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {ClusterHandle} from '../cluster/cluster.js'
-import {ClusterCommand, clusterFlag} from '../cluster/command.js'
+import {ClusterCommand, clusterFlag} from '../cli/cluster-command.js'
 import {badArgument} from '../cluster/errors.js'
 
 export default class Top extends ClusterCommand {

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {ClusterHandle} from '../cluster/cluster.js'
-import {ClusterCommand, clusterFlag, jsonFlag} from '../cluster/command.js'
+import {ClusterCommand, clusterFlag, jsonFlag} from '../cli/cluster-command.js'
 import {callJson} from '../client/node-http-client.js'
 import {parseNodeRef} from '../cluster/node-args.js'
 import {table} from '../cluster/output.js'

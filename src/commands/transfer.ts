@@ -1,6 +1,6 @@
 import {Args} from '@oclif/core'
 import {ACTION_TIMEOUT_MS, ClusterHandle} from '../cluster/cluster.js'
-import {ClusterCommand, clusterFlag, jsonFlag} from '../cluster/command.js'
+import {ClusterCommand, clusterFlag, jsonFlag} from '../cli/cluster-command.js'
 import {parseNodeRef} from '../cluster/node-args.js'
 
 interface TransferAnswer {

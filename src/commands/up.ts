@@ -8,7 +8,7 @@ import {
   waitUntilReady,
   type Prepared,
 } from '../cluster/cluster.js'
-import {ClusterCommand, clusterFlag, jsonFlag} from '../cluster/command.js'
+import {ClusterCommand, clusterFlag, jsonFlag} from '../cli/cluster-command.js'
 import {ClusterError} from '../cluster/errors.js'
 import {formatEvent} from '../cluster/events.js'
 import {controlRequest} from '../cluster/control.js'

@@ -3,12 +3,12 @@
  * one line with the right exit code (no stack trace) instead of oclif's default.
  */
 import {Args, Command, Flags} from '@oclif/core'
-import {fail} from '../cli/fail.js'
+import {fail} from './fail.js'
 import {NodeHttpError} from '../client/node-http-client.js'
-import {ACTION_TIMEOUT_MS, ClusterHandle} from './cluster.js'
-import {ClusterError} from './errors.js'
-import {DEFAULT_CLUSTER} from './layout.js'
-import {parseNodeRef, type NodeRef} from './node-args.js'
+import {ACTION_TIMEOUT_MS, ClusterHandle} from '../cluster/cluster.js'
+import {ClusterError} from '../cluster/errors.js'
+import {DEFAULT_CLUSTER} from '../cluster/layout.js'
+import {parseNodeRef, type NodeRef} from '../cluster/node-args.js'
 
 export const clusterFlag = Flags.string({
   description: 'cluster name: its state lives in $PAD_HOME/<name> (PAD_HOME defaults to ~/.pad)',
@@ -22,7 +22,7 @@ export const nodeArg = Args.string({description: 'node index (0-based), or "lead
 
 export abstract class ClusterCommand extends Command {
   protected override async catch(error: Error & {exitCode?: number}): Promise<unknown> {
-    // One line, unwrapped, no stack trace (see src/cli/fail.ts).
+    // One line, unwrapped, no stack trace (see fail.ts).
     if (error instanceof ClusterError) fail(this, error.message, error.exitCode)
     if (error instanceof NodeHttpError) fail(this, error.message)
     return super.catch(error)
