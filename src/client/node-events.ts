@@ -4,7 +4,7 @@
  * may grow past a cap.
  */
 import {request} from 'undici'
-import {describe, nodeDispatcher, nodeUrl, type NodeAddress} from './node-http-client.js'
+import {failureText, nodeDispatcher, nodeUrl, type NodeAddress} from './node-http-client.js'
 
 export const MAX_EVENT_BYTES = 1024 * 1024
 
@@ -60,7 +60,7 @@ export function followEvents(
     () => end(null),
     (error: unknown) => {
       const silent = (error as NodeJS.ErrnoException).code === 'UND_ERR_HEADERS_TIMEOUT'
-      end(new Error(silent ? `no answer within ${connectTimeoutMs} ms` : describe(error)))
+      end(new Error(silent ? `no answer within ${connectTimeoutMs} ms` : failureText(error)))
     },
   )
   return () => controller.abort()

@@ -76,7 +76,7 @@ export async function requestJson(node: NodeAddress, method: HttpMethod, path: s
     status = answer.statusCode
     text = await readCapped(answer.body, MAX_ANSWER_BYTES)
   } catch (error) {
-    throw new NodeHttpError(`${where}: ${signal.aborted ? `no answer within ${timeoutMs} ms` : describe(error)}`)
+    throw new NodeHttpError(`${where}: ${signal.aborted ? `no answer within ${timeoutMs} ms` : failureText(error)}`)
   }
   try {
     return {status, json: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>)}
@@ -114,7 +114,8 @@ async function readCapped(body: Dispatcher.ResponseData['body'], maxBytes: numbe
   return Buffer.concat(chunks).toString('utf8')
 }
 
-export function describe(error: unknown): string {
+/** Why a request failed, in words ("connection refused" rather than ECONNREFUSED). */
+export function failureText(error: unknown): string {
   const code = (error as NodeJS.ErrnoException | undefined)?.code
   if (code === 'ECONNREFUSED') return 'connection refused'
   if (code === 'UND_ERR_CONNECT_TIMEOUT') return 'connect timed out'
