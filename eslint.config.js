@@ -1,6 +1,40 @@
 import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
+/**
+ * The layers of src, bottom to top, and the folders each may import (ARCHITECTURE.md draws
+ * them). `util` and `api` import nothing of ours; `raft` is pure and has its own, stricter
+ * rule below. chaos, bench and tui sit side by side and never import each other; `cli` (the
+ * commands' helpers) and `commands` are the top.
+ */
+const LOWER = ['api', 'util']
+export const LAYERS = {
+  util: [],
+  api: [],
+  storage: ['raft', 'util'],
+  transport: ['raft', 'util'],
+  broker: ['raft', 'storage', 'transport', ...LOWER],
+  client: LOWER,
+  cluster: ['client', ...LOWER],
+  chaos: ['cluster', 'client', ...LOWER],
+  bench: ['cluster', 'client', ...LOWER],
+  tui: ['cluster', 'client', ...LOWER],
+  cli: ['raft', 'storage', 'transport', 'broker', 'client', 'cluster', 'chaos', 'bench', 'tui', ...LOWER],
+  commands: ['raft', 'storage', 'transport', 'broker', 'client', 'cluster', 'chaos', 'bench', 'tui', 'cli', ...LOWER],
+}
+const FOLDERS = ['raft', ...Object.keys(LAYERS)]
+
+function layerRule(folder, allowed) {
+  const forbidden = FOLDERS.filter((other) => other !== folder && !allowed.includes(other))
+  const may = allowed.length > 0 ? `it may import ${allowed.join(', ')}` : 'it imports nothing of ours'
+  return {
+    files: [`src/${folder}/**/*.ts`],
+    rules: {
+      'no-restricted-imports': ['error', {patterns: [{group: forbidden.flatMap((other) => [`../${other}/*`, `../../${other}/*`]), message: `src/${folder} is a layer: ${may} (see eslint.config.js LAYERS).`}]}],
+    },
+  }
+}
+
 export default tseslint.config(
   {ignores: ['dist/**', 'node_modules/**', 'oclif.manifest.json']},
   js.configs.recommended,
@@ -20,6 +54,10 @@ export default tseslint.config(
     files: ['scripts/**/*.mjs'],
     languageOptions: {globals: {process: 'readonly', console: 'readonly', Buffer: 'readonly', performance: 'readonly'}},
   },
+  // commands, the top, may import every folder: it has no rule.
+  ...Object.entries(LAYERS)
+    .filter(([folder]) => folder !== 'commands')
+    .map(([folder, allowed]) => layerRule(folder, allowed)),
   {
     // src/raft is the pure consensus core: it must not reach for I/O, clocks or randomness.
     files: ['src/raft/**/*.ts'],

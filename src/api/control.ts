@@ -50,7 +50,8 @@ export interface ControlRequests {
   pause: NodeFields
   resume: NodeFields
   /** Either groups (the rest of the nodes form one more group) or a named shape. */
-  partition: {groups?: NodeRef[][]; shape?: PartitionShape; for_ms?: number | null}
+  /** `order`: the node order a shape is cut from (a permutation of the indexes; default index order). */
+  partition: {groups?: NodeRef[][]; shape?: PartitionShape; order?: number[]; for_ms?: number | null}
   heal: Record<never, never>
   /** Without `to`: the running follower with the longest log. */
   transfer: {to?: NodeRef | null}
@@ -94,6 +95,8 @@ export interface PartitionAnswer extends PushResult {
   shape: PartitionShape | null
   /** For `bridge`: the node linked to both halves. */
   bridge?: number
+  /** For a shape: the node order it was cut from. */
+  order?: number[]
   /** Cut links, as pairs [a, b] with a < b, sorted. */
   cuts: [number, number][]
   for_ms: number | null
@@ -187,6 +190,7 @@ export type Decoded<T> = {ok: true; value: T} | {ok: false; message: string}
 
 /** Longest request line the supervisor reads; a request is a few dozen bytes. */
 export const MAX_REQUEST_BYTES = 64 * 1024
+const MAX_ORDER_LENGTH = 1000
 
 export function isControlOp(value: unknown): value is ControlOp {
   return typeof value === 'string' && (CONTROL_OPS as readonly string[]).includes(value)
@@ -233,6 +237,14 @@ function groups(value: unknown): NodeRef[][] | undefined {
   })
 }
 
+/** Checked here for shape only: whether it is a permutation of this cluster's nodes is the supervisor's to say. */
+function order(value: unknown): number[] | undefined {
+  if (value === undefined || value === null) return undefined
+  if (!Array.isArray(value) || value.length > MAX_ORDER_LENGTH) throw new Refusal(`order is a list of at most ${MAX_ORDER_LENGTH} node indexes`)
+  for (const node of value) if (!Number.isInteger(node)) throw new Refusal(`order names node ${JSON.stringify(node)}: give node indexes`)
+  return value as number[]
+}
+
 function shape(value: unknown): PartitionShape | undefined {
   if (value === undefined || value === null) return undefined
   const known = PARTITION_SHAPES.find((s) => s === value)
@@ -251,7 +263,7 @@ const FIELDS: {[K in ControlOp]: (raw: Record<string, unknown>) => ControlReques
   restart: (raw) => ({node: nodeRef(raw.node, 'node')}),
   pause: (raw) => ({node: nodeRef(raw.node, 'node')}),
   resume: (raw) => ({node: nodeRef(raw.node, 'node')}),
-  partition: (raw) => ({groups: groups(raw.groups), shape: shape(raw.shape), for_ms: forMs(raw.for_ms)}),
+  partition: (raw) => ({groups: groups(raw.groups), shape: shape(raw.shape), order: order(raw.order), for_ms: forMs(raw.for_ms)}),
   heal: () => ({}),
   transfer: (raw) => ({to: raw.to === undefined || raw.to === null ? null : nodeRef(raw.to, 'to')}),
   delay: (raw) => ({

@@ -7,6 +7,7 @@
  */
 import {performance} from 'node:perf_hooks'
 import {BrokerClient} from '../client/broker-client.js'
+import {poll, sleep} from '../util/time.js'
 import {round3} from './latency.js'
 import {makeBody, type Endpoint} from './publish-load.js'
 
@@ -112,9 +113,10 @@ export async function runFailover(options: FailoverOptions): Promise<FailoverRes
     if (done) break
     const due = Math.min(Math.floor((now - t0) / intervalMs) - sent, 50)
     for (let k = 0; k < due; k++) publishOne()
-    await new Promise((resolve) => setTimeout(resolve, Math.max(1, Math.floor(intervalMs))))
+    await sleep(Math.max(1, Math.floor(intervalMs)))
   }
-  for (let wait = 0; wait < 100 && inFlight > 0; wait++) await new Promise((resolve) => setTimeout(resolve, 20))
+  // The last acks, or their timeouts, for up to 2 s.
+  await poll(() => (inFlight === 0 ? true : undefined), {timeoutMs: 2000, intervalMs: 20})
   for (const client of clients) client.close()
 
   const stored = await options.readStored(options.topic)

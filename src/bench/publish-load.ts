@@ -5,6 +5,7 @@
  */
 import {performance} from 'node:perf_hooks'
 import {BrokerClient} from '../client/broker-client.js'
+import {sleep} from '../util/time.js'
 import {LatencyRecorder, round3} from './latency.js'
 
 export interface Endpoint {
@@ -109,7 +110,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         inFlight.add(p)
         next += interval
       }
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(next - performance.now(), 10))))
+      await sleep(Math.max(0, Math.min(next - performance.now(), 10)))
     }
     await Promise.all(inFlight)
   }

@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
+import {sleep} from '../util/time.js'
 
 export class DataDirError extends Error {}
 
@@ -47,7 +48,7 @@ export async function prepareDataDir(dir: string): Promise<{release: () => void}
       const owner = Number(fs.readFileSync(lockPath, 'utf8'))
       if (owner > 0 && owner !== process.pid && isAlive(owner)) {
         if (Date.now() < deadline) {
-          await new Promise((resolve) => setTimeout(resolve, 50))
+          await sleep(50)
           continue
         }
         throw new DataDirError(`data dir ${dir} is in use by another node (pid ${owner})`)

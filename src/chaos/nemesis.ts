@@ -20,7 +20,9 @@
  *   ring     each node keeps links to its ring neighbours within ceil(floor(n/2)/2): each sees
  *            a majority, no two the same one (needs 4+ nodes)
  */
-import {findLeader, type ChaosCluster, type PartitionSpec} from './cluster.js'
+import {findLeader} from '../client/raft-state.js'
+import type {Partition, PartitionRequest} from '../cluster/faults.js'
+import type {ChaosCluster} from './cluster.js'
 import type {FaultKind, FaultRecord} from './history.js'
 import {between, derive, pick, shuffle, type Random} from './random.js'
 
@@ -113,52 +115,22 @@ export function planSchedule(seed: number, options: ScheduleOptions): FaultStep[
   return steps
 }
 
-/** The links a shape cuts, for nodes in `order` (`isolated`: the node for one/leader). */
-export function partitionSpec(shape: Shape, order: number[], isolated?: number): PartitionSpec {
-  const n = order.length
-  const cutsBetween = (groups: number[][]): [number, number][] => {
-    const groupOf = new Map<number, number>()
-    groups.forEach((group, g) => group.forEach((node) => groupOf.set(node, g)))
-    const cuts: [number, number][] = []
-    for (let a = 0; a < n; a++) for (let b = a + 1; b < n; b++) if (groupOf.get(a) !== groupOf.get(b)) cuts.push([a, b])
-    return cuts
-  }
-  const sorted = (nodes: number[]): number[] => [...nodes].sort((a, b) => a - b)
-  switch (shape) {
-    case 'one':
-    case 'leader': {
-      const alone = isolated ?? order[0]
-      const groups = [[alone], sorted(order.filter((i) => i !== alone))]
-      return {name: `${shape} (${alone} | ${groups[1].join(',')})`, cuts: cutsBetween(groups), groups}
-    }
-    case 'halves': {
-      const half = Math.floor(n / 2)
-      const groups = [sorted(order.slice(0, half)), sorted(order.slice(half))]
-      return {name: `halves (${groups[0].join(',')} | ${groups[1].join(',')})`, cuts: cutsBetween(groups), groups}
-    }
-    case 'bridge': {
-      const half = Math.floor(n / 2)
-      const groups = [sorted(order.slice(0, half)), sorted(order.slice(half))]
-      const bridge = order[half]
-      const cuts = cutsBetween(groups).filter(([a, b]) => a !== bridge && b !== bridge)
-      return {name: `bridge (${groups[0].join(',')} | ${groups[1].join(',')}, bridge ${bridge})`, cuts, groups: null}
-    }
-    case 'ring': {
-      const reach = Math.ceil(Math.floor(n / 2) / 2)
-      const cuts: [number, number][] = []
-      for (let i = 0; i < n; i++) {
-        for (let j = i + 1; j < n; j++) {
-          const distance = Math.min(j - i, n - (j - i))
-          if (distance > reach) {
-            const [a, b] = [order[i], order[j]]
-            cuts.push(a < b ? [a, b] : [b, a])
-          }
-        }
-      }
-      cuts.sort((x, y) => x[0] - y[0] || x[1] - y[1])
-      return {name: `ring (${order.join('-')})`, cuts, groups: null}
-    }
-  }
+/**
+ * The partition a step asks the cluster for: one node (`isolated`, for one/leader) against the
+ * rest, or a shape cut from the nodes in `order`. The geometry is the cluster manager's
+ * (cluster/faults.ts), so what the plan says is what the supervisor cuts.
+ */
+export function partitionRequest(shape: Shape, order: number[], isolated?: number): PartitionRequest {
+  if (shape === 'one' || shape === 'leader') return {groups: [[isolated ?? order[0]]]}
+  return {shape, order}
+}
+
+/** How the history and the log name a partition: "halves (0,3 | 1,2,4)", "ring (4-1-0-2-3)". */
+export function partitionName(shape: Shape, partition: Partition): string {
+  const groups = partition.groups?.map((g) => g.join(',')).join(' | ')
+  if (shape === 'ring') return `ring (${partition.order?.join('-')})`
+  if (shape === 'bridge') return `bridge (${groups}, bridge ${partition.bridge})`
+  return `${shape} (${groups})`
 }
 
 export interface NemesisOptions {
@@ -244,9 +216,11 @@ export class Nemesis {
           const isolated = shape === 'leader' ? await this.leaderOr(step) : shape === 'one' ? (step.target as number) : undefined
           record.kind = `partition-${shape}` as FaultKind
           // The nodes drop the links by themselves a little after the hold, should we die.
-          const spec = await cluster.partition(partitionSpec(shape, step.order!, isolated), holdMs + 10_000)
-          record.nodes = [...new Set(spec.cuts.flat())].sort((a, b) => a - b)
-          Object.assign(detail, {name: spec.name, cuts: spec.cuts, ...(spec.groups ? {groups: spec.groups} : {})})
+          const applied = await cluster.partition(partitionRequest(shape, step.order!, isolated), holdMs + 10_000)
+          record.nodes = [...new Set(applied.cuts.flat())].sort((a, b) => a - b)
+          // A bridge's groups are not cut apart (the bridge links them): only the cuts say it.
+          const groups = applied.groups && applied.bridge === undefined ? {groups: applied.groups} : {}
+          Object.assign(detail, {name: partitionName(shape, applied), cuts: applied.cuts, ...groups})
           undo = () => cluster.heal()
           break
         }

@@ -10,15 +10,16 @@ import os from 'node:os'
 import path from 'node:path'
 import {performance} from 'node:perf_hooks'
 import {checkHistory, type CheckReport} from './checker.js'
-import {waitForLeader} from './cluster.js'
 import {HISTORY_VERSION, writeHistory, type History, type NodeMessages} from './history.js'
-import type {CliEntry} from '../cluster/supervisor.js'
-import {ElectionWatcher, readNodeMessages, waitConverged} from './monitor.js'
+import {waitConverged, waitForLeader} from '../client/raft-state.js'
+import type {CliEntry} from '../cluster/cli-entry.js'
+import {openCluster, startTemporaryCluster, type ClusterLayout, type SupervisedCluster} from '../cluster/supervised-cluster.js'
+import {sleep} from '../util/time.js'
+import {ElectionWatcher, readNodeMessages} from './monitor.js'
 import {FAULT_FAMILIES, Nemesis, planSchedule, type FaultFamily} from './nemesis.js'
-import {openCluster, startTemporaryCluster, type SupervisedCluster} from './supervised-cluster.js'
 import {Publishers, Subscribers} from './workload.js'
 
-export interface ChaosRunOptions {
+export interface ChaosRunOptions extends ClusterLayout {
   seed: number
   nodes: number
   durationMs: number
@@ -38,12 +39,6 @@ export interface ChaosRunOptions {
   catchUpTimeoutMs: number
   /** Run on this cluster (brought up with `pad-cli up`) instead of a temporary one. */
   cluster?: string
-  host: string
-  tcpPort: number
-  httpPort: number
-  raftPort: number
-  electionTimeoutMs: number
-  heartbeatMs: number
   /** The temporary cluster's PAD_HOME; default a new temp dir. */
   dir?: string
   /** Where to write the history; default in the cluster's folder. */
@@ -243,7 +238,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
         attempt_timeout_ms: options.attemptTimeoutMs,
         retry_budget_ms: options.retryBudgetMs,
         cluster: options.cluster ?? null,
-        ports: cluster.nodes.map((n) => ({tcp: n.tcpPort, http: n.httpPort, raft: n.raftPort})),
+        ports: cluster.nodes.map((n) => ({tcp: n.tcp_port, http: n.http_port, raft: n.raft_port})),
         election_timeout_ms: options.cluster === undefined ? options.electionTimeoutMs : null,
         heartbeat_ms: options.cluster === undefined ? options.heartbeatMs : null,
         phases_ms: phases,
@@ -293,8 +288,4 @@ export function runFolder(clusterDir: string, options: Pick<ChaosRunOptions, 'cl
   if (options.cluster === undefined) return clusterDir
   const stamp = startedAt.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')
   return path.join(clusterDir, `chaos-${options.seed}-${stamp}`)
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
 }

@@ -15,12 +15,13 @@
  * its stream per topic must stay contiguous across reconnections.
  */
 import {BrokerClient, ClientError, type BrokerMessage} from '../client/broker-client.js'
-import type {ChaosNode} from './cluster.js'
+import type {ClusterMember} from '../cluster/supervised-cluster.js'
+import {poll, sleep} from '../util/time.js'
 import type {AttemptResult, PublishAttempt, PublishRecord, SubscribeStart, SubscriberRecord} from './history.js'
 import {derive, type Random} from './random.js'
 
 export interface WorkloadOptions {
-  nodes: readonly ChaosNode[]
+  nodes: readonly ClusterMember[]
   topics: string[]
   /** Prefix of every id and value: makes them unique across runs on the same cluster. */
   tag: string
@@ -51,13 +52,13 @@ export function isDefiniteError(code: string, message: string): boolean {
 class Connections {
   private readonly clients = new Map<number, Promise<BrokerClient>>()
 
-  constructor(private readonly nodes: readonly ChaosNode[]) {}
+  constructor(private readonly nodes: readonly ClusterMember[]) {}
 
   get(index: number): Promise<BrokerClient> {
     let client = this.clients.get(index)
     if (!client) {
       const node = this.nodes[index]
-      client = BrokerClient.connect(node.host, node.tcpPort, CONNECT_TIMEOUT_MS)
+      client = BrokerClient.connect(node.host, node.tcp_port, CONNECT_TIMEOUT_MS)
       this.clients.set(index, client)
       client.then(
         (c) => void c.closed().then(() => this.forget(index, client!)),
@@ -235,7 +236,7 @@ export class Publishers {
 }
 
 export interface SubscriberOptions {
-  nodes: readonly ChaosNode[]
+  nodes: readonly ClusterMember[]
   topics: string[]
   perNode: number
 }
@@ -253,7 +254,7 @@ class Subscriber {
 
   constructor(
     index: number,
-    private readonly node: ChaosNode,
+    private readonly node: ClusterMember,
     from: SubscribeStart,
     private readonly topics: string[],
   ) {
@@ -288,7 +289,7 @@ class Subscriber {
     let connections = 0
     while (!this.closed) {
       try {
-        const client = await BrokerClient.connect(this.node.host, this.node.tcpPort, CONNECT_TIMEOUT_MS)
+        const client = await BrokerClient.connect(this.node.host, this.node.tcp_port, CONNECT_TIMEOUT_MS)
         if (this.closed) {
           client.close()
           return
@@ -361,16 +362,11 @@ export class Subscribers {
    * offset its node stores (`last(node, topic)`, -1 for none); then marks them final.
    */
   async catchUp(last: (node: number, topic: string) => number, timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs
     const behind = (): Subscriber[] =>
       this.subscribers.filter((s) => Object.keys(s.record.topics).some((topic) => s.highest(topic) < last(s.record.node, topic) && this.judged(s, topic)))
-    let late = behind()
-    while (late.length > 0 && Date.now() < deadline) {
-      await sleep(100)
-      late = behind()
-    }
+    const caughtUp = await poll(() => (behind().length === 0 ? true : undefined), {timeoutMs, intervalMs: 100})
     for (const subscriber of this.subscribers) subscriber.record.final = true
-    return late.length === 0
+    return caughtUp === true
   }
 
   async close(): Promise<void> {
@@ -392,8 +388,4 @@ export function valueOf(body: string): string {
     // Not JSON: the body is the value.
   }
   return body
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
 }

@@ -2,7 +2,7 @@
  * The flags of a command that starts a temporary cluster (bench, chaos) as the cluster
  * manager's options: where the nodes listen and their Raft timing.
  */
-import type {TemporaryClusterOptions} from '../chaos/supervised-cluster.js'
+import type {ClusterLayout} from '../cluster/supervised-cluster.js'
 
 export interface ClusterLayoutFlags {
   host: string
@@ -13,8 +13,6 @@ export interface ClusterLayoutFlags {
   'election-timeout': number
   heartbeat: number
 }
-
-export type ClusterLayout = Pick<TemporaryClusterOptions, 'host' | 'tcpPort' | 'httpPort' | 'raftPort' | 'electionTimeoutMs' | 'heartbeatMs'>
 
 export function clusterLayout(flags: ClusterLayoutFlags): ClusterLayout {
   return {

@@ -11,7 +11,7 @@ import type {ControlAnswers, ControlOp, RequestOf} from '../api/control.js'
 import {controlRequest, isListening} from './control.js'
 import {checkIndex, parseNodeRef, type NodeRef} from './node-args.js'
 import {checkPortsFree, plannedPorts} from './ports.js'
-import {commandLine, detachedWithLog, isAlive, isOurProcess, sleep, terminate} from './process-util.js'
+import {commandLine, detachedWithLog, isAlive, isOurProcess, terminate, waitForExit} from './process-util.js'
 import {
   DEFAULT_OPTIONS,
   ensureClusterDir,
@@ -26,6 +26,7 @@ import type {ClusterStatus, NodeStatus} from './status.js'
 import {currentCli, type CliEntry} from './cli-entry.js'
 import {readLines} from './tail.js'
 import type {RestartPolicy} from './restart-policy.js'
+import {poll} from '../util/time.js'
 
 /** The suggestion that ends every "not up" message. */
 export function upCommand(name: string): string {
@@ -305,38 +306,42 @@ export async function launchSupervisor(paths: ClusterPaths, cli: CliEntry = curr
 /**
  * Waits (bounded) until the supervisor answers, every node serves and a leader is elected.
  * `status` asks the supervisor; `supervisorPid` is watched so a crash is reported at once.
+ * (Not client/raft-state's waitForLeader: this one asks the supervisor, and also wants every
+ * node up.)
  */
-export async function waitForLeader(
+export async function waitUntilReady(
   paths: ClusterPaths,
   status: () => Promise<ClusterStatus>,
   options: {waitMs: number; supervisorPid: number; pollMs?: number},
 ): Promise<ClusterStatus> {
-  const deadline = Date.now() + options.waitMs
-  const pollMs = options.pollMs ?? 150
-  const attempts = Math.ceil(options.waitMs / pollMs) + 1
   let last: ClusterStatus | null = null
-  for (let attempt = 0; attempt < attempts && Date.now() < deadline; attempt++) {
-    if (!isAlive(options.supervisorPid)) {
-      throw new ClusterError('SUPERVISOR', `the supervisor (pid ${options.supervisorPid}) stopped while starting the cluster: ${lastLines(paths.supervisorLog, 3)}`)
-    }
-    try {
-      last = await status()
+  const ready = await poll(
+    async () => {
+      if (!isAlive(options.supervisorPid)) {
+        throw new ClusterError('SUPERVISOR', `the supervisor (pid ${options.supervisorPid}) stopped while starting the cluster: ${lastLines(paths.supervisorLog, 3)}`)
+      }
+      try {
+        last = await status()
+      } catch (error) {
+        if (error instanceof ClusterError && error.code === 'SUPERVISOR' && !/did not answer|closed the connection/.test(error.message)) throw error
+        // The socket is not there yet.
+        return undefined
+      }
       const failed = last.nodes.find((n) => n.process === 'exited' || n.process === 'crashed' || n.process === 'stopped')
       if (failed) {
         const how = failed.exit_signal ?? `code ${failed.exit_code ?? '?'}`
         throw new ClusterError('SUPERVISOR', `node ${failed.index} exited while starting (${how}): ${lastLines(failed.log_file, 2) || 'no output'}`)
       }
-      if (last.leader !== null && last.nodes.every((n) => n.process === 'running')) return last
-    } catch (error) {
-      if (error instanceof ClusterError && error.code === 'SUPERVISOR' && !/did not answer|closed the connection/.test(error.message)) throw error
-      // The socket is not there yet.
-    }
-    await sleep(pollMs)
-  }
-  const running = last ? last.nodes.filter((n) => n.process === 'running').length : 0
+      return last.leader !== null && last.nodes.every((n) => n.process === 'running') ? last : undefined
+    },
+    {timeoutMs: options.waitMs, intervalMs: options.pollMs ?? 150},
+  )
+  if (ready) return ready
+  const seen = last as ClusterStatus | null
+  const running = seen ? seen.nodes.filter((n) => n.process === 'running').length : 0
   throw new ClusterError(
     'NO_LEADER',
-    `no leader was elected within ${Math.round(options.waitMs / 1000)} s (${running} of ${last?.nodes.length ?? '?'} nodes serving); the cluster stays up: see \`pad-cli status\` and \`pad-cli logs\`, or stop it with \`pad-cli down\``,
+    `no leader was elected within ${Math.round(options.waitMs / 1000)} s (${running} of ${seen?.nodes.length ?? '?'} nodes serving); the cluster stays up: see \`pad-cli status\` and \`pad-cli logs\`, or stop it with \`pad-cli down\``,
   )
 }
 
@@ -387,7 +392,7 @@ export async function downCluster(name: string, purge: boolean): Promise<DownRes
         // It failed or did not answer in time: the checks below finish the job.
       }
     }
-    if (supervisorPid !== null && liveness !== 'dead' && !(await waitGone(supervisorPid, 5000))) {
+    if (supervisorPid !== null && liveness !== 'dead' && !(await waitForExit(supervisorPid, 5000))) {
       result.forced.push(supervisorPid)
       await terminate(supervisorPid, 2000)
     }
@@ -418,15 +423,6 @@ export async function downCluster(name: string, purge: boolean): Promise<DownRes
     result.purged = true
   }
   return result
-}
-
-async function waitGone(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (!isAlive(pid)) return true
-    await sleep(50)
-  }
-  return !isAlive(pid)
 }
 
 /**

@@ -23,6 +23,7 @@ import {
   type ControlOutcome,
   type RequestOf,
 } from '../api/control.js'
+import {NodeHttpError} from '../client/node-http-client.js'
 import {ClusterError} from './errors.js'
 
 /** How long a connection may take to send its request line, by default. */
@@ -117,7 +118,7 @@ async function answer(line: string, handlers: Partial<ControlHandlers>): Promise
     if (pending === null) return refusal(`unknown request "${request.op}"`)
     return {ok: true, answer: await pending}
   } catch (error) {
-    const code = error instanceof ClusterError ? error.code : 'SUPERVISOR'
+    const code = error instanceof ClusterError ? error.code : error instanceof NodeHttpError ? 'NODE_API' : 'SUPERVISOR'
     return {ok: false, error: {code, message: error instanceof Error ? error.message : String(error)}}
   }
 }

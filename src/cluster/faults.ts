@@ -8,20 +8,22 @@
  * node apply on that node to all of its peers, so every link of the node is slow or lossy
  * in both directions.
  *
- * Partition shapes follow Jepsen's nemesis, with the nodes in index order (no shuffle), so
- * the same command always cuts the same links:
+ * Partition shapes follow Jepsen's nemesis, over the nodes in a given order: index order for
+ * `pad-cli partition --shape` (so the same command always cuts the same links), a seeded
+ * shuffle for the chaos nemesis. This file is the only place that turns a shape into cuts.
  *   groups  `0,1 2` -> {0,1} | {2} | the rest; one group is "this group against the rest"
- *   halves  the first floor(n/2) nodes against the others (Jepsen's bisect)
+ *   halves  the first floor(n/2) nodes of the order against the others (Jepsen's bisect)
  *   bridge  the two halves, except that the first node of the second half (the bridge)
  *           keeps its links to everyone
  *   ring    every node keeps the links to its neighbours within distance ceil(floor(n/2)/2)
- *           on the ring 0..n-1: each sees a majority, no two the same one (needs 4+ nodes:
- *           with two-way cuts, 3 nodes have no such ring)
+ *           on the ring the order makes: each sees a majority, no two the same one (needs 4+
+ *           nodes: with two-way cuts, 3 nodes have no such ring)
  */
+import {PARTITION_SHAPES, type PartitionShape} from '../api/control.js'
 import {badArgument} from './errors.js'
 
-export type Shape = 'halves' | 'ring' | 'bridge'
-export const SHAPES: Shape[] = ['halves', 'ring', 'bridge']
+export type Shape = PartitionShape
+export const SHAPES: readonly Shape[] = PARTITION_SHAPES
 
 export interface Partition {
   /** The groups that may talk among themselves (null for ring, whose links overlap). */
@@ -29,6 +31,8 @@ export interface Partition {
   shape: Shape | null
   /** For `bridge`: the node linked to both halves. */
   bridge?: number
+  /** For a shape: the node order it was cut from (index order unless asked otherwise). */
+  order?: number[]
   /** Cut links, as pairs [a, b] with a < b, sorted. */
   cuts: [number, number][]
 }
@@ -55,32 +59,68 @@ export function groupPartition(groups: number[][], size: number): Partition {
   return {groups: all, shape: null, cuts: cutsBetween(all, size)}
 }
 
-export function shapePartition(shape: Shape, size: number): Partition {
+/**
+ * A partition as asked for: groups (each against the others and the rest), or a shape cut
+ * from the nodes in `order` (index order when absent).
+ */
+export type PartitionRequest = {groups: number[][]} | {shape: Shape; order?: number[]}
+
+export function planPartition(request: PartitionRequest, size: number): Partition {
+  return 'groups' in request ? groupPartition(request.groups, size) : shapePartition(request.shape, size, request.order)
+}
+
+export function shapePartition(shape: Shape, size: number, order: number[] = range(size)): Partition {
   if (size < 2) throw badArgument('a partition needs at least 2 nodes')
-  const nodes = range(size)
-  const [first, second] = bisect(nodes)
+  checkOrder(order, size)
+  const [first, second] = bisect(order).map(sorted)
   switch (shape) {
     case 'halves':
-      return {groups: [first, second], shape, cuts: cutsBetween([first, second], size)}
+      return {groups: [first, second], shape, order, cuts: cutsBetween([first, second], size)}
     case 'bridge': {
       if (size < 3) throw badArgument('--shape bridge needs at least 3 nodes')
-      const bridge = second[0]
+      const bridge = order[Math.floor(size / 2)]
       const cuts = cutsBetween([first, second], size).filter(([a, b]) => a !== bridge && b !== bridge)
-      return {groups: [first, second], shape, bridge, cuts}
+      return {groups: [first, second], shape, bridge, order, cuts}
     }
     case 'ring': {
       if (size < 4) throw badArgument(`--shape ring needs at least 4 nodes (with ${size}, every majority is the whole cluster); try --shape bridge`)
       const reach = Math.ceil(Math.floor(size / 2) / 2)
       const cuts: [number, number][] = []
-      for (let a = 0; a < size; a++) {
-        for (let b = a + 1; b < size; b++) {
-          const distance = Math.min(b - a, size - (b - a))
-          if (distance > reach) cuts.push([a, b])
+      for (let i = 0; i < size; i++) {
+        for (let j = i + 1; j < size; j++) {
+          const distance = Math.min(j - i, size - (j - i))
+          if (distance > reach) cuts.push(pair(order[i], order[j]))
         }
       }
-      return {groups: null, shape, cuts}
+      return {groups: null, shape, order, cuts: cuts.sort((x, y) => x[0] - y[0] || x[1] - y[1])}
     }
   }
+}
+
+/** A node order as a request gives it: every index of the cluster once; BAD_ARGUMENT otherwise. */
+export function parseOrder(value: unknown, size: number): number[] | undefined {
+  if (value === undefined || value === null) return undefined
+  if (!Array.isArray(value)) throw badArgument('order is a list of node indexes')
+  checkOrder(value, size)
+  return value as number[]
+}
+
+function checkOrder(order: unknown[], size: number): void {
+  const seen = new Set<unknown>()
+  for (const node of order) {
+    if (!Number.isInteger(node) || (node as number) < 0 || (node as number) >= size) throw badArgument(`order names node ${JSON.stringify(node)}: this cluster has nodes 0 to ${size - 1}`)
+    if (seen.has(node)) throw badArgument(`order names node ${node} twice`)
+    seen.add(node)
+  }
+  if (seen.size !== size) throw badArgument(`order names ${seen.size} of the ${size} nodes: give each once`)
+}
+
+function sorted(nodes: number[]): number[] {
+  return [...nodes].sort((a, b) => a - b)
+}
+
+function pair(a: number, b: number): [number, number] {
+  return a < b ? [a, b] : [b, a]
 }
 
 /** Jepsen's bisect: the first floor(n/2) items, and the rest. */

@@ -15,7 +15,7 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import {padHome} from '../cli/pad-home.js'
+import {padHome} from '../util/pad-home.js'
 import {badArgument} from './errors.js'
 
 export const DEFAULT_CLUSTER = 'default'

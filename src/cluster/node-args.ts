@@ -3,7 +3,7 @@
  * that says what was expected.
  */
 import type {NodeRef} from '../api/control.js'
-import {parseDuration} from '../cli/duration.js'
+import {parseDuration} from '../util/duration.js'
 import {badArgument} from './errors.js'
 
 /** A node as the user names it: its index, or whichever node leads right now. */

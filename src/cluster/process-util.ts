@@ -4,6 +4,7 @@
  */
 import {execFileSync} from 'node:child_process'
 import fs from 'node:fs'
+import {poll} from '../util/time.js'
 
 /** True while `pid` names a live process (a zombie, which has exited, counts as dead). */
 export function isAlive(pid: number): boolean {
@@ -73,10 +74,6 @@ export function signal(pid: number, name: NodeJS.Signals): boolean {
   }
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}
-
 /**
  * True if `promise` settles within `timeoutMs`, false if not. The timer is cleared as soon as
  * the promise settles, so a long bound never keeps the process alive after the work is done.
@@ -103,14 +100,7 @@ export function detachedWithLog(logFd: number) {
 
 /** Waits until `pid` is gone, polling; true if it went within `timeoutMs`. */
 export async function waitForExit(pid: number, timeoutMs: number, pollMs = 50): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs
-  const attempts = Math.ceil(timeoutMs / pollMs) + 1
-  for (let i = 0; i < attempts; i++) {
-    if (!isAlive(pid)) return true
-    if (Date.now() >= deadline) break
-    await sleep(pollMs)
-  }
-  return !isAlive(pid)
+  return (await poll(() => (isAlive(pid) ? undefined : true), {timeoutMs, intervalMs: pollMs})) ?? false
 }
 
 /** SIGTERM (and SIGCONT, in case it is paused), then SIGKILL after `graceMs`. True if it is gone. */

@@ -101,7 +101,7 @@ median of a few fsyncs of a small file in the cluster's folder, fsync_dir). The 
       const node = target.nodes.find((n) => n.index === leader)!
       const electionsBefore = await electionsWon(target.nodes)
       const result = await runLoad({
-        endpoints: [{host: node.host, port: node.tcpPort}],
+        endpoints: [{host: node.host, port: node.tcp_port}],
         mode: phase.mode,
         size: f.size,
         window: f.window,
@@ -128,7 +128,7 @@ median of a few fsyncs of a small file in the cluster's folder, fsync_dir). The 
       const leader = await leaderOf(target.nodes)
       const survivors = target.nodes.filter((n) => n.index !== leader)
       const result = await runFailover({
-        survivors: survivors.map((n) => ({host: n.host, port: n.tcpPort})),
+        survivors: survivors.map((n) => ({host: n.host, port: n.tcp_port})),
         rate: f.rate ?? 200,
         ackTimeoutMs: f['ack-timeout'],
         killAfterMs: 2000,

@@ -9,7 +9,7 @@ import {HistoryError, readHistory} from '../chaos/history.js'
 import {FAULT_FAMILIES, type FaultFamily} from '../chaos/nemesis.js'
 import {newSeed} from '../chaos/random.js'
 import {DEFAULT_RUN, runChaos, type ChaosRunOptions} from '../chaos/run.js'
-import type {SupervisedCluster} from '../chaos/supervised-cluster.js'
+import type {SupervisedCluster} from '../cluster/supervised-cluster.js'
 import {formatSummary, replayCommand, summaryJson} from '../chaos/summary.js'
 
 /** What `chaos --json` prints: the summary of the run (or of the history checked again). */

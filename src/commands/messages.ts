@@ -3,7 +3,7 @@ import type {MessageItem, MessagePage} from '../api/node-http.js'
 import {ClusterHandle} from '../cluster/cluster.js'
 import {clusterFlag} from '../cli/cluster-command.js'
 import {PadCommand} from '../cli/pad-command.js'
-import {callJson} from '../cluster/node-api.js'
+import {callJson} from '../client/node-http-client.js'
 import {parseNodeRef} from '../cluster/node-args.js'
 import {table} from '../cluster/output.js'
 

@@ -5,7 +5,7 @@ import {
   downCluster,
   launchSupervisor,
   prepareUp,
-  waitForLeader,
+  waitUntilReady,
   type Prepared,
 } from '../cluster/cluster.js'
 import {clusterFlag} from '../cli/cluster-command.js'
@@ -101,7 +101,7 @@ the cluster, a second Ctrl-C kills it at once.`
     try {
       const pid = await launchSupervisor(prepared.paths)
       const socket = prepared.paths.socket
-      status = await waitForLeader(prepared.paths, () => controlRequest(socket, {op: 'status'}, 5000), {waitMs, supervisorPid: pid})
+      status = await waitUntilReady(prepared.paths, () => controlRequest(socket, {op: 'status'}, 5000), {waitMs, supervisorPid: pid})
     } catch (error) {
       if (error instanceof ClusterError && error.code !== 'NO_LEADER') {
         // Leave nothing half-started behind.
@@ -181,7 +181,7 @@ the cluster, a second Ctrl-C kills it at once.`
     }
     for (const follower of followers) follower.start(100)
     try {
-      const status = await waitForLeader(paths, () => supervisor.status(), {waitMs, supervisorPid: process.pid})
+      const status = await waitUntilReady(paths, () => supervisor.status(), {waitMs, supervisorPid: process.pid})
       if (json) this.jsonLine({status})
       else this.log(this.summary(status).replace(/\nNext:[\s\S]*$/, '\nCtrl-C stops the cluster.\n'))
     } catch (error) {

@@ -6,7 +6,7 @@
  */
 import type {ClusterHandle} from '../cluster/cluster.js'
 import {parseEvent, readEvents} from '../cluster/events.js'
-import {followEvents} from '../cluster/node-api.js'
+import {followEvents} from '../client/node-events.js'
 import {LineFollower} from '../cluster/tail.js'
 import type {TopModel} from './model.js'
 

@@ -4,10 +4,10 @@
  */
 import type {ClusterHandle} from '../cluster/cluster.js'
 import {table} from '../cluster/output.js'
-import {sleep} from '../cluster/process-util.js'
 import {LiveFeed} from './feed.js'
 import {TopModel, type TopSnapshot} from './model.js'
 import {headerPlain} from './view.js'
+import {sleep} from '../util/time.js'
 
 export async function takeSnapshot(cluster: ClusterHandle, rateWindowMs = 1000): Promise<TopSnapshot> {
   const model = new TopModel(cluster.name)

@@ -3,7 +3,7 @@
  * (or any running node, which forwards), each with a timeout, at most a few in flight, so a
  * dead or paused node only makes publishes fail (counted), never piles them up.
  */
-import {requestJson} from '../cluster/node-api.js'
+import {requestJson} from '../client/node-http-client.js'
 import type {TopModel} from './model.js'
 
 const MAX_IN_FLIGHT = 8

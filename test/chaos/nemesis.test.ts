@@ -1,11 +1,16 @@
 import {expect} from 'chai'
-import {dropsByNode} from '../../src/chaos/cluster.js'
-import {FAULT_FAMILIES, describeFault, partitionSpec, planSchedule, shapesFor, type ScheduleOptions} from '../../src/chaos/nemesis.js'
+import {FAULT_FAMILIES, describeFault, partitionName, partitionRequest, planSchedule, shapesFor, type Shape, type ScheduleOptions} from '../../src/chaos/nemesis.js'
+import {planPartition, type Partition} from '../../src/cluster/faults.js'
 import {derive, mulberry32, shuffle} from '../../src/chaos/random.js'
 import {replayCommand} from '../../src/chaos/summary.js'
 import {isDefiniteError, valueOf} from '../../src/chaos/workload.js'
 
 const OPTIONS: ScheduleOptions = {nodes: 5, durationMs: 120_000, intervalMs: 1500, minHoldMs: 1000, maxHoldMs: 4000, families: FAULT_FAMILIES}
+
+/** The partition a step plans, as the cluster manager computes it. */
+function partitionSpec(shape: Shape, order: number[], isolated?: number): Partition {
+  return planPartition(partitionRequest(shape, order, isolated), order.length)
+}
 
 /** Node pairs that can still talk, for a partition of `n` nodes. */
 function reachable(cuts: [number, number][], n: number): number[][] {
@@ -53,7 +58,6 @@ describe('chaos nemesis', () => {
         [1, 2],
       ])
       expect(spec.groups).to.deep.equal([[1], [0, 2]])
-      expect(dropsByNode(spec.cuts, 3)).to.deep.equal([[1], [0, 2], [1]])
     })
 
     it('halves: a minority against a majority, in the given order', () => {
@@ -71,6 +75,16 @@ describe('chaos nemesis', () => {
       expect(reach[4]).to.deep.equal([0, 1, 2, 3, 4])
       expect(reach[0]).to.deep.equal([0, 3, 4])
       expect(reach[1]).to.deep.equal([1, 2, 4])
+    })
+
+    it('names each partition by its planned geometry', () => {
+      const order = [3, 0, 4, 1, 2]
+      const name = (shape: Shape, isolated?: number): string => partitionName(shape, partitionSpec(shape, order, isolated))
+      expect(name('one')).to.equal('one (3 | 0,1,2,4)')
+      expect(name('leader', 1)).to.equal('leader (1 | 0,2,3,4)')
+      expect(name('halves')).to.equal('halves (0,3 | 1,2,4)')
+      expect(name('bridge')).to.equal('bridge (0,3 | 1,2,4, bridge 4)')
+      expect(name('ring')).to.equal('ring (3-0-4-1-2)')
     })
 
     it('ring: every node sees a majority, and no two see the same one', () => {

@@ -1,11 +1,14 @@
 import {expect} from 'chai'
 import type {ClusterStatus, ControlAnswers, ControlOp, NodeStatus, ProcessState, RequestOf} from '../../src/api/control.js'
-import {partitionSpec} from '../../src/chaos/nemesis.js'
-import {SupervisedCluster} from '../../src/chaos/supervised-cluster.js'
+import {partitionRequest} from '../../src/chaos/nemesis.js'
+import {planPartition, type PartitionRequest} from '../../src/cluster/faults.js'
+import {SupervisedCluster} from '../../src/cluster/supervised-cluster.js'
 
 // The chaos runner's faults as the requests they become on the supervisor's control API.
 
 type Answers = {[K in ControlOp]: ControlAnswers[K]}
+/** A fixed answer, or one made from the request. */
+type Answerers = {[K in ControlOp]?: ControlAnswers[K] | ((request: RequestOf<K>) => ControlAnswers[K])}
 
 function nodeStatus(index: number, process: ProcessState): NodeStatus {
   return {
@@ -37,13 +40,15 @@ const ANSWERS: Answers = {
   loss: {node: 0, percent: 1, for_ms: null, ...PUSHED},
 }
 
-function fakeCluster(answers: Partial<Answers> = {}): {cluster: SupervisedCluster; sent: {op: string; fields: Record<string, unknown>}[]} {
+function fakeCluster(answers: Answerers = {}): {cluster: SupervisedCluster; sent: {op: string; fields: Record<string, unknown>}[]} {
   const sent: {op: string; fields: Record<string, unknown>}[] = []
-  const nodes = [0, 1, 2, 3, 4].map((index) => ({index, host: '127.0.0.1', tcpPort: 1000 + index, httpPort: 2000 + index, raftPort: 3000 + index}))
+  const nodes = [0, 1, 2, 3, 4].map((index) => ({index, host: '127.0.0.1', tcp_port: 1000 + index, http_port: 2000 + index, raft_port: 3000 + index}))
   const answer = async <K extends ControlOp>(request: RequestOf<K>): Promise<ControlAnswers[K]> => {
     const {op, ...fields} = request
     sent.push({op, fields})
-    return answers[request.op] ?? ANSWERS[request.op]
+    const given = answers[request.op] as ControlAnswers[K] | ((r: RequestOf<K>) => ControlAnswers[K]) | undefined
+    if (typeof given === 'function') return given(request)
+    return given ?? ANSWERS[request.op]
   }
   const cluster = new SupervisedCluster(nodes, '/nowhere', answer, null)
   return {cluster, sent}
@@ -70,23 +75,36 @@ describe('chaos: faults through the cluster manager', () => {
     ])
   })
 
-  it('partitions with groups go as groups; bridge and ring as the named shapes, recorded as applied', async () => {
-    const {cluster, sent} = fakeCluster({partition: {groups: null, shape: 'ring', cuts: [[0, 2]], for_ms: 3000, ...PUSHED}})
-    const halves = partitionSpec('halves', [4, 1, 0, 2, 3])
-    await cluster.partition(halves, 3000)
-    const ring = await cluster.partition(partitionSpec('ring', [4, 1, 0, 2, 3]), 3000)
+  it('a partition goes as planned: groups as groups, shapes with the shuffled node order', async () => {
+    const order = [4, 1, 0, 2, 3]
+    const ringCuts = planPartition({shape: 'ring', order}, 5).cuts
+    // A supervisor that cuts what it is asked for, with the cluster manager's geometry.
+    const {cluster, sent} = fakeCluster({partition: (request) => ({...ANSWERS.partition, cuts: planPartition(request as PartitionRequest, 5).cuts})})
+    const one = await cluster.partition(partitionRequest('one', order), 3000)
+    const ring = await cluster.partition(partitionRequest('ring', order), 3000)
     expect(sent.map((s) => s.fields)).to.deep.equal([
-      {groups: [[1, 4], [0, 2, 3]], for_ms: 3000},
-      {shape: 'ring', for_ms: 3000},
+      {groups: [[4]], for_ms: 3000},
+      {shape: 'ring', order, for_ms: 3000},
     ])
-    expect(ring.cuts).to.deep.equal([[0, 2]])
-    expect(ring.name).to.equal('ring (index order)')
+    expect(one.groups).to.deep.equal([[4], [0, 1, 2, 3]])
+    expect(ring.cuts).to.deep.equal(ringCuts)
+    expect(ring.order).to.deep.equal(order)
+    // In index order, the ring would cut other links: the order is what makes it this ring.
+    expect(planPartition({shape: 'ring'}, 5).cuts).to.not.deep.equal(ringCuts)
+  })
+
+  it('a supervisor that cuts other links than the planned ones is an error, not a silent change', async () => {
+    const indexOrderCuts = planPartition({shape: 'bridge'}, 5).cuts
+    const {cluster} = fakeCluster({partition: {...ANSWERS.partition, cuts: indexOrderCuts}})
+    let error: Error | null = null
+    await cluster.partition(partitionRequest('bridge', [4, 1, 0, 2, 3]), 1000).catch((e: Error) => (error = e))
+    expect(error).to.match(/the supervisor cut .* instead of the planned/)
   })
 
   it('a fault that did not reach every node is an error', async () => {
     const {cluster} = fakeCluster({partition: {...ANSWERS.partition, pending: [1]}, heal: {applied: [0], pending: [2]}})
     let error: Error | null = null
-    await cluster.partition(partitionSpec('one', [0, 1, 2, 3, 4]), 1000).catch((e: Error) => (error = e))
+    await cluster.partition(partitionRequest('one', [0, 1, 2, 3, 4]), 1000).catch((e: Error) => (error = e))
     expect(error).to.match(/did not reach node 1/)
     error = null
     await cluster.heal().catch((e: Error) => (error = e))

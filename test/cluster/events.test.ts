@@ -3,7 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import {expect} from 'chai'
 import {EventLog, EVENT_TYPES, describeEvent, formatEvent, readEvents, type ClusterEvent} from '../../src/cluster/events.js'
-import {parseSseBlock} from '../../src/cluster/node-api.js'
+import {parseSseBlock} from '../../src/client/node-events.js'
 import Events from '../../src/commands/events.js'
 
 describe('cluster event timeline', () => {

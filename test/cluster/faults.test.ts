@@ -6,6 +6,8 @@ import {
   groupPartition,
   nextExpiry,
   nodeFaults,
+  parseOrder,
+  planPartition,
   parseShape,
   putBodies,
   reachability,
@@ -105,6 +107,38 @@ describe('cluster faults: partitions', () => {
     refused(() => shapePartition('bridge', 2), /--shape bridge needs at least 3 nodes/)
     refused(() => parseShape('star'), /unknown shape "star": use halves, ring, bridge/)
     expect(parseShape('ring')).to.equal('ring')
+  })
+})
+
+describe('cluster faults: shapes over a node order (the chaos nemesis)', () => {
+  it('cuts a shape from the order given, and from index order when none is', () => {
+    expect(shapePartition('halves', 5, [3, 0, 4, 1, 2]).groups).to.deep.equal([
+      [0, 3],
+      [1, 2, 4],
+    ])
+    expect(shapePartition('bridge', 5, [3, 0, 4, 1, 2]).bridge).to.equal(4)
+    expect(shapePartition('ring', 4, [0, 2, 1, 3]).cuts).to.deep.equal([
+      [0, 1],
+      [2, 3],
+    ])
+    expect(shapePartition('ring', 4).cuts).to.deep.equal([
+      [0, 2],
+      [1, 3],
+    ])
+    expect(planPartition({shape: 'ring'}, 4)).to.deep.equal(shapePartition('ring', 4, [0, 1, 2, 3]))
+    expect(planPartition({groups: [[2]]}, 3)).to.deep.equal(groupPartition([[2]], 3))
+  })
+
+  it('refuses an order that is not every node once', () => {
+    expect(parseOrder(undefined, 3)).to.equal(undefined)
+    expect(parseOrder([2, 0, 1], 3)).to.deep.equal([2, 0, 1])
+    refused(() => parseOrder({0: 1}, 3), /^order is a list of node indexes$/)
+    refused(() => parseOrder([0, 1], 3), /^order names 2 of the 3 nodes: give each once$/)
+    refused(() => parseOrder([0, 1, 1], 3), /^order names node 1 twice$/)
+    refused(() => parseOrder([0, 1, 3], 3), /^order names node 3: this cluster has nodes 0 to 2$/)
+    refused(() => parseOrder([0, 1, 1.5], 3), /^order names node 1.5/)
+    refused(() => parseOrder([0, 1, null], 3), /^order names node null/)
+    refused(() => shapePartition('halves', 3, [0, 1, 2, 3]), /^order names node 3/)
   })
 })
 

@@ -104,21 +104,27 @@ describe('pad-cli bench (real processes)', function () {
 
   it('scripts/latency-floor.mjs: one JSON line for the round trip without a broker, and nothing left behind', () => {
     const script = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../scripts/latency-floor.mjs')
-    const floorDirs = (): string[] => fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith('pad-floor-'))
-    const before = floorDirs()
-    const result = spawnSync(process.execPath, [script, '1'], {encoding: 'utf8', timeout: 60_000})
-    expect(result.status, result.stderr).to.equal(0)
-    const line = JSON.parse(result.stdout.trim()) as Record<string, number | string>
-    expect(line).to.include({system: 'latency-floor', phase: 'pub-sync', replicas: 3, size: 128})
-    expect(line.acked).to.be.greaterThan(0)
-    expect(line.p50_ms).to.be.greaterThan(0).and.at.most(line.p99_ms as number)
-    expect(line.commit_p50_ms).to.be.greaterThan(0)
-    expect(line.dsync_write_p50_ms).to.be.greaterThan(0)
-    expect(processesWith(script)).to.deep.equal([])
-    expect(floorDirs()).to.deep.equal(before)
+    // A temp dir of its own: other runs of this test (other checkouts) share the system's.
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pad-latency-floor-test-'))
+    const floorDirs = (): string[] => fs.readdirSync(tmp).filter((name) => name.startsWith('pad-floor-'))
+    try {
+      const before = floorDirs()
+      const result = spawnSync(process.execPath, [script, '1'], {encoding: 'utf8', timeout: 60_000, env: {...process.env, TMPDIR: tmp}})
+      expect(result.status, result.stderr).to.equal(0)
+      const line = JSON.parse(result.stdout.trim()) as Record<string, number | string>
+      expect(line).to.include({system: 'latency-floor', phase: 'pub-sync', replicas: 3, size: 128})
+      expect(line.acked).to.be.greaterThan(0)
+      expect(line.p50_ms).to.be.greaterThan(0).and.at.most(line.p99_ms as number)
+      expect(line.commit_p50_ms).to.be.greaterThan(0)
+      expect(line.dsync_write_p50_ms).to.be.greaterThan(0)
+      expect(processesWith(script)).to.deep.equal([])
+      expect(floorDirs()).to.deep.equal(before)
 
-    const refused = spawnSync(process.execPath, [script, 'soon'], {encoding: 'utf8', timeout: 10_000})
-    expect(refused.status).to.equal(2)
-    expect(refused.stderr).to.match(/usage: node scripts\/latency-floor.mjs/)
+      const refused = spawnSync(process.execPath, [script, 'soon'], {encoding: 'utf8', timeout: 10_000})
+      expect(refused.status).to.equal(2)
+      expect(refused.stderr).to.match(/usage: node scripts\/latency-floor.mjs/)
+    } finally {
+      fs.rmSync(tmp, {recursive: true, force: true})
+    }
   })
 })

@@ -5,7 +5,7 @@ import {checkHistory} from '../../src/chaos/checker.js'
 import {readHistory} from '../../src/chaos/history.js'
 import {DEFAULT_RUN, runChaos, type ChaosRunResult} from '../../src/chaos/run.js'
 import {formatSummary} from '../../src/chaos/summary.js'
-import type {SupervisedCluster} from '../../src/chaos/supervised-cluster.js'
+import type {SupervisedCluster} from '../../src/cluster/supervised-cluster.js'
 import {REPO_ROOT, freePort, tempDir} from './helpers/node-process.js'
 
 // A short chaos run, as `pad-cli chaos` does it: three real node processes, a workload and a

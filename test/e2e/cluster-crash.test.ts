@@ -11,7 +11,7 @@ import net from 'node:net'
 import path from 'node:path'
 import {expect} from 'chai'
 import type {ClusterEvent} from '../../src/cluster/events.js'
-import {sleep} from '../../src/cluster/process-util.js'
+import {sleep} from '../../src/util/time.js'
 import type {ClusterStatus} from '../../src/cluster/status.js'
 import {CliCluster, HOST, clusterHooks, eventually, expectEventShape, expectStatusShape} from './cluster-helpers.js'
 

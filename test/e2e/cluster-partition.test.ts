@@ -4,6 +4,11 @@
  * refuses them; after `heal` all three agree again.
  */
 import {expect} from 'chai'
+import {controlRequest} from '../../src/cluster/control.js'
+import {ClusterError} from '../../src/cluster/errors.js'
+import {planPartition} from '../../src/cluster/faults.js'
+import {clusterPaths} from '../../src/cluster/layout.js'
+import {readState} from '../../src/cluster/state.js'
 import {CliCluster, clusterHooks, eventually, expectEventShape, expectStatusShape} from './cluster-helpers.js'
 
 describe('cluster manager: network partition (pad-cli partition <leader>, heal)', function () {
@@ -88,6 +93,27 @@ describe('cluster manager: network partition (pad-cli partition <leader>, heal)'
 
     const after = await c.events()
     expect(after.find((e) => e.type === 'heal' && e.seq > partition.seq)).to.deep.include({reason: 'command'})
+
+    // The control API's node order (what the chaos nemesis sends for its shuffled shapes):
+    // hostile orders are refused one by one, a good one cuts exactly the planned links.
+    const socket = readState(clusterPaths(c.name, c.home))!.supervisor!.socket
+    const refusal = async (fields: Record<string, unknown>): Promise<string> => {
+      const error = (await controlRequest(socket, {op: 'partition', ...fields}).catch((e: unknown) => e)) as ClusterError
+      expect(error, JSON.stringify(fields)).to.be.instanceOf(ClusterError)
+      expect(error.code).to.equal('BAD_ARGUMENT')
+      return error.message
+    }
+    expect(await refusal({shape: 'bridge', order: 'reversed'})).to.equal('order is a list of node indexes')
+    expect(await refusal({shape: 'bridge', order: [2, 2, 0]})).to.equal('order names node 2 twice')
+    expect(await refusal({shape: 'bridge', order: [2, 1]})).to.equal('order names 2 of the 3 nodes: give each once')
+    expect(await refusal({shape: 'bridge', order: [2, 1, 1e9]})).to.equal('order names node 1000000000: this cluster has nodes 0 to 2')
+    expect(await refusal({shape: 'bridge', order: [2, 1, '0']})).to.equal('order names node "0": this cluster has nodes 0 to 2')
+    expect(await refusal({groups: [[0]], order: [2, 1, 0]})).to.equal('order goes with a shape, not with groups')
+    const bridged = await controlRequest(socket, {op: 'partition', shape: 'bridge', order: [2, 1, 0]})
+    expect(bridged).to.deep.include({bridge: 1, order: [2, 1, 0], cuts: planPartition({shape: 'bridge', order: [2, 1, 0]}, 3).cuts})
+    expect(bridged.cuts).to.deep.equal([[0, 2]])
+    expect((await c.status()).nodes.every((n) => n.process === 'running')).to.equal(true)
+    expect(await c.ok(['heal'])).to.equal('Healed: no network faults remain.\n')
 
     await c.ok(['down'])
     expect(c.livePids()).to.deep.equal([])

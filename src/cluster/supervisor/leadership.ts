@@ -4,8 +4,8 @@
  */
 import type {TransferAnswer} from '../../api/control.js'
 import {ClusterError} from '../errors.js'
-import {callJson} from '../node-api.js'
-import {sleep} from '../process-util.js'
+import {callJson} from '../../client/node-http-client.js'
+import {sleep} from '../../util/time.js'
 import {STATUS_TIMEOUT_MS, type SupervisorCore} from './core.js'
 import type {NodeHandle} from './node-handle.js'
 import type {RaftObserver} from './raft-observer.js'

@@ -13,11 +13,12 @@ import {
   nextExpiry,
   nodeFaults,
   putBodies,
+  parseOrder,
   shapePartition,
   type FaultRules,
   type Partition,
 } from '../faults.js'
-import {callJson} from '../node-api.js'
+import {callJson} from '../../client/node-http-client.js'
 import type {FaultView} from '../status.js'
 import type {SupervisorCore} from './core.js'
 import type {NodeHandle} from './node-handle.js'
@@ -47,8 +48,9 @@ export class NetworkFaults {
     let partition: Partition
     if (request.shape !== undefined) {
       if (request.groups && request.groups.length > 0) throw badArgument('give either groups or --shape, not both')
-      partition = shapePartition(request.shape, size)
+      partition = shapePartition(request.shape, size, parseOrder(request.order, size))
     } else {
+      if (request.order !== undefined) throw badArgument('order goes with a shape, not with groups')
       if (!request.groups || request.groups.length === 0) throw badArgument('give at least one group (e.g. 0 or 0,1) or --shape')
       const groups: number[][] = []
       for (const group of request.groups) groups.push(await resolveRefs(group))

@@ -4,7 +4,8 @@
  * roles, elections and leader changes in the timeline.
  */
 import type {HelloData} from '../../api/node-events.js'
-import {followEvents, getRaft, type RaftInfo} from '../node-api.js'
+import {followEvents} from '../../client/node-events.js'
+import {getRaft, type RaftInfo} from '../../client/raft-state.js'
 import {STATUS_TIMEOUT_MS, type SupervisorCore} from './core.js'
 import type {NodeHandle, RaftView} from './node-handle.js'
 

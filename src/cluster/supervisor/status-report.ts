@@ -2,7 +2,7 @@
  * `status`: every node's process as the supervisor knows it, with its Raft state and faults
  * as the node answers them right now.
  */
-import {callJson} from '../node-api.js'
+import {callJson} from '../../client/node-http-client.js'
 import {faultViews, type ClusterStatus, type FaultView, type NodeStatus} from '../status.js'
 import {STATUS_TIMEOUT_MS, type SupervisorCore} from './core.js'
 import type {NetworkFaults} from './network-faults.js'

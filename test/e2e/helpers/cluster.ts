@@ -7,10 +7,10 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import type {RaftInfo} from '../../../src/cluster/node-api.js'
+import type {RaftInfo} from '../../../src/client/raft-state.js'
 import {HOST, eventually, freePort, type NodeFixture, type NodeProcess, type Ports} from './node-process.js'
 
-export type {RaftInfo} from '../../../src/cluster/node-api.js'
+export type {RaftInfo} from '../../../src/client/raft-state.js'
 
 export interface StoredMessage {
   topic: string

@@ -1,6 +1,6 @@
 /**
- * The chaos runner's clusters, built on the cluster manager (src/cluster): every fault goes
- * through a supervisor's control API, so it is also in the cluster's event timeline and in
+ * A cluster driven through its supervisor's control API, for the programs that hurt and
+ * measure clusters (chaos, bench): every fault is also in the cluster's event timeline and in
  * `pad-cli status`, exactly as if a user had typed `pad-cli kill 1` or `pad-cli partition 0`.
  *
  * - `startTemporaryCluster`: a cluster of its own in a temp PAD_HOME, whose supervisor runs in
@@ -9,28 +9,35 @@
  * - `openCluster`: a cluster the user brought up with `pad-cli up` (`--cluster <name>`); the
  *   runner leaves it running, healed, when it is done.
  */
-import type {ControlAnswers, ControlOp, PartitionShape, RequestOf} from '../api/control.js'
-import {ClusterHandle} from '../cluster/cluster.js'
-import {controlRequest} from '../cluster/control.js'
-import {waitForLeader} from '../cluster/cluster.js'
-import {clusterPaths, type ClusterPaths} from '../cluster/layout.js'
-import {checkPortsFree, plannedPorts} from '../cluster/ports.js'
-import {ensureClusterDir, nodeRecords, writeState, writeToken, type ClusterOptions, type ClusterState} from '../cluster/state.js'
-import {Supervisor, type CliEntry} from '../cluster/supervisor.js'
+import type {ControlAnswers, ControlOp, RequestOf} from '../api/control.js'
 import fs from 'node:fs'
-import type {ChaosCluster, ChaosNode, PartitionSpec} from './cluster.js'
+import {ClusterHandle, waitUntilReady} from './cluster.js'
+import {controlRequest} from './control.js'
+import {planPartition, type Partition, type PartitionRequest} from './faults.js'
+import {clusterPaths, type ClusterPaths} from './layout.js'
+import {checkPortsFree, plannedPorts} from './ports.js'
+import {ensureClusterDir, nodeRecords, writeState, writeToken, type ClusterOptions, type ClusterState} from './state.js'
+import {Supervisor} from './supervisor.js'
+import type {CliEntry} from './cli-entry.js'
+
+/** Where a member of the cluster listens: clients on TCP and HTTP, its peers on Raft. */
+export interface ClusterMember {
+  index: number
+  host: string
+  tcp_port: number
+  http_port: number
+  raft_port: number
+}
 
 type Request = <K extends ControlOp>(request: RequestOf<K>, timeoutMs?: number) => Promise<ControlAnswers[K]>
 
 /** Requests that start a node wait for it to serve (the supervisor bounds that at 30 s). */
 const START_TIMEOUT_MS = 45_000
 const REQUEST_TIMEOUT_MS = 20_000
-/** The nemesis' partitions that the supervisor cuts by name (in index order). */
-const NAMED_SHAPES: PartitionShape[] = ['bridge', 'ring']
 
-export class SupervisedCluster implements ChaosCluster {
+export class SupervisedCluster {
   constructor(
-    readonly nodes: ChaosNode[],
+    readonly nodes: ClusterMember[],
     readonly dir: string,
     private readonly request: Request,
     private readonly owner: {close(): Promise<void>; killNow(): void; removeNodeData(): void} | null,
@@ -57,16 +64,18 @@ export class SupervisedCluster implements ChaosCluster {
   }
 
   /**
-   * Groups go to the supervisor as they are; bridge and ring as its named shapes, which cut
-   * the nodes in index order. Returns the partition as the supervisor applied it.
+   * Cuts the links of the partition asked for (groups, or a shape over a node order); `forMs`
+   * bounds it in case we die. Resolves with the partition as planned, once the supervisor has
+   * applied exactly that one to every node.
    */
-  async partition(spec: PartitionSpec, forMs: number): Promise<PartitionSpec> {
-    const shape = spec.groups ? undefined : NAMED_SHAPES.find((s) => spec.name.startsWith(s))
-    if (!spec.groups && !shape) throw new Error(`the cluster manager cannot cut partition ${spec.name}`)
-    const answer = await this.request({op: 'partition', ...(spec.groups ? {groups: spec.groups} : {shape}), for_ms: Math.max(1, Math.round(forMs))})
-    if (answer.pending.length > 0) throw new Error(`partition ${spec.name} did not reach node ${answer.pending.join(', ')}`)
-    const name = spec.groups ? spec.name : `${shape} (index order${answer.bridge !== undefined ? `, bridge ${answer.bridge}` : ''})`
-    return {name, cuts: answer.cuts, groups: answer.groups ?? spec.groups}
+  async partition(request: PartitionRequest, forMs: number): Promise<Partition> {
+    const planned = planPartition(request, this.nodes.length)
+    const answer = await this.request({op: 'partition', ...request, for_ms: Math.max(1, Math.round(forMs))})
+    if (answer.pending.length > 0) throw new Error(`partition ${describeCuts(planned.cuts)} did not reach node ${answer.pending.join(', ')}`)
+    if (JSON.stringify(answer.cuts) !== JSON.stringify(planned.cuts)) {
+      throw new Error(`the supervisor cut ${describeCuts(answer.cuts)} instead of the planned ${describeCuts(planned.cuts)}`)
+    }
+    return planned
   }
 
   async delay(index: number, delayMs: number, jitterMs: number, forMs: number): Promise<void> {
@@ -105,21 +114,29 @@ export class SupervisedCluster implements ChaosCluster {
   }
 }
 
-function nodesOf(state: Pick<ClusterState, 'nodes'>): ChaosNode[] {
-  return state.nodes.map((n) => ({index: n.index, host: n.host, tcpPort: n.tcp_port, httpPort: n.http_port, raftPort: n.raft_port}))
+function describeCuts(cuts: [number, number][]): string {
+  return cuts.map(([a, b]) => `${a}-${b}`).join(' ') || 'no link'
 }
 
-export interface TemporaryClusterOptions {
-  /** The PAD_HOME of the temporary cluster (a temp dir). */
-  home: string
-  name: string
-  nodes: number
+function nodesOf(state: Pick<ClusterState, 'nodes'>): ClusterMember[] {
+  return state.nodes.map((n) => ({index: n.index, host: n.host, tcp_port: n.tcp_port, http_port: n.http_port, raft_port: n.raft_port}))
+}
+
+/** Where a temporary cluster's nodes listen (node i on each base port + i), and their Raft timing. */
+export interface ClusterLayout {
   host: string
   tcpPort: number
   httpPort: number
   raftPort: number
   electionTimeoutMs: number
   heartbeatMs: number
+}
+
+export interface TemporaryClusterOptions extends ClusterLayout {
+  /** The PAD_HOME of the temporary cluster (a temp dir). */
+  home: string
+  name: string
+  nodes: number
   cli?: CliEntry
   /** How long to wait for every node to serve and a leader to be elected. */
   waitMs: number
@@ -157,7 +174,7 @@ export async function startTemporaryCluster(options: TemporaryClusterOptions): P
   const supervisor = new Supervisor(paths, {foreground: true, cli: options.cli})
   await supervisor.start()
   try {
-    await waitForLeader(paths, () => supervisor.status(), {waitMs: options.waitMs, supervisorPid: process.pid})
+    await waitUntilReady(paths, () => supervisor.status(), {waitMs: options.waitMs, supervisorPid: process.pid})
   } catch (error) {
     await supervisor.shutdown()
     throw error
