@@ -240,7 +240,8 @@ function groups(value: unknown): NodeRef[][] | undefined {
 /** Checked here for shape only: whether it is a permutation of this cluster's nodes is the supervisor's to say. */
 function order(value: unknown): number[] | undefined {
   if (value === undefined || value === null) return undefined
-  if (!Array.isArray(value) || value.length > MAX_ORDER_LENGTH) throw new Refusal(`order is a list of at most ${MAX_ORDER_LENGTH} node indexes`)
+  if (!Array.isArray(value)) throw new Refusal('order is a list of node indexes')
+  if (value.length > MAX_ORDER_LENGTH) throw new Refusal(`order is a list of at most ${MAX_ORDER_LENGTH} node indexes`)
   for (const node of value) if (!Number.isInteger(node)) throw new Refusal(`order names node ${JSON.stringify(node)}: give node indexes`)
   return value as number[]
 }

@@ -107,7 +107,7 @@ describe('cluster manager: network partition (pad-cli partition <leader>, heal)'
     expect(await refusal({shape: 'bridge', order: [2, 2, 0]})).to.equal('order names node 2 twice')
     expect(await refusal({shape: 'bridge', order: [2, 1]})).to.equal('order names 2 of the 3 nodes: give each once')
     expect(await refusal({shape: 'bridge', order: [2, 1, 1e9]})).to.equal('order names node 1000000000: this cluster has nodes 0 to 2')
-    expect(await refusal({shape: 'bridge', order: [2, 1, '0']})).to.equal('order names node "0": this cluster has nodes 0 to 2')
+    expect(await refusal({shape: 'bridge', order: [2, 1, '0']})).to.equal('order names node "0": give node indexes')
     expect(await refusal({groups: [[0]], order: [2, 1, 0]})).to.equal('order goes with a shape, not with groups')
     const bridged = await controlRequest(socket, {op: 'partition', shape: 'bridge', order: [2, 1, 0]})
     expect(bridged).to.deep.include({bridge: 1, order: [2, 1, 0], cuts: planPartition({shape: 'bridge', order: [2, 1, 0]}, 3).cuts})
