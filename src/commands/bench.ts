@@ -32,7 +32,14 @@ the killed node in between) and adds min/median/max.
 Target: with --nodes N a temporary cluster is started for the run and removed after it; otherwise the cluster that \
 \`pad-cli up\` started (--cluster); or one node given by --port. With --json: one line per phase with the peers' fields (n_target, and capped when --duration cut the \
 phase short; server, client and run), plus commit (git HEAD, or null outside a checkout), cores and fsync_ms (the \
-median of a few fsyncs of a small file in the cluster's folder, fsync_dir). The text output ends with the same.`
+median of a few fsyncs of a small file in the cluster's folder, fsync_dir). The text output ends with the same.
+
+Comparing with the peers: scripts/peers/ in this repository runs the same workload against NATS JetStream (3 servers \
+with a stream of 3 replicas on file storage, then one server with 1) and etcd (3 members, then 1). On first use it \
+installs Debian's nats-server and etcd-server and their npm clients (needs root, apt and npm). It prints one JSON line \
+per phase with the fields of --json: \`bash scripts/peers/nats/run.sh\`, \`bash scripts/peers/etcd/run.sh\`, or \
+\`bash scripts/bench-vs-peers.sh 3\` for pad-cli and both peers alternating, with one min/median/max table and the rows \
+saved to docs/benchmarks/. NATS 2.9 fsyncs on a timer and etcd before each ack; docs/performance.md gives every setting.`
 
   static override examples = [
     '<%= config.bin %> bench --nodes 3',

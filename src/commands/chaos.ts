@@ -42,8 +42,9 @@ chaos-<seed>-<time>/ in that cluster's folder), or to --history; \
 
 The temporary cluster is run by the cluster manager in this process, as cluster "chaos" in a PAD_HOME of its \
 own: while it runs, \`PAD_HOME=<folder> pad-cli status --cluster chaos\` (or events, logs) shows it. When the \
-run passes, its nodes' data and logs are deleted and the folder keeps the history and the event timeline; when \
-it fails, everything is kept. With --cluster, the faults are injected into a cluster brought up with \
+run passes, its nodes' data and logs are deleted and the folder keeps the history and the event timeline (a temp \
+folder the run made is deleted whole when --history wrote the history elsewhere); with --keep, or when it fails, \
+everything is kept. With --cluster, the faults are injected into a cluster brought up with \
 \`pad-cli up\`, which is left running and healed.`
 
   static override examples = [

@@ -22,7 +22,11 @@ the rest. A new partition replaces the previous one; delay and loss stay.
 bridge (the halves, but the first node of the second half still reaches everyone), ring (each node reaches its \
 neighbours on a ring 0..n-1: every node sees a majority, no two the same; 4 nodes or more).
 
---for heals the partition by itself after that long; pad-cli heal removes every network fault at once.`
+--for heals the partition by itself after that long; pad-cli heal removes every network fault at once.
+
+--json prints the partition as applied: {"groups" (null for ring), "shape", "bridge", "order" (for a shape: the node \
+order it was cut from), "cuts" (the pairs of nodes that cannot reach each other), "for_ms", "applied" (the nodes that \
+took it now), "pending" (the nodes that get it when they run again)}.`
 
   static override strict = false
 
