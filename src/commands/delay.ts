@@ -1,3 +1,4 @@
+import type {ControlAnswers} from '../api/control.js'
 import {Args, Flags} from '@oclif/core'
 import {ClusterHandle} from '../cluster/cluster.js'
 import {clusterFlag} from '../cli/cluster-command.js'
@@ -6,12 +7,7 @@ import {formatMs} from '../cluster/events.js'
 import {durationFlag} from '../cli/duration.js'
 import {parseMs, parseNodeRef} from '../cluster/node-args.js'
 
-interface FaultAnswer {
-  node: number
-  pending: number[]
-}
-
-export default class Delay extends PadCommand<FaultAnswer> {
+export default class Delay extends PadCommand<ControlAnswers['delay']> {
   static override summary = "Slow down a node's links: add latency to its Raft traffic, both ways."
 
   static override description = `Every message between the node and its peers waits <ms> (plus up to --jitter more, at \
@@ -35,7 +31,7 @@ random) in the node's transport. 0 removes the delay. Lasts until pad-cli heal, 
     for: durationFlag({description: 'remove it by itself after this long, e.g. 30s (a bare number is seconds)', unit: 's', minMs: 1}),
   }
 
-  async run(): Promise<FaultAnswer> {
+  async run(): Promise<ControlAnswers['delay']> {
     const {args, flags} = await this.parse(Delay)
     const ref = parseNodeRef(args.node)
     const ms = parseMs(args.ms, 'delay')

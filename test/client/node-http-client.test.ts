@@ -4,7 +4,9 @@ import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {expect} from 'chai'
 import {execa} from 'execa'
+import type {MessageItem, MessagePage} from '../../src/api/node-http.js'
 import {followEvents, type NodeStreamItem} from '../../src/client/node-events.js'
+import {readTopic} from '../../src/client/stored-messages.js'
 import {MAX_ANSWER_BYTES, NodeHttpError, callJson, requestJson, type NodeAddress} from '../../src/client/node-http-client.js'
 
 // The node HTTP client against small local servers that behave as a node may: answer, answer
@@ -189,5 +191,18 @@ describe('node HTTP client', () => {
       const endless = await new Promise<Error | null>((resolve) => followEvents(node, {event: () => {}, skipped: () => {}, end: resolve}, 5000))
       expect(endless?.message).to.equal('event too large')
     })
+  })
+
+  it("reads a topic's stored messages across pages the node cut short by its byte limit", async () => {
+    // Offsets 0..4; the node answers at most two per page and says where the next page starts.
+    const message = (offset: number): MessageItem => ({topic: 't', offset, format: 'text', body: `m${offset}`, content: `m${offset}`, timestamp: 't', index: offset + 1})
+    const {node, seen} = await serve((request, response) => {
+      const from = Number(new URL(request.url ?? '', 'http://x').searchParams.get('from'))
+      const messages = [0, 1, 2, 3, 4].filter((o) => o >= from).slice(0, 2).map(message)
+      const page: MessagePage = from + 2 < 5 ? {messages, truncated: true, next_from: from + 2} : {messages}
+      json(response, 200, page)
+    })
+    expect((await readTopic(node, 't')).map((m) => m.offset)).to.deep.equal([0, 1, 2, 3, 4])
+    expect(seen.map((s) => new URL(s.url, 'http://x').searchParams.get('from'))).to.deep.equal(['0', '2', '4'])
   })
 })
