@@ -5,9 +5,7 @@ function refusal(fn: () => unknown): string {
   try {
     fn()
   } catch (error) {
-    const message = (error as Error).message
-    expect(message).to.not.include('\n')
-    return message
+    return (error as Error).message
   }
   return expect.fail('expected a refusal')
 }
@@ -28,7 +26,7 @@ describe('durations', () => {
     expect(refusal(() => parseDuration('1x', '--for', {unit: 's'}))).to.equal('--for: "1x" is not a duration: use e.g. 150ms, 10s, 1m')
     expect(refusal(() => parseDuration('fast', 'delay', {examples: '100, 100ms, 1.5s'}))).to.equal('delay: "fast" is not a duration: use e.g. 100, 100ms, 1.5s')
     for (const bad of ['', ' ', '-1', '1e3', '1.', '.5s', '1 s s', '5d', 'Infinity', '9'.repeat(400), '1\n2']) {
-      expect(refusal(() => parseDuration(bad, '--x')), JSON.stringify(bad)).to.match(/^--x: ".*" is not a duration: use e\.g\. 150ms, 10s, 1m$/s)
+      expect(refusal(() => parseDuration(bad, '--x')), JSON.stringify(bad)).to.match(/^--x: ".*" is not a duration: use e\.g\. 150ms, 10s, 1m$/)
     }
   })
 
