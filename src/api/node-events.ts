@@ -35,3 +35,9 @@ export type NodeEventData = NodeEvent & {time: string}
 
 /** The `data:` of the hello event. */
 export type HelloData = RaftInfo & {time: string}
+
+/**
+ * One event as a reader of /events gets it: its `data:`, with the SSE event name as `type`
+ * (so hello, which has no `type` field on the wire, is told apart like the others).
+ */
+export type NodeStreamItem = ({type: 'hello'} & HelloData) | NodeEventData

@@ -8,7 +8,8 @@
  */
 
 /** Raft roles in the seed's words, as `/raft` reports them. */
-export type RaftRole = 'LEADER' | 'FOLLOWER' | 'CANDIDATE' | 'PRE_CANDIDATE'
+export const RAFT_ROLES = ['LEADER', 'FOLLOWER', 'CANDIDATE', 'PRE_CANDIDATE'] as const
+export type RaftRole = (typeof RAFT_ROLES)[number]
 
 /** GET /raft: this node's view of the replicated log. */
 export interface RaftInfo {

@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import {sleep} from '../util/time.js'
+import {poll} from '../util/time.js'
 
 export class DataDirError extends Error {}
 
@@ -28,34 +28,40 @@ export async function prepareDataDir(dir: string): Promise<{release: () => void}
     // Not ours to change.
   }
   const lockPath = path.join(dir, 'LOCK')
-  const deadline = Date.now() + LOCK_WAIT_MS
-  for (;;) {
-    try {
-      fs.writeFileSync(lockPath, String(process.pid), {flag: 'wx'})
-      return {
-        release: () => {
-          try {
-            if (fs.readFileSync(lockPath, 'utf8') === String(process.pid)) fs.unlinkSync(lockPath)
-          } catch {
-            // Already gone: nothing to release.
-          }
-        },
+  let holder = 0
+  const taken = await poll(
+    () => {
+      // A lock left by a process that is gone (killed, crashed) is taken over at once: a second go.
+      for (let go = 0; go < 2; go++) {
+        if (createLock(dir, lockPath)) return true
+        holder = Number(fs.readFileSync(lockPath, 'utf8'))
+        if (holder > 0 && holder !== process.pid && isAlive(holder)) return undefined
+        fs.rmSync(lockPath, {force: true})
       }
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new DataDirError(`data dir ${dir} is unusable: ${(error as Error).message}`)
+      return undefined
+    },
+    {timeoutMs: LOCK_WAIT_MS, intervalMs: 50},
+  )
+  if (!taken) throw new DataDirError(`data dir ${dir} is in use by another node (pid ${holder})`)
+  return {
+    release: () => {
+      try {
+        if (fs.readFileSync(lockPath, 'utf8') === String(process.pid)) fs.unlinkSync(lockPath)
+      } catch {
+        // Already gone: nothing to release.
       }
-      const owner = Number(fs.readFileSync(lockPath, 'utf8'))
-      if (owner > 0 && owner !== process.pid && isAlive(owner)) {
-        if (Date.now() < deadline) {
-          await sleep(50)
-          continue
-        }
-        throw new DataDirError(`data dir ${dir} is in use by another node (pid ${owner})`)
-      }
-      // The lock of a process that is gone (killed, crashed): take it over.
-      fs.rmSync(lockPath, {force: true})
-    }
+    },
+  }
+}
+
+/** Creates the lock file with our pid; false if it exists already. */
+function createLock(dir: string, lockPath: string): boolean {
+  try {
+    fs.writeFileSync(lockPath, String(process.pid), {flag: 'wx'})
+    return true
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false
+    throw new DataDirError(`data dir ${dir} is unusable: ${(error as Error).message}`)
   }
 }
 

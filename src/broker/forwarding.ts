@@ -23,28 +23,29 @@ export function encodeForward(requestId: number, data: Uint8Array): Buffer {
 }
 
 export function decodeForward(payload: Buffer): {requestId: number; data: Buffer} {
-  if (payload.length < 5) throw new Error('forwarded publish is too short')
+  return unframe(payload, 'forwarded publish')
+}
+
+/** Both ways, a frame is the request id (4 bytes, little-endian) and then at least one byte of data. */
+function unframe(payload: Buffer, what: string): {requestId: number; data: Buffer} {
+  if (payload.length < 5) throw new Error(`${what} is too short`)
   return {requestId: payload.readUInt32LE(0), data: payload.subarray(4)}
 }
 
 export function encodeForwardResult(requestId: number, outcome: ForwardOutcome): Buffer {
-  const json = Buffer.from(JSON.stringify(outcome))
-  const out = Buffer.allocUnsafe(4 + json.length)
-  out.writeUInt32LE(requestId, 0)
-  json.copy(out, 4)
-  return out
+  return encodeForward(requestId, Buffer.from(JSON.stringify(outcome)))
 }
 
 /** Throws a plain Error unless the payload is a request id and an outcome of the right shape. */
 export function decodeForwardResult(payload: Buffer): {requestId: number; outcome: ForwardOutcome} {
-  if (payload.length < 5) throw new Error('forward result is too short')
+  const {requestId, data} = unframe(payload, 'forward result')
   let raw: unknown
   try {
-    raw = JSON.parse(payload.toString('utf8', 4))
+    raw = JSON.parse(data.toString('utf8'))
   } catch {
     throw new Error('forward result is not JSON')
   }
-  return {requestId: payload.readUInt32LE(0), outcome: checkedOutcome(raw)}
+  return {requestId, outcome: checkedOutcome(raw)}
 }
 
 const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0

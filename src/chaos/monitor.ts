@@ -2,7 +2,7 @@
  * Watching and reading the cluster during and after a run: the elections every node reports
  * on GET /events, and every node's stored messages.
  */
-import {followEvents} from '../client/node-events.js'
+import {followEvents, type NodeStreamItem} from '../client/node-events.js'
 import {readTopic} from '../client/stored-messages.js'
 import type {ClusterMember} from '../cluster/supervised-cluster.js'
 import {sleep} from '../util/time.js'
@@ -26,6 +26,8 @@ export class ElectionWatcher {
   constructor(
     private readonly nodes: readonly ClusterMember[],
     private readonly clock: () => number,
+    /** Says an event that was skipped: an election it held would be missing from the history. */
+    private readonly warn: (line: string) => void,
   ) {}
 
   start(): void {
@@ -38,8 +40,7 @@ export class ElectionWatcher {
     await Promise.all(this.loops)
   }
 
-  private note(term: unknown, leader: unknown): void {
-    if (typeof term !== 'number' || typeof leader !== 'number') return
+  private note(term: number, leader: number): void {
     const key = `${term}:${leader}`
     if (this.seen.has(key)) return
     this.seen.add(key)
@@ -57,15 +58,19 @@ export class ElectionWatcher {
           resolve()
         }
         this.closers.add(stop)
-        close = followEvents(node, (type, data) => this.event(node, type, data), stop)
+        close = followEvents(node, {
+          event: (item) => this.event(node, item),
+          skipped: (reason, count) => this.warn(`warning: node ${node.index} sent events that do not decode (${count} so far): ${reason}`),
+          end: stop,
+        })
       })
       if (!this.stopped) await sleep(RECONNECT_MS)
     }
   }
 
-  private event(node: ClusterMember, type: string, event: Record<string, unknown>): void {
-    if (type === 'hello' && event.state === 'LEADER') this.note(event.current_term, node.index)
-    if (type === 'role' && event.role === 'LEADER') this.note(event.term, node.index)
+  private event(node: ClusterMember, item: NodeStreamItem): void {
+    if (item.type === 'hello' && item.state === 'LEADER') this.note(item.current_term, node.index)
+    if (item.type === 'role' && item.role === 'LEADER') this.note(item.term, node.index)
   }
 }
 

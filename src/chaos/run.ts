@@ -132,7 +132,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
   }
   options.onCluster?.(cluster)
   const historyFile = options.historyFile ?? path.join(runFolder(cluster.dir, options, startedAt), 'history.json')
-  const watcher = new ElectionWatcher(cluster.nodes, clock)
+  const watcher = new ElectionWatcher(cluster.nodes, clock, log)
   const subscribers = new Subscribers({nodes: cluster.nodes, topics, perNode: options.subscribersPerNode})
   const publishers = new Publishers({
     nodes: cluster.nodes,

@@ -7,14 +7,19 @@ import type {History} from './history.js'
 
 const number = (n: number): string => n.toLocaleString('en-US')
 
-export function faultBreakdown(history: History): string {
+/** Faults injected (not those that failed) per family: every partition shape counts as `partition`. */
+function faultCounts(history: History): Map<string, number> {
   const counts = new Map<string, number>()
   for (const fault of history.faults) {
     if (fault.error) continue
     const family = fault.kind.startsWith('partition-') ? 'partition' : fault.kind
     counts.set(family, (counts.get(family) ?? 0) + 1)
   }
-  return [...counts].map(([kind, n]) => `${kind} ${n}`).join(', ')
+  return counts
+}
+
+export function faultBreakdown(history: History): string {
+  return [...faultCounts(history)].map(([kind, n]) => `${kind} ${n}`).join(', ')
 }
 
 export interface SummaryInput {
@@ -71,8 +76,25 @@ export function formatSummary({history, report, historyFile, keptDir}: SummaryIn
   return lines.join('\n')
 }
 
+/** `pad-cli chaos --json`: the verdict, what the run was, then the checker's counts and capped anomaly lists. */
+export type ChaosSummary = {
+  valid: boolean
+  seed: number
+  nodes: number
+  duration_ms: number
+  converged: boolean
+  /** The history file. */
+  history: string
+  /** The command line that replays the run. */
+  replay: string
+  /** The cluster folder, when it was kept. */
+  kept_dir: string | null
+  /** Faults injected per family (partition, kill, pause, ...). */
+  faults_by_kind: Record<string, number>
+} & Omit<CheckReport, 'valid'>
+
 /** The --json form: the verdict, the counts and the capped anomaly lists. */
-export function summaryJson({history, report, historyFile, keptDir}: SummaryInput): Record<string, unknown> {
+export function summaryJson({history, report, historyFile, keptDir}: SummaryInput): ChaosSummary {
   const {valid, ...rest} = report
   return {
     valid,
@@ -83,7 +105,7 @@ export function summaryJson({history, report, historyFile, keptDir}: SummaryInpu
     history: historyFile,
     replay: history.meta.replay,
     kept_dir: keptDir,
-    faults_by_kind: Object.fromEntries(faultBreakdown(history).split(', ').filter(Boolean).map((s) => [s.split(' ')[0], Number(s.split(' ')[1])])),
+    faults_by_kind: Object.fromEntries(faultCounts(history)),
     ...rest,
   }
 }

@@ -1,8 +1,7 @@
 /**
- * The flags of a command that starts a temporary cluster (bench, chaos) as the cluster
- * manager's options: where the nodes listen and their Raft timing.
+ * The flags of a command that starts a cluster (up; bench and chaos, a temporary one) as the
+ * cluster manager's options: where the nodes listen and their Raft timing.
  */
-import type {ClusterLayout} from '../cluster/supervised-cluster.js'
 
 export interface ClusterLayoutFlags {
   host: string
@@ -14,7 +13,17 @@ export interface ClusterLayoutFlags {
   heartbeat: number
 }
 
-export function clusterLayout(flags: ClusterLayoutFlags): ClusterLayout {
+/** The layout as the flags have it: up's flags may be left out (then the saved cluster's values apply). */
+type LayoutOf<F extends Partial<ClusterLayoutFlags>> = {
+  host: F['host']
+  tcpPort: F['tcp-port']
+  httpPort: F['http-port']
+  raftPort: F['raft-port']
+  electionTimeoutMs: F['election-timeout']
+  heartbeatMs: F['heartbeat']
+}
+
+export function clusterLayout<F extends Partial<ClusterLayoutFlags>>(flags: F): LayoutOf<F> {
   return {
     host: flags.host,
     tcpPort: flags['tcp-port'],

@@ -1,9 +1,8 @@
 /**
- * Parsing what the user types for nodes, groups and percentages. Every refusal is one line
+ * Parsing what the user types for nodes, groups and percentages (durations: util/duration.ts). Every refusal is one line
  * that says what was expected.
  */
 import type {NodeRef} from '../api/control.js'
-import {parseDuration} from '../util/duration.js'
 import {badArgument} from './errors.js'
 
 /** A node as the user names it: its index, or whichever node leads right now. */
@@ -40,28 +39,4 @@ export function parsePercent(text: string): number {
   const value = match ? Number(match[1]) : NaN
   if (!match || !(value >= 0 && value <= 100)) throw badArgument(`"${text}" is not a percentage: give a number from 0 to 100, e.g. 20`)
   return value / 100
-}
-
-/** Milliseconds, from `250`, `250ms` or `1s`. */
-export function parseMs(text: string, what: string, max = 60_000): number {
-  let ms: number
-  try {
-    ms = parseDuration(text, 'ms')
-  } catch {
-    throw badArgument(`${what}: "${text}" is not a duration: use e.g. 100, 100ms, 1.5s`)
-  }
-  if (ms > max) throw badArgument(`${what}: ${ms} ms is too long (at most ${max} ms)`)
-  return ms
-}
-
-/** A duration flag given as text (`10s`, `500ms`, `2m`; bare numbers are seconds if `unit` says so). */
-export function parseDurationArg(text: string, flag: string, unit: 'ms' | 's' = 'ms', minMs = 1): number {
-  let ms: number
-  try {
-    ms = parseDuration(text, unit)
-  } catch {
-    throw badArgument(`${flag}: "${text}" is not a duration: use e.g. 150ms, 10s, 1m`)
-  }
-  if (ms < minMs) throw badArgument(`${flag} must be at least ${minMs} ms`)
-  return ms
 }

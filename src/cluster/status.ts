@@ -18,21 +18,22 @@
  * leader). `faults`: what the node applies to its Raft peers, one entry per faulty peer.
  */
 import type {FaultView, NodeStatus} from '../api/control.js'
+import type {FaultsByPeer} from '../api/node-admin.js'
 
 // The shape is the control protocol's answer to `status` (src/api/control.ts).
 export type {ClusterStatus, FaultView, NodeStatus} from '../api/control.js'
 
 /** A node's GET /admin/faults answer (`{"1": {"drop": true, "until": 1700000000000}}`) as FaultViews. */
-export function faultViews(faults: Record<string, Record<string, unknown>>): FaultView[] {
+export function faultViews(faults: FaultsByPeer): FaultView[] {
   return Object.entries(faults)
     .map(([peer, fault]) => {
-      const view: Partial<FaultView> = {peer: Number(peer)}
+      const view: FaultView = {peer: Number(peer), expires_at: null}
       if (fault.drop) view.drop = true
-      if (typeof fault.delayMs === 'number' && fault.delayMs > 0) view.delay_ms = fault.delayMs
-      if (typeof fault.jitterMs === 'number' && fault.jitterMs > 0) view.jitter_ms = fault.jitterMs
-      if (typeof fault.loss === 'number' && fault.loss > 0) view.loss = fault.loss
-      view.expires_at = typeof fault.until === 'number' ? new Date(fault.until).toISOString() : null
-      return view as FaultView
+      if (fault.delayMs && fault.delayMs > 0) view.delay_ms = fault.delayMs
+      if (fault.jitterMs && fault.jitterMs > 0) view.jitter_ms = fault.jitterMs
+      if (fault.loss && fault.loss > 0) view.loss = fault.loss
+      view.expires_at = fault.until === undefined ? null : new Date(fault.until).toISOString()
+      return view
     })
     .sort((a, b) => a.peer - b.peer)
 }

@@ -10,12 +10,11 @@ import {FAULT_FAMILIES, type FaultFamily} from '../chaos/nemesis.js'
 import {newSeed} from '../chaos/random.js'
 import {DEFAULT_RUN, runChaos, type ChaosRunOptions} from '../chaos/run.js'
 import type {SupervisedCluster} from '../cluster/supervised-cluster.js'
-import {formatSummary, replayCommand, summaryJson} from '../chaos/summary.js'
+import {formatSummary, replayCommand, summaryJson, type ChaosSummary, type SummaryInput} from '../chaos/summary.js'
 
 /** What `chaos --json` prints: the summary of the run (or of the history checked again). */
-type ChaosResult = ReturnType<typeof summaryJson>
 
-export default class Chaos extends PadCommand<ChaosResult> {
+export default class Chaos extends PadCommand<ChaosSummary> {
   static override jsonLayout = 'line' as const
 
   static override summary = 'Prove under faults that no acknowledged message is lost, duplicated or reordered.'
@@ -87,7 +86,7 @@ everything is kept. With --cluster, the faults are injected into a cluster broug
     quiet: Flags.boolean({char: 'q', description: 'no progress lines'}),
   }
 
-  async run(): Promise<ChaosResult> {
+  async run(): Promise<ChaosSummary> {
     const {flags} = await this.parse(Chaos)
     if (flags.check) return this.recheck(flags.check)
     const families = this.families(flags.faults)
@@ -153,13 +152,13 @@ everything is kept. With --cluster, the faults are injected into a cluster broug
   }
 
   /** Prints the summary (oclif prints the returned JSON with --json); an invalid history exits 1. */
-  private report(result: Parameters<typeof summaryJson>[0]): ChaosResult {
+  private report(result: SummaryInput): ChaosSummary {
     this.log(formatSummary(result))
     if (!result.report.valid) process.exitCode = 1
     return summaryJson(result)
   }
 
-  private recheck(file: string): ChaosResult {
+  private recheck(file: string): ChaosSummary {
     let history
     try {
       history = readHistory(file)

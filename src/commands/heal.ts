@@ -1,13 +1,9 @@
+import type {ControlAnswers} from '../api/control.js'
 import {ClusterHandle} from '../cluster/cluster.js'
 import {clusterFlag} from '../cli/cluster-command.js'
 import {PadCommand} from '../cli/pad-command.js'
 
-interface HealAnswer {
-  applied: number[]
-  pending: number[]
-}
-
-export default class Heal extends PadCommand<HealAnswer> {
+export default class Heal extends PadCommand<ControlAnswers['heal']> {
   static override summary = 'Remove every network fault: partitions, delay and loss.'
 
   static override description = 'Every node can reach every other again; a leader that was cut off learns of the newer term and \
@@ -19,7 +15,7 @@ steps down, and nodes that fell behind catch up.'
     cluster: clusterFlag,
   }
 
-  async run(): Promise<HealAnswer> {
+  async run(): Promise<ControlAnswers['heal']> {
     const {flags} = await this.parse(Heal)
     const cluster = await ClusterHandle.open(flags.cluster)
     const answer = await cluster.request({op: 'heal'})

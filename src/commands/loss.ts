@@ -1,3 +1,4 @@
+import type {ControlAnswers} from '../api/control.js'
 import {Args} from '@oclif/core'
 import {ClusterHandle} from '../cluster/cluster.js'
 import {clusterFlag} from '../cli/cluster-command.js'
@@ -6,12 +7,7 @@ import {formatMs} from '../cluster/events.js'
 import {durationFlag} from '../cli/duration.js'
 import {parseNodeRef, parsePercent} from '../cluster/node-args.js'
 
-interface FaultAnswer {
-  node: number
-  pending: number[]
-}
-
-export default class Loss extends PadCommand<FaultAnswer> {
+export default class Loss extends PadCommand<ControlAnswers['loss']> {
   static override summary = "Make a node's links lossy: drop a share of its Raft messages, both ways."
 
   static override description = `Each message between the node and its peers is lost with the given probability, in the \
@@ -29,7 +25,7 @@ node's transport. 0 removes the loss; 100 is a partition of the node. Lasts unti
     for: durationFlag({description: 'remove it by itself after this long, e.g. 30s (a bare number is seconds)', unit: 's', minMs: 1}),
   }
 
-  async run(): Promise<FaultAnswer> {
+  async run(): Promise<ControlAnswers['loss']> {
     const {args, flags} = await this.parse(Loss)
     const ref = parseNodeRef(args.node)
     const fraction = parsePercent(args.percent)

@@ -1,16 +1,15 @@
+import type {ControlAnswers} from '../api/control.js'
 import {Args, Flags} from '@oclif/core'
 import {ClusterHandle} from '../cluster/cluster.js'
 import {clusterCommandLine, clusterFlag} from '../cli/cluster-command.js'
 import {PadCommand} from '../cli/pad-command.js'
 import {badArgument} from '../cluster/errors.js'
 import {formatMs} from '../cluster/events.js'
-import {parseShape, SHAPES, type Partition} from '../cluster/faults.js'
+import {parseShape, SHAPES} from '../cluster/faults.js'
 import {parseGroup} from '../cluster/node-args.js'
 import {durationFlag} from '../cli/duration.js'
 
-type PartitionAnswer = Partition & {for_ms: number | null; applied: number[]; pending: number[]}
-
-export default class PartitionCommand extends PadCommand<PartitionAnswer> {
+export default class PartitionCommand extends PadCommand<ControlAnswers['partition']> {
   static override summary = 'Split the network between nodes: groups that cannot reach each other.'
 
   static override description = `Each argument is a group of nodes (indexes separated by commas, or "leader"); the nodes \
@@ -48,7 +47,7 @@ took it now), "pending" (the nodes that get it when they run again)}.`
     for: durationFlag({description: 'heal by itself after this long, e.g. 10s (a bare number is seconds)', unit: 's', minMs: 1}),
   }
 
-  async run(): Promise<PartitionAnswer> {
+  async run(): Promise<ControlAnswers['partition']> {
     const {argv, flags} = await this.parse(PartitionCommand)
     const texts = argv as string[]
     const shape = flags.shape === undefined ? undefined : parseShape(flags.shape)

@@ -10,6 +10,7 @@ import {
 } from '../cluster/cluster.js'
 import {clusterFlag} from '../cli/cluster-command.js'
 import {PadCommand} from '../cli/pad-command.js'
+import {clusterLayout} from '../cli/cluster-layout.js'
 import {ClusterError} from '../cluster/errors.js'
 import {formatEvent} from '../cluster/events.js'
 import {controlRequest} from '../cluster/control.js'
@@ -75,12 +76,7 @@ the cluster, a second Ctrl-C kills it at once.`
       prepared = await prepareUp({
         cluster: flags.cluster,
         nodes: flags.nodes,
-        host: flags.host,
-        tcpPort: flags['tcp-port'],
-        httpPort: flags['http-port'],
-        raftPort: flags['raft-port'],
-        electionTimeoutMs: flags['election-timeout'],
-        heartbeatMs: flags.heartbeat,
+        ...clusterLayout(flags),
         restart: flags.restart === undefined ? undefined : parseRestartPolicy(flags.restart),
       })
     } catch (error) {

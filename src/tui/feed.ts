@@ -79,11 +79,14 @@ export class LiveFeed {
       const index = node.index
       const close = followEvents(
         {host: node.host, http_port: node.http_port},
-        (type, data) => this.model.nodeEvent(index, type, data),
-        () => {
-          // Ended or failed: the next status poll opens it again, after a pause.
-          this.streams.delete(index)
-          this.retryAt.set(index, Date.now() + 1000)
+        {
+          event: (item) => this.model.nodeEvent(index, item),
+          skipped: (reason, count) => this.model.note('error', 'events', `node ${index} sent events that do not decode (${count} so far): ${reason}`),
+          end: () => {
+            // Ended or failed: the next status poll opens it again, after a pause.
+            this.streams.delete(index)
+            this.retryAt.set(index, Date.now() + 1000)
+          },
         },
       )
       this.streams.set(index, {port: node.http_port, pid: node.pid, close})

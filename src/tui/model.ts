@@ -4,6 +4,7 @@
  * took. It knows nothing about the screen, so it can be tested on its own; `snapshot()` is
  * also what `pad-cli top --once --json` prints.
  */
+import type {NodeStreamItem} from '../client/node-events.js'
 import {describeEvent, type ClusterEvent} from '../cluster/events.js'
 import {describeFaults, type ClusterStatus, type NodeStatus} from '../cluster/status.js'
 
@@ -149,26 +150,26 @@ export class TopModel {
   }
 
   /** An event of node `index`'s /events stream (role, term, commit). */
-  nodeEvent(index: number, type: string, data: Record<string, unknown>, now = Date.now()): void {
+  nodeEvent(index: number, item: NodeStreamItem, now = Date.now()): void {
     const node = this.rows[index]
     if (!node || node.process !== 'running') return
-    if (type === 'role' && typeof data.role === 'string') {
-      node.role = roleOf(data.role)
-      if (typeof data.term === 'number') node.term = data.term
+    if (item.type === 'role') {
+      node.role = roleOf(item.role)
+      node.term = item.term
       if (node.role === 'LEADER') {
         this.leader = index
-        if (typeof data.term === 'number') this.term = Math.max(this.term ?? 0, data.term)
+        this.term = Math.max(this.term ?? 0, item.term)
       }
       else if (this.leader === index) this.leader = null
-    } else if (type === 'term' && typeof data.term === 'number') {
-      node.term = data.term
-    } else if (type === 'commit') {
-      if (typeof data.commit_index === 'number') node.commit_index = Math.max(node.commit_index ?? 0, data.commit_index)
-      if (typeof data.last_applied === 'number') node.last_applied = Math.max(node.last_applied ?? 0, data.last_applied)
-      if (typeof data.commit_index === 'number' && (node.log_length ?? 0) < data.commit_index) node.log_length = data.commit_index
+    } else if (item.type === 'term') {
+      node.term = item.term
+    } else if (item.type === 'commit') {
+      node.commit_index = Math.max(node.commit_index ?? 0, item.commit_index)
+      node.last_applied = Math.max(node.last_applied ?? 0, item.last_applied)
+      if ((node.log_length ?? 0) < item.commit_index) node.log_length = item.commit_index
       this.sample(now)
-    } else if (type === 'hello') {
-      if (typeof data.term === 'number') node.term = data.term
+    } else if (item.type === 'hello') {
+      node.term = item.current_term
     }
     const best = Math.max(0, ...this.rows.map((r) => r.commit_index ?? 0))
     for (const row of this.rows) if (row.last_applied !== null && row.process === 'running') row.lag = Math.max(0, best - row.last_applied)

@@ -3,7 +3,8 @@ import os from 'node:os'
 import path from 'node:path'
 import {expect} from 'chai'
 import {checkHistory, describeAnomalies, type CheckReport} from '../../src/chaos/checker.js'
-import {HistoryError, parseHistory, readHistory, writeHistory, type History, type PublishRecord, type StoredEntry} from '../../src/chaos/history.js'
+import {HistoryError, parseHistory, readHistory, writeHistory, type FaultRecord, type History, type PublishRecord, type StoredEntry} from '../../src/chaos/history.js'
+import {summaryJson} from '../../src/chaos/summary.js'
 
 // Synthetic histories: a clean one, then one mutation per anomaly, so that each kind of
 // anomaly is shown to be found (and a checker that always passes would fail here).
@@ -537,5 +538,16 @@ describe('chaos checker', () => {
       expect(() => parseHistory(JSON.stringify(uneven))).to.throw(HistoryError, /offsets and values differ in length/)
       expect(() => readHistory(path.join(dir, 'missing.json'))).to.throw(HistoryError, /cannot read/)
     })
+  })
+
+  it('the --json summary counts the faults injected per family, and carries the report', () => {
+    const history = cleanHistory()
+    const fault = (kind: FaultRecord['kind'], error?: string): FaultRecord => ({kind, nodes: [0], at: 1, healed_at: null, ...(error ? {error} : {})})
+    history.faults = [fault('kill'), fault('partition-ring'), fault('partition-one'), fault('kill'), fault('pause', 'node 0 did not answer')]
+    const report = checkHistory(history)
+    const summary = summaryJson({history, report, historyFile: 'h.json', keptDir: null})
+    expect(summary.faults_by_kind).to.deep.equal({kill: 2, partition: 2})
+    expect(summary).to.include({valid: true, seed: 42, nodes: 3, history: 'h.json', kept_dir: null, replay: 'pad-cli chaos --seed 42'})
+    expect(summary.counts).to.deep.equal(report.counts)
   })
 })

@@ -4,7 +4,9 @@ import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {expect} from 'chai'
 import {execa} from 'execa'
-import {followEvents} from '../../src/client/node-events.js'
+import type {MessageItem, MessagePage} from '../../src/api/node-http.js'
+import {followEvents, type NodeStreamItem} from '../../src/client/node-events.js'
+import {readTopic} from '../../src/client/stored-messages.js'
 import {MAX_ANSWER_BYTES, NodeHttpError, callJson, requestJson, type NodeAddress} from '../../src/client/node-http-client.js'
 
 // The node HTTP client against small local servers that behave as a node may: answer, answer
@@ -111,31 +113,69 @@ describe('node HTTP client', () => {
   })
 
   describe('/events stream', () => {
-    it('delivers each event, and closes without calling onEnd', async () => {
+    it('delivers each event typed, skips one that does not decode, and closes without calling end', async () => {
+      const hello = {time: 't0', node_id: 'n0', state: 'LEADER', current_term: 2, log_length: 5, first_index: 1, commit_index: 5, last_applied: 5, cluster_size: 3, leader_id: 'n0', leader_index: 0, node_index: 0, pre_candidate: false, elections_won: 1}
       const {node} = await serve((_request, response) => {
         response.writeHead(200, {'content-type': 'text/event-stream'})
-        response.write(': comment\n\nevent: hello\ndata: {"state":"LEADER"}\n\nevent: role\ndata: {"role":')
-        response.write('"FOLLOWER"}\n\n')
+        response.write(`: comment\n\nevent: hello\ndata: ${JSON.stringify(hello)}\n\nevent: role\ndata: {"type":"role","role":"LEADER","term":"two","leader":0,"time":"t1"}\n\nevent: role\ndata: {"type":"role","role":`)
+        response.write('"FOLLOWER","term":3,"leader":null,"time":"t2"}\n\n')
       })
-      const events: [string, Record<string, unknown>][] = []
+      const events: NodeStreamItem[] = []
+      const skipped: [string, number][] = []
       let ended = false
       const close = await new Promise<() => void>((resolve) => {
-        const stop = followEvents(
-          node,
-          (type, data) => {
-            events.push([type, data])
+        const stop = followEvents(node, {
+          event: (item) => {
+            events.push(item)
             if (events.length === 2) resolve(stop)
           },
-          () => (ended = true),
-        )
+          skipped: (reason, count) => skipped.push([reason, count]),
+          end: () => (ended = true),
+        })
       })
       close()
       await new Promise((resolve) => setTimeout(resolve, 50))
       expect(events).to.deep.equal([
-        ['hello', {state: 'LEADER'}],
-        ['role', {role: 'FOLLOWER'}],
+        {type: 'hello', ...hello},
+        {type: 'role', role: 'FOLLOWER', term: 3, leader: null, time: 't2'},
       ])
+      expect(skipped).to.deep.equal([['event "role": term is not a count', 1]])
       expect(ended).to.equal(false)
+    })
+
+    it('survives a stream of hostile events: each is skipped, said at the 1st, 10th, 100th, and the good one after them still arrives', async () => {
+      const hostile = [
+        'data: {"type":"term","term":1,"time":"t"}', // no event name: "message"
+        'event: term\ndata: not json',
+        'event: term\ndata: [1,2]',
+        'event: term\ndata: null',
+        'event: term\ndata: {"type":"role","term":1,"time":"t"}',
+        'event: term\ndata: {"type":"term","term":-1,"time":"t"}',
+        'event: term\ndata: {"type":"term","term":1e400,"time":"t"}',
+        'event: term\ndata: {"type":"term","term":1}',
+        'event: __proto__\ndata: {"type":"__proto__","time":"t"}',
+        'event: constructor\ndata: {"type":"constructor","time":"t"}',
+        'event: hello\ndata: {"time":"t","state":"KING"}',
+        'event: role\ndata: {"type":"role","role":"LEADER","term":1,"leader":"0","time":"t"}',
+        'event: fault\ndata: {"type":"fault","action":"set","peers":[1,"2"],"time":"t"}',
+        'event: fault\ndata: {"type":"fault","action":"set","peers":[1],"loss":7,"time":"t"}',
+        'event: fault\ndata: {"type":"fault","action":"explode","time":"t"}',
+        'event: commit\ndata: {"type":"commit","commit_index":1,"last_applied":{},"time":"t"}',
+      ]
+      const blocks = Array.from({length: 110}, (_, i) => hostile[i % hostile.length])
+      const {node} = await serve((_request, response) => {
+        response.writeHead(200, {'content-type': 'text/event-stream'})
+        response.end(blocks.join('\n\n') + '\n\nevent: fault\ndata: {"type":"fault","action":"set","peers":[1],"delayMs":5,"__proto__":{"drop":true},"time":"t"}\n\n')
+      })
+      const events: NodeStreamItem[] = []
+      const counts: number[] = []
+      const end = await new Promise<Error | null>((resolve) => {
+        followEvents(node, {event: (item) => events.push(item), skipped: (_reason, count) => counts.push(count), end: resolve})
+      })
+      expect(end).to.equal(null)
+      expect(counts).to.deep.equal([1, 10, 100])
+      expect(events).to.deep.equal([{type: 'fault', action: 'set', peers: [1], delayMs: 5, time: 't'}])
+      expect(Object.getPrototypeOf(events[0])).to.equal(Object.prototype)
     })
 
     it('ends with an error when the node does not answer in time, or sends an endless event', async () => {
@@ -145,11 +185,24 @@ describe('node HTTP client', () => {
         response.writeHead(200, {'content-type': 'text/event-stream'})
         response.write('data: ' + 'x'.repeat(2 * 1024 * 1024))
       })
-      const silent = await new Promise<Error | null>((resolve) => followEvents(node, () => {}, resolve, 300))
+      const silent = await new Promise<Error | null>((resolve) => followEvents(node, {event: () => {}, skipped: () => {}, end: resolve}, 300))
       expect(silent?.message).to.equal('no answer within 300 ms')
       mode = 'endless'
-      const endless = await new Promise<Error | null>((resolve) => followEvents(node, () => {}, resolve, 5000))
+      const endless = await new Promise<Error | null>((resolve) => followEvents(node, {event: () => {}, skipped: () => {}, end: resolve}, 5000))
       expect(endless?.message).to.equal('event too large')
     })
+  })
+
+  it("reads a topic's stored messages across pages the node cut short by its byte limit", async () => {
+    // Offsets 0..4; the node answers at most two per page and says where the next page starts.
+    const message = (offset: number): MessageItem => ({topic: 't', offset, format: 'text', body: `m${offset}`, content: `m${offset}`, timestamp: 't', index: offset + 1})
+    const {node, seen} = await serve((request, response) => {
+      const from = Number(new URL(request.url ?? '', 'http://x').searchParams.get('from'))
+      const messages = [0, 1, 2, 3, 4].filter((o) => o >= from).slice(0, 2).map(message)
+      const page: MessagePage = from + 2 < 5 ? {messages, truncated: true, next_from: from + 2} : {messages}
+      json(response, 200, page)
+    })
+    expect((await readTopic(node, 't')).map((m) => m.offset)).to.deep.equal([0, 1, 2, 3, 4])
+    expect(seen.map((s) => new URL(s.url, 'http://x').searchParams.get('from'))).to.deep.equal(['0', '2', '4'])
   })
 })

@@ -77,11 +77,15 @@ describe('cluster event timeline', () => {
     )
   })
 
-  it('parses Server-Sent Events blocks', () => {
-    expect(parseSseBlock('event: role\ndata: {"role":"LEADER","term":2}')).to.deep.equal({type: 'role', data: {role: 'LEADER', term: 2}})
+  it('parses Server-Sent Events blocks into typed events', () => {
+    expect(parseSseBlock('event: role\ndata: {"type":"role","role":"LEADER","term":2,"leader":1,"time":"t"}')).to.deep.equal({
+      ok: true,
+      value: {type: 'role', role: 'LEADER', term: 2, leader: 1, time: 't'},
+    })
     expect(parseSseBlock(': keepalive')).to.equal(null)
-    expect(parseSseBlock('retry: 1000\nevent: hello\ndata: {"a":\ndata: 1}')).to.deep.equal({type: 'hello', data: {a: 1}})
-    expect(parseSseBlock('event: x\ndata: not json')).to.equal(null)
+    expect(parseSseBlock('retry: 1000')).to.equal(null)
+    expect(parseSseBlock('retry: 1000\nevent: term\ndata: {"type":"term",\ndata: "term":4,"time":"t"}')).to.deep.equal({ok: true, value: {type: 'term', term: 4, time: 't'}})
+    expect(parseSseBlock('event: term\ndata: not json')).to.deep.equal({ok: false, message: 'event "term": data is not JSON'})
   })
 
   it('pad-cli events --help gives the fields of every event type', () => {

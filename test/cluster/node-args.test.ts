@@ -1,6 +1,6 @@
 import {expect} from 'chai'
 import {ClusterError} from '../../src/cluster/errors.js'
-import {checkIndex, parseDurationArg, parseGroup, parseMs, parseNodeRef, parsePercent} from '../../src/cluster/node-args.js'
+import {checkIndex, parseGroup, parseNodeRef, parsePercent} from '../../src/cluster/node-args.js'
 
 function refusal(fn: () => unknown): string {
   try {
@@ -47,17 +47,5 @@ describe('cluster arguments', () => {
     expect(parsePercent('0')).to.equal(0)
     expect(parsePercent('100')).to.equal(1)
     for (const bad of ['101', '-5', 'ten', '', '5%%']) expect(refusal(() => parsePercent(bad))).to.match(/is not a percentage: give a number from 0 to 100/)
-  })
-
-  it('delays are milliseconds, durations are parsed with their flag named', () => {
-    expect(parseMs('100', 'delay')).to.equal(100)
-    expect(parseMs('1.5s', 'delay')).to.equal(1500)
-    expect(refusal(() => parseMs('fast', 'delay'))).to.equal('delay: "fast" is not a duration: use e.g. 100, 100ms, 1.5s')
-    expect(refusal(() => parseMs('2m', '--jitter'))).to.match(/--jitter: 120000 ms is too long/)
-    expect(parseDurationArg('10s', '--for', 's')).to.equal(10_000)
-    expect(parseDurationArg('10', '--for', 's')).to.equal(10_000)
-    expect(parseDurationArg('150ms', '--election-timeout')).to.equal(150)
-    expect(refusal(() => parseDurationArg('1x', '--for', 's'))).to.equal('--for: "1x" is not a duration: use e.g. 150ms, 10s, 1m')
-    expect(refusal(() => parseDurationArg('0', '--wait', 's', 100))).to.equal('--wait must be at least 100 ms')
   })
 })

@@ -47,6 +47,8 @@ describe('cluster manager: lifecycle, faults and refusals', function () {
     expect(await c.fails(['partition', '--shape', 'star'], 2)).to.equal('Error: unknown shape "star": use halves, ring, bridge')
     expect(await c.fails(['partition', '0', '--for', '10x'], 2)).to.equal('Error: --for: "10x" is not a duration: use e.g. 150ms, 10s, 1m')
     expect(await c.fails(['loss', '1', '150'], 2)).to.equal('Error: "150" is not a percentage: give a number from 0 to 100, e.g. 20')
+    expect(await c.fails(['delay', '1', 'fast'], 2)).to.equal('Error: delay: "fast" is not a duration: use e.g. 100, 100ms, 1.5s')
+    expect(await c.fails(['delay', '1', '40', '--jitter', '2m'], 2)).to.equal('Error: --jitter: 120000 ms is too long (at most 60000 ms)')
 
     // Process faults.
     const follower = first.nodes.find((n) => n.role === 'FOLLOWER')!.index

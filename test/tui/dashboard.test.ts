@@ -50,7 +50,7 @@ describe('pad-cli top, headless', () => {
     view.render(model.snapshot(), 0)
     model.clusterEvent({time: now(), seq: 3, type: 'kill', node: 0, pid: 1000})
     model.clusterEvent({time: now(), seq: 4, type: 'exit', node: 0, pid: 1000, code: null, signal: 'SIGKILL', expected: true})
-    model.nodeEvent(2, 'role', {role: 'LEADER', term: 3})
+    model.nodeEvent(2, {type: 'role', role: 'LEADER', term: 3, leader: 2, time: now()})
     model.clusterEvent({time: now(), seq: 5, type: 'election', term: 3, winner: 2, node_id: 'node-2'})
     view.render(model.snapshot(), 0)
     const lines = screenText(screen)

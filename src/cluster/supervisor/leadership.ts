@@ -5,7 +5,7 @@
 import type {TransferAnswer} from '../../api/control.js'
 import {ClusterError} from '../errors.js'
 import {callJson} from '../../client/node-http-client.js'
-import {sleep} from '../../util/time.js'
+import {poll} from '../../util/time.js'
 import {STATUS_TIMEOUT_MS, type SupervisorCore} from './core.js'
 import type {NodeHandle} from './node-handle.js'
 import type {RaftObserver} from './raft-observer.js'
@@ -41,13 +41,15 @@ export async function transferLeadership(core: SupervisorCore, observer: RaftObs
     if (leader !== null) {
       await callJson(core.nodes[leader].record, 'POST', '/admin/transfer-leader', {body: {to}, token: core.token, timeoutMs: STATUS_TIMEOUT_MS * 3})
     }
-    const deadline = Date.now() + waitMs
-    while (Date.now() < deadline) {
-      await sleep(50)
-      const now = await observer.refresh()
-      leader = observer.leaderOf(now)
-      if (leader === to) return {from, to, leader: to, term: now.get(to)!.current_term, moved: true}
-    }
+    const term = await poll(
+      async () => {
+        const now = await observer.refresh()
+        leader = observer.leaderOf(now)
+        return leader === to ? now.get(to)!.current_term : undefined
+      },
+      {timeoutMs: waitMs, intervalMs: 50},
+    )
+    if (term !== undefined) return {from, to, leader: to, term, moved: true}
     if (leader !== from && leader !== null) break
   }
   const now = leader === null ? 'no node leads' : `node ${leader} leads`

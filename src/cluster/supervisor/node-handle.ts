@@ -3,13 +3,14 @@
  * runs now, why we expect it to end, its crash streak and restart timer, what it last said
  * about its Raft state, and the faults pushed to it.
  */
+import type {RaftRole} from '../../api/node-http.js'
 import type {StopRequest} from '../exit-state.js'
 import type {CrashStreak} from '../restart-policy.js'
 import type {NodeRecord} from '../state.js'
 
 /** A node's Raft state as its /events stream and /raft answers told us. */
 export interface RaftView {
-  role: string | null
+  role: RaftRole | null
   term: number | null
   leader: number | null
   commitIndex: number | null

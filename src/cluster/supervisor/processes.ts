@@ -15,7 +15,7 @@ import {ClusterError} from '../errors.js'
 import {exitState} from '../exit-state.js'
 import {requestJson} from '../../client/node-http-client.js'
 import {detachedWithLog, settlesWithin, signal} from '../process-util.js'
-import {sleep} from '../../util/time.js'
+import {poll} from '../../util/time.js'
 import {afterCrash} from '../restart-policy.js'
 import {tailLines} from '../tail.js'
 import type {SupervisorCore} from './core.js'
@@ -280,19 +280,21 @@ export class NodeProcesses {
     const core = this.core
     const subprocess = node.subprocess
     const startTimeoutMs = core.options.startTimeoutMs ?? 30_000
-    const deadline = Date.now() + startTimeoutMs
-    while (Date.now() < deadline) {
-      if (node.subprocess !== subprocess || core.stopping) return false
-      try {
-        const answer = await requestJson(node.record, 'GET', '/health', {timeoutMs: 1000})
-        if (answer.status === 200) break
-      } catch {
-        // Not listening yet.
-      }
-      await sleep(100)
-    }
-    if (node.subprocess !== subprocess || core.stopping) return false
-    if (Date.now() >= deadline) {
+    const gone = (): boolean => node.subprocess !== subprocess || core.stopping
+    const serving = await poll(
+      async () => {
+        if (gone()) return false
+        try {
+          if ((await requestJson(node.record, 'GET', '/health', {timeoutMs: 1000})).status === 200) return true
+        } catch {
+          // Not listening yet.
+        }
+        return undefined
+      },
+      {timeoutMs: startTimeoutMs, intervalMs: 100},
+    )
+    if (gone()) return false
+    if (!serving) {
       core.events.record('warning', {message: `node ${node.record.index} did not answer /health within ${Math.round(startTimeoutMs / 1000)} s`})
       return false
     }

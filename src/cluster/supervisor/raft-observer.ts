@@ -3,8 +3,7 @@
  * when told to (the supervisor polls once a second, in case an event was missed), and records
  * roles, elections and leader changes in the timeline.
  */
-import type {HelloData} from '../../api/node-events.js'
-import {followEvents} from '../../client/node-events.js'
+import {followEvents, type NodeStreamItem} from '../../client/node-events.js'
 import {getRaft, type RaftInfo} from '../../client/raft-state.js'
 import {STATUS_TIMEOUT_MS, type SupervisorCore} from './core.js'
 import type {NodeHandle, RaftView} from './node-handle.js'
@@ -20,17 +19,15 @@ export class RaftObserver {
     node.closeEvents?.()
     const subprocess = node.subprocess
     const index = node.record.index
-    node.closeEvents = followEvents(
-      node.record,
-      (type, data) => {
+    node.closeEvents = followEvents(node.record, {
+      event: (item) => {
         if (node.subprocess !== subprocess) return
         node.lastEventAt = Date.now()
-        if (type === 'hello') this.observe(index, fromRaftInfo(data as unknown as HelloData))
-        else if (type === 'role') this.observe(index, {role: data.role as string, term: data.term as number, leader: (data.leader as number | null) ?? null})
-        else if (type === 'term') this.observe(index, {term: data.term as number})
-        else if (type === 'commit') this.observe(index, {commitIndex: data.commit_index as number, lastApplied: data.last_applied as number})
+        const patch = viewPatch(item)
+        if (patch) this.observe(index, patch)
       },
-      () => {
+      skipped: (reason, count) => this.core.log('skipped events that do not decode', {node: index, reason, skipped: count}),
+      end: () => {
         node.closeEvents = null
         // The stream ended: the node is stopping, or restarted its HTTP server. Follow again
         // while this same process runs; the /raft poll covers the gap.
@@ -38,7 +35,7 @@ export class RaftObserver {
           if (node.subprocess === subprocess && subprocess !== null && !this.core.stopping && node.closeEvents === null && node.record.process === 'running') this.follow(node)
         }, 500).unref()
       },
-    )
+    })
   }
 
   /** Stops following every node. */
@@ -111,6 +108,22 @@ export class RaftObserver {
       if (leader === null || info.current_term > answers.get(leader)!.current_term) leader = index
     }
     return leader
+  }
+}
+
+/** What one event says about the node's view; null for a fault event, which says nothing about it. */
+function viewPatch(item: NodeStreamItem): Partial<RaftView> | null {
+  switch (item.type) {
+    case 'hello':
+      return fromRaftInfo(item)
+    case 'role':
+      return {role: item.role, term: item.term, leader: item.leader}
+    case 'term':
+      return {term: item.term}
+    case 'commit':
+      return {commitIndex: item.commit_index, lastApplied: item.last_applied}
+    case 'fault':
+      return null
   }
 }
 

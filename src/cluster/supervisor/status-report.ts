@@ -2,6 +2,7 @@
  * `status`: every node's process as the supervisor knows it, with its Raft state and faults
  * as the node answers them right now.
  */
+import type {FaultsAnswer} from '../../api/node-admin.js'
 import {callJson} from '../../client/node-http-client.js'
 import {faultViews, type ClusterStatus, type FaultView, type NodeStatus} from '../status.js'
 import {STATUS_TIMEOUT_MS, type SupervisorCore} from './core.js'
@@ -17,7 +18,7 @@ export async function clusterStatus(core: SupervisorCore, observer: RaftObserver
       .filter((n) => answers.has(n.record.index))
       .map(async (node) => {
         try {
-          const answer = await callJson<{faults: Record<string, Record<string, unknown>>}>(node.record, 'GET', '/admin/faults', {token: core.token, timeoutMs: STATUS_TIMEOUT_MS})
+          const answer = await callJson<FaultsAnswer>(node.record, 'GET', '/admin/faults', {token: core.token, timeoutMs: STATUS_TIMEOUT_MS})
           applied.set(node.record.index, faultViews(answer.faults))
         } catch {
           // Fall back to what the node should have.
