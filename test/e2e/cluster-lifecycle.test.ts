@@ -131,9 +131,8 @@ describe('cluster manager: lifecycle, faults and refusals', function () {
   it('up --foreground streams prefixed node logs; Ctrl-C stops the whole cluster', async () => {
     const c = (cluster = await CliCluster.create(2))
     const {execa} = await import('execa')
-    const path = await import('node:path')
-    const {REPO_ROOT} = await import('./helpers/node-process.js')
-    const child = execa(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'bin/dev.js'), 'up', '--foreground', ...c.upFlags()], {
+    const {REPO_ROOT, cliArgs} = await import('./helpers/node-process.js')
+    const child = execa(process.execPath, cliArgs('up', '--foreground', ...c.upFlags()), {
       cwd: REPO_ROOT,
       env: {PAD_HOME: c.home, NO_COLOR: '1'},
       reject: false,
