@@ -6,7 +6,7 @@ import {readHistory} from '../../src/chaos/history.js'
 import {DEFAULT_RUN, runChaos, type ChaosRunResult} from '../../src/chaos/run.js'
 import {formatSummary} from '../../src/chaos/summary.js'
 import type {SupervisedCluster} from '../../src/cluster/supervised-cluster.js'
-import {REPO_ROOT, freePort, tempDir} from './helpers/node-process.js'
+import {cliArgs, freePort, tempDir} from './helpers/node-process.js'
 
 // A short chaos run, as `pad-cli chaos` does it: three real node processes, a workload and a
 // nemesis on a fixed seed for 20 s of faults, then heal, converge and check. Longer runs are
@@ -58,7 +58,7 @@ describe('pad-cli chaos: a short run on three nodes', function () {
           raftPort: base + 20,
           dir: path.join(dir, `cluster-${attempt}`),
           keep: true,
-          cli: {command: process.execPath, args: ['--import', 'tsx', path.join(REPO_ROOT, 'bin/dev.js')]},
+          cli: {command: process.execPath, args: cliArgs()},
           replay: 'pad-cli chaos --seed 3',
           log: (line) => lines.push(line),
           onCluster: (c) => (cluster = c),

@@ -1,6 +1,6 @@
 /**
- * `pad-cli publish` and `pad-cli subscribe`, run as a user runs them (from the sources via
- * bin/dev.js), against a real node.
+ * `pad-cli publish` and `pad-cli subscribe`, run as a user runs them (the build, through
+ * bin/run.js), against a real node.
  */
 import {spawn, type ChildProcess} from 'node:child_process'
 import {expect} from 'chai'

@@ -11,11 +11,14 @@ import net from 'node:net'
 import path from 'node:path'
 import {expect} from 'chai'
 import type {ClusterEvent} from '../../src/cluster/events.js'
+import {FIRST_DELAY_MS} from '../../src/cluster/restart-policy.js'
 import {sleep} from '../../src/util/time.js'
 import type {ClusterStatus} from '../../src/cluster/status.js'
 import {CliCluster, HOST, clusterHooks, eventually, expectEventShape, expectStatusShape} from './cluster-helpers.js'
 
 const UP_TIMING = ['--wait', '60s', '--election-timeout', '200ms', '--heartbeat', '50ms']
+/** How long after an exit a node must still be down to show that no restart is coming. */
+const NO_RESTART_WITHIN_MS = 2.5 * FIRST_DELAY_MS
 
 /** A running follower's index and pid. */
 function follower(status: ClusterStatus, not: number[] = []): {index: number; pid: number} {
@@ -73,8 +76,8 @@ describe('cluster manager: crashes', function () {
     expect(Buffer.byteLength(JSON.stringify(crash.log))).to.be.at.most(4096 + 100)
     expect(await c.ok(['events'])).to.include(`node ${victim.index} crashed: killed by SIGSEGV; log: `)
 
-    // Nobody restarts it.
-    await sleep(2500)
+    // Nobody restarts it: a restart would come FIRST_DELAY_MS after the crash; wait well past that.
+    await sleep(Math.max(0, Date.parse(crash.time) + NO_RESTART_WITHIN_MS - Date.now()))
     status = await c.status()
     expect(status.nodes[victim.index].process).to.equal('crashed')
     expect((await c.events()).filter((e) => e.type === 'restart')).to.deep.equal([])
@@ -151,7 +154,7 @@ describe('cluster manager: crashes', function () {
     // A kill is not a crash: no restart.
     const killed = follower(await c.status(), [victim.index])
     await c.ok(['kill', String(killed.index)])
-    await sleep(2500)
+    await sleep(NO_RESTART_WITHIN_MS)
     const status = await c.status()
     expect(status.nodes[killed.index]).to.include({process: 'exited', exit_signal: 'SIGKILL'})
     expect((await c.events()).filter((e) => e.type === 'restart' && e.pid === killed.pid)).to.deep.equal([])

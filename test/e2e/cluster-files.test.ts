@@ -9,7 +9,7 @@ import path from 'node:path'
 import {execa} from 'execa'
 import {expect} from 'chai'
 import {isAlive, isOurProcess} from '../../src/cluster/process-util.js'
-import {REPO_ROOT, freePort} from './helpers/node-process.js'
+import {REPO_ROOT, cliArgs, freePort} from './helpers/node-process.js'
 
 const COMMAND_TIMEOUT_MS = 60_000
 
@@ -35,7 +35,7 @@ describe('cluster files and control socket (real pad-cli up)', function () {
   })
 
   function cli(args: string[], timeout = COMMAND_TIMEOUT_MS): Promise<{code: number; stdout: string; stderr: string}> {
-    return execa(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'bin/dev.js'), ...args], {
+    return execa(process.execPath, cliArgs(...args), {
       cwd: REPO_ROOT,
       env: {PAD_HOME: home, XDG_RUNTIME_DIR: runtime, NO_COLOR: '1'},
       reject: false,

@@ -1,6 +1,6 @@
 /**
- * End-to-end tests of the cluster manager drive the real `pad-cli` binary (the TypeScript
- * sources through bin/dev.js) in a temporary PAD_HOME, on ports picked free for each test.
+ * End-to-end tests of the cluster manager drive the real `pad-cli` binary (the build, through
+ * bin/run.js: see cliArgs) in a temporary PAD_HOME, on ports picked free for each test.
  * Every command and every wait is bounded; `cleanup` brings the cluster down and then makes
  * sure, by pid, that none of its processes is left, also after a failed test.
  */
@@ -14,7 +14,7 @@ import {getRaft, type RaftInfo} from '../../src/client/raft-state.js'
 import {portFree} from '../../src/cluster/ports.js'
 import {isAlive, isOurProcess, signal, waitForExit} from '../../src/cluster/process-util.js'
 import type {ClusterStatus, NodeStatus} from '../../src/cluster/status.js'
-import {REPO_ROOT, eventually as pollUntil} from './helpers/node-process.js'
+import {REPO_ROOT, cliArgs, eventually as pollUntil} from './helpers/node-process.js'
 
 export const HOST = '127.0.0.1'
 const COMMAND_TIMEOUT_MS = 60_000
@@ -67,7 +67,7 @@ export class CliCluster {
   async run(args: string[], options: {cluster?: boolean; timeoutMs?: number} = {}): Promise<CliResult> {
     const full = options.cluster === false ? args : [...args, '--cluster', this.name]
     const started = Date.now()
-    const result = await execa(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'bin/dev.js'), ...full], {
+    const result = await execa(process.execPath, cliArgs(...full), {
       cwd: REPO_ROOT,
       env: {PAD_HOME: this.home, NO_COLOR: '1'},
       reject: false,

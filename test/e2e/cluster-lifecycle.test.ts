@@ -71,7 +71,8 @@ describe('cluster manager: lifecycle, faults and refusals', function () {
     // Network faults show in status as the nodes apply them.
     await c.ok(['delay', '1', '40', '--jitter', '10'])
     await c.ok(['loss', '2', '5'])
-    expect(await c.ok(['partition', '0', '--for', '8s'])).to.equal('Partitioned: {0} | {1,2}; heals by itself in 8s.\n')
+    // Long enough for the status below to see it, on a loaded machine too.
+    expect(await c.ok(['partition', '0', '--for', '5s'])).to.equal('Partitioned: {0} | {1,2}; heals by itself in 5s.\n')
     status = await c.status()
     expect(status.nodes[0].faults.map((f) => [f.peer, f.drop])).to.deep.equal([
       [1, true],
@@ -133,9 +134,8 @@ describe('cluster manager: lifecycle, faults and refusals', function () {
   it('up --foreground streams prefixed node logs; Ctrl-C stops the whole cluster', async () => {
     const c = (cluster = await CliCluster.create(2))
     const {execa} = await import('execa')
-    const path = await import('node:path')
-    const {REPO_ROOT} = await import('./helpers/node-process.js')
-    const child = execa(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'bin/dev.js'), 'up', '--foreground', ...c.upFlags()], {
+    const {REPO_ROOT, cliArgs} = await import('./helpers/node-process.js')
+    const child = execa(process.execPath, cliArgs('up', '--foreground', ...c.upFlags()), {
       cwd: REPO_ROOT,
       env: {PAD_HOME: c.home, NO_COLOR: '1'},
       reject: false,

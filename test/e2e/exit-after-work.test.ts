@@ -2,7 +2,7 @@ import path from 'node:path'
 import {expect} from 'chai'
 import {execa} from 'execa'
 import {CliCluster, clusterHooks, eventually} from './cluster-helpers.js'
-import {REPO_ROOT} from './helpers/node-process.js'
+import {REPO_ROOT, cliArgs} from './helpers/node-process.js'
 
 // Commands that run a cluster in their own process (`up --foreground`, and `bench` and `chaos`
 // on a temporary cluster) must exit as soon as their work is done. A timer left running once
@@ -27,7 +27,7 @@ interface Measured {
  * does not exit in time is killed.
  */
 async function measureExit(home: string, args: string[], done: (stdout: string) => boolean, interrupt: boolean): Promise<Measured> {
-  const child = execa(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'bin/dev.js'), ...args], {
+  const child = execa(process.execPath, cliArgs(...args), {
     cwd: REPO_ROOT,
     env: {PAD_HOME: home, NO_COLOR: '1'},
     reject: false,

@@ -7,7 +7,7 @@ import {execFileSync} from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import {expect} from 'chai'
-import {REPO_ROOT} from './helpers/node-process.js'
+import {cliArgs} from './helpers/node-process.js'
 import {CliCluster, clusterHooks, eventually} from './cluster-helpers.js'
 
 describe('pad-cli top in tmux', function () {
@@ -52,7 +52,7 @@ describe('pad-cli top in tmux', function () {
     tmux('new-session', '-d', '-x', '80', '-y', '24', '-s', 'top', '-e', `PAD_HOME=${cluster.home}`, 'bash --norc --noprofile')
     tmuxStarted = true
     socketPath = tmux('display-message', '-p', '#{socket_path}').trim()
-    const command = `${process.execPath} --import tsx ${path.join(REPO_ROOT, 'bin/dev.js')} top --cluster ${cluster.name}; echo "top exited $?"`
+    const command = `${[process.execPath, ...cliArgs('top', '--cluster', cluster.name)].join(' ')}; echo "top exited $?"`
     tmux('send-keys', '-t', 'top', '-l', command)
     tmux('send-keys', '-t', 'top', 'Enter')
     const row = (screen: string, index: number): string => screen.split('\n').find((l) => new RegExp(`^[ >] {0,1}${index} `).test(l)) ?? ''

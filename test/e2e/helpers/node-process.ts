@@ -1,8 +1,8 @@
 /**
  * Real `pad-cli node` processes for process-level tests.
  *
- * Each node runs the TypeScript sources (`node --import tsx bin/dev.js node ...`, no build
- * needed) on ports the OS picked for this test, with a fresh temp data dir, on 127.0.0.1.
+ * Each node runs the built pad-cli (`node bin/run.js node ...`, on dist/, which `npm test`
+ * builds first) on ports the OS picked for this test, with a fresh temp data dir, on 127.0.0.1.
  * `start` returns once `/health` answers; every wait is bounded in count and time. Nodes are
  * stopped by pid (SIGTERM, then SIGKILL after a bound) by the hooks that `nodeFixture`
  * registers, also when the test failed; the node's output is printed when a test fails.
@@ -52,9 +52,40 @@ export function tempDir(prefix = 'pad-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix))
 }
 
-/** Argument list that runs a pad-cli command from the TypeScript sources. */
+/**
+ * Argument list (for `process.execPath`) that runs a pad-cli command: the built one, as it is
+ * installed. It starts in half the time of bin/dev.js under tsx, which compiles the sources in
+ * every process; `npm test` builds dist/ first, and `assertBuildCurrent` refuses a stale one.
+ */
 export function cliArgs(...args: string[]): string[] {
-  return ['--import', 'tsx', path.join(REPO_ROOT, 'bin/dev.js'), ...args]
+  assertBuildCurrent()
+  return [path.join(REPO_ROOT, 'bin/run.js'), ...args]
+}
+
+let buildChecked = false
+
+/**
+ * Throws unless every source file has its compiled file in dist/, written after it: a test
+ * that runs processes must never run an older build than the sources it is checked against.
+ * (A single test file run with mocha does not build; `npm run build` does.)
+ */
+export function assertBuildCurrent(): void {
+  if (buildChecked) return
+  const stale: string[] = []
+  const walk = (dir: string): void => {
+    for (const entry of fs.readdirSync(path.join(REPO_ROOT, dir), {withFileTypes: true})) {
+      const relative = path.join(dir, entry.name)
+      if (entry.isDirectory()) walk(relative)
+      else if (entry.name.endsWith('.ts')) {
+        const built = path.join(REPO_ROOT, 'dist', path.relative('src', relative).replace(/\.ts$/, '.js'))
+        const builtAt = fs.statSync(built, {throwIfNoEntry: false})?.mtimeMs ?? -1
+        if (builtAt < fs.statSync(path.join(REPO_ROOT, relative)).mtimeMs) stale.push(relative)
+      }
+    }
+  }
+  walk('src')
+  if (stale.length > 0) throw new Error(`dist/ is older than ${stale.slice(0, 3).join(', ')}${stale.length > 3 ? ` and ${stale.length - 3} more` : ''}: run \`npm run build\` (npm test does)`)
+  buildChecked = true
 }
 
 export interface Ports {
