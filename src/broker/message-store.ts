@@ -60,7 +60,7 @@ export interface MessageStoreOptions {
 }
 
 export class MessageStore {
-  private readonly nextOffset: Map<string, number>
+  private nextOffset = new Map<string, number>()
   private readonly dedup = new Map<string, {topic: string; offset: number}>()
   private readonly pending: StoredMessage[] = []
   private readonly listeners = new Set<AppliedListener>()
@@ -84,11 +84,31 @@ export class MessageStore {
     private readonly reader: StoreReader,
     private readonly options: MessageStoreOptions,
   ) {
-    this.nextOffset = reader.nextOffsets()
+    this.applied = 0
+    this.writtenApplied = 0
+    this.load()
+  }
+
+  /** Rebuilds every piece of in-memory state from the database, as at a restart. */
+  private load(): void {
+    this.nextOffset = this.reader.nextOffsets()
+    this.stored = 0
     for (const next of this.nextOffset.values()) this.stored += next
-    for (const {id, topic, offset} of reader.recentPublishIds(options.dedupWindow)) this.remember(id, topic, offset)
-    this.applied = reader.appliedIndex()
+    this.dedup.clear()
+    for (const {id, topic, offset} of this.reader.recentPublishIds(this.options.dedupWindow)) this.remember(id, topic, offset)
+    this.applied = this.reader.appliedIndex()
     this.writtenApplied = this.applied
+  }
+
+  /**
+   * The database's state-machine tables were replaced (a snapshot was installed): forget what
+   * was applied in memory and load the new state. Only when nothing applied is unwritten.
+   */
+  reload(): void {
+    if (this.applied !== this.writtenApplied || this.pending.length > 0) {
+      throw new Error(`reload with applied rows not yet written (applied ${this.applied}, written ${this.writtenApplied})`)
+    }
+    this.load()
   }
 
   get appliedIndex(): number {

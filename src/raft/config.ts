@@ -18,6 +18,11 @@ export interface PlantedBugs {
   replyBeforePersisting?: boolean
   /** On restart, ignore the persisted term and vote (start at term 0 with no vote). */
   forgetTermOnRestart?: boolean
+  /** A follower installs a snapshot even when it is older than what it has committed/applied. */
+  installOlderSnapshot?: boolean
+  /** A leader whose follower needs compacted entries sends entries from the compacted range
+   * (whatever storage still returns for it) instead of a snapshot. */
+  sendCompactedEntries?: boolean
 }
 
 export interface RaftConfig {

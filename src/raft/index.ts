@@ -2,7 +2,7 @@
 // re-exported from here; the modules behind it are free to change shape.
 export {Raft} from './raft.js'
 export {MemoryStorage} from './memory-storage.js'
-export {CompactedError, UnavailableError} from './types.js'
+export {CompactedError, SnapshotTemporarilyUnavailableError, UnavailableError} from './types.js'
 export type {
   Entry,
   EntryType,
@@ -13,6 +13,8 @@ export type {
   ProgressStatus,
   Ready,
   Role,
+  Snapshot,
+  SnapshotMeta,
   SoftState,
   Status,
   Storage,

@@ -1,13 +1,20 @@
 // An in-memory Storage: the stable log of tests, the simulation and the benchmark.
 // It plays the part of the driver's SQLite log, so it also has the write side
 // (append, setHardState, compact) that the core itself never calls.
-import {CompactedError, UnavailableError, type Entry, type HardState, type Storage} from './types.js'
+import {CompactedError, UnavailableError, type Entry, type HardState, type Snapshot, type Storage} from './types.js'
 
 export class MemoryStorage implements Storage {
   private hardState: HardState = {term: 0, vote: null, commit: 0}
   /** ents[0] is a dummy standing for the last compacted entry (index firstIndex-1): only its index
    * and term matter. Keeping it makes term(firstIndex-1) and every offset computation uniform. */
   private ents: Entry[] = [{index: 0, term: 0, type: 'noop', data: new Uint8Array(0)}]
+
+  /** The snapshot the log starts after (index 0: none). Set by compact() and applySnapshot(). */
+  private snap: Snapshot = {index: 0, term: 0, peers: []}
+
+  snapshot(): Snapshot {
+    return this.snap
+  }
 
   initialState(): HardState {
     return {...this.hardState}

@@ -278,6 +278,8 @@ export class Raft {
       applied: this.log.applied,
       firstIndex: this.log.firstIndex(),
       lastIndex: this.log.lastIndex(),
+      snapshotIndex: this.log.firstIndex() - 1,
+      snapshotTerm: this.log.term(this.log.firstIndex() - 1),
     }
     if (this.role === 'leader' && opts.progress !== false) {
       const progress: Record<NodeId, ProgressStatus> = {}

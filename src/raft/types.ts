@@ -42,6 +42,7 @@ export type MessageType =
   | 'heartbeat' // commit = min(leader commit, the follower's match), so it never points past the follower's log
   | 'heartbeatResp'
   | 'timeoutNow' // leadership transfer: "campaign now, skipping PreVote and leases"
+  | 'snap' // InstallSnapshot (§7): `snapshot` = the leader's snapshot; answered with an appResp
 
 export interface Message {
   type: MessageType
@@ -65,12 +66,35 @@ export interface Message {
   /** vote: the campaign was started by a leadership transfer (TimeoutNow), so voters must not
    * ignore it for being inside a leader lease. */
   transfer?: boolean
+  /** snap: the snapshot to install. Its data may travel out of band (the broker streams the
+   * state machine's rows in checksummed chunks before it steps this message into the core). */
+  snapshot?: Snapshot
+}
+
+/**
+ * The state machine's state after applying every entry up to `index` (Raft §7), as etcd's
+ * raftpb.Snapshot: metadata the core reasons about, plus data it never looks at. The log of a
+ * member holding it starts at index + 1; (index, term) stands for the last compacted entry.
+ */
+export interface SnapshotMeta {
+  /** Last entry the snapshot covers. 0 means "no snapshot" (nothing compacted). */
+  index: number
+  /** Term of that entry. */
+  term: number
+  /** The voting members as of `index` (the configuration the snapshot carries, §7). */
+  peers: NodeId[]
+}
+
+export interface Snapshot extends SnapshotMeta {
+  /** Opaque to the core. The simulation carries its state machine here; the broker leaves it
+   * out and streams the rows separately. */
+  data?: Uint8Array
 }
 
 /**
  * The stable (durable) log, read by the core; written only by the driver, from Ready batches.
- * This is etcd's Storage shape minus snapshots. The driver implements it over SQLite plus a cache;
- * tests use MemoryStorage.
+ * This is etcd's Storage shape. The driver implements it over SQLite plus a cache; tests use
+ * MemoryStorage.
  *
  * Contract: after the driver persisted a Ready's entries and called advance(), the storage returns
  * them; before that it must not (the core serves not-yet-durable entries from its own unstable log).
@@ -90,6 +114,21 @@ export interface Storage {
   /** Entries [lo, hi), stopping before the total data size exceeds maxBytes but always returning at
    * least one entry if lo < hi. Throws CompactedError if lo < firstIndex(). */
   entries(lo: number, hi: number, maxBytes: number): Entry[]
+  /**
+   * The most recent snapshot the state machine can provide (index 0 when there is none). A
+   * leader sends it to a follower that needs entries below firstIndex(). Its index is at least
+   * firstIndex() - 1 and at most the applied index. May throw SnapshotTemporarilyUnavailableError
+   * (the leader then retries on a later heartbeat answer).
+   */
+  snapshot(): Snapshot
+}
+
+/** Thrown by Storage.snapshot() when a snapshot cannot be produced right now (one is being made). */
+export class SnapshotTemporarilyUnavailableError extends Error {
+  constructor(why: string) {
+    super(`raft storage: snapshot temporarily unavailable: ${why}`)
+    this.name = 'SnapshotTemporarilyUnavailableError'
+  }
 }
 
 /** Thrown by Storage for an index below firstIndex() - 1 (or an entry below firstIndex()). */
@@ -124,6 +163,9 @@ export interface SoftState {
 export interface Ready {
   /** Present when the role or known leader changed since the last Ready. */
   softState?: SoftState
+  /** A snapshot received from the leader, to install before `entries` (their first index is
+   * then snapshot.index + 1). After it, `committed` holds only entries above snapshot.index. */
+  snapshot?: Snapshot
   /** Present when term, vote or commit changed since the last Ready; persist with `entries`. */
   hardState?: HardState
   /** Entries to append to stable storage. The first one's index may be <= the storage's lastIndex
@@ -143,7 +185,9 @@ export interface Ready {
 export interface ProgressStatus {
   match: number
   next: number
-  state: 'probe' | 'replicate'
+  state: 'probe' | 'replicate' | 'snapshot'
+  /** In state `snapshot`: the index of the snapshot sent (the follower resumes after it). */
+  pendingSnapshot?: number
   inflight: number
   /** Heard from within the last election timeout. */
   recentActive: boolean
@@ -159,6 +203,9 @@ export interface Status {
   applied: number
   firstIndex: number
   lastIndex: number
+  /** The snapshot the log starts after (index 0 when nothing was compacted). */
+  snapshotIndex: number
+  snapshotTerm: number
   /** Only on a leader: the replication state of every member (itself included). */
   progress?: Record<NodeId, ProgressStatus>
   /** Only on a leader transferring leadership: the target. */

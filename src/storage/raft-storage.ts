@@ -7,7 +7,7 @@
  * The driver calls `append` and `setHardState` only after the write is durable, so what
  * this reports is always what survives a crash.
  */
-import {CompactedError, UnavailableError, type Entry, type HardState, type Storage} from '../raft/index.js'
+import {CompactedError, SnapshotTemporarilyUnavailableError, UnavailableError, type Entry, type HardState, type Snapshot, type Storage} from '../raft/index.js'
 import {ENTRY_TYPE_CODE} from './schema.js'
 import type {StoreReader} from './store-reader.js'
 
@@ -96,6 +96,10 @@ export class RaftStorage implements Storage {
       out.push(entry)
     }
     return out
+  }
+
+  snapshot(): Snapshot {
+    throw new SnapshotTemporarilyUnavailableError('this node does not make snapshots yet')
   }
 
   /** Records entries made durable; the first one may overwrite a conflicting suffix. */

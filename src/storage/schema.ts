@@ -45,6 +45,13 @@ export const MIGRATIONS: string[] = [
   `,
 ]
 
+/**
+ * The state machine's tables. A snapshot is every row of exactly these (streamed in chunks), and
+ * installing one replaces their contents in one transaction. A table that holds state the
+ * broker rebuilds on restart (MessageStore.reload) belongs here; the Raft log and hard state do not.
+ */
+export const STATE_TABLES = ['messages'] as const
+
 /** Entry types as stored in raft_log.type. */
 export const ENTRY_TYPE_CODE = {normal: 0, noop: 1} as const
 
