@@ -830,7 +830,8 @@ export class Raft {
    */
   private handleSnapshot(m: Message): void {
     const s = m.snapshot
-    if (s === undefined) return
+    // A snapshot at a non-index or of a non-term is a malformed message: dropped.
+    if (s === undefined || !Number.isSafeInteger(s.index) || s.index < 0 || !Number.isSafeInteger(s.term) || s.term < 0) return
     const committed = this.log.committed
     const older = s.index <= committed
     if (older && !this.bugs.installOlderSnapshot) {

@@ -4,7 +4,7 @@
 // older than its commit index), then the driver contract for Ready.snapshot. PreVote and
 // CheckQuorum are off unless a test turns them on, as in paper.test.ts.
 import {expect} from 'chai'
-import {MemoryStorage, SnapshotTemporarilyUnavailableError, type Message, type NodeId, type Snapshot} from '../../src/raft/index.js'
+import {MemoryStorage, SnapshotTemporarilyUnavailableError, type Message, type NodeId, type ProgressStatus, type Snapshot} from '../../src/raft/index.js'
 import {
   Cluster,
   compactedStorage,
@@ -46,6 +46,19 @@ function compactedLeader(storage = compactedStorage([1, 1, 1, 1], 3, {term: 1, c
 function followerHasNothing(leader: TestNode, from: NodeId = 1): Message[] {
   leader.raft.step(appResp(from, 2, 4, {reject: true, rejectHint: 0, hintTerm: 0}))
   return drain(leader).msgs.filter((m) => m.to === from)
+}
+
+/** The driver reports how the snapshot stream to follower 1 ended: what the leader sends 1 at
+ * once, and after 1's next heartbeat answer. */
+function afterReport(ok: boolean): {leader: TestNode; progress: ProgressStatus | undefined; atOnce: Message[]; afterHeartbeat: Message[]} {
+  const leader = compactedLeader()
+  followerHasNothing(leader)
+  leader.raft.reportSnapshot(1, ok)
+  const progress = leader.raft.status().progress?.[1]
+  const atOnce = drain(leader).msgs.filter((m) => m.to === 1)
+  leader.raft.step({type: 'heartbeatResp', from: 1, to: 0, term: 2})
+  const afterHeartbeat = drain(leader).msgs.filter((m) => m.to === 1 && m.type !== 'heartbeat')
+  return {leader, progress, atOnce, afterHeartbeat}
 }
 
 describe('Raft §7: the leader sends InstallSnapshot', () => {
@@ -95,26 +108,20 @@ describe('Raft §7: the leader sends InstallSnapshot', () => {
   })
 
   it('a failed snapshot stream (reportSnapshot false) is retried after the follower next answers a heartbeat', () => {
-    const leader = compactedLeader()
-    followerHasNothing(leader)
-    leader.raft.reportSnapshot(1, false)
-    expect(leader.raft.status().progress?.[1]).to.include({state: 'probe', next: 1})
-    expect(drain(leader).msgs.filter((m) => m.to === 1)).to.have.length(0)
-    leader.raft.step({type: 'heartbeatResp', from: 1, to: 0, term: 2})
-    expect(ofType(drain(leader).msgs, 'snap').map((m) => m.to)).to.deep.equal([1])
+    const r = afterReport(false)
+    expect(r.progress).to.include({state: 'probe', next: 1})
+    expect(r.atOnce).to.have.length(0)
+    expect(r.afterHeartbeat.map((m) => m.type)).to.deep.equal(['snap'])
   })
 
   it('a finished snapshot stream (reportSnapshot true) probes right after the snapshot, once the follower answers', () => {
-    const leader = compactedLeader()
-    followerHasNothing(leader)
-    leader.raft.reportSnapshot(1, true)
-    expect(leader.raft.status().progress?.[1]).to.include({state: 'probe', next: 4})
-    expect(drain(leader).msgs.filter((m) => m.to === 1)).to.have.length(0)
-    leader.raft.step({type: 'heartbeatResp', from: 1, to: 0, term: 2})
-    expect(ofType(drain(leader).msgs, 'app').filter((m) => m.to === 1).map((m) => [m.index, m.logTerm])).to.deep.equal([[3, 1]])
+    const r = afterReport(true)
+    expect(r.progress).to.include({state: 'probe', next: 4})
+    expect(r.atOnce).to.have.length(0)
+    expect(r.afterHeartbeat.map((m) => [m.type, m.index, m.logTerm])).to.deep.equal([['app', 3, 1]])
     // Reports for a follower that is not waiting for a snapshot change nothing.
-    leader.raft.reportSnapshot(2, false)
-    expect(leader.raft.status().progress?.[2].state).to.equal('probe')
+    r.leader.raft.reportSnapshot(2, false)
+    expect(r.leader.raft.status().progress?.[2].state).to.equal('probe')
   })
 
   it('a leader whose storage cannot produce a snapshot right now stays in probe and retries on a later heartbeat answer', () => {
@@ -161,6 +168,24 @@ describe('Raft §7 (Figure 13): InstallSnapshot, receiver implementation', () =>
     expect(d.early.map((m) => [m.type, m.term])).to.deep.equal([['appResp', 3]])
     expect(d.readies.some((rd) => rd.snapshot !== undefined)).to.equal(false)
     expect(q.raft.status()).to.include({term: 3, lastIndex: 2})
+  })
+
+  it('a malformed snapshot message (no snapshot, a non-integer or negative index or term) changes nothing and is not answered', () => {
+    const bad: Message[] = [
+      {type: 'snap', from: 0, to: 1, term: 2},
+      snapMsg({...snap(5, 2), index: Number.NaN}, 2),
+      snapMsg({...snap(5, 2), index: -1}, 2),
+      snapMsg({...snap(5, 2), index: 2.5}, 2),
+      snapMsg({...snap(5, 2), term: -1}, 2),
+    ]
+    for (const m of bad) {
+      const n = newRaft(1, ids(3), {storage: storageWith([1, 1], {term: 2, commit: 1}), applied: 1})
+      n.raft.step(m)
+      expect(n.raft.status(), JSON.stringify(m.snapshot)).to.include({commit: 1, lastIndex: 2, snapshotIndex: 0})
+      const d = drain(n)
+      expect(d.msgs, JSON.stringify(m.snapshot)).to.have.length(0)
+      expect(d.readies.some((rd) => rd.snapshot !== undefined || rd.entries.length > 0)).to.equal(false)
+    }
   })
 
   it('a snapshot of a newer term makes the receiver a follower of its sender in that term; the reply carries the current term', () => {
