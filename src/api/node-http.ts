@@ -114,8 +114,11 @@ export interface StatsInfo {
 /** One topic in GET /topics `details`. */
 export interface TopicDetail {
   topic: string
+  /** Messages kept: next_offset - first_offset. */
   messages: number
   next_offset: number
+  /** The oldest offset kept; retention trimmed those below it. */
+  first_offset: number
 }
 
 /** GET /topics. */
@@ -193,4 +196,6 @@ export interface PublishAnswer {
 export interface ErrorBody {
   ok: false
   error: {code: string; message: string}
+  /** OFFSET_TRIMMED (410): the topic's first offset still kept, where to read from instead. */
+  first_offset?: number
 }
