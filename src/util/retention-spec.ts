@@ -39,22 +39,22 @@ const TOPIC_PREFIX = 'topic:'
 const MAX_TOPIC_LENGTH = 255
 
 function parseCount(text: string, part: string): number {
-  if (!/^\d+$/.test(text)) throw new Error(`--retention "${part}": max-messages must be a whole number >= 1`)
+  if (!/^\d+$/.test(text)) throw new Error(`--retention ${JSON.stringify(part)}: max-messages must be a whole number >= 1`)
   const value = Number(text)
-  if (value < 1 || value > MAX_LIMIT) throw new Error(`--retention "${part}": max-messages must be between 1 and ${MAX_LIMIT}`)
+  if (value < 1 || value > MAX_LIMIT) throw new Error(`--retention ${JSON.stringify(part)}: max-messages must be between 1 and ${MAX_LIMIT}`)
   return value
 }
 
 function parseSize(text: string, part: string): number {
   const match = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(text)
-  if (match === null) throw new Error(`--retention "${part}": max-bytes must be a size such as 500000, 64KB, 10MB or 1GB`)
+  if (match === null) throw new Error(`--retention ${JSON.stringify(part)}: max-bytes must be a size such as 500000, 64KB, 10MB or 1GB`)
   const value = Math.floor(Number(match[1]) * SIZE_UNITS[(match[2] ?? '').toLowerCase()])
-  if (value < 1 || value > MAX_LIMIT) throw new Error(`--retention "${part}": max-bytes must be between 1 byte and ${MAX_LIMIT} bytes`)
+  if (value < 1 || value > MAX_LIMIT) throw new Error(`--retention ${JSON.stringify(part)}: max-bytes must be between 1 byte and ${MAX_LIMIT} bytes`)
   return value
 }
 
 function parseAge(text: string, part: string): number {
-  const ms = parseDuration(text, `--retention "${part}": max-age`, {minMs: 1, maxMs: MAX_AGE_MS, examples: '30s, 10m, 24h'})
+  const ms = parseDuration(text, `--retention ${JSON.stringify(part)}: max-age`, {minMs: 1, maxMs: MAX_AGE_MS, examples: '30s, 10m, 24h'})
   return ms
 }
 

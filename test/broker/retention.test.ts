@@ -223,6 +223,39 @@ describe('Retention: trims applied from the log alike on every member', () => {
     expect(store.messageCount).to.equal(1)
   })
 
+  it('fills the state tables from the messages of a database made before them', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pad-retention-'))
+    dirs.push(dir)
+    const dbPath = path.join(dir, 'node.db')
+    const old = new Database(dbPath)
+    old.pragma('journal_mode = WAL')
+    for (const [version, sql] of MIGRATIONS.slice(0, 2).entries()) {
+      old.exec(sql)
+      old.pragma(`user_version = ${version + 1}`)
+    }
+    const insert = old.prepare('INSERT INTO messages (raft_index, topic, "offset", format, body, timestamp, pub_id) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    insert.run(1, 'a', 0, 'RAW', 'héllo', T0, 'id-1')
+    insert.run(2, 'b', 0, 'RAW', 'x', T0, null)
+    insert.run(3, 'a', 1, 'RAW', 'yy', T0, 'id-2')
+    old.prepare('INSERT INTO applied (id, last_index) VALUES (1, 3)').run()
+    old.close()
+    const {store} = await open(dbPath)
+    expect([...store.topicBounds()]).to.deep.equal([
+      ['a', {first: 0, next: 2, bytes: 1 + 6 + 1 + 2}],
+      ['b', {first: 0, next: 1, bytes: 2}],
+    ])
+    expect(store.apply([publish(4, 'a', 'again', 'id-1')]).get(4)).to.include({offset: 0, duplicate: true})
+    expect(store.apply([publish(5, 'b', 'new', 'id-3')]).get(5)).to.include({offset: 1, duplicate: false})
+    const db = new Database(dbPath, {readonly: true})
+    try {
+      // Made before: it keeps its free pages for reuse instead of giving them back.
+      expect(db.pragma('auto_vacuum', {simple: true})).to.equal(0)
+      expect(db.prepare("SELECT name FROM sqlite_master WHERE name = 'messages_pub_id'").all()).to.deep.equal([])
+    } finally {
+      db.close()
+    }
+  })
+
   it('makes new databases with incremental vacuum and gives trimmed pages back to the file system', async function () {
     this.timeout(20_000)
     const o = await open()
