@@ -117,8 +117,11 @@ export interface TopicDetail {
   /** Messages kept: next_offset - first_offset. */
   messages: number
   next_offset: number
-  /** The oldest offset kept; retention trimmed those below it. */
-  first_offset: number
+  /**
+   * The oldest offset kept, once retention has trimmed the topic (those below it are gone);
+   * absent while nothing was trimmed (it is 0 then), so an untrimmed topic reads as the seed's.
+   */
+  first_offset?: number
 }
 
 /** GET /topics. */

@@ -336,7 +336,7 @@ export class BrokerNode implements NodeView {
 
   topics(): TopicDetail[] {
     return [...this.store.topicBounds()]
-      .map(([topic, b]) => ({topic, messages: b.next - b.first, next_offset: b.next, first_offset: b.first}))
+      .map(([topic, b]) => ({topic, messages: b.next - b.first, next_offset: b.next, ...(b.first > 0 ? {first_offset: b.first} : {})}))
       .sort((a, b) => a.topic.localeCompare(b.topic))
   }
 
