@@ -5,6 +5,7 @@ import Database from 'better-sqlite3'
 import {expect} from 'chai'
 import {decodeCommand, encodeExpire, encodePolicy} from '../../src/broker/control-command.js'
 import {BrokerError} from '../../src/broker/errors.js'
+import {forwardedPublishError} from '../../src/broker/forwarded-publish.js'
 import {MessageStore, type CommittedEntry} from '../../src/broker/message-store.js'
 import {decodePublish, encodePublish} from '../../src/broker/publish-command.js'
 import {InProcessWriter} from '../../src/storage/in-process-writer.js'
@@ -214,6 +215,9 @@ describe('Retention: trims applied from the log alike on every member', () => {
   it('stores nothing for a control entry old code cannot read, and skips a control entry that does not read', async () => {
     expect(() => decodePublish(encodePolicy({cluster: {maxMessages: 1}, topics: {}}))).to.throw(/not a publish command/)
     expect(() => decodePublish(encodeExpire(T0))).to.throw(/not a publish command/)
+    // Only a leader puts them in the log: a member cannot have one proposed as a forwarded publish.
+    expect(forwardedPublishError(encodePolicy({cluster: {}, topics: {}}), 1024)).to.deep.include({code: 'BAD_REQUEST'})
+    expect(forwardedPublishError(encodeExpire(T0), 1024)).to.deep.include({code: 'BAD_REQUEST'})
     for (const bad of [Buffer.from([2]), Buffer.from([2, 9]), Buffer.from([2, 2, 1, 2]), Buffer.concat([Buffer.from([2, 1]), Buffer.from('{"cluster":{"maxMessages":-1},"topics":{}}')]), Buffer.concat([Buffer.from([2, 1]), Buffer.from('not json')])]) {
       expect(() => decodeCommand(bad)).to.throw()
     }
