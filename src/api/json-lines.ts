@@ -81,6 +81,8 @@ export interface ErrorLine {
   op: 'error'
   code: string
   message: string
+  /** OFFSET_TRIMMED: the first offset still kept of the topic asked for. */
+  first_offset?: number
   ref?: JsonValue
 }
 

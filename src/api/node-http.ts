@@ -114,8 +114,14 @@ export interface StatsInfo {
 /** One topic in GET /topics `details`. */
 export interface TopicDetail {
   topic: string
+  /** Messages kept: next_offset - first_offset. */
   messages: number
   next_offset: number
+  /**
+   * The oldest offset kept, once retention has trimmed the topic (those below it are gone);
+   * absent while nothing was trimmed (it is 0 then), so an untrimmed topic reads as the seed's.
+   */
+  first_offset?: number
 }
 
 /** GET /topics. */
@@ -193,4 +199,6 @@ export interface PublishAnswer {
 export interface ErrorBody {
   ok: false
   error: {code: string; message: string}
+  /** OFFSET_TRIMMED (410): the topic's first offset still kept, where to read from instead. */
+  first_offset?: number
 }

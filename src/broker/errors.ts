@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'MISDIRECTED'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'SHUTTING_DOWN'
+  | 'OFFSET_TRIMMED'
   | 'INTERNAL'
 
 const HTTP_STATUS: Record<ErrorCode, number> = {
@@ -26,6 +27,8 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   MISDIRECTED: 421,
   UNSUPPORTED_MEDIA_TYPE: 415,
   SHUTTING_DOWN: 503,
+  // Gone: retention trimmed what was asked for, and it will not come back.
+  OFFSET_TRIMMED: 410,
   INTERNAL: 500,
 }
 
@@ -33,6 +36,8 @@ export class BrokerError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
+    /** OFFSET_TRIMMED: the topic's first offset still kept. */
+    readonly firstOffset?: number,
   ) {
     super(message)
     this.name = 'BrokerError'

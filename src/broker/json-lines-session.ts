@@ -12,7 +12,7 @@
  * buffer without bound.
  */
 import type {Socket} from 'node:net'
-import {encodeLine, encodeMessageLine, type AckLine, type AnswerLine, type JsonValue, type StartFrom} from '../api/json-lines.js'
+import {encodeLine, encodeMessageLine, type AckLine, type AnswerLine, type ErrorLine, type JsonValue, type StartFrom} from '../api/json-lines.js'
 import type {StoredMessage} from '../storage/store-reader.js'
 import {BrokerError, asBrokerError} from './errors.js'
 import {MAX_JSON_DEPTH, jsonDepthError} from './formats.js'
@@ -20,7 +20,7 @@ import {LineReader} from './line-reader.js'
 import {parsePublishRequest} from './publisher.js'
 import type {SessionContext} from './session-context.js'
 import {SocketOutput} from './socket-output.js'
-import {Subscription, type StartPosition} from './subscription.js'
+import {Subscription, offsetTrimmedCheck, type StartPosition} from './subscription.js'
 import {patternError} from './topics.js'
 
 /** Past this many unanswered requests, stop reading from the client until it catches up. */
@@ -184,6 +184,7 @@ export class JsonLinesSession {
       if (problem) throw new BrokerError('BAD_REQUEST', problem)
     }
     const start = parseStart(record.from)
+    if (start.kind === 'offset') offsetTrimmedCheck(this.context.store, topics as string[], start.offset)
     const subscription = new Subscription(
       this.context.store,
       {
@@ -310,7 +311,9 @@ export function errorLine(code: string, message: string): string {
 }
 
 function errorReply(ref: JsonValue | undefined, error: BrokerError): string {
-  return withRef({op: 'error', code: error.code, message: error.message}, ref)
+  const line: ErrorLine = {op: 'error', code: error.code, message: error.message}
+  if (error.firstOffset !== undefined) line.first_offset = error.firstOffset
+  return withRef(line, ref)
 }
 
 function parseStart(from: unknown): StartPosition {

@@ -4,7 +4,9 @@
  * Offsets are assigned here, at apply time, from the committed log alone, so every node
  * stores the same message at the same offset. A publish whose dedup id is in the window
  * stores nothing and answers with the original offset; the window is the last N ids in log
- * order, which every node computes the same way.
+ * order, which every node computes the same way (dedup-window.ts). Retention trims each topic
+ * from its oldest message, at apply time too (retention-state.ts): a publish over a limit, a
+ * policy entry, an expire entry carrying the leader's clock (control-command.ts).
  *
  * Stored rows are written lazily: the log entry is already durable, and the applied index is
  * written in the same transaction as the rows it covers, so a crash only means re-applying a
@@ -15,9 +17,14 @@
 import {insertMessagesOp, messageRow, setAppliedOp} from '../storage/schema-rows.js'
 import type {StoreWriter} from '../storage/store-writer.js'
 import type {SqlValue, WriteOp} from '../storage/writer-protocol.js'
-import type {MessageQuery, StoreReader, StoredMessage} from '../storage/store-reader.js'
+import type {MessageHead, MessageQuery, StoreReader, StoredMessage, TopicBounds} from '../storage/store-reader.js'
+import {NO_RETENTION, policyFromText, policyText} from '../util/retention-spec.js'
+import {decodeCommand, type LogCommand} from './control-command.js'
+import {DedupWindow} from './dedup-window.js'
+import {BrokerError} from './errors.js'
 import type {Logger} from './logger.js'
-import {decodePublish, type PublishCommand} from './publish-command.js'
+import {RetentionState, type HeadSource} from './retention-state.js'
+import {SpaceReclaimer} from './space-reclaimer.js'
 
 export interface CommittedEntry {
   index: number
@@ -59,10 +66,11 @@ export interface MessageStoreOptions {
   logger?: Pick<Logger, 'warn' | 'error'>
 }
 
-export class MessageStore {
-  private nextOffset = new Map<string, number>()
-  private readonly dedup = new Map<string, {topic: string; offset: number}>()
-  private readonly pending: StoredMessage[] = []
+export class MessageStore implements HeadSource {
+  private readonly retention = new RetentionState(this)
+  private readonly dedup: DedupWindow
+  private readonly reclaimer: SpaceReclaimer
+  private pending: StoredMessage[] = []
   private readonly listeners = new Set<AppliedListener>()
   private applied: number
   /** The applied index covered by writes already handed to the writer. */
@@ -72,7 +80,6 @@ export class MessageStore {
   private unwrittenSince: number | null = null
   private flushTimer: NodeJS.Timeout | null = null
   private readonly idleWaiters: (() => void)[] = []
-  private stored = 0
   /**
    * Committed entries that are not a publish this version can read: skipped, on every member
    * alike, so one bad entry can neither crash the node nor stop it at every restart.
@@ -86,16 +93,16 @@ export class MessageStore {
   ) {
     this.applied = 0
     this.writtenApplied = 0
+    this.dedup = new DedupWindow(options.dedupWindow)
+    this.reclaimer = new SpaceReclaimer(writer, reader, options.logger)
     this.load()
   }
 
   /** Rebuilds every piece of in-memory state from the database, as at a restart. */
   private load(): void {
-    this.nextOffset = this.reader.nextOffsets()
-    this.stored = 0
-    for (const next of this.nextOffset.values()) this.stored += next
-    this.dedup.clear()
-    for (const {id, topic, offset} of this.reader.recentPublishIds(this.options.dedupWindow)) this.remember(id, topic, offset)
+    const text = this.reader.retentionPolicy()
+    this.retention.load(this.reader.topicBounds(), text === null ? NO_RETENTION : policyFromText(text), text ?? policyText(NO_RETENTION))
+    this.dedup.load(this.reader.recentPublishIds(this.options.dedupWindow))
     this.applied = this.reader.appliedIndex()
     this.writtenApplied = this.applied
   }
@@ -116,12 +123,39 @@ export class MessageStore {
   }
 
   get messageCount(): number {
-    return this.stored
+    return this.retention.messageCount
   }
 
-  /** Per topic: how many messages it holds (offsets run 0..count-1). */
-  topicCounts(): Map<string, number> {
-    return this.nextOffset
+  /** Topic plus body bytes of every message kept. */
+  get byteCount(): number {
+    return this.retention.byteCount
+  }
+
+  /** Per topic: the offsets it holds are first..next-1 (those below first were trimmed). */
+  topicBounds(): ReadonlyMap<string, TopicBounds> {
+    return this.retention.bounds()
+  }
+
+  /** The retention policy the cluster applies (the last policy entry), as policyText. */
+  get retentionPolicyText(): string {
+    return this.retention.policyText
+  }
+
+  /** Whether an expire entry proposed now would trim something (the leader asks, each second). */
+  expiryDue(now: number): boolean {
+    return this.retention.expiryDue(now)
+  }
+
+  /**
+   * Throws OFFSET_TRIMMED when a reader asks for a topic from an offset retention has trimmed:
+   * the first of the topics `matches` accepts whose first offset is above `offset`.
+   */
+  checkNotTrimmed(offset: number, matches: (topic: string) => boolean): void {
+    for (const [topic, bounds] of this.retention.bounds()) {
+      if (offset < bounds.first && matches(topic)) {
+        throw new BrokerError('OFFSET_TRIMMED', `offset ${offset} of topic ${topic} was trimmed by retention: its first offset is ${bounds.first}`, bounds.first)
+      }
+    }
   }
 
   onApplied(listener: AppliedListener): () => void {
@@ -143,16 +177,24 @@ export class MessageStore {
       if (entry.index !== last + 1) throw new Error(`apply out of order: entry ${entry.index} after ${last}`)
       last = entry.index
       if (entry.type !== 'normal') continue
-      const command = this.decode(entry)
-      if (command === null) continue
+      const decoded = this.decode(entry)
+      if (decoded === null) continue
+      if (decoded.kind === 'policy') {
+        this.retention.setPolicy(decoded.policy)
+        continue
+      }
+      if (decoded.kind === 'expire') {
+        this.retention.expire(decoded.now)
+        continue
+      }
+      const command = decoded.publish
       const seen = command.id === null ? undefined : this.dedup.get(command.id)
       if (seen) {
         results.set(entry.index, {topic: seen.topic, offset: seen.offset, raftIndex: entry.index, term: entry.term, duplicate: true})
         continue
       }
-      const offset = this.nextOffset.get(command.topic) ?? 0
-      this.nextOffset.set(command.topic, offset + 1)
-      if (command.id !== null) this.remember(command.id, command.topic, offset)
+      const offset = this.retention.add(command.topic, Buffer.byteLength(command.topic) + Buffer.byteLength(command.body))
+      if (command.id !== null) this.dedup.remember(command.id, command.topic, offset)
       const message: StoredMessage = {
         raftIndex: entry.index,
         topic: command.topic,
@@ -164,13 +206,15 @@ export class MessageStore {
       }
       messages.push(message)
       rows.push(messageRow(message))
+      // Seen by the reads of the trims that follow, as every stored message is.
+      this.pending.push(message)
+      this.retention.afterPublish(command.topic)
       results.set(entry.index, {topic: command.topic, offset, raftIndex: entry.index, term: entry.term, duplicate: false})
     }
     if (last === this.applied) return results
     this.applied = last
     this.unwrittenSince ??= Date.now()
-    this.stored += messages.length
-    for (const message of messages) this.pending.push(message)
+    if (this.retention.trimmedSinceTake > 0) this.pending = this.pending.filter((m) => m.offset >= this.retention.firstOffset(m.topic))
     for (const row of rows) this.unwrittenRows.push(row)
     if (this.unwrittenRows.length >= FLUSH_ROWS) this.flush()
     else this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_DELAY_MS)
@@ -178,10 +222,10 @@ export class MessageStore {
     return results
   }
 
-  /** The entry's publish, or null (counted and logged) when it is not one: never throws. */
-  private decode(entry: CommittedEntry): PublishCommand | null {
+  /** The entry's command, or null (counted and logged) when it is not one: never throws. */
+  private decode(entry: CommittedEntry): LogCommand | null {
     try {
-      return decodePublish(entry.data)
+      return decodeCommand(entry.data)
     } catch (error) {
       this.skippedEntries++
       this.options.logger?.warn('skipped a committed entry that is not a valid publish', {
@@ -226,8 +270,12 @@ export class MessageStore {
       this.flushTimer = null
     }
     const last = this.applied
-    const ops: WriteOp[] = [setAppliedOp(last)]
-    if (this.unwrittenRows.length > 0) ops.unshift(insertMessagesOp(this.unwrittenRows))
+    const trimmed = this.retention.trimmedSinceTake > 0
+    // Inserts before trims: a message may be stored and trimmed within one write.
+    const ops: WriteOp[] = this.unwrittenRows.length > 0 ? [insertMessagesOp(this.unwrittenRows)] : []
+    for (const op of this.retention.takeOps()) ops.push(op)
+    for (const op of this.dedup.takeOps()) ops.push(op)
+    ops.push(setAppliedOp(last))
     this.unwrittenRows = []
     this.writtenApplied = last
     return {
@@ -240,6 +288,7 @@ export class MessageStore {
         let drop = 0
         while (drop < this.pending.length && this.pending[drop].raftIndex <= last) drop++
         if (drop > 0) this.pending.splice(0, drop)
+        if (trimmed) this.reclaimer.freed()
         if (this.pending.length === 0) for (const resolve of this.idleWaiters.splice(0)) resolve()
       },
     }
@@ -253,6 +302,7 @@ export class MessageStore {
 
   /** Writes everything applied and waits until it is durable. */
   async close(): Promise<void> {
+    this.reclaimer.stop()
     this.flush()
     if (this.pending.length > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve))
   }
@@ -262,9 +312,18 @@ export class MessageStore {
    * the durable ones from the database, then those still being written.
    */
   readAfter(afterIndex: number, limit: number, topic?: string): StoredMessage[] {
-    const rows = this.reader.messagesAfter(afterIndex, limit, topic)
-    if (rows.length >= limit) return rows
-    let cursor = rows.length > 0 ? rows[rows.length - 1].raftIndex : afterIndex
+    const rows: StoredMessage[] = []
+    let cursor = afterIndex
+    // Trimmed rows whose delete is not written yet are skipped, and the page still filled: a
+    // short page means "nothing more" to a subscriber.
+    for (;;) {
+      const want = limit - rows.length
+      const page = this.reader.messagesAfter(cursor, want, topic)
+      for (const message of page) if (message.offset >= this.retention.firstOffset(message.topic)) rows.push(message)
+      if (page.length > 0) cursor = page[page.length - 1].raftIndex
+      if (rows.length >= limit) return rows
+      if (page.length < want) break
+    }
     for (const message of this.pending) {
       if (rows.length >= limit) break
       if (message.raftIndex <= cursor) continue
@@ -281,7 +340,9 @@ export class MessageStore {
    * find its message).
    */
   list(query: MessageQuery): StoredMessage[] {
-    const fromDb = this.reader.listMessages(query)
+    if (query.topic !== undefined && query.from !== undefined) this.checkNotTrimmed(query.from, (topic) => topic === query.topic)
+    const kept = (m: StoredMessage): boolean => m.offset >= this.retention.firstOffset(m.topic)
+    const fromDb = this.reader.listMessages(query).filter(kept)
     const wanted = (m: StoredMessage): boolean =>
       (query.topic === undefined || m.topic === query.topic) &&
       (query.from === undefined || (query.topic === undefined ? m.raftIndex : m.offset) >= query.from)
@@ -298,12 +359,42 @@ export class MessageStore {
     return this.pending.length
   }
 
-  private remember(id: string, topic: string, offset: number): void {
-    this.dedup.delete(id)
-    this.dedup.set(id, {topic, offset})
-    if (this.dedup.size > this.options.dedupWindow) {
-      const oldest = this.dedup.keys().next().value as string
-      this.dedup.delete(oldest)
+  topicHeads(topic: string, from: number, limit: number): MessageHead[] {
+    const heads = this.reader.topicHeads(topic, from, limit)
+    if (heads.length >= limit) return heads
+    let next = heads.length > 0 ? heads[heads.length - 1].offset + 1 : from
+    for (const message of this.pending) {
+      if (heads.length >= limit) break
+      if (message.topic !== topic || message.offset < next) continue
+      heads.push(headOf(message))
+      next = message.offset + 1
     }
+    return heads
+  }
+
+  headsAfter(afterIndex: number, limit: number): MessageHead[] {
+    const heads = this.reader.headsAfter(afterIndex, limit)
+    if (heads.length >= limit) return heads
+    const cursor = heads.length > 0 ? heads[heads.length - 1].raftIndex : afterIndex
+    // pending is in raft index order: start at the first message after the cursor.
+    let lo = 0
+    let hi = this.pending.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (this.pending[mid].raftIndex <= cursor) lo = mid + 1
+      else hi = mid
+    }
+    for (let i = lo; i < this.pending.length && heads.length < limit; i++) heads.push(headOf(this.pending[i]))
+    return heads
+  }
+}
+
+function headOf(message: StoredMessage): MessageHead {
+  return {
+    raftIndex: message.raftIndex,
+    topic: message.topic,
+    offset: message.offset,
+    timestamp: message.timestamp,
+    bytes: Buffer.byteLength(message.topic) + Buffer.byteLength(message.body),
   }
 }

@@ -16,9 +16,11 @@ import {RaftStorage} from '../storage/raft-storage.js'
 import type {StoreWriter} from '../storage/store-writer.js'
 import type {PeerTransport} from '../transport/peer-transport.js'
 import type {PeerAddress} from '../transport/raft-transport.js'
+import {NO_RETENTION, type RetentionPolicy} from '../util/retention-spec.js'
 import {Logger, type LogFormat} from './logger.js'
 import {LoopDelayMonitor} from './loop-delay.js'
 import {MessageStore} from './message-store.js'
+import {RetentionProposer} from './retention-proposer.js'
 import {MinuteCount} from './minute-count.js'
 import type {NodeView} from './node-view.js'
 import {prometheusText} from './prometheus.js'
@@ -59,6 +61,8 @@ export interface NodeOptions {
   corsOrigins: string[]
   /** The transport and writer the node runs on; the default (TCP, the writer thread) when absent. */
   seams?: NodeSeams
+  /** The retention policy this node proposes when it leads (`--retention`); none when absent. */
+  retention?: RetentionPolicy
 }
 
 export const DEFAULT_NODE_OPTIONS = {
@@ -108,6 +112,7 @@ export class BrokerNode implements NodeView {
   private readonly loopDelay = new LoopDelayMonitor()
   /** Messages applied to the store in the last minute (the seed's messages_per_minute). */
   private readonly recentMessages = new MinuteCount()
+  private readonly retention: RetentionProposer
 
   private constructor(
     readonly options: NodeOptions,
@@ -143,6 +148,11 @@ export class BrokerNode implements NodeView {
       logger,
     )
     this.driver.on('fatal', (error: Error) => this.fail(error))
+    this.retention = new RetentionProposer(this.driver, store, options.retention ?? NO_RETENTION, logger)
+    this.driver.on('event', (event: {type: string; role?: string}) => {
+      if (event.type === 'role' && event.role === 'LEADER') this.retention.check()
+    })
+    this.retention.start()
     this.log = this.driver
     this.events = new NodeEvents(this.driver, this.limits.maxPendingBytes)
     this.publisher = new Publisher(this.log, {maxBodyBytes: options.limits.maxBodyBytes})
@@ -197,6 +207,7 @@ export class BrokerNode implements NodeView {
   /** Stops serving, settles the publishes in flight, and flushes the write queue. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      this.retention.stop()
       await this.tcp.close()
       await this.http.close()
       await this.log.close()
@@ -279,7 +290,7 @@ export class BrokerNode implements NodeView {
       data_dir: this.options.dataDir,
       raft: this.raftInfo(),
       messages: this.store.messageCount,
-      topics: this.store.topicCounts().size,
+      topics: this.store.topicBounds().size,
       subscribers: this.subscriptions.size,
       connections: this.tcp.connections,
     }
@@ -289,7 +300,7 @@ export class BrokerNode implements NodeView {
     const writer = this.writer.metrics()
     const memory = process.memoryUsage()
     const loopDelay = this.loopDelay.read()
-    const topics = this.store.topicCounts().size
+    const topics = this.store.topicBounds().size
     return {
       total_messages: this.store.messageCount,
       active_subscribers: this.subscriptions.size,
@@ -324,8 +335,8 @@ export class BrokerNode implements NodeView {
   }
 
   topics(): TopicDetail[] {
-    return [...this.store.topicCounts()]
-      .map(([topic, next]) => ({topic, messages: next, next_offset: next}))
+    return [...this.store.topicBounds()]
+      .map(([topic, b]) => ({topic, messages: b.next - b.first, next_offset: b.next, ...(b.first > 0 ? {first_offset: b.first} : {})}))
       .sort((a, b) => a.topic.localeCompare(b.topic))
   }
 
@@ -362,7 +373,7 @@ export class BrokerNode implements NodeView {
       {name: 'pad_published_total', help: 'Publishes acknowledged by this node', type: 'counter', value: this.publisher.published},
       {name: 'pad_publish_errors_total', help: 'Publishes that failed', type: 'counter', value: this.publisher.failed},
       {name: 'pad_messages_stored', help: 'Messages in the store', type: 'gauge', value: this.store.messageCount},
-      {name: 'pad_topics', help: 'Topics in the store', type: 'gauge', value: this.store.topicCounts().size},
+      {name: 'pad_topics', help: 'Topics in the store', type: 'gauge', value: this.store.topicBounds().size},
       {name: 'pad_subscribers', help: 'Open subscriptions', type: 'gauge', value: this.subscriptions.size},
       {name: 'pad_connections', help: 'Open client TCP connections', type: 'gauge', value: this.tcp.connections},
       {name: 'pad_raft_term', help: 'Current Raft term', type: 'gauge', value: status.term},

@@ -29,6 +29,16 @@ export interface SubscriptionSink {
 
 export type StartPosition = {kind: 'latest'} | {kind: 'beginning'} | {kind: 'offset'; offset: number}
 
+/**
+ * A subscription from an offset that retention trimmed on one of its topics is refused with
+ * OFFSET_TRIMMED (and the topic's first offset), not served with a silent gap. Throws.
+ */
+export function offsetTrimmedCheck(store: Pick<MessageStore, 'checkNotTrimmed'>, patterns: string[], offset: number): void {
+  const filter = new TopicFilter()
+  for (const pattern of patterns) filter.add(pattern)
+  store.checkNotTrimmed(offset, (topic) => filter.matches(topic))
+}
+
 const PAGE = 512
 /** Messages handed to the sink in one write, so a full buffer stops delivery within a slice. */
 const SLICE = 64

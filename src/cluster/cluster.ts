@@ -9,7 +9,7 @@ import {EventLog} from './events.js'
 import {clusterPaths, DEFAULT_CLUSTER, type ClusterPaths} from './layout.js'
 import type {ControlAnswers, ControlOp, RequestOf} from '../api/control.js'
 import {controlRequest, isListening} from './control.js'
-import {checkIndex, parseNodeRef, type NodeRef} from './node-args.js'
+import {checkIndex, checkRetention, parseNodeRef, type NodeRef} from './node-args.js'
 import {checkPortsFree, plannedPorts} from './ports.js'
 import {commandLine, detachedWithLog, isAlive, isOurProcess, terminate, waitForExit} from './process-util.js'
 import {
@@ -154,6 +154,8 @@ export interface UpRequest {
   electionTimeoutMs?: number
   heartbeatMs?: number
   restart?: RestartPolicy
+  /** `--retention` values for every node (util/retention-spec.ts); absent: what the cluster had. */
+  retention?: string[]
 }
 
 export class AlreadyUpError extends ClusterError {
@@ -228,6 +230,7 @@ function settleOptions(paths: ClusterPaths, request: UpRequest, saved: ClusterSt
     election_timeout_ms: request.electionTimeoutMs ?? base.election_timeout_ms,
     heartbeat_ms: request.heartbeatMs ?? base.heartbeat_ms,
     restart: request.restart ?? base.restart,
+    retention: checkRetention(request.retention ?? base.retention),
   }
   if (!Number.isInteger(options.nodes) || options.nodes < 1 || options.nodes > 15) throw badArgument(`--nodes must be from 1 to 15 (got ${options.nodes})`)
   if (options.heartbeat_ms >= options.election_timeout_ms) {

@@ -3,6 +3,7 @@
  * that says what was expected.
  */
 import type {NodeRef} from '../api/control.js'
+import {parseRetention} from '../util/retention-spec.js'
 import {badArgument} from './errors.js'
 
 /** A node as the user names it: its index, or whichever node leads right now. */
@@ -31,6 +32,21 @@ export function parseGroup(text: string, size?: number): NodeRef[] {
   const group = items.map((item) => parseNodeRef(item, size))
   if (new Set(group).size !== group.length) throw badArgument(`group "${text}" names a node twice`)
   return group
+}
+
+/** `--retention` values as `up` takes them for every node: checked here, passed on as given. */
+export function checkRetention(values: string[]): string[] {
+  try {
+    parseRetention(values)
+  } catch (error) {
+    throw badArgument((error as Error).message)
+  }
+  return values.filter((v) => v.trim() !== 'none')
+}
+
+/** The node command's flags for these `--retention` values. */
+export function retentionNodeArgs(values: string[]): string[] {
+  return values.flatMap((value) => ['--retention', value])
 }
 
 /** A percentage from 0 to 100 (`12.5` or `12.5%`), returned as a fraction of 1. */

@@ -19,6 +19,8 @@ export interface ClusterOptions {
   heartbeat_ms: number
   /** What the supervisor does when a node crashes (`up --restart`). */
   restart: RestartPolicy
+  /** Every node's `--retention` values, as given to `up` (util/retention-spec.ts); empty: no limits. */
+  retention: string[]
 }
 
 /** `exited`: killed by the supervisor or ended cleanly; `crashed`: ended by itself (exit-state.ts). */
@@ -65,6 +67,7 @@ export const DEFAULT_OPTIONS: ClusterOptions = {
   election_timeout_ms: 150,
   heartbeat_ms: 50,
   restart: DEFAULT_RESTART_POLICY,
+  retention: [],
 }
 
 export function nodeRecords(paths: ClusterPaths, options: ClusterOptions): NodeRecord[] {
@@ -96,6 +99,8 @@ export function readState(paths: ClusterPaths): ClusterState | null {
   if (state.version !== 1 || !Array.isArray(state.nodes)) throw new Error(`${paths.clusterJson} is not a cluster file this pad-cli understands`)
   // Written before --restart existed (or by hand): such a cluster never restarted its nodes.
   if (!isRestartPolicy(state.options.restart)) state.options.restart = DEFAULT_RESTART_POLICY
+  // Written before --retention existed: no limits.
+  if (!Array.isArray(state.options.retention) || !state.options.retention.every((v) => typeof v === 'string')) state.options.retention = []
   return state
 }
 

@@ -155,6 +155,7 @@ export async function startTemporaryCluster(options: TemporaryClusterOptions): P
     heartbeat_ms: options.heartbeatMs,
     // Chaos injects crashes on purpose; a restart behind its back would undo them.
     restart: 'no',
+    retention: [],
   }
   plannedPorts(clusterOptions)
   await checkPortsFree(clusterOptions)

@@ -10,6 +10,7 @@ import {fail} from '../cli/fail.js'
 import {onInterrupts} from '../cli/interrupts.js'
 import {PadCommand} from '../cli/pad-command.js'
 import {padHome} from '../util/pad-home.js'
+import {parseRetention} from '../util/retention-spec.js'
 import {parsePeers} from '../cli/peers.js'
 import {readNodeToken} from '../cli/token.js'
 import {watchProcess} from '../cluster/process-util.js'
@@ -116,6 +117,11 @@ its write queue; a second signal exits at once.`
     'token-file': Flags.string({
       description: `file holding the cluster's secret (16 characters or more, or set PAD_TOKEN): /admin endpoints require it, and members prove they know it on the Raft port; required with --peers`,
     }),
+    retention: Flags.string({
+      description: `${'what the cluster keeps, oldest messages trimmed first: max-messages=N,max-bytes=SIZE,max-age=DURATION for the whole store, topic:NAME:<limits> for one topic (sizes in bytes or KB/MB/GB, e.g. max-messages=1000000,max-bytes=1GB,max-age=24h); repeatable; none: no limits'}; the leader's flags are the cluster's policy [default: none]`,
+      multiple: true,
+      helpGroup: 'RETENTION',
+    }),
     'supervisor-pid': Flags.integer({
       description: 'stop gracefully when this process (the cluster supervisor that started the node) is gone',
       hidden: true,
@@ -147,6 +153,12 @@ its write queue; a second signal exits at once.`
     const timing = {tickMs: DEFAULT_NODE_OPTIONS.tickMs, electionTimeoutMs: flags['election-timeout'], heartbeatMs: flags.heartbeat}
     if (timing.heartbeatMs >= timing.electionTimeoutMs) this.usage('--heartbeat must be shorter than --election-timeout')
     if (timing.heartbeatMs < timing.tickMs) this.usage(`--heartbeat must be at least ${timing.tickMs}ms`)
+    let retention
+    try {
+      retention = parseRetention(flags.retention ?? [])
+    } catch (error) {
+      this.usage((error as Error).message)
+    }
     let adminToken: string | null
     try {
       adminToken = readNodeToken(flags['token-file'])
@@ -183,6 +195,7 @@ its write queue; a second signal exits at once.`
           timing,
           adminToken,
           corsOrigins,
+          retention,
         },
         logger,
       )

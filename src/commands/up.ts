@@ -63,6 +63,11 @@ the cluster, a second Ctrl-C kills it at once.`
       description: `what to do when a node crashes: ${RESTART_POLICIES.join(' or ')}; no leaves it down, on-failure starts it again with back-off [default: no, or what the cluster had]`,
       helpValue: RESTART_POLICIES.join('|'),
     }),
+    retention: Flags.string({
+      description: `${'what the cluster keeps, oldest messages trimmed first: max-messages=N,max-bytes=SIZE,max-age=DURATION for the whole store, topic:NAME:<limits> for one topic (sizes in bytes or KB/MB/GB, e.g. max-messages=1000000,max-bytes=1GB,max-age=24h); repeatable; none: no limits'} [default: none, or what the cluster had]`,
+      multiple: true,
+      helpGroup: 'RETENTION',
+    }),
     wait: durationFlag({description: 'how long to wait for the nodes and a leader (a bare number is seconds)', default: 15_000, defaultHelp: async () => '15s', unit: 's', minMs: 100}),
   }
 
@@ -78,6 +83,7 @@ the cluster, a second Ctrl-C kills it at once.`
         nodes: flags.nodes,
         ...clusterLayout(flags),
         restart: flags.restart === undefined ? undefined : parseRestartPolicy(flags.restart),
+        retention: flags.retention,
       })
     } catch (error) {
       if (error instanceof AlreadyUpError && error.status) {

@@ -34,3 +34,33 @@ export function insertMessagesOp(rows: SqlValue[][]): WriteOp {
 export function setAppliedOp(last: number): WriteOp {
   return {stmt: 'setApplied', rows: [[last]]}
 }
+
+/** Each row: topic, first offset, next offset, bytes (store-reader's TopicBounds). */
+export function setTopicsOp(rows: SqlValue[][]): WriteOp {
+  return {stmt: 'setTopic', rows}
+}
+
+/** Each row: topic, its new first offset; the rows below it go. */
+export function trimTopicsOp(rows: SqlValue[][]): WriteOp {
+  return {stmt: 'trimTopic', rows}
+}
+
+/** Each row: seq, publish id, topic, offset. */
+export function insertDedupIdsOp(rows: SqlValue[][]): WriteOp {
+  return {stmt: 'insertDedupId', rows}
+}
+
+/** The dedup window no longer holds the ids up to `seq`. */
+export function forgetDedupIdsOp(seq: number): WriteOp {
+  return {stmt: 'forgetDedupIds', rows: [[seq]]}
+}
+
+/** The retention policy applied, as retention-spec's policyText. */
+export function setRetentionPolicyOp(text: string): WriteOp {
+  return {stmt: 'setRetentionPolicy', rows: [[text]]}
+}
+
+/** One small step of giving free pages back to the file system. */
+export function incrementalVacuumOp(): WriteOp {
+  return {stmt: 'incrementalVacuum', rows: [[]]}
+}

@@ -1,6 +1,7 @@
 /**
  * The node database: the Raft log and hard state, and the state machine (messages with
- * their per-topic offsets, and how far the log has been applied).
+ * their per-topic offsets, each topic's bounds, the dedup window, the retention policy, and how
+ * far the log has been applied).
  *
  * Migration i brings `PRAGMA user_version` from i to i+1; append, never edit.
  */
@@ -43,6 +44,36 @@ export const MIGRATIONS: string[] = [
   `
   CREATE INDEX messages_topic_raft_index ON messages (topic, raft_index);
   `,
+  // Retention trims messages, so what the state machine must remember can no longer be read off
+  // the messages that remain: a topic's next offset, its first (everything below is trimmed),
+  // its bytes; the dedup window (the last N publish ids in log order, trimmed or not); and the
+  // policy. Filled from the messages there are; the pub_id index served no read.
+  `
+  CREATE TABLE topics (
+    topic        TEXT PRIMARY KEY,
+    first_offset INTEGER NOT NULL,
+    next_offset  INTEGER NOT NULL,
+    -- topic plus body of the messages kept, UTF-8
+    bytes        INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  INSERT INTO topics (topic, first_offset, next_offset, bytes)
+    SELECT topic, MIN("offset"), MAX("offset") + 1, SUM(length(CAST(topic AS BLOB)) + length(CAST(body AS BLOB)))
+    FROM messages GROUP BY topic;
+  -- seq counts the ids remembered, in log order; the window is the rows with the highest seq.
+  CREATE TABLE dedup_ids (
+    seq      INTEGER PRIMARY KEY,
+    pub_id   TEXT NOT NULL,
+    topic    TEXT NOT NULL,
+    "offset" INTEGER NOT NULL
+  );
+  INSERT INTO dedup_ids (seq, pub_id, topic, "offset")
+    SELECT ROW_NUMBER() OVER (ORDER BY raft_index), pub_id, topic, "offset" FROM messages WHERE pub_id IS NOT NULL;
+  CREATE TABLE retention_policy (
+    id     INTEGER PRIMARY KEY CHECK (id = 1),
+    policy TEXT NOT NULL
+  );
+  DROP INDEX messages_pub_id;
+  `,
 ]
 
 /**
@@ -50,10 +81,13 @@ export const MIGRATIONS: string[] = [
  * installing one replaces their contents in one transaction. A table that holds state the
  * broker rebuilds on restart (MessageStore.reload) belongs here; the Raft log and hard state do not.
  */
-export const STATE_TABLES = ['messages'] as const
+export const STATE_TABLES = ['messages', 'topics', 'dedup_ids', 'retention_policy'] as const
 
 /** Entry types as stored in raft_log.type. */
 export const ENTRY_TYPE_CODE = {normal: 0, noop: 1} as const
+
+/** Pages one incremental_vacuum step frees at most: small, so it never holds the writer long. */
+export const VACUUM_STEP_PAGES = 256
 
 export const STATEMENTS = {
   appendEntry: 'INSERT OR REPLACE INTO raft_log (idx, term, type, data) VALUES (?, ?, ?, ?)',
@@ -62,6 +96,14 @@ export const STATEMENTS = {
   insertMessage:
     'INSERT INTO messages (raft_index, topic, "offset", format, body, timestamp, pub_id) VALUES (?, ?, ?, ?, ?, ?, ?)',
   setApplied: 'INSERT OR REPLACE INTO applied (id, last_index) VALUES (1, ?)',
+  setTopic: 'INSERT OR REPLACE INTO topics (topic, first_offset, next_offset, bytes) VALUES (?, ?, ?, ?)',
+  /** Retention trims a topic from its oldest message: every row below its new first offset. */
+  trimTopic: 'DELETE FROM messages WHERE topic = ? AND "offset" < ?',
+  insertDedupId: 'INSERT INTO dedup_ids (seq, pub_id, topic, "offset") VALUES (?, ?, ?, ?)',
+  forgetDedupIds: 'DELETE FROM dedup_ids WHERE seq <= ?',
+  setRetentionPolicy: 'INSERT OR REPLACE INTO retention_policy (id, policy) VALUES (1, ?)',
+  /** Gives back a few free pages to the file system (a database made with auto_vacuum = INCREMENTAL). */
+  incrementalVacuum: `PRAGMA incremental_vacuum(${VACUUM_STEP_PAGES})`,
 } as const
 
 export type StatementName = keyof typeof STATEMENTS

@@ -63,6 +63,11 @@ interface PreparedStatement {
   one: Database.Statement
   /** The same INSERT with ROWS_PER_MULTI_INSERT value lists, or null for other statements. */
   many: Database.Statement | null
+  /**
+   * A PRAGMA's text, run whole by exec: PRAGMA incremental_vacuum yields once per page freed,
+   * and a prepared statement's run() takes only the first step.
+   */
+  pragma: string | null
 }
 
 /**
@@ -107,7 +112,7 @@ export class SqlBatchRunner {
           // Too many parameters for SQLite, or a form the pattern misjudged: one row at a time.
         }
       }
-      this.statements.set(name, {one, many})
+      this.statements.set(name, {one, many, pragma: /^\s*PRAGMA\b/i.test(sql) ? sql : null})
     }
     this.begin = db.prepare('BEGIN IMMEDIATE')
     this.commit = db.prepare('COMMIT')
@@ -188,7 +193,8 @@ export class SqlBatchRunner {
           }
         }
         try {
-          stmt.one.run(rows[r])
+          if (stmt.pragma !== null) this.db.exec(stmt.pragma)
+          else stmt.one.run(rows[r])
         } catch (error) {
           throw new RequestFailure(error, name, o, r)
         }

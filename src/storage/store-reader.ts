@@ -50,6 +50,26 @@ const toMessage = (row: MessageRow): StoredMessage => ({
 
 const MESSAGE_COLUMNS = 'raft_index, topic, "offset", format, body, timestamp, pub_id'
 
+/** A topic's state: offsets below `first` are trimmed, `next` is the next one to assign. */
+export interface TopicBounds {
+  first: number
+  next: number
+  /** Topic plus body bytes (UTF-8) of the messages kept. */
+  bytes: number
+}
+
+/** What retention needs of a stored message to decide whether it goes: not its body. */
+export interface MessageHead {
+  raftIndex: number
+  topic: string
+  offset: number
+  timestamp: number
+  /** Topic plus body, UTF-8. */
+  bytes: number
+}
+
+const HEAD_COLUMNS = 'raft_index AS raftIndex, topic, "offset", timestamp, length(CAST(topic AS BLOB)) + length(CAST(body AS BLOB)) AS bytes'
+
 export interface MessageQuery {
   topic?: string
   /** With a topic: the first offset; without: the first raft index. */
@@ -74,10 +94,13 @@ export class StoreReader {
       termRuns: db.prepare(
         'SELECT idx AS start, term FROM (SELECT idx, term, LAG(term) OVER (ORDER BY idx) AS previous FROM raft_log) WHERE previous IS NULL OR previous <> term ORDER BY idx',
       ),
-      nextOffsets: db.prepare('SELECT topic, MAX("offset") + 1 AS next FROM messages GROUP BY topic'),
-      recentIds: db.prepare(
-        'SELECT pub_id, topic, "offset" FROM messages WHERE pub_id IS NOT NULL ORDER BY raft_index DESC LIMIT ?',
-      ),
+      topics: db.prepare('SELECT topic, first_offset AS first, next_offset AS next, bytes FROM topics'),
+      recentIds: db.prepare('SELECT seq, pub_id, topic, "offset" FROM dedup_ids ORDER BY seq DESC LIMIT ?'),
+      policy: db.prepare('SELECT policy FROM retention_policy WHERE id = 1').pluck(),
+      topicHeads: db.prepare(`SELECT ${HEAD_COLUMNS} FROM messages WHERE topic = ? AND "offset" >= ? ORDER BY "offset" LIMIT ?`),
+      headsAfter: db.prepare(`SELECT ${HEAD_COLUMNS} FROM messages WHERE raft_index > ? ORDER BY raft_index LIMIT ?`),
+      freePages: db.prepare('PRAGMA freelist_count').pluck(),
+      autoVacuum: db.prepare('PRAGMA auto_vacuum').pluck(),
       after: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE raft_index > ? ORDER BY raft_index LIMIT ?`),
       topicAfter: db.prepare(
         `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE topic = ? AND raft_index > ? ORDER BY raft_index LIMIT ?`,
@@ -119,15 +142,41 @@ export class StoreReader {
     return this.statements.termRuns.all() as {start: number; term: number}[]
   }
 
-  nextOffsets(): Map<string, number> {
-    const rows = this.statements.nextOffsets.all() as {topic: string; next: number}[]
-    return new Map(rows.map((r) => [r.topic, r.next]))
+  /** Every topic the state machine has seen, trimmed empty or not. */
+  topicBounds(): Map<string, TopicBounds> {
+    const rows = this.statements.topics.all() as ({topic: string} & TopicBounds)[]
+    return new Map(rows.map((r) => [r.topic, {first: r.first, next: r.next, bytes: r.bytes}]))
   }
 
   /** The most recent `limit` dedup ids, oldest first, so they can be replayed into a window. */
-  recentPublishIds(limit: number): {id: string; topic: string; offset: number}[] {
-    const rows = this.statements.recentIds.all(limit) as {pub_id: string; topic: string; offset: number}[]
-    return rows.reverse().map((r) => ({id: r.pub_id, topic: r.topic, offset: r.offset}))
+  recentPublishIds(limit: number): {seq: number; id: string; topic: string; offset: number}[] {
+    const rows = this.statements.recentIds.all(limit) as {seq: number; pub_id: string; topic: string; offset: number}[]
+    return rows.reverse().map((r) => ({seq: r.seq, id: r.pub_id, topic: r.topic, offset: r.offset}))
+  }
+
+  /** The retention policy applied, as stored (policyText's form), or null if none ever was. */
+  retentionPolicy(): string | null {
+    return (this.statements.policy.get() as string | undefined) ?? null
+  }
+
+  /** The oldest `limit` stored messages of `topic` from offset `from` on. */
+  topicHeads(topic: string, from: number, limit: number): MessageHead[] {
+    return this.statements.topicHeads.all(topic, from, limit) as MessageHead[]
+  }
+
+  /** The oldest `limit` stored messages committed after raft index `afterIndex`, all topics. */
+  headsAfter(afterIndex: number, limit: number): MessageHead[] {
+    return this.statements.headsAfter.all(afterIndex, limit) as MessageHead[]
+  }
+
+  /** Pages on the database's free list: what an incremental vacuum could give back. */
+  freePages(): number {
+    return this.statements.freePages.get() as number
+  }
+
+  /** Whether the database was made with auto_vacuum = INCREMENTAL (older ones were not). */
+  vacuumsIncrementally(): boolean {
+    return this.statements.autoVacuum.get() === 2
   }
 
   /** Messages committed after raft index `afterIndex`, in commit order; one topic if given. */

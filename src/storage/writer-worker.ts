@@ -87,6 +87,9 @@ function openDatabase(config: WorkerConfig): Database.Database {
   let db: Database.Database | undefined
   try {
     db = new Database(config.path)
+    // Before anything else: it only takes on a database with no table yet (and not after WAL), so
+    // a new database gives back the pages that retention frees, and an older one keeps them for reuse.
+    db.pragma('auto_vacuum = INCREMENTAL')
     const mode = db.pragma('journal_mode = WAL', {simple: true})
     if (mode !== 'wal') throw new Error(`journal_mode is "${String(mode)}", WAL could not be enabled`)
     db.pragma('synchronous = FULL')

@@ -109,15 +109,15 @@ describe('MessageStore: the state machine', () => {
     const now = Date.now()
     expect(store.takeWritesDue(now)).to.equal(null)
     const late = store.takeWritesDue(now + 10)!
-    expect(late.ops.map((op) => [op.stmt, op.rows.length])).to.deep.equal([['insertMessage', 1], ['setApplied', 1]])
+    expect(late.ops.map((op) => [op.stmt, op.rows.length])).to.deep.equal([['insertMessage', 1], ['setTopic', 1], ['setApplied', 1]])
     expect(store.takeWritesDue(now + 1000)).to.equal(null)
 
     store.apply(Array.from({length: 31}, (_, i) => publish(2 + i, 'a', `m${i}`)))
     expect(store.takeWritesDue(Date.now())).to.equal(null)
     store.apply([publish(33, 'a', 'last')])
     const full = store.takeWritesDue(Date.now())!
-    expect(full.ops[0].rows.length).to.equal(32)
-    expect(full.ops[1].rows).to.deep.equal([[33]])
+    expect(full.ops.map((op) => [op.stmt, op.rows.length])).to.deep.equal([['insertMessage', 32], ['setTopic', 1], ['setApplied', 1]])
+    expect(full.ops[2].rows).to.deep.equal([[33]])
     for (const taken of [late, full]) {
       await writer.write(taken.ops)
       taken.written(null)

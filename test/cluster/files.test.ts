@@ -113,6 +113,21 @@ describe('cluster folder, ports and processes', () => {
     expect(readState(paths)!.options.restart).to.equal('no')
   })
 
+  it('keeps --retention in cluster.json, and reads a file from before --retention (or a hand-edited one) as no limits', () => {
+    const paths = clusterPaths('default', home)
+    ensureClusterDir(paths)
+    const now = new Date().toISOString()
+    const options = {...DEFAULT_OPTIONS, retention: ['max-messages=100', 'topic:a:max-age=1h']}
+    writeState(paths, {version: 1, name: 'default', created_at: now, updated_at: now, options, supervisor: null, nodes: nodeRecords(paths, options)})
+    expect(readState(paths)!.options.retention).to.deep.equal(['max-messages=100', 'topic:a:max-age=1h'])
+    for (const edit of [undefined, 'max-messages=1', [1, 2]]) {
+      const old = JSON.parse(fs.readFileSync(paths.clusterJson, 'utf8')) as {options: Record<string, unknown>}
+      old.options.retention = edit
+      fs.writeFileSync(paths.clusterJson, JSON.stringify(old))
+      expect(readState(paths)!.options.retention).to.deep.equal([])
+    }
+  })
+
   it('plans node i on base+i and refuses overlapping or out-of-range ports', () => {
     const uses = plannedPorts({...DEFAULT_OPTIONS, nodes: 2})
     expect(uses.map((u) => `${u.kind}:${u.port}`)).to.deep.equal(['TCP:5000', 'TCP:5001', 'HTTP:8080', 'HTTP:8081', 'Raft:6000', 'Raft:6001'])

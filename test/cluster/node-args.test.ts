@@ -1,6 +1,6 @@
 import {expect} from 'chai'
 import {ClusterError} from '../../src/cluster/errors.js'
-import {checkIndex, parseGroup, parseNodeRef, parsePercent} from '../../src/cluster/node-args.js'
+import {checkIndex, checkRetention, parseGroup, parseNodeRef, parsePercent, retentionNodeArgs} from '../../src/cluster/node-args.js'
 
 function refusal(fn: () => unknown): string {
   try {
@@ -47,5 +47,14 @@ describe('cluster arguments', () => {
     expect(parsePercent('0')).to.equal(0)
     expect(parsePercent('100')).to.equal(1)
     for (const bad of ['101', '-5', 'ten', '', '5%%']) expect(refusal(() => parsePercent(bad))).to.match(/is not a percentage: give a number from 0 to 100/)
+  })
+
+  it('--retention of up is checked once and passed to every node as given', () => {
+    const values = ['max-messages=100,max-age=1h', 'topic:orders:max-bytes=1MB']
+    expect(checkRetention(values)).to.deep.equal(values)
+    expect(retentionNodeArgs(values)).to.deep.equal(['--retention', 'max-messages=100,max-age=1h', '--retention', 'topic:orders:max-bytes=1MB'])
+    expect(checkRetention(['none'])).to.deep.equal([])
+    expect(refusal(() => checkRetention(['max-bytes=lots']))).to.match(/^--retention "max-bytes=lots": max-bytes must be a size/)
+    expect(refusal(() => checkRetention(['topic:x']))).to.match(/write topic:<name>:<limits>/)
   })
 })

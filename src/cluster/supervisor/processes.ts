@@ -20,6 +20,7 @@ import {afterCrash} from '../restart-policy.js'
 import {tailLines} from '../tail.js'
 import type {SupervisorCore} from './core.js'
 import {EMPTY_VIEW, hasProcess, type NodeHandle} from './node-handle.js'
+import {retentionNodeArgs} from '../node-args.js'
 
 /**
  * Node's flags for a broker node, before the caller's own (which may override them). A node
@@ -191,6 +192,7 @@ export class NodeProcesses {
       '--cluster', core.state.name,
       '--election-timeout', `${o.election_timeout_ms}ms`,
       '--heartbeat', `${o.heartbeat_ms}ms`,
+      ...retentionNodeArgs(o.retention),
       '--token-file', core.paths.token,
       '--supervisor-pid', String(process.pid),
     ]
