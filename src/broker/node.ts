@@ -8,6 +8,7 @@ import type {ClusterInfo, HealthInfo, RaftInfo, StatsInfo, StatusInfo, Subscribe
 import {DEFAULT_INLINE_SLOW_MS, INLINE_BACKOFF_MS} from '../storage/database-writer.js'
 import {MIGRATIONS, STATEMENTS} from '../storage/schema.js'
 import {StoreReader} from '../storage/store-reader.js'
+import {databaseDiskBytes} from '../storage/disk-usage.js'
 import {prepareDataDir} from './data-dir.js'
 import {HttpApi} from './http-api.js'
 import {maxLineBytes, type NodeLimits} from './limits.js'
@@ -240,7 +241,17 @@ export class BrokerNode implements NodeView {
       node_index: this.self,
       pre_candidate: this.driver.isPreCandidate,
       elections_won: this.driver.elections,
+      snapshot_index: status.snapshotIndex,
+      snapshot_term: status.snapshotTerm,
+      snapshots_sent: this.driver.snapshotsSent,
+      snapshots_installed: this.driver.snapshotsInstalled,
+      disk_bytes: this.diskBytes(),
     }
+  }
+
+  /** Bytes of the node database on disk (node.db and its -wal and -shm). */
+  diskBytes(): number {
+    return databaseDiskBytes(path.join(this.options.dataDir, 'node.db'))
   }
 
   /** The members as this node knows them; ports are known once a member has connected. */
@@ -370,6 +381,12 @@ export class BrokerNode implements NodeView {
       {name: 'pad_raft_commit_index', help: 'Raft commit index', type: 'gauge', value: status.commitIndex},
       {name: 'pad_raft_last_applied', help: 'Last applied Raft index', type: 'gauge', value: status.lastApplied},
       {name: 'pad_raft_log_last_index', help: 'Last Raft log index', type: 'gauge', value: status.lastIndex},
+      {name: 'pad_raft_log_first_index', help: 'First Raft log index still stored (the log is compacted below)', type: 'gauge', value: status.firstIndex},
+      {name: 'pad_raft_snapshot_index', help: 'Compaction point: last index covered by the snapshot', type: 'gauge', value: status.snapshotIndex},
+      {name: 'pad_raft_snapshot_term', help: 'Term of the compaction point', type: 'gauge', value: status.snapshotTerm},
+      {name: 'pad_raft_snapshots_sent_total', help: 'Snapshots streamed to followers to the end', type: 'counter', value: this.driver.snapshotsSent},
+      {name: 'pad_raft_snapshots_installed_total', help: 'Snapshots received from a leader and installed', type: 'counter', value: this.driver.snapshotsInstalled},
+      {name: 'pad_disk_bytes', help: 'Node database size on disk (main file, WAL and shared memory)', type: 'gauge', value: this.diskBytes()},
       {name: 'pad_write_queue_depth', help: 'Requests waiting for the writer', type: 'gauge', value: writer.queueDepth},
       {name: 'pad_write_batches_total', help: 'Transactions committed by the writer', type: 'counter', value: writer.batches},
       {name: 'pad_write_requests_total', help: 'Requests written by the writer', type: 'counter', value: writer.requests},

@@ -102,6 +102,9 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
   /** What messageBoundsError checks against; one object, updated in place, so a step allocates nothing for it. */
   private readonly bounds: BoundsContext
   elections = 0
+  /** Snapshots streamed to a follower to the end, and snapshots received and installed. */
+  snapshotsSent = 0
+  snapshotsInstalled = 0
 
   constructor(
     private readonly options: RaftDriverOptions,
@@ -236,6 +239,8 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
       lastApplied: this.store.appliedIndex,
       firstIndex: s.firstIndex,
       lastIndex: s.lastIndex,
+      snapshotIndex: s.snapshotIndex,
+      snapshotTerm: s.snapshotTerm,
       clusterSize: this.options.clusterSize,
     }
   }
