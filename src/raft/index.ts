@@ -1,7 +1,7 @@
 // The public face of the Raft core. Everything a driver, a transport or a test needs is
 // re-exported from here; the modules behind it are free to change shape.
 export {Raft} from './raft.js'
-export {MemoryStorage} from './memory-storage.js'
+export {MemoryStorage, SnapshotOutOfDateError} from './memory-storage.js'
 export {CompactedError, SnapshotTemporarilyUnavailableError, UnavailableError} from './types.js'
 export type {
   Entry,

@@ -11,8 +11,16 @@
 // leader overwrites our uncommitted suffix, `offset` can drop below the storage's lastIndex:
 // storage then still holds the stale entries, but this view hides them, and the next Ready
 // tells the driver to truncate.
+//
+// A snapshot received from the leader (restore) is unstable too, like etcd's unstable.snapshot:
+// until the driver has installed it durably, it stands in front of an empty unstable log,
+//
+//   pending snapshot:  [snapshot.index (term only)]
+//   unstable:                                      [offset = snapshot.index + 1 ... lastIndex]
+//
+// and the storage's old log is hidden entirely (none of it counts as ours any more).
 import {limitSize} from './memory-storage.js'
-import {UnavailableError, type Entry, type Storage} from './types.js'
+import {CompactedError, UnavailableError, type Entry, type Snapshot, type Storage} from './types.js'
 
 export class RaftLog {
   readonly storage: Storage
@@ -28,6 +36,10 @@ export class RaftLog {
   applied: number
   /** Set by maybeAppend: the first index of our log it replaced (0 if it only appended). */
   truncatedAt = 0
+  /** A snapshot from the leader that the driver has not yet installed durably (null: none). */
+  private pendingSnapshot: Snapshot | null = null
+  /** The pending snapshot was handed to the driver in the outstanding Ready. */
+  private snapshotInProgress = false
 
   constructor(storage: Storage, committed: number, applied: number | undefined) {
     this.storage = storage
@@ -46,6 +58,7 @@ export class RaftLog {
   }
 
   firstIndex(): number {
+    if (this.pendingSnapshot !== null) return this.pendingSnapshot.index + 1
     return this.storage.firstIndex()
   }
 
@@ -53,9 +66,10 @@ export class RaftLog {
     return this.offset - 1 + this.unstable.length
   }
 
-  /** Highest index such that the whole log up to it is durable and current. */
+  /** Highest index such that the whole log up to it is durable and current. While a snapshot is
+   * not yet installed, none of it is: the durable log is the old one the snapshot replaces. */
   persistedIndex(): number {
-    return this.offset - 1
+    return this.pendingSnapshot === null ? this.offset - 1 : 0
   }
 
   /** The term of the entry at `index`; throws CompactedError / UnavailableError out of range. */
@@ -65,12 +79,17 @@ export class RaftLog {
       if (j < this.unstable.length) return this.unstable[j].term
       throw new UnavailableError(index, this.lastIndex())
     }
+    const snap = this.pendingSnapshot
+    if (snap !== null) {
+      if (index === snap.index) return snap.term
+      throw new CompactedError(index, snap.index + 1)
+    }
     return this.storage.term(index)
   }
 
   /** The term at `index`, or null when compacted or past the end (no exceptions). */
   termOrNull(index: number): number | null {
-    if (index > this.lastIndex() || index < this.storage.firstIndex() - 1) return null
+    if (index > this.lastIndex() || index < this.firstIndex() - 1) return null
     return this.term(index)
   }
 
@@ -161,6 +180,7 @@ export class RaftLog {
   slice(lo: number, hi: number, maxBytes: number): Entry[] {
     if (lo >= hi) return []
     if (hi > this.lastIndex() + 1) throw new UnavailableError(hi - 1, this.lastIndex())
+    if (this.pendingSnapshot !== null && lo <= this.pendingSnapshot.index) throw new CompactedError(lo, this.pendingSnapshot.index + 1)
     if (lo >= this.offset) return limitSize(this.unstable, lo - this.offset, hi - this.offset, maxBytes)
     const stableHi = Math.min(hi, this.offset)
     const stable = this.storage.entries(lo, stableHi, maxBytes)
@@ -178,6 +198,25 @@ export class RaftLog {
     return stable.concat(this.unstable.slice(0, end))
   }
 
+  /**
+   * Replaces the whole log with a snapshot from the leader (§7): the log becomes empty after it
+   * and everything up to it is committed. The caller has checked that it is newer than our commit
+   * index. It stays pending (hidden storage, nothing applied from storage) until stableSnapshotTo.
+   */
+  restore(snapshot: Snapshot): void {
+    this.committed = snapshot.index
+    this.pendingSnapshot = snapshot
+    this.snapshotInProgress = false
+    this.unstable = []
+    this.offset = snapshot.index + 1
+    this.inProgress = snapshot.index
+  }
+
+  /** The snapshot a leader sends to a follower that needs compacted entries. */
+  snapshot(): Snapshot {
+    return this.pendingSnapshot ?? this.storage.snapshot()
+  }
+
   commitTo(index: number): void {
     if (index <= this.committed) return
     if (index > this.lastIndex()) {
@@ -190,6 +229,27 @@ export class RaftLog {
 
   hasUnstableToHandOut(): boolean {
     return this.lastIndex() > this.inProgress
+  }
+
+  hasSnapshotToHandOut(): boolean {
+    return this.pendingSnapshot !== null && !this.snapshotInProgress
+  }
+
+  /** The pending snapshot if it was not handed out yet; marks it handed out. */
+  takeSnapshot(): Snapshot | undefined {
+    if (!this.hasSnapshotToHandOut()) return undefined
+    this.snapshotInProgress = true
+    return this.pendingSnapshot as Snapshot
+  }
+
+  /** The driver installed the snapshot at `index` durably: storage holds it from now on, and the
+   * state machine is at `index`. A newer snapshot restored meanwhile stays pending. */
+  stableSnapshotTo(index: number): void {
+    if (this.pendingSnapshot !== null && this.pendingSnapshot.index === index) {
+      this.pendingSnapshot = null
+      this.snapshotInProgress = false
+    }
+    this.appliedTo(index)
   }
 
   /** The unstable entries not yet handed to the driver; marks them handed out. */
@@ -205,9 +265,12 @@ export class RaftLog {
    * The driver persisted `handed` (a Ready's entries): drop from the unstable log every entry up to
    * the last handed entry that is still ours. One that was overwritten meanwhile by a new leader
    * is not ours: it (and everything after it) stays unstable and goes out in the next Ready, whose
-   * first index tells the driver to truncate the stale entries it just wrote.
+   * first index tells the driver to truncate the stale entries it just wrote. Call after
+   * stableSnapshotTo when the Ready also carried a snapshot.
    */
   stableTo(handed: readonly Entry[]): void {
+    // Written before a snapshot we restored since: installing it replaces them.
+    if (this.pendingSnapshot !== null) return
     for (let k = handed.length - 1; k >= 0; k--) {
       const e = handed[k]
       if (e.index < this.offset) return
@@ -227,13 +290,14 @@ export class RaftLog {
   }
 
   hasCommittedToApply(): boolean {
-    return this.applicableIndex() > this.applied
+    return this.pendingSnapshot === null && this.applicableIndex() > this.applied
   }
 
-  /** Committed, durable entries after `applied`, at most maxBytes of data (at least one). */
+  /** Committed, durable entries after `applied`, at most maxBytes of data (at least one). None
+   * while a snapshot is pending: the state machine is about to be replaced. */
   committedToApply(maxBytes: number): Entry[] {
+    if (!this.hasCommittedToApply()) return []
     const hi = this.applicableIndex()
-    if (hi <= this.applied) return []
     // All of them are below `offset`, so they come from storage.
     return this.storage.entries(this.applied + 1, hi + 1, maxBytes)
   }

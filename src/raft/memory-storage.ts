@@ -1,7 +1,21 @@
 // An in-memory Storage: the stable log of tests, the simulation and the benchmark.
 // It plays the part of the driver's SQLite log, so it also has the write side
-// (append, setHardState, compact) that the core itself never calls.
-import {CompactedError, UnavailableError, type Entry, type HardState, type Snapshot, type Storage} from './types.js'
+// (append, setHardState, applySnapshot, createSnapshot, compact) that the core itself never calls.
+//
+// The compaction rule: compact(index) only up to the latest snapshot (createSnapshot or
+// applySnapshot), never past it. Entries past the snapshot are the only record of those
+// indexes: a follower that needed them could never be caught up, neither from the log nor from
+// the snapshot. (The state machine makes a snapshot only of what it applied, so this also keeps
+// compaction to applied, hence committed, entries.)
+import {CompactedError, UnavailableError, type Entry, type HardState, type NodeId, type Snapshot, type Storage} from './types.js'
+
+/** A snapshot not newer than the one storage holds (etcd's ErrSnapOutOfDate). */
+export class SnapshotOutOfDateError extends Error {
+  constructor(index: number, current: number) {
+    super(`raft storage: snapshot at index ${index} is out of date (storage holds one at index ${current})`)
+    this.name = 'SnapshotOutOfDateError'
+  }
+}
 
 export class MemoryStorage implements Storage {
   private hardState: HardState = {term: 0, vote: null, commit: 0}
@@ -9,10 +23,34 @@ export class MemoryStorage implements Storage {
    * and term matter. Keeping it makes term(firstIndex-1) and every offset computation uniform. */
   private ents: Entry[] = [{index: 0, term: 0, type: 'noop', data: new Uint8Array(0)}]
 
-  /** The snapshot the log starts after (index 0: none). Set by compact() and applySnapshot(). */
+  /** The latest snapshot (index 0: none). Set by createSnapshot() and applySnapshot(); the log
+   * never starts after it (firstIndex() - 1 <= snap.index). */
   private snap: Snapshot = {index: 0, term: 0, peers: []}
 
   snapshot(): Snapshot {
+    return this.snap
+  }
+
+  /**
+   * Installs a snapshot received from the leader: it replaces the whole log (the log starts right
+   * after it). Refuses one not newer than the snapshot held (SnapshotOutOfDateError). The hard
+   * state is left alone: the Ready carrying the snapshot also carries the new commit index.
+   */
+  applySnapshot(snapshot: Snapshot): void {
+    if (snapshot.index <= this.snap.index) throw new SnapshotOutOfDateError(snapshot.index, this.snap.index)
+    this.snap = snapshot
+    this.ents = [{index: snapshot.index, term: snapshot.term, type: 'noop', data: new Uint8Array(0)}]
+  }
+
+  /**
+   * Records the state machine's snapshot at `index` (which it has applied, so it is stored here),
+   * with the voting members and the state machine's serialized state. The log is untouched:
+   * compact() afterwards, up to `index`. Refuses an index not newer than the snapshot held.
+   */
+  createSnapshot(index: number, peers: readonly NodeId[], data: Uint8Array): Snapshot {
+    if (index <= this.snap.index) throw new SnapshotOutOfDateError(index, this.snap.index)
+    if (index > this.lastIndex()) throw new UnavailableError(index, this.lastIndex())
+    this.snap = {index, term: this.term(index), peers: [...peers], data}
     return this.snap
   }
 
@@ -64,10 +102,14 @@ export class MemoryStorage implements Storage {
     for (let i = from; i < entries.length; i++) this.ents.push(entries[i])
   }
 
-  /** Discards entries up to and including `index` (which must be available), keeping its term. */
+  /** Discards entries up to and including `index`, keeping its term. `index` must be covered by
+   * the latest snapshot (see the compaction rule above). */
   compact(index: number): void {
     const offset = this.ents[0].index
     if (index <= offset) return
+    if (index > this.snap.index) {
+      throw new RangeError(`MemoryStorage.compact: index ${index} is past the latest snapshot (${this.snap.index}): make a snapshot first`)
+    }
     if (index > this.lastIndex()) throw new UnavailableError(index, this.lastIndex())
     const dummy: Entry = {index, term: this.ents[index - offset].term, type: 'noop', data: new Uint8Array(0)}
     this.ents = [dummy, ...this.ents.slice(index - offset + 1)]

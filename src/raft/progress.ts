@@ -1,5 +1,5 @@
 // What a leader knows about one follower's log, and how it paces appends to it
-// (etcd's tracker.Progress). Two states:
+// (etcd's tracker.Progress). Three states:
 //
 //  - probe: we do not know where the follower's log matches ours. Send one append at `next`,
 //    then wait (paused) for its answer or a heartbeat response before sending another. A
@@ -7,8 +7,9 @@
 //  - replicate: the last append matched, so stream: send entries from `next` optimistically,
 //    advance `next` past them at once, and keep up to maxInflight un-acknowledged messages in
 //    flight. Any rejection drops back to probe at match + 1.
-//
-// Snapshots will add a third state; nothing here assumes there are only two.
+//  - snapshot: the follower needs entries we compacted, so we sent it a snapshot (at
+//    pendingSnapshot) and send nothing else until it answers past the snapshot or the driver
+//    reports the stream's outcome (Raft.reportSnapshot).
 import type {ProgressStatus} from './types.js'
 
 /** A ring buffer of the last index of each in-flight append message, oldest first. */
@@ -53,7 +54,9 @@ export class Progress {
   match = 0
   /** Next index to send. match < next always. */
   next = 1
-  state: 'probe' | 'replicate' = 'probe'
+  state: 'probe' | 'replicate' | 'snapshot' = 'probe'
+  /** In state snapshot: the index of the snapshot sent; 0 otherwise. */
+  pendingSnapshot = 0
   /** Probe state: an append was sent and is unanswered, so do not send another. */
   probeSent = false
   /** The leader's tick count when it last heard from this follower (for CheckQuorum). */
@@ -68,19 +71,39 @@ export class Progress {
   }
 
   isPaused(): boolean {
-    return this.state === 'probe' ? this.probeSent : this.inflights.full()
+    switch (this.state) {
+      case 'probe':
+        return this.probeSent
+      case 'replicate':
+        return this.inflights.full()
+      case 'snapshot':
+        return true
+    }
   }
 
+  /** Back to probing at match + 1; after a snapshot that arrived (pendingSnapshot still set),
+   * right after the snapshot instead. */
   becomeProbe(): void {
-    this.state = 'probe'
-    this.next = this.match + 1
-    this.probeSent = false
-    this.inflights.reset()
+    const after = this.state === 'snapshot' ? this.pendingSnapshot + 1 : 0
+    this.reset('probe')
+    this.next = Math.max(this.match + 1, after)
   }
 
   becomeReplicate(): void {
-    this.state = 'replicate'
+    this.reset('replicate')
     this.next = this.match + 1
+  }
+
+  /** Sent a snapshot at `index`: wait for the follower to install it. */
+  becomeSnapshot(index: number): void {
+    this.reset('snapshot')
+    this.pendingSnapshot = index
+    this.next = index + 1
+  }
+
+  private reset(state: Progress['state']): void {
+    this.state = state
+    this.pendingSnapshot = 0
     this.probeSent = false
     this.inflights.reset()
   }
@@ -114,6 +137,8 @@ export class Progress {
    * the follower's hint. Returns false when the rejection is stale (answers an older message).
    */
   maybeDecrTo(rejected: number, matchHint: number): boolean {
+    // Answers an append sent before the snapshot: the follower answers the snapshot itself.
+    if (this.state === 'snapshot') return false
     if (this.state === 'replicate') {
       // Stale: we already know the log matches there.
       if (rejected <= this.match) return false
@@ -129,6 +154,8 @@ export class Progress {
   }
 
   status(recentActive: boolean): ProgressStatus {
-    return {match: this.match, next: this.next, state: this.state, inflight: this.inflights.count, recentActive}
+    const st: ProgressStatus = {match: this.match, next: this.next, state: this.state, inflight: this.inflights.count, recentActive}
+    if (this.state === 'snapshot') st.pendingSnapshot = this.pendingSnapshot
+    return st
   }
 }

@@ -10,12 +10,14 @@
 //   then:
 //     while (raft.hasReady()) {              // false while a Ready is outstanding
 //       const rd = raft.ready()
-//       send(rd.messages)                    // safe before anything is durable
+//       send(rd.messages)                    // safe before anything is durable ('snap': stream it)
+//       if (rd.snapshot) await install(rd.snapshot)   // state machine and log replaced, durably
 //       await persist(rd.entries, rd.hardState)   // one transaction; truncate at entries[0].index
 //       send(rd.persistedMessages)           // votes and acks: only once durable
 //       apply(rd.committed)
 //       raft.advance(rd)
 //     }
+//   when a snapshot stream to a follower ends: raft.reportSnapshot(to, ok)
 //
 // While a Ready is being persisted the core keeps working: new entries stay in its unstable
 // log, and takeMessages() may be called at any time to send the leader's new appends without
@@ -33,6 +35,7 @@ import {Progress} from './progress.js'
 import {QuorumIndex, VoteTally, quorumSize} from './quorum.js'
 import {
   CompactedError,
+  SnapshotTemporarilyUnavailableError,
   type Entry,
   type EntryType,
   type HardState,
@@ -41,6 +44,7 @@ import {
   type ProgressStatus,
   type Ready,
   type Role,
+  type Snapshot,
   type SoftState,
   type Status,
 } from './types.js'
@@ -136,13 +140,13 @@ export class Raft {
         // A pre-vote request carries the term the sender would use; it changes nothing here.
       } else if (m.type === 'preVoteResp' && !m.reject) {
         // A granted pre-vote echoes our own future term; we move to it only when we campaign.
-      } else if (m.type === 'app' || m.type === 'heartbeat') {
+      } else if (m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap') {
         this.becomeFollower(m.term, m.from)
       } else {
         this.becomeFollower(m.term, null)
       }
     } else if (m.term < this.term) {
-      if ((this.cfg.checkQuorum || this.cfg.preVote) && (m.type === 'app' || m.type === 'heartbeat')) {
+      if ((this.cfg.checkQuorum || this.cfg.preVote) && (m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap')) {
         // A leader of an older term, probably back from a partition. With PreVote/CheckQuorum we
         // never raise our term to meet it (that is what keeps partitions from disrupting), so
         // answer with our term to make it step down.
@@ -200,6 +204,22 @@ export class Raft {
     else this.sendAppendLoop(to, false)
   }
 
+  /**
+   * The driver's report on a snapshot stream to `to` (a 'snap' message this leader sent): `ok`
+   * when the follower received all of it, false when streaming failed. Either way the leader goes
+   * back to probing `to` (right after the snapshot if it arrived), and waits: for the follower's
+   * answer to the snapshot, or (failed) for its next heartbeat answer before sending a new one.
+   * Does nothing unless this member leads and `to` is waiting for a snapshot.
+   */
+  reportSnapshot(to: NodeId, ok: boolean): void {
+    if (this.role !== 'leader' || to === this.id) return
+    const pr = this.progressById[to]
+    if (pr === undefined || pr.state !== 'snapshot') return
+    if (!ok) pr.pendingSnapshot = 0
+    pr.becomeProbe()
+    pr.probeSent = true
+  }
+
   // ------------------------------------------------------------------ outputs
 
   /** Whether ready() has work to hand out. Always false while a Ready is outstanding. */
@@ -208,6 +228,7 @@ export class Raft {
     return (
       this.msgs.length > 0 ||
       this.msgsAfterPersist.length > 0 ||
+      this.log.hasSnapshotToHandOut() ||
       this.log.hasUnstableToHandOut() ||
       this.log.hasCommittedToApply() ||
       this.softChanged() ||
@@ -218,12 +239,14 @@ export class Raft {
   /** Hands out the next batch of work. Throws if the previous Ready has not been advanced. */
   ready(): Ready {
     if (this.outstanding !== null) throw new Error('raft: ready() called before advance() of the previous Ready')
+    const snapshot = this.log.takeSnapshot()
     const rd: Ready = {
       entries: this.log.takeUnstable(),
       messages: this.msgs,
       persistedMessages: this.msgsAfterPersist,
       committed: this.log.committedToApply(this.cfg.maxCommittedBytesPerReady),
     }
+    if (snapshot !== undefined) rd.snapshot = snapshot
     this.msgs = []
     this.msgsAfterPersist = []
     if (this.softChanged()) {
@@ -239,14 +262,18 @@ export class Raft {
   }
 
   /**
-   * The driver persisted rd.entries and rd.hardState, sent rd.persistedMessages and applied
-   * rd.committed. This is also where our own durability counts: a candidate's vote for itself
-   * and a leader's own copy of its entries only count toward a quorum from here on.
+   * The driver installed rd.snapshot, persisted rd.entries and rd.hardState, sent
+   * rd.persistedMessages and applied rd.committed. This is also where our own durability counts:
+   * a candidate's vote for itself and a leader's own copy of its entries only count toward a
+   * quorum from here on. From here on Storage must report the snapshot: firstIndex() =
+   * snapshot.index + 1, term(snapshot.index) = snapshot.term, and the applied index is
+   * snapshot.index.
    */
   advance(rd: Ready): void {
     if (rd !== this.outstanding) throw new Error('raft: advance() of a Ready that is not the outstanding one')
     this.outstanding = null
     if (rd.hardState !== undefined) this.durableHard = rd.hardState
+    if (rd.snapshot !== undefined) this.log.stableSnapshotTo(rd.snapshot.index)
     if (rd.entries.length > 0) this.log.stableTo(rd.entries)
     if (rd.committed.length > 0) this.log.appliedTo(rd.committed[rd.committed.length - 1].index)
 
@@ -509,6 +536,11 @@ export class Raft {
         this.leaderId = m.from
         this.handleHeartbeat(m)
         break
+      case 'snap':
+        this.electionElapsed = 0
+        this.leaderId = m.from
+        this.handleSnapshot(m)
+        break
       case 'timeoutNow':
         // The leader chose us: campaign now, without PreVote and bypassing voters' leases.
         this.hup(true)
@@ -529,6 +561,10 @@ export class Raft {
       case 'heartbeat':
         this.becomeFollower(m.term, m.from)
         this.handleHeartbeat(m)
+        break
+      case 'snap':
+        this.becomeFollower(m.term, m.from)
+        this.handleSnapshot(m)
         break
       case 'voteResp':
       case 'preVoteResp':
@@ -551,14 +587,17 @@ export class Raft {
       case 'heartbeatResp':
         pr.lastHeard = this.ticks
         pr.probeSent = false
-        if (pr.match < this.log.lastIndex()) {
-          if (pr.state === 'probe') {
-            this.sendAppendLoop(m.from, false)
-          } else {
+        // In state snapshot, the follower answers the snapshot (or the driver reports it lost).
+        if (pr.match < this.log.lastIndex() && pr.state !== 'snapshot') {
+          if (pr.state === 'replicate' && this.log.termOrNull(pr.next - 1) !== null) {
             // Replicating but behind: if the appends in flight were lost, nothing would ever be
             // resent (the window may be full, or everything was already sent). An empty append at
             // next-1 is accepted if they arrived and rejected if not, which falls back to probe.
             this.sendEmptyAppend(m.from, pr.next - 1)
+          } else {
+            // Probing, or replicating from a point compacted since: probe (a snapshot if need be).
+            if (pr.state === 'replicate') pr.becomeProbe()
+            this.sendAppendLoop(m.from, false)
           }
         }
         if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from)
@@ -580,19 +619,22 @@ export class Raft {
       if ((m.hintTerm ?? 0) > 0) hint = this.log.findConflictByTerm(hint, m.hintTerm ?? 0).index
       if (pr.maybeDecrTo(index, hint)) {
         if (pr.state === 'replicate') pr.becomeProbe()
-        if (pr.next < this.log.firstIndex()) {
-          // It needs entries we compacted: probe again only on the next heartbeat answer
-          // instead of ping-ponging rejections as fast as the network allows.
-          pr.probeSent = true
-          return
-        }
         this.sendAppendLoop(m.from, false)
       }
       return
     }
-    if (!pr.maybeUpdate(index)) return
-    if (pr.state === 'probe') pr.becomeReplicate()
-    else pr.inflights.freeLE(index)
+    const updated = pr.maybeUpdate(index)
+    if (pr.state === 'snapshot' && (pr.match >= pr.pendingSnapshot || pr.match + 1 >= this.log.firstIndex())) {
+      // Past the snapshot, or far enough that our log can take over: replicate from match + 1.
+      // Anything else answers something sent before the snapshot.
+      pr.becomeReplicate()
+    } else if (!updated) {
+      return
+    } else if (pr.state === 'probe') {
+      pr.becomeReplicate()
+    } else if (pr.state === 'replicate') {
+      pr.inflights.freeLE(index)
+    }
     if (this.maybeCommit()) this.bcastAppend()
     else this.sendAppendLoop(m.from, false)
     if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from)
@@ -632,14 +674,10 @@ export class Raft {
 
   private maybeSendAppend(to: NodeId, pr: Progress, sendIfEmpty: boolean): boolean {
     if (pr.isPaused()) return false
-    const first = this.log.firstIndex()
-    if (pr.next < first) {
-      // We no longer have the entries this follower seems to need. Our idea of its log may be
-      // stale (it may have caught up through an earlier leader), so probe at the oldest point we
-      // still know the term of: the compaction point. If it rejects that too, only a snapshot
-      // (future work) can help; handleAppendResponse then waits for heartbeats between probes.
-      if (pr.state === 'replicate') pr.becomeProbe()
-      pr.next = first
+    // The follower needs entries we compacted (prevIndex's term included): only a snapshot can
+    // catch it up.
+    if (pr.next < this.log.firstIndex()) {
+      return this.bugs.sendCompactedEntries ? this.sendCompactedEntries(to, pr) : this.maybeSendSnapshot(to, pr)
     }
     const last = this.log.lastIndex()
     const prevIndex = pr.next - 1
@@ -652,12 +690,57 @@ export class Raft {
         entries = this.log.slice(pr.next, hi, this.cfg.maxBytesPerMsg)
       }
     } catch (e) {
-      // The follower needs entries we compacted: only a snapshot can catch it up, and snapshots
-      // are not implemented yet. Keep it in probe; it will be retried on every heartbeat answer.
-      if (e instanceof CompactedError) return false
+      // Storage compacted them between our firstIndex() and reading them.
+      if (e instanceof CompactedError) return this.maybeSendSnapshot(to, pr)
       throw e
     }
     if (entries.length === 0 && !sendIfEmpty) return false
+    this.send({type: 'app', from: this.id, to, term: this.term, index: prevIndex, logTerm, entries, commit: this.log.committed})
+    pr.sentEntries(entries.length, prevIndex + entries.length)
+    pr.sentCommit = this.log.committed
+    return true
+  }
+
+  /**
+   * Sends `to` our snapshot (§7) and waits in state snapshot for its answer. Not to a follower we
+   * have not heard from within an election timeout (it is probably down: the snapshot would be
+   * wasted), and not while storage cannot produce one: both wait for its next heartbeat answer.
+   */
+  private maybeSendSnapshot(to: NodeId, pr: Progress): boolean {
+    if (pr.state === 'replicate') pr.becomeProbe()
+    if (this.ticks - pr.lastHeard >= this.cfg.electionTick) {
+      pr.probeSent = true
+      return false
+    }
+    let snapshot: Snapshot
+    try {
+      snapshot = this.log.snapshot()
+    } catch (e) {
+      if (!(e instanceof SnapshotTemporarilyUnavailableError)) throw e
+      pr.probeSent = true
+      return false
+    }
+    const compacted = this.log.firstIndex() - 1
+    if (snapshot.index < compacted) {
+      throw new Error(`raft: storage's snapshot (index ${snapshot.index}) is older than its compaction point ${compacted}: compacted entries no snapshot covers`)
+    }
+    pr.becomeSnapshot(snapshot.index)
+    this.send({type: 'snap', from: this.id, to, term: this.term, snapshot})
+    return true
+  }
+
+  /** PLANTED BUG sendCompactedEntries: an append from the compacted range, with placeholders of
+   * the compaction point's term standing in for the entries we no longer have. */
+  private sendCompactedEntries(to: NodeId, pr: Progress): boolean {
+    if (pr.state === 'replicate') pr.becomeProbe()
+    const first = this.log.firstIndex()
+    const placeholderTerm = this.log.term(first - 1)
+    const prevIndex = pr.next - 1
+    const logTerm = prevIndex === 0 ? 0 : placeholderTerm
+    const entries: Entry[] = []
+    for (let i = pr.next; i < first && entries.length < this.cfg.maxEntriesPerMsg; i++) {
+      entries.push({index: i, term: placeholderTerm, type: 'noop', data: NO_DATA})
+    }
     this.send({type: 'app', from: this.id, to, term: this.term, index: prevIndex, logTerm, entries, commit: this.log.committed})
     pr.sentEntries(entries.length, prevIndex + entries.length)
     pr.sentCommit = this.log.committed
@@ -740,6 +823,33 @@ export class Raft {
       q[kept++] = m
     }
     q.length = kept
+  }
+
+  /**
+   * InstallSnapshot, receiver side (§7, as etcd): a snapshot at or below our commit index tells us
+   * nothing (we answer with the commit index: all of it matches the leader); one whose last entry
+   * our log already has only moves the commit index (keeping the entries after it); any other
+   * replaces our whole log and state machine, and is acknowledged once installed durably.
+   */
+  private handleSnapshot(m: Message): void {
+    const s = m.snapshot
+    if (s === undefined) return
+    const committed = this.log.committed
+    const older = s.index <= committed
+    if (older && !this.bugs.installOlderSnapshot) {
+      this.sendAfterPersist({type: 'appResp', from: this.id, to: m.from, term: this.term, index: committed})
+      return
+    }
+    if (!older && this.log.termOrNull(s.index) === s.term) {
+      this.log.commitTo(s.index)
+      this.sendAfterPersist({type: 'appResp', from: this.id, to: m.from, term: this.term, index: s.index})
+      return
+    }
+    this.log.restore(s)
+    // Acknowledgments not yet sent for entries past our old commit index may name entries the
+    // snapshot replaces.
+    this.dropStaleAcks(Math.min(committed, s.index) + 1)
+    this.sendAfterPersist({type: 'appResp', from: this.id, to: m.from, term: this.term, index: this.log.lastIndex()})
   }
 
   private handleHeartbeat(m: Message): void {

@@ -1,7 +1,7 @@
 // The building blocks on their own: MemoryStorage, the log view (stable + unstable), the
 // in-flight window, quorum arithmetic and config validation.
 import {expect} from 'chai'
-import {CompactedError, MemoryStorage, UnavailableError} from '../../src/raft/index.js'
+import {CompactedError, MemoryStorage, SnapshotOutOfDateError, UnavailableError} from '../../src/raft/index.js'
 import {RaftLog} from '../../src/raft/log.js'
 import {Inflights} from '../../src/raft/progress.js'
 import {QuorumIndex, quorumSize, VoteTally} from '../../src/raft/quorum.js'
@@ -27,6 +27,7 @@ describe('MemoryStorage', () => {
 
   it('compact keeps the term of the compaction point and refuses what is gone', () => {
     const s = storageWith([1, 1, 2, 3])
+    s.createSnapshot(2, [0, 1, 2], new Uint8Array(0))
     s.compact(2)
     expect(s.firstIndex()).to.equal(3)
     expect(s.lastIndex()).to.equal(4)
@@ -40,6 +41,47 @@ describe('MemoryStorage', () => {
       [3, 2],
       [4, 4],
     ])
+  })
+
+  it('compact never goes past the latest snapshot', () => {
+    const s = storageWith([1, 1, 2, 3])
+    expect(() => s.compact(1)).to.throw(RangeError, /past the latest snapshot \(0\)/)
+    s.createSnapshot(2, [0, 1, 2], new Uint8Array([7]))
+    expect(() => s.compact(3)).to.throw(RangeError, /past the latest snapshot \(2\)/)
+    s.compact(1)
+    expect(s.firstIndex()).to.equal(2)
+    s.compact(2)
+    expect(s.firstIndex()).to.equal(3)
+  })
+
+  it('createSnapshot records index, term, members and data, only of stored entries and only forward', () => {
+    const s = storageWith([1, 1, 2, 3])
+    const snap = s.createSnapshot(3, [0, 1, 2], new Uint8Array([1, 2]))
+    expect(s.snapshot()).to.equal(snap)
+    expect(snap).to.deep.include({index: 3, term: 2, peers: [0, 1, 2]})
+    expect([...(snap.data ?? [])]).to.deep.equal([1, 2])
+    // The log is untouched until compact().
+    expect(s.firstIndex()).to.equal(1)
+    expect(() => s.createSnapshot(3, [0, 1, 2], new Uint8Array(0))).to.throw(SnapshotOutOfDateError)
+    expect(() => s.createSnapshot(2, [0, 1, 2], new Uint8Array(0))).to.throw(SnapshotOutOfDateError)
+    expect(() => s.createSnapshot(5, [0, 1, 2], new Uint8Array(0))).to.throw(UnavailableError)
+  })
+
+  it('applySnapshot replaces the whole log and refuses a snapshot not newer than the one held', () => {
+    const s = storageWith([1, 1, 2, 3], {term: 3, vote: 1, commit: 2})
+    s.applySnapshot({index: 10, term: 5, peers: [0, 1, 2]})
+    expect(s.firstIndex()).to.equal(11)
+    expect(s.lastIndex()).to.equal(10)
+    expect(s.term(10)).to.equal(5)
+    expect(() => s.term(4)).to.throw(CompactedError)
+    expect(s.snapshot()).to.deep.include({index: 10, term: 5})
+    // The hard state is the Ready's business.
+    expect(s.initialState()).to.deep.equal({term: 3, vote: 1, commit: 2})
+    s.append([entry(11, 5, 'a')])
+    expect(s.lastIndex()).to.equal(11)
+    expect(() => s.applySnapshot({index: 10, term: 5, peers: [0, 1, 2]})).to.throw(SnapshotOutOfDateError)
+    expect(() => s.applySnapshot({index: 7, term: 4, peers: [0, 1, 2]})).to.throw(SnapshotOutOfDateError)
+    expect(s.lastIndex()).to.equal(11)
   })
 })
 

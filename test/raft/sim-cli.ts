@@ -15,6 +15,8 @@ const BUGS: (keyof PlantedBugs)[] = [
   'commitPreviousTermByCounting',
   'replyBeforePersisting',
   'forgetTermOnRestart',
+  'installOlderSnapshot',
+  'sendCompactedEntries',
 ]
 
 interface Args {
@@ -114,6 +116,7 @@ function printOne(r: SimResult, trace: boolean, bugs: PlantedBugs, durability: b
       `applied everywhere ${r.committed}, stable leader ${r.leaderAfterHealMs} ms after healing`,
   )
   console.log(`faults: ${fmtFaults(r.faults)}`)
+  console.log(`snapshots: sent ${r.snapshotsSent}, installed ${r.snapshotsInstalled}`)
   if (r.ok) console.log('OK: no violation')
   else {
     if (!trace) {
@@ -150,6 +153,8 @@ function main(): void {
   let proposals = 0
   let applied = 0
   let worstLeaderMs = 0
+  let snapshotsSent = 0
+  let snapshotsInstalled = 0
   const failures: SimResult[] = []
   const bugNames = Object.keys(args.bugs)
   console.log(
@@ -166,6 +171,8 @@ function main(): void {
       proposals += r.proposalsAccepted
       applied += r.committed
       worstLeaderMs = Math.max(worstLeaderMs, r.leaderAfterHealMs)
+      snapshotsSent += r.snapshotsSent
+      snapshotsInstalled += r.snapshotsInstalled
       addFaults(faults, r.faults)
       if (!r.ok) {
         failures.push(r)
@@ -186,6 +193,8 @@ function main(): void {
   console.log(`schedules ${schedules}, steps ${steps}, virtual time ${(virtualMs / 1000).toFixed(0)} s, messages ${messages}, elections ${elections}`)
   console.log(`proposals accepted ${proposals}, entries applied on every node ${applied}, worst time to a stable leader after healing ${worstLeaderMs} ms`)
   console.log(`faults: ${fmtFaults(faults)}`)
+  const perSchedule = (x: number): string => (schedules > 0 ? (x / schedules).toFixed(1) : '0')
+  console.log(`snapshots sent ${snapshotsSent} (${perSchedule(snapshotsSent)} per schedule), installed ${snapshotsInstalled} (${perSchedule(snapshotsInstalled)} per schedule)`)
   console.log(`violations ${failures.length}; wall time ${secs.toFixed(1)} s (${((steps / secs) | 0).toLocaleString('en-US')} steps/s)`)
   process.exitCode = failures.length > 0 ? 1 : 0
 }

@@ -11,7 +11,14 @@
 //    partitions (isolate one node, split in halves, a bridge node, one-way cuts) that heal;
 //  - crashes: a node loses everything not yet durable (its in-flight write, its unstable log,
 //    its volatile state) and restarts later from its storage and its applied index;
-//  - compaction: a node's storage discards a prefix every node already holds (firstIndex > 1);
+//  - a state machine per node: a running hash of the (index, term, entry) it applied, durable
+//    with its applied index;
+//  - compaction: often, a node snapshots its state machine at its applied index and discards
+//    its log up to there, but for a small random trailing window; a follower that was down or
+//    cut off is then caught up by a snapshot. The snapshot travels in the 'snap' message (the
+//    broker streams it; here it may be dropped, duplicated or delayed like any message, and the
+//    leader's driver learns how the stream ended: reportSnapshot); installing it is a write,
+//    lost in a crash before it is durable;
 //  - leadership transfers now and then;
 //  - clients proposing throughout, mostly to whoever claims to lead.
 //
@@ -20,9 +27,12 @@
 // (a new leader's log holds every entry committed before); state machine safety (every node
 // applies the same entry at an index, each index once, in order); the commit index of a node
 // never decreases; durability before promises (a node acknowledges entries and grants votes
-// only once they are durable, and its durable term and vote never go back). At the end, after healing everything: a stable leader within a bounded
+// only once they are durable, and its durable term and vote never go back); snapshots: a node
+// installs only a snapshot past what it applied, whose (index, term) is the committed one there,
+// and whose state equals replaying the committed entries up to its index (as does every
+// snapshot a node makes). At the end, after healing everything: a stable leader within a bounded
 // virtual time, and every proposal accepted in that final stable period applied on every node.
-import {MemoryStorage, Raft, type Entry, type Message, type NodeId, type Ready} from '../../src/raft/index.js'
+import {MemoryStorage, Raft, type Entry, type Message, type NodeId, type Ready, type Snapshot} from '../../src/raft/index.js'
 import type {PlantedBugs} from '../../src/raft/config.js'
 
 // ---------------------------------------------------------------- deterministic randomness
@@ -103,7 +113,11 @@ export interface Schedule {
   meanPartitionMs: number
   maxPartitionMs: number
   meanProposeMs: number
+  /** Mean virtual ms between compactions (each: one node snapshots and compacts). */
   meanCompactMs: number
+  /** A compaction keeps up to this many entries before the snapshot (random each time), so a
+   * follower just behind is still caught up from the log. */
+  compactKeep: number
   meanTransferMs: number
   /** Chance that a newly elected leader crashes or is cut off within maxLeaderLifeMs: Figure 8
    * material (leaders that replicate part of their log and vanish). */
@@ -139,7 +153,9 @@ export function makeSchedule(seed: number, nodes: number): Schedule {
     meanPartitionMs: r.pick([200, 500, 1500]),
     maxPartitionMs: r.pick([100, 500, 1500]),
     meanProposeMs: r.pick([10, 25, 60]),
-    meanCompactMs: r.pick([200, 1000, 1e9]),
+    meanCompactMs: r.pick([50, 150, 400]),
+    // Its own generator: the draws above keep their order, so each seed keeps its profile.
+    compactKeep: new Rand(mix(seed, 0xc0a1)).pick([0, 2, 8, 30]),
     meanTransferMs: r.pick([500, 2000, 1e9]),
     leaderCrashChance: r.pick([0, 0, 0.3, 0.6]),
     maxLeaderLifeMs: r.pick([20, 60, 200]),
@@ -194,6 +210,9 @@ export interface SimResult {
   committed: number
   /** Virtual ms from healing to a stable leader. */
   leaderAfterHealMs: number
+  /** 'snap' messages leaders sent, and snapshots followers installed durably. */
+  snapshotsSent: number
+  snapshotsInstalled: number
   schedule: Schedule
   /** The last events before a violation (or all of them with `trace: true`). */
   trace: string[]
@@ -222,6 +241,8 @@ interface SimNode {
   storage: MemoryStorage
   /** Durable: the state machine's last applied index (applied with the write that delivered it). */
   applied: number
+  /** Durable: the state machine, a running hash of what it applied up to `applied`. */
+  state: number
   raft: Raft | null
   incarnation: number
   writing: Ready | null
@@ -238,6 +259,7 @@ type Event =
   | {kind: 'msg'; m: Message; sent: number}
   | {kind: 'persisted'; node: NodeId; inc: number; rd: Ready}
   | {kind: 'restart'; node: NodeId}
+  | {kind: 'snapReport'; node: NodeId; inc: number; to: NodeId; ok: boolean}
   | {kind: 'crashNode' | 'isolateNode'; node: NodeId; inc: number}
   | {kind: 'crash' | 'partition' | 'heal' | 'propose' | 'compact' | 'transfer' | 'endChaos'}
 
@@ -296,6 +318,26 @@ function less(a: Timed, b: Timed): boolean {
 function entryId(e: Entry): number {
   if (e.type === 'noop' || e.data.byteLength < 4) return 0
   return e.data[0] | (e.data[1] << 8) | (e.data[2] << 16) | (e.data[3] << 24)
+}
+
+/** The state machine after applying (index, term, id) to `state`. */
+function applyToState(state: number, index: number, term: number, id: number): number {
+  return mix(state, index, term, id)
+}
+
+/** A snapshot's data: the index it was taken at and the state there. */
+function encodeState(index: number, state: number): Uint8Array {
+  const b = new Uint8Array(8)
+  const v = new DataView(b.buffer)
+  v.setUint32(0, index)
+  v.setUint32(4, state)
+  return b
+}
+
+function decodeState(data: Uint8Array | undefined): {index: number; state: number} | null {
+  if (data === undefined || data.byteLength !== 8) return null
+  const v = new DataView(data.buffer, data.byteOffset, 8)
+  return {index: v.getUint32(0), state: v.getUint32(4)}
 }
 
 interface Accepted {
@@ -360,6 +402,10 @@ export class Simulation {
   private readonly logPairs = new Map<number, Map<number, [number, number]>>()
   /** index -> [term, id] of the entry applied there (by any node). */
   private readonly appliedAt: Array<[number, number]> = []
+  /** index -> the state machine after replaying appliedAt[1..index] (extended on demand). */
+  private readonly canonicalState: number[] = [0]
+  private snapshotsSent = 0
+  private snapshotsInstalled = 0
 
   constructor(opts: SimOptions) {
     this.seed = opts.seed
@@ -376,6 +422,7 @@ export class Simulation {
         id,
         storage: new MemoryStorage(),
         applied: 0,
+        state: 0,
         raft: null,
         incarnation: 0,
         writing: null,
@@ -420,6 +467,8 @@ export class Simulation {
       proposalsAccepted: this.acceptedTotal,
       committed: minApplied,
       leaderAfterHealMs: this.stableAt > 0 ? this.stableAt - this.healAt : -1,
+      snapshotsSent: this.snapshotsSent,
+      snapshotsInstalled: this.snapshotsInstalled,
       schedule: this.schedule,
       trace: this.trace,
     }
@@ -574,15 +623,27 @@ export class Simulation {
         const n = this.nodes[m.to]
         if (this.isCut(m.from, m.to)) {
           this.faults.dropped++
+          if (m.type === 'snap') this.reportSnapshot(m, false)
           return
         }
-        if (n.raft === null) return
+        if (n.raft === null) {
+          if (m.type === 'snap') this.reportSnapshot(m, false)
+          return
+        }
         const link = m.from * 64 + m.to
         const last = this.lastDelivered.get(link) ?? -1
         if (ev.sent < last) this.faults.reordered++
         else this.lastDelivered.set(link, ev.sent)
-        if (this.keepTrace) this.log(`deliver ${fmt(m)}`)
+        if (this.keepTrace || m.type === 'snap') this.log(`deliver ${fmt(m)}`)
         n.raft.step(m)
+        this.afterInput(n)
+        if (m.type === 'snap') this.reportSnapshot(m, true)
+        return
+      }
+      case 'snapReport': {
+        const n = this.nodes[ev.node]
+        if (n.raft === null || n.incarnation !== ev.inc) return
+        n.raft.reportSnapshot(ev.to, ev.ok)
         this.afterInput(n)
         return
       }
@@ -708,7 +769,7 @@ export class Simulation {
     while (raft.hasReady()) {
       const rd = raft.ready()
       for (const m of rd.messages) this.send(m)
-      if (rd.entries.length > 0 || rd.hardState !== undefined) {
+      if (rd.entries.length > 0 || rd.hardState !== undefined || rd.snapshot !== undefined) {
         n.writing = rd
         this.q.push(this.now + this.rand.int(0, this.schedule.maxWriteMs), {kind: 'persisted', node: n.id, inc: n.incarnation, rd})
         return
@@ -718,6 +779,7 @@ export class Simulation {
   }
 
   private completeWrite(n: SimNode, rd: Ready): void {
+    if (rd.snapshot !== undefined) this.install(n, rd.snapshot)
     if (rd.entries.length > 0) {
       n.storage.append(rd.entries)
       this.checkLogPairs(n, rd.entries)
@@ -742,15 +804,68 @@ export class Simulation {
     ;(n.raft as Raft).advance(rd)
   }
 
+  /** The driver's side of a snapshot: the state machine is replaced by the snapshot's, durably
+   * (this is the Ready's write completing), and the log starts after it. */
+  private install(n: SimNode, snap: Snapshot): void {
+    if (snap.index <= n.applied) {
+      this.fail(`snapshot: n${n.id} installs a snapshot at index ${snap.index} (term ${snap.term}), not past the state it applied (index ${n.applied})`)
+    }
+    const known = this.committedTerm[snap.index]
+    if (known !== undefined && known !== -1 && known !== snap.term) {
+      this.fail(`state machine safety: n${n.id} installs a snapshot at index ${snap.index} with term ${snap.term}, but term ${known} was committed there`)
+    }
+    const st = decodeState(snap.data)
+    if (st === null || st.index !== snap.index) {
+      this.fail(`snapshot: n${n.id} installs a snapshot at index ${snap.index} whose data is for index ${st?.index ?? '(unreadable)'}`)
+    }
+    this.checkState(n, snap.index, st.state, 'installs')
+    n.storage.applySnapshot(snap)
+    n.applied = snap.index
+    n.state = st.state
+    if (known === undefined) {
+      while (this.committedTerm.length < snap.index) this.committedTerm.push(-1)
+      this.committedTerm[snap.index] = snap.term
+    }
+    this.snapshotsInstalled++
+    this.log(`n${n.id} installs snapshot at index ${snap.index} term ${snap.term}`)
+  }
+
+  /** A state machine at `index` must equal the replay of the committed entries up to there. */
+  private checkState(n: SimNode, index: number, state: number, what: string): void {
+    const want = this.canonicalStateAt(index)
+    if (want === undefined) this.fail(`snapshot: n${n.id} ${what} a state at index ${index}, but no node ever applied every entry up to there`)
+    if (state !== want) this.fail(`state machine safety: n${n.id} ${what} a state at index ${index} that differs from replaying the committed entries up to there`)
+  }
+
+  private canonicalStateAt(index: number): number | undefined {
+    const c = this.canonicalState
+    while (c.length <= index) {
+      const at = this.appliedAt[c.length]
+      if (at === undefined) return undefined
+      c.push(applyToState(c[c.length - 1], c.length, at[0], at[1]))
+    }
+    return c[index]
+  }
+
+  /** The leader's driver learns how a snapshot stream ended (its transport saw it). */
+  private reportSnapshot(m: Message, ok: boolean): void {
+    const from = this.nodes[m.from]
+    this.q.push(this.now + this.rand.int(0, this.maxDelayMs), {kind: 'snapReport', node: m.from, inc: from.incarnation, to: m.to, ok})
+  }
+
   private send(m: Message): void {
     this.messages++
     if (this.durabilityChecks) this.checkPromise(m)
+    if (m.type === 'snap') this.snapshotsSent++
     if (this.isCut(m.from, m.to) || this.rand.chance(this.dropRate)) {
       this.faults.dropped++
+      if (m.type === 'snap') this.reportSnapshot(m, false)
       return
     }
     const seq = this.msgSeq++
-    this.q.push(this.now + this.rand.int(this.schedule.minDelayMs, Math.max(this.schedule.minDelayMs, this.maxDelayMs)), {kind: 'msg', m, sent: seq})
+    // A snapshot streams for longer than a message takes.
+    const streaming = m.type === 'snap' ? this.rand.int(0, 2 * this.maxDelayMs) : 0
+    this.q.push(this.now + streaming + this.rand.int(this.schedule.minDelayMs, Math.max(this.schedule.minDelayMs, this.maxDelayMs)), {kind: 'msg', m, sent: seq})
     if (this.rand.chance(this.dupRate)) {
       this.faults.duplicated++
       this.q.push(this.now + this.rand.int(this.schedule.minDelayMs, 2 * this.maxDelayMs + 1), {kind: 'msg', m, sent: seq})
@@ -841,23 +956,26 @@ export class Simulation {
     this.afterInput(target)
   }
 
-  /** Compacts one node's storage up to a prefix that every node's durable log holds, so that no
-   * leader ever needs a compacted entry (there are no snapshots yet). */
+  /** One running node snapshots its state machine at its applied index (if it moved since its
+   * last snapshot) and compacts its log up to the snapshot, but for a random trailing window. */
   private compact(): void {
-    let safe = this.committedTerm.length - 1
-    for (const n of this.nodes) {
-      let i = Math.min(safe, n.storage.lastIndex())
-      // Walk down to where this node's durable log agrees with the committed log.
-      while (i >= n.storage.firstIndex() && n.storage.term(i) !== this.committedTerm[i]) i--
-      if (i < n.storage.firstIndex() - 1) i = n.storage.firstIndex() - 1
-      safe = Math.min(safe, i)
+    const up = this.nodes.filter((n) => n.raft !== null)
+    if (up.length === 0) return
+    const n = this.rand.pick(up)
+    const s = n.storage
+    if (n.applied > s.snapshot().index) {
+      this.checkState(n, n.applied, n.state, 'snapshots')
+      s.createSnapshot(
+        n.applied,
+        this.nodes.map((x) => x.id),
+        encodeState(n.applied, n.state),
+      )
     }
-    const n = this.rand.pick(this.nodes)
-    const upTo = Math.min(safe, n.applied) - this.rand.int(0, 5)
-    if (upTo < n.storage.firstIndex()) return
-    n.storage.compact(upTo)
+    const upTo = s.snapshot().index - this.rand.int(0, this.schedule.compactKeep)
+    if (upTo < s.firstIndex()) return
+    s.compact(upTo)
     this.faults.compactions++
-    this.log(`compact n${n.id} through ${upTo}`)
+    this.log(`n${n.id} snapshots at ${s.snapshot().index}, compacts through ${upTo}`)
   }
 
   // ---------------------------------------------------------------- checkers
@@ -1003,6 +1121,7 @@ export class Simulation {
       this.fail(`state machine safety: n${n.id} applies term ${e.term} at index ${e.index}, committed term there is ${known}`)
     }
     n.applied = e.index
+    n.state = applyToState(n.state, e.index, e.term, id)
     const a = this.acceptedAt.get(e.index)
     if (a !== undefined) this.checkAcceptedNotOverwritten(a)
   }
@@ -1028,6 +1147,7 @@ function fmt(m: Message): string {
   if (m.entries !== undefined && m.entries.length > 0) s += ` [${m.entries[0].index}..${m.entries[m.entries.length - 1].index}]`
   if (m.commit !== undefined) s += ` c${m.commit}`
   if (m.reject) s += ` REJECT hint ${m.rejectHint}/${m.hintTerm}`
+  if (m.snapshot !== undefined) s += ` snapshot@${m.snapshot.index}/t${m.snapshot.term}`
   return s
 }
 
