@@ -3,16 +3,19 @@
  * composed. `BrokerNode.start` returns a serving node or throws an error that says what
  * was wrong (a port in use, an unusable data dir).
  */
+import fs from 'node:fs'
 import path from 'node:path'
 import type {ClusterInfo, HealthInfo, RaftInfo, StatsInfo, StatusInfo, SubscriberInfo, TopicDetail} from '../api/node-http.js'
 import {DEFAULT_INLINE_SLOW_MS, INLINE_BACKOFF_MS} from '../storage/database-writer.js'
 import {MIGRATIONS, STATEMENTS} from '../storage/schema.js'
+import {snapshotStatements, STAGING_FILE, STAGING_SCHEMA, stagingSetupSql} from '../storage/state-tables.js'
 import {StoreReader} from '../storage/store-reader.js'
 import {databaseDiskBytes} from '../storage/disk-usage.js'
 import {prepareDataDir} from './data-dir.js'
 import {HttpApi} from './http-api.js'
 import {maxLineBytes, type NodeLimits} from './limits.js'
 import {RaftDriver, type RaftTiming} from './raft-driver.js'
+import {DEFAULT_COMPACTION, type CompactionOptions} from './log-compactor.js'
 import {RaftStorage} from '../storage/raft-storage.js'
 import type {StoreWriter} from '../storage/store-writer.js'
 import type {PeerTransport} from '../transport/peer-transport.js'
@@ -60,6 +63,8 @@ export interface NodeOptions {
   corsOrigins: string[]
   /** The transport and writer the node runs on; the default (TCP, the writer thread) when absent. */
   seams?: NodeSeams
+  /** When the log is compacted (`--snapshot-entries`, `--trailing-entries`); DEFAULT_COMPACTION when absent. */
+  compaction?: CompactionOptions
 }
 
 export const DEFAULT_NODE_OPTIONS = {
@@ -132,12 +137,20 @@ export class BrokerNode implements NodeView {
         raft: (_, message) => this.driver.step(message),
         forward: (from, payload) => this.driver.onForward(from, payload),
         forwardResult: (from, payload) => this.driver.onForwardResult(from, payload),
+        snapshot: (from, frame) => this.driver.onSnapshotFrame(from, frame),
         peerDisconnected: (peer) => this.driver.onPeerDisconnected(peer),
       },
     })
     this.driver = new RaftDriver(
-      {self, clusterSize: options.peers.length, timing: options.timing, proposalTimeoutMs: options.commitTimeoutMs, maxBodyBytes: options.limits.maxBodyBytes},
-      new RaftStorage(reader),
+      {
+        self,
+        clusterSize: options.peers.length,
+        timing: options.timing,
+        proposalTimeoutMs: options.commitTimeoutMs,
+        maxBodyBytes: options.limits.maxBodyBytes,
+        snapshots: {reader, compaction: options.compaction ?? DEFAULT_COMPACTION},
+      },
+      new RaftStorage(reader, options.peers.map((_, i) => i)),
       writer,
       store,
       this.transport,
@@ -148,6 +161,8 @@ export class BrokerNode implements NodeView {
     this.events = new NodeEvents(this.driver, this.limits.maxPendingBytes)
     this.publisher = new Publisher(this.log, {maxBodyBytes: options.limits.maxBodyBytes})
     this.subscriptions = new SubscriptionRegistry(store)
+    // A snapshot replaced the store: live subscribers read what it brought from where they were.
+    this.driver.on('installed', (previousApplied: number) => this.subscriptions.storeReplaced(previousApplied))
     store.onApplied((messages) => this.recentMessages.add(messages.length))
     const context: SessionContext = {publisher: this.publisher, store, subscriptions: this.subscriptions, limits: this.limits, logger}
     this.tcp = new TcpServer(context)
@@ -171,7 +186,16 @@ export class BrokerNode implements NodeView {
     let node: BrokerNode | null = null
     try {
       const dbPath = path.join(options.dataDir, 'node.db')
-      writer = await (options.seams ?? REAL_SEAMS).openWriter({path: dbPath, migrations: MIGRATIONS, statements: STATEMENTS, inlineMaxRows: INLINE_WRITE_MAX_ROWS})
+      // A snapshot half received when the node stopped is never installed: staging starts empty.
+      const stagingPath = path.join(options.dataDir, STAGING_FILE)
+      for (const suffix of ['', '-journal', '-wal', '-shm']) fs.rmSync(stagingPath + suffix, {force: true})
+      writer = await (options.seams ?? REAL_SEAMS).openWriter({
+        path: dbPath,
+        migrations: MIGRATIONS,
+        statements: {...STATEMENTS, ...snapshotStatements()},
+        inlineMaxRows: INLINE_WRITE_MAX_ROWS,
+        attach: {schema: STAGING_SCHEMA, path: stagingPath, setupSql: stagingSetupSql()},
+      })
       reader = new StoreReader(dbPath)
       const store = new MessageStore(writer, reader, {
         dedupWindow: options.dedupWindow,

@@ -43,6 +43,16 @@ export const MIGRATIONS: string[] = [
   `
   CREATE INDEX messages_topic_raft_index ON messages (topic, raft_index);
   `,
+  // The compaction point: the log holds only the entries after idx; (idx, term) stands for the
+  // last entry dropped, and peers for the membership as of it. Absent until the first compaction.
+  `
+  CREATE TABLE raft_snapshot (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    idx   INTEGER NOT NULL,
+    term  INTEGER NOT NULL,
+    peers TEXT NOT NULL
+  );
+  `,
 ]
 
 /**
@@ -62,6 +72,10 @@ export const STATEMENTS = {
   insertMessage:
     'INSERT INTO messages (raft_index, topic, "offset", format, body, timestamp, pub_id) VALUES (?, ?, ?, ?, ?, ?, ?)',
   setApplied: 'INSERT OR REPLACE INTO applied (id, last_index) VALUES (1, ?)',
+  compactLogTo: 'DELETE FROM raft_log WHERE idx <= ?',
+  // Never back: a compaction decided before an install must not undo the install's point.
+  setSnapshot:
+    'INSERT INTO raft_snapshot (id, idx, term, peers) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET idx = excluded.idx, term = excluded.term, peers = excluded.peers WHERE excluded.idx > raft_snapshot.idx',
 } as const
 
 export type StatementName = keyof typeof STATEMENTS

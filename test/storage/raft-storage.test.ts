@@ -36,7 +36,7 @@ describe('RaftStorage: the core view of the durable log', () => {
   }
 
   it('starts empty for a fresh node: term 0, no vote, index 0 has term 0', () => {
-    const storage = new RaftStorage(reader)
+    const storage = new RaftStorage(reader, [0, 1, 2])
     expect(storage.initialState()).to.deep.equal({term: 0, vote: null, commit: 0})
     expect(storage.firstIndex()).to.equal(1)
     expect(storage.lastIndex()).to.equal(0)
@@ -46,7 +46,7 @@ describe('RaftStorage: the core view of the durable log', () => {
 
   it('reloads terms, entries and hard state written before a restart', async () => {
     await persist([entry(1, 1), entry(2, 1), entry(3, 2), entry(4, 3), entry(5, 3)], {term: 3, vote: 1, commit: 4})
-    const storage = new RaftStorage(reader)
+    const storage = new RaftStorage(reader, [0, 1, 2])
     expect(storage.initialState()).to.deep.equal({term: 3, vote: 1, commit: 4})
     expect(storage.lastIndex()).to.equal(5)
     expect([1, 2, 3, 4, 5].map((i) => storage.term(i))).to.deep.equal([1, 1, 2, 3, 3])
@@ -56,12 +56,12 @@ describe('RaftStorage: the core view of the durable log', () => {
   it('never reports a commit index below what the state machine already applied', async () => {
     await persist([entry(1, 1), entry(2, 1), entry(3, 1)], {term: 1, vote: 0, commit: 1})
     await writer.write([{stmt: 'setApplied', rows: [[3]]}])
-    expect(new RaftStorage(reader).initialState().commit).to.equal(3)
+    expect(new RaftStorage(reader, [0, 1, 2]).initialState().commit).to.equal(3)
   })
 
   it('serves new entries from memory and old ones from the database, within maxBytes but at least one', async () => {
     await persist([entry(1, 1, 'aaaa'), entry(2, 1, 'bbbb')])
-    const storage = new RaftStorage(reader)
+    const storage = new RaftStorage(reader, [0, 1, 2])
     storage.append([entry(3, 2, 'cccc'), entry(4, 2, 'dddd')])
     expect(storage.entries(1, 5, Infinity).map((e) => e.index)).to.deep.equal([1, 2, 3, 4])
     expect(storage.entries(1, 5, 9).map((e) => e.index)).to.deep.equal([1, 2])
@@ -71,7 +71,7 @@ describe('RaftStorage: the core view of the durable log', () => {
   })
 
   it('overwrites a conflicting suffix: later terms replace the truncated ones', () => {
-    const storage = new RaftStorage(reader)
+    const storage = new RaftStorage(reader, [0, 1, 2])
     storage.append([entry(1, 1), entry(2, 1), entry(3, 1), entry(4, 2)])
     storage.append([entry(3, 3, 'new3')])
     expect(storage.lastIndex()).to.equal(3)
@@ -81,7 +81,7 @@ describe('RaftStorage: the core view of the durable log', () => {
   })
 
   it('keeps the term lookup right across many terms (binary search over runs)', () => {
-    const storage = new RaftStorage(reader)
+    const storage = new RaftStorage(reader, [0, 1, 2])
     const entries: Entry[] = []
     for (let i = 1; i <= 1000; i++) entries.push(entry(i, Math.ceil(i / 7)))
     storage.append(entries)
