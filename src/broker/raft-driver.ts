@@ -208,6 +208,8 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
    */
   compactNow(trailing?: number): Promise<SnapshotMeta> {
     if (!this.compactor) return Promise.reject(new BrokerError('INTERNAL', 'this node does not compact its log'))
+    // Everything applied counts: what waits to ride along with a later write is written now.
+    this.store.flush()
     return this.compactor.compactNow(trailing)
   }
 
