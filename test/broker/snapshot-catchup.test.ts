@@ -3,6 +3,7 @@ import {expect} from 'chai'
 import {BrokerClient, type BrokerMessage} from '../../src/client/broker-client.js'
 import {admin, type RaftInfo, type StoredMessage} from '../e2e/helpers/cluster.js'
 import {HOST, eventually} from '../e2e/helpers/node-process.js'
+import {encodeChunk, encodeSnapshotFrame, type SnapshotFrame} from '../../src/transport/snapshot-frames.js'
 import {InProcessCluster} from './helpers/in-process-cluster.js'
 
 // Three nodes in this process compacting their logs after a few hundred entries: a follower that
@@ -140,4 +141,53 @@ describe('snapshots: a follower behind the compaction point catches up by snapsh
     await cluster.converged()
     expect((await cluster.messages(leader, 'x')).length).to.equal(125)
   })
+
+  it('forged snapshot frames (a non-leader, a bad checksum, out of order, unknown table) leave a follower unchanged and alive', async () => {
+    const cluster = await InProcessCluster.start({compaction: COMPACTION})
+    clusters.push(cluster)
+    const leader = await cluster.leader(undefined, 5000)
+    const [follower, bystander] = [0, 1, 2].filter((i) => i !== leader)
+    const client = await connect(cluster, leader)
+    await publishMany(client, 'f', 0, 20)
+    await cluster.converged()
+    const before = rows(await cluster.messages(follower, 'f'))
+    const term = (await raftOf(cluster, leader)).current_term
+    const send = (from: number, frame: SnapshotFrame | {kind: 'chunk'; payload: Buffer}): void => {
+      const payload = 'payload' in frame ? frame.payload : encodeSnapshotFrame(frame)
+      cluster.node(from).broker.transport.sendSnapshot(follower, frame.kind, payload)
+    }
+    const begin = (stream: number): SnapshotFrame => ({kind: 'begin', stream, leaderTerm: term, index: 10_000, term, peers: [0, 1, 2], tables: [{name: 'messages', rows: 1}]})
+    const forged = [message(1, 'forged')]
+    // A member that does not lead.
+    send(bystander, begin(1))
+    send(bystander, {kind: 'chunk', payload: encodeChunk(1, 0, 'messages', forged).payload})
+    send(bystander, {kind: 'end', stream: 1, chunks: 1, digest: Buffer.alloc(32)})
+    // The leader's link, but an old term, a corrupt chunk, a chunk out of order, a table not in the state.
+    send(leader, {...begin(2), leaderTerm: term - 1} as SnapshotFrame)
+    send(leader, begin(3))
+    const corrupt = encodeChunk(3, 0, 'messages', forged).payload
+    corrupt[20] ^= 1
+    send(leader, {kind: 'chunk', payload: corrupt})
+    send(leader, begin(4))
+    send(leader, {kind: 'chunk', payload: encodeChunk(4, 1, 'messages', forged).payload})
+    send(leader, begin(5))
+    send(leader, {kind: 'chunk', payload: encodeChunk(5, 0, 'raft_state', [[1, 99, null, 10_000]]).payload})
+    send(leader, {...begin(6), tables: [{name: 'messages', rows: 1}, {name: 'raft_log', rows: 1}]} as SnapshotFrame)
+    await eventually('the refusals to be logged', () => (cluster.node(follower).lines.filter((l) => l.includes('refusing a snapshot frame')).length > 0 ? true : undefined), 5000)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    const info = await raftOf(cluster, follower)
+    expect(info.snapshots_installed).to.equal(0)
+    expect(info.first_index).to.equal(1)
+    expect(rows(await cluster.messages(follower, 'f'))).to.deep.equal(before)
+    const refusals = cluster.node(follower).lines.filter((l) => l.includes('refusing a snapshot frame')).join('\n')
+    expect(refusals).to.match(/is not the leader of our term/)
+    // Still a working member.
+    await publishMany(client, 'f', 20, 5)
+    await cluster.converged()
+    expect(rows(await cluster.messages(follower, 'f'))).to.have.length(25)
+  })
 })
+
+function message(index: number, body: string): (string | number | null)[] {
+  return [index, 'f', 0, 'RAW', body, 1_700_000_000_000, null]
+}
