@@ -20,8 +20,6 @@ export interface CompactionOptions {
 }
 
 export const DEFAULT_COMPACTION: CompactionOptions = {snapshotEntries: 20_000, trailingEntries: 5_000}
-/** Bounds of both flags: a window past this would hold the log unbounded in practice. */
-export const MAX_COMPACTION_ENTRIES = 100_000_000
 
 export class LogCompactor {
   private running: Promise<SnapshotMeta> | null = null

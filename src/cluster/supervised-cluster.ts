@@ -140,6 +140,9 @@ export interface TemporaryClusterOptions extends ClusterLayout {
   cli?: CliEntry
   /** How long to wait for every node to serve and a leader to be elected. */
   waitMs: number
+  /** The nodes' --snapshot-entries and --trailing-entries (chaos runs them low to exercise snapshots). */
+  snapshotEntries?: number
+  trailingEntries?: number
 }
 
 /** Starts a cluster with its supervisor in this process; resolves once it has a leader. */
@@ -156,6 +159,8 @@ export async function startTemporaryCluster(options: TemporaryClusterOptions): P
     // Chaos injects crashes on purpose; a restart behind its back would undo them.
     restart: 'no',
   }
+  if (options.snapshotEntries !== undefined) clusterOptions.snapshot_entries = options.snapshotEntries
+  if (options.trailingEntries !== undefined) clusterOptions.trailing_entries = options.trailingEntries
   plannedPorts(clusterOptions)
   await checkPortsFree(clusterOptions)
   ensureClusterDir(paths)

@@ -191,6 +191,8 @@ export class NodeProcesses {
       '--cluster', core.state.name,
       '--election-timeout', `${o.election_timeout_ms}ms`,
       '--heartbeat', `${o.heartbeat_ms}ms`,
+      ...(o.snapshot_entries === undefined ? [] : ['--snapshot-entries', String(o.snapshot_entries)]),
+      ...(o.trailing_entries === undefined ? [] : ['--trailing-entries', String(o.trailing_entries)]),
       '--token-file', core.paths.token,
       '--supervisor-pid', String(process.pid),
     ]
