@@ -7,7 +7,7 @@
  */
 import {randomInt} from 'node:crypto'
 
-import {SnapshotSource} from '../storage/snapshot-source.js'
+import {SnapshotSource, type SourceChunk} from '../storage/snapshot-source.js'
 import type {LogLimiter} from '../transport/log-limiter.js'
 import type {PeerTransport} from '../transport/peer-transport.js'
 import {encodeChunk, encodeSnapshotFrame, SNAPSHOT_CHUNK_TARGET_BYTES, StreamDigest, type SnapshotAck} from '../transport/snapshot-frames.js'
@@ -52,6 +52,8 @@ interface OutgoingStream {
   bytes: number
   startedAt: number
   lastProgressAt: number
+  /** A turn of the event loop is booked to send the next chunk. */
+  pumping: boolean
 }
 
 export class SnapshotSender {
@@ -98,6 +100,7 @@ export class SnapshotSender {
       bytes: 0,
       startedAt: now,
       lastProgressAt: now,
+      pumping: false,
     }
     this.streams.set(to, stream)
     let term: number
@@ -166,42 +169,62 @@ export class SnapshotSender {
     for (const stream of [...this.streams.values()]) this.fail(stream, reason)
   }
 
+  /**
+   * Sends the next chunk if the window has room, then gives the event loop back before the one
+   * after it (reading and encoding a chunk takes milliseconds: a window of them in one turn
+   * would hold up the leader's heartbeats).
+   */
   private pump(stream: OutgoingStream): void {
-    const target = this.options.chunkBytes ?? SNAPSHOT_CHUNK_TARGET_BYTES
-    while (!stream.exhausted && stream.nextSeq - stream.acked < WINDOW_CHUNKS) {
-      let chunk: ReturnType<SnapshotSource['nextChunk']>
+    if (stream.pumping) return
+    this.sendChunk(stream)
+    if (this.streams.get(stream.to) !== stream || stream.exhausted || stream.nextSeq - stream.acked >= WINDOW_CHUNKS) return
+    stream.pumping = true
+    setImmediate(() => {
+      stream.pumping = false
+      if (this.streams.get(stream.to) === stream) this.pump(stream)
+    })
+  }
+
+  /** Sends the next chunk if the window has room, or the end once every chunk is acknowledged. */
+  private sendChunk(stream: OutgoingStream): void {
+    if (!stream.exhausted && stream.nextSeq - stream.acked < WINDOW_CHUNKS) {
+      let chunk: SourceChunk | null
       try {
-        chunk = stream.source.nextChunk(target)
+        chunk = stream.source.nextChunk(this.options.chunkBytes ?? SNAPSHOT_CHUNK_TARGET_BYTES)
       } catch (error) {
         this.fail(stream, `reading the state failed: ${(error as Error).message}`)
         return
       }
-      if (chunk === null) {
-        stream.exhausted = true
-        // The read transaction is no longer needed: let the WAL be checkpointed past it.
-        stream.source.close()
-        break
-      }
-      let encoded: ReturnType<typeof encodeChunk>
-      try {
-        encoded = encodeChunk(stream.id, stream.nextSeq, chunk.table, chunk.rows)
-      } catch (error) {
-        this.fail(stream, `a chunk cannot be encoded: ${(error as Error).message}`)
+      if (chunk !== null) {
+        this.sendEncoded(stream, chunk)
         return
       }
-      stream.digest.add(encoded.digest)
-      stream.bytes += encoded.payload.length
-      if (!this.options.transport.sendSnapshot(stream.to, 'chunk', encoded.payload)) {
-        this.fail(stream, 'the follower cannot be reached (or its queue is full)')
-        return
-      }
-      stream.nextSeq++
+      stream.exhausted = true
+      // The read transaction is no longer needed: let the WAL be checkpointed past it.
+      stream.source.close()
     }
     if (stream.exhausted && !stream.endSent && stream.acked === stream.nextSeq) {
       stream.endSent = true
       const end = encodeSnapshotFrame({kind: 'end', stream: stream.id, chunks: stream.nextSeq, digest: stream.digest.digest()})
       if (!this.options.transport.sendSnapshot(stream.to, 'end', end)) this.fail(stream, 'the follower cannot be reached')
     }
+  }
+
+  private sendEncoded(stream: OutgoingStream, chunk: SourceChunk): void {
+    let encoded: ReturnType<typeof encodeChunk>
+    try {
+      encoded = encodeChunk(stream.id, stream.nextSeq, chunk.table, chunk.rows)
+    } catch (error) {
+      this.fail(stream, `a chunk cannot be encoded: ${(error as Error).message}`)
+      return
+    }
+    stream.digest.add(encoded.digest)
+    stream.bytes += encoded.payload.length
+    if (!this.options.transport.sendSnapshot(stream.to, 'chunk', encoded.payload)) {
+      this.fail(stream, 'the follower cannot be reached (or its queue is full)')
+      return
+    }
+    stream.nextSeq++
   }
 
   private fail(stream: OutgoingStream, reason: string): void {
