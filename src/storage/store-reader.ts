@@ -80,9 +80,21 @@ export class StoreReader {
       termRuns: db.prepare(
         'SELECT idx AS start, term FROM (SELECT idx, term, LAG(term) OVER (ORDER BY idx) AS previous FROM raft_log) WHERE previous IS NULL OR previous <> term ORDER BY idx',
       ),
-      nextOffsets: db.prepare('SELECT topic, MAX("offset") + 1 AS next FROM messages GROUP BY topic'),
+      // One index seek per topic (a skip scan of (topic, offset)), not a scan of every message:
+      // a follower runs this right after installing a snapshot, on the event loop.
+      nextOffsets: db.prepare(
+        `WITH RECURSIVE topics(topic) AS (
+           SELECT MIN(topic) FROM messages
+           UNION ALL SELECT (SELECT MIN(topic) FROM messages WHERE topic > topics.topic) FROM topics WHERE topics.topic IS NOT NULL
+         )
+         SELECT topic, (SELECT MAX("offset") FROM messages WHERE messages.topic = topics.topic) + 1 AS next FROM topics WHERE topic IS NOT NULL`,
+      ),
       recentIds: db.prepare(
         'SELECT pub_id, topic, "offset" FROM messages WHERE pub_id IS NOT NULL ORDER BY raft_index DESC LIMIT ?',
+      ),
+      idCount: db.prepare('SELECT COUNT(*) FROM messages INDEXED BY messages_pub_id WHERE pub_id IS NOT NULL').pluck(),
+      allIds: db.prepare(
+        'SELECT pub_id, topic, "offset" FROM messages INDEXED BY messages_pub_id WHERE pub_id IS NOT NULL ORDER BY raft_index DESC',
       ),
       after: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE raft_index > ? ORDER BY raft_index LIMIT ?`),
       topicAfter: db.prepare(
@@ -142,7 +154,10 @@ export class StoreReader {
 
   /** The most recent `limit` dedup ids, oldest first, so they can be replayed into a window. */
   recentPublishIds(limit: number): {id: string; topic: string; offset: number}[] {
-    const rows = this.statements.recentIds.all(limit) as {pub_id: string; topic: string; offset: number}[]
+    // Few ids among many messages (publishers that give none): read them from their own index
+    // instead of walking every message back from the newest.
+    const few = (this.statements.idCount.get() as number) <= limit
+    const rows = (few ? this.statements.allIds.all() : this.statements.recentIds.all(limit)) as {pub_id: string; topic: string; offset: number}[]
     return rows.reverse().map((r) => ({id: r.pub_id, topic: r.topic, offset: r.offset}))
   }
 

@@ -69,7 +69,7 @@ export interface SnapshotAck {
 export type SnapshotFrame = SnapshotBegin | SnapshotChunk | SnapshotEnd | SnapshotAck
 
 /** Chunks aim at this size; one row larger than it travels alone. */
-export const SNAPSHOT_CHUNK_TARGET_BYTES = 1024 * 1024
+export const SNAPSHOT_CHUNK_TARGET_BYTES = 256 * 1024
 /** No chunk may be larger (a bound for the decoder, far above any row a node accepts). */
 export const MAX_SNAPSHOT_CHUNK_BYTES = 32 * 1024 * 1024
 const MAX_NAME_BYTES = 64
