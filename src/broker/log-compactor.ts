@@ -19,7 +19,7 @@ export interface CompactionOptions {
   trailingEntries: number
 }
 
-export const DEFAULT_COMPACTION: CompactionOptions = {snapshotEntries: 20_000, trailingEntries: 5_000}
+export const DEFAULT_COMPACTION: CompactionOptions = {snapshotEntries: 20_000, trailingEntries: 10_000}
 
 export class LogCompactor {
   private running: Promise<SnapshotMeta> | null = null
