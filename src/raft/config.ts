@@ -20,8 +20,9 @@ export interface PlantedBugs {
   forgetTermOnRestart?: boolean
   /** A follower installs a snapshot even when it is older than what it has committed/applied. */
   installOlderSnapshot?: boolean
-  /** A leader whose follower needs compacted entries sends entries from the compacted range
-   * (whatever storage still returns for it) instead of a snapshot. */
+  /** A leader whose follower needs compacted entries sends an append from the compacted range
+   * anyway, with placeholders of the compaction point's term standing in for the entries it no
+   * longer has, instead of a snapshot. */
   sendCompactedEntries?: boolean
 }
 

@@ -702,16 +702,13 @@ export class Raft {
   }
 
   /**
-   * Sends `to` our snapshot (§7) and waits in state snapshot for its answer. Not to a follower we
-   * have not heard from within an election timeout (it is probably down: the snapshot would be
-   * wasted), and not while storage cannot produce one: both wait for its next heartbeat answer.
+   * Sends `to` our snapshot (§7) and waits in state snapshot for its answer. While storage cannot
+   * produce one, waits in probe for the follower's next heartbeat answer and tries again. (A
+   * follower gets here right after answering us, or while replicating: it is recently active, so
+   * unlike etcd there is no separate check to spare a dead follower a snapshot.)
    */
   private maybeSendSnapshot(to: NodeId, pr: Progress): boolean {
     if (pr.state === 'replicate') pr.becomeProbe()
-    if (this.ticks - pr.lastHeard >= this.cfg.electionTick) {
-      pr.probeSent = true
-      return false
-    }
     let snapshot: Snapshot
     try {
       snapshot = this.log.snapshot()
@@ -833,7 +830,8 @@ export class Raft {
    */
   private handleSnapshot(m: Message): void {
     const s = m.snapshot
-    if (s === undefined) return
+    // A snapshot at a non-index or of a non-term is a malformed message: dropped.
+    if (s === undefined || !Number.isSafeInteger(s.index) || s.index < 0 || !Number.isSafeInteger(s.term) || s.term < 0) return
     const committed = this.log.committed
     const older = s.index <= committed
     if (older && !this.bugs.installOlderSnapshot) {

@@ -98,8 +98,11 @@ export interface Snapshot extends SnapshotMeta {
  *
  * Contract: after the driver persisted a Ready's entries and called advance(), the storage returns
  * them; before that it must not (the core serves not-yet-durable entries from its own unstable log).
+ * Likewise a Ready's snapshot: once advance() is called, firstIndex() = snapshot.index + 1,
+ * term(snapshot.index) = snapshot.term, and snapshot() returns it (or a newer one).
  * Index `firstIndex() - 1` is the last compacted entry: its term is still available (it is the
- * prevLogTerm of the first entry), its data is not.
+ * prevLogTerm of the first entry), its data is not. The driver compacts on its own, never past
+ * the applied index (and never past what snapshot() can provide).
  */
 export interface Storage {
   /** The hard state persisted last (term 0, vote null, commit 0 for a fresh node). */
@@ -154,9 +157,11 @@ export interface SoftState {
 
 /**
  * One batch of work for the driver. Handle it in this order:
- *  1. send `messages` (they may go out before anything is durable);
- *  2. persist `entries` (truncating the stable log from entries[0].index first) and `hardState`
- *     together, atomically;
+ *  1. send `messages` (they may go out before anything is durable; a 'snap' is streamed, and its
+ *     end reported through Raft.reportSnapshot);
+ *  2. install `snapshot` if present (state machine and log replaced by it), then persist
+ *     `entries` (truncating the stable log from entries[0].index first) and `hardState`, all
+ *     durably (hardState.commit is at least snapshot.index);
  *  3. once durable: send `persistedMessages`, apply `committed`, call advance(ready).
  * Only one Ready may be outstanding: ready() throws until advance() of the previous one.
  */
@@ -164,7 +169,8 @@ export interface Ready {
   /** Present when the role or known leader changed since the last Ready. */
   softState?: SoftState
   /** A snapshot received from the leader, to install before `entries` (their first index is
-   * then snapshot.index + 1). After it, `committed` holds only entries above snapshot.index. */
+   * then snapshot.index + 1). A Ready with a snapshot has no `committed` entries; after its
+   * advance() the applied index is snapshot.index and later Readies apply from there. */
   snapshot?: Snapshot
   /** Present when term, vote or commit changed since the last Ready; persist with `entries`. */
   hardState?: HardState

@@ -60,8 +60,19 @@ export function storageWith(terms: number[], hs?: Partial<HardState>): MemorySto
   return s
 }
 
-/** Persists one Ready into the node's storage (the driver's job). */
+/** A storage as storageWith, whose state machine snapshotted at `through` (data: `data`) and
+ * compacted its log up to there. */
+export function compactedStorage(terms: number[], through: number, hs?: Partial<HardState>, data = 'state'): MemoryStorage {
+  const s = storageWith(terms, hs)
+  s.createSnapshot(through, ids(3), enc.encode(data))
+  s.compact(through)
+  return s
+}
+
+/** Persists one Ready into the node's storage (the driver's job): the snapshot first, then the
+ * entries after it and the hard state. */
 export function persist(node: TestNode, rd: Ready): void {
+  if (rd.snapshot) node.storage.applySnapshot(rd.snapshot)
   if (rd.entries.length > 0) node.storage.append(rd.entries)
   if (rd.hardState) node.storage.setHardState(rd.hardState)
 }

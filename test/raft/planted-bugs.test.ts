@@ -16,6 +16,8 @@ function hunt(bugs: PlantedBugs, durabilityChecks = true): SimResult | null {
 }
 
 const END_TO_END = /election safety|log matching|leader completeness|state machine safety/
+// Rolling a follower back to an older snapshot shows first as its commit index going back.
+const ROLLBACK = /commit decreased|snapshot|election safety|log matching|leader completeness|state machine safety/
 
 const cases: {bug: keyof PlantedBugs; rule: string; effects: RegExp}[] = [
   {bug: 'voteWithoutUpToDateCheck', rule: 'voting without the §5.4.1 up-to-date check', effects: END_TO_END},
@@ -25,6 +27,8 @@ const cases: {bug: keyof PlantedBugs; rule: string; effects: RegExp}[] = [
   // core itself refuses ("commit ... is past the last index; was the log lost").
   {bug: 'replyBeforePersisting', rule: 'answering before the answer is durable', effects: /was the log lost|election safety|log matching|leader completeness|state machine safety/},
   {bug: 'forgetTermOnRestart', rule: 'forgetting the term and vote on restart', effects: END_TO_END},
+  {bug: 'installOlderSnapshot', rule: 'installing a snapshot older than the commit index', effects: ROLLBACK},
+  {bug: 'sendCompactedEntries', rule: 'sending stand-ins for compacted entries instead of a snapshot', effects: END_TO_END},
 ]
 
 function show(bug: string, r: SimResult): void {

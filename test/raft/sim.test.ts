@@ -39,10 +39,17 @@ describe('simulation: safety after every step and liveness after healing', funct
 
   it('injects every kind of fault across the seeds', () => {
     const total = {dropped: 0, duplicated: 0, reordered: 0, partitions: 0, crashes: 0, compactions: 0, transfers: 0}
+    let snapshotsInstalled = 0
+    let catchUps = 0
     for (let seed = 1; seed <= 20; seed++) {
       const r = runSimulation({seed, nodes: 3})
       for (const k of Object.keys(total) as (keyof typeof total)[]) total[k] += r.faults[k]
+      snapshotsInstalled += r.snapshotsInstalled
+      if (r.snapshotsInstalled > 0) catchUps++
     }
     for (const [k, v] of Object.entries(total)) expect(v, k).to.be.greaterThan(0)
+    // Compaction is frequent enough that most schedules catch a follower up by a snapshot.
+    expect(catchUps, 'schedules with a snapshot installed').to.be.greaterThan(10)
+    expect(snapshotsInstalled).to.be.greaterThan(20)
   })
 })
