@@ -137,6 +137,8 @@ export interface NodeStatus {
   commit_index: number | null
   last_applied: number | null
   log_length: number | null
+  /** First index still in the node's log: it was compacted below (1 when nothing was). */
+  first_index: number | null
   lag: number | null
   leader_index: number | null
   host: string

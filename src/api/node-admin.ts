@@ -28,3 +28,16 @@ export interface TransferAnswer {
 export interface ShutdownAnswer {
   ok: true
 }
+
+/**
+ * POST /admin/snapshot: the log was compacted now (whatever the thresholds), up to the durable
+ * applied index less the trailing window; the compaction point, where the log now starts, and
+ * the database's size on disk after it.
+ */
+export interface SnapshotAnswer {
+  ok: true
+  snapshot_index: number
+  snapshot_term: number
+  first_index: number
+  disk_bytes: number
+}

@@ -59,6 +59,11 @@ function raftInfo(raw: Raw): RaftInfo {
     node_index: count(raw, 'node_index'),
     pre_candidate: preCandidate,
     elections_won: count(raw, 'elections_won'),
+    snapshot_index: count(raw, 'snapshot_index'),
+    snapshot_term: count(raw, 'snapshot_term'),
+    snapshots_sent: count(raw, 'snapshots_sent'),
+    snapshots_installed: count(raw, 'snapshots_installed'),
+    disk_bytes: count(raw, 'disk_bytes'),
   }
 }
 
@@ -92,6 +97,8 @@ const EVENTS: Record<NodeStreamItem['type'], (raw: Raw, time: string) => NodeStr
   role: (raw, time) => ({type: 'role', time, role: role(raw, 'role'), term: count(raw, 'term'), leader: countOrNull(raw, 'leader')}),
   term: (raw, time) => ({type: 'term', time, term: count(raw, 'term')}),
   commit: (raw, time) => ({type: 'commit', time, commit_index: count(raw, 'commit_index'), last_applied: count(raw, 'last_applied')}),
+  'snapshot-send': (raw, time) => ({type: 'snapshot-send', time, to: count(raw, 'to'), index: count(raw, 'index'), bytes: count(raw, 'bytes'), ms: count(raw, 'ms')}),
+  'snapshot-install': (raw, time) => ({type: 'snapshot-install', time, index: count(raw, 'index'), rows: count(raw, 'rows'), ms: count(raw, 'ms')}),
   fault: (raw, time): NodeEventData => {
     if (raw.action === 'heal') return {type: 'fault', action: 'heal', time}
     if (raw.action === 'set') return {type: 'fault', action: 'set', time, peers: peers(raw), ...linkFault(raw)}

@@ -5,6 +5,14 @@
  */
 import type {RaftInfo, RaftRole} from './node-http.js'
 
+/**
+ * Snapshots: the leader finished streaming its state to follower `to` (`bytes` of rows in `ms`),
+ * or this follower installed a snapshot of `rows` rows at `index`.
+ */
+export type SnapshotEvent =
+  | {type: 'snapshot-send'; to: number; index: number; bytes: number; ms: number}
+  | {type: 'snapshot-install'; index: number; rows: number; ms: number}
+
 /** A network fault on this node's links as /admin sets it (the node's own transport's shape). */
 export interface LinkFault {
   /** Drop everything to and from the peer. */
@@ -28,7 +36,7 @@ export type RaftEvent =
 /** A fault set on links to `peers` (member indexes), or every fault removed. */
 export type FaultEvent = ({type: 'fault'; action: 'set'; peers: number[]} & LinkFault) | {type: 'fault'; action: 'heal'}
 
-export type NodeEvent = RaftEvent | FaultEvent
+export type NodeEvent = RaftEvent | SnapshotEvent | FaultEvent
 
 /** The `data:` of every event but hello: the event and when the node sent it (ISO 8601). */
 export type NodeEventData = NodeEvent & {time: string}

@@ -29,6 +29,15 @@ export interface RaftInfo {
   pre_candidate: boolean
   /** Elections this node has won since it started. */
   elections_won: number
+  /** The compaction point: the log holds the entries after it (0: nothing compacted yet). */
+  snapshot_index: number
+  snapshot_term: number
+  /** Snapshots this node streamed to followers (completed) since it started. */
+  snapshots_sent: number
+  /** Snapshots this node received from a leader and installed since it started. */
+  snapshots_installed: number
+  /** Size of the node's database on disk: the main file, its WAL and shared-memory index. */
+  disk_bytes: number
 }
 
 /** One member in GET /cluster; its ports are known once it has connected. */

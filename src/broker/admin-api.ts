@@ -1,11 +1,11 @@
 /**
- * /admin endpoints: network faults, leadership transfer, shutdown. They can cut a node off
- * or stop it, so they need the cluster's token (`Authorization: Bearer <token>`), compared
+ * /admin endpoints: network faults, leadership transfer, log compaction, shutdown. They can
+ * cut a node off or stop it, so they need the cluster's token (`Authorization: Bearer <token>`), compared
  * in constant time.
  */
 import crypto from 'node:crypto'
 import type http from 'node:http'
-import type {FaultsAnswer, FaultsByPeer, FaultsChanged, ShutdownAnswer, TransferAnswer} from '../api/node-admin.js'
+import type {FaultsAnswer, FaultsByPeer, FaultsChanged, ShutdownAnswer, SnapshotAnswer, TransferAnswer} from '../api/node-admin.js'
 import type {NodeEvent} from '../api/node-events.js'
 import type {PeerFault} from '../transport/fault-filter.js'
 import {BrokerError} from './errors.js'
@@ -15,9 +15,23 @@ export interface AdminTarget {
   readonly options: {peers: unknown[]}
   readonly self: number
   readonly transport: {faults: {set(peer: number, fault: PeerFault): void; clear(peer?: number): void; active(): Map<number, PeerFault>}}
-  readonly driver: {transferLeadership(to: number): void}
+  readonly driver: {transferLeadership(to: number): void; compactNow(trailing?: number): Promise<{index: number; term: number}>}
   readonly events: {publish(event: NodeEvent): void}
   stop(): Promise<void>
+  diskBytes(): number
+}
+
+/** The largest `trailing` POST /admin/snapshot takes (as the node's --trailing-entries). */
+const MAX_TRAILING = 100_000_000
+
+/** `?trailing=N` of POST /admin/snapshot: a count, or undefined for the node's configured window. */
+function trailingParam(request: http.IncomingMessage): number | undefined {
+  const value = new URL(request.url ?? '/', 'http://node').searchParams.get('trailing')
+  if (value === null) return undefined
+  if (!/^\d{1,9}$/.test(value) || Number(value) > MAX_TRAILING) {
+    throw new BrokerError('BAD_REQUEST', `trailing must be a whole number of entries from 0 to ${MAX_TRAILING}`)
+  }
+  return Number(value)
 }
 
 export function faultsView(target: AdminTarget): FaultsByPeer {
@@ -73,6 +87,14 @@ export function adminRoutes(target: AdminTarget, token: string | null): HttpRout
         }
         target.driver.transferLeadership(to)
         return {ok: true, to}
+      }),
+    },
+    {
+      method: 'POST',
+      path: '/admin/snapshot',
+      handler: guard(async (request): Promise<SnapshotAnswer> => {
+        const point = await target.driver.compactNow(trailingParam(request))
+        return {ok: true, snapshot_index: point.index, snapshot_term: point.term, first_index: point.index + 1, disk_bytes: target.diskBytes()}
       }),
     },
     {

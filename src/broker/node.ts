@@ -3,15 +3,19 @@
  * composed. `BrokerNode.start` returns a serving node or throws an error that says what
  * was wrong (a port in use, an unusable data dir).
  */
+import fs from 'node:fs'
 import path from 'node:path'
 import type {ClusterInfo, HealthInfo, RaftInfo, StatsInfo, StatusInfo, SubscriberInfo, TopicDetail} from '../api/node-http.js'
 import {DEFAULT_INLINE_SLOW_MS, INLINE_BACKOFF_MS} from '../storage/database-writer.js'
 import {MIGRATIONS, STATEMENTS} from '../storage/schema.js'
+import {snapshotStatements, STAGING_FILE, STAGING_SCHEMA, stagingSetupSql} from '../storage/state-tables.js'
 import {StoreReader} from '../storage/store-reader.js'
+import {databaseDiskBytes} from '../storage/disk-usage.js'
 import {prepareDataDir} from './data-dir.js'
 import {HttpApi} from './http-api.js'
 import {maxLineBytes, type NodeLimits} from './limits.js'
 import {RaftDriver, type RaftTiming} from './raft-driver.js'
+import {DEFAULT_COMPACTION, type CompactionOptions} from './log-compactor.js'
 import {RaftStorage} from '../storage/raft-storage.js'
 import type {StoreWriter} from '../storage/store-writer.js'
 import type {PeerTransport} from '../transport/peer-transport.js'
@@ -63,6 +67,8 @@ export interface NodeOptions {
   seams?: NodeSeams
   /** The retention policy this node proposes when it leads (`--retention`); none when absent. */
   retention?: RetentionPolicy
+  /** When the log is compacted (`--snapshot-entries`, `--trailing-entries`); DEFAULT_COMPACTION when absent. */
+  compaction?: CompactionOptions
 }
 
 export const DEFAULT_NODE_OPTIONS = {
@@ -136,12 +142,20 @@ export class BrokerNode implements NodeView {
         raft: (_, message) => this.driver.step(message),
         forward: (from, payload) => this.driver.onForward(from, payload),
         forwardResult: (from, payload) => this.driver.onForwardResult(from, payload),
+        snapshot: (from, frame) => this.driver.onSnapshotFrame(from, frame),
         peerDisconnected: (peer) => this.driver.onPeerDisconnected(peer),
       },
     })
     this.driver = new RaftDriver(
-      {self, clusterSize: options.peers.length, timing: options.timing, proposalTimeoutMs: options.commitTimeoutMs, maxBodyBytes: options.limits.maxBodyBytes},
-      new RaftStorage(reader),
+      {
+        self,
+        clusterSize: options.peers.length,
+        timing: options.timing,
+        proposalTimeoutMs: options.commitTimeoutMs,
+        maxBodyBytes: options.limits.maxBodyBytes,
+        snapshots: {reader, compaction: options.compaction ?? DEFAULT_COMPACTION},
+      },
+      new RaftStorage(reader, options.peers.map((_, i) => i)),
       writer,
       store,
       this.transport,
@@ -157,6 +171,8 @@ export class BrokerNode implements NodeView {
     this.events = new NodeEvents(this.driver, this.limits.maxPendingBytes)
     this.publisher = new Publisher(this.log, {maxBodyBytes: options.limits.maxBodyBytes})
     this.subscriptions = new SubscriptionRegistry(store)
+    // A snapshot replaced the store: live subscribers read what it brought from where they were.
+    this.driver.on('installed', (previousApplied: number) => this.subscriptions.storeReplaced(previousApplied))
     store.onApplied((messages) => this.recentMessages.add(messages.length))
     const context: SessionContext = {publisher: this.publisher, store, subscriptions: this.subscriptions, limits: this.limits, logger}
     this.tcp = new TcpServer(context)
@@ -180,7 +196,16 @@ export class BrokerNode implements NodeView {
     let node: BrokerNode | null = null
     try {
       const dbPath = path.join(options.dataDir, 'node.db')
-      writer = await (options.seams ?? REAL_SEAMS).openWriter({path: dbPath, migrations: MIGRATIONS, statements: STATEMENTS, inlineMaxRows: INLINE_WRITE_MAX_ROWS})
+      // A snapshot half received when the node stopped is never installed: staging starts empty.
+      const stagingPath = path.join(options.dataDir, STAGING_FILE)
+      for (const suffix of ['', '-journal', '-wal', '-shm']) fs.rmSync(stagingPath + suffix, {force: true})
+      writer = await (options.seams ?? REAL_SEAMS).openWriter({
+        path: dbPath,
+        migrations: MIGRATIONS,
+        statements: {...STATEMENTS, ...snapshotStatements()},
+        inlineMaxRows: INLINE_WRITE_MAX_ROWS,
+        attach: {schema: STAGING_SCHEMA, path: stagingPath, setupSql: stagingSetupSql()},
+      })
       reader = new StoreReader(dbPath)
       const store = new MessageStore(writer, reader, {
         dedupWindow: options.dedupWindow,
@@ -251,7 +276,17 @@ export class BrokerNode implements NodeView {
       node_index: this.self,
       pre_candidate: this.driver.isPreCandidate,
       elections_won: this.driver.elections,
+      snapshot_index: status.snapshotIndex,
+      snapshot_term: status.snapshotTerm,
+      snapshots_sent: this.driver.snapshotsSent,
+      snapshots_installed: this.driver.snapshotsInstalled,
+      disk_bytes: this.diskBytes(),
     }
+  }
+
+  /** Bytes of the node database on disk (node.db and its -wal and -shm). */
+  diskBytes(): number {
+    return databaseDiskBytes(path.join(this.options.dataDir, 'node.db'))
   }
 
   /** The members as this node knows them; ports are known once a member has connected. */
@@ -381,6 +416,12 @@ export class BrokerNode implements NodeView {
       {name: 'pad_raft_commit_index', help: 'Raft commit index', type: 'gauge', value: status.commitIndex},
       {name: 'pad_raft_last_applied', help: 'Last applied Raft index', type: 'gauge', value: status.lastApplied},
       {name: 'pad_raft_log_last_index', help: 'Last Raft log index', type: 'gauge', value: status.lastIndex},
+      {name: 'pad_raft_log_first_index', help: 'First Raft log index still stored (the log is compacted below)', type: 'gauge', value: status.firstIndex},
+      {name: 'pad_raft_snapshot_index', help: 'Compaction point: last index covered by the snapshot', type: 'gauge', value: status.snapshotIndex},
+      {name: 'pad_raft_snapshot_term', help: 'Term of the compaction point', type: 'gauge', value: status.snapshotTerm},
+      {name: 'pad_raft_snapshots_sent_total', help: 'Snapshots streamed to followers to the end', type: 'counter', value: this.driver.snapshotsSent},
+      {name: 'pad_raft_snapshots_installed_total', help: 'Snapshots received from a leader and installed', type: 'counter', value: this.driver.snapshotsInstalled},
+      {name: 'pad_disk_bytes', help: 'Node database size on disk (main file, WAL and shared memory)', type: 'gauge', value: this.diskBytes()},
       {name: 'pad_write_queue_depth', help: 'Requests waiting for the writer', type: 'gauge', value: writer.queueDepth},
       {name: 'pad_write_batches_total', help: 'Transactions committed by the writer', type: 'counter', value: writer.batches},
       {name: 'pad_write_requests_total', help: 'Requests written by the writer', type: 'counter', value: writer.requests},

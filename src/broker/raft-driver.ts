@@ -8,27 +8,36 @@
  * - for each Ready: sends the messages that may leave early (the leader's appends), persists
  *   entries and hard state in one transaction through the write queue, then sends what waited
  *   for durability (votes, append acks), applies what committed, and advances the core;
- * - on a follower, forwards publishes to the leader and relays the answer.
+ * - on a follower, forwards publishes to the leader and relays the answer;
+ * - snapshots: compacts the log (log-compactor.ts), streams the state to a follower that needs
+ *   compacted entries (snapshot-sender.ts), receives such a stream (snapshot-receiver.ts) and
+ *   installs it when the core hands it over in a Ready.
  * A publish is acknowledged only after its entry is applied, so only after a majority has it
  * on disk.
  */
 import {EventEmitter} from 'node:events'
-import {Raft, type Entry, type HardState, type Message, type Ready, type Role, type SoftState} from '../raft/index.js'
-import type {RaftEvent} from '../api/node-events.js'
+import {performance} from 'node:perf_hooks'
+import {Raft, type Entry, type HardState, type Message, type Ready, type Role, type SnapshotMeta, type SoftState} from '../raft/index.js'
+import type {RaftEvent, SnapshotEvent} from '../api/node-events.js'
 import type {RaftRole} from '../api/node-http.js'
 import type {RaftStorage} from '../storage/raft-storage.js'
-import {appendEntriesOp, hardStateOp, truncateLogOp} from '../storage/schema-rows.js'
+import {appendEntriesOp, hardStateOp, installSnapshotOps, truncateLogOp} from '../storage/schema-rows.js'
+import type {StoreReader} from '../storage/store-reader.js'
 import type {StoreWriter} from '../storage/store-writer.js'
 import type {WriteOp} from '../storage/writer-protocol.js'
 import {LogLimiter} from '../transport/log-limiter.js'
 import {messageBoundsError, type BoundsContext} from '../transport/message-bounds.js'
 import type {PeerTransport} from '../transport/peer-transport.js'
+import type {SnapshotBegin, SnapshotFrame} from '../transport/snapshot-frames.js'
 import {BrokerError, type ErrorCode} from './errors.js'
 import {forwardedPublishError} from './forwarded-publish.js'
 import {decodeForward, decodeForwardResult, encodeForward, encodeForwardResult, type ForwardOutcome} from './forwarding.js'
 import type {Logger} from './logger.js'
 import type {ApplyResult, MessageStore} from './message-store.js'
 import type {LogStatus, ReplicatedLog} from './replicated-log.js'
+import {LogCompactor, type CompactionOptions} from './log-compactor.js'
+import {clearStagingOps, SnapshotReceiver} from './snapshot-receiver.js'
+import {SnapshotSender, type SentSnapshot} from './snapshot-sender.js'
 
 export interface RaftTiming {
   tickMs: number
@@ -45,6 +54,8 @@ export interface RaftDriverOptions {
   /** Largest publish body a forwarded publish may carry (the node's --max-body). */
   maxBodyBytes: number
   random?: () => number
+  /** Compaction and snapshots; without them the log is never compacted and no snapshot is sent or taken. */
+  snapshots?: {reader: StoreReader; compaction: CompactionOptions}
 }
 
 /** Failure codes a leader's answer may pass on to the publisher as they are; any other becomes NO_LEADER. */
@@ -102,6 +113,14 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
   /** What messageBoundsError checks against; one object, updated in place, so a step allocates nothing for it. */
   private readonly bounds: BoundsContext
   elections = 0
+  /** Snapshots streamed to a follower to the end, and snapshots received and installed. */
+  snapshotsSent = 0
+  snapshotsInstalled = 0
+  private readonly sender: SnapshotSender | null = null
+  private readonly receiver: SnapshotReceiver | null = null
+  private readonly compactor: LogCompactor | null = null
+  /** Rows of the snapshot stepped into the core last, for its install event. */
+  private receivedRows = 0
 
   constructor(
     private readonly options: RaftDriverOptions,
@@ -125,11 +144,35 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
     this.lastTerm = storage.initialState().term
     this.bounds = {self: options.self, clusterSize: options.clusterSize, currentTerm: this.lastTerm}
     this.refusals = new LogLimiter(logger)
+    if (options.snapshots) {
+      const {reader, compaction} = options.snapshots
+      this.compactor = new LogCompactor(storage, reader, writer, compaction, (error) => this.logger.warn('compacting the log failed', {error: error.message}))
+      this.sender = new SnapshotSender({
+        dbPath: writer.path,
+        transport,
+        termAt: (index) => storage.term(index),
+        peers: () => storage.snapshotPoint().peers,
+        refusals: this.refusals,
+        onFinished: (outcome) => this.onSnapshotSent(outcome),
+      })
+      this.receiver = new SnapshotReceiver({
+        self: options.self,
+        writer,
+        transport,
+        refusals: this.refusals,
+        leadership: () => ({leader: this.softState.leaderId, term: this.raft.status({progress: false}).term}),
+        appliedIndex: () => store.appliedIndex,
+        onComplete: (from, begin) => this.onSnapshotReceived(from, begin),
+      })
+    }
     let ticks = 0
     this.ticker = setInterval(() => {
       this.forwardingBlocked = false
       this.raft.tick()
-      if (++ticks % EXPIRY_TICKS === 0) this.expire()
+      if (++ticks % EXPIRY_TICKS === 0) {
+        this.expire()
+        this.sender?.expire()
+      }
       this.process()
     }, timing.tickMs)
     this.process()
@@ -146,6 +189,28 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
     }
     this.raft.step(message)
     this.schedule()
+  }
+
+  /** A frame of a snapshot stream from `from`: acks are for our streams, the rest for the receiver. */
+  onSnapshotFrame(from: number, frame: SnapshotFrame): void {
+    if (this.closed) return
+    if (frame.kind === 'ack') {
+      if (this.sender) this.sender.onAck(from, frame)
+      return
+    }
+    if (this.receiver) this.receiver.onFrame(from, frame)
+    else this.refusals.warn('snapshot-frame', 'dropping a snapshot frame: this node takes no snapshots', {from, kind: frame.kind})
+  }
+
+  /**
+   * Compacts the log now, whatever the thresholds, keeping `trailing` entries below the
+   * durable applied index (the configured window when absent).
+   */
+  compactNow(trailing?: number): Promise<SnapshotMeta> {
+    if (!this.compactor) return Promise.reject(new BrokerError('INTERNAL', 'this node does not compact its log'))
+    // Everything applied counts: what waits to ride along with a later write is written now.
+    this.store.flush()
+    return this.compactor.compactNow(trailing)
   }
 
   propose(data: Uint8Array): Promise<ApplyResult> {
@@ -236,6 +301,8 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
       lastApplied: this.store.appliedIndex,
       firstIndex: s.firstIndex,
       lastIndex: s.lastIndex,
+      snapshotIndex: s.snapshotIndex,
+      snapshotTerm: s.snapshotTerm,
       clusterSize: this.options.clusterSize,
     }
   }
@@ -264,6 +331,7 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
   async close(): Promise<void> {
     this.closed = true
     clearInterval(this.ticker)
+    this.sender?.abortAll('the node is shutting down')
     const error = new BrokerError('SHUTTING_DOWN', 'the node is shutting down')
     for (const proposal of this.proposals) proposal.waiter.reject(error)
     this.proposals = []
@@ -289,7 +357,7 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
     // replicates entries it has not made durable yet (it only leaves itself out of their
     // quorum until they are), so its fsync and its followers' overlap.
     this.flushProposals()
-    for (const message of this.raft.takeMessages()) this.transport.sendRaft(message)
+    for (const message of this.raft.takeMessages()) this.send(message)
     if (this.persisting || !this.raft.hasReady()) {
       this.transport.flush()
       return
@@ -300,7 +368,11 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
       this.lastTerm = ready.hardState.term
       this.emit('event', {type: 'term', term: ready.hardState.term} satisfies RaftEvent)
     }
-    for (const message of ready.messages) this.transport.sendRaft(message)
+    for (const message of ready.messages) this.send(message)
+    if (ready.snapshot) {
+      this.install(ready, ready.snapshot)
+      return
+    }
     const ops = this.persistOps(ready)
     if (ops.length === 0) {
       this.finish(ready)
@@ -337,6 +409,75 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
         this.finish(ready)
       },
       (error: Error) => this.persistFailed(error, applied),
+    )
+  }
+
+  /** A message of the core: a 'snap' becomes a snapshot stream, everything else goes as it is. */
+  private send(message: Message): void {
+    if (message.type !== 'snap') {
+      this.transport.sendRaft(message)
+      return
+    }
+    if (this.sender) this.sender.start(message.to, message.term)
+    else this.raft.reportSnapshot(message.to, false)
+  }
+
+  private onSnapshotSent(outcome: SentSnapshot): void {
+    if (this.closed) return
+    this.raft.reportSnapshot(outcome.to, outcome.ok)
+    if (outcome.ok) {
+      this.snapshotsSent++
+      this.logger.info('snapshot sent', {to: outcome.to, index: outcome.index, bytes: outcome.bytes, ms: outcome.ms})
+      this.emit('event', {type: 'snapshot-send', to: outcome.to, index: outcome.index, bytes: outcome.bytes, ms: outcome.ms} satisfies SnapshotEvent)
+    }
+    this.schedule()
+  }
+
+  /** A whole snapshot arrived and is staged: the core decides whether to install it. */
+  private onSnapshotReceived(from: number, begin: SnapshotBegin): void {
+    if (this.closed) return
+    this.receivedRows = begin.tables.reduce((sum, t) => sum + t.rows, 0)
+    this.raft.step({type: 'snap', from, to: this.options.self, term: begin.leaderTerm, snapshot: {index: begin.index, term: begin.term, peers: begin.peers}})
+    this.schedule()
+  }
+
+  /**
+   * Installs the snapshot of a Ready in one transaction: every state table replaced by the staged
+   * rows, the log dropped, the compaction point, the applied index and this Ready's entries and
+   * hard state written. Only once that is durable does the node take it as its state (storage,
+   * message store, subscribers) and send what the Ready promises.
+   */
+  private install(ready: Ready, snapshot: SnapshotMeta): void {
+    this.persisting = true
+    if (this.compactor) this.compactor.paused = true
+    const started = performance.now()
+    const previousApplied = this.store.appliedIndex
+    // Applied rows not yet written go first: the transaction replaces them, and the store can only
+    // reload once nothing it applied is unwritten.
+    const applied = this.store.takeWrites()
+    const ops = [...(applied?.ops ?? []), ...installSnapshotOps(snapshot), ...this.persistOps(ready)]
+    this.writer.write(ops).then(
+      () => {
+        this.persisting = false
+        if (this.compactor) this.compactor.paused = false
+        applied?.written(null)
+        if (this.closed) return
+        this.storage.applySnapshot(snapshot)
+        this.store.reload()
+        this.writer.writeAsync(clearStagingOps())
+        this.snapshotsInstalled++
+        const ms = Math.round(performance.now() - started)
+        this.logger.info('snapshot installed', {index: snapshot.index, term: snapshot.term, rows: this.receivedRows, ms})
+        this.emit('event', {type: 'snapshot-install', index: snapshot.index, rows: this.receivedRows, ms} satisfies SnapshotEvent)
+        this.emit('installed', previousApplied)
+        this.finish(ready)
+      },
+      (error: Error & {code?: string}) => {
+        if (error.code === 'SQLITE_FULL') {
+          error = new Error(`the disk is full: installing the snapshot at index ${snapshot.index} failed and was rolled back; the node stops with its old state intact and catches up after a restart (free some space first)`)
+        }
+        this.persistFailed(error, applied)
+      },
     )
   }
 
@@ -382,9 +523,10 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
   private finish(ready: Ready): void {
     if (ready.entries.length > 0) this.storage.append(ready.entries)
     if (ready.hardState) this.storage.setHardState(ready.hardState)
-    for (const message of ready.persistedMessages) this.transport.sendRaft(message)
+    for (const message of ready.persistedMessages) this.send(message)
     this.transport.flush()
     if (ready.committed.length > 0) this.apply(ready.committed)
+    this.compactor?.maybeCompact(this.store.appliedIndex)
     this.raft.advance(ready)
     if (this.raft.hasReady() || this.proposals.length > 0) this.schedule()
   }
@@ -415,6 +557,8 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
     const before = this.softState
     this.softState = state
     if (state.role === 'leader' && before.role !== 'leader') this.elections++
+    if (before.role === 'leader' && state.role !== 'leader') this.sender?.abortAll('this node no longer leads')
+    if (before.leaderId !== state.leaderId) this.receiver?.abort('the leader changed')
     const term = this.raft.status().term
     if (state.role !== before.role || state.leaderId !== before.leaderId) {
       this.logger.info('raft state', {role: ROLE_NAMES[state.role], raw_role: state.role, term, leader: state.leaderId})
@@ -428,6 +572,7 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
   /** Our connection to a peer closed. */
   onPeerDisconnected(peer: number): void {
     this.failForwardsTo(peer, 'could not be reached')
+    this.sender?.peerDisconnected(peer)
   }
 
   /**

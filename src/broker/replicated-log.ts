@@ -15,6 +15,9 @@ export interface LogStatus {
   lastApplied: number
   firstIndex: number
   lastIndex: number
+  /** The compaction point: the log holds the entries after it (0 when nothing was compacted). */
+  snapshotIndex: number
+  snapshotTerm: number
   clusterSize: number
 }
 

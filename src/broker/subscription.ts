@@ -175,6 +175,18 @@ export class Subscription {
   }
 
   /**
+   * The store was replaced by a snapshot: a live subscription has seen everything up to
+   * `seenUpTo` (the applied index before) and reads the rest from the store, as a new one does,
+   * so it misses nothing the snapshot brought and gets nothing twice.
+   */
+  rewind(seenUpTo: number): void {
+    if (!this.live || this.closed) return
+    this.live = false
+    this.cursor = seenUpTo
+    this.scheduleCatchUp()
+  }
+
+  /**
    * Reads and delivers one page after the cursor. 'more' when there may be more to read now;
    * 'done' when caught up (now live), paused for a full buffer, or closed.
    */
@@ -326,6 +338,11 @@ export class SubscriptionRegistry {
     }
     const set = this.exact.get(pattern)
     if (set && set.delete(subscription) && set.size === 0) this.exact.delete(pattern)
+  }
+
+  /** A snapshot replaced the store, which had applied up to `previousApplied` (see Subscription.rewind). */
+  storeReplaced(previousApplied: number): void {
+    for (const subscription of this.subscriptions) subscription.rewind(previousApplied)
   }
 
   /** Hands each subscription the messages of the batch that match it, in commit order. */

@@ -45,6 +45,9 @@ export interface ChaosRunOptions extends ClusterLayout {
   historyFile?: string
   /** Keep the nodes' data and logs even when the run passes. */
   keep: boolean
+  /** The temporary cluster's --snapshot-entries and --trailing-entries (low: snapshots happen under faults). */
+  snapshotEntries?: number
+  trailingEntries?: number
   /** How the supervisor runs `pad-cli node` (default: the pad-cli running now). */
   cli?: CliEntry
   /** The command line that replays this run, recorded in the history. */
@@ -128,6 +131,8 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
       heartbeatMs: options.heartbeatMs,
       cli: options.cli,
       waitMs: 30_000,
+      snapshotEntries: options.snapshotEntries,
+      trailingEntries: options.trailingEntries,
     })
   }
   options.onCluster?.(cluster)

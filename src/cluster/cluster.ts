@@ -27,6 +27,7 @@ import {currentCli, type CliEntry} from './cli-entry.js'
 import {readLines} from './tail.js'
 import type {RestartPolicy} from './restart-policy.js'
 import {poll} from '../util/time.js'
+import {checkCompaction} from './node-args.js'
 
 /** The suggestion that ends every "not up" message. */
 export function upCommand(name: string): string {
@@ -156,6 +157,8 @@ export interface UpRequest {
   restart?: RestartPolicy
   /** `--retention` values for every node (util/retention-spec.ts); absent: what the cluster had. */
   retention?: string[]
+  snapshotEntries?: number
+  trailingEntries?: number
 }
 
 export class AlreadyUpError extends ClusterError {
@@ -232,6 +235,12 @@ function settleOptions(paths: ClusterPaths, request: UpRequest, saved: ClusterSt
     restart: request.restart ?? base.restart,
     retention: checkRetention(request.retention ?? base.retention),
   }
+  const {snapshotEntries, trailingEntries} = checkCompaction({
+    snapshotEntries: request.snapshotEntries ?? base.snapshot_entries,
+    trailingEntries: request.trailingEntries ?? base.trailing_entries,
+  })
+  if (snapshotEntries !== undefined) options.snapshot_entries = snapshotEntries
+  if (trailingEntries !== undefined) options.trailing_entries = trailingEntries
   if (!Number.isInteger(options.nodes) || options.nodes < 1 || options.nodes > 15) throw badArgument(`--nodes must be from 1 to 15 (got ${options.nodes})`)
   if (options.heartbeat_ms >= options.election_timeout_ms) {
     throw badArgument(`--heartbeat (${options.heartbeat_ms} ms) must be shorter than --election-timeout (${options.election_timeout_ms} ms)`)

@@ -56,3 +56,25 @@ export function parsePercent(text: string): number {
   if (!match || !(value >= 0 && value <= 100)) throw badArgument(`"${text}" is not a percentage: give a number from 0 to 100, e.g. 20`)
   return value / 100
 }
+
+/** Bounds of --snapshot-entries and --trailing-entries: a count of log entries. */
+export const MAX_COMPACTION_ENTRIES = 100_000_000
+
+/** When a node compacts its log: after `snapshotEntries` applied entries, keeping `trailingEntries`. */
+export interface CompactionFlags {
+  snapshotEntries?: number
+  trailingEntries?: number
+}
+
+/** Checks --snapshot-entries (at least 1) and --trailing-entries (0 or more), both at most MAX_COMPACTION_ENTRIES. */
+export function checkCompaction(flags: CompactionFlags): CompactionFlags {
+  const check = (name: string, value: number | undefined, min: number): void => {
+    if (value === undefined) return
+    if (!Number.isSafeInteger(value) || value < min || value > MAX_COMPACTION_ENTRIES) {
+      throw badArgument(`--${name} must be a whole number of log entries from ${min} to ${MAX_COMPACTION_ENTRIES} (got ${value})`)
+    }
+  }
+  check('snapshot-entries', flags.snapshotEntries, 1)
+  check('trailing-entries', flags.trailingEntries, 0)
+  return flags
+}

@@ -34,7 +34,7 @@ export function table(header: string[], rows: string[][]): string {
 }
 
 export function statusTable(status: ClusterStatus): string {
-  const header = ['NODE', 'ID', 'PID', 'PROCESS', 'ROLE', 'TERM', 'COMMIT', 'APPLIED', 'LOG', 'LAG', 'TCP', 'HTTP', 'RAFT', 'FAULTS']
+  const header = ['NODE', 'ID', 'PID', 'PROCESS', 'ROLE', 'TERM', 'COMMIT', 'APPLIED', 'LOG', 'FIRST', 'LAG', 'TCP', 'HTTP', 'RAFT', 'FAULTS']
   const rows = status.nodes.map((n) => {
     return [
       String(n.index),
@@ -46,6 +46,7 @@ export function statusTable(status: ClusterStatus): string {
       num(n.commit_index),
       num(n.last_applied),
       num(n.log_length),
+      num(n.first_index),
       num(n.lag),
       String(n.tcp_port),
       String(n.http_port),

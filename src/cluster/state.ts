@@ -17,6 +17,9 @@ export interface ClusterOptions {
   raft_port: number
   election_timeout_ms: number
   heartbeat_ms: number
+  /** The nodes' --snapshot-entries and --trailing-entries; absent: the node's defaults. */
+  snapshot_entries?: number
+  trailing_entries?: number
   /** What the supervisor does when a node crashes (`up --restart`). */
   restart: RestartPolicy
   /** Every node's `--retention` values, as given to `up` (util/retention-spec.ts); empty: no limits. */

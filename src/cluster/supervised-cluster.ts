@@ -140,6 +140,9 @@ export interface TemporaryClusterOptions extends ClusterLayout {
   cli?: CliEntry
   /** How long to wait for every node to serve and a leader to be elected. */
   waitMs: number
+  /** The nodes' --snapshot-entries and --trailing-entries (chaos runs them low to exercise snapshots). */
+  snapshotEntries?: number
+  trailingEntries?: number
 }
 
 /** Starts a cluster with its supervisor in this process; resolves once it has a leader. */
@@ -157,6 +160,8 @@ export async function startTemporaryCluster(options: TemporaryClusterOptions): P
     restart: 'no',
     retention: [],
   }
+  if (options.snapshotEntries !== undefined) clusterOptions.snapshot_entries = options.snapshotEntries
+  if (options.trailingEntries !== undefined) clusterOptions.trailing_entries = options.trailingEntries
   plannedPorts(clusterOptions)
   await checkPortsFree(clusterOptions)
   ensureClusterDir(paths)

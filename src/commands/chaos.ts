@@ -11,6 +11,7 @@ import {newSeed} from '../chaos/random.js'
 import {DEFAULT_RUN, runChaos, type ChaosRunOptions} from '../chaos/run.js'
 import type {SupervisedCluster} from '../cluster/supervised-cluster.js'
 import {formatSummary, replayCommand, summaryJson, type ChaosSummary, type SummaryInput} from '../chaos/summary.js'
+import {MAX_COMPACTION_ENTRIES} from '../cluster/node-args.js'
 
 /** What `chaos --json` prints: the summary of the run (or of the history checked again). */
 
@@ -78,6 +79,8 @@ everything is kept. With --cluster, the faults are injected into a cluster broug
     'raft-port': Flags.integer({description: 'first node Raft port', default: DEFAULT_RUN.raftPort, min: 1, max: 65535}),
     'election-timeout': durationFlag({description: "the temporary cluster's election timeout", default: DEFAULT_RUN.electionTimeoutMs, defaultHelp: async () => '150ms'}),
     heartbeat: durationFlag({description: "the temporary cluster's heartbeat", default: DEFAULT_RUN.heartbeatMs, defaultHelp: async () => '50ms'}),
+    'snapshot-entries': Flags.integer({description: "the temporary cluster's --snapshot-entries (low values make snapshots happen under faults) [default: the node's]", min: 1, max: MAX_COMPACTION_ENTRIES}),
+    'trailing-entries': Flags.integer({description: "the temporary cluster's --trailing-entries [default: the node's]", min: 0, max: MAX_COMPACTION_ENTRIES}),
     dir: Flags.string({description: "the temporary cluster's PAD_HOME [default: a new temp dir]"}),
     history: Flags.string({description: "where to write the history [default: history.json in the run's folder]"}),
     keep: Flags.boolean({description: "keep the nodes' data and logs even when the run passes (they are kept when it fails)"}),
@@ -115,6 +118,8 @@ everything is kept. With --cluster, the faults are injected into a cluster broug
       dir: flags.dir,
       historyFile: flags.history,
       keep: flags.keep,
+      snapshotEntries: flags['snapshot-entries'],
+      trailingEntries: flags['trailing-entries'],
       replay: replayCommand(this.config.bin, seed, this.argv),
       log: (line) => {
         if (!flags.quiet) process.stderr.write(`chaos: ${line}\n`)

@@ -14,6 +14,8 @@ import {parseRetention} from '../util/retention-spec.js'
 import {parsePeers} from '../cli/peers.js'
 import {readNodeToken} from '../cli/token.js'
 import {watchProcess} from '../cluster/process-util.js'
+import {MAX_COMPACTION_ENTRIES} from '../cluster/node-args.js'
+import {DEFAULT_COMPACTION} from '../broker/log-compactor.js'
 
 export default class Node extends PadCommand {
   static override summary = 'Run one broker node in the foreground.'
@@ -114,6 +116,18 @@ its write queue; a second signal exits at once.`
       defaultHelp: async () => '150ms',
     }),
     heartbeat: durationFlag({description: 'leader heartbeat interval', default: DEFAULT_NODE_OPTIONS.heartbeatMs, defaultHelp: async () => '50ms'}),
+    'snapshot-entries': Flags.integer({
+      description: 'compact the log once this many applied entries are past the last compaction point; a follower that needs entries compacted away gets a snapshot',
+      default: DEFAULT_COMPACTION.snapshotEntries,
+      min: 1,
+      max: MAX_COMPACTION_ENTRIES,
+    }),
+    'trailing-entries': Flags.integer({
+      description: 'log entries kept below the applied index when the log is compacted, so a follower a little behind catches up from the log',
+      default: DEFAULT_COMPACTION.trailingEntries,
+      min: 0,
+      max: MAX_COMPACTION_ENTRIES,
+    }),
     'token-file': Flags.string({
       description: `file holding the cluster's secret (16 characters or more, or set PAD_TOKEN): /admin endpoints require it, and members prove they know it on the Raft port; required with --peers`,
     }),
@@ -196,6 +210,7 @@ its write queue; a second signal exits at once.`
           adminToken,
           corsOrigins,
           retention,
+          compaction: {snapshotEntries: flags['snapshot-entries'], trailingEntries: flags['trailing-entries']},
         },
         logger,
       )

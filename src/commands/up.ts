@@ -22,6 +22,7 @@ import {Supervisor} from '../cluster/supervisor.js'
 import {LineFollower} from '../cluster/tail.js'
 import {durationFlag} from '../cli/duration.js'
 import {onInterrupts} from '../cli/interrupts.js'
+import {MAX_COMPACTION_ENTRIES} from '../cluster/node-args.js'
 
 /** What `up --json` prints: the cluster's status once it has a leader (nothing with --foreground, which streams lines). */
 export default class Up extends PadCommand<ClusterStatus | undefined> {
@@ -68,6 +69,16 @@ the cluster, a second Ctrl-C kills it at once.`
       multiple: true,
       helpGroup: 'RETENTION',
     }),
+    'snapshot-entries': Flags.integer({
+      description: "each node compacts its log once this many applied entries are past its last compaction (pad-cli node --snapshot-entries) [default: the node's, or what the cluster had]",
+      min: 1,
+      max: MAX_COMPACTION_ENTRIES,
+    }),
+    'trailing-entries': Flags.integer({
+      description: "log entries each node keeps below its applied index when it compacts (pad-cli node --trailing-entries) [default: the node's, or what the cluster had]",
+      min: 0,
+      max: MAX_COMPACTION_ENTRIES,
+    }),
     wait: durationFlag({description: 'how long to wait for the nodes and a leader (a bare number is seconds)', default: 15_000, defaultHelp: async () => '15s', unit: 's', minMs: 100}),
   }
 
@@ -84,6 +95,8 @@ the cluster, a second Ctrl-C kills it at once.`
         ...clusterLayout(flags),
         restart: flags.restart === undefined ? undefined : parseRestartPolicy(flags.restart),
         retention: flags.retention,
+        snapshotEntries: flags['snapshot-entries'],
+        trailingEntries: flags['trailing-entries'],
       })
     } catch (error) {
       if (error instanceof AlreadyUpError && error.status) {

@@ -105,11 +105,12 @@ export class DatabaseWriter implements StoreWriter {
     this.path = path.resolve(options.path)
     this.maxBatchRequests = options.maxBatchRequests ?? DEFAULT_MAX_BATCH_REQUESTS
     const inlineMaxRows = options.inlineMaxRows ?? 0
-    this.inline = inlineMaxRows > 0 ? new InlineWriter(this.path, options.statements, inlineMaxRows, options.inlineSlowMs ?? DEFAULT_INLINE_SLOW_MS) : null
+    this.inline = inlineMaxRows > 0 ? new InlineWriter(this.path, options.statements, inlineMaxRows, options.inlineSlowMs ?? DEFAULT_INLINE_SLOW_MS, options.attach) : null
     const config: WorkerConfig = {
       path: this.path,
       migrations: options.migrations,
       statements: options.statements,
+      attach: options.attach,
       busyTimeoutMs: options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS,
       signal: this.signal,
     }

@@ -13,6 +13,7 @@ import {performance} from 'node:perf_hooks'
 import Database from 'better-sqlite3'
 
 import {LatencyWindow} from './latency-window.js'
+import {attachDatabase} from './attached-database.js'
 import {migrate} from './migrate.js'
 import {BatchFailure, serialize, SqlBatchRunner} from './sql-batch.js'
 import type {StoreWriter, WriterMetrics} from './store-writer.js'
@@ -57,6 +58,7 @@ export class InProcessWriter implements StoreWriter {
       this.db.pragma('journal_mode = WAL')
       this.db.pragma('synchronous = OFF')
       migrate(this.db, options.migrations)
+      if (options.attach) attachDatabase(this.db, options.attach, true)
       this.runner = new SqlBatchRunner(this.db, options.statements)
     } catch (error) {
       this.db.close()

@@ -12,6 +12,7 @@ import {performance} from 'node:perf_hooks'
 
 import Database from 'better-sqlite3'
 
+import {attachDatabase, type AttachedDatabase} from './attached-database.js'
 import {BatchFailure, codeOf, serialize, SqlBatchRunner} from './sql-batch.js'
 import {roughRowCount} from './write-checks.js'
 import {isFatalSqliteCode, JOURNAL_SIZE_LIMIT_BYTES, type SerializedError, type WriteOp} from './writer-protocol.js'
@@ -54,6 +55,7 @@ export class InlineWriter {
     private readonly statements: Record<string, string>,
     private readonly maxRows: number,
     private readonly slowMs: number,
+    private readonly attach?: AttachedDatabase,
   ) {}
 
   /** Whether a request of `ops` may be written here now (`start` is performance.now()). */
@@ -132,6 +134,8 @@ export class InlineWriter {
       // A small page cache: it is dropped whenever the thread's connection has written anyway,
       // and SQLite's default (up to 16 MB) would stay resident in every node.
       db.pragma('cache_size = -1024')
+      // The thread's connection created what the statements need there.
+      if (this.attach) attachDatabase(db, this.attach, false)
       this.connection = {db, runner: new SqlBatchRunner(db, this.statements)}
       return this.connection
     } catch {

@@ -6,8 +6,12 @@
  * entries are cached; older entries are read from SQLite when a lagging follower needs them.
  * The driver calls `append` and `setHardState` only after the write is durable, so what
  * this reports is always what survives a crash.
+ *
+ * The log may be compacted: `raft_snapshot` holds the compaction point (index, term, peers),
+ * the last entry dropped; the log starts after it. A snapshot of the state machine is its state
+ * at its durable applied index (the `applied` row), so compaction never goes above that index.
  */
-import {CompactedError, SnapshotTemporarilyUnavailableError, UnavailableError, type Entry, type HardState, type Snapshot, type Storage} from '../raft/index.js'
+import {CompactedError, SnapshotTemporarilyUnavailableError, UnavailableError, type Entry, type HardState, type Snapshot, type SnapshotMeta, type Storage} from '../raft/index.js'
 import {ENTRY_TYPE_CODE} from './schema.js'
 import type {StoreReader} from './store-reader.js'
 
@@ -33,18 +37,31 @@ export class RaftStorage implements Storage {
   /** Entries cacheBase .. cacheBase + cache.length - 1 (always a suffix of the log). */
   private cache: Entry[] = []
   private cacheBase = 1
+  /** The compaction point: the last entry dropped from the log (index 0: none). */
+  private point: SnapshotMeta
 
-  constructor(private readonly reader: StoreReader) {
+  /** `peers`: the members, as a snapshot made before any compaction names them. */
+  constructor(
+    private readonly reader: StoreReader,
+    private readonly peers: number[],
+  ) {
     const stored = reader.hardState()
     const bounds = reader.logBounds()
-    this.first = bounds?.first ?? 1
-    this.last = bounds?.last ?? 0
+    const point = reader.snapshotPoint()
+    this.point = point ?? {index: 0, term: 0, peers: [...peers]}
+    this.first = this.point.index + 1
+    this.last = Math.max(bounds?.last ?? 0, this.point.index)
     // The commit index is written lazily, so it may lag what was applied (and applied rows are
     // only written for committed entries): what was applied is committed.
     const commit = Math.min(Math.max(stored?.commit ?? 0, reader.appliedIndex()), this.last)
     this.hardState = stored ? {term: stored.term, vote: stored.vote, commit} : {term: 0, vote: null, commit}
-    for (const run of reader.termRuns()) this.runs.push(run)
+    for (const run of reader.termRuns()) if (run.start > this.point.index) this.runs.push(run)
     this.cacheBase = this.last + 1
+  }
+
+  /** The compaction point (index 0 when nothing was compacted). */
+  snapshotPoint(): SnapshotMeta {
+    return {...this.point, peers: [...this.point.peers]}
   }
 
   initialState(): HardState {
@@ -62,7 +79,7 @@ export class RaftStorage implements Storage {
   term(index: number): number {
     if (index === 0) return 0
     if (index > this.last) throw new UnavailableError(index, this.last)
-    // Snapshots are not implemented yet, so the log is never compacted and first is 1.
+    if (index === this.point.index) return this.point.term
     if (index < this.first) throw new CompactedError(index, this.first)
     let lo = 0
     let hi = this.runs.length - 1
@@ -98,8 +115,54 @@ export class RaftStorage implements Storage {
     return out
   }
 
+  /**
+   * The state machine as of its durable applied index: what a leader streams to a follower
+   * that needs compacted entries (the rows themselves travel out of band, read in one read
+   * transaction when the stream starts, see SnapshotSource).
+   */
   snapshot(): Snapshot {
-    throw new SnapshotTemporarilyUnavailableError('this node does not make snapshots yet')
+    const applied = this.reader.appliedIndex()
+    if (applied === 0) throw new SnapshotTemporarilyUnavailableError('nothing is applied yet')
+    if (applied < this.point.index || applied > this.last) throw new SnapshotTemporarilyUnavailableError(`applied index ${applied} is outside the log ${this.point.index}..${this.last}`)
+    return {index: applied, term: this.term(applied), peers: [...this.point.peers]}
+  }
+
+  /**
+   * The log up to `meta.index` was dropped on disk, with the compaction point: forget it here.
+   * Never above the durable applied index (a snapshot must be able to stand for it), never
+   * below the current point.
+   */
+  compact(meta: SnapshotMeta): void {
+    const applied = this.reader.appliedIndex()
+    if (meta.index > applied) throw new Error(`compaction to ${meta.index} is above the durable applied index ${applied}`)
+    if (meta.index > this.last) throw new Error(`compaction to ${meta.index} is past the last index ${this.last}`)
+    if (meta.index <= this.point.index) return
+    this.point = {index: meta.index, term: meta.term, peers: [...meta.peers]}
+    this.first = meta.index + 1
+    let keep = 0
+    while (keep + 1 < this.runs.length && this.runs[keep + 1].start <= this.first) keep++
+    this.runs = this.runs.slice(keep)
+    if (this.runs.length > 0 && this.runs[0].start < this.first) this.runs[0] = {start: this.first, term: this.runs[0].term}
+    if (this.first > this.last) this.runs = []
+    if (this.cacheBase < this.first) {
+      const drop = Math.min(this.cache.length, this.first - this.cacheBase)
+      this.cache = this.cache.slice(drop)
+      this.cacheBase += drop
+    }
+  }
+
+  /**
+   * A snapshot was installed (durably): the state machine is as of `meta.index` and the log is
+   * empty, starting after it.
+   */
+  applySnapshot(meta: SnapshotMeta): void {
+    this.point = {index: meta.index, term: meta.term, peers: [...meta.peers]}
+    this.first = meta.index + 1
+    this.last = meta.index
+    this.runs = []
+    this.cache = []
+    this.cacheBase = this.first
+    if (this.hardState.commit < meta.index) this.hardState = {...this.hardState, commit: meta.index}
   }
 
   /** Records entries made durable; the first one may overwrite a conflicting suffix. */

@@ -2,8 +2,9 @@
  * How the node's values become rows of schema.ts's statements: the writes of the Raft log,
  * its hard state, and the messages the state machine stores. The read side is store-reader.ts.
  */
-import type {Entry, HardState} from '../raft/index.js'
+import type {Entry, HardState, SnapshotMeta} from '../raft/index.js'
 import {ENTRY_TYPE_CODE} from './schema.js'
+import {clearLiveStatement, installStatement, STATE_TABLE_INFO} from './state-tables.js'
 import type {StoredMessage} from './store-reader.js'
 import type {SqlValue, WriteOp} from './writer-protocol.js'
 
@@ -63,4 +64,28 @@ export function setRetentionPolicyOp(text: string): WriteOp {
 /** One small step of giving free pages back to the file system. */
 export function incrementalVacuumOp(): WriteOp {
   return {stmt: 'incrementalVacuum', rows: [[]]}
+}
+
+/** Drops the log's entries up to `index` and records (index, term, peers) as the compaction point. */
+export function compactLogOps(meta: SnapshotMeta): WriteOp[] {
+  return [{stmt: 'compactLogTo', rows: [[meta.index]]}, setSnapshotOp(meta)]
+}
+
+/** The compaction point; the statement never moves it back (see schema.ts). */
+function setSnapshotOp(meta: SnapshotMeta): WriteOp {
+  return {stmt: 'setSnapshot', rows: [[meta.index, meta.term, JSON.stringify(meta.peers)]]}
+}
+
+/**
+ * Installs the staged snapshot: every state table replaced by its staged rows, the whole log
+ * dropped (it starts after the snapshot), the compaction point and the applied index set to the
+ * snapshot's. One request, so one transaction: a crash before it commits leaves the old state.
+ */
+export function installSnapshotOps(meta: SnapshotMeta): WriteOp[] {
+  const ops: WriteOp[] = []
+  for (const table of STATE_TABLE_INFO) {
+    ops.push({stmt: clearLiveStatement(table.name), rows: [[]]}, {stmt: installStatement(table.name), rows: [[]]})
+  }
+  ops.push(truncateLogOp(0), setSnapshotOp(meta), setAppliedOp(meta.index))
+  return ops
 }

@@ -74,6 +74,16 @@ export const MIGRATIONS: string[] = [
   );
   DROP INDEX messages_pub_id;
   `,
+  // The compaction point: the log holds only the entries after idx; (idx, term) stands for the
+  // last entry dropped, and peers for the membership as of it. Absent until the first compaction.
+  `
+  CREATE TABLE raft_snapshot (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    idx   INTEGER NOT NULL,
+    term  INTEGER NOT NULL,
+    peers TEXT NOT NULL
+  );
+  `,
 ]
 
 /**
@@ -104,6 +114,10 @@ export const STATEMENTS = {
   setRetentionPolicy: 'INSERT OR REPLACE INTO retention_policy (id, policy) VALUES (1, ?)',
   /** Gives back a few free pages to the file system (a database made with auto_vacuum = INCREMENTAL). */
   incrementalVacuum: `PRAGMA incremental_vacuum(${VACUUM_STEP_PAGES})`,
+  compactLogTo: 'DELETE FROM raft_log WHERE idx <= ?',
+  // Never back: a compaction decided before an install must not undo the install's point.
+  setSnapshot:
+    'INSERT INTO raft_snapshot (id, idx, term, peers) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET idx = excluded.idx, term = excluded.term, peers = excluded.peers WHERE excluded.idx > raft_snapshot.idx',
 } as const
 
 export type StatementName = keyof typeof STATEMENTS

@@ -28,6 +28,12 @@ export interface StoredHardState {
   commit: number
 }
 
+export interface StoredSnapshotPoint {
+  index: number
+  term: number
+  peers: number[]
+}
+
 interface MessageRow {
   raft_index: number
   topic: string
@@ -116,11 +122,21 @@ export class StoreReader {
         `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE topic = ? AND "offset" >= ? ORDER BY "offset" LIMIT ?`,
       ),
       count: db.prepare('SELECT COUNT(*) FROM messages').pluck(),
+      snapshot: db.prepare('SELECT idx AS "index", term, peers FROM raft_snapshot WHERE id = 1'),
     }
   }
 
   hardState(): StoredHardState | null {
     return (this.statements.hardState.get() as StoredHardState | undefined) ?? null
+  }
+
+  /** The compaction point (the log holds the entries after it), or null when nothing was compacted. */
+  snapshotPoint(): StoredSnapshotPoint | null {
+    const row = this.statements.snapshot.get() as {index: number; term: number; peers: string} | undefined
+    if (row === undefined) return null
+    const peers: unknown = JSON.parse(row.peers)
+    if (!Array.isArray(peers) || !peers.every((p) => Number.isSafeInteger(p) && p >= 0)) throw new Error(`raft_snapshot.peers is not a list of member indexes: ${row.peers}`)
+    return {index: row.index, term: row.term, peers: peers as number[]}
   }
 
   appliedIndex(): number {

@@ -1,6 +1,7 @@
 // How a DatabaseWriter is opened: its options, their defaults, and the check that refuses
 // options that are not of the right shape before any thread starts.
 
+import type {AttachedDatabase} from './attached-database.js'
 import {DatabaseWriterError} from './writer-errors.js'
 
 export interface WriterOptions {
@@ -25,6 +26,8 @@ export interface WriterOptions {
    * 0.3-1 ms on a VM.
    */
   inlineSlowMs?: number
+  /** A database attached to every connection after the migrations, before the statements are prepared. */
+  attach?: AttachedDatabase
 }
 
 export const DEFAULT_MAX_BATCH_REQUESTS = 10_000

@@ -1,6 +1,8 @@
 // The messages between DatabaseWriter (main thread) and its worker (writer-worker.ts).
 // Types only, plus one pure helper: nothing here runs any I/O.
 
+import type {AttachedDatabase} from './attached-database.js'
+
 /** A value that can be bound to a statement parameter. */
 export type SqlValue = number | bigint | string | Uint8Array | null
 
@@ -15,6 +17,7 @@ export interface WorkerConfig {
   path: string
   migrations: string[]
   statements: Record<string, string>
+  attach?: AttachedDatabase
   busyTimeoutMs: number
   /**
    * On a SharedArrayBuffer: [0] is bumped by the main thread (then Atomics.notify) after each

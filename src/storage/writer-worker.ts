@@ -16,6 +16,7 @@ import {parentPort, receiveMessageOnPort, workerData} from 'node:worker_threads'
 
 import Database from 'better-sqlite3'
 
+import {attachDatabase} from './attached-database.js'
 import {migrate} from './migrate.js'
 import {BatchFailure, CodedError, codeOf, serialize, SqlBatchRunner} from './sql-batch.js'
 import {isFatalSqliteCode, JOURNAL_SIZE_LIMIT_BYTES, type BatchDoneMessage, type FromWorker, type SerializedError, type ToWorker, type WorkerConfig} from './writer-protocol.js'
@@ -115,6 +116,7 @@ try {
   db = openDatabase(config)
   try {
     const {before, after} = migrate(db, config.migrations)
+    if (config.attach) attachDatabase(db, config.attach, true)
     runner = new SqlBatchRunner(db, config.statements)
     post({type: 'ready', schemaVersionBefore: before, schemaVersion: after})
   } catch (error) {

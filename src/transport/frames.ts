@@ -17,6 +17,11 @@ export const FRAME_KIND = {
   challenge: 5,
   /** The accepting side's proof that it knows the secret too, covering both nonces. */
   welcome: 6,
+  /** The snapshot stream (snapshot-frames.ts): the leader's begin, chunks and end, the follower's acks. */
+  snapshotBegin: 7,
+  snapshotChunk: 8,
+  snapshotEnd: 9,
+  snapshotAck: 10,
 } as const
 
 export type FrameKind = (typeof FRAME_KIND)[keyof typeof FRAME_KIND]

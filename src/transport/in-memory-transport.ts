@@ -12,9 +12,10 @@ import {FaultFilter} from './fault-filter.js'
 import {decodeMessage, encodeMessage} from './message-codec.js'
 import type {NodeCard} from './peer-auth.js'
 import type {PeerTransport} from './peer-transport.js'
+import {decodeSnapshotFrame, type SnapshotFrame} from './snapshot-frames.js'
 import type {TransportHandlers, TransportLogger, TransportOptions} from './raft-transport.js'
 
-type Delivery = {kind: 'raft'; payload: Buffer} | {kind: 'forward' | 'forwardResult'; payload: Buffer}
+type Delivery = {kind: 'raft'; payload: Buffer} | {kind: 'forward' | 'forwardResult'; payload: Buffer} | {kind: 'snapshot'; frame: SnapshotFrame['kind']; payload: Buffer}
 
 /** The members of one in-process cluster, by index. */
 export class InMemoryNetwork {
@@ -94,6 +95,11 @@ export class InMemoryTransport implements PeerTransport {
     this.send(to, {kind: 'forwardResult', payload: Buffer.from(payload)})
   }
 
+  sendSnapshot(to: number, kind: SnapshotFrame['kind'], payload: Buffer): boolean {
+    // A copy, as over TCP: the receiver must not share the sender's buffer.
+    return this.send(to, {kind: 'snapshot', frame: kind, payload: Buffer.from(payload)})
+  }
+
   /** @internal */
   peerLeft(peer: number): void {
     this.handlers.peerDisconnected?.(peer)
@@ -129,6 +135,7 @@ export class InMemoryTransport implements PeerTransport {
     // As RaftTransport does: what a handler throws is logged, never thrown out of a timer.
     try {
       if (delivery.kind === 'raft') this.handlers.raft(from, decodeMessage(delivery.payload))
+      else if (delivery.kind === 'snapshot') this.handlers.snapshot(from, decodeSnapshotFrame(delivery.frame, delivery.payload))
       else if (delivery.kind === 'forward') this.handlers.forward(from, delivery.payload)
       else this.handlers.forwardResult(from, delivery.payload)
     } catch (error) {

@@ -6,6 +6,7 @@
 import type {Message} from '../raft/index.js'
 import type {FaultFilter} from './fault-filter.js'
 import type {NodeCard} from './peer-auth.js'
+import type {SnapshotFrame} from './snapshot-frames.js'
 
 export interface PeerTransport {
   /** Faults injected on traffic to and from each peer (the node's /admin/faults). */
@@ -21,4 +22,6 @@ export interface PeerTransport {
   /** False when the frame surely did not leave (no connection, or the queue is full). */
   sendForward(to: number, payload: Uint8Array): boolean
   sendForwardResult(to: number, payload: Uint8Array): void
+  /** A frame of the snapshot stream, encoded (snapshot-frames.ts); false when it surely did not leave. */
+  sendSnapshot(to: number, kind: SnapshotFrame['kind'], payload: Buffer): boolean
 }

@@ -28,6 +28,7 @@ import {
   type PeerKey,
 } from './peer-auth.js'
 import {PeerLink, type HandshakeAnswer} from './peer-link.js'
+import {decodeSnapshotFrame, SNAPSHOT_FRAME_KIND, snapshotFrameKind, type SnapshotFrame} from './snapshot-frames.js'
 import type {PeerTransport} from './peer-transport.js'
 
 export type {NodeCard} from './peer-auth.js'
@@ -48,6 +49,8 @@ export interface TransportHandlers {
   raft(from: number, message: Message): void
   forward(from: number, payload: Buffer): void
   forwardResult(from: number, payload: Buffer): void
+  /** A frame of a snapshot stream, decoded (its values are the handler's to check). */
+  snapshot(from: number, frame: SnapshotFrame): void
   /** Our connection to `peer` closed: what was queued for it, or in flight, may be lost. */
   peerDisconnected?(peer: number): void
 }
@@ -165,6 +168,10 @@ export class RaftTransport implements PeerTransport {
 
   sendForwardResult(to: number, payload: Uint8Array): void {
     this.sendFrame(to, FRAME_KIND.forwardResult, payload)
+  }
+
+  sendSnapshot(to: number, kind: SnapshotFrame['kind'], payload: Buffer): boolean {
+    return this.sendFrame(to, SNAPSHOT_FRAME_KIND[kind], payload)
   }
 
   stats(): Record<number, {connected: boolean; dropped: number; sent: number}> {
@@ -297,10 +304,14 @@ export class RaftTransport implements PeerTransport {
   private dispatch(from: number, socket: net.Socket, kind: number, payload: Buffer): void {
     const {handlers} = this.options
     let message: Message | null = null
+    let snapshot: SnapshotFrame | null = null
     try {
+      const snapshotKind = snapshotFrameKind(kind)
       if (kind === FRAME_KIND.raft) {
         message = decodeMessage(payload)
         if (message.from !== from) throw new Error(`message claims to be from ${message.from}`)
+      } else if (snapshotKind !== null) {
+        snapshot = decodeSnapshotFrame(snapshotKind, payload)
       } else if (kind !== FRAME_KIND.forward && kind !== FRAME_KIND.forwardResult) {
         throw new Error(`unexpected frame kind ${kind}`)
       }
@@ -310,6 +321,7 @@ export class RaftTransport implements PeerTransport {
     }
     try {
       if (message !== null) handlers.raft(from, message)
+      else if (snapshot !== null) handlers.snapshot(from, snapshot)
       else if (kind === FRAME_KIND.forward) handlers.forward(from, payload)
       else handlers.forwardResult(from, payload)
     } catch (error) {

@@ -16,6 +16,11 @@ const HELLO = {
   node_index: 2,
   pre_candidate: false,
   elections_won: 0,
+  snapshot_index: 0,
+  snapshot_term: 0,
+  snapshots_sent: 0,
+  snapshots_installed: 0,
+  disk_bytes: 4096,
 }
 
 function refusal(name: string, data: unknown): string {
@@ -33,6 +38,8 @@ describe('/events decoder', () => {
       {type: 'commit', commit_index: 12, last_applied: 11, time: 't'},
       {type: 'fault', action: 'set', peers: [0, 1], drop: true, delayMs: 20, jitterMs: 5, loss: 0.5, until: 1_700_000_000_000, time: 't'},
       {type: 'fault', action: 'heal', time: 't'},
+      {type: 'snapshot-send', to: 2, index: 500, bytes: 65_536, ms: 12, time: 't'},
+      {type: 'snapshot-install', index: 500, rows: 480, ms: 30, time: 't'},
     ]
     for (const event of events) expect(decodeNodeEvent(event.type, JSON.stringify(event))).to.deep.equal({ok: true, value: event})
   })
@@ -63,6 +70,9 @@ describe('/events decoder', () => {
     expect(refusal('hello', {...HELLO, pre_candidate: 'no'})).to.equal('event "hello": pre_candidate is not a boolean')
     expect(refusal('hello', {...HELLO, leader_id: 7})).to.equal('event "hello": leader_id is not a string')
     expect(refusal('hello', {...HELLO, elections_won: undefined})).to.equal('event "hello": elections_won is not a count')
+    expect(refusal('hello', {...HELLO, disk_bytes: -1})).to.equal('event "hello": disk_bytes is not a count')
+    expect(refusal('snapshot-send', {type: 'snapshot-send', to: 1, index: 5, bytes: 10, time: 't'})).to.equal('event "snapshot-send": ms is not a count')
+    expect(refusal('snapshot-install', {type: 'snapshot-install', index: 5, rows: 1.5, ms: 1, time: 't'})).to.equal('event "snapshot-install": rows is not a count')
     expect(refusal('fault', {type: 'fault', action: 'explode', time: 't'})).to.equal('event "fault": action is neither "set" nor "heal"')
     expect(refusal('fault', {type: 'fault', action: 'set', time: 't'})).to.equal('event "fault": peers is not a list of member indexes')
     expect(refusal('fault', {type: 'fault', action: 'set', peers: [1, -1], time: 't'})).to.equal('event "fault": peers is not a list of member indexes')

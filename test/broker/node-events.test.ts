@@ -48,6 +48,11 @@ const SNAPSHOT: RaftInfo = {
   node_index: 0,
   pre_candidate: false,
   elections_won: 0,
+  snapshot_index: 0,
+  snapshot_term: 0,
+  snapshots_sent: 0,
+  snapshots_installed: 0,
+  disk_bytes: 4096,
 }
 
 describe('node events (SSE)', () => {

@@ -114,7 +114,7 @@ describe('node HTTP client', () => {
 
   describe('/events stream', () => {
     it('delivers each event typed, skips one that does not decode, and closes without calling end', async () => {
-      const hello = {time: 't0', node_id: 'n0', state: 'LEADER', current_term: 2, log_length: 5, first_index: 1, commit_index: 5, last_applied: 5, cluster_size: 3, leader_id: 'n0', leader_index: 0, node_index: 0, pre_candidate: false, elections_won: 1}
+      const hello = {time: 't0', node_id: 'n0', state: 'LEADER', current_term: 2, log_length: 5, first_index: 1, commit_index: 5, last_applied: 5, cluster_size: 3, leader_id: 'n0', leader_index: 0, node_index: 0, pre_candidate: false, elections_won: 1, snapshot_index: 0, snapshot_term: 0, snapshots_sent: 0, snapshots_installed: 0, disk_bytes: 0}
       const {node} = await serve((_request, response) => {
         response.writeHead(200, {'content-type': 'text/event-stream'})
         response.write(`: comment\n\nevent: hello\ndata: ${JSON.stringify(hello)}\n\nevent: role\ndata: {"type":"role","role":"LEADER","term":"two","leader":0,"time":"t1"}\n\nevent: role\ndata: {"type":"role","role":`)

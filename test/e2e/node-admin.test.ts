@@ -9,9 +9,10 @@ const ADMIN_ROUTES = adminRoutes(
     options: {peers: []},
     self: 0,
     transport: {faults: {set: () => {}, clear: () => {}, active: () => new Map()}},
-    driver: {transferLeadership: () => {}},
+    driver: {transferLeadership: () => {}, compactNow: async () => ({index: 0, term: 0})},
     events: {publish: () => {}},
     stop: async () => {},
+    diskBytes: () => 0,
   },
   null,
 ).map((r) => ({method: r.method, path: r.path}))

@@ -65,7 +65,7 @@ describe('a poison entry committed in a 3-node cluster', function () {
       self: {index: 2, node_id: 'liar', tcp_port: ports[2].tcp, http_port: ports[2].http, cluster: 'default'},
       peers: ports.map((p) => ({host: HOST, port: p.raft})),
       listen: {host: HOST, port: ports[2].raft},
-      handlers: {raft: (_, message) => received.push(message), forward: () => {}, forwardResult: () => {}},
+      handlers: {raft: (_, message) => received.push(message), forward: () => {}, forwardResult: () => {}, snapshot: () => {}},
       logger: {info: () => {}, warn: () => {}},
       secret: TOKEN,
       limits: DEFAULT_LIMITS,

@@ -5,6 +5,7 @@ import {encodePublish} from '../../src/broker/publish-command.js'
 import type {Message} from '../../src/raft/index.js'
 import {FRAME_KIND, FrameReader, frame} from '../../src/transport/frames.js'
 import {encodeMessage} from '../../src/transport/message-codec.js'
+import {encodeChunk, encodeSnapshotFrame, StreamDigest} from '../../src/transport/snapshot-frames.js'
 import {decodeChallenge, encodeHello, newNonce, peerKey, type NodeCard} from '../../src/transport/peer-auth.js'
 import {TOKEN, TestCluster, getJson} from './helpers/cluster.js'
 import {closeAllClients, connectClient} from './helpers/publishing.js'
@@ -69,6 +70,20 @@ function forgeries(target: number, from: number): Buffer[] {
     frame(FRAME_KIND.forward, encodeForward(1, publishCommand('evil'))),
     frame(FRAME_KIND.forward, Buffer.from('garbage that is not a publish')),
     frame(FRAME_KIND.forwardResult, encodeForwardResult(1, {ok: true, topic: 'evil', offset: 0, raftIndex: 1, term: 1})),
+    ...snapshotForgeries(5),
+  ]
+}
+
+/** A whole snapshot stream replacing the state with one evil message, as leader of `term`. */
+function snapshotForgeries(term: number): Buffer[] {
+  const chunk = encodeChunk(9, 0, 'messages', [[5000, 'evil', 0, 'JSON', '{"evil":true}', Date.now(), null]])
+  const digest = new StreamDigest()
+  digest.add(chunk.digest)
+  return [
+    frame(FRAME_KIND.snapshotBegin, encodeSnapshotFrame({kind: 'begin', stream: 9, leaderTerm: term, index: 5000, term, peers: [0, 1, 2], tables: [{name: 'messages', rows: 1}]})),
+    frame(FRAME_KIND.snapshotChunk, chunk.payload),
+    frame(FRAME_KIND.snapshotEnd, encodeSnapshotFrame({kind: 'end', stream: 9, chunks: 1, digest: digest.digest()})),
+    frame(FRAME_KIND.snapshotAck, encodeSnapshotFrame({kind: 'ack', stream: 9, seq: 0, ok: true})),
   ]
 }
 
@@ -213,5 +228,27 @@ describe('Raft port: strangers change nothing', function () {
       },
       10_000,
     )
+  })
+
+  it('a member that does not lead cannot install a snapshot; a malformed snapshot frame closes its connection only', async () => {
+    const target = (leader + 1) % 3
+    const as = (leader + 2) % 3
+    const before = await snapshot(cluster)
+    const connection = await authenticate(cluster, target, as)
+    for (const forged of snapshotForgeries(before[target].term)) connection.socket.write(forged)
+    await eventually('the refusal', () => (cluster.node(target).output.includes('refusing a snapshot frame') ? true : undefined), 5000)
+    expect(cluster.node(target).output).to.match(/refusing a snapshot frame.*is not the leader of our term/)
+    const raft = await cluster.raft(target)
+    expect(raft.snapshots_installed).to.equal(0)
+    expect((await cluster.messages(target, 'evil')).length).to.equal(0)
+    // A chunk cut short is no frame of ours: that connection goes, with a line that says why.
+    const again = await authenticate(cluster, target, as)
+    const chunk = encodeChunk(10, 0, 'messages', [[1, 'evil', 0, 'RAW', 'x', 1, null]]).payload
+    again.socket.write(frame(FRAME_KIND.snapshotChunk, chunk.subarray(0, 20)))
+    expect(await closedWithin(again, 3000)).to.not.equal(null)
+    await eventually('the bad frame to be logged', () => (/dropping a Raft connection that sent a bad frame.*snapshot chunk/.test(cluster.node(target).output) ? true : undefined), 5000)
+    const after = await snapshot(cluster)
+    expect(after.map((a) => a.stored)).to.deep.equal(before.map((b) => b.stored))
+    expect(cluster.running()).to.deep.equal([0, 1, 2])
   })
 })

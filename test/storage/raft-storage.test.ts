@@ -6,6 +6,8 @@ import {CompactedError, UnavailableError, type Entry} from '../../src/raft/index
 import {DatabaseWriter} from '../../src/storage/database-writer.js'
 import {RaftStorage} from '../../src/storage/raft-storage.js'
 import {ENTRY_TYPE_CODE, MIGRATIONS, STATEMENTS} from '../../src/storage/schema.js'
+import {snapshotStatements, STAGING_FILE, STAGING_SCHEMA, stagingSetupSql} from '../../src/storage/state-tables.js'
+import {compactLogOps, installSnapshotOps} from '../../src/storage/schema-rows.js'
 import {StoreReader} from '../../src/storage/store-reader.js'
 
 const entry = (index: number, term: number, text = `e${index}`): Entry => ({index, term, type: 'normal', data: Buffer.from(text)})
@@ -18,7 +20,12 @@ describe('RaftStorage: the core view of the durable log', () => {
   beforeEach(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pad-raft-storage-'))
     const dbPath = path.join(dir, 'node.db')
-    writer = await DatabaseWriter.open({path: dbPath, migrations: MIGRATIONS, statements: STATEMENTS})
+    writer = await DatabaseWriter.open({
+      path: dbPath,
+      migrations: MIGRATIONS,
+      statements: {...STATEMENTS, ...snapshotStatements()},
+      attach: {schema: STAGING_SCHEMA, path: path.join(dir, STAGING_FILE), setupSql: stagingSetupSql()},
+    })
     reader = new StoreReader(dbPath)
   })
 
@@ -36,7 +43,7 @@ describe('RaftStorage: the core view of the durable log', () => {
   }
 
   it('starts empty for a fresh node: term 0, no vote, index 0 has term 0', () => {
-    const storage = new RaftStorage(reader)
+    const storage = new RaftStorage(reader, [0, 1, 2])
     expect(storage.initialState()).to.deep.equal({term: 0, vote: null, commit: 0})
     expect(storage.firstIndex()).to.equal(1)
     expect(storage.lastIndex()).to.equal(0)
@@ -46,7 +53,7 @@ describe('RaftStorage: the core view of the durable log', () => {
 
   it('reloads terms, entries and hard state written before a restart', async () => {
     await persist([entry(1, 1), entry(2, 1), entry(3, 2), entry(4, 3), entry(5, 3)], {term: 3, vote: 1, commit: 4})
-    const storage = new RaftStorage(reader)
+    const storage = new RaftStorage(reader, [0, 1, 2])
     expect(storage.initialState()).to.deep.equal({term: 3, vote: 1, commit: 4})
     expect(storage.lastIndex()).to.equal(5)
     expect([1, 2, 3, 4, 5].map((i) => storage.term(i))).to.deep.equal([1, 1, 2, 3, 3])
@@ -56,12 +63,12 @@ describe('RaftStorage: the core view of the durable log', () => {
   it('never reports a commit index below what the state machine already applied', async () => {
     await persist([entry(1, 1), entry(2, 1), entry(3, 1)], {term: 1, vote: 0, commit: 1})
     await writer.write([{stmt: 'setApplied', rows: [[3]]}])
-    expect(new RaftStorage(reader).initialState().commit).to.equal(3)
+    expect(new RaftStorage(reader, [0, 1, 2]).initialState().commit).to.equal(3)
   })
 
   it('serves new entries from memory and old ones from the database, within maxBytes but at least one', async () => {
     await persist([entry(1, 1, 'aaaa'), entry(2, 1, 'bbbb')])
-    const storage = new RaftStorage(reader)
+    const storage = new RaftStorage(reader, [0, 1, 2])
     storage.append([entry(3, 2, 'cccc'), entry(4, 2, 'dddd')])
     expect(storage.entries(1, 5, Infinity).map((e) => e.index)).to.deep.equal([1, 2, 3, 4])
     expect(storage.entries(1, 5, 9).map((e) => e.index)).to.deep.equal([1, 2])
@@ -71,7 +78,7 @@ describe('RaftStorage: the core view of the durable log', () => {
   })
 
   it('overwrites a conflicting suffix: later terms replace the truncated ones', () => {
-    const storage = new RaftStorage(reader)
+    const storage = new RaftStorage(reader, [0, 1, 2])
     storage.append([entry(1, 1), entry(2, 1), entry(3, 1), entry(4, 2)])
     storage.append([entry(3, 3, 'new3')])
     expect(storage.lastIndex()).to.equal(3)
@@ -81,10 +88,57 @@ describe('RaftStorage: the core view of the durable log', () => {
   })
 
   it('keeps the term lookup right across many terms (binary search over runs)', () => {
-    const storage = new RaftStorage(reader)
+    const storage = new RaftStorage(reader, [0, 1, 2])
     const entries: Entry[] = []
     for (let i = 1; i <= 1000; i++) entries.push(entry(i, Math.ceil(i / 7)))
     storage.append(entries)
     for (let i = 1; i <= 1000; i += 13) expect(storage.term(i)).to.equal(Math.ceil(i / 7))
   })
+
+  it('compacts up to the durable applied index only; the log then starts after the compaction point, across a restart', async () => {
+    await persist([entry(1, 1), entry(2, 1), entry(3, 2), entry(4, 2), entry(5, 3), entry(6, 3)], {term: 3, vote: 0, commit: 6})
+    await writer.write([{stmt: 'setApplied', rows: [[5]]}])
+    const storage = new RaftStorage(reader, [0, 1, 2])
+    expect(storage.snapshot()).to.deep.equal({index: 5, term: 3, peers: [0, 1, 2]})
+    expect(() => storage.compact({index: 6, term: 3, peers: [0, 1, 2]})).to.throw(/above the durable applied index 5/)
+    await writer.write(compactLogOps({index: 3, term: 2, peers: [0, 1, 2]}))
+    storage.compact({index: 3, term: 2, peers: [0, 1, 2]})
+    const check = (s: RaftStorage): void => {
+      expect(s.firstIndex()).to.equal(4)
+      expect(s.lastIndex()).to.equal(6)
+      expect(s.term(3), 'the compaction point keeps its term').to.equal(2)
+      expect([4, 5, 6].map((i) => s.term(i))).to.deep.equal([2, 3, 3])
+      expect(() => s.term(2)).to.throw(CompactedError)
+      expect(() => s.entries(3, 5, Infinity)).to.throw(CompactedError)
+      expect(s.entries(4, 7, Infinity).map((e) => e.index)).to.deep.equal([4, 5, 6])
+      expect(s.snapshotPoint()).to.deep.equal({index: 3, term: 2, peers: [0, 1, 2]})
+    }
+    check(storage)
+    check(new RaftStorage(reader, [0, 1, 2]))
+    // The point never moves back, on disk or here.
+    await writer.write(compactLogOps({index: 2, term: 1, peers: [0, 1, 2]}))
+    storage.compact({index: 2, term: 1, peers: [0, 1, 2]})
+    check(storage)
+    check(new RaftStorage(reader, [0, 1, 2]))
+  })
+
+  it('after a snapshot is installed the log is empty and starts after it; appends follow it', async () => {
+    await persist([entry(1, 1), entry(2, 1)], {term: 1, vote: 0, commit: 2})
+    const storage = new RaftStorage(reader, [0, 1, 2])
+    const meta = {index: 40, term: 4, peers: [0, 1, 2]}
+    await writer.write([...installSnapshotOps(meta), {stmt: 'setHardState', rows: [[4, null, 40]]}])
+    storage.applySnapshot(meta)
+    for (const s of [storage, new RaftStorage(reader, [0, 1, 2])]) {
+      expect(s.firstIndex()).to.equal(41)
+      expect(s.lastIndex()).to.equal(40)
+      expect(s.term(40)).to.equal(4)
+      expect(() => s.term(39)).to.throw(CompactedError)
+      expect(s.initialState().commit).to.equal(40)
+      expect(s.snapshot()).to.deep.equal(meta)
+    }
+    storage.append([entry(41, 4), entry(42, 5)])
+    expect([40, 41, 42].map((i) => storage.term(i))).to.deep.equal([4, 4, 5])
+    expect(() => storage.append([entry(44, 5)])).to.throw(/gap/)
+  })
 })
+

@@ -67,7 +67,7 @@ async function member(index: number, peers: PeerAddress[], secret: string | null
     secret,
     limits: LIMITS,
     logger: {info: () => {}, warn: (message, fields) => void warnings.push(`${message} ${JSON.stringify(fields ?? {})}`)},
-    handlers: {raft: (_, m) => void received.push(m), forward: () => {}, forwardResult: () => {}},
+    handlers: {raft: (_, m) => void received.push(m), forward: () => {}, forwardResult: () => {}, snapshot: () => {}},
   })
   await transport.start()
   started.push(transport)

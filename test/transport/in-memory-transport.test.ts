@@ -17,6 +17,7 @@ function member(network: InMemoryNetwork, index: number): {transport: InMemoryTr
     raft: (from, message) => void got.push({kind: 'raft', from, body: message}),
     forward: (from, payload) => void got.push({kind: 'forward', from, body: payload.toString()}),
     forwardResult: (from, payload) => void got.push({kind: 'forwardResult', from, body: payload.toString()}),
+    snapshot: (from, frame) => void got.push({kind: 'snapshot', from, body: frame}),
     peerDisconnected: (peer) => void lost.push(peer),
   }
   const logger = {info: () => {}, warn: (message: string) => void warnings.push(message)}
@@ -105,6 +106,7 @@ describe('InMemoryTransport: Raft traffic between nodes of one process', () => {
         },
         forward: () => {},
         forwardResult: () => {},
+        snapshot: () => {},
       },
       logger: {info: () => {}, warn: (message) => void a.warnings.push(message)},
     })

@@ -42,6 +42,7 @@ export function node(index: number, fields: Partial<NodeStatus> = {}): NodeStatu
     commit_index: 10,
     last_applied: 10,
     log_length: 10,
+    first_index: 1,
     lag: 0,
     leader_index: 0,
     host: '127.0.0.1',

@@ -193,6 +193,8 @@ export class NodeProcesses {
       '--election-timeout', `${o.election_timeout_ms}ms`,
       '--heartbeat', `${o.heartbeat_ms}ms`,
       ...retentionNodeArgs(o.retention),
+      ...(o.snapshot_entries === undefined ? [] : ['--snapshot-entries', String(o.snapshot_entries)]),
+      ...(o.trailing_entries === undefined ? [] : ['--trailing-entries', String(o.trailing_entries)]),
       '--token-file', core.paths.token,
       '--supervisor-pid', String(process.pid),
     ]

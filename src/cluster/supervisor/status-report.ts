@@ -47,6 +47,7 @@ export async function clusterStatus(core: SupervisorCore, observer: RaftObserver
       commit_index: info ? info.commit_index : null,
       last_applied: info ? info.last_applied : null,
       log_length: info ? info.log_length : null,
+      first_index: info ? info.first_index : null,
       lag: info && leaderCommit !== null ? Math.max(0, leaderCommit - info.last_applied) : null,
       leader_index: info ? info.leader_index : null,
       host: r.host,

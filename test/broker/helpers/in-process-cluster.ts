@@ -12,6 +12,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {DEFAULT_LIMITS} from '../../../src/broker/limits.js'
+import {DEFAULT_COMPACTION, type CompactionOptions} from '../../../src/broker/log-compactor.js'
 import {Logger} from '../../../src/broker/logger.js'
 import {BrokerNode, DEFAULT_NODE_OPTIONS, type NodeOptions} from '../../../src/broker/node.js'
 import type {NodeSeams} from '../../../src/broker/node-seams.js'
@@ -26,6 +27,8 @@ export interface InProcessOptions {
   /** Shorter than a real node's default, so that elections in tests take tens of milliseconds. */
   electionTimeoutMs?: number
   heartbeatMs?: number
+  /** When the nodes compact their logs (the node's --snapshot-entries and --trailing-entries). */
+  compaction?: CompactionOptions
 }
 
 export class InProcessMember implements HttpMember {
@@ -55,7 +58,7 @@ export class InProcessCluster extends ClusterView {
   }
 
   static async start(options: InProcessOptions = {}): Promise<InProcessCluster> {
-    const full: Required<InProcessOptions> = {size: 3, commitTimeoutMs: DEFAULT_NODE_OPTIONS.commitTimeoutMs, electionTimeoutMs: 100, heartbeatMs: 20, ...options}
+    const full: Required<InProcessOptions> = {size: 3, commitTimeoutMs: DEFAULT_NODE_OPTIONS.commitTimeoutMs, electionTimeoutMs: 100, heartbeatMs: 20, compaction: DEFAULT_COMPACTION, ...options}
     const ports: Ports[] = []
     for (let i = 0; i < full.size; i++) ports.push({tcp: await freePort(), http: await freePort(), raft: await freePort()})
     const cluster = new InProcessCluster(ports, fs.mkdtempSync(path.join(os.tmpdir(), 'pad-inproc-')), full)
@@ -78,6 +81,11 @@ export class InProcessCluster extends ClusterView {
     return this.nodes.flatMap((n, i) => (n ? [i] : []))
   }
 
+  /** Member `index`'s data directory. */
+  dataDir(index: number): string {
+    return path.join(this.dir, `node-${index}`)
+  }
+
   /** Starts member `index` on its data dir (again, after `stop`). */
   async restart(index: number): Promise<InProcessMember> {
     const lines: string[] = []
@@ -88,7 +96,7 @@ export class InProcessCluster extends ClusterView {
       tcpPort: p.tcp,
       httpPort: p.http,
       raftPort: p.raft,
-      dataDir: path.join(this.dir, `node-${index}`),
+      dataDir: this.dataDir(index),
       logFormat: 'json',
       limits: DEFAULT_LIMITS,
       commitTimeoutMs: this.options.commitTimeoutMs,
@@ -99,6 +107,7 @@ export class InProcessCluster extends ClusterView {
       adminToken: TOKEN,
       corsOrigins: [],
       seams,
+      compaction: this.options.compaction,
     }
     const broker = await BrokerNode.start(options, new Logger('json', {node: index}, (line) => void lines.push(line)))
     const member = new InProcessMember(broker, p, lines)

@@ -1,0 +1,93 @@
+/**
+ * The leader's side of a snapshot: every row of the state tables exactly as of one applied
+ * index. It opens a read-only connection of its own and one read transaction on it when the
+ * stream starts; WAL keeps that view (the applied index and the rows it covers) while the
+ * writer goes on, so what is streamed is the state at the index announced. Rows are read a
+ * chunk at a time, never the whole state at once.
+ */
+import Database from 'better-sqlite3'
+
+import {selectAllSql, STATE_TABLE_INFO} from './state-tables.js'
+import type {SqlValue} from './writer-protocol.js'
+
+/** A value as read here: without safeIntegers, SQLite integers come back as numbers, never bigints. */
+export type ReadValue = Exclude<SqlValue, bigint>
+
+export interface SourceChunk {
+  table: string
+  rows: ReadValue[][]
+}
+
+/** Bytes a value takes in a chunk, near enough to keep chunks near their target size. */
+function valueBytes(value: ReadValue): number {
+  if (typeof value === 'string') return 5 + value.length * 3
+  if (value instanceof Uint8Array) return 5 + value.byteLength
+  return 9
+}
+
+export class SnapshotSource {
+  /** The applied index the read transaction sees: the snapshot's index. */
+  readonly index: number
+  /** Rows per state table, in STATE_TABLES order, as of `index`. */
+  readonly rowCounts: {table: string; rows: number}[]
+  private readonly db: Database.Database
+  private tableAt = 0
+  private iterator: IterableIterator<ReadValue[]> | null = null
+  private closed = false
+
+  constructor(dbPath: string) {
+    this.db = new Database(dbPath, {readonly: true, fileMustExist: true})
+    try {
+      this.db.pragma('busy_timeout = 5000')
+      // A small page cache: the rows are read once, in order.
+      this.db.pragma('cache_size = -2048')
+      this.db.exec('BEGIN')
+      this.index = (this.db.prepare('SELECT last_index FROM applied WHERE id = 1').pluck().get() as number | undefined) ?? 0
+      this.rowCounts = STATE_TABLE_INFO.map((table) => ({
+        table: table.name,
+        rows: this.db.prepare(`SELECT COUNT(*) FROM "${table.name}"`).pluck().get() as number,
+      }))
+    } catch (error) {
+      this.db.close()
+      throw error
+    }
+  }
+
+  /**
+   * The next rows, all of one table, about `targetBytes` of them (at least one row), or null
+   * when every table has been read.
+   */
+  nextChunk(targetBytes: number): SourceChunk | null {
+    while (!this.closed && this.tableAt < STATE_TABLE_INFO.length) {
+      const table = STATE_TABLE_INFO[this.tableAt]
+      this.iterator ??= this.db.prepare(selectAllSql(table)).raw(true).iterate() as IterableIterator<ReadValue[]>
+      const rows: ReadValue[][] = []
+      let bytes = 0
+      while (bytes < targetBytes) {
+        const next = this.iterator.next()
+        if (next.done) {
+          this.iterator = null
+          this.tableAt++
+          break
+        }
+        rows.push(next.value)
+        for (const value of next.value) bytes += valueBytes(value)
+      }
+      if (rows.length > 0) return {table: table.name, rows}
+    }
+    return null
+  }
+
+  /** Ends the read transaction and closes the connection; safe to call more than once. */
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    try {
+      this.iterator?.return?.()
+      this.db.exec('ROLLBACK')
+    } catch {
+      // Closing drops the transaction anyway.
+    }
+    this.db.close()
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * The state machine's tables (schema.ts STATE_TABLES) as a snapshot moves them: their columns,
+ * and the SQL that stages rows received from a leader in a database of their own and then
+ * replaces the live tables with them. Generic over STATE_TABLES: a table added there (with its
+ * migration) is streamed, staged and installed like the others.
+ *
+ * The columns come from the migrations themselves, run once on an in-memory database, so they
+ * are known before the node's own database is opened (its writer prepares these statements).
+ */
+import Database from 'better-sqlite3'
+
+import {MIGRATIONS, STATE_TABLES} from './schema.js'
+
+/** The attached database where a snapshot's rows wait until the whole stream has arrived. */
+export const STAGING_SCHEMA = 'incoming'
+/** Its file, in the node's data directory; deleted at every start (a stream never outlives its process). */
+export const STAGING_FILE = 'snapshot-incoming.db'
+
+export interface StateTable {
+  name: string
+  /** Column names in table order, as `SELECT *` returns them. */
+  columns: string[]
+  /** The table's CREATE TABLE statement from the migrations. */
+  createSql: string
+  /** What a snapshot streams its rows in order of: rowid, or the primary key of a WITHOUT ROWID table. */
+  orderBy: string
+}
+
+const quote = (name: string): string => `"${name.replace(/"/g, '""')}"`
+
+function describeTables(): StateTable[] {
+  const db = new Database(':memory:')
+  try {
+    for (const migration of MIGRATIONS) db.exec(migration)
+    return STATE_TABLES.map((name) => {
+      const info = db.prepare(`PRAGMA table_info(${quote(name)})`).all() as {name: string; pk: number}[]
+      const columns = info.map((c) => c.name)
+      const createSql = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?").pluck().get(name) as string | undefined
+      if (columns.length === 0 || createSql === undefined) throw new Error(`state table "${name}" is not created by the migrations`)
+      const key = info.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => quote(c.name))
+      const orderBy = /\bWITHOUT\s+ROWID\b/i.test(createSql) ? key.join(', ') : 'rowid'
+      return {name, columns, createSql, orderBy}
+    })
+  } finally {
+    db.close()
+  }
+}
+
+/** Every table of STATE_TABLES, in that order. */
+export const STATE_TABLE_INFO: readonly StateTable[] = describeTables()
+
+export function stateTable(name: string): StateTable | undefined {
+  return STATE_TABLE_INFO.find((t) => t.name === name)
+}
+
+const columnList = (table: StateTable): string => table.columns.map(quote).join(', ')
+
+/** The statement name that inserts rows of `table` into staging. */
+export const stageStatement = (table: string): string => `stage:${table}`
+/** The statement names that empty staging and that replace the live table with it. */
+export const clearStagedStatement = (table: string): string => `clearStaged:${table}`
+export const clearLiveStatement = (table: string): string => `clearLive:${table}`
+export const installStatement = (table: string): string => `install:${table}`
+
+/** The writer statements of staging and installing, by name (added to schema.ts STATEMENTS). */
+export function snapshotStatements(): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const table of STATE_TABLE_INFO) {
+    const t = quote(table.name)
+    const cols = columnList(table)
+    out[stageStatement(table.name)] = `INSERT INTO ${STAGING_SCHEMA}.${t} (${cols}) VALUES (${table.columns.map(() => '?').join(', ')})`
+    out[clearStagedStatement(table.name)] = `DELETE FROM ${STAGING_SCHEMA}.${t}`
+    out[clearLiveStatement(table.name)] = `DELETE FROM main.${t}`
+    out[installStatement(table.name)] = `INSERT INTO main.${t} (${cols}) SELECT ${cols} FROM ${STAGING_SCHEMA}.${t}`
+  }
+  return out
+}
+
+/**
+ * What the writer runs once the staging file is attached: the state tables as the migrations
+ * create them (constraints included, so a staged row that could not be installed is refused
+ * at once). auto_vacuum gives the file's pages back when staging is emptied.
+ */
+export function stagingSetupSql(): string {
+  const creates = STATE_TABLE_INFO.map((table) =>
+    table.createSql.replace(/^\s*CREATE\s+TABLE\s+(IF\s+NOT\s+EXISTS\s+)?/i, `CREATE TABLE IF NOT EXISTS ${STAGING_SCHEMA}.`),
+  )
+  return [`PRAGMA ${STAGING_SCHEMA}.auto_vacuum = FULL`, ...creates].join(';\n')
+}
+
+/** `SELECT` of every row of `table` in its storage order (the order a snapshot streams them). */
+export function selectAllSql(table: StateTable): string {
+  return `SELECT ${columnList(table)} FROM ${quote(table.name)} ORDER BY ${table.orderBy}`
+}
