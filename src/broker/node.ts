@@ -370,6 +370,7 @@ export class BrokerNode implements NodeView {
       {name: 'pad_raft_commit_index', help: 'Raft commit index', type: 'gauge', value: status.commitIndex},
       {name: 'pad_raft_last_applied', help: 'Last applied Raft index', type: 'gauge', value: status.lastApplied},
       {name: 'pad_raft_log_last_index', help: 'Last Raft log index', type: 'gauge', value: status.lastIndex},
+      {name: 'pad_raft_bytes_sent_total', help: 'Bytes of frames sent to Raft peers', type: 'counter', value: this.transport.bytesSent()},
       {name: 'pad_write_queue_depth', help: 'Requests waiting for the writer', type: 'gauge', value: writer.queueDepth},
       {name: 'pad_write_batches_total', help: 'Transactions committed by the writer', type: 'counter', value: writer.batches},
       {name: 'pad_write_requests_total', help: 'Requests written by the writer', type: 'counter', value: writer.requests},
