@@ -17,7 +17,7 @@ import {performance} from 'node:perf_hooks'
 import type {StatsInfo} from '../api/node-http.js'
 import {getJson} from '../client/node-http-client.js'
 import {readMetric} from '../client/node-metrics.js'
-import {getRaft, raftViews, waitConverged} from '../client/raft-state.js'
+import {getRaft, raftViews, waitConverged, type RaftInfo} from '../client/raft-state.js'
 import type {ClusterMember, SupervisedCluster} from '../cluster/supervised-cluster.js'
 import {watchCatchup} from './catchup-watch.js'
 import {round3} from './latency.js'
@@ -73,6 +73,17 @@ export interface CatchupRun {
   peak_rss_bytes: (number | null)[]
   /** The index every node had applied once the publisher stopped; null if they did not agree in time. */
   converged_index: number | null
+  /** Snapshots the leader streamed, and the member installed, meanwhile; null from a build without snapshots. */
+  snapshots_sent: number | null
+  snapshots_installed: number | null
+}
+
+/** What builds with snapshots add to GET /raft; absent before them, so the benchmark measures both. */
+type SnapshotCounters = {snapshots_sent?: number; snapshots_installed?: number}
+
+function counter(view: RaftInfo | null, name: keyof SnapshotCounters): number | null {
+  const value = (view as (RaftInfo & SnapshotCounters) | null)?.[name]
+  return typeof value === 'number' ? value : null
 }
 
 export interface CatchupResult {
@@ -187,7 +198,8 @@ async function measureCatchup(options: CatchupOptions, index: number, applied: n
   const leader = member(nodes, leaderIndex)
   const electionsBefore = (await raftViews(nodes)).map((v, i) => (nodes[i].index === index ? 0 : (v?.elections_won ?? 0)))
   const bytesBefore = await readMetric(leader, BYTES_SENT_METRIC)
-  const behind = (await getRaft(leader)).commit_index - applied
+  const leaderView = await getRaft(leader)
+  const behind = leaderView.commit_index - applied
   const boundMs = catchupBoundMs(behind)
   const stop = new AbortController()
   const publisher = runLoad({
@@ -219,8 +231,11 @@ async function measureCatchup(options: CatchupOptions, index: number, applied: n
   }
   const published = await publisher
   const leaderAfter = await leaderOf(nodes)
-  const electionsAfter = (await raftViews(nodes)).map((v) => v?.elections_won ?? 0)
+  const viewsAfter = await raftViews(nodes)
+  const electionsAfter = viewsAfter.map((v) => v?.elections_won ?? 0)
   const convergedIndex = await waitConverged(nodes, catchupBoundMs(0))
+  const sentBefore = counter(leaderView, 'snapshots_sent')
+  const sentAfter = counter(viewsAfter[nodes.indexOf(leader)], 'snapshots_sent')
   return {
     node: index,
     behind_entries: behind,
@@ -236,6 +251,9 @@ async function measureCatchup(options: CatchupOptions, index: number, applied: n
     elections: electionsAfter.reduce((sum, after, i) => sum + Math.max(0, after - electionsBefore[i]), 0),
     peak_rss_bytes: peaks,
     converged_index: convergedIndex,
+    snapshots_sent: leaderAfter === leaderIndex && sentBefore !== null && sentAfter !== null ? sentAfter - sentBefore : null,
+    // The member was started for this catch-up: its count is this catch-up's.
+    snapshots_installed: counter(viewsAfter[nodes.findIndex((n) => n.index === index)], 'snapshots_installed'),
   }
 }
 

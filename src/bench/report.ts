@@ -93,7 +93,8 @@ export function catchupLine(what: CatchupKind, r: CatchupRun): string {
   const time = r.catchup_ms === null ? 'did NOT catch up within the bound' : `caught up in ${(r.catchup_ms / 1000).toFixed(2)} s (${r.entries_per_s?.toLocaleString('en-US')} entries/s; serving after ${(r.start_ms / 1000).toFixed(2)} s)`
   const bytes = r.bytes_sent === null ? 'bytes sent unknown' : `${(r.bytes_sent / MB).toFixed(1)} MB sent by the leader`
   const peak = Math.max(0, ...r.peak_rss_bytes.map((v) => v ?? 0))
-  return `${what} (node ${r.node}, ${r.behind_entries.toLocaleString('en-US')} entries behind): ${time} · ${bytes} · publish p99 ${r.publish_p99_ms} ms (${r.published} acked, ${r.publish_errors} errors) · ${r.elections} election(s) · peak RSS ${(peak / MB).toFixed(0)} MB`
+  const snapshots = r.snapshots_installed === null ? '' : ` · ${r.snapshots_installed} snapshot(s) installed`
+  return `${what} (node ${r.node}, ${r.behind_entries.toLocaleString('en-US')} entries behind): ${time} · ${bytes} · publish p99 ${r.publish_p99_ms} ms (${r.published} acked, ${r.publish_errors} errors) · ${r.elections} election(s) · peak RSS ${(peak / MB).toFixed(0)} MB${snapshots}`
 }
 
 /** The disk and memory figures as the text output gives them. */

@@ -121,6 +121,8 @@ describe('pad-cli bench (real processes)', function () {
       expect(run.elections).to.be.a('number').and.at.least(0)
       expect(run.converged_index).to.be.a('number')
       expect(run.peak_rss_bytes).to.have.length(3)
+      // Null from a build without snapshots, a count from one with them.
+      for (const field of ['snapshots_sent', 'snapshots_installed']) expect(run[field], field).to.satisfy((v: unknown) => v === null || (typeof v === 'number' && v >= 0))
     }
     const [stopped, empty] = runs
     expect(stopped.node).to.not.equal(empty.node)
