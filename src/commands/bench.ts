@@ -44,9 +44,10 @@ acknowledged message is stored at the offset its ack named (acked_all_stored). -
 the killed node in between) and adds min/median/max.
 
 --mode catchup always starts a temporary cluster (--nodes, 3 unless given) and fills it with --messages messages \
-(1,000,000 unless given) of --size bytes, --window in flight per connection, reporting the fill rate. Then it stops a \
+(1,000,000 unless given) of --size bytes, --window in flight per connection, reporting the fill rate (--duration, if \
+given, caps the fill). Then it stops a \
 follower, publishes 10 % more so that it is behind, starts it, and times its catch-up: from the start request until \
-it has applied what the leader had committed (GET /raft on every node, every 100 ms). Then it stops a follower, \
+it has applied what the leader had committed (GET /raft on every node, every 100 ms; at most a minute plus a millisecond per entry behind). Then it stops a follower, \
 wipes its data dir (of the temporary cluster), moves leadership to the other follower (a leader never lowers what \
 it knows a follower holds; a new one knows nothing of it, as of a brand-new member), starts it and times the same: \
 what a brand-new member goes through. During each \
