@@ -31,6 +31,8 @@ export interface LoadOptions {
    * peers' bench.mjs does (500): connections, the nodes' JIT and their WAL files warm up.
    */
   warmup?: number
+  /** Ends the phase early when aborted (a background load that runs until something else is done). */
+  stop?: AbortSignal
 }
 
 export interface LoadResult {
@@ -89,7 +91,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     }
   }
 
-  const more = (): boolean => sent < limit && performance.now() < deadline
+  const more = (): boolean => sent < limit && performance.now() < deadline && !options.stop?.aborted
 
   const closedLoop = async (client: BrokerClient): Promise<void> => {
     const lane = async (): Promise<void> => {

@@ -2,6 +2,7 @@
  * What `pad-cli bench` prints: the JSON rows (the peers' fields, plus the run's) and the
  * text a person reads (a table of the load phases; one line per failover and a summary).
  */
+import type {CatchupKind, CatchupResult, CatchupRun} from './catchup.js'
 import type {FailoverResult} from './failover.js'
 import type {LoadResult} from './publish-load.js'
 import type {RunInfo} from './run-info.js'
@@ -11,6 +12,9 @@ export type LoadPhaseName = 'pub-sync' | 'pub-window'
 
 /** One load phase as `bench --json` prints it. */
 export type LoadRow = {system: 'pad-cli'; phase: LoadPhaseName; replicas: number} & LoadResult & {warmup: number; elections: number} & RunInfo
+
+/** `bench --mode catchup --json`: one row for the whole run. */
+export type CatchupRow = {system: 'pad-cli'} & CatchupResult & RunInfo
 
 /** One failover as `bench --mode failover --json` prints it. */
 export type FailoverRow = {system: 'pad-cli'; replicas: number} & FailoverResult & RunInfo
@@ -75,4 +79,28 @@ export function loadTable(rows: readonly LoadRow[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)))
   const format = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')
   return [format(header), ...lines.map(format)].join('\n')
+}
+
+const MB = 1024 * 1024
+
+export function fillLine(fill: LoadResult): string {
+  const capped = fill.capped ? ' (capped by --duration)' : ''
+  return `fill: ${fill.acked.toLocaleString('en-US')} messages of ${fill.size} B in ${fill.elapsed_s} s: ${fill.msgs_per_s.toLocaleString('en-US')} msgs/s, ${fill.errors} errors${capped}`
+}
+
+/** One catch-up as the text output gives it. */
+export function catchupLine(what: CatchupKind, r: CatchupRun): string {
+  const time = r.catchup_ms === null ? 'did NOT catch up within the bound' : `caught up in ${(r.catchup_ms / 1000).toFixed(2)} s (${r.entries_per_s?.toLocaleString('en-US')} entries/s; serving after ${(r.start_ms / 1000).toFixed(2)} s)`
+  const bytes = r.bytes_sent === null ? 'bytes sent unknown' : `${(r.bytes_sent / MB).toFixed(1)} MB sent by the leader`
+  const peak = Math.max(0, ...r.peak_rss_bytes.map((v) => v ?? 0))
+  const snapshots = r.snapshots_installed === null ? '' : ` · ${r.snapshots_installed} snapshot(s) installed`
+  return `${what} (node ${r.node}, ${r.behind_entries.toLocaleString('en-US')} entries behind): ${time} · ${bytes} · publish p99 ${r.publish_p99_ms} ms (${r.published} acked, ${r.publish_errors} errors) · ${r.elections} election(s) · peak RSS ${(peak / MB).toFixed(0)} MB${snapshots}`
+}
+
+/** The disk and memory figures as the text output gives them. */
+export function catchupDiskLine(r: CatchupResult): string {
+  const perNode = r.disk_bytes.map((b, i) => `node ${i} ${(b / MB).toFixed(1)} MB`).join(', ')
+  const ratio = r.disk_bytes_per_message === null ? 'no messages stored' : `${r.disk_bytes_per_message} B per stored message, ${r.disk_ratio_to_payload}x the payload of ${r.payload_bytes_per_message} B`
+  const rss = r.max_rss_bytes === null ? '' : ` · peak RSS ${(r.max_rss_bytes / MB).toFixed(0)} MB`
+  return `disk: ${ratio} (${perNode}; ${r.messages_stored.join('/')} messages stored)${rss}`
 }

@@ -5,26 +5,34 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import type {NodeFolder} from './node-files.js'
 import {raftViews, waitConverged, waitForLeader} from '../client/raft-state.js'
 import {readTopic} from '../client/stored-messages.js'
+import {clusterPaths} from '../cluster/layout.js'
 import {openCluster, startTemporaryCluster, type ClusterMember, type SupervisedCluster, type TemporaryClusterOptions} from '../cluster/supervised-cluster.js'
 
 export interface BenchTarget {
   nodes: ClusterMember[]
   /** Null for a single node given by address: it cannot be killed or restarted. */
   cluster: SupervisedCluster | null
+  /** A temporary cluster's node data dirs, which the run may measure and wipe; null for a cluster the user owns. */
+  folderOf: ((index: number) => NodeFolder) | null
   close(): Promise<void>
 }
+
+const TEMPORARY_NAME = 'bench'
 
 export type TemporaryTargetOptions = Omit<TemporaryClusterOptions, 'home' | 'name' | 'cli' | 'waitMs'>
 
 export async function temporaryTarget(options: TemporaryTargetOptions): Promise<BenchTarget> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'pad-bench-'))
   try {
-    const cluster = await startTemporaryCluster({...options, home, name: 'bench', waitMs: 30_000})
+    const cluster = await startTemporaryCluster({...options, home, name: TEMPORARY_NAME, waitMs: 30_000})
+    const paths = clusterPaths(TEMPORARY_NAME, home)
     return {
       nodes: cluster.nodes,
       cluster,
+      folderOf: (index) => ({dir: paths.nodeDir(index), log: paths.nodeLog(index)}),
       close: async () => {
         await cluster.close()
         fs.rmSync(home, {recursive: true, force: true})
@@ -38,11 +46,11 @@ export async function temporaryTarget(options: TemporaryTargetOptions): Promise<
 
 export async function clusterTarget(name: string): Promise<BenchTarget> {
   const cluster = await openCluster(name)
-  return {nodes: cluster.nodes, cluster, close: async () => {}}
+  return {nodes: cluster.nodes, cluster, folderOf: null, close: async () => {}}
 }
 
 export function nodeTarget(host: string, tcpPort: number, httpPort: number): BenchTarget {
-  return {nodes: [{index: 0, host, tcp_port: tcpPort, http_port: httpPort, raft_port: 0}], cluster: null, close: async () => {}}
+  return {nodes: [{index: 0, host, tcp_port: tcpPort, http_port: httpPort, raft_port: 0}], cluster: null, folderOf: null, close: async () => {}}
 }
 
 /** The leader's index, waiting (bounded) for one. */

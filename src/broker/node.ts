@@ -422,6 +422,7 @@ export class BrokerNode implements NodeView {
       {name: 'pad_raft_snapshots_sent_total', help: 'Snapshots streamed to followers to the end', type: 'counter', value: this.driver.snapshotsSent},
       {name: 'pad_raft_snapshots_installed_total', help: 'Snapshots received from a leader and installed', type: 'counter', value: this.driver.snapshotsInstalled},
       {name: 'pad_disk_bytes', help: 'Node database size on disk (main file, WAL and shared memory)', type: 'gauge', value: this.diskBytes()},
+      {name: 'pad_raft_bytes_sent_total', help: 'Bytes of frames sent to Raft peers', type: 'counter', value: this.transport.bytesSent()},
       {name: 'pad_write_queue_depth', help: 'Requests waiting for the writer', type: 'gauge', value: writer.queueDepth},
       {name: 'pad_write_batches_total', help: 'Transactions committed by the writer', type: 'counter', value: writer.batches},
       {name: 'pad_write_requests_total', help: 'Requests written by the writer', type: 'counter', value: writer.requests},

@@ -57,14 +57,27 @@ export function nodeUrl(node: NodeAddress, path: string): string {
 
 /** Sends one request and reads the whole JSON answer, whatever its status. */
 export async function requestJson(node: NodeAddress, method: HttpMethod, path: string, options: RequestOptions = {}): Promise<HttpAnswer> {
+  const {status, text} = await requestText(node, method, path, 'application/json', options)
+  try {
+    return {status, json: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>)}
+  } catch {
+    throw new NodeHttpError(`${method} ${nodeUrl(node, path)}: the answer is not JSON (status ${status})`)
+  }
+}
+
+/** GET of a plain-text page (/metrics): its text when the status is 2xx, else an error. */
+export async function getText(node: NodeAddress, path: string, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<string> {
+  const {status, text} = await requestText(node, 'GET', path, 'text/plain', {timeoutMs})
+  if (status < 200 || status > 299) throw new NodeHttpError(`GET ${path} on ${node.host}:${node.http_port}: status ${status}`)
+  return text
+}
+
+async function requestText(node: NodeAddress, method: HttpMethod, path: string, accept: string, options: RequestOptions): Promise<{status: number; text: string}> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
-  const where = `${method} ${nodeUrl(node, path)}`
-  const headers: Record<string, string> = {accept: 'application/json'}
+  const headers: Record<string, string> = {accept}
   if (options.body !== undefined || method !== 'GET') headers['content-type'] = 'application/json'
   if (options.token) headers.authorization = `Bearer ${options.token}`
   const signal = AbortSignal.timeout(timeoutMs)
-  let status: number
-  let text: string
   try {
     const answer = await request(nodeUrl(node, path), {
       method,
@@ -73,15 +86,9 @@ export async function requestJson(node: NodeAddress, method: HttpMethod, path: s
       signal,
       dispatcher: nodeDispatcher,
     })
-    status = answer.statusCode
-    text = await readCapped(answer.body, MAX_ANSWER_BYTES)
+    return {status: answer.statusCode, text: await readCapped(answer.body, MAX_ANSWER_BYTES)}
   } catch (error) {
-    throw new NodeHttpError(`${where}: ${signal.aborted ? `no answer within ${timeoutMs} ms` : failureText(error)}`)
-  }
-  try {
-    return {status, json: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>)}
-  } catch {
-    throw new NodeHttpError(`${where}: the answer is not JSON (status ${status})`)
+    throw new NodeHttpError(`${method} ${nodeUrl(node, path)}: ${signal.aborted ? `no answer within ${timeoutMs} ms` : failureText(error)}`)
   }
 }
 

@@ -55,6 +55,11 @@ export class SupervisedCluster {
     await this.request({op: 'start', node: index}, START_TIMEOUT_MS)
   }
 
+  /** Hands leadership to node `to` (Raft's leadership transfer); resolves once it leads. */
+  async transfer(to: number): Promise<ControlAnswers['transfer']> {
+    return this.request({op: 'transfer', to}, START_TIMEOUT_MS)
+  }
+
   async pause(index: number): Promise<void> {
     await this.request({op: 'pause', node: index})
   }

@@ -1,7 +1,21 @@
 import {Flags, type Interfaces} from '@oclif/core'
+import {catchupBoundMs, runCatchup} from '../bench/catchup.js'
 import {runFailover, type FailoverResult} from '../bench/failover.js'
 import {runLoad} from '../bench/publish-load.js'
-import {failoverLine, failoverSummary, failoverSummaryLine, loadTable, runInfoLine, type FailoverRow, type LoadPhaseName, type LoadRow} from '../bench/report.js'
+import {
+  catchupDiskLine,
+  catchupLine,
+  failoverLine,
+  failoverSummary,
+  failoverSummaryLine,
+  fillLine,
+  loadTable,
+  runInfoLine,
+  type CatchupRow,
+  type FailoverRow,
+  type LoadPhaseName,
+  type LoadRow,
+} from '../bench/report.js'
 import {runInfo, type RunInfo} from '../bench/run-info.js'
 import {clusterTarget, converged, electionsWon, leaderOf, nodeTarget, storedMessages, temporaryTarget, type BenchTarget} from '../bench/targets.js'
 import {clusterLayout} from '../cli/cluster-layout.js'
@@ -17,7 +31,7 @@ interface LoadPhase {
 }
 
 export default class Bench extends PadCommand {
-  static override summary = 'Measure publish throughput, ack latency and failover time.'
+  static override summary = 'Measure publish throughput, ack latency, failover time and catch-up of a member.'
 
   static override description = `Runs the workload of our peer benchmarks (NATS JetStream and etcd, with the same client workload): \
 fixed-size messages, one at a time awaiting each ack (sync) or with a window of publishes in flight (window), against \
@@ -28,6 +42,19 @@ Before each phase, --warmup publishes (500, as in the peers' bench) go one at a 
 SIGKILLs the leader after 2 s, and reports gap_s (kill -> first ack of a publish sent after it) and whether every \
 acknowledged message is stored at the offset its ack named (acked_all_stored). --repeat runs it again (restarting \
 the killed node in between) and adds min/median/max.
+
+--mode catchup always starts a temporary cluster (--nodes, 3 unless given) and fills it with --messages messages \
+(1,000,000 unless given) of --size bytes, --window in flight per connection, reporting the fill rate (--duration, if \
+given, caps the fill). Then it stops a \
+follower, publishes 10 % more so that it is behind, starts it, and times its catch-up: from the start request until \
+it has applied what the leader had committed (GET /raft on every node, every 100 ms; at most a minute plus a millisecond per entry behind). Then it stops a follower, \
+wipes its data dir (of the temporary cluster), moves leadership to the other follower (a leader never lowers what \
+it knows a follower holds; a new one knows nothing of it, as of a brand-new member), starts it and times the same: \
+what a brand-new member goes through. During each \
+catch-up a background publisher sends --rate publishes/s (200 unless given) to the leader; reported: their p99 ack \
+latency, the elections won on any node (the target is none), the bytes the leader sent to its peers \
+(pad_raft_bytes_sent_total in /metrics) and each node's peak RSS (GET /stats). Last, each node's data dir in bytes \
+per stored message, and as a ratio to the payload (topic plus body bytes). With --json: one line with all of it.
 
 Target: with --nodes N a temporary cluster is started for the run and removed after it; otherwise the cluster that \
 \`pad-cli up\` started (--cluster); or one node given by --port. With --json: one line per phase with the peers' fields (n_target, and capped when --duration cut the \
@@ -45,23 +72,24 @@ saved to docs/benchmarks/. NATS 2.9 fsyncs on a timer and etcd before each ack; 
     '<%= config.bin %> bench --nodes 3',
     '<%= config.bin %> bench --nodes 3 --mode window --window 256 --json',
     '<%= config.bin %> bench --nodes 3 --mode failover --repeat 10',
+    '<%= config.bin %> bench --mode catchup --messages 200000 --json',
     '<%= config.bin %> bench                      # against the cluster of `pad-cli up`',
     '<%= config.bin %> bench --port 5000 --mode sync --messages 20000',
   ]
 
   static override flags = {
-    mode: Flags.string({description: 'sync, window, all (sync then window) or failover', options: ['sync', 'window', 'all', 'failover'], default: 'all'}),
+    mode: Flags.string({description: 'sync, window, all (sync then window), failover or catchup', options: ['sync', 'window', 'all', 'failover', 'catchup'], default: 'all'}),
     size: Flags.integer({description: 'message body size in bytes', default: 128, min: 16}),
     window: Flags.integer({description: 'publishes in flight per connection in window mode', default: 256, min: 1}),
     connections: Flags.integer({description: 'client connections', default: 1, min: 1}),
-    messages: Flags.integer({description: 'messages per phase [default: 20000 sync, 150000 window]', min: 1}),
+    messages: Flags.integer({description: 'messages per phase [default: 20000 sync, 150000 window; catchup: 1000000 stored]', min: 1}),
     warmup: Flags.integer({description: 'publishes sent one at a time before each phase and not measured, as the peers do', default: 500, min: 0}),
     duration: durationFlag({description: 'longest a phase may run (e.g. 15s)', default: 15_000, defaultHelp: async () => '15s'}),
-    rate: Flags.integer({description: 'open loop: msgs/s over all connections [default: closed loop; failover: 200]', min: 1}),
+    rate: Flags.integer({description: 'open loop: msgs/s over all connections [default: closed loop; failover and catchup\'s background publisher: 200]', min: 1}),
     'ack-timeout': durationFlag({description: 'failover: how long each publish waits for its ack', default: 500, defaultHelp: async () => '500ms'}),
     repeat: Flags.integer({description: 'failover: kills to measure', default: 1, min: 1, max: 100}),
     json: Flags.boolean({description: 'one JSON line per phase, with the fields of the peer benchmarks\' lines and the run\'s (commit, cores, fsync_ms)'}),
-    nodes: Flags.integer({description: 'start a temporary cluster of this many nodes for the run', min: 1, max: 15}),
+    nodes: Flags.integer({description: 'start a temporary cluster of this many nodes for the run [catchup: 3]', min: 1, max: 15}),
     cluster: Flags.string({description: 'cluster to run against (as brought up by `pad-cli up`)', default: 'default'}),
     host: Flags.string({description: 'address of the nodes', default: '127.0.0.1'}),
     port: Flags.integer({char: 'p', description: 'run against one node: its TCP port', min: 1, max: 65535}),
@@ -77,6 +105,13 @@ saved to docs/benchmarks/. NATS 2.9 fsyncs on a timer and etcd before each ack; 
     if (flags.mode === 'failover' && flags.nodes !== undefined && flags.nodes < 3) {
       throw new Error('--mode failover needs a cluster of 3 or more nodes: give --nodes 3 or more')
     }
+    if (flags.mode === 'catchup') {
+      if (flags.port !== undefined || this.argv.some((a) => a.startsWith('--cluster'))) {
+        throw new Error('--mode catchup wipes a node\'s data: it runs only on a temporary cluster of its own (--nodes, 3 unless given), not --port or --cluster')
+      }
+      if (flags.nodes !== undefined && flags.nodes < 3) throw new Error('--mode catchup needs a cluster of 3 or more nodes: give --nodes 3 or more')
+      flags.nodes ??= 3
+    }
     const startedAt = new Date()
     let target: BenchTarget
     if (flags.nodes !== undefined) {
@@ -91,6 +126,7 @@ saved to docs/benchmarks/. NATS 2.9 fsyncs on a timer and etcd before each ack; 
     try {
       const info = runInfo({root: this.config.root, version: this.config.version, dataDir: target.cluster?.dir ?? null, startedAt})
       if (flags.mode === 'failover') await this.failover(target, flags, info)
+      else if (flags.mode === 'catchup') await this.catchup(target, flags, info)
       else await this.load(target, flags, info)
       this.log(runInfoLine(info))
     } finally {
@@ -125,6 +161,34 @@ saved to docs/benchmarks/. NATS 2.9 fsyncs on a timer and etcd before each ack; 
       if (f.json) this.jsonLine(row)
     }
     this.log(loadTable(rows))
+  }
+
+  private async catchup(target: BenchTarget, f: BenchFlags, info: RunInfo): Promise<void> {
+    if (!target.cluster || !target.folderOf) throw new Error('--mode catchup runs only on a temporary cluster of its own')
+    const messages = f.messages ?? 1_000_000
+    const durationGiven = this.argv.some((a) => a.startsWith('--duration'))
+    const result = await runCatchup({
+      cluster: target.cluster,
+      nodes: target.nodes,
+      folderOf: target.folderOf,
+      messages,
+      size: f.size,
+      window: f.window,
+      connections: f.connections,
+      behind: Math.max(1, Math.round(messages / 10)),
+      rate: f.rate ?? 200,
+      fillTimeoutMs: durationGiven ? f.duration : catchupBoundMs(messages),
+      topic: 'bench',
+      progress: {
+        filled: (fill) => this.log(fillLine(fill)),
+        caughtUp: (what, run) => this.log(catchupLine(what, run)),
+      },
+    })
+    this.log(catchupDiskLine(result))
+    const row: CatchupRow = {system: 'pad-cli', ...result, ...info}
+    if (f.json) this.jsonLine(row)
+    const behind = [result.stopped_follower, result.empty_member].filter((r) => r.catchup_ms === null || r.converged_index === null)
+    if (behind.length > 0) throw new Error(`node ${behind.map((r) => r.node).join(', ')} did not catch up within the bound: see the lines above`)
   }
 
   private async failover(target: BenchTarget, f: BenchFlags, info: RunInfo): Promise<void> {

@@ -28,8 +28,11 @@ export type FrameKind = (typeof FRAME_KIND)[keyof typeof FRAME_KIND]
 
 export const MAX_FRAME_BYTES = 64 * 1024 * 1024
 
+/** The u32 length and the kind byte before each payload. */
+export const FRAME_HEADER_BYTES = 5
+
 export function frame(kind: FrameKind, payload: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(5 + payload.length)
+  const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length)
   out.writeUInt32LE(payload.length + 1, 0)
   out.writeUInt8(kind, 4)
   out.set(payload, 5)

@@ -9,6 +9,7 @@
  */
 import type {Message} from '../raft/index.js'
 import {FaultFilter} from './fault-filter.js'
+import {FRAME_HEADER_BYTES} from './frames.js'
 import {decodeMessage, encodeMessage} from './message-codec.js'
 import type {NodeCard} from './peer-auth.js'
 import type {PeerTransport} from './peer-transport.js'
@@ -46,6 +47,7 @@ export class InMemoryNetwork {
 
 export class InMemoryTransport implements PeerTransport {
   droppedByFaults = 0
+  private sentBytes = 0
 
   constructor(
     private readonly network: InMemoryNetwork,
@@ -71,6 +73,11 @@ export class InMemoryTransport implements PeerTransport {
 
   isConnected(peer: number): boolean {
     return peer !== this.card.index && this.network.member(peer) !== undefined && this.network.member(this.card.index) === this
+  }
+
+  /** As RaftTransport counts them: each payload in its frame. */
+  bytesSent(): number {
+    return this.sentBytes
   }
 
   /** Nothing waits to be flushed: every message is on its way once sent. */
@@ -113,6 +120,7 @@ export class InMemoryTransport implements PeerTransport {
       this.droppedByFaults++
       return true
     }
+    this.sentBytes += FRAME_HEADER_BYTES + delivery.payload.length
     const from = this.card.index
     const go = (): void => this.network.member(to)?.receive(from, delivery)
     if (verdict.kind === 'delay') setTimeout(go, verdict.ms)

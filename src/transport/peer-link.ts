@@ -46,6 +46,8 @@ export class PeerLink {
   private closed = false
   dropped = 0
   sentFrames = 0
+  /** Bytes of frames written to the peer (after the handshake), for the node's traffic counters. */
+  sentBytes = 0
 
   constructor(private readonly options: PeerLinkOptions) {
     this.backoffMs = options.minBackoffMs
@@ -89,6 +91,7 @@ export class PeerLink {
     if (!this.connected || this.socket === null || this.queue.length === 0) return
     const data = this.queue.length === 1 ? this.queue[0] : Buffer.concat(this.queue, this.queuedBytes)
     this.sentFrames += this.queue.length
+    this.sentBytes += data.length
     this.queue = []
     this.queuedBytes = 0
     this.socket.write(data)

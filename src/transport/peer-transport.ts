@@ -16,6 +16,8 @@ export interface PeerTransport {
   /** What each peer said about itself, once it has connected to us. */
   peerCard(index: number): NodeCard | undefined
   isConnected(peer: number): boolean
+  /** Bytes of frames sent to all peers since start, framing included: what catch-up costs the network. */
+  bytesSent(): number
   /** Sends what is queued for every peer now. */
   flush(): void
   sendRaft(message: Message): void

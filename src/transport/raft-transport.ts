@@ -145,6 +145,12 @@ export class RaftTransport implements PeerTransport {
     return this.links.get(peer)?.isConnected ?? false
   }
 
+  bytesSent(): number {
+    let total = 0
+    for (const link of this.links.values()) total += link.sentBytes
+    return total
+  }
+
   /** Sends what is queued for every peer now, instead of at the end of this turn of the event loop. */
   flush(): void {
     for (const link of this.links.values()) link.flush()

@@ -102,6 +102,56 @@ describe('pad-cli bench (real processes)', function () {
     expect(line).to.match(/needs a cluster of 3 or more nodes/)
   })
 
+  it('measures the catch-up of a stopped follower and of an empty member, and the disk per stored message (--mode catchup)', async () => {
+    const ports = await create(3)
+    const flags = ['--tcp-port', String(ports.ports.tcp), '--http-port', String(ports.ports.http), '--raft-port', String(ports.ports.raft)]
+    const result = await ports.run(['bench', '--mode', 'catchup', ...flags, '--messages', '3000', '--rate', '50', '--json'], {cluster: false, timeoutMs: 170_000})
+    expect(result.code, result.stderr).to.equal(0)
+    const row = JSON.parse(result.stdout.trim()) as Record<string, unknown>
+    expect(row).to.include({system: 'pad-cli', phase: 'catchup', replicas: 3, messages: 3000, n_target: 3000, size: 128, fill_capped: false, fill_errors: 0})
+    expect(row.behind_messages).to.equal(300)
+    expect(row.fill_msgs_per_s).to.be.greaterThan(0)
+    const runs = [row.stopped_follower, row.empty_member] as Record<string, unknown>[]
+    for (const run of runs) {
+      expect(run.catchup_ms, JSON.stringify(run)).to.be.a('number').and.greaterThan(0)
+      expect(run.start_ms).to.be.a('number').and.at.most(run.catchup_ms as number)
+      expect(run.bytes_sent, 'the leader counts what it sends its peers').to.be.a('number').and.greaterThan(0)
+      expect(run.publish_p99_ms).to.be.a('number')
+      expect(run.publish_errors).to.equal(0)
+      expect(run.elections).to.be.a('number').and.at.least(0)
+      expect(run.converged_index).to.be.a('number')
+      expect(run.peak_rss_bytes).to.have.length(3)
+      // Null from a build without snapshots, a count from one with them.
+      for (const field of ['snapshots_sent', 'snapshots_installed']) expect(run[field], field).to.satisfy((v: unknown) => v === null || (typeof v === 'number' && v >= 0))
+    }
+    const [stopped, empty] = runs
+    expect(stopped.node).to.not.equal(empty.node)
+    // The stopped follower missed the chunk published while it was down; the empty member, everything.
+    expect(stopped.behind_entries).to.be.at.least(300)
+    expect(empty.behind_entries).to.be.greaterThan(3300)
+    // Every node ends with the same messages: the fill, the chunk and the background publishes.
+    const stored = row.messages_stored as number[]
+    expect(stored).to.have.length(3)
+    expect(new Set(stored).size, JSON.stringify(stored)).to.equal(1)
+    expect(stored[0]).to.equal(3300 + (stopped.published as number) + (empty.published as number))
+    expect(row.payload_bytes_per_message).to.equal('bench'.length + 128)
+    for (const bytes of row.disk_bytes as number[]) expect(bytes).to.be.greaterThan(stored[0] * 128)
+    expect(row.disk_ratio_to_payload).to.be.greaterThan(1)
+    expect(row.max_rss_bytes).to.be.a('number').and.greaterThan(0)
+    expect(row.commit).to.satisfy((c: unknown) => c === null || /^[0-9a-f]{40}$/.test(String(c)))
+    expect(row.cores).to.be.a('number')
+    expect(processesWith(`--raft-port ${ports.ports.raft + 1}`)).to.deep.equal([])
+  })
+
+  it('runs --mode catchup only on a temporary cluster of 3 or more nodes, saying why in one line', async () => {
+    const ports = await create(1)
+    const flags = ['--tcp-port', String(ports.ports.tcp), '--http-port', String(ports.ports.http), '--raft-port', String(ports.ports.raft)]
+    expect(await ports.fails(['bench', '--mode', 'catchup', '--nodes', '2', ...flags], 1, {cluster: false})).to.match(/needs a cluster of 3 or more nodes/)
+    expect(await ports.fails(['bench', '--mode', 'catchup', '--port', String(ports.ports.tcp)], 1, {cluster: false})).to.match(/wipes a node's data: it runs only on a temporary cluster/)
+    expect(await ports.fails(['bench', '--mode', 'catchup', '--cluster', 'default'], 1, {cluster: false})).to.match(/only on a temporary cluster/)
+    expect(await ports.fails(['bench', '--mode', 'catchup', '--messages', '0'], 2, {cluster: false})).to.match(/--messages/)
+  })
+
   it('scripts/latency-floor.mjs: one JSON line for the round trip without a broker, and nothing left behind', () => {
     const script = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../scripts/latency-floor.mjs')
     // A temp dir of its own: other runs of this test (other checkouts) share the system's.

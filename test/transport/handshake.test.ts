@@ -106,9 +106,14 @@ describe('Raft port handshake', function () {
     await until('both links up', () => a.transport.isConnected(1) && b.transport.isConnected(0))
     expect(a.transport.peerCard(1)).to.deep.equal(card(1))
     expect(b.transport.peerCard(0)).to.deep.equal(card(0))
-    a.transport.sendRaft({type: 'heartbeat', from: 0, to: 1, term: 3, commit: 0})
+    expect(a.transport.bytesSent()).to.equal(0)
+    const heartbeat: Message = {type: 'heartbeat', from: 0, to: 1, term: 3, commit: 0}
+    a.transport.sendRaft(heartbeat)
     await until('the heartbeat to arrive', () => b.received.length === 1)
     expect(b.received[0]).to.include({type: 'heartbeat', from: 0, term: 3})
+    // The frame as written on the link counts, the handshake does not.
+    expect(a.transport.bytesSent()).to.equal(frame(FRAME_KIND.raft, encodeMessage(heartbeat)).length)
+    expect(b.transport.bytesSent()).to.equal(0)
     expect(a.warnings).to.deep.equal([])
   })
 

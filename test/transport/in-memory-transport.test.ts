@@ -1,5 +1,7 @@
 import {expect} from 'chai'
 import type {Message} from '../../src/raft/index.js'
+import {FRAME_KIND, frame} from '../../src/transport/frames.js'
+import {encodeMessage} from '../../src/transport/message-codec.js'
 import {InMemoryNetwork, type InMemoryTransport} from '../../src/transport/in-memory-transport.js'
 import type {TransportHandlers} from '../../src/transport/raft-transport.js'
 
@@ -50,6 +52,10 @@ describe('InMemoryTransport: Raft traffic between nodes of one process', () => {
     expect((b.got[1].body as Message).term).to.equal(4)
     expect(b.got[0].body).to.not.equal(sent)
     expect(b.got[2]).to.deep.equal({kind: 'forward', from: 0, body: 'fwd'})
+    // Counted as RaftTransport counts them: each payload in its frame.
+    const framed = 2 * frame(FRAME_KIND.raft, encodeMessage(sent)).length + frame(FRAME_KIND.forward, Buffer.from('fwd')).length
+    expect(a.transport.bytesSent()).to.equal(framed)
+    expect(b.transport.bytesSent()).to.equal(0)
     expect(a.transport.peerCard(1)?.node_id).to.equal('n1')
   })
 
