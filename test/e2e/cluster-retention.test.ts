@@ -27,5 +27,6 @@ describe('cluster manager: --retention', function () {
       }, 20_000)
       expect(detail).to.deep.equal({topic: 'kept', messages: 3, next_offset: 5, first_offset: 2})
     }
+    expect(await c.ok(['topics'])).to.match(/^TOPIC\s+MESSAGES\s+FIRST OFFSET\s+NEXT OFFSET\nkept\s+3\s+2\s+5\n$/)
   })
 })
