@@ -86,6 +86,43 @@ describe('retention (real processes)', function () {
     })
   })
 
+  it('tells a JSON-lines subscriber that stopped reading which offsets retention deleted, once, and goes on from the first kept', async () => {
+    const node = await nodes.start({args: ['--retention', 'topic:r.gap:max-messages=20']})
+    const sub = await LineSocket.connect(node.ports.tcp)
+    await sub.sendJson({op: 'subscribe', topics: ['r.gap'], ref: 'g'})
+    expect(await sub.nextJson()).to.deep.include({op: 'subscribed', ref: 'g'})
+    sub.socket.pause()
+    // Far more than the socket buffers hold: the subscriber falls behind and the node trims what it has not read.
+    const total = 600
+    const body = 'x'.repeat(32 * 1024)
+    const publisher = await LineSocket.connect(node.ports.tcp)
+    for (let at = 0; at < total; at += 50) {
+      const lines = Array.from({length: 50}, (_, i) => JSON.stringify({op: 'publish', topic: 'r.gap', format: 'RAW', body: `${at + i} ${body}`, ref: at + i}) + '\n')
+      await publisher.send(lines.join(''))
+      for (const ack of await publisher.takeJson(50, 30_000)) expect(ack.op, JSON.stringify(ack).slice(0, 200)).to.equal('ack')
+    }
+    await eventually('the trims', async () => ((await firstOffset(node, 'r.gap')) === total - 20 ? true : undefined))
+    sub.socket.resume()
+    const offsets: number[] = []
+    const notices: Json[] = []
+    while (offsets.at(-1) !== total - 1) {
+      const line = await sub.nextJson(30_000)
+      if (line.op === 'message') offsets.push(line.offset as number)
+      else notices.push(line)
+    }
+    expect(notices).to.have.length(1)
+    const notice = notices[0]
+    expect(notice).to.deep.include({op: 'error', code: 'OFFSET_TRIMMED', topic: 'r.gap', ref: 'g'})
+    const [expected, first] = [notice.expected_offset as number, notice.first_offset as number]
+    expect(first).to.be.above(expected)
+    expect(notice.message).to.equal(`retention deleted ${first - expected} messages of topic r.gap (offsets ${expected} to ${first - 1}) before this subscriber read them; it goes on from offset ${first}`)
+    const run = (from: number, to: number): number[] => Array.from({length: to - from}, (_, i) => from + i)
+    expect(offsets).to.deep.equal([...run(0, expected), ...run(first, total)])
+    // The connection stays: the subscription is live again.
+    await sub.sendJson({op: 'ping', ref: 'p'})
+    expect(await sub.nextJson()).to.deep.include({op: 'pong', ref: 'p'})
+  })
+
   it('refuses a bad --retention with one line naming the part at fault', async () => {
     const node = await nodes.start({waitHealthy: false, args: ['--retention', 'max-messages=5,max-age=soon']})
     const exit = await node.waitExit(20_000)
