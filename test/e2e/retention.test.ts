@@ -3,7 +3,7 @@
  * on HTTP and JSON lines, the PAD protocol's history from the first offset kept, and a bad spec.
  */
 import {expect} from 'chai'
-import type {TopicsAnswer} from '../../src/api/node-http.js'
+import type {StatsInfo, TopicsAnswer} from '../../src/api/node-http.js'
 import {closeAllSockets, getJson, http, LineSocket} from './helpers/clients.js'
 import {TestCluster} from './helpers/cluster.js'
 import {eventually, nodeFixture, type NodeProcess} from './helpers/node-process.js'
@@ -76,9 +76,10 @@ describe('retention (real processes)', function () {
     it('applies a topic limit below the cluster one, and keeps both after a restart', async () => {
       await publishAll(node, 'r.small', 4)
       await eventually('the topic trim', async () => ((await firstOffset(node, 'r.small')) === 2 ? true : undefined))
-      const stats = await getJson<{total_messages: number}>(node, '/stats')
+      const stats = await getJson<StatsInfo>(node, '/stats')
       // Five kept over the whole store: the oldest of the store went first.
       expect(stats.total_messages).to.equal(5)
+      expect(stats.retention).to.deep.equal({cluster: {maxMessages: 5}, topics: {'r.small': {maxMessages: 2}}})
       const before = await getJson<TopicsAnswer>(node, '/topics')
       await node.stop()
       const again = await nodes.start({dataDir: node.dataDir, args: node.args})
