@@ -139,6 +139,14 @@ export interface NodeStatus {
   log_length: number | null
   /** First index still in the node's log: it was compacted below (1 when nothing was). */
   first_index: number | null
+  /** Index of the node's last snapshot (0: none yet); the log holds what follows it. */
+  snapshot_index: number | null
+  /** The node's database (with its write-ahead log) on disk, in bytes. */
+  disk_bytes: number | null
+  /** Snapshots this node streamed to followers since it started. */
+  snapshots_sent: number | null
+  /** Snapshots this node installed since it started. */
+  snapshots_installed: number | null
   lag: number | null
   leader_index: number | null
   host: string

@@ -76,13 +76,22 @@ export interface PongLine {
   ref?: JsonValue
 }
 
-/** A request refused, or (without a ref) the last line before the node closes the connection. */
+/**
+ * A request refused, or (without a ref) the last line before the node closes the connection.
+ * One more case, which closes nothing: OFFSET_TRIMMED with a `topic` and the subscribe's ref
+ * says retention deleted messages of that topic before the subscriber read them; the messages
+ * go on from `first_offset`.
+ */
 export interface ErrorLine {
   op: 'error'
   code: string
   message: string
-  /** OFFSET_TRIMMED: the first offset still kept of the topic asked for. */
+  /** OFFSET_TRIMMED: the first offset still kept of the topic asked for (of a gap: the next message's). */
   first_offset?: number
+  /** OFFSET_TRIMMED during a subscription: the topic of the gap. */
+  topic?: string
+  /** OFFSET_TRIMMED during a subscription: the offset the subscriber expected next. */
+  expected_offset?: number
   ref?: JsonValue
 }
 

@@ -93,6 +93,24 @@ export interface WriteQueueStats {
   commit_latency_ms: {last: number; avg: number; p50: number; p99: number; max: number}
 }
 
+/** One scope's retention limits in GET /stats (a limit not set is absent). */
+export interface RetentionLimitsInfo {
+  maxMessages?: number
+  maxBytes?: number
+  maxAgeMs?: number
+}
+
+/**
+ * GET /stats `retention`: the policy the cluster applies (the last one committed to the log: the
+ * leader's --retention), in the canonical form replicated in the log.
+ */
+export interface RetentionInfo {
+  /** Limits on the whole store, every topic together. */
+  cluster: RetentionLimitsInfo
+  /** Limits on single topics, by name. */
+  topics: Record<string, RetentionLimitsInfo>
+}
+
 /** GET /stats. */
 export interface StatsInfo {
   /** Seed: messages stored (every topic). */
@@ -118,6 +136,7 @@ export interface StatsInfo {
   event_loop_delay_ms: {max: number; p99: number}
   write_queue: WriteQueueStats
   memory: {rss_bytes: number; heap_used_bytes: number}
+  retention: RetentionInfo
 }
 
 /** One topic in GET /topics `details`. */

@@ -20,6 +20,7 @@ import {LineReader} from './line-reader.js'
 import {parsePublishRequest} from './publisher.js'
 import type {SessionContext} from './session-context.js'
 import {SocketOutput} from './socket-output.js'
+import type {TrimmedGap} from './offset-gaps.js'
 import {Subscription, offsetTrimmedCheck, type StartPosition} from './subscription.js'
 import {patternError} from './topics.js'
 
@@ -191,6 +192,7 @@ export class JsonLinesSession {
         send: (messages) => this.sendMessages(messages),
         onceDrained: (callback) => this.output.onceDrained(callback),
         fail: (error) => this.failSubscriber(error),
+        trimmed: (gap) => this.output.write(trimmedLine(gap, ref)),
       },
       topics as string[],
       start,
@@ -314,6 +316,13 @@ function errorReply(ref: JsonValue | undefined, error: BrokerError): string {
   const line: ErrorLine = {op: 'error', code: error.code, message: error.message}
   if (error.firstOffset !== undefined) line.first_offset = error.firstOffset
   return withRef(line, ref)
+}
+
+/** A subscription's gap: an OFFSET_TRIMMED error with the topic and the subscribe's ref, which closes nothing. */
+function trimmedLine(gap: TrimmedGap, ref: JsonValue | undefined): string {
+  const missed = gap.first - gap.expected
+  const message = `retention deleted ${missed} message${missed === 1 ? '' : 's'} of topic ${gap.topic} (offsets ${gap.expected} to ${gap.first - 1}) before this subscriber read them; it goes on from offset ${gap.first}`
+  return withRef({op: 'error', code: 'OFFSET_TRIMMED', message, topic: gap.topic, expected_offset: gap.expected, first_offset: gap.first}, ref)
 }
 
 function parseStart(from: unknown): StartPosition {

@@ -18,7 +18,7 @@ import {insertMessagesOp, messageRow, setAppliedOp} from '../storage/schema-rows
 import type {StoreWriter} from '../storage/store-writer.js'
 import type {SqlValue, WriteOp} from '../storage/writer-protocol.js'
 import type {MessageHead, MessageQuery, StoreReader, StoredMessage, TopicBounds} from '../storage/store-reader.js'
-import {NO_RETENTION, policyFromText, policyText} from '../util/retention-spec.js'
+import {NO_RETENTION, policyFromText, policyText, type RetentionPolicy} from '../util/retention-spec.js'
 import {decodeCommand, type LogCommand} from './control-command.js'
 import {DedupWindow} from './dedup-window.js'
 import {BrokerError} from './errors.js'
@@ -134,6 +134,11 @@ export class MessageStore implements HeadSource {
   /** Per topic: the offsets it holds are first..next-1 (those below first were trimmed). */
   topicBounds(): ReadonlyMap<string, TopicBounds> {
     return this.retention.bounds()
+  }
+
+  /** The retention policy the cluster applies (the last policy entry). */
+  get retentionPolicy(): RetentionPolicy {
+    return this.retention.policy
   }
 
   /** The retention policy the cluster applies (the last policy entry), as policyText. */

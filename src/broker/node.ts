@@ -366,6 +366,7 @@ export class BrokerNode implements NodeView {
         commit_latency_ms: writer.commitLatencyMs,
       },
       memory: {rss_bytes: memory.rss, heap_used_bytes: memory.heapUsed},
+      retention: this.store.retentionPolicy,
     }
   }
 

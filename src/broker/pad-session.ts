@@ -340,6 +340,9 @@ export class PadSubscriberSession {
             this.context.logger.error('delivery to a pad subscriber failed; closing its connection', {remote: this.socket.remoteAddress, error: error.message})
             this.fail('INTERNAL', `internal error delivering messages: ${error.message}; the connection is closed`)
           },
+          // The PAD protocol has no line that says messages were skipped (its ERROR lines answer
+          // a command): the subscriber goes on from the next message, told nothing.
+          trimmed: () => {},
         },
         [topic],
         {kind: 'beginning'},

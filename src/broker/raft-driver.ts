@@ -61,22 +61,37 @@ export interface RaftDriverOptions {
 /** Failure codes a leader's answer may pass on to the publisher as they are; any other becomes NO_LEADER. */
 const PASSED_ON_CODES: ReadonlySet<string> = new Set<ErrorCode>(['BAD_REQUEST', 'TOO_LARGE'])
 
-interface Waiter {
+/** Where a control entry (a retention policy, an expiry) committed: it has no publish result. */
+export interface ControlCommitted {
+  raftIndex: number
   term: number
-  deadline: number
+}
+
+/** Who waits for a publish: its result once applied. */
+interface PublishAnswer {
+  kind: 'publish'
   resolve: (result: ApplyResult) => void
   reject: (error: Error) => void
 }
 
+/** Who waits for a control entry: only that it committed. */
+interface ControlAnswer {
+  kind: 'control'
+  resolve: (committed: ControlCommitted) => void
+  reject: (error: Error) => void
+}
+
+type Waiter = {term: number; deadline: number} & (PublishAnswer | ControlAnswer)
+
 interface Proposal {
   data: Uint8Array
-  waiter: {resolve: (result: ApplyResult) => void; reject: (error: Error) => void}
+  waiter: PublishAnswer | ControlAnswer
   deadline: number
 }
 
 /** A publish forwarded to the node we believed led, waiting for its answer. */
 interface Forwarded {
-  proposal: Proposal
+  proposal: Proposal & {waiter: PublishAnswer}
   leader: number
 }
 
@@ -213,10 +228,23 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
     return this.compactor.compactNow(trailing)
   }
 
+  /** Proposes a publish; resolves with its result once applied. */
   propose(data: Uint8Array): Promise<ApplyResult> {
     if (this.closed) return Promise.reject(new BrokerError('SHUTTING_DOWN', 'the node is shutting down'))
     return new Promise((resolve, reject) => {
-      this.proposals.push({data, waiter: {resolve, reject}, deadline: Date.now() + this.options.proposalTimeoutMs})
+      this.proposals.push({data, waiter: {kind: 'publish', resolve, reject}, deadline: Date.now() + this.options.proposalTimeoutMs})
+      this.schedule()
+    })
+  }
+
+  /**
+   * Proposes a control entry (retention-proposer.ts) as the leader; resolves once it committed.
+   * A follower does not forward it (its leader proposes its own): NO_LEADER.
+   */
+  proposeControl(data: Uint8Array): Promise<ControlCommitted> {
+    if (this.closed) return Promise.reject(new BrokerError('SHUTTING_DOWN', 'the node is shutting down'))
+    return new Promise((resolve, reject) => {
+      this.proposals.push({data, waiter: {kind: 'control', resolve, reject}, deadline: Date.now() + this.options.proposalTimeoutMs})
       this.schedule()
     })
   }
@@ -247,6 +275,7 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
       // Copy: the payload is a slice of a network buffer that will be reused.
       data: Buffer.from(data),
       waiter: {
+        kind: 'publish',
         resolve: (r) => reply({ok: true, topic: r.topic, offset: r.offset, raftIndex: r.raftIndex, term: r.term, duplicate: r.duplicate}),
         reject: (error) => reply({ok: false, code: error instanceof BrokerError ? error.code : 'NO_LEADER', message: error.message}),
       },
@@ -542,7 +571,8 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
         continue
       }
       const result = results.get(entry.index)
-      if (result) waiter.resolve(result)
+      if (waiter.kind === 'control') waiter.resolve({raftIndex: entry.index, term: entry.term})
+      else if (result) waiter.resolve(result)
       else waiter.reject(new BrokerError('INTERNAL', `entry ${entry.index} committed without a result`))
     }
     const now = Date.now()
@@ -645,6 +675,11 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
     }
     if (leaderId !== null && leaderId !== this.options.self && !this.forwardingBlocked) {
       for (const [i, proposal] of live.entries()) {
+        const {waiter} = proposal
+        if (waiter.kind === 'control') {
+          waiter.reject(new BrokerError('NO_LEADER', 'this node no longer leads: a control entry is proposed by the leader only'))
+          continue
+        }
         const id = this.nextForwardId++
         if (!this.transport.sendForward(leaderId, encodeForward(id, proposal.data))) {
           // Nothing left, so nothing can have been proposed: wait for a leader we can reach.
@@ -652,7 +687,7 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
           this.proposals = live.slice(i)
           return
         }
-        this.forwarded.set(id, {proposal, leader: leaderId})
+        this.forwarded.set(id, {proposal: {...proposal, waiter}, leader: leaderId})
       }
       return
     }

@@ -17,7 +17,8 @@ import type {MessageStore} from './message-store.js'
 
 /** What the proposer needs of the Raft driver. */
 export interface ProposerLog {
-  propose(data: Uint8Array): Promise<unknown>
+  /** Resolves once the control entry committed; rejects when it did not (this node no longer leads, no quorum). */
+  proposeControl(data: Uint8Array): Promise<unknown>
   status(): {role: string}
 }
 
@@ -67,8 +68,8 @@ export class RetentionProposer {
   private propose(data: Uint8Array): void {
     this.inFlight = true
     this.proposed++
-    // The entry carries no result for anyone: whether it committed shows in the store's state.
-    this.log.propose(data).then(
+    // A refusal is tried again at a later check if still needed; it is not worth a warning each time.
+    this.log.proposeControl(data).then(
       () => (this.inFlight = false),
       () => (this.inFlight = false),
     )

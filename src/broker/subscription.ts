@@ -12,8 +12,9 @@
  * the event loop among all subscriptions catching up and yields between turns: reading
  * history never holds the loop long enough to delay Raft or other clients.
  */
-import type {StoredMessage} from '../storage/store-reader.js'
+import type {StoredMessage, TopicBounds} from '../storage/store-reader.js'
 import type {MessageStore} from './message-store.js'
+import {OffsetGaps, type TrimmedGap} from './offset-gaps.js'
 import {PageCache} from './page-cache.js'
 import {TopicTrie} from './topic-trie.js'
 import {TopicFilter, isWildcard} from './topics.js'
@@ -25,6 +26,11 @@ export interface SubscriptionSink {
   onceDrained(callback: () => void): void
   /** Something went wrong delivering to this subscriber: tell it and close its connection. */
   fail(error: Error): void
+  /**
+   * Retention deleted messages of a topic before this subscriber read them; the next message
+   * sent is the first after the gap. Tell the subscriber if its protocol can; delivery goes on.
+   */
+  trimmed(gap: TrimmedGap): void
 }
 
 export type StartPosition = {kind: 'latest'} | {kind: 'beginning'} | {kind: 'offset'; offset: number}
@@ -37,6 +43,17 @@ export function offsetTrimmedCheck(store: Pick<MessageStore, 'checkNotTrimmed'>,
   const filter = new TopicFilter()
   for (const pattern of patterns) filter.add(pattern)
   store.checkNotTrimmed(offset, (topic) => filter.matches(topic))
+}
+
+/** The bounds of the store's topics that `filter` matches, now. */
+function matchingBounds(store: Pick<MessageStore, 'topicBounds'>, filter: TopicFilter): [string, TopicBounds][] {
+  const bounds = store.topicBounds()
+  const only = filter.onlyExactTopic()
+  if (only !== undefined) {
+    const one = bounds.get(only)
+    return one === undefined ? [] : [[only, one]]
+  }
+  return [...bounds].filter(([topic]) => filter.matches(topic))
 }
 
 const PAGE = 512
@@ -58,6 +75,7 @@ export class Subscription {
   private closed = false
   private failed = false
   private readonly minOffset: number
+  private readonly gaps: OffsetGaps
   /** Set by the registry: where to ask for the next page of history. */
   catchUp: CatchUp | null = null
   /** The registry's scratch list while it dispatches one applied batch. */
@@ -73,6 +91,7 @@ export class Subscription {
     for (const pattern of patterns) this.filter.add(pattern)
     this.minOffset = start.kind === 'offset' ? start.offset : 0
     this.cursor = start.kind === 'latest' ? store.appliedIndex : 0
+    this.gaps = new OffsetGaps(start, matchingBounds(store, this.filter))
   }
 
   get position(): number {
@@ -125,14 +144,25 @@ export class Subscription {
   /**
    * Delivers in slices until the sink says it is full: how many were sent, and whether the
    * buffer is full. Once a slice fills it, the rest waits, so a page of large messages
-   * cannot pile up in memory.
+   * cannot pile up in memory. A gap left by retention ends a slice: the sink hears of it just
+   * before the first message after it.
    */
   private deliver(messages: StoredMessage[]): {sent: number; full: boolean} {
     let sent = 0
     while (sent < messages.length) {
       let end = sent
       let bytes = 0
-      while (end < messages.length && end - sent < SLICE && bytes < SLICE_BYTES) bytes += messages[end++].body.length
+      while (end < messages.length && end - sent < SLICE && bytes < SLICE_BYTES) {
+        const message = messages[end]
+        const gap = this.gaps.before(message)
+        if (gap !== null) {
+          if (end > sent) break
+          this.sink.trimmed(gap)
+        }
+        this.gaps.passed(message)
+        bytes += message.body.length
+        end++
+      }
       const slice = sent === 0 && end === messages.length ? messages : messages.slice(sent, end)
       sent = end
       this.delivered += slice.length

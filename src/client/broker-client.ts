@@ -21,6 +21,14 @@ export interface PublishAck {
 /** A subscribed message as the node sent it. */
 export type BrokerMessage = MessageLine
 
+/** Retention deleted messages of `topic` (offsets expected_offset..first_offset-1) before this subscriber read them. */
+export interface TrimmedNotice {
+  topic: string
+  expected_offset: number
+  first_offset: number
+  message: string
+}
+
 /** An error the broker answered with (`code` as in the protocol), or a connection failure. */
 export class ClientError extends Error {
   constructor(
@@ -44,6 +52,7 @@ export class BrokerClient {
   private nextRef = 1
   private buffer = ''
   private messageHandler: ((message: BrokerMessage) => void) | null = null
+  private trimmedHandler: ((notice: TrimmedNotice) => void) | null = null
   private closedError: Error | null = null
   private writeBuffer: string[] = []
   private flushScheduled = false
@@ -88,15 +97,18 @@ export class BrokerClient {
   }
 
   /**
-   * Subscribes; `onMessage` gets every message of the topics from `from` on, in order.
+   * Subscribes; `onMessage` gets every message of the topics from `from` on, in order, and
+   * `onTrimmed` hears of each gap retention left (the messages go on after it).
    * Resolves once the node has confirmed the subscription.
    */
   async subscribe(
     topics: string[],
     from: StartFrom,
     onMessage: (message: BrokerMessage) => void,
+    onTrimmed?: (notice: TrimmedNotice) => void,
   ): Promise<void> {
     this.messageHandler = onMessage
+    this.trimmedHandler = onTrimmed ?? null
     const reply = await this.request({op: 'subscribe', topics, from})
     if (reply.op !== 'subscribed') throw this.unexpected('subscribed', reply)
   }
@@ -174,7 +186,13 @@ export class BrokerClient {
     }
     const ref = typeof reply.ref === 'number' ? reply.ref : undefined
     const waiter = ref === undefined ? undefined : this.pending.get(ref)
-    if (!waiter) return
+    if (!waiter) {
+      // Not an answer: a subscription's gap names its topic (a refused subscribe does not).
+      if (reply.op === 'error' && reply.code === 'OFFSET_TRIMMED' && typeof reply.topic === 'string' && typeof reply.expected_offset === 'number' && typeof reply.first_offset === 'number') {
+        this.trimmedHandler?.({topic: reply.topic, expected_offset: reply.expected_offset, first_offset: reply.first_offset, message: reply.message})
+      }
+      return
+    }
     this.pending.delete(ref!)
     if (reply.op === 'error') waiter.reject(new ClientError(reply.code, reply.message))
     else waiter.resolve(reply)

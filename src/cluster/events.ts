@@ -25,9 +25,15 @@
  *   role        node, role, term              a node's Raft role changed
  *   election    term, winner, node_id         a node won an election
  *   leader      leader, previous, term        the cluster's leader changed (null: none)
+ *   snapshot-send
+ *               node, to, index, bytes, ms    node (a leader) streamed a snapshot at log index
+ *                                             `index` to node `to`: `bytes` of rows in `ms`
+ *   snapshot-install
+ *               node, index, rows, ms         node installed a snapshot of `rows` rows at `index`
  *   warning     message                       something the supervisor could not do
  */
 import fs from 'node:fs'
+import {formatBytes, formatSeconds} from '../util/size-text.js'
 import {readLines} from './tail.js'
 
 export interface ClusterEvent {
@@ -39,7 +45,8 @@ export interface ClusterEvent {
 
 export const EVENT_TYPES = [
   'up', 'down', 'recovered', 'start', 'exit', 'kill', 'stop', 'pause', 'resume', 'restart',
-  'partition', 'delay', 'loss', 'heal', 'transfer', 'role', 'election', 'leader', 'warning',
+  'partition', 'delay', 'loss', 'heal', 'transfer', 'role', 'election', 'leader',
+  'snapshot-send', 'snapshot-install', 'warning',
 ] as const
 
 export class EventLog {
@@ -171,6 +178,10 @@ export function describeEvent(e: ClusterEvent): string {
       return `node ${e.winner as number} won the election for term ${e.term as number}`
     case 'leader':
       return e.leader === null ? `no leader (was node ${e.previous as number})` : `leader is node ${e.leader as number} (term ${e.term as number})`
+    case 'snapshot-send':
+      return `${node} sent a snapshot (index ${e.index as number}, ${formatBytes(e.bytes as number)}, ${formatSeconds(e.ms as number)}) to node ${e.to as number}`
+    case 'snapshot-install':
+      return `${node} installed a snapshot at index ${e.index as number} (${(e.rows as number).toLocaleString('en-US')} rows, ${formatSeconds(e.ms as number)})`
     case 'warning':
       return String(e.message)
     default: {
@@ -186,3 +197,4 @@ export function formatMs(ms: number): string {
   if (ms >= 1000 && ms % 100 === 0) return `${ms / 1000}s`
   return `${ms}ms`
 }
+

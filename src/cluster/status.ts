@@ -4,7 +4,8 @@
  *
  *   {"cluster": "default", "leader": 1 | null, "term": 3 | null, "supervisor_pid": 4242,
  *    "nodes": [{"index", "node_id", "pid", "process", "exit_code", "exit_signal",
- *               "crash_log", "restart_at", "role", "term", "commit_index", "last_applied", "log_length", "lag",
+ *               "crash_log", "restart_at", "role", "term", "commit_index", "last_applied", "log_length", "first_index",
+ *               "snapshot_index", "disk_bytes", "snapshots_sent", "snapshots_installed", "lag",
  *               "leader_index", "host", "tcp_port", "http_port", "raft_port", "faults",
  *               "data_dir", "log_file"}]}
  *

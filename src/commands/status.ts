@@ -15,10 +15,11 @@ export default class Status extends PadCommand<StatusResult> {
   static override description = `Asks every running node for its Raft state now. PROCESS is running, paused, stopped (by \
 stop or down), exited (killed by kill or chaos, with the signal) or crashed (it ended by itself: the exit code or a \
 signal nobody sent; the end of its log follows the table). LAG is how many entries the leader has \
-committed that the node has not applied yet. FAULTS are the network faults the node applies to its peers.
+committed that the node has not applied yet. FIRST is the first index still in the node's log (it was compacted below). FAULTS are the network faults the node applies to its peers.
 
 --json prints {"cluster", "leader", "term", "supervisor_pid", "nodes": [{"index", "node_id", "pid", "process", \
-"exit_code", "exit_signal", "crash_log", "restart_at", "role", "term", "commit_index", "last_applied", "log_length", "first_index", "lag", "leader_index", "host", \
+"exit_code", "exit_signal", "crash_log", "restart_at", "role", "term", "commit_index", "last_applied", "log_length", "first_index", \
+"snapshot_index", "disk_bytes", "snapshots_sent", "snapshots_installed", "lag", "leader_index", "host", \
 "tcp_port", "http_port", "raft_port", "faults": [{"peer", "drop", "delay_ms", "jitter_ms", "loss", "expires_at"}], \
 "data_dir", "log_file"}]}; role is LEADER, FOLLOWER or CANDIDATE, or null when the node is not running. With --events, "events" holds the last \
 10 events of the timeline (as pad-cli events --json prints them).`

@@ -6,13 +6,15 @@ import {clientAddress, flagGiven} from '../cluster/cluster.js'
 import {badArgument} from '../cluster/errors.js'
 import {connectWhenListening} from '../client/connect-when-listening.js'
 import {durationFlag} from '../cli/duration.js'
-import type {BrokerMessage} from '../client/broker-client.js'
+import type {BrokerMessage, TrimmedNotice} from '../client/broker-client.js'
 
 export default class Subscribe extends PadCommand {
   static override summary = 'Print the messages of one or more topics as they arrive.'
 
   static override description = `Topic patterns: "*" matches one segment, ">" the rest, "all" every topic. \
-Messages arrive in commit order with their offsets. Runs until Ctrl-C, or until --count messages have arrived.`
+Messages arrive in commit order with their offsets. Runs until Ctrl-C, or until --count messages have arrived. \
+When the cluster's retention deletes messages before this subscriber reads them (it fell behind), one line on stderr \
+says which offsets of which topic it missed, and the messages go on from the first one kept.`
 
   static override examples = [
     '<%= config.bin %> subscribe news',
@@ -60,7 +62,9 @@ Messages arrive in commit order with their offsets. Runs until Ctrl-C, or until 
       if (flags.count !== undefined && received >= flags.count) finish()
     }
     try {
-      await client.subscribe(topics, from, onMessage)
+      // Stdout holds the messages; a gap is said on stderr, and the messages go on.
+      const onTrimmed = (notice: TrimmedNotice): void => void process.stderr.write(`pad-cli subscribe: ${notice.message}\n`)
+      await client.subscribe(topics, from, onMessage, onTrimmed)
     } catch (error) {
       client.close()
       throw new Error(clientErrorText(error))

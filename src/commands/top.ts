@@ -11,11 +11,13 @@ export default class Top extends PadCommand<TopSnapshot | undefined> {
   static override description = `Keys: ↑/↓ or j/k select a node; x kill (SIGKILL); s stop; r start, or restart a running node; \
 p pause or resume; i isolate the selected node (partition); h heal every network fault; t transfer leadership away \
 from the selected leader; b start or stop a background publisher; ? help; q or Ctrl-C quit. Every action prints the \
-equivalent pad-cli command in the timeline.
+equivalent pad-cli command in the timeline. A terminal of 100 columns or more also shows FIRST (the first index \
+still in the node's log: it was compacted below) and DISK (the node's database on disk).
 
 --once prints one snapshot of the same data and exits; with --json it is {"cluster", "leader", "term", "elections", \
 "commits_per_s", "rate_history", "publisher", "nodes": [{"index", "node_id", "pid", "process", "role", "term", \
-"commit_index", "last_applied", "log_length", "lag", "faults", "host", "http_port"}], "timeline": [{"time", "kind", \
+"commit_index", "last_applied", "log_length", "first_index", "snapshot_index", "disk_bytes", "snapshots_sent", \
+"snapshots_installed", "lag", "faults", "host", "http_port"}], "timeline": [{"time", "kind", \
 "type", "text"}] (newest first), "status_at", "status_error"}.`
 
   static override examples = ['<%= config.bin %> top', '<%= config.bin %> top --cluster test', '<%= config.bin %> top --once', '<%= config.bin %> top --once --json | jq .leader']

@@ -22,6 +22,14 @@ export interface NodeRow {
   commit_index: number | null
   last_applied: number | null
   log_length: number | null
+  /** First index still in the node's log (it was compacted below). */
+  first_index: number | null
+  /** Index of the node's last snapshot (0: none yet). */
+  snapshot_index: number | null
+  /** The node's database on disk, in bytes. */
+  disk_bytes: number | null
+  snapshots_sent: number | null
+  snapshots_installed: number | null
   lag: number | null
   /** The node's network faults in words ("cut from 1,2"), "" if none. */
   faults: string
@@ -149,7 +157,7 @@ export class TopModel {
     this.push({time: event.time, kind: 'event', type: event.type, text: describeEvent(event)})
   }
 
-  /** An event of node `index`'s /events stream (role, term, commit). */
+  /** An event of node `index`'s /events stream (role, term, commit, snapshot install). */
   nodeEvent(index: number, item: NodeStreamItem, now = Date.now()): void {
     const node = this.rows[index]
     if (!node || node.process !== 'running') return
@@ -170,6 +178,13 @@ export class TopModel {
       this.sample(now)
     } else if (item.type === 'hello') {
       node.term = item.current_term
+      node.first_index = item.first_index
+      node.snapshot_index = item.snapshot_index
+      node.disk_bytes = item.disk_bytes
+    } else if (item.type === 'snapshot-install') {
+      // The log now starts after the snapshot; the next status says the rest (disk, counters).
+      node.snapshot_index = Math.max(node.snapshot_index ?? 0, item.index)
+      node.first_index = Math.max(node.first_index ?? 0, item.index + 1)
     }
     const best = Math.max(0, ...this.rows.map((r) => r.commit_index ?? 0))
     for (const row of this.rows) if (row.last_applied !== null && row.process === 'running') row.lag = Math.max(0, best - row.last_applied)
@@ -246,6 +261,11 @@ function rowOf(node: NodeStatus): NodeRow {
     commit_index: node.commit_index,
     last_applied: node.last_applied,
     log_length: node.log_length,
+    first_index: node.first_index,
+    snapshot_index: node.snapshot_index,
+    disk_bytes: node.disk_bytes,
+    snapshots_sent: node.snapshots_sent,
+    snapshots_installed: node.snapshots_installed,
     lag: node.lag,
     faults: describeFaults(node.faults ?? []),
     host: node.host,

@@ -7,6 +7,7 @@ import {table} from '../cluster/output.js'
 import {LiveFeed} from './feed.js'
 import {TopModel, type TopSnapshot} from './model.js'
 import {headerPlain} from './view.js'
+import {formatBytes} from '../util/size-text.js'
 import {sleep} from '../util/time.js'
 
 export async function takeSnapshot(cluster: ClusterHandle, rateWindowMs = 1000): Promise<TopSnapshot> {
@@ -35,12 +36,14 @@ export function snapshotText(s: TopSnapshot): string {
     String(n.last_applied ?? '-'),
     String(n.log_length ?? '-'),
     String(n.lag ?? '-'),
+    String(n.first_index ?? '-'),
+    n.disk_bytes === null ? '-' : formatBytes(n.disk_bytes),
     n.faults || '-',
   ])
   const lines = [
     headerPlain(s).trim(),
     '',
-    table(['#', 'NODE', 'PROCESS', 'ROLE', 'TERM', 'COMMIT', 'APPLIED', 'LOG', 'LAG', 'FAULTS'], rows),
+    table(['#', 'NODE', 'PROCESS', 'ROLE', 'TERM', 'COMMIT', 'APPLIED', 'LOG', 'LAG', 'FIRST', 'DISK', 'FAULTS'], rows),
     '',
     'Events, newest first:',
     ...s.timeline.slice(0, 10).map((e) => `${e.time.slice(11, 23)}  ${e.text}`),

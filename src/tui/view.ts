@@ -5,6 +5,7 @@
  */
 import blessed from 'blessed'
 import contrib from 'blessed-contrib'
+import {formatBytes} from '../util/size-text.js'
 import {ACTION_KEYS} from './actions.js'
 import type {NodeRow, RoleView, TimelineEntry, TopSnapshot} from './model.js'
 
@@ -144,6 +145,15 @@ const COLUMNS: [string, number][] = [
   ['LAG', 5],
 ]
 
+/** What a wide terminal adds after LAG: where the node's log starts, and its size on disk. */
+const WIDE_COLUMNS: [string, number][] = [
+  ['FIRST', 8],
+  ['DISK', 9],
+]
+
+/** From this width on the table has the WIDE_COLUMNS (80 columns keep the narrow table). */
+export const WIDE_TABLE = 100
+
 /** A node id (host:port) in `width` characters: whole if it fits, else its :port. */
 function shortId(id: string, width: number): string {
   if (id.length <= width) return id
@@ -154,7 +164,8 @@ function shortId(id: string, width: number): string {
 export function tableLines(nodes: NodeRow[], selected: number, width: number): string[] {
   // Wide terminals get the whole node id (host:port); 80 columns get its :port.
   const longest = Math.max(4, ...nodes.map((n) => n.node_id.length))
-  const columns: [string, number][] = COLUMNS.map(([name, w]) => [name, name === 'NODE' && width >= 110 ? Math.min(21, longest) : w])
+  const wide = width >= WIDE_TABLE
+  const columns: [string, number][] = [...COLUMNS, ...(wide ? WIDE_COLUMNS : [])].map(([name, w]) => [name, name === 'NODE' && width >= 110 ? Math.min(21, longest) : w])
   const heading = columns.map(([name, w], i) => (i >= 4 ? name.padStart(w) : name.padEnd(w))).join(' ') + ' FAULTS'
   const lines = [`{bold}${blessed.escape(clip(heading, width))}{/bold}`]
   for (const node of nodes) {
@@ -168,6 +179,7 @@ export function tableLines(nodes: NodeRow[], selected: number, width: number): s
       num(node.last_applied),
       num(node.log_length),
       num(node.lag),
+      ...(wide ? [num(node.first_index), node.disk_bytes === null ? '-' : formatBytes(node.disk_bytes)] : []),
     ]
     const texts = cells.map((c, i) => {
       const w = columns[i][1]

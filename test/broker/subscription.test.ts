@@ -5,7 +5,9 @@ import {PassThrough} from 'node:stream'
 import type {Socket} from 'node:net'
 import {expect} from 'chai'
 import {MessageStore, type CommittedEntry} from '../../src/broker/message-store.js'
+import {encodePolicy} from '../../src/broker/control-command.js'
 import {encodePublish} from '../../src/broker/publish-command.js'
+import type {TrimmedGap} from '../../src/broker/offset-gaps.js'
 import {SocketOutput} from '../../src/broker/socket-output.js'
 import {Subscription, SubscriptionRegistry, type SubscriptionSink} from '../../src/broker/subscription.js'
 import {DatabaseWriter} from '../../src/storage/database-writer.js'
@@ -23,6 +25,8 @@ const publish = (index: number, topic: string): CommittedEntry => ({
 class CollectingSink implements SubscriptionSink {
   readonly received: StoredMessage[] = []
   failed: Error | null = null
+  /** Each gap, and how many messages had been received when it was told. */
+  readonly gaps: {gap: TrimmedGap; before: number}[] = []
   send(messages: StoredMessage[]): boolean {
     this.received.push(...messages)
     return true
@@ -33,7 +37,31 @@ class CollectingSink implements SubscriptionSink {
   fail(error: Error): void {
     this.failed = error
   }
+  trimmed(gap: TrimmedGap): void {
+    this.gaps.push({gap, before: this.received.length})
+  }
 }
+
+/** A sink whose buffer is full while `full` is set; `drain()` then calls back who waits. */
+class StallingSink extends CollectingSink {
+  full = false
+  private waiting: (() => void) | null = null
+  override send(messages: StoredMessage[]): boolean {
+    super.send(messages)
+    return !this.full
+  }
+  override onceDrained(callback: () => void): void {
+    this.waiting = callback
+  }
+  drain(): void {
+    this.full = false
+    const callback = this.waiting
+    this.waiting = null
+    callback?.()
+  }
+}
+
+const policy = (index: number, topics: Record<string, {maxMessages: number}>): CommittedEntry => ({index, term: 1, type: 'normal', data: encodePolicy({cluster: {}, topics})})
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
@@ -105,6 +133,54 @@ describe('SubscriptionRegistry with the real store', () => {
     expect(turns).to.be.above(1)
     expect(sinks[0].received.map((m) => m.raftIndex)).to.deep.equal(entries.filter((e) => (e.index % 7) === 3).map((e) => e.index))
     expect(sinks.slice(1).every((s) => s.received.length === 0)).to.equal(true)
+  })
+
+  it('tells a subscriber that fell behind once per gap retention left, then goes on from the first message kept', async () => {
+    store.apply([policy(1, {a: {maxMessages: 3}})])
+    const registry = new SubscriptionRegistry(store)
+    const sink = new StallingSink()
+    registry.add(new Subscription(store, sink, ['a', 'b'], {kind: 'latest'}, {protocol: 'test', remote: 'here'}))
+    for (let i = 0; i < 5; i++) await turn()
+    sink.full = true
+    // Offset 0 of a fills the buffer; offsets 1..9 come while it waits, and retention keeps 7..9.
+    let index = 2
+    for (let i = 0; i < 10; i++) store.apply([publish(index++, 'a')])
+    store.apply([publish(index++, 'b')])
+    expect(sink.received.map((m) => m.offset)).to.deep.equal([0])
+    sink.drain()
+    for (let i = 0; i < 10; i++) await turn()
+    expect(sink.received.map((m) => `${m.topic}@${m.offset}`)).to.deep.equal(['a@0', 'a@7', 'a@8', 'a@9', 'b@0'])
+    expect(sink.gaps).to.deep.equal([{gap: {topic: 'a', expected: 1, first: 7}, before: 1}])
+    // Live again: the next messages come with no more notices.
+    store.apply([publish(index++, 'a'), publish(index++, 'a')])
+    expect(sink.received.map((m) => m.offset).slice(-2)).to.deep.equal([10, 11])
+    expect(sink.gaps).to.have.length(1)
+  })
+
+  it('tells nothing to a subscriber from the beginning or an offset that retention kept, and knows topics made later', async () => {
+    store.apply([policy(1, {a: {maxMessages: 3}})])
+    let index = 2
+    for (let i = 0; i < 10; i++) store.apply([publish(index++, 'a')])
+    const registry = new SubscriptionRegistry(store)
+    const beginning = new StallingSink()
+    registry.add(new Subscription(store, beginning, ['all'], {kind: 'beginning'}, {protocol: 'test', remote: 'here'}))
+    const fromEight = new StallingSink()
+    registry.add(new Subscription(store, fromEight, ['a', 'c'], {kind: 'offset', offset: 8}, {protocol: 'test', remote: 'here'}))
+    for (let i = 0; i < 10; i++) await turn()
+    expect(beginning.received.map((m) => m.offset)).to.deep.equal([7, 8, 9])
+    expect(fromEight.received.map((m) => m.offset)).to.deep.equal([8, 9])
+    // A topic made after the subscribe, trimmed before the stalled subscriber reads it: a gap from 0.
+    beginning.full = true
+    store.apply([policy(index++, {a: {maxMessages: 3}, c: {maxMessages: 2}})])
+    store.apply([publish(index++, 'a')])
+    for (let i = 0; i < 12; i++) store.apply([publish(index++, 'c')])
+    beginning.drain()
+    fromEight.drain()
+    for (let i = 0; i < 10; i++) await turn()
+    expect(beginning.received.map((m) => `${m.topic}@${m.offset}`).slice(3)).to.deep.equal(['a@10', 'c@10', 'c@11'])
+    expect(beginning.gaps.map((g) => g.gap)).to.deep.equal([{topic: 'c', expected: 0, first: 10}])
+    expect(fromEight.received.map((m) => `${m.topic}@${m.offset}`).slice(2)).to.deep.equal(['a@10', 'c@8', 'c@9', 'c@10', 'c@11'])
+    expect(fromEight.gaps).to.deep.equal([])
   })
 
   it('closes only the subscription whose delivery throws', async () => {

@@ -13,7 +13,7 @@ type Answerers = {[K in ControlOp]?: ControlAnswers[K] | ((request: RequestOf<K>
 function nodeStatus(index: number, process: ProcessState): NodeStatus {
   return {
     index, node_id: `127.0.0.1:${1000 + index}`, pid: null, process, exit_code: null, exit_signal: null, crash_log: [], restart_at: null,
-    role: null, term: null, commit_index: null, last_applied: null, log_length: null, first_index: null, lag: null, leader_index: null,
+    role: null, term: null, commit_index: null, last_applied: null, log_length: null, first_index: null, snapshot_index: null, disk_bytes: null, snapshots_sent: null, snapshots_installed: null, lag: null, leader_index: null,
     host: '127.0.0.1', tcp_port: 1000 + index, http_port: 2000 + index, raft_port: 3000 + index, faults: [], data_dir: '/nowhere', log_file: '/nowhere/node.log',
   }
 }

@@ -60,6 +60,8 @@ describe('cluster event timeline', () => {
       role: {node: 0, role: 'LEADER', term: 2},
       election: {term: 2, winner: 0, node_id: 'x'},
       leader: {leader: null, previous: 0, term: null},
+      'snapshot-send': {node: 0, to: 2, index: 120_431, bytes: 24_222_105, ms: 2400},
+      'snapshot-install': {node: 2, index: 120_431, rows: 1_000_000, ms: 3100},
       warning: {message: 'something'},
     }
     expect(Object.keys(samples).sort()).to.deep.equal([...EVENT_TYPES].sort())
@@ -71,6 +73,10 @@ describe('cluster event timeline', () => {
     expect(describeEvent({time: '', seq: 1, type: 'partition', groups: null, shape: 'ring', bridge: null, cuts: [[0, 2]], for_ms: null})).to.equal('partition ring (cut 0-2)')
     expect(describeEvent({time: '', seq: 1, type: 'partition', groups: [[0], [1, 2]], shape: 'bridge', bridge: 1, cuts: [[0, 2]], for_ms: null})).to.equal(
       'partition bridge {0} | {1,2} node 1 bridges both (cut 0-2)',
+    )
+    expect(describeEvent({time: '', seq: 1, type: 'snapshot-send', ...samples['snapshot-send']})).to.equal('node 0 sent a snapshot (index 120431, 23.1 MB, 2.4 s) to node 2')
+    expect(describeEvent({time: '', seq: 1, type: 'snapshot-install', ...samples['snapshot-install']})).to.equal(
+      'node 2 installed a snapshot at index 120431 (1,000,000 rows, 3.1 s)',
     )
     expect(formatEvent({time: '2026-01-01T12:34:56.789Z', seq: 1, type: 'election', ...samples.election})).to.equal(
       '12:34:56.789  election   node 0 won the election for term 2',

@@ -97,7 +97,7 @@ describe('cluster manager: lifecycle, faults and refusals', function () {
     expect(status.nodes.every((n) => n.faults.length === 0)).to.equal(true)
 
     // Reading what is stored, and the logs.
-    expect(await c.ok(['topics'])).to.match(/^TOPIC\s+MESSAGES\s+NEXT OFFSET\nnews\s+1\s+1\n$/)
+    expect(await c.ok(['topics'])).to.match(/^TOPIC\s+MESSAGES\s+FIRST OFFSET\s+NEXT OFFSET\nnews\s+1\s+0\s+1\n$/)
     const logLines = (await c.ok(['logs', String(follower), '-n', '3'])).trim().split('\n')
     expect(logLines).to.have.length(3)
     const merged = (await c.ok(['logs', '--json', '-n', '6'])).trim().split('\n').map((l) => JSON.parse(l) as {node: number; line: string})

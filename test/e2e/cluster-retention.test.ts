@@ -3,7 +3,7 @@
  * alike on each.
  */
 import {expect} from 'chai'
-import type {TopicsAnswer} from '../../src/api/node-http.js'
+import type {StatsInfo, TopicsAnswer} from '../../src/api/node-http.js'
 import {CliCluster, HOST, clusterHooks, eventually} from './cluster-helpers.js'
 
 describe('cluster manager: --retention', function () {
@@ -27,5 +27,8 @@ describe('cluster manager: --retention', function () {
       }, 20_000)
       expect(detail).to.deep.equal({topic: 'kept', messages: 3, next_offset: 5, first_offset: 2})
     }
+    const stats = (await (await fetch(`http://${HOST}:${c.ports.http}/stats`, {signal: AbortSignal.timeout(3000)})).json()) as StatsInfo
+    expect(stats.retention).to.deep.equal({cluster: {maxMessages: 3}, topics: {}})
+    expect(await c.ok(['topics'])).to.match(/^TOPIC\s+MESSAGES\s+FIRST OFFSET\s+NEXT OFFSET\nkept\s+3\s+2\s+5\n$/)
   })
 })

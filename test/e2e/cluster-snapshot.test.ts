@@ -51,6 +51,21 @@ describe('cluster manager: snapshots (pad-cli up --snapshot-entries, pad-cli sna
     )
     expect(caughtUp.first_index).to.be.above(300)
     expect((await c.raft(leader))!.snapshots_sent).to.be.at.least(1)
+    const timeline = await eventually(
+      "the supervisor's timeline to hold the snapshot's send and install",
+      async () => {
+        const events = (await c.ok(['events', '--json'])).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+        const sent = events.find((e) => e.type === 'snapshot-send' && e.node === leader && e.to === follower)
+        const installed = events.find((e) => e.type === 'snapshot-install' && e.node === follower)
+        return sent && installed ? {sent, installed} : undefined
+      },
+      10_000,
+      200,
+    )
+    expect(timeline.installed.index).to.equal(timeline.sent.index)
+    expect(timeline.sent.bytes).to.be.above(0)
+    expect(timeline.installed.rows).to.be.above(0)
+    expect(await c.ok(['events'])).to.match(new RegExp(`node ${follower} installed a snapshot at index \\d+ \\([\\d,]+ rows, \\d+\\.\\d s\\)`))
     const read = JSON.parse(await c.ok(['messages', '--topic', 'news', '--node', String(follower), '--json', '--oldest', '--limit', '1000'])) as {messages: {offset: number}[]}
     expect(read.messages.map((m) => m.offset)).to.deep.equal([...Array(1000).keys()])
 

@@ -3,7 +3,7 @@
  * on HTTP and JSON lines, the PAD protocol's history from the first offset kept, and a bad spec.
  */
 import {expect} from 'chai'
-import type {TopicsAnswer} from '../../src/api/node-http.js'
+import type {StatsInfo, TopicsAnswer} from '../../src/api/node-http.js'
 import {closeAllSockets, getJson, http, LineSocket} from './helpers/clients.js'
 import {TestCluster} from './helpers/cluster.js'
 import {eventually, nodeFixture, type NodeProcess} from './helpers/node-process.js'
@@ -76,14 +76,52 @@ describe('retention (real processes)', function () {
     it('applies a topic limit below the cluster one, and keeps both after a restart', async () => {
       await publishAll(node, 'r.small', 4)
       await eventually('the topic trim', async () => ((await firstOffset(node, 'r.small')) === 2 ? true : undefined))
-      const stats = await getJson<{total_messages: number}>(node, '/stats')
+      const stats = await getJson<StatsInfo>(node, '/stats')
       // Five kept over the whole store: the oldest of the store went first.
       expect(stats.total_messages).to.equal(5)
+      expect(stats.retention).to.deep.equal({cluster: {maxMessages: 5}, topics: {'r.small': {maxMessages: 2}}})
       const before = await getJson<TopicsAnswer>(node, '/topics')
       await node.stop()
       const again = await nodes.start({dataDir: node.dataDir, args: node.args})
       expect(await getJson<TopicsAnswer>(again, '/topics')).to.deep.equal(before)
     })
+  })
+
+  it('tells a JSON-lines subscriber that stopped reading which offsets retention deleted, once, and goes on from the first kept', async () => {
+    const node = await nodes.start({args: ['--retention', 'topic:r.gap:max-messages=20']})
+    const sub = await LineSocket.connect(node.ports.tcp)
+    await sub.sendJson({op: 'subscribe', topics: ['r.gap'], ref: 'g'})
+    expect(await sub.nextJson()).to.deep.include({op: 'subscribed', ref: 'g'})
+    sub.socket.pause()
+    // Far more than the socket buffers hold: the subscriber falls behind and the node trims what it has not read.
+    const total = 600
+    const body = 'x'.repeat(32 * 1024)
+    const publisher = await LineSocket.connect(node.ports.tcp)
+    for (let at = 0; at < total; at += 50) {
+      const lines = Array.from({length: 50}, (_, i) => JSON.stringify({op: 'publish', topic: 'r.gap', format: 'RAW', body: `${at + i} ${body}`, ref: at + i}) + '\n')
+      await publisher.send(lines.join(''))
+      for (const ack of await publisher.takeJson(50, 30_000)) expect(ack.op, JSON.stringify(ack).slice(0, 200)).to.equal('ack')
+    }
+    await eventually('the trims', async () => ((await firstOffset(node, 'r.gap')) === total - 20 ? true : undefined))
+    sub.socket.resume()
+    const offsets: number[] = []
+    const notices: Json[] = []
+    while (offsets.at(-1) !== total - 1) {
+      const line = await sub.nextJson(30_000)
+      if (line.op === 'message') offsets.push(line.offset as number)
+      else notices.push(line)
+    }
+    expect(notices).to.have.length(1)
+    const notice = notices[0]
+    expect(notice).to.deep.include({op: 'error', code: 'OFFSET_TRIMMED', topic: 'r.gap', ref: 'g'})
+    const [expected, first] = [notice.expected_offset as number, notice.first_offset as number]
+    expect(first).to.be.above(expected)
+    expect(notice.message).to.equal(`retention deleted ${first - expected} messages of topic r.gap (offsets ${expected} to ${first - 1}) before this subscriber read them; it goes on from offset ${first}`)
+    const run = (from: number, to: number): number[] => Array.from({length: to - from}, (_, i) => from + i)
+    expect(offsets).to.deep.equal([...run(0, expected), ...run(first, total)])
+    // The connection stays: the subscription is live again.
+    await sub.sendJson({op: 'ping', ref: 'p'})
+    expect(await sub.nextJson()).to.deep.include({op: 'pong', ref: 'p'})
   })
 
   it('refuses a bad --retention with one line naming the part at fault', async () => {

@@ -44,10 +44,14 @@ describe('pad-cli top in tmux', function () {
     const before = await cluster.status()
     const leader = before.leader!
     expect(leader).to.be.a('number')
-    const once = JSON.parse(await cluster.ok(['top', '--once', '--json'])) as {leader: number; nodes: {role: string}[]; timeline: unknown[]}
+    const once = JSON.parse(await cluster.ok(['top', '--once', '--json'])) as {leader: number; nodes: {role: string; first_index: number; disk_bytes: number}[]; timeline: unknown[]}
     expect(once.leader).to.equal(leader)
     expect(once.nodes.map((n) => n.role).sort()).to.deep.equal(['FOLLOWER', 'FOLLOWER', 'LEADER'])
     expect(once.timeline.length).to.be.greaterThan(0)
+    for (const n of once.nodes) {
+      expect(n.first_index).to.equal(1)
+      expect(n.disk_bytes).to.be.above(0)
+    }
 
     tmux('new-session', '-d', '-x', '80', '-y', '24', '-s', 'top', '-e', `PAD_HOME=${cluster.home}`, 'bash --norc --noprofile')
     tmuxStarted = true
@@ -82,6 +86,8 @@ describe('pad-cli top in tmux', function () {
       return screen.split('\n').length >= 48 && screen.includes('r start/restart') ? screen : undefined
     }, 15_000, 200)
     save('top-160x48.txt', wide)
+    expect(wide).to.match(/LAG +FIRST +DISK +FAULTS/)
+    expect(row(wide, (leader + 1) % 3)).to.match(/ 1 +\d+\.\d [KMG]B/)
 
     tmux('send-keys', '-t', 'top', 'h')
     await eventually('the heal in the timeline', () => (capture().includes(`$ pad-cli heal --cluster ${cluster!.name}`) ? true : undefined), 15_000, 200)

@@ -82,6 +82,33 @@ describe('pad-cli top, headless', () => {
     expect(model.snapshot().nodes[1]).to.include({process: 'crashed', role: 'DOWN', pid: null})
   })
 
+  it('shows where each log starts and its size on disk from 100 columns on, and the snapshots in the timeline', () => {
+    const model = threeNodes()
+    model.setStatus(status([node(0, {role: 'LEADER', first_index: 501, snapshot_index: 500, disk_bytes: 24_222_105, snapshots_sent: 1}), node(1), node(2, {faults: [{peer: 0, drop: true, expires_at: null}]})]))
+    model.clusterEvent({time: now(), seq: 3, type: 'snapshot-send', node: 0, to: 2, index: 500, bytes: 65_536, ms: 120})
+    model.nodeEvent(2, {type: 'snapshot-install', index: 500, rows: 480, ms: 30, time: now()})
+    model.clusterEvent({time: now(), seq: 4, type: 'snapshot-install', node: 2, index: 500, rows: 480, ms: 30})
+    expect(model.snapshot().nodes[0]).to.include({first_index: 501, snapshot_index: 500, disk_bytes: 24_222_105, snapshots_sent: 1, snapshots_installed: 0})
+    expect(model.snapshot().nodes[2]).to.include({first_index: 501, snapshot_index: 500})
+
+    screen = fakeScreen(100, 24)
+    new TopView(screen).render(model.snapshot(), 1)
+    const wide = screenText(screen)
+    expect(wide[1]).to.match(/LAG +FIRST +DISK +FAULTS/)
+    expect(wide[2]).to.match(/^ {2}0 node-0 +running +LEADER +2 +10 +10 +10 +0 +501 +23\.1 MB/)
+    expect(wide[4]).to.match(/ 501 +64\.0 KB +cut from 0/)
+    expect(wide.join('\n')).to.include('node 2 installed a snapshot at index 500 (480 rows, 0.0 s)')
+    expect(wide.join('\n')).to.include('node 0 sent a snapshot (index 500, 64.0 KB, 0.1 s) to node 2')
+    screen.destroy()
+
+    screen = fakeScreen(80, 24)
+    new TopView(screen).render(model.snapshot(), 1)
+    const narrow = screenText(screen)
+    expect(narrow[1]).to.match(/LAG +FAULTS/)
+    expect(narrow[2]).not.to.include('501')
+    expect(snapshotText(model.snapshot())).to.match(/LAG +FIRST +DISK +FAULTS\n0 .* 501 +23\.1 MB/)
+  })
+
   it('lays out again on resize, and never throws on a tiny screen', () => {
     screen = fakeScreen(160, 48)
     const view = new TopView(screen)

@@ -1,7 +1,7 @@
 /**
  * What the nodes say about their Raft state: follows each node's /events stream, asks /raft
  * when told to (the supervisor polls once a second, in case an event was missed), and records
- * roles, elections and leader changes in the timeline.
+ * roles, elections, leader changes and the snapshots nodes send and install in the timeline.
  */
 import {followEvents, type NodeStreamItem} from '../../client/node-events.js'
 import {getRaft, type RaftInfo} from '../../client/raft-state.js'
@@ -25,6 +25,7 @@ export class RaftObserver {
         node.lastEventAt = Date.now()
         const patch = viewPatch(item)
         if (patch) this.observe(index, patch)
+        this.recordSnapshot(index, item)
       },
       skipped: (reason, count) => this.core.log('skipped events that do not decode', {node: index, reason, skipped: count}),
       end: () => {
@@ -36,6 +37,12 @@ export class RaftObserver {
         }, 500).unref()
       },
     })
+  }
+
+  /** Records in the timeline a snapshot the node sent or installed; other events are not. */
+  private recordSnapshot(index: number, item: NodeStreamItem): void {
+    if (item.type === 'snapshot-send') this.core.events.record('snapshot-send', {node: index, to: item.to, index: item.index, bytes: item.bytes, ms: item.ms})
+    else if (item.type === 'snapshot-install') this.core.events.record('snapshot-install', {node: index, index: item.index, rows: item.rows, ms: item.ms})
   }
 
   /** Stops following every node. */
