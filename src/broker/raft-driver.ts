@@ -163,6 +163,7 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
         leadership: () => ({leader: this.softState.leaderId, term: this.raft.status({progress: false}).term}),
         appliedIndex: () => store.appliedIndex,
         onComplete: (from, begin) => this.onSnapshotReceived(from, begin),
+        onDiskFull: (error) => this.emit('fatal', new Error(`staging a snapshot failed: ${error.message}`, {cause: error})),
       })
     }
     let ticks = 0
@@ -472,12 +473,7 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
         this.emit('installed', previousApplied)
         this.finish(ready)
       },
-      (error: Error & {code?: string}) => {
-        if (error.code === 'SQLITE_FULL') {
-          error = new Error(`the disk is full: installing the snapshot at index ${snapshot.index} failed and was rolled back; the node stops with its old state intact and catches up after a restart (free some space first)`)
-        }
-        this.persistFailed(error, applied)
-      },
+      (error: Error) => this.persistFailed(new Error(`installing the snapshot at index ${snapshot.index} failed and was rolled back: ${error.message}`, {cause: error}), applied),
     )
   }
 

@@ -25,6 +25,8 @@ export interface SnapshotReceiverOptions {
   appliedIndex: () => number
   /** The whole stream arrived, verified, and its rows are durable in staging. */
   onComplete: (from: number, begin: SnapshotBegin) => void
+  /** Staging found the disk full: receiving again would only fill it again. */
+  onDiskFull: (error: Error) => void
 }
 
 interface IncomingStream {
@@ -123,12 +125,15 @@ export class SnapshotReceiver {
     stream.rows.set(chunk.table, (stream.rows.get(chunk.table) ?? 0) + chunk.rows.length)
     const write = this.options.writer.write([{stmt: stageStatement(chunk.table), rows: chunk.rows}])
     stream.written = stream.written.then(() => write)
+    // A stream dropped before its end never awaits this: its failure must not go unhandled.
+    stream.written.catch(() => {})
     write.then(
       () => {
         if (this.current === stream) this.send(from, {kind: 'ack', stream: chunk.stream, seq: chunk.seq, ok: true})
       },
-      (error: Error) => {
+      (error: Error & {code?: string}) => {
         if (this.current === stream) this.refuse(from, chunk.stream, chunk.seq, `staging the chunk failed: ${error.message}`)
+        if (error.code === 'SQLITE_FULL') this.options.onDiskFull(error)
       },
     )
   }
