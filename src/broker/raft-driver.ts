@@ -121,6 +121,8 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
   private readonly compactor: LogCompactor | null = null
   /** Rows of the snapshot stepped into the core last, for its install event. */
   private receivedRows = 0
+  /** The core took a staged snapshot and it is not installed yet: no other stream may begin (it would empty staging). */
+  private installPending = false
 
   constructor(
     private readonly options: RaftDriverOptions,
@@ -162,6 +164,7 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
         refusals: this.refusals,
         leadership: () => ({leader: this.softState.leaderId, term: this.raft.status({progress: false}).term}),
         appliedIndex: () => store.appliedIndex,
+        installPending: () => this.installPending,
         onComplete: (from, begin) => this.onSnapshotReceived(from, begin),
         onDiskFull: (error) => this.emit('fatal', new Error(`staging a snapshot failed: ${error.message}`, {cause: error})),
       })
@@ -439,6 +442,7 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
     if (this.closed) return
     this.receivedRows = begin.tables.reduce((sum, t) => sum + t.rows, 0)
     this.raft.step({type: 'snap', from, to: this.options.self, term: begin.leaderTerm, snapshot: {index: begin.index, term: begin.term, peers: begin.peers}})
+    if (this.raft.status({progress: false}).snapshotIndex === begin.index) this.installPending = true
     this.schedule()
   }
 
@@ -465,6 +469,8 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
         if (this.closed) return
         this.storage.applySnapshot(snapshot)
         this.store.reload()
+        // Queued before any later stream's chunks: the next begin is taken only from here on.
+        this.installPending = false
         this.writer.writeAsync(clearStagingOps())
         this.snapshotsInstalled++
         const ms = Math.round(performance.now() - started)

@@ -23,6 +23,8 @@ export interface SnapshotReceiverOptions {
   leadership: () => {leader: number | null; term: number}
   /** The state machine's applied index: a snapshot at or below it is not needed. */
   appliedIndex: () => number
+  /** A stream received earlier waits to be installed from staging: no other may begin. */
+  installPending: () => boolean
   /** The whole stream arrived, verified, and its rows are durable in staging. */
   onComplete: (from: number, begin: SnapshotBegin) => void
   /** Staging found the disk full: receiving again would only fill it again. */
@@ -102,6 +104,7 @@ export class SnapshotReceiver {
     if (begin.index <= this.options.appliedIndex()) return `snapshot index ${begin.index} is not past our applied index ${this.options.appliedIndex()}`
     if (begin.term === 0 || begin.term > begin.leaderTerm) return `snapshot term ${begin.term} is not in 1..${begin.leaderTerm}`
     if (begin.peers.length === 0 || !begin.peers.includes(this.options.self)) return `the snapshot's members ${JSON.stringify(begin.peers)} do not include this node`
+    if (this.options.installPending()) return 'a snapshot received earlier is being installed'
     const names = begin.tables.map((t) => t.name)
     if (new Set(names).size !== names.length) return 'a table is named twice'
     for (const name of names) if (!stateTable(name)) return `unknown table ${JSON.stringify(name)}`

@@ -28,8 +28,6 @@ const EXIT_TIMEOUT_MS = 60_000
 const CATCH_UP_TIMEOUT_MS = 60_000
 /** The node on the tmpfs, kept a follower. */
 const FOLLOWER = 2
-/** Bytes a stored message takes besides its body (columns, b-tree cells, the topic index): an estimate for sizing the tmpfs. */
-const ROW_OVERHEAD_BYTES = 40
 
 /** Mounting a file system needs root; this test must never pass by doing nothing. */
 function requireRoot(): void {
@@ -102,6 +100,16 @@ function readState(dataDir: string): StoredState {
       messages: Number(db.prepare('SELECT count(*) FROM messages').pluck().get()),
       rows: db.prepare('SELECT raft_index, topic, offset, body FROM messages ORDER BY raft_index').raw(true).all(),
     }
+  } finally {
+    db.close()
+  }
+}
+
+/** Bytes of a running node's state (every b-tree but the log's), what a snapshot of it stages about as much of. */
+function stateBytes(dataDir: string): number {
+  const db = new Database(path.join(dataDir, 'node.db'), {readonly: true, fileMustExist: true})
+  try {
+    return Number(db.prepare("SELECT sum(pgsize) FROM dbstat WHERE name <> 'raft_log'").pluck().get())
   } finally {
     db.close()
   }
@@ -207,9 +215,9 @@ describe('a full disk (a real tmpfs) stops a node with its state intact; it catc
       expect(readState(disk!.dir)).to.deep.equal(before)
     }
     // Room for a third of the snapshot: staging it fills the disk.
-    await failingStart(Math.round((published * BODY_BYTES) / 3), /staging a snapshot failed/)
+    await failingStart(Math.round(stateBytes(cluster.dataDirs[leader]) / 3), /staging a snapshot failed/)
     // Room for the staged snapshot, but not for installing it as well (a transaction as big again in node.db's WAL).
-    await failingStart(Math.round(published * (body(0).length + ROW_OVERHEAD_BYTES) * 1.5), /installing the snapshot at index \d+ failed and was rolled back/)
+    await failingStart(Math.round(stateBytes(cluster.dataDirs[leader]) * 1.5), /installing the snapshot at index \d+ failed and was rolled back/)
 
     // Space returns: it starts, installs a snapshot and catches up, while publishes go on.
     disk.resize(256 * MiB)
