@@ -13,6 +13,7 @@ import type {WriteOp} from '../storage/writer-protocol.js'
 import type {LogLimiter} from '../transport/log-limiter.js'
 import type {PeerTransport} from '../transport/peer-transport.js'
 import {encodeSnapshotFrame, StreamDigest, type SnapshotBegin, type SnapshotChunk, type SnapshotEnd, type SnapshotFrame} from '../transport/snapshot-frames.js'
+import {isDiskFull} from './disk-full.js'
 
 export interface SnapshotReceiverOptions {
   self: number
@@ -134,9 +135,9 @@ export class SnapshotReceiver {
       () => {
         if (this.current === stream) this.send(from, {kind: 'ack', stream: chunk.stream, seq: chunk.seq, ok: true})
       },
-      (error: Error & {code?: string}) => {
+      (error: Error) => {
         if (this.current === stream) this.refuse(from, chunk.stream, chunk.seq, `staging the chunk failed: ${error.message}`)
-        if (error.code === 'SQLITE_FULL') this.options.onDiskFull(error)
+        if (isDiskFull(error)) this.options.onDiskFull(error)
       },
     )
   }

@@ -150,13 +150,15 @@ describe('a full disk (a real tmpfs) stops a node with its state intact; it catc
   this.timeout(300_000)
   const fixture = nodeFixture('each')
   let disk: Tmpfs | null = null
-
-  // Registered after nodeFixture's hooks, so it runs once the nodes are stopped.
-  afterEach(() => {
+  const unmount = (): void => {
     closeAllClients()
     disk?.unmount()
     disk = null
-  })
+  }
+  // Registered after nodeFixture's hooks, so it runs once the nodes are stopped; `after` too, in
+  // case a failed hook kept it from running.
+  afterEach(unmount)
+  after(unmount)
 
   async function waitFailedExit(node: NodeProcess): Promise<void> {
     const exit = await node.waitExit(EXIT_TIMEOUT_MS)
