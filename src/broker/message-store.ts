@@ -80,6 +80,8 @@ export class MessageStore implements HeadSource {
   private unwrittenSince: number | null = null
   private flushTimer: NodeJS.Timeout | null = null
   private readonly idleWaiters: (() => void)[] = []
+  /** A write of applied messages failed: what is pending will never be durable, and close does not wait for it. */
+  private writeFailed = false
   /**
    * Committed entries that are not a publish this version can read: skipped, on every member
    * alike, so one bad entry can neither crash the node nor stop it at every restart.
@@ -287,7 +289,9 @@ export class MessageStore implements HeadSource {
       ops,
       written: (error) => {
         if (error) {
-          this.options.onFatal(new Error(`storing applied messages failed: ${error.message}`))
+          this.writeFailed = true
+          for (const resolve of this.idleWaiters.splice(0)) resolve()
+          this.options.onFatal(new Error(`storing applied messages failed: ${error.message}`, {cause: error}))
           return
         }
         let drop = 0
@@ -309,7 +313,7 @@ export class MessageStore implements HeadSource {
   async close(): Promise<void> {
     this.reclaimer.stop()
     this.flush()
-    if (this.pending.length > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve))
+    if (this.pending.length > 0 && !this.writeFailed) await new Promise<void>((resolve) => this.idleWaiters.push(resolve))
   }
 
   /**

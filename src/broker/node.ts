@@ -12,6 +12,7 @@ import {snapshotStatements, STAGING_FILE, STAGING_SCHEMA, stagingSetupSql} from 
 import {StoreReader} from '../storage/store-reader.js'
 import {databaseDiskBytes} from '../storage/disk-usage.js'
 import {prepareDataDir} from './data-dir.js'
+import {DISK_FULL_MESSAGE, isDiskFull} from './disk-full.js'
 import {HttpApi} from './http-api.js'
 import {maxLineBytes, type NodeLimits} from './limits.js'
 import {RaftDriver, type RaftTiming} from './raft-driver.js'
@@ -93,6 +94,16 @@ export const DEFAULT_NODE_OPTIONS = {
  */
 const INLINE_WRITE_MAX_ROWS = 16
 
+/** How long a node whose storage failed may take to stop before it exits regardless. */
+const FAILED_STOP_MS = 10_000
+
+/** Deletes the snapshot staging files of a data dir; returns the staging database's path. */
+function removeStaging(dataDir: string): string {
+  const stagingPath = path.join(dataDir, STAGING_FILE)
+  for (const suffix of ['', '-journal', '-wal', '-shm']) fs.rmSync(stagingPath + suffix, {force: true})
+  return stagingPath
+}
+
 /** The index of this node in `peers`, found by its own Raft address. */
 export function selfIndex(peers: PeerAddress[], host: string, raftPort: number): number {
   return peers.findIndex((p) => p.port === raftPort && (p.host === host || (isLoopback(p.host) && isLoopback(host))))
@@ -115,6 +126,8 @@ export class BrokerNode implements NodeView {
   private readonly tcp: TcpServer
   private readonly http: HttpApi
   private stopping: Promise<void> | null = null
+  /** A fatal failure was reported: later ones (other writes of the same full disk) add nothing. */
+  private failed = false
   private readonly loopDelay = new LoopDelayMonitor()
   /** Messages applied to the store in the last minute (the seed's messages_per_minute). */
   private readonly recentMessages = new MinuteCount()
@@ -197,8 +210,7 @@ export class BrokerNode implements NodeView {
     try {
       const dbPath = path.join(options.dataDir, 'node.db')
       // A snapshot half received when the node stopped is never installed: staging starts empty.
-      const stagingPath = path.join(options.dataDir, STAGING_FILE)
-      for (const suffix of ['', '-journal', '-wal', '-shm']) fs.rmSync(stagingPath + suffix, {force: true})
+      const stagingPath = removeStaging(options.dataDir)
       writer = await (options.seams ?? REAL_SEAMS).openWriter({
         path: dbPath,
         migrations: MIGRATIONS,
@@ -240,15 +252,27 @@ export class BrokerNode implements NodeView {
       await this.transport.close()
       await this.writer.close()
       this.reader.close()
+      // What was staged is never installed after a restart; its space is given back now (the
+      // disk may be full of it).
+      removeStaging(this.options.dataDir)
       this.releaseDataDir()
       this.loopDelay.stop()
     })()
     return this.stopping
   }
 
-  /** The node can no longer keep its promises (its disk failed): stop and exit non-zero. */
+  /** The node can no longer keep its promises (its disk failed or is full): stop and exit non-zero. */
   private fail(error: Error): void {
-    this.logger.error('fatal storage failure, stopping', {error: error.message})
+    if (this.failed) return
+    this.failed = true
+    if (isDiskFull(error)) this.logger.error(DISK_FULL_MESSAGE, {error: error.message, data_dir: this.options.dataDir})
+    else this.logger.error('fatal storage failure, stopping', {error: error.message})
+    // A node that cannot write must not linger, serving nothing, if a part of its stop waits on
+    // a write that will never be durable.
+    setTimeout(() => {
+      this.logger.error('the node did not stop within the bound after its storage failed: exiting now', {ms: FAILED_STOP_MS})
+      process.exit(1)
+    }, FAILED_STOP_MS).unref()
     void this.stop().finally(() => process.exit(1))
   }
 

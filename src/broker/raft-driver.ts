@@ -136,6 +136,8 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
   private readonly compactor: LogCompactor | null = null
   /** Rows of the snapshot stepped into the core last, for its install event. */
   private receivedRows = 0
+  /** The core took a staged snapshot and it is not installed yet: no other stream may begin (it would empty staging). */
+  private installPending = false
 
   constructor(
     private readonly options: RaftDriverOptions,
@@ -177,7 +179,9 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
         refusals: this.refusals,
         leadership: () => ({leader: this.softState.leaderId, term: this.raft.status({progress: false}).term}),
         appliedIndex: () => store.appliedIndex,
+        installPending: () => this.installPending,
         onComplete: (from, begin) => this.onSnapshotReceived(from, begin),
+        onDiskFull: (error) => this.emit('fatal', new Error(`staging a snapshot failed: ${error.message}`, {cause: error})),
       })
     }
     let ticks = 0
@@ -467,6 +471,7 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
     if (this.closed) return
     this.receivedRows = begin.tables.reduce((sum, t) => sum + t.rows, 0)
     this.raft.step({type: 'snap', from, to: this.options.self, term: begin.leaderTerm, snapshot: {index: begin.index, term: begin.term, peers: begin.peers}})
+    if (this.raft.status({progress: false}).snapshotIndex === begin.index) this.installPending = true
     this.schedule()
   }
 
@@ -493,6 +498,8 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
         if (this.closed) return
         this.storage.applySnapshot(snapshot)
         this.store.reload()
+        // Queued before any later stream's chunks: the next begin is taken only from here on.
+        this.installPending = false
         this.writer.writeAsync(clearStagingOps())
         this.snapshotsInstalled++
         const ms = Math.round(performance.now() - started)
@@ -501,12 +508,7 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
         this.emit('installed', previousApplied)
         this.finish(ready)
       },
-      (error: Error & {code?: string}) => {
-        if (error.code === 'SQLITE_FULL') {
-          error = new Error(`the disk is full: installing the snapshot at index ${snapshot.index} failed and was rolled back; the node stops with its old state intact and catches up after a restart (free some space first)`)
-        }
-        this.persistFailed(error, applied)
-      },
+      (error: Error) => this.persistFailed(new Error(`installing the snapshot at index ${snapshot.index} failed and was rolled back: ${error.message}`, {cause: error}), applied),
     )
   }
 

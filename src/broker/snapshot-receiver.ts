@@ -13,6 +13,7 @@ import type {WriteOp} from '../storage/writer-protocol.js'
 import type {LogLimiter} from '../transport/log-limiter.js'
 import type {PeerTransport} from '../transport/peer-transport.js'
 import {encodeSnapshotFrame, StreamDigest, type SnapshotBegin, type SnapshotChunk, type SnapshotEnd, type SnapshotFrame} from '../transport/snapshot-frames.js'
+import {isDiskFull} from './disk-full.js'
 
 export interface SnapshotReceiverOptions {
   self: number
@@ -23,8 +24,12 @@ export interface SnapshotReceiverOptions {
   leadership: () => {leader: number | null; term: number}
   /** The state machine's applied index: a snapshot at or below it is not needed. */
   appliedIndex: () => number
+  /** A stream received earlier waits to be installed from staging: no other may begin. */
+  installPending: () => boolean
   /** The whole stream arrived, verified, and its rows are durable in staging. */
   onComplete: (from: number, begin: SnapshotBegin) => void
+  /** Staging found the disk full: receiving again would only fill it again. */
+  onDiskFull: (error: Error) => void
 }
 
 interface IncomingStream {
@@ -100,6 +105,7 @@ export class SnapshotReceiver {
     if (begin.index <= this.options.appliedIndex()) return `snapshot index ${begin.index} is not past our applied index ${this.options.appliedIndex()}`
     if (begin.term === 0 || begin.term > begin.leaderTerm) return `snapshot term ${begin.term} is not in 1..${begin.leaderTerm}`
     if (begin.peers.length === 0 || !begin.peers.includes(this.options.self)) return `the snapshot's members ${JSON.stringify(begin.peers)} do not include this node`
+    if (this.options.installPending()) return 'a snapshot received earlier is being installed'
     const names = begin.tables.map((t) => t.name)
     if (new Set(names).size !== names.length) return 'a table is named twice'
     for (const name of names) if (!stateTable(name)) return `unknown table ${JSON.stringify(name)}`
@@ -123,12 +129,15 @@ export class SnapshotReceiver {
     stream.rows.set(chunk.table, (stream.rows.get(chunk.table) ?? 0) + chunk.rows.length)
     const write = this.options.writer.write([{stmt: stageStatement(chunk.table), rows: chunk.rows}])
     stream.written = stream.written.then(() => write)
+    // A stream dropped before its end never awaits this: its failure must not go unhandled.
+    stream.written.catch(() => {})
     write.then(
       () => {
         if (this.current === stream) this.send(from, {kind: 'ack', stream: chunk.stream, seq: chunk.seq, ok: true})
       },
       (error: Error) => {
         if (this.current === stream) this.refuse(from, chunk.stream, chunk.seq, `staging the chunk failed: ${error.message}`)
+        if (isDiskFull(error)) this.options.onDiskFull(error)
       },
     )
   }

@@ -131,4 +131,19 @@ describe('MessageStore: the state machine', () => {
     expect(reader.appliedIndex()).to.equal(34)
     expect(reader.messagesAfter(0, 100).length).to.equal(34)
   })
+
+  it('a failed write of applied rows is fatal, with its cause, and close does not wait for rows that will never be durable', async () => {
+    const store = await open()
+    store.apply([publish(1, 'a', 'x')])
+    const taken = store.takeWrites()!
+    taken.written(Object.assign(new Error('database or disk is full'), {code: 'SQLITE_FULL'}))
+    expect(fatal).to.have.length(1)
+    expect(fatal[0].message).to.match(/storing applied messages failed: database or disk is full/)
+    expect((fatal[0].cause as {code?: string}).code).to.equal('SQLITE_FULL')
+    fatal.length = 0
+    let timer: NodeJS.Timeout | undefined
+    const closed = await Promise.race([store.close().then(() => 'closed'), new Promise((resolve) => (timer = setTimeout(() => resolve('still waiting'), 5000)))])
+    clearTimeout(timer)
+    expect(closed).to.equal('closed')
+  })
 })

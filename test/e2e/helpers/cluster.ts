@@ -8,7 +8,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type {RaftInfo} from '../../../src/client/raft-state.js'
-import {HOST, eventually, freePort, type NodeFixture, type NodeProcess, type Ports} from './node-process.js'
+import {HOST, eventually, freePorts, type NodeFixture, type NodeProcess, type Ports} from './node-process.js'
 
 export type {RaftInfo} from '../../../src/client/raft-state.js'
 
@@ -105,16 +105,18 @@ export class TestCluster extends ClusterView {
     this.nodes = nodes
   }
 
-  static async start(fixture: NodeFixture, size = 3, extraArgs: string[] = []): Promise<TestCluster> {
+  /** `dataDirs[i]`, when given, is node i's data dir (a mount point, say) instead of one in a temp dir. */
+  static async start(fixture: NodeFixture, size = 3, extraArgs: string[] = [], dataDirs: (string | undefined)[] = []): Promise<TestCluster> {
     const ports: Ports[] = []
-    for (let i = 0; i < size; i++) ports.push({tcp: await freePort(), http: await freePort(), raft: await freePort()})
+    const free = await freePorts(size * 3)
+    for (let i = 0; i < size; i++) ports.push({tcp: free[3 * i], http: free[3 * i + 1], raft: free[3 * i + 2]})
     const dir = fixture.tempDir()
     const tokenFile = path.join(dir, 'token')
     fs.writeFileSync(tokenFile, TOKEN, {mode: 0o600})
     const args = ['--peers', ports.map((p) => `${HOST}:${p.raft}`).join(','), '--token-file', tokenFile, ...extraArgs]
-    const dataDirs = ports.map((_, i) => path.join(dir, `node-${i}`))
-    const nodes = await Promise.all(ports.map((p, i) => fixture.start({ports: p, dataDir: dataDirs[i], args})))
-    return new TestCluster(fixture, ports, dataDirs, args, nodes)
+    const dirs = ports.map((_, i) => dataDirs[i] ?? path.join(dir, `node-${i}`))
+    const nodes = await Promise.all(ports.map((p, i) => fixture.start({ports: p, dataDir: dirs[i], args})))
+    return new TestCluster(fixture, ports, dirs, args, nodes)
   }
 
   node(index: number): NodeProcess {
@@ -127,13 +129,20 @@ export class TestCluster extends ClusterView {
     return this.nodes.flatMap((n, i) => (n && n.running ? [i] : []))
   }
 
+  /** SIGTERM: the node stops gracefully (its write queue flushed). */
+  async stop(index: number): Promise<void> {
+    await this.node(index).stop()
+    this.nodes[index] = null
+  }
+
   async kill(index: number): Promise<void> {
     await this.node(index).kill()
     this.nodes[index] = null
   }
 
-  async restart(index: number): Promise<NodeProcess> {
-    const node = await this.fixture.start({ports: this.ports[index], dataDir: this.dataDirs[index], args: this.args})
+  /** Starts node `index` again on its data dir; `waitHealthy: false` returns at once (for a start that must fail). */
+  async restart(index: number, waitHealthy = true): Promise<NodeProcess> {
+    const node = await this.fixture.start({ports: this.ports[index], dataDir: this.dataDirs[index], args: this.args, waitHealthy})
     this.nodes[index] = node
     return node
   }

@@ -48,6 +48,14 @@ export function freePort(): Promise<number> {
   })
 }
 
+/** `count` free ports, all different: a port closed after the probe may be handed out again at once. */
+export async function freePorts(count: number): Promise<number[]> {
+  const ports = new Set<number>()
+  for (let attempt = 0; ports.size < count && attempt < count * 20; attempt++) ports.add(await freePort())
+  if (ports.size < count) throw new Error(`could not find ${count} different free ports`)
+  return [...ports]
+}
+
 export function tempDir(prefix = 'pad-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix))
 }
