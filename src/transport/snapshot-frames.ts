@@ -2,15 +2,19 @@
  * The snapshot stream on the Raft link, typed in one place. A leader streams the state
  * machine's rows to a follower that needs entries it has compacted:
  *
- *   begin  (stream id, leader term, snapshot index/term/peers, row count of every table)
+ *   begin  (stream id, leader term, snapshot index/term/peers)
+ *   have   (follower -> leader: stream id, the applied index whose rows it already holds)
+ *   plan   (stream id, the base: only rows of a delta table with a key above it follow, 0 for
+ *           all of them; the row count of every table the stream carries)
  *   chunk  (stream id, sequence number from 0, table name, rows, SHA-256 of the chunk)
  *   end    (stream id, chunks sent, SHA-256 over every chunk's digest in order)
  *   ack    (follower -> leader: stream id, the sequence number acknowledged, ok or why not;
  *           the end is acknowledged with sequence number = chunk count)
  *
  * Layouts (little-endian):
- *   begin: u32 stream | u32 leaderTerm | f64 index | u32 term | u16 n, n x u16 peer |
- *          u8 t, t x (u8 len, name, f64 rows)
+ *   begin: u32 stream | u32 leaderTerm | f64 index | u32 term | u16 n, n x u16 peer
+ *   have:  u32 stream | f64 applied
+ *   plan:  u32 stream | f64 base | u8 t, t x (u8 len, name, f64 rows)
  *   chunk: u32 stream | u32 seq | u8 len, table | u32 rows | u16 columns | cells | 32 B digest
  *          cell: u8 tag (0 null, 1 f64, 2 UTF-8 text, 3 blob) [f64 | u32 len, bytes]
  *   end:   u32 stream | u32 chunks | 32 B digest
@@ -19,7 +23,7 @@
  * Decoding any bytes either yields a frame or throws a plain Error saying what was wrong; a
  * chunk whose digest does not match decodes with `intact: false` and no rows, so the receiver
  * can refuse it for what it is. Whether the values make sense (the right leader, term, order,
- * table) is the receiver's question.
+ * table, base) is the receiver's question.
  */
 import {createHash} from 'node:crypto'
 
@@ -35,6 +39,21 @@ export interface SnapshotBegin {
   index: number
   term: number
   peers: number[]
+}
+
+/** The follower's answer to a begin: the rows of every entry up to `applied` are in its state already. */
+export interface SnapshotHave {
+  kind: 'have'
+  stream: number
+  applied: number
+}
+
+/** What the leader streams, once it knows what the follower has. */
+export interface SnapshotPlan {
+  kind: 'plan'
+  stream: number
+  /** Rows of a delta table (state-tables.ts) come only with a key above this; 0: every row. */
+  base: number
   tables: {name: string; rows: number}[]
 }
 
@@ -66,7 +85,7 @@ export interface SnapshotAck {
   reason?: string
 }
 
-export type SnapshotFrame = SnapshotBegin | SnapshotChunk | SnapshotEnd | SnapshotAck
+export type SnapshotFrame = SnapshotBegin | SnapshotHave | SnapshotPlan | SnapshotChunk | SnapshotEnd | SnapshotAck
 
 /** Chunks aim at this size; one row larger than it travels alone. */
 export const SNAPSHOT_CHUNK_TARGET_BYTES = 256 * 1024
@@ -107,6 +126,11 @@ class Writer {
   f64(v: number): void {
     this.room(8)
     this.at = this.buffer.writeDoubleLE(v, this.at)
+  }
+  /** A whole number >= 0, as an f64 (what Reader.count accepts). */
+  count(v: number): void {
+    if (!Number.isSafeInteger(v) || v < 0) throw new Error(`cannot encode ${v} as a count`)
+    this.f64(v)
   }
   bytes(v: Uint8Array): void {
     this.room(v.byteLength)
@@ -202,16 +226,28 @@ export function encodeSnapshotFrame(frame: SnapshotFrame): Buffer {
       const w = new Writer(64)
       w.u32(frame.stream)
       w.u32(frame.leaderTerm)
-      w.f64(frame.index)
+      w.count(frame.index)
       w.u32(frame.term)
       if (frame.peers.length > MAX_PEERS) throw new Error(`cannot encode ${frame.peers.length} peers`)
       w.u16(frame.peers.length)
       for (const peer of frame.peers) w.u16(peer)
+      return w.done()
+    }
+    case 'have': {
+      const w = new Writer(12)
+      w.u32(frame.stream)
+      w.count(frame.applied)
+      return w.done()
+    }
+    case 'plan': {
+      const w = new Writer(64)
+      w.u32(frame.stream)
+      w.count(frame.base)
       if (frame.tables.length > MAX_TABLES) throw new Error(`cannot encode ${frame.tables.length} tables`)
       w.u8(frame.tables.length)
       for (const table of frame.tables) {
         w.shortText(table.name, MAX_NAME_BYTES)
-        w.f64(table.rows)
+        w.count(table.rows)
       }
       return w.done()
     }
@@ -284,12 +320,26 @@ export function decodeSnapshotFrame(kind: SnapshotFrame['kind'], data: Buffer): 
       if (peerCount > MAX_PEERS) throw new Error(`snapshot begin: ${peerCount} peers (at most ${MAX_PEERS})`)
       const peers: number[] = []
       for (let i = 0; i < peerCount; i++) peers.push(r.u16('peer'))
+      r.finish()
+      return {kind, stream, leaderTerm, index, term, peers}
+    }
+    case 'have': {
+      const r = new Reader(data, 'have')
+      const stream = r.u32('stream')
+      const applied = r.count('applied index')
+      r.finish()
+      return {kind, stream, applied}
+    }
+    case 'plan': {
+      const r = new Reader(data, 'plan')
+      const stream = r.u32('stream')
+      const base = r.count('base')
       const tableCount = r.u8('table count')
-      if (tableCount > MAX_TABLES) throw new Error(`snapshot begin: ${tableCount} tables (at most ${MAX_TABLES})`)
+      if (tableCount > MAX_TABLES) throw new Error(`snapshot plan: ${tableCount} tables (at most ${MAX_TABLES})`)
       const tables: {name: string; rows: number}[] = []
       for (let i = 0; i < tableCount; i++) tables.push({name: r.shortText('table name', MAX_NAME_BYTES), rows: r.count('row count')})
       r.finish()
-      return {kind, stream, leaderTerm, index, term, peers, tables}
+      return {kind, stream, base, tables}
     }
     case 'chunk':
       return decodeChunk(data)
@@ -348,6 +398,8 @@ function decodeChunk(data: Buffer): SnapshotChunk {
 /** The link frame kind of each snapshot frame, and back. */
 export const SNAPSHOT_FRAME_KIND: Record<SnapshotFrame['kind'], FrameKind> = {
   begin: FRAME_KIND.snapshotBegin,
+  have: FRAME_KIND.snapshotHave,
+  plan: FRAME_KIND.snapshotPlan,
   chunk: FRAME_KIND.snapshotChunk,
   end: FRAME_KIND.snapshotEnd,
   ack: FRAME_KIND.snapshotAck,
