@@ -28,7 +28,7 @@ import type {WriteOp} from '../storage/writer-protocol.js'
 import {LogLimiter} from '../transport/log-limiter.js'
 import {messageBoundsError, type BoundsContext} from '../transport/message-bounds.js'
 import type {PeerTransport} from '../transport/peer-transport.js'
-import type {SnapshotBegin, SnapshotFrame, SnapshotPlan} from '../transport/snapshot-frames.js'
+import type {SnapshotBegin, SnapshotFrame} from '../transport/snapshot-frames.js'
 import {BrokerError, type ErrorCode} from './errors.js'
 import {forwardedPublishError} from './forwarded-publish.js'
 import {decodeForward, decodeForwardResult, encodeForward, encodeForwardResult, type ForwardOutcome} from './forwarding.js'
@@ -166,7 +166,7 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
         leadership: () => ({leader: this.softState.leaderId, term: this.raft.status({progress: false}).term}),
         appliedIndex: () => store.appliedIndex,
         installPending: () => this.staged !== null,
-        onComplete: (from, begin, plan) => this.onSnapshotReceived(from, begin, plan),
+        onComplete: (from, begin, staged) => this.onSnapshotReceived(from, begin, staged),
       })
     }
     let ticks = 0
@@ -447,11 +447,11 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
    * stream may begin until then; if it declines (its commit index passed the snapshot meanwhile),
    * staging is emptied now.
    */
-  private onSnapshotReceived(from: number, begin: SnapshotBegin, plan: SnapshotPlan): void {
+  private onSnapshotReceived(from: number, begin: SnapshotBegin, staged: {base: number; rows: number}): void {
     if (this.closed) return
     this.raft.step({type: 'snap', from, to: this.options.self, term: begin.leaderTerm, snapshot: {index: begin.index, term: begin.term, peers: begin.peers}})
     if (this.raft.status({progress: false}).snapshotIndex === begin.index) {
-      this.staged = {index: begin.index, base: plan.base, rows: plan.tables.reduce((sum, t) => sum + t.rows, 0)}
+      this.staged = {index: begin.index, ...staged}
     } else {
       this.logger.info('snapshot declined', {from, index: begin.index, commit_index: this.raft.status({progress: false}).commit})
       this.writer.writeAsync(clearStagingOps())

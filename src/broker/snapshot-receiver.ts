@@ -29,8 +29,8 @@ export interface SnapshotReceiverOptions {
   appliedIndex: () => number
   /** A stream received earlier waits to be installed from staging: no other may begin. */
   installPending: () => boolean
-  /** The whole stream arrived, verified, and its rows are durable in staging. */
-  onComplete: (from: number, begin: SnapshotBegin, plan: SnapshotPlan) => void
+  /** The whole stream arrived, verified, and its rows are durable in staging: `rows` of them, over `base`. */
+  onComplete: (from: number, begin: SnapshotBegin, staged: {base: number; rows: number}) => void
 }
 
 interface IncomingStream {
@@ -134,7 +134,6 @@ export class SnapshotReceiver {
       return
     }
     stream.plan = plan
-    stream.rows = new Map(plan.tables.map((t) => [t.name, 0]))
   }
 
   private planProblem(stream: IncomingStream, plan: SnapshotPlan): string | null {
@@ -143,10 +142,6 @@ export class SnapshotReceiver {
     if (stream.plan !== null) return 'the stream is planned twice'
     // Only what we hold may be left out: the rows up to the applied index we announced.
     if (plan.base > stream.holds) return `the plan leaves out rows up to ${plan.base}, we hold those up to ${stream.holds} only`
-    const names = plan.tables.map((t) => t.name)
-    if (new Set(names).size !== names.length) return 'a table is named twice'
-    for (const name of names) if (!stateTable(name)) return `unknown table ${JSON.stringify(name)}`
-    for (const table of STATE_TABLE_INFO) if (!names.includes(table.name)) return `table ${table.name} is missing`
     return null
   }
 
@@ -182,12 +177,10 @@ export class SnapshotReceiver {
     if (!chunk.intact) return `chunk ${chunk.seq} does not match its checksum`
     if (chunk.seq !== stream.expectedSeq) return `chunk ${chunk.seq} out of order (expected ${stream.expectedSeq})`
     if (stream.plan === null) return `chunk ${chunk.seq} came before the plan`
-    const announced = stream.plan.tables.find((t) => t.name === chunk.table)
     const table = stateTable(chunk.table)
-    if (!announced || !table) return `chunk ${chunk.seq} is of unknown table ${JSON.stringify(chunk.table)}`
+    if (!table) return `chunk ${chunk.seq} is of unknown table ${JSON.stringify(chunk.table)}`
     if (chunk.rows.length === 0) return `chunk ${chunk.seq} is empty`
     if (chunk.rows[0].length !== table.columns.length) return `chunk ${chunk.seq} has ${chunk.rows[0].length} columns, table ${table.name} has ${table.columns.length}`
-    if ((stream.rows.get(chunk.table) ?? 0) + chunk.rows.length > announced.rows) return `table ${chunk.table} has more rows than the ${announced.rows} announced`
     if (table.delta) {
       // Installing keeps our rows up to the base: a streamed row there would collide with one of them.
       const {keyColumn, key} = table.delta
@@ -233,7 +226,7 @@ export class SnapshotReceiver {
         }
         this.current = null
         this.send(from, {kind: 'ack', stream: end.stream, seq: end.chunks, ok: true})
-        this.options.onComplete(from, stream.begin, plan)
+        this.options.onComplete(from, stream.begin, {base: plan.base, rows: end.tables.reduce((sum, t) => sum + t.rows, 0)})
       },
       (error: Error) => {
         if (this.current === stream) this.refuse(from, end.stream, end.chunks, `staging failed: ${error.message}`)
@@ -247,9 +240,13 @@ export class SnapshotReceiver {
     if (stream.plan === null) return 'the end came before the plan'
     if (end.chunks !== stream.expectedSeq) return `the end counts ${end.chunks} chunks, ${stream.expectedSeq} arrived`
     if (!end.digest.equals(stream.digest.digest())) return 'the stream does not match its total checksum'
-    for (const table of stream.plan.tables) {
+    const names = end.tables.map((t) => t.name)
+    if (new Set(names).size !== names.length) return 'a table is named twice'
+    for (const name of names) if (!stateTable(name)) return `unknown table ${JSON.stringify(name)}`
+    for (const table of STATE_TABLE_INFO) if (!names.includes(table.name)) return `table ${table.name} is missing`
+    for (const table of end.tables) {
       const got = stream.rows.get(table.name) ?? 0
-      if (got !== table.rows) return `table ${table.name}: ${got} rows arrived, ${table.rows} announced`
+      if (got !== table.rows) return `table ${table.name}: ${got} rows arrived, ${table.rows} sent`
     }
     return null
   }

@@ -153,16 +153,15 @@ export class SnapshotSender {
       })
       base = 0
     }
-    let tables: {table: string; rows: number}[]
     try {
-      tables = stream.source.plan(base)
+      stream.source.plan(base)
     } catch (error) {
       this.fail(stream, `reading the state failed: ${(error as Error).message}`)
       return
     }
     stream.base = base
     stream.lastProgressAt = this.now()
-    const plan = encodeSnapshotFrame({kind: 'plan', stream: stream.id, base, tables: tables.map((t) => ({name: t.table, rows: t.rows}))})
+    const plan = encodeSnapshotFrame({kind: 'plan', stream: stream.id, base})
     if (!this.options.transport.sendSnapshot(from, 'plan', plan)) {
       this.fail(stream, 'the follower cannot be reached')
       return
@@ -249,7 +248,8 @@ export class SnapshotSender {
     }
     if (stream.exhausted && !stream.endSent && stream.acked === stream.nextSeq) {
       stream.endSent = true
-      const end = encodeSnapshotFrame({kind: 'end', stream: stream.id, chunks: stream.nextSeq, digest: stream.digest.digest()})
+      const tables = stream.source.streamed().map((t) => ({name: t.table, rows: t.rows}))
+      const end = encodeSnapshotFrame({kind: 'end', stream: stream.id, chunks: stream.nextSeq, tables, digest: stream.digest.digest()})
       if (!this.options.transport.sendSnapshot(stream.to, 'end', end)) this.fail(stream, 'the follower cannot be reached')
     }
   }

@@ -9,7 +9,7 @@
  */
 import Database from 'better-sqlite3'
 
-import {countStreamedSql, selectStreamedSql, STATE_TABLE_INFO, type StateTable} from './state-tables.js'
+import {selectStreamedSql, STATE_TABLE_INFO, type StateTable} from './state-tables.js'
 import type {SqlValue} from './writer-protocol.js'
 
 /** A value as read here: without safeIntegers, SQLite integers come back as numbers, never bigints. */
@@ -33,6 +33,7 @@ export class SnapshotSource {
   private readonly db: Database.Database
   /** Set by plan(): rows of delta tables at or below it are not streamed. */
   private base: number | null = null
+  private readonly rowsRead = STATE_TABLE_INFO.map(() => 0)
   private tableAt = 0
   private iterator: IterableIterator<ReadValue[]> | null = null
   private closed = false
@@ -53,16 +54,18 @@ export class SnapshotSource {
 
   /**
    * Streams only the rows of delta tables with a key above `base` (0: every row); once, before
-   * the first chunk. Returns the rows each state table will stream, in STATE_TABLES order.
+   * the first chunk. Rows are counted as they are read (streamed()), never by a query of their
+   * own: counting a large table would hold up the event loop as long as reading it.
    */
-  plan(base: number): {table: string; rows: number}[] {
+  plan(base: number): void {
     if (this.base !== null) throw new Error('the snapshot source is planned already')
     if (!Number.isSafeInteger(base) || base < 0 || base > this.index) throw new Error(`base ${base} is not in 0..${this.index}`)
     this.base = base
-    return STATE_TABLE_INFO.map((table) => ({
-      table: table.name,
-      rows: this.db.prepare(countStreamedSql(table)).pluck().get(...this.params(table)) as number,
-    }))
+  }
+
+  /** The rows read so far per state table, in STATE_TABLES order: once exhausted, what the stream carried. */
+  streamed(): {table: string; rows: number}[] {
+    return STATE_TABLE_INFO.map((table, i) => ({table: table.name, rows: this.rowsRead[i]}))
   }
 
   /**
@@ -72,7 +75,8 @@ export class SnapshotSource {
   nextChunk(targetBytes: number): SourceChunk | null {
     if (this.base === null) throw new Error('the snapshot source is not planned yet')
     while (!this.closed && this.tableAt < STATE_TABLE_INFO.length) {
-      const table = STATE_TABLE_INFO[this.tableAt]
+      const at = this.tableAt
+      const table = STATE_TABLE_INFO[at]
       this.iterator ??= this.db.prepare(selectStreamedSql(table)).raw(true).iterate(...this.params(table)) as IterableIterator<ReadValue[]>
       const rows: ReadValue[][] = []
       let bytes = 0
@@ -86,7 +90,10 @@ export class SnapshotSource {
         rows.push(next.value)
         for (const value of next.value) bytes += valueBytes(value)
       }
-      if (rows.length > 0) return {table: table.name, rows}
+      if (rows.length > 0) {
+        this.rowsRead[at] += rows.length
+        return {table: table.name, rows}
+      }
     }
     return null
   }

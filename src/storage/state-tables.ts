@@ -146,9 +146,3 @@ export function selectStreamedSql(table: StateTable): string {
   const where = table.delta ? ` WHERE ${quote(table.delta.key)} > ?` : ''
   return `SELECT ${columnList(table)} FROM ${quote(table.name)}${where} ORDER BY ${table.orderBy}`
 }
-
-/** `SELECT COUNT(*)` of the same rows, with the same parameter. */
-export function countStreamedSql(table: StateTable): string {
-  const where = table.delta ? ` WHERE ${quote(table.delta.key)} > ?` : ''
-  return `SELECT COUNT(*) FROM ${quote(table.name)}${where}`
-}

@@ -5,19 +5,20 @@
  *   begin  (stream id, leader term, snapshot index/term/peers)
  *   have   (follower -> leader: stream id, the applied index whose rows it already holds)
  *   plan   (stream id, the base: only rows of a delta table with a key above it follow, 0 for
- *           all of them; the row count of every table the stream carries)
+ *           all of them)
  *   chunk  (stream id, sequence number from 0, table name, rows, SHA-256 of the chunk)
- *   end    (stream id, chunks sent, SHA-256 over every chunk's digest in order)
+ *   end    (stream id, chunks sent, the rows sent of every state table, SHA-256 over every
+ *           chunk's digest in order; counted while streaming, so the leader reads no row twice)
  *   ack    (follower -> leader: stream id, the sequence number acknowledged, ok or why not;
  *           the end is acknowledged with sequence number = chunk count)
  *
  * Layouts (little-endian):
  *   begin: u32 stream | u32 leaderTerm | f64 index | u32 term | u16 n, n x u16 peer
  *   have:  u32 stream | f64 applied
- *   plan:  u32 stream | f64 base | u8 t, t x (u8 len, name, f64 rows)
+ *   plan:  u32 stream | f64 base
  *   chunk: u32 stream | u32 seq | u8 len, table | u32 rows | u16 columns | cells | 32 B digest
  *          cell: u8 tag (0 null, 1 f64, 2 UTF-8 text, 3 blob) [f64 | u32 len, bytes]
- *   end:   u32 stream | u32 chunks | 32 B digest
+ *   end:   u32 stream | u32 chunks | u8 t, t x (u8 len, name, f64 rows) | 32 B digest
  *   ack:   u32 stream | u32 seq | u8 ok | u16 len, reason
  *
  * Decoding any bytes either yields a frame or throws a plain Error saying what was wrong; a
@@ -54,7 +55,6 @@ export interface SnapshotPlan {
   stream: number
   /** Rows of a delta table (state-tables.ts) come only with a key above this; 0: every row. */
   base: number
-  tables: {name: string; rows: number}[]
 }
 
 export interface SnapshotChunk {
@@ -73,6 +73,8 @@ export interface SnapshotEnd {
   kind: 'end'
   stream: number
   chunks: number
+  /** Rows sent, per state table. */
+  tables: {name: string; rows: number}[]
   /** SHA-256 over every chunk's digest, in order. */
   digest: Buffer
 }
@@ -243,20 +245,20 @@ export function encodeSnapshotFrame(frame: SnapshotFrame): Buffer {
       const w = new Writer(64)
       w.u32(frame.stream)
       w.count(frame.base)
+      return w.done()
+    }
+    case 'chunk':
+      return encodeChunk(frame.stream, frame.seq, frame.table, frame.rows).payload
+    case 'end': {
+      const w = new Writer(64 + DIGEST_BYTES)
+      w.u32(frame.stream)
+      w.u32(frame.chunks)
       if (frame.tables.length > MAX_TABLES) throw new Error(`cannot encode ${frame.tables.length} tables`)
       w.u8(frame.tables.length)
       for (const table of frame.tables) {
         w.shortText(table.name, MAX_NAME_BYTES)
         w.count(table.rows)
       }
-      return w.done()
-    }
-    case 'chunk':
-      return encodeChunk(frame.stream, frame.seq, frame.table, frame.rows).payload
-    case 'end': {
-      const w = new Writer(8 + DIGEST_BYTES)
-      w.u32(frame.stream)
-      w.u32(frame.chunks)
       w.bytes(frame.digest)
       return w.done()
     }
@@ -334,12 +336,8 @@ export function decodeSnapshotFrame(kind: SnapshotFrame['kind'], data: Buffer): 
       const r = new Reader(data, 'plan')
       const stream = r.u32('stream')
       const base = r.count('base')
-      const tableCount = r.u8('table count')
-      if (tableCount > MAX_TABLES) throw new Error(`snapshot plan: ${tableCount} tables (at most ${MAX_TABLES})`)
-      const tables: {name: string; rows: number}[] = []
-      for (let i = 0; i < tableCount; i++) tables.push({name: r.shortText('table name', MAX_NAME_BYTES), rows: r.count('row count')})
       r.finish()
-      return {kind, stream, base, tables}
+      return {kind, stream, base}
     }
     case 'chunk':
       return decodeChunk(data)
@@ -347,9 +345,13 @@ export function decodeSnapshotFrame(kind: SnapshotFrame['kind'], data: Buffer): 
       const r = new Reader(data, 'end')
       const stream = r.u32('stream')
       const chunks = r.u32('chunk count')
+      const tableCount = r.u8('table count')
+      if (tableCount > MAX_TABLES) throw new Error(`snapshot end: ${tableCount} tables (at most ${MAX_TABLES})`)
+      const tables: {name: string; rows: number}[] = []
+      for (let i = 0; i < tableCount; i++) tables.push({name: r.shortText('table name', MAX_NAME_BYTES), rows: r.count('row count')})
       const digest = Buffer.from(r.bytes(DIGEST_BYTES, 'digest'))
       r.finish()
-      return {kind, stream, chunks, digest}
+      return {kind, stream, chunks, tables, digest}
     }
     case 'ack': {
       const r = new Reader(data, 'ack')

@@ -244,13 +244,14 @@ describe('snapshots: a follower behind the compaction point catches up by snapsh
       cluster.node(from).broker.transport.sendSnapshot(follower, frame.kind, payload)
     }
     const begin = (stream: number): SnapshotFrame => ({kind: 'begin', stream, leaderTerm: term, index: 10_000, term, peers: [0, 1, 2]})
-    const plan = (stream: number, base = 0): SnapshotFrame => ({kind: 'plan', stream, base, tables: STATE_TABLES.map((name) => ({name, rows: name === 'messages' ? 1 : 0}))})
+    const plan = (stream: number, base = 0): SnapshotFrame => ({kind: 'plan', stream, base})
+    const tables = STATE_TABLES.map((name) => ({name, rows: name === 'messages' ? 1 : 0}))
     const forged = [message(1, 'forged')]
     // A member that does not lead.
     send(bystander, begin(1))
     send(bystander, plan(1))
     send(bystander, {kind: 'chunk', payload: encodeChunk(1, 0, 'messages', forged).payload})
-    send(bystander, {kind: 'end', stream: 1, chunks: 1, digest: Buffer.alloc(32)})
+    send(bystander, {kind: 'end', stream: 1, chunks: 1, tables, digest: Buffer.alloc(32)})
     // The leader's link, but an old term, a corrupt chunk, a chunk out of order, a table not in the state.
     send(leader, {...begin(2), leaderTerm: term - 1} as SnapshotFrame)
     send(leader, begin(3))
@@ -265,7 +266,9 @@ describe('snapshots: a follower behind the compaction point catches up by snapsh
     send(leader, plan(5))
     send(leader, {kind: 'chunk', payload: encodeChunk(5, 0, 'raft_state', [[1, 99, null, 10_000]]).payload})
     send(leader, begin(6))
-    send(leader, {kind: 'plan', stream: 6, base: 0, tables: [{name: 'messages', rows: 1}, {name: 'raft_log', rows: 1}]})
+    send(leader, plan(6))
+    send(leader, {kind: 'chunk', payload: encodeChunk(6, 0, 'messages', forged).payload})
+    send(leader, {kind: 'end', stream: 6, chunks: 1, tables: [...tables, {name: 'raft_log', rows: 1}], digest: Buffer.alloc(32)})
     // Rows the follower holds already (at or below the base), a base above what it holds, no plan at all.
     send(leader, begin(7))
     send(leader, plan(7, 5))

@@ -5,7 +5,7 @@ import type {StoreWriter} from '../../src/storage/store-writer.js'
 import type {WriteOp} from '../../src/storage/writer-protocol.js'
 import {LogLimiter} from '../../src/transport/log-limiter.js'
 import type {PeerTransport} from '../../src/transport/peer-transport.js'
-import {decodeSnapshotFrame, encodeChunk, StreamDigest, type SnapshotFrame, type SnapshotPlan} from '../../src/transport/snapshot-frames.js'
+import {decodeSnapshotFrame, encodeChunk, StreamDigest, type SnapshotFrame} from '../../src/transport/snapshot-frames.js'
 
 // The follower's side of a stream, on its own: what it answers a begin, which plans and chunks it
 // takes against what it said it holds, and that no stream begins while one waits to be installed.
@@ -19,14 +19,14 @@ interface Harness {
   /** What the follower sent the leader, decoded. */
   sent: SnapshotFrame[]
   writes: WriteOp[][]
-  completed: SnapshotPlan[]
+  completed: {base: number; rows: number}[]
   installPending: {value: boolean}
 }
 
 function harness(applied: number): Harness {
   const sent: SnapshotFrame[] = []
   const writes: WriteOp[][] = []
-  const completed: SnapshotPlan[] = []
+  const completed: {base: number; rows: number}[] = []
   const installPending = {value: false}
   const writer = {
     path: ':memory:',
@@ -47,13 +47,13 @@ function harness(applied: number): Harness {
     leadership: () => ({leader: LEADER, term: TERM}),
     appliedIndex: () => applied,
     installPending: () => installPending.value,
-    onComplete: (_from, _begin, plan) => void completed.push(plan),
+    onComplete: (_from, _begin, staged) => void completed.push(staged),
   })
   return {receiver, sent, writes, completed, installPending}
 }
 
 const begin = (stream: number): SnapshotFrame => ({kind: 'begin', stream, leaderTerm: TERM, index: 100, term: TERM, peers: [0, 1, 2]})
-const plan = (stream: number, base: number, messages: number): SnapshotPlan => ({kind: 'plan', stream, base, tables: STATE_TABLES.map((name) => ({name, rows: name === 'messages' ? messages : 0}))})
+const plan = (stream: number, base: number): SnapshotFrame => ({kind: 'plan', stream, base})
 const chunk = (stream: number, seq: number, rows: (string | number | null)[][]): SnapshotFrame => decodeSnapshotFrame('chunk', encodeChunk(stream, seq, 'messages', rows).payload)
 const refusals = (sent: SnapshotFrame[]): string[] => sent.flatMap((f) => (f.kind === 'ack' && !f.ok ? [f.reason ?? ''] : []))
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
@@ -63,33 +63,34 @@ describe('snapshot receiver: what a follower holds decides what it takes', () =>
     const h = harness(60)
     h.receiver.onFrame(LEADER, begin(1))
     expect(h.sent).to.deep.equal([{kind: 'have', stream: 1, applied: 60}])
-    h.receiver.onFrame(LEADER, plan(1, 60, 2))
+    h.receiver.onFrame(LEADER, plan(1, 60))
     const c = chunk(1, 0, [row(61), row(100)])
     h.receiver.onFrame(LEADER, c)
     const digest = new StreamDigest()
     digest.add((c as {digest: Buffer}).digest)
     await settle()
-    h.receiver.onFrame(LEADER, {kind: 'end', stream: 1, chunks: 1, digest: digest.digest()})
+    const tables = STATE_TABLES.map((name) => ({name, rows: name === 'messages' ? 2 : 0}))
+    h.receiver.onFrame(LEADER, {kind: 'end', stream: 1, chunks: 1, tables, digest: digest.digest()})
     await settle()
     expect(refusals(h.sent)).to.deep.equal([])
-    expect(h.completed).to.deep.equal([plan(1, 60, 2)])
+    expect(h.completed).to.deep.equal([{base: 60, rows: 2}])
   })
 
   it('refuses a plan that leaves out rows it does not hold, a chunk before the plan, and rows at or below the base or past the snapshot', async () => {
     const h = harness(60)
     h.receiver.onFrame(LEADER, begin(1))
-    h.receiver.onFrame(LEADER, plan(1, 61, 1))
+    h.receiver.onFrame(LEADER, plan(1, 61))
     h.receiver.onFrame(LEADER, begin(2))
     h.receiver.onFrame(LEADER, chunk(2, 0, [row(70)]))
     h.receiver.onFrame(LEADER, begin(3))
-    h.receiver.onFrame(LEADER, plan(3, 50, 1))
+    h.receiver.onFrame(LEADER, plan(3, 50))
     h.receiver.onFrame(LEADER, chunk(3, 0, [row(50)]))
     h.receiver.onFrame(LEADER, begin(4))
-    h.receiver.onFrame(LEADER, plan(4, 50, 1))
+    h.receiver.onFrame(LEADER, plan(4, 50))
     h.receiver.onFrame(LEADER, chunk(4, 0, [row(101)]))
     h.receiver.onFrame(LEADER, begin(5))
-    h.receiver.onFrame(LEADER, plan(5, 0, 1))
-    h.receiver.onFrame(LEADER, plan(5, 0, 1))
+    h.receiver.onFrame(LEADER, plan(5, 0))
+    h.receiver.onFrame(LEADER, plan(5, 0))
     await settle()
     expect(refusals(h.sent)).to.deep.equal([
       'the plan leaves out rows up to 61, we hold those up to 60 only',

@@ -81,9 +81,9 @@ function snapshotForgeries(term: number): Buffer[] {
   digest.add(chunk.digest)
   return [
     frame(FRAME_KIND.snapshotBegin, encodeSnapshotFrame({kind: 'begin', stream: 9, leaderTerm: term, index: 5000, term, peers: [0, 1, 2]})),
-    frame(FRAME_KIND.snapshotPlan, encodeSnapshotFrame({kind: 'plan', stream: 9, base: 0, tables: [{name: 'messages', rows: 1}]})),
+    frame(FRAME_KIND.snapshotPlan, encodeSnapshotFrame({kind: 'plan', stream: 9, base: 0})),
     frame(FRAME_KIND.snapshotChunk, chunk.payload),
-    frame(FRAME_KIND.snapshotEnd, encodeSnapshotFrame({kind: 'end', stream: 9, chunks: 1, digest: digest.digest()})),
+    frame(FRAME_KIND.snapshotEnd, encodeSnapshotFrame({kind: 'end', stream: 9, chunks: 1, tables: [{name: 'messages', rows: 1}], digest: digest.digest()})),
     frame(FRAME_KIND.snapshotAck, encodeSnapshotFrame({kind: 'ack', stream: 9, seq: 0, ok: true})),
     frame(FRAME_KIND.snapshotHave, encodeSnapshotFrame({kind: 'have', stream: 9, applied: 4999})),
   ]
