@@ -127,15 +127,19 @@ export function snapshotStatements(): Record<string, string> {
 }
 
 /**
- * What the writer runs once the staging file is attached: the state tables as the migrations
- * create them (constraints included, so a staged row that could not be installed is refused
- * at once). auto_vacuum gives the file's pages back when staging is emptied.
+ * What the writer runs once the staging file is attached (on the connection that stages and
+ * installs): the state tables as the migrations create them (constraints included, so a staged
+ * row that could not be installed is refused at once). auto_vacuum gives the file's pages back
+ * when staging is emptied. Staged rows are written once and read once, in order, so a small
+ * page cache serves them (SQLite's default here would keep up to 16 MB of them in the
+ * follower's memory); and staging never outlives its process (deleted at every start), so
+ * its writes need no fsync: the install's own transaction is what makes them durable.
  */
 export function stagingSetupSql(): string {
   const creates = STATE_TABLE_INFO.map((table) =>
     table.createSql.replace(/^\s*CREATE\s+TABLE\s+(IF\s+NOT\s+EXISTS\s+)?/i, `CREATE TABLE IF NOT EXISTS ${STAGING_SCHEMA}.`),
   )
-  return [`PRAGMA ${STAGING_SCHEMA}.auto_vacuum = FULL`, ...creates].join(';\n')
+  return [`PRAGMA ${STAGING_SCHEMA}.auto_vacuum = FULL`, `PRAGMA ${STAGING_SCHEMA}.cache_size = -1024`, `PRAGMA ${STAGING_SCHEMA}.synchronous = OFF`, ...creates].join(';\n')
 }
 
 /**

@@ -116,6 +116,19 @@ describe('installing a snapshot: one transaction of the node database', () => {
     }
   })
 
+  it('staging keeps a small page cache and skips fsync (it never outlives its process)', () => {
+    const db = new Database(':memory:')
+    try {
+      db.exec(`ATTACH DATABASE '${path.join(dir, 'probe.db')}' AS ${STAGING_SCHEMA}`)
+      db.exec(stagingSetupSql())
+      expect(db.pragma(`${STAGING_SCHEMA}.cache_size`, {simple: true})).to.equal(-1024)
+      expect(db.pragma(`${STAGING_SCHEMA}.synchronous`, {simple: true})).to.equal(0)
+      expect(db.pragma('main.cache_size', {simple: true}), 'the node database keeps its own').to.not.equal(-1024)
+    } finally {
+      db.close()
+    }
+  })
+
   it('a transaction that does not commit (the writer stops mid-way) leaves the old state whole', async () => {
     const before = state()
     const failed = await writer
