@@ -235,16 +235,12 @@ export function encodeSnapshotFrame(frame: SnapshotFrame): Buffer {
       for (const peer of frame.peers) w.u16(peer)
       return w.done()
     }
-    case 'have': {
+    case 'have':
+    case 'plan': {
+      // One index each: what the follower holds, what the leader leaves out.
       const w = new Writer(12)
       w.u32(frame.stream)
-      w.count(frame.applied)
-      return w.done()
-    }
-    case 'plan': {
-      const w = new Writer(64)
-      w.u32(frame.stream)
-      w.count(frame.base)
+      w.count(frame.kind === 'have' ? frame.applied : frame.base)
       return w.done()
     }
     case 'chunk':
@@ -325,19 +321,13 @@ export function decodeSnapshotFrame(kind: SnapshotFrame['kind'], data: Buffer): 
       r.finish()
       return {kind, stream, leaderTerm, index, term, peers}
     }
-    case 'have': {
-      const r = new Reader(data, 'have')
-      const stream = r.u32('stream')
-      const applied = r.count('applied index')
-      r.finish()
-      return {kind, stream, applied}
-    }
+    case 'have':
     case 'plan': {
-      const r = new Reader(data, 'plan')
+      const r = new Reader(data, kind)
       const stream = r.u32('stream')
-      const base = r.count('base')
+      const index = r.count(kind === 'have' ? 'applied index' : 'base')
       r.finish()
-      return {kind, stream, base}
+      return kind === 'have' ? {kind, stream, applied: index} : {kind, stream, base: index}
     }
     case 'chunk':
       return decodeChunk(data)
