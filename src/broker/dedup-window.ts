@@ -18,6 +18,8 @@ export interface DedupEntry {
 export class DedupWindow {
   private readonly ids = new Map<string, DedupEntry>()
   private seq = 0
+  /** The id remembered as `seq`. */
+  private lastId: string | null = null
   private unwritten: SqlValue[][] = []
 
   constructor(private readonly size: number) {}
@@ -27,9 +29,26 @@ export class DedupWindow {
     this.ids.clear()
     this.unwritten = []
     this.seq = 0
+    this.lastId = null
+    this.extend(rows)
+  }
+
+  /** The newest id remembered: its seq (0 when none) and the id. */
+  get newest(): {seq: number; id: string | null} {
+    return {seq: this.seq, id: this.lastId}
+  }
+
+  /**
+   * Remembers stored rows that follow the ones remembered, oldest first: what load() of the
+   * whole window would give when those were its beginning (ids are numbered in log order, the
+   * same on every member), for reading only what is new.
+   */
+  extend(rows: {seq: number; id: string; topic: string; offset: number}[]): void {
     for (const row of rows) {
+      if (row.seq <= this.seq) continue
       this.add(row.id, {topic: row.topic, offset: row.offset})
       this.seq = row.seq
+      this.lastId = row.id
     }
   }
 
@@ -39,6 +58,7 @@ export class DedupWindow {
 
   remember(id: string, topic: string, offset: number): void {
     this.seq++
+    this.lastId = id
     this.add(id, {topic, offset})
     this.unwritten.push([this.seq, id, topic, offset])
   }

@@ -100,11 +100,15 @@ export class MessageStore implements HeadSource {
     this.load()
   }
 
-  /** Rebuilds every piece of in-memory state from the database, as at a restart. */
-  private load(): void {
+  /**
+   * Rebuilds every piece of in-memory state from the database, as at a restart; the dedup window
+   * only from the ids after `keptSeq` when given (the ones up to it are in memory already).
+   */
+  private load(keptSeq: number | null = null): void {
     const text = this.reader.retentionPolicy()
     this.retention.load(this.reader.topicBounds(), text === null ? NO_RETENTION : policyFromText(text), text ?? policyText(NO_RETENTION))
-    this.dedup.load(this.reader.recentPublishIds(this.options.dedupWindow))
+    if (keptSeq === null) this.dedup.load(this.reader.recentPublishIds(this.options.dedupWindow))
+    else this.dedup.extend(this.reader.recentPublishIdsAfter(keptSeq, this.options.dedupWindow))
     this.applied = this.reader.appliedIndex()
     this.writtenApplied = this.applied
   }
@@ -112,12 +116,16 @@ export class MessageStore implements HeadSource {
   /**
    * The database's state-machine tables were replaced (a snapshot was installed): forget what
    * was applied in memory and load the new state. Only when nothing applied is unwritten.
+   * The dedup window is read whole (up to its size in rows, on the event loop) only when the
+   * ids it holds are not where the new state keeps them: a member that was behind reads only
+   * the ids remembered since.
    */
   reload(): void {
     if (this.applied !== this.writtenApplied || this.pending.length > 0) {
       throw new Error(`reload with applied rows not yet written (applied ${this.applied}, written ${this.writtenApplied})`)
     }
-    this.load()
+    const newest = this.dedup.newest
+    this.load(newest.seq > 0 && this.reader.publishIdAt(newest.seq) === newest.id ? newest.seq : null)
   }
 
   get appliedIndex(): number {

@@ -134,10 +134,11 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
   private readonly sender: SnapshotSender | null = null
   private readonly receiver: SnapshotReceiver | null = null
   private readonly compactor: LogCompactor | null = null
-  /** Rows of the snapshot stepped into the core last, for its install event. */
-  private receivedRows = 0
-  /** The core took a staged snapshot and it is not installed yet: no other stream may begin (it would empty staging). */
-  private installPending = false
+  /**
+   * The snapshot stepped into the core and accepted, staged until the core hands it over: its
+   * index, the base its rows are over (installSnapshotOps), and how many rows came.
+   */
+  private staged: {index: number; base: number; rows: number} | null = null
 
   constructor(
     private readonly options: RaftDriverOptions,
@@ -179,8 +180,8 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
         refusals: this.refusals,
         leadership: () => ({leader: this.softState.leaderId, term: this.raft.status({progress: false}).term}),
         appliedIndex: () => store.appliedIndex,
-        installPending: () => this.installPending,
-        onComplete: (from, begin) => this.onSnapshotReceived(from, begin),
+        installPending: () => this.staged !== null,
+        onComplete: (from, begin, staged) => this.onSnapshotReceived(from, begin, staged),
         onDiskFull: (error) => this.emit('fatal', new Error(`staging a snapshot failed: ${error.message}`, {cause: error})),
       })
     }
@@ -210,11 +211,15 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
     this.schedule()
   }
 
-  /** A frame of a snapshot stream from `from`: acks are for our streams, the rest for the receiver. */
+  /** A frame of a snapshot stream from `from`: a follower's answers are for our streams, the rest for the receiver. */
   onSnapshotFrame(from: number, frame: SnapshotFrame): void {
     if (this.closed) return
     if (frame.kind === 'ack') {
       if (this.sender) this.sender.onAck(from, frame)
+      return
+    }
+    if (frame.kind === 'have') {
+      if (this.sender) this.sender.onHave(from, frame)
       return
     }
     if (this.receiver) this.receiver.onFrame(from, frame)
@@ -460,18 +465,27 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
     this.raft.reportSnapshot(outcome.to, outcome.ok)
     if (outcome.ok) {
       this.snapshotsSent++
-      this.logger.info('snapshot sent', {to: outcome.to, index: outcome.index, bytes: outcome.bytes, ms: outcome.ms})
+      this.logger.info('snapshot sent', {to: outcome.to, index: outcome.index, base: outcome.base, bytes: outcome.bytes, ms: outcome.ms})
       this.emit('event', {type: 'snapshot-send', to: outcome.to, index: outcome.index, bytes: outcome.bytes, ms: outcome.ms} satisfies SnapshotEvent)
     }
     this.schedule()
   }
 
-  /** A whole snapshot arrived and is staged: the core decides whether to install it. */
-  private onSnapshotReceived(from: number, begin: SnapshotBegin): void {
+  /**
+   * A whole snapshot arrived and is staged: the core decides whether to install it. If it takes
+   * it (its log now starts after the snapshot), staging is kept for the install and no other
+   * stream may begin until then; if it declines (its commit index passed the snapshot meanwhile),
+   * staging is emptied now.
+   */
+  private onSnapshotReceived(from: number, begin: SnapshotBegin, staged: {base: number; rows: number}): void {
     if (this.closed) return
-    this.receivedRows = begin.tables.reduce((sum, t) => sum + t.rows, 0)
     this.raft.step({type: 'snap', from, to: this.options.self, term: begin.leaderTerm, snapshot: {index: begin.index, term: begin.term, peers: begin.peers}})
-    if (this.raft.status({progress: false}).snapshotIndex === begin.index) this.installPending = true
+    if (this.raft.status({progress: false}).snapshotIndex === begin.index) {
+      this.staged = {index: begin.index, ...staged}
+    } else {
+      this.logger.info('snapshot declined', {from, index: begin.index, commit_index: this.raft.status({progress: false}).commit})
+      this.writer.writeAsync(clearStagingOps())
+    }
     this.schedule()
   }
 
@@ -482,6 +496,12 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
    * message store, subscribers) and send what the Ready promises.
    */
   private install(ready: Ready, snapshot: SnapshotMeta): void {
+    const staged = this.staged
+    if (staged === null || staged.index !== snapshot.index) {
+      // Only a snapshot this driver staged is ever stepped in: anything else is a bug, and installing it would lose the state.
+      this.persistFailed(new Error(`the core installs a snapshot at ${snapshot.index}, staged is ${staged === null ? 'none' : `the one at ${staged.index}`}`), null)
+      return
+    }
     this.persisting = true
     if (this.compactor) this.compactor.paused = true
     const started = performance.now()
@@ -489,7 +509,7 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
     // Applied rows not yet written go first: the transaction replaces them, and the store can only
     // reload once nothing it applied is unwritten.
     const applied = this.store.takeWrites()
-    const ops = [...(applied?.ops ?? []), ...installSnapshotOps(snapshot), ...this.persistOps(ready)]
+    const ops = [...(applied?.ops ?? []), ...installSnapshotOps(snapshot, staged.base), ...this.persistOps(ready)]
     this.writer.write(ops).then(
       () => {
         this.persisting = false
@@ -499,12 +519,12 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
         this.storage.applySnapshot(snapshot)
         this.store.reload()
         // Queued before any later stream's chunks: the next begin is taken only from here on.
-        this.installPending = false
+        this.staged = null
         this.writer.writeAsync(clearStagingOps())
         this.snapshotsInstalled++
         const ms = Math.round(performance.now() - started)
-        this.logger.info('snapshot installed', {index: snapshot.index, term: snapshot.term, rows: this.receivedRows, ms})
-        this.emit('event', {type: 'snapshot-install', index: snapshot.index, rows: this.receivedRows, ms} satisfies SnapshotEvent)
+        this.logger.info('snapshot installed', {index: snapshot.index, term: snapshot.term, base: staged.base, rows: staged.rows, ms})
+        this.emit('event', {type: 'snapshot-install', index: snapshot.index, rows: staged.rows, ms} satisfies SnapshotEvent)
         this.emit('installed', previousApplied)
         this.finish(ready)
       },

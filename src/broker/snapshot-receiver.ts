@@ -1,9 +1,10 @@
 /**
- * The follower's side of a snapshot stream: checks every frame, writes each chunk's rows into
- * staging (the attached snapshot-incoming database, through the node's writer) and acknowledges
- * it once durable. Only when the end verifies (every chunk in order, the total digest, the row
- * count of every table) does the driver step the snapshot into the core, which then has it
- * installed. Anything wrong (a sender that is not the leader of our term, an old term, a chunk
+ * The follower's side of a snapshot stream: checks every frame, answers the begin with the
+ * applied index whose rows it holds (the leader then plans to send only the rows above it),
+ * writes each chunk's rows into staging (the attached snapshot-incoming database, through the
+ * node's writer) and acknowledges it once durable. Only when the end verifies (every chunk in
+ * order, the total digest, the row count of every table) does the driver step the snapshot
+ * into the core, which then has it installed. Anything wrong (a sender that is not the leader of our term, an old term, a chunk
  * out of order, a bad digest, an unknown table) is refused and logged, staging is emptied, and
  * the node's state is untouched; the leader's stream fails and it tries again later.
  */
@@ -12,7 +13,7 @@ import type {StoreWriter} from '../storage/store-writer.js'
 import type {WriteOp} from '../storage/writer-protocol.js'
 import type {LogLimiter} from '../transport/log-limiter.js'
 import type {PeerTransport} from '../transport/peer-transport.js'
-import {encodeSnapshotFrame, StreamDigest, type SnapshotBegin, type SnapshotChunk, type SnapshotEnd, type SnapshotFrame} from '../transport/snapshot-frames.js'
+import {encodeSnapshotFrame, StreamDigest, type SnapshotBegin, type SnapshotChunk, type SnapshotEnd, type SnapshotFrame, type SnapshotPlan} from '../transport/snapshot-frames.js'
 import {isDiskFull} from './disk-full.js'
 
 export interface SnapshotReceiverOptions {
@@ -22,12 +23,15 @@ export interface SnapshotReceiverOptions {
   refusals: LogLimiter
   /** Who leads, in which term, as this node sees it now. */
   leadership: () => {leader: number | null; term: number}
-  /** The state machine's applied index: a snapshot at or below it is not needed. */
+  /**
+   * The state machine's applied index: a snapshot at or below it is not needed, and the rows of
+   * every entry up to it are in the state (written at the latest by the install's transaction).
+   */
   appliedIndex: () => number
   /** A stream received earlier waits to be installed from staging: no other may begin. */
   installPending: () => boolean
-  /** The whole stream arrived, verified, and its rows are durable in staging. */
-  onComplete: (from: number, begin: SnapshotBegin) => void
+  /** The whole stream arrived, verified, and its rows are durable in staging: `rows` of them, over `base`. */
+  onComplete: (from: number, begin: SnapshotBegin, staged: {base: number; rows: number}) => void
   /** Staging found the disk full: receiving again would only fill it again. */
   onDiskFull: (error: Error) => void
 }
@@ -35,6 +39,10 @@ export interface SnapshotReceiverOptions {
 interface IncomingStream {
   from: number
   begin: SnapshotBegin
+  /** The applied index we told the leader we hold the rows of. */
+  holds: number
+  /** What the leader streams; no chunk is taken before it. */
+  plan: SnapshotPlan | null
   expectedSeq: number
   digest: StreamDigest
   rows: Map<string, number>
@@ -62,6 +70,9 @@ export class SnapshotReceiver {
       case 'begin':
         this.onBegin(from, frame)
         return
+      case 'plan':
+        this.onPlan(from, frame)
+        return
       case 'chunk':
         this.onChunk(from, frame)
         return
@@ -69,7 +80,8 @@ export class SnapshotReceiver {
         this.onEnd(from, frame)
         return
       case 'ack':
-        this.options.refusals.warn('snapshot-frame', 'dropping a snapshot acknowledgement sent to a follower', {from})
+      case 'have':
+        this.options.refusals.warn('snapshot-frame', 'dropping a snapshot answer sent to a follower', {from, kind: frame.kind})
     }
   }
 
@@ -86,16 +98,20 @@ export class SnapshotReceiver {
       return
     }
     if (this.current) this.discard()
+    const holds = this.options.appliedIndex()
     this.current = {
       from,
       begin,
+      holds,
+      plan: null,
       expectedSeq: 0,
       digest: new StreamDigest(),
-      rows: new Map(begin.tables.map((t) => [t.name, 0])),
+      rows: new Map(),
       // Staging is emptied first: requests are written in submission order, so the chunks land in an empty staging.
       written: this.options.writer.write(clearStagingOps()),
     }
     this.current.written.catch(() => {})
+    this.send(from, {kind: 'have', stream: begin.stream, applied: holds})
   }
 
   private beginProblem(from: number, begin: SnapshotBegin): string | null {
@@ -106,10 +122,29 @@ export class SnapshotReceiver {
     if (begin.term === 0 || begin.term > begin.leaderTerm) return `snapshot term ${begin.term} is not in 1..${begin.leaderTerm}`
     if (begin.peers.length === 0 || !begin.peers.includes(this.options.self)) return `the snapshot's members ${JSON.stringify(begin.peers)} do not include this node`
     if (this.options.installPending()) return 'a snapshot received earlier is being installed'
-    const names = begin.tables.map((t) => t.name)
-    if (new Set(names).size !== names.length) return 'a table is named twice'
-    for (const name of names) if (!stateTable(name)) return `unknown table ${JSON.stringify(name)}`
-    for (const table of STATE_TABLE_INFO) if (!names.includes(table.name)) return `table ${table.name} is missing`
+    return null
+  }
+
+  private onPlan(from: number, plan: SnapshotPlan): void {
+    const stream = this.current
+    if (!stream || stream.from !== from || stream.begin.stream !== plan.stream) {
+      this.refuse(from, plan.stream, 0, 'no such stream from this member')
+      return
+    }
+    const problem = this.planProblem(stream, plan)
+    if (problem !== null) {
+      this.refuse(from, plan.stream, 0, problem)
+      return
+    }
+    stream.plan = plan
+  }
+
+  private planProblem(stream: IncomingStream, plan: SnapshotPlan): string | null {
+    const stillLeads = this.leaderProblem(stream)
+    if (stillLeads !== null) return stillLeads
+    if (stream.plan !== null) return 'the stream is planned twice'
+    // Only what we hold may be left out: the rows up to the applied index we announced.
+    if (plan.base > stream.holds) return `the plan leaves out rows up to ${plan.base}, we hold those up to ${stream.holds} only`
     return null
   }
 
@@ -147,12 +182,23 @@ export class SnapshotReceiver {
     if (stillLeads !== null) return stillLeads
     if (!chunk.intact) return `chunk ${chunk.seq} does not match its checksum`
     if (chunk.seq !== stream.expectedSeq) return `chunk ${chunk.seq} out of order (expected ${stream.expectedSeq})`
-    const announced = stream.begin.tables.find((t) => t.name === chunk.table)
+    if (stream.plan === null) return `chunk ${chunk.seq} came before the plan`
     const table = stateTable(chunk.table)
-    if (!announced || !table) return `chunk ${chunk.seq} is of unknown table ${JSON.stringify(chunk.table)}`
+    if (!table) return `chunk ${chunk.seq} is of unknown table ${JSON.stringify(chunk.table)}`
     if (chunk.rows.length === 0) return `chunk ${chunk.seq} is empty`
     if (chunk.rows[0].length !== table.columns.length) return `chunk ${chunk.seq} has ${chunk.rows[0].length} columns, table ${table.name} has ${table.columns.length}`
-    if ((stream.rows.get(chunk.table) ?? 0) + chunk.rows.length > announced.rows) return `table ${chunk.table} has more rows than the ${announced.rows} announced`
+    if (table.delta) {
+      // Installing keeps our rows up to the base: a streamed row there would collide with one of them.
+      const {keyColumn, key} = table.delta
+      const {base} = stream.plan
+      const {index} = stream.begin
+      for (const row of chunk.rows) {
+        const value = row[keyColumn]
+        if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= base || value > index) {
+          return `chunk ${chunk.seq}: ${table.name}.${key} ${String(value)} is not in ${base + 1}..${index}`
+        }
+      }
+    }
     return null
   }
 
@@ -174,6 +220,8 @@ export class SnapshotReceiver {
       this.refuse(from, end.stream, end.chunks, problem)
       return
     }
+    const {plan} = stream
+    if (plan === null) return
     stream.written.then(
       () => {
         if (this.current !== stream) return
@@ -184,7 +232,7 @@ export class SnapshotReceiver {
         }
         this.current = null
         this.send(from, {kind: 'ack', stream: end.stream, seq: end.chunks, ok: true})
-        this.options.onComplete(from, stream.begin)
+        this.options.onComplete(from, stream.begin, {base: plan.base, rows: end.tables.reduce((sum, t) => sum + t.rows, 0)})
       },
       (error: Error) => {
         if (this.current === stream) this.refuse(from, end.stream, end.chunks, `staging failed: ${error.message}`)
@@ -195,11 +243,16 @@ export class SnapshotReceiver {
   private endProblem(stream: IncomingStream, end: SnapshotEnd): string | null {
     const stillLeads = this.leaderProblem(stream)
     if (stillLeads !== null) return stillLeads
+    if (stream.plan === null) return 'the end came before the plan'
     if (end.chunks !== stream.expectedSeq) return `the end counts ${end.chunks} chunks, ${stream.expectedSeq} arrived`
     if (!end.digest.equals(stream.digest.digest())) return 'the stream does not match its total checksum'
-    for (const table of stream.begin.tables) {
+    const names = end.tables.map((t) => t.name)
+    if (new Set(names).size !== names.length) return 'a table is named twice'
+    for (const name of names) if (!stateTable(name)) return `unknown table ${JSON.stringify(name)}`
+    for (const table of STATE_TABLE_INFO) if (!names.includes(table.name)) return `table ${table.name} is missing`
+    for (const table of end.tables) {
       const got = stream.rows.get(table.name) ?? 0
-      if (got !== table.rows) return `table ${table.name}: ${got} rows arrived, ${table.rows} announced`
+      if (got !== table.rows) return `table ${table.name}: ${got} rows arrived, ${table.rows} sent`
     }
     return null
   }

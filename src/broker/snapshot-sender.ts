@@ -1,16 +1,18 @@
 /**
  * The leader's snapshot streams: when the core asks to send a follower a snapshot (a 'snap'
- * message), the rows of every state table are read in one read transaction (SnapshotSource)
- * and streamed to the follower as checksummed chunks (src/transport/snapshot-frames.ts), at
- * most WINDOW_CHUNKS unacknowledged at a time, so neither side ever holds more than a few
- * chunks of the state. The stream's outcome goes back to the core (Raft.reportSnapshot).
+ * message), the state tables are read in one read transaction (SnapshotSource) and streamed to
+ * the follower as checksummed chunks (src/transport/snapshot-frames.ts), at most WINDOW_CHUNKS
+ * unacknowledged at a time, so neither side ever holds more than a few chunks of the state.
+ * The begin announces the snapshot; the follower answers with the applied index it holds the
+ * rows of, and only the rows it lacks follow (the plan: whole small tables, the delta tables'
+ * rows above that index). The stream's outcome goes back to the core (Raft.reportSnapshot).
  */
 import {randomInt} from 'node:crypto'
 
 import {SnapshotSource, type SourceChunk} from '../storage/snapshot-source.js'
 import type {LogLimiter} from '../transport/log-limiter.js'
 import type {PeerTransport} from '../transport/peer-transport.js'
-import {encodeChunk, encodeSnapshotFrame, SNAPSHOT_CHUNK_TARGET_BYTES, StreamDigest, type SnapshotAck} from '../transport/snapshot-frames.js'
+import {encodeChunk, encodeSnapshotFrame, SNAPSHOT_CHUNK_TARGET_BYTES, StreamDigest, type SnapshotAck, type SnapshotHave} from '../transport/snapshot-frames.js'
 
 /** Chunks sent and not yet acknowledged, at most. */
 export const WINDOW_CHUNKS = 4
@@ -23,6 +25,8 @@ export interface SentSnapshot {
   ok: boolean
   bytes: number
   ms: number
+  /** The follower held the rows up to this index already (0: it was sent every row); null if the stream ended before. */
+  base: number | null
   /** Why it failed. */
   reason?: string
 }
@@ -44,6 +48,8 @@ interface OutgoingStream {
   id: number
   to: number
   source: SnapshotSource
+  /** Set once the follower has said what it holds: chunks follow only then. */
+  base: number | null
   nextSeq: number
   acked: number
   exhausted: boolean
@@ -84,7 +90,7 @@ export class SnapshotSender {
     try {
       source = new SnapshotSource(this.options.dbPath)
     } catch (error) {
-      this.options.onFinished({to, index: 0, ok: false, bytes: 0, ms: 0, reason: `cannot read the state: ${(error as Error).message}`})
+      this.options.onFinished({to, index: 0, ok: false, bytes: 0, ms: 0, base: null, reason: `cannot read the state: ${(error as Error).message}`})
       return
     }
     const now = this.now()
@@ -92,6 +98,7 @@ export class SnapshotSender {
       id: this.nextId++ >>> 0,
       to,
       source,
+      base: null,
       nextSeq: 0,
       acked: 0,
       exhausted: false,
@@ -117,9 +124,45 @@ export class SnapshotSender {
       index: source.index,
       term,
       peers: this.options.peers(),
-      tables: source.rowCounts.map((c) => ({name: c.table, rows: c.rows})),
     })
-    if (!this.options.transport.sendSnapshot(to, 'begin', begin)) {
+    if (!this.options.transport.sendSnapshot(to, 'begin', begin)) this.fail(stream, 'the follower cannot be reached')
+  }
+
+  /**
+   * The follower's answer to our begin: it holds the rows up to `applied`. Only the rows it lacks
+   * are streamed. A follower refuses a snapshot at or below its applied index at the begin, so
+   * an answer at or past our index comes from a broken follower: every row is sent then, as to
+   * an empty member (whatever it holds is replaced).
+   */
+  onHave(from: number, have: SnapshotHave): void {
+    const stream = this.streams.get(from)
+    if (!stream || stream.id !== have.stream) {
+      this.options.refusals.warn('snapshot-ack', 'dropping a snapshot answer for no stream of ours', {from, stream: have.stream})
+      return
+    }
+    if (stream.base !== null) {
+      this.fail(stream, 'the follower answered the begin twice')
+      return
+    }
+    let base = have.applied
+    if (base >= stream.source.index) {
+      this.options.refusals.warn(`snapshot-have:${from}`, 'a follower says it holds a state at or past the snapshot it accepted; sending it every row', {
+        from,
+        applied: have.applied,
+        index: stream.source.index,
+      })
+      base = 0
+    }
+    try {
+      stream.source.plan(base)
+    } catch (error) {
+      this.fail(stream, `reading the state failed: ${(error as Error).message}`)
+      return
+    }
+    stream.base = base
+    stream.lastProgressAt = this.now()
+    const plan = encodeSnapshotFrame({kind: 'plan', stream: stream.id, base})
+    if (!this.options.transport.sendSnapshot(from, 'plan', plan)) {
       this.fail(stream, 'the follower cannot be reached')
       return
     }
@@ -175,7 +218,7 @@ export class SnapshotSender {
    * would hold up the leader's heartbeats).
    */
   private pump(stream: OutgoingStream): void {
-    if (stream.pumping) return
+    if (stream.pumping || stream.base === null) return
     this.sendChunk(stream)
     if (this.streams.get(stream.to) !== stream || stream.exhausted || stream.nextSeq - stream.acked >= WINDOW_CHUNKS) return
     stream.pumping = true
@@ -205,7 +248,8 @@ export class SnapshotSender {
     }
     if (stream.exhausted && !stream.endSent && stream.acked === stream.nextSeq) {
       stream.endSent = true
-      const end = encodeSnapshotFrame({kind: 'end', stream: stream.id, chunks: stream.nextSeq, digest: stream.digest.digest()})
+      const tables = stream.source.streamed().map((t) => ({name: t.table, rows: t.rows}))
+      const end = encodeSnapshotFrame({kind: 'end', stream: stream.id, chunks: stream.nextSeq, tables, digest: stream.digest.digest()})
       if (!this.options.transport.sendSnapshot(stream.to, 'end', end)) this.fail(stream, 'the follower cannot be reached')
     }
   }
@@ -236,7 +280,7 @@ export class SnapshotSender {
     if (this.streams.get(stream.to) !== stream) return
     this.streams.delete(stream.to)
     stream.source.close()
-    const outcome: SentSnapshot = {to: stream.to, index: stream.source.index, ok, bytes: stream.bytes, ms: Math.round(this.now() - stream.startedAt)}
+    const outcome: SentSnapshot = {to: stream.to, index: stream.source.index, ok, bytes: stream.bytes, ms: Math.round(this.now() - stream.startedAt), base: stream.base}
     if (reason !== undefined) outcome.reason = reason
     this.options.onFinished(outcome)
   }

@@ -4,7 +4,7 @@
  */
 import type {Entry, HardState, SnapshotMeta} from '../raft/index.js'
 import {ENTRY_TYPE_CODE} from './schema.js'
-import {clearLiveStatement, installStatement, STATE_TABLE_INFO} from './state-tables.js'
+import {clearLiveAboveStatement, clearLiveStatement, installStatement, pruneStatement, STATE_TABLE_INFO} from './state-tables.js'
 import type {StoredMessage} from './store-reader.js'
 import type {SqlValue, WriteOp} from './writer-protocol.js'
 
@@ -80,12 +80,25 @@ function setSnapshotOp(meta: SnapshotMeta): WriteOp {
  * Installs the staged snapshot: every state table replaced by its staged rows, the whole log
  * dropped (it starts after the snapshot), the compaction point and the applied index set to the
  * snapshot's. One request, so one transaction: a crash before it commits leaves the old state.
+ *
+ * With a `base` (the stream carried only the rows of delta tables with a key above it), a delta
+ * table keeps its rows up to the base, less those its prune statements remove, and takes the
+ * staged rows above it. Its steps come first: pruning compares the live whole tables with the
+ * staged ones.
  */
-export function installSnapshotOps(meta: SnapshotMeta): WriteOp[] {
+export function installSnapshotOps(meta: SnapshotMeta, base = 0): WriteOp[] {
   const ops: WriteOp[] = []
+  const replace = (table: string): WriteOp[] => [{stmt: clearLiveStatement(table), rows: [[]]}, {stmt: installStatement(table), rows: [[]]}]
   for (const table of STATE_TABLE_INFO) {
-    ops.push({stmt: clearLiveStatement(table.name), rows: [[]]}, {stmt: installStatement(table.name), rows: [[]]})
+    if (!table.delta) continue
+    if (base === 0) {
+      ops.push(...replace(table.name))
+      continue
+    }
+    for (let i = 0; i < table.delta.pruneSql.length; i++) ops.push({stmt: pruneStatement(table.name, i), rows: [[]]})
+    ops.push({stmt: clearLiveAboveStatement(table.name), rows: [[base]]}, {stmt: installStatement(table.name), rows: [[]]})
   }
+  for (const table of STATE_TABLE_INFO) if (!table.delta) ops.push(...replace(table.name))
   ops.push(truncateLogOp(0), setSnapshotOp(meta), setAppliedOp(meta.index))
   return ops
 }

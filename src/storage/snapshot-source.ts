@@ -1,13 +1,15 @@
 /**
- * The leader's side of a snapshot: every row of the state tables exactly as of one applied
+ * The leader's side of a snapshot: the rows of the state tables exactly as of one applied
  * index. It opens a read-only connection of its own and one read transaction on it when the
  * stream starts; WAL keeps that view (the applied index and the rows it covers) while the
- * writer goes on, so what is streamed is the state at the index announced. Rows are read a
- * chunk at a time, never the whole state at once.
+ * writer goes on, so what is streamed is the state at the index announced. Once the follower
+ * has said what it holds, plan(base) picks the rows: every row of a whole table, the rows of a
+ * delta table (state-tables.ts) with a key above the base. Rows are read a chunk at a time,
+ * never the whole state at once.
  */
 import Database from 'better-sqlite3'
 
-import {selectAllSql, STATE_TABLE_INFO} from './state-tables.js'
+import {selectStreamedSql, STATE_TABLE_INFO, type StateTable} from './state-tables.js'
 import type {SqlValue} from './writer-protocol.js'
 
 /** A value as read here: without safeIntegers, SQLite integers come back as numbers, never bigints. */
@@ -28,9 +30,10 @@ function valueBytes(value: ReadValue): number {
 export class SnapshotSource {
   /** The applied index the read transaction sees: the snapshot's index. */
   readonly index: number
-  /** Rows per state table, in STATE_TABLES order, as of `index`. */
-  readonly rowCounts: {table: string; rows: number}[]
   private readonly db: Database.Database
+  /** Set by plan(): rows of delta tables at or below it are not streamed. */
+  private base: number | null = null
+  private readonly rowsRead = STATE_TABLE_INFO.map(() => 0)
   private tableAt = 0
   private iterator: IterableIterator<ReadValue[]> | null = null
   private closed = false
@@ -43,10 +46,6 @@ export class SnapshotSource {
       this.db.pragma('cache_size = -2048')
       this.db.exec('BEGIN')
       this.index = (this.db.prepare('SELECT last_index FROM applied WHERE id = 1').pluck().get() as number | undefined) ?? 0
-      this.rowCounts = STATE_TABLE_INFO.map((table) => ({
-        table: table.name,
-        rows: this.db.prepare(`SELECT COUNT(*) FROM "${table.name}"`).pluck().get() as number,
-      }))
     } catch (error) {
       this.db.close()
       throw error
@@ -54,13 +53,31 @@ export class SnapshotSource {
   }
 
   /**
+   * Streams only the rows of delta tables with a key above `base` (0: every row); once, before
+   * the first chunk. Rows are counted as they are read (streamed()), never by a query of their
+   * own: counting a large table would hold up the event loop as long as reading it.
+   */
+  plan(base: number): void {
+    if (this.base !== null) throw new Error('the snapshot source is planned already')
+    if (!Number.isSafeInteger(base) || base < 0 || base > this.index) throw new Error(`base ${base} is not in 0..${this.index}`)
+    this.base = base
+  }
+
+  /** The rows read so far per state table, in STATE_TABLES order: once exhausted, what the stream carried. */
+  streamed(): {table: string; rows: number}[] {
+    return STATE_TABLE_INFO.map((table, i) => ({table: table.name, rows: this.rowsRead[i]}))
+  }
+
+  /**
    * The next rows, all of one table, about `targetBytes` of them (at least one row), or null
    * when every table has been read.
    */
   nextChunk(targetBytes: number): SourceChunk | null {
+    if (this.base === null) throw new Error('the snapshot source is not planned yet')
     while (!this.closed && this.tableAt < STATE_TABLE_INFO.length) {
-      const table = STATE_TABLE_INFO[this.tableAt]
-      this.iterator ??= this.db.prepare(selectAllSql(table)).raw(true).iterate() as IterableIterator<ReadValue[]>
+      const at = this.tableAt
+      const table = STATE_TABLE_INFO[at]
+      this.iterator ??= this.db.prepare(selectStreamedSql(table)).raw(true).iterate(...this.params(table)) as IterableIterator<ReadValue[]>
       const rows: ReadValue[][] = []
       let bytes = 0
       while (bytes < targetBytes) {
@@ -73,9 +90,16 @@ export class SnapshotSource {
         rows.push(next.value)
         for (const value of next.value) bytes += valueBytes(value)
       }
-      if (rows.length > 0) return {table: table.name, rows}
+      if (rows.length > 0) {
+        this.rowsRead[at] += rows.length
+        return {table: table.name, rows}
+      }
     }
     return null
+  }
+
+  private params(table: StateTable): number[] {
+    return table.delta ? [this.base ?? 0] : []
   }
 
   /** Ends the read transaction and closes the connection; safe to call more than once. */

@@ -102,6 +102,8 @@ export class StoreReader {
       ),
       topics: db.prepare('SELECT topic, first_offset AS first, next_offset AS next, bytes FROM topics'),
       recentIds: db.prepare('SELECT seq, pub_id, topic, "offset" FROM dedup_ids ORDER BY seq DESC LIMIT ?'),
+      recentIdsAfter: db.prepare('SELECT seq, pub_id, topic, "offset" FROM dedup_ids WHERE seq > ? ORDER BY seq DESC LIMIT ?'),
+      idAt: db.prepare('SELECT pub_id FROM dedup_ids WHERE seq = ?').pluck(),
       policy: db.prepare('SELECT policy FROM retention_policy WHERE id = 1').pluck(),
       topicHeads: db.prepare(`SELECT ${HEAD_COLUMNS} FROM messages WHERE topic = ? AND "offset" >= ? ORDER BY "offset" LIMIT ?`),
       headsAfter: db.prepare(`SELECT ${HEAD_COLUMNS} FROM messages WHERE raft_index > ? ORDER BY raft_index LIMIT ?`),
@@ -168,6 +170,17 @@ export class StoreReader {
   recentPublishIds(limit: number): {seq: number; id: string; topic: string; offset: number}[] {
     const rows = this.statements.recentIds.all(limit) as {seq: number; pub_id: string; topic: string; offset: number}[]
     return rows.reverse().map((r) => ({seq: r.seq, id: r.pub_id, topic: r.topic, offset: r.offset}))
+  }
+
+  /** Like recentPublishIds, of the ids remembered after `seq` only. */
+  recentPublishIdsAfter(seq: number, limit: number): {seq: number; id: string; topic: string; offset: number}[] {
+    const rows = this.statements.recentIdsAfter.all(seq, limit) as {seq: number; pub_id: string; topic: string; offset: number}[]
+    return rows.reverse().map((r) => ({seq: r.seq, id: r.pub_id, topic: r.topic, offset: r.offset}))
+  }
+
+  /** The publish id remembered as `seq`, or null if no such row is kept. */
+  publishIdAt(seq: number): string | null {
+    return (this.statements.idAt.get(seq) as string | undefined) ?? null
   }
 
   /** The retention policy applied, as stored (policyText's form), or null if none ever was. */

@@ -17,11 +17,13 @@ export const FRAME_KIND = {
   challenge: 5,
   /** The accepting side's proof that it knows the secret too, covering both nonces. */
   welcome: 6,
-  /** The snapshot stream (snapshot-frames.ts): the leader's begin, chunks and end, the follower's acks. */
+  /** The snapshot stream (snapshot-frames.ts): the leader's begin, plan, chunks and end, the follower's have and acks. */
   snapshotBegin: 7,
   snapshotChunk: 8,
   snapshotEnd: 9,
   snapshotAck: 10,
+  snapshotHave: 11,
+  snapshotPlan: 12,
 } as const
 
 export type FrameKind = (typeof FRAME_KIND)[keyof typeof FRAME_KIND]

@@ -2,24 +2,29 @@
  * The snapshot stream on the Raft link, typed in one place. A leader streams the state
  * machine's rows to a follower that needs entries it has compacted:
  *
- *   begin  (stream id, leader term, snapshot index/term/peers, row count of every table)
+ *   begin  (stream id, leader term, snapshot index/term/peers)
+ *   have   (follower -> leader: stream id, the applied index whose rows it already holds)
+ *   plan   (stream id, the base: only rows of a delta table with a key above it follow, 0 for
+ *           all of them)
  *   chunk  (stream id, sequence number from 0, table name, rows, SHA-256 of the chunk)
- *   end    (stream id, chunks sent, SHA-256 over every chunk's digest in order)
+ *   end    (stream id, chunks sent, the rows sent of every state table, SHA-256 over every
+ *           chunk's digest in order; counted while streaming, so the leader reads no row twice)
  *   ack    (follower -> leader: stream id, the sequence number acknowledged, ok or why not;
  *           the end is acknowledged with sequence number = chunk count)
  *
  * Layouts (little-endian):
- *   begin: u32 stream | u32 leaderTerm | f64 index | u32 term | u16 n, n x u16 peer |
- *          u8 t, t x (u8 len, name, f64 rows)
+ *   begin: u32 stream | u32 leaderTerm | f64 index | u32 term | u16 n, n x u16 peer
+ *   have:  u32 stream | f64 applied
+ *   plan:  u32 stream | f64 base
  *   chunk: u32 stream | u32 seq | u8 len, table | u32 rows | u16 columns | cells | 32 B digest
  *          cell: u8 tag (0 null, 1 f64, 2 UTF-8 text, 3 blob) [f64 | u32 len, bytes]
- *   end:   u32 stream | u32 chunks | 32 B digest
+ *   end:   u32 stream | u32 chunks | u8 t, t x (u8 len, name, f64 rows) | 32 B digest
  *   ack:   u32 stream | u32 seq | u8 ok | u16 len, reason
  *
  * Decoding any bytes either yields a frame or throws a plain Error saying what was wrong; a
  * chunk whose digest does not match decodes with `intact: false` and no rows, so the receiver
  * can refuse it for what it is. Whether the values make sense (the right leader, term, order,
- * table) is the receiver's question.
+ * table, base) is the receiver's question.
  */
 import {createHash} from 'node:crypto'
 
@@ -35,7 +40,21 @@ export interface SnapshotBegin {
   index: number
   term: number
   peers: number[]
-  tables: {name: string; rows: number}[]
+}
+
+/** The follower's answer to a begin: the rows of every entry up to `applied` are in its state already. */
+export interface SnapshotHave {
+  kind: 'have'
+  stream: number
+  applied: number
+}
+
+/** What the leader streams, once it knows what the follower has. */
+export interface SnapshotPlan {
+  kind: 'plan'
+  stream: number
+  /** Rows of a delta table (state-tables.ts) come only with a key above this; 0: every row. */
+  base: number
 }
 
 export interface SnapshotChunk {
@@ -54,6 +73,8 @@ export interface SnapshotEnd {
   kind: 'end'
   stream: number
   chunks: number
+  /** Rows sent, per state table. */
+  tables: {name: string; rows: number}[]
   /** SHA-256 over every chunk's digest, in order. */
   digest: Buffer
 }
@@ -66,7 +87,7 @@ export interface SnapshotAck {
   reason?: string
 }
 
-export type SnapshotFrame = SnapshotBegin | SnapshotChunk | SnapshotEnd | SnapshotAck
+export type SnapshotFrame = SnapshotBegin | SnapshotHave | SnapshotPlan | SnapshotChunk | SnapshotEnd | SnapshotAck
 
 /** Chunks aim at this size; one row larger than it travels alone. */
 export const SNAPSHOT_CHUNK_TARGET_BYTES = 256 * 1024
@@ -107,6 +128,11 @@ class Writer {
   f64(v: number): void {
     this.room(8)
     this.at = this.buffer.writeDoubleLE(v, this.at)
+  }
+  /** A whole number >= 0, as an f64 (what Reader.count accepts). */
+  count(v: number): void {
+    if (!Number.isSafeInteger(v) || v < 0) throw new Error(`cannot encode ${v} as a count`)
+    this.f64(v)
   }
   bytes(v: Uint8Array): void {
     this.room(v.byteLength)
@@ -202,25 +228,33 @@ export function encodeSnapshotFrame(frame: SnapshotFrame): Buffer {
       const w = new Writer(64)
       w.u32(frame.stream)
       w.u32(frame.leaderTerm)
-      w.f64(frame.index)
+      w.count(frame.index)
       w.u32(frame.term)
       if (frame.peers.length > MAX_PEERS) throw new Error(`cannot encode ${frame.peers.length} peers`)
       w.u16(frame.peers.length)
       for (const peer of frame.peers) w.u16(peer)
-      if (frame.tables.length > MAX_TABLES) throw new Error(`cannot encode ${frame.tables.length} tables`)
-      w.u8(frame.tables.length)
-      for (const table of frame.tables) {
-        w.shortText(table.name, MAX_NAME_BYTES)
-        w.f64(table.rows)
-      }
+      return w.done()
+    }
+    case 'have':
+    case 'plan': {
+      // One index each: what the follower holds, what the leader leaves out.
+      const w = new Writer(12)
+      w.u32(frame.stream)
+      w.count(frame.kind === 'have' ? frame.applied : frame.base)
       return w.done()
     }
     case 'chunk':
       return encodeChunk(frame.stream, frame.seq, frame.table, frame.rows).payload
     case 'end': {
-      const w = new Writer(8 + DIGEST_BYTES)
+      const w = new Writer(64 + DIGEST_BYTES)
       w.u32(frame.stream)
       w.u32(frame.chunks)
+      if (frame.tables.length > MAX_TABLES) throw new Error(`cannot encode ${frame.tables.length} tables`)
+      w.u8(frame.tables.length)
+      for (const table of frame.tables) {
+        w.shortText(table.name, MAX_NAME_BYTES)
+        w.count(table.rows)
+      }
       w.bytes(frame.digest)
       return w.done()
     }
@@ -284,12 +318,16 @@ export function decodeSnapshotFrame(kind: SnapshotFrame['kind'], data: Buffer): 
       if (peerCount > MAX_PEERS) throw new Error(`snapshot begin: ${peerCount} peers (at most ${MAX_PEERS})`)
       const peers: number[] = []
       for (let i = 0; i < peerCount; i++) peers.push(r.u16('peer'))
-      const tableCount = r.u8('table count')
-      if (tableCount > MAX_TABLES) throw new Error(`snapshot begin: ${tableCount} tables (at most ${MAX_TABLES})`)
-      const tables: {name: string; rows: number}[] = []
-      for (let i = 0; i < tableCount; i++) tables.push({name: r.shortText('table name', MAX_NAME_BYTES), rows: r.count('row count')})
       r.finish()
-      return {kind, stream, leaderTerm, index, term, peers, tables}
+      return {kind, stream, leaderTerm, index, term, peers}
+    }
+    case 'have':
+    case 'plan': {
+      const r = new Reader(data, kind)
+      const stream = r.u32('stream')
+      const index = r.count(kind === 'have' ? 'applied index' : 'base')
+      r.finish()
+      return kind === 'have' ? {kind, stream, applied: index} : {kind, stream, base: index}
     }
     case 'chunk':
       return decodeChunk(data)
@@ -297,9 +335,13 @@ export function decodeSnapshotFrame(kind: SnapshotFrame['kind'], data: Buffer): 
       const r = new Reader(data, 'end')
       const stream = r.u32('stream')
       const chunks = r.u32('chunk count')
+      const tableCount = r.u8('table count')
+      if (tableCount > MAX_TABLES) throw new Error(`snapshot end: ${tableCount} tables (at most ${MAX_TABLES})`)
+      const tables: {name: string; rows: number}[] = []
+      for (let i = 0; i < tableCount; i++) tables.push({name: r.shortText('table name', MAX_NAME_BYTES), rows: r.count('row count')})
       const digest = Buffer.from(r.bytes(DIGEST_BYTES, 'digest'))
       r.finish()
-      return {kind, stream, chunks, digest}
+      return {kind, stream, chunks, tables, digest}
     }
     case 'ack': {
       const r = new Reader(data, 'ack')
@@ -348,6 +390,8 @@ function decodeChunk(data: Buffer): SnapshotChunk {
 /** The link frame kind of each snapshot frame, and back. */
 export const SNAPSHOT_FRAME_KIND: Record<SnapshotFrame['kind'], FrameKind> = {
   begin: FRAME_KIND.snapshotBegin,
+  have: FRAME_KIND.snapshotHave,
+  plan: FRAME_KIND.snapshotPlan,
   chunk: FRAME_KIND.snapshotChunk,
   end: FRAME_KIND.snapshotEnd,
   ack: FRAME_KIND.snapshotAck,

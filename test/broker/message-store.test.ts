@@ -7,6 +7,7 @@ import {encodePublish} from '../../src/broker/publish-command.js'
 import {DatabaseWriter} from '../../src/storage/database-writer.js'
 import {MIGRATIONS, STATEMENTS} from '../../src/storage/schema.js'
 import {StoreReader} from '../../src/storage/store-reader.js'
+import {forgetDedupIdsOp, insertDedupIdsOp, setAppliedOp, setTopicsOp} from '../../src/storage/schema-rows.js'
 
 const publish = (index: number, topic: string, body: string, id: string | null = null): CommittedEntry => ({
   index,
@@ -94,6 +95,49 @@ describe('MessageStore: the state machine', () => {
     expect(store.appliedIndex).to.equal(2)
     expect(store.apply([publish(3, 'a', 'z')]).get(3)!.offset).to.equal(2)
     expect(store.apply([publish(4, 'a', 'dup', 'id-9')]).get(4)).to.include({offset: 0, duplicate: true})
+  })
+
+  it('reloads after an install: the dedup window as the new state keeps it, reading only the ids after its own when they are still there', async () => {
+    const store = await open()
+    store.apply([publish(1, 'a', '1', 'k1'), publish(2, 'a', '2', 'k2')])
+    store.flush()
+    await writer.write([])
+    // What an install of the leader's state leaves (window 3): ids k1..k5, k1 and k2 forgotten; a topic b.
+    const installed = [
+      insertDedupIdsOp([
+        [3, 'k3', 'a', 2],
+        [4, 'k4', 'b', 0],
+        [5, 'k5', 'b', 1],
+      ]),
+      forgetDedupIdsOp(2),
+      setTopicsOp([
+        ['a', 0, 3, 9],
+        ['b', 0, 2, 6],
+      ]),
+      setAppliedOp(9),
+    ]
+    await writer.write(installed)
+    const readWhole = reader.recentPublishIds.bind(reader)
+    let wholeReads = 0
+    reader.recentPublishIds = (limit) => {
+      wholeReads++
+      return readWhole(limit)
+    }
+    store.reload()
+    expect(wholeReads, 'k2 (seq 2) is forgotten: the whole window is read').to.equal(1)
+    expect(store.appliedIndex).to.equal(9)
+    expect(store.apply([publish(10, 'a', 'again', 'k4')]).get(10)).to.include({topic: 'b', offset: 0, duplicate: true})
+    expect(store.apply([publish(11, 'a', 'new', 'k1')]).get(11)).to.include({topic: 'a', offset: 3, duplicate: false})
+    store.flush()
+    await writer.write([])
+    // A second install that keeps our newest id (k1 at seq 6): only what follows is read.
+    await writer.write([insertDedupIdsOp([[7, 'k7', 'b', 2]]), forgetDedupIdsOp(4), setTopicsOp([['b', 0, 3, 9]]), setAppliedOp(20)])
+    store.reload()
+    expect(wholeReads).to.equal(1)
+    expect(store.appliedIndex).to.equal(20)
+    expect(store.apply([publish(21, 'a', 'x', 'k7')]).get(21)).to.include({topic: 'b', offset: 2, duplicate: true})
+    expect(store.apply([publish(22, 'a', 'x', 'k1')]).get(22)).to.include({topic: 'a', offset: 3, duplicate: true})
+    expect(store.apply([publish(23, 'a', 'x', 'k4')]).get(23), 'k4 left the window of 3 (k5, k1, k7)').to.include({duplicate: false})
   })
 
   it('lists newest first including rows still being written', async () => {

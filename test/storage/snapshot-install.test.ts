@@ -5,12 +5,12 @@ import Database from 'better-sqlite3'
 import {expect} from 'chai'
 import {InProcessWriter} from '../../src/storage/in-process-writer.js'
 import {MIGRATIONS, STATE_TABLES, STATEMENTS} from '../../src/storage/schema.js'
-import {appendEntriesOp, hardStateOp, installSnapshotOps, insertMessagesOp, setAppliedOp} from '../../src/storage/schema-rows.js'
+import {appendEntriesOp, hardStateOp, installSnapshotOps, insertMessagesOp, setAppliedOp, setTopicsOp} from '../../src/storage/schema-rows.js'
 import {SnapshotSource} from '../../src/storage/snapshot-source.js'
-import {snapshotStatements, STAGING_FILE, STAGING_SCHEMA, stageStatement, stagingSetupSql} from '../../src/storage/state-tables.js'
+import {clearStagedStatement, snapshotStatements, STAGING_FILE, STAGING_SCHEMA, stageStatement, stagingSetupSql, STATE_TABLE_INFO} from '../../src/storage/state-tables.js'
 import type {SqlValue} from '../../src/storage/writer-protocol.js'
 
-const message = (index: number, body = `m${index}`): SqlValue[] => [index, 't', index - 1, 'RAW', body, 1_700_000_000_000 + index, null]
+const message = (index: number, body = `m${index}`, topic = 't', offset = index - 1): SqlValue[] => [index, topic, offset, 'RAW', body, 1_700_000_000_000 + index, null]
 const meta = {index: 500, term: 3, peers: [0, 1, 2]}
 
 describe('installing a snapshot: one transaction of the node database', () => {
@@ -72,6 +72,63 @@ describe('installing a snapshot: one transaction of the node database', () => {
     expect(after.snapshot).to.deep.equal([[500, 3, '[0,1,2]']])
   })
 
+  it('over a base: keeps the rows up to it, less those the leader trimmed or whose topic is gone, and takes the staged rows above it', async () => {
+    // Ours: t at offsets 0..9 (entries 1..10), and a topic "gone" the leader no longer has.
+    await writer.write([
+      insertMessagesOp([message(11, 'g', 'gone', 0)]),
+      setTopicsOp([
+        ['t', 0, 10, 100],
+        ['gone', 0, 1, 10],
+      ]),
+      setAppliedOp(11),
+    ])
+    // The leader's, over base 9: t trimmed below offset 4, entries 10..20 (10 a row of ours above the base, redone).
+    await writer.write([
+      ...STATE_TABLE_INFO.map((t) => ({stmt: clearStagedStatement(t.name), rows: [[]]})),
+      {stmt: stageStatement('messages'), rows: Array.from({length: 11}, (_, i) => message(10 + i, `leader${10 + i}`))},
+      {stmt: stageStatement('topics'), rows: [['t', 4, 20, 160]]},
+    ])
+    await writer.write(installSnapshotOps({index: 20, term: 3, peers: [0, 1, 2]}, 9))
+    const after = state() as {messages: SqlValue[][]; applied: number}
+    expect(after.messages).to.deep.equal([...Array.from({length: 5}, (_, i) => message(5 + i)), ...Array.from({length: 11}, (_, i) => message(10 + i, `leader${10 + i}`))])
+    expect(after.applied).to.equal(20)
+    const db = new Database(dbPath, {readonly: true})
+    expect(db.prepare('SELECT * FROM topics').raw(true).all()).to.deep.equal([['t', 4, 20, 160]])
+    db.close()
+  })
+
+  it('a leader streams only the rows of a delta table above the base, and whole tables whole', async () => {
+    await writer.write([setTopicsOp([['t', 0, 10, 100]])])
+    const source = new SnapshotSource(dbPath)
+    try {
+      expect(() => source.plan(11)).to.throw(Error, /base 11 is not in 0..10/)
+      source.plan(7)
+      expect(() => source.plan(0)).to.throw(Error, /planned already/)
+      const chunks = []
+      for (let chunk = source.nextChunk(1 << 20); chunk !== null; chunk = source.nextChunk(1 << 20)) chunks.push(chunk)
+      expect(chunks).to.deep.equal([
+        {table: 'messages', rows: [message(8), message(9), message(10)]},
+        {table: 'topics', rows: [['t', 0, 10, 100]]},
+      ])
+      expect(source.streamed()).to.deep.equal(STATE_TABLES.map((table) => ({table, rows: table === 'messages' ? 3 : table === 'topics' ? 1 : 0})))
+    } finally {
+      source.close()
+    }
+  })
+
+  it('staging keeps a small page cache and skips fsync (it never outlives its process)', () => {
+    const db = new Database(':memory:')
+    try {
+      db.exec(`ATTACH DATABASE '${path.join(dir, 'probe.db')}' AS ${STAGING_SCHEMA}`)
+      db.exec(stagingSetupSql())
+      expect(db.pragma(`${STAGING_SCHEMA}.cache_size`, {simple: true})).to.equal(-1024)
+      expect(db.pragma(`${STAGING_SCHEMA}.synchronous`, {simple: true})).to.equal(0)
+      expect(db.pragma('main.cache_size', {simple: true}), 'the node database keeps its own').to.not.equal(-1024)
+    } finally {
+      db.close()
+    }
+  })
+
   it('a transaction that does not commit (the writer stops mid-way) leaves the old state whole', async () => {
     const before = state()
     const failed = await writer
@@ -96,7 +153,8 @@ describe('installing a snapshot: one transaction of the node database', () => {
     try {
       expect(source.index).to.equal(10)
       // The test writes messages only: every other state table is there, empty.
-      expect(source.rowCounts).to.deep.equal(STATE_TABLES.map((table) => ({table, rows: table === 'messages' ? 10 : 0})))
+      expect(() => source.nextChunk(100)).to.throw(Error, /not planned/)
+      source.plan(0)
       await writer.write([insertMessagesOp([message(11)]), setAppliedOp(11)])
       const rows: unknown[][] = []
       for (let chunk = source.nextChunk(100); chunk !== null; chunk = source.nextChunk(100)) {
@@ -105,6 +163,7 @@ describe('installing a snapshot: one transaction of the node database', () => {
         rows.push(...chunk.rows)
       }
       expect(rows).to.deep.equal(Array.from({length: 10}, (_, i) => message(i + 1)))
+      expect(source.streamed()).to.deep.equal(STATE_TABLES.map((table) => ({table, rows: table === 'messages' ? 10 : 0})))
     } finally {
       source.close()
     }

@@ -11,7 +11,7 @@ import {
 } from '../../src/transport/snapshot-frames.js'
 
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000)
-const KINDS = ['begin', 'chunk', 'end', 'ack'] as const
+const KINDS = ['begin', 'have', 'plan', 'chunk', 'end', 'ack'] as const
 
 /** Decodes, and fails the test unless the outcome is a frame or a plain Error. */
 function decodeOrPlainError(kind: SnapshotFrame['kind'], bytes: Buffer, what: string): SnapshotFrame | null {
@@ -31,8 +31,11 @@ const ROWS = [
 ]
 
 const FRAMES: SnapshotFrame[] = [
-  {kind: 'begin', stream: 7, leaderTerm: 4, index: 1234, term: 3, peers: [0, 1, 2], tables: [{name: 'messages', rows: 1000}]},
-  {kind: 'end', stream: 7, chunks: 12, digest: sha256(Buffer.from('x'))},
+  {kind: 'begin', stream: 7, leaderTerm: 4, index: 1234, term: 3, peers: [0, 1, 2]},
+  {kind: 'have', stream: 7, applied: 1200},
+  {kind: 'have', stream: 7, applied: 0},
+  {kind: 'plan', stream: 7, base: 1200},
+  {kind: 'end', stream: 7, chunks: 12, tables: [{name: 'messages', rows: 34}, {name: 'topics', rows: 2}], digest: sha256(Buffer.from('x'))},
   {kind: 'ack', stream: 7, seq: 3, ok: true},
   {kind: 'ack', stream: 7, seq: 3, ok: false, reason: 'chunk 3 out of order (expected 2)'},
 ]
@@ -80,6 +83,35 @@ describe('snapshot stream frames', () => {
     expect(() => encodeChunk(1, 0, 'x'.repeat(65), [[1]])).to.throw(Error)
     expect(() => encodeChunk(1, 0, 'messages', [[1], [1, 2]])).to.throw(Error, /columns/)
     expect(() => encodeChunk(1, 0, 'messages', [[10n as unknown as number]])).to.throw(Error, /cell/)
+  })
+
+  it('refuses an applied index, base or row count that is no whole number >= 0, both ways', () => {
+    const end: SnapshotFrame = {kind: 'end', stream: 7, chunks: 1, tables: [{name: 'messages', rows: 1}], digest: sha256(Buffer.from('x'))}
+    const have = (applied: number): Buffer => {
+      const bytes = Buffer.alloc(12)
+      bytes.writeUInt32LE(7, 0)
+      bytes.writeDoubleLE(applied, 4)
+      return bytes
+    }
+    for (const bad of [-1, 0.5, NaN, Infinity, 2 ** 53]) {
+      expect(() => decodeSnapshotFrame('have', have(bad)), String(bad)).to.throw(Error, /applied index .* is not a count/)
+      expect(() => encodeSnapshotFrame({kind: 'have', stream: 7, applied: bad}), String(bad)).to.throw(Error, /count/)
+      expect(() => encodeSnapshotFrame({kind: 'plan', stream: 7, base: bad}), String(bad)).to.throw(Error, /count/)
+      expect(() => encodeSnapshotFrame({...end, tables: [{name: 'messages', rows: bad}]}), String(bad)).to.throw(Error, /count/)
+      const plan = encodeSnapshotFrame({kind: 'plan', stream: 7, base: 3})
+      plan.writeDoubleLE(bad, 4)
+      expect(() => decodeSnapshotFrame('plan', plan), String(bad)).to.throw(Error, /base .* is not a count/)
+    }
+    expect(decodeSnapshotFrame('have', have(2 ** 53 - 1))).to.deep.equal({kind: 'have', stream: 7, applied: 2 ** 53 - 1})
+    // An end whose row count is no count, claiming more tables than it has bytes for, or more than any state has.
+    const bytes = encodeSnapshotFrame(end)
+    bytes.writeDoubleLE(-3, 8 + 1 + 1 + 'messages'.length)
+    expect(() => decodeSnapshotFrame('end', bytes)).to.throw(Error, /row count -3 is not a count/)
+    bytes.writeDoubleLE(1, 8 + 1 + 1 + 'messages'.length)
+    bytes.writeUInt8(2, 8)
+    expect(() => decodeSnapshotFrame('end', bytes)).to.throw(Error, /truncated/)
+    bytes.writeUInt8(200, 8)
+    expect(() => decodeSnapshotFrame('end', bytes)).to.throw(Error, /200 tables/)
   })
 
   it('a chunk of a table the receiver does not know still decodes: the table is the receiver\'s to check', () => {

@@ -18,6 +18,7 @@ import {BrokerNode, DEFAULT_NODE_OPTIONS, type NodeOptions} from '../../../src/b
 import type {NodeSeams} from '../../../src/broker/node-seams.js'
 import {InProcessWriter} from '../../../src/storage/in-process-writer.js'
 import {InMemoryNetwork} from '../../../src/transport/in-memory-transport.js'
+import {NO_RETENTION, type RetentionPolicy} from '../../../src/util/retention-spec.js'
 import {ClusterView, TOKEN, type HttpMember} from '../../e2e/helpers/cluster.js'
 import {HOST, freePort, type Ports} from '../../e2e/helpers/node-process.js'
 
@@ -29,6 +30,8 @@ export interface InProcessOptions {
   heartbeatMs?: number
   /** When the nodes compact their logs (the node's --snapshot-entries and --trailing-entries). */
   compaction?: CompactionOptions
+  /** The retention policy every member proposes when it leads (the node's --retention). */
+  retention?: RetentionPolicy
 }
 
 export class InProcessMember implements HttpMember {
@@ -58,7 +61,7 @@ export class InProcessCluster extends ClusterView {
   }
 
   static async start(options: InProcessOptions = {}): Promise<InProcessCluster> {
-    const full: Required<InProcessOptions> = {size: 3, commitTimeoutMs: DEFAULT_NODE_OPTIONS.commitTimeoutMs, electionTimeoutMs: 100, heartbeatMs: 20, compaction: DEFAULT_COMPACTION, ...options}
+    const full: Required<InProcessOptions> = {size: 3, commitTimeoutMs: DEFAULT_NODE_OPTIONS.commitTimeoutMs, electionTimeoutMs: 100, heartbeatMs: 20, compaction: DEFAULT_COMPACTION, retention: NO_RETENTION, ...options}
     const ports: Ports[] = []
     for (let i = 0; i < full.size; i++) ports.push({tcp: await freePort(), http: await freePort(), raft: await freePort()})
     const cluster = new InProcessCluster(ports, fs.mkdtempSync(path.join(os.tmpdir(), 'pad-inproc-')), full)
@@ -108,6 +111,7 @@ export class InProcessCluster extends ClusterView {
       corsOrigins: [],
       seams,
       compaction: this.options.compaction,
+      retention: this.options.retention,
     }
     const broker = await BrokerNode.start(options, new Logger('json', {node: index}, (line) => void lines.push(line)))
     const member = new InProcessMember(broker, p, lines)

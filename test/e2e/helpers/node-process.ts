@@ -35,17 +35,35 @@ process.once('exit', () => {
   }
 })
 
-/** Asks the OS for a free port: listen on port 0, read the port, close. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * Test ports come from below the kernel's ephemeral range (32768-60999 on Linux, 49152 and up on
+ * macOS): a port picked there by the kernel could be taken by any outgoing connection (the test's
+ * own HTTP clients) while its node is stopped, and the node's restart would find it in use. Each
+ * is handed out once per test process. (Clusters started through the CLI take port ranges from
+ * 20000 up: cluster-helpers.ts freeBases.)
+ */
+const TEST_PORTS = {low: 10_000, high: 20_000}
+const handedOut = new Set<number>()
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = net.createServer()
     server.unref()
-    server.once('error', reject)
-    server.listen(0, HOST, () => {
-      const {port} = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
+    server.once('error', () => resolve(false))
+    server.listen(port, HOST, () => server.close(() => resolve(true)))
   })
+}
+
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 500; attempt++) {
+    const port = TEST_PORTS.low + Math.floor(Math.random() * (TEST_PORTS.high - TEST_PORTS.low))
+    if (handedOut.has(port)) continue
+    if (await canListen(port)) {
+      handedOut.add(port)
+      return port
+    }
+  }
+  throw new Error(`no free port between ${TEST_PORTS.low} and ${TEST_PORTS.high} in 500 tries`)
 }
 
 /** `count` free ports, all different: a port closed after the probe may be handed out again at once. */
