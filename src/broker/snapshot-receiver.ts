@@ -125,17 +125,27 @@ export class SnapshotReceiver {
     return null
   }
 
-  private onPlan(from: number, plan: SnapshotPlan): void {
+  /**
+   * The stream a frame (`id`, at `seq`) belongs to when it is the current stream of `from` and
+   * passes `check`; otherwise the frame is refused (and that stream dropped) and null returned.
+   */
+  private streamFor(from: number, id: number, seq: number, check: (stream: IncomingStream) => string | null): IncomingStream | null {
     const stream = this.current
-    if (!stream || stream.from !== from || stream.begin.stream !== plan.stream) {
-      this.refuse(from, plan.stream, 0, 'no such stream from this member')
-      return
+    if (!stream || stream.from !== from || stream.begin.stream !== id) {
+      this.refuse(from, id, seq, 'no such stream from this member')
+      return null
     }
-    const problem = this.planProblem(stream, plan)
+    const problem = check(stream)
     if (problem !== null) {
-      this.refuse(from, plan.stream, 0, problem)
-      return
+      this.refuse(from, id, seq, problem)
+      return null
     }
+    return stream
+  }
+
+  private onPlan(from: number, plan: SnapshotPlan): void {
+    const stream = this.streamFor(from, plan.stream, 0, (s) => this.planProblem(s, plan))
+    if (stream === null) return
     stream.plan = plan
   }
 
@@ -149,16 +159,8 @@ export class SnapshotReceiver {
   }
 
   private onChunk(from: number, chunk: SnapshotChunk): void {
-    const stream = this.current
-    if (!stream || stream.from !== from || stream.begin.stream !== chunk.stream) {
-      this.refuse(from, chunk.stream, chunk.seq, 'no such stream from this member')
-      return
-    }
-    const problem = this.chunkProblem(stream, chunk)
-    if (problem !== null) {
-      this.refuse(from, chunk.stream, chunk.seq, problem)
-      return
-    }
+    const stream = this.streamFor(from, chunk.stream, chunk.seq, (s) => this.chunkProblem(s, chunk))
+    if (stream === null) return
     stream.expectedSeq++
     stream.digest.add(chunk.digest)
     stream.rows.set(chunk.table, (stream.rows.get(chunk.table) ?? 0) + chunk.rows.length)
@@ -210,16 +212,8 @@ export class SnapshotReceiver {
   }
 
   private onEnd(from: number, end: SnapshotEnd): void {
-    const stream = this.current
-    if (!stream || stream.from !== from || stream.begin.stream !== end.stream) {
-      this.refuse(from, end.stream, end.chunks, 'no such stream from this member')
-      return
-    }
-    const problem = this.endProblem(stream, end)
-    if (problem !== null) {
-      this.refuse(from, end.stream, end.chunks, problem)
-      return
-    }
+    const stream = this.streamFor(from, end.stream, end.chunks, (s) => this.endProblem(s, end))
+    if (stream === null) return
     const {plan} = stream
     if (plan === null) return
     stream.written.then(
