@@ -84,6 +84,13 @@ export const MIGRATIONS: string[] = [
     peers TEXT NOT NULL
   );
   `,
+  // One index on messages instead of two: a subscriber of one topic pages by raft index, and
+  // within a topic raft indexes grow with offsets, so the (topic, offset) index finds the page
+  // start by a binary search over offsets (StoreReader.topicOffsetAfter). The second index cost
+  // about 20 bytes per message, an eighth of what a 128-byte message takes on disk.
+  `
+  DROP INDEX messages_topic_raft_index;
+  `,
 ]
 
 /**

@@ -82,8 +82,13 @@ export interface ClosedMessage {
 }
 export type FromWorker = ReadyMessage | OpenFailedMessage | BatchDoneMessage | FatalMessage | ClosedMessage
 
-/** Both write connections truncate the WAL file back to this size after it starts over, instead of keeping its high-water mark. */
-export const JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
+/**
+ * Both write connections truncate the WAL file back to this size after it starts over, instead
+ * of keeping its high-water mark. Above the ~4 MB a WAL reaches between automatic checkpoints
+ * (1,000 pages), so steady writing never pays a truncate and regrow; low enough that a WAL grown
+ * by a snapshot install or a burst gives its space back (docs/performance.md, disk per message).
+ */
+export const JOURNAL_SIZE_LIMIT_BYTES = 8 * 1024 * 1024
 
 /**
  * SQLite result codes after which the connection can no longer be trusted to have written what it
