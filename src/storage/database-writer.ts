@@ -20,6 +20,7 @@ import path from 'node:path'
 import {performance} from 'node:perf_hooks'
 import {Worker} from 'node:worker_threads'
 
+import {statementsUsing} from './attached-database.js'
 import {InlineWriter} from './inline-writer.js'
 import {LatencyWindow} from './latency-window.js'
 import type {StoreWriter, WriterMetrics} from './store-writer.js'
@@ -105,7 +106,7 @@ export class DatabaseWriter implements StoreWriter {
     this.path = path.resolve(options.path)
     this.maxBatchRequests = options.maxBatchRequests ?? DEFAULT_MAX_BATCH_REQUESTS
     const inlineMaxRows = options.inlineMaxRows ?? 0
-    this.inline = inlineMaxRows > 0 ? new InlineWriter(this.path, options.statements, inlineMaxRows, options.inlineSlowMs ?? DEFAULT_INLINE_SLOW_MS, options.attach) : null
+    this.inline = inlineMaxRows > 0 ? new InlineWriter(this.path, options.statements, statementsUsing(options.statements, options.attach), inlineMaxRows, options.inlineSlowMs ?? DEFAULT_INLINE_SLOW_MS) : null
     const config: WorkerConfig = {
       path: this.path,
       migrations: options.migrations,

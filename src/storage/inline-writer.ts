@@ -12,7 +12,6 @@ import {performance} from 'node:perf_hooks'
 
 import Database from 'better-sqlite3'
 
-import {attachDatabase, type AttachedDatabase} from './attached-database.js'
 import {BatchFailure, codeOf, serialize, SqlBatchRunner} from './sql-batch.js'
 import {roughRowCount} from './write-checks.js'
 import {isFatalSqliteCode, JOURNAL_SIZE_LIMIT_BYTES, type SerializedError, type WriteOp} from './writer-protocol.js'
@@ -53,9 +52,10 @@ export class InlineWriter {
   constructor(
     private readonly path: string,
     private readonly statements: Record<string, string>,
+    /** Statements of a database the thread attaches and this connection does not: they run there. */
+    private readonly threadOnly: ReadonlySet<string>,
     private readonly maxRows: number,
     private readonly slowMs: number,
-    private readonly attach?: AttachedDatabase,
   ) {}
 
   /** Whether a request of `ops` may be written here now (`start` is performance.now()). */
@@ -64,7 +64,9 @@ export class InlineWriter {
     if (start < this.pausedUntil) return false
     // Counted before every value is checked: a loaded node's batches of hundreds of rows go to
     // the thread, which checks them anyway.
-    return roughRowCount(ops) <= this.maxRows
+    if (roughRowCount(ops) > this.maxRows) return false
+    for (const op of ops) if (this.threadOnly.has(op.stmt)) return false
+    return true
   }
 
   /** Writes `ops`, already checked, as one transaction. */
@@ -134,9 +136,8 @@ export class InlineWriter {
       // A small page cache: it is dropped whenever the thread's connection has written anyway,
       // and SQLite's default (up to 16 MB) would stay resident in every node.
       db.pragma('cache_size = -1024')
-      // The thread's connection created what the statements need there.
-      if (this.attach) attachDatabase(db, this.attach, false)
-      this.connection = {db, runner: new SqlBatchRunner(db, this.statements)}
+      const mainOnly = Object.fromEntries(Object.entries(this.statements).filter(([name]) => !this.threadOnly.has(name)))
+      this.connection = {db, runner: new SqlBatchRunner(db, mainOnly)}
       return this.connection
     } catch {
       db?.close()

@@ -133,13 +133,21 @@ export function snapshotStatements(): Record<string, string> {
  * when staging is emptied. Staged rows are written once and read once, in order, so a small
  * page cache serves them (SQLite's default here would keep up to 16 MB of them in the
  * follower's memory); and staging never outlives its process (deleted at every start), so
- * its writes need no fsync: the install's own transaction is what makes them durable.
+ * its writes need no fsync: the install's own transaction is what makes them durable. Only this
+ * connection ever opens the file, so it keeps its lock (EXCLUSIVE) instead of taking and
+ * checking it again at every transaction of the node database, written there or not.
  */
 export function stagingSetupSql(): string {
   const creates = STATE_TABLE_INFO.map((table) =>
     table.createSql.replace(/^\s*CREATE\s+TABLE\s+(IF\s+NOT\s+EXISTS\s+)?/i, `CREATE TABLE IF NOT EXISTS ${STAGING_SCHEMA}.`),
   )
-  return [`PRAGMA ${STAGING_SCHEMA}.auto_vacuum = FULL`, `PRAGMA ${STAGING_SCHEMA}.cache_size = -1024`, `PRAGMA ${STAGING_SCHEMA}.synchronous = OFF`, ...creates].join(';\n')
+  return [
+    `PRAGMA ${STAGING_SCHEMA}.auto_vacuum = FULL`,
+    `PRAGMA ${STAGING_SCHEMA}.cache_size = -1024`,
+    `PRAGMA ${STAGING_SCHEMA}.synchronous = OFF`,
+    `PRAGMA ${STAGING_SCHEMA}.locking_mode = EXCLUSIVE`,
+    ...creates,
+  ].join(';\n')
 }
 
 /**

@@ -527,6 +527,23 @@ describe('DatabaseWriter', function () {
       expect(writer.metrics().inlineWrites).to.equal(1)
     })
 
+    it('leaves a request that uses the attached database to the thread, which alone attaches it', async function () {
+      const stagingPath = path.join(dir, 'staging.db')
+      const writer = await open({
+        inlineMaxRows: 4,
+        statements: {...STATEMENTS, stage: 'INSERT INTO staged.box (n) VALUES (?)', unstage: 'INSERT INTO kv (k, v) SELECT n, \'s\' FROM staged.box'},
+        attach: {schema: 'staged', path: stagingPath, setupSql: 'PRAGMA staged.locking_mode = EXCLUSIVE; CREATE TABLE IF NOT EXISTS staged.box (n INTEGER)'},
+      })
+      expect(writer.writeNow([{stmt: 'stage', rows: [[7]]}])).to.equal(false)
+      expect(writer.writeNow([put(1), {stmt: 'unstage', rows: [[]]}])).to.equal(false)
+      await writer.write([{stmt: 'stage', rows: [[7]]}])
+      await writer.write([{stmt: 'unstage', rows: [[]]}])
+      // Main-database writes still commit here, although the thread holds the staging file's lock.
+      expect(writer.writeNow([put(1)])).to.equal(true)
+      expect(reader().prepare('SELECT k FROM kv ORDER BY k').pluck().all()).to.deep.equal([1, 7])
+      expect(writer.metrics().inlineWrites).to.equal(1)
+    })
+
     it('throws what write() would reject with, writes none of a failing request, and goes on', async function () {
       const writer = await open({inlineMaxRows: 4})
       expect(writer.writeNow([put(1)])).to.equal(true)
