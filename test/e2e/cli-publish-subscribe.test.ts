@@ -4,7 +4,7 @@
  */
 import {spawn, type ChildProcess} from 'node:child_process'
 import {expect} from 'chai'
-import {getJson, http} from './helpers/clients.js'
+import {getJson, http, LineSocket} from './helpers/clients.js'
 import {cliArgs, eventually, freePort, HOST, nodeFixture, REPO_ROOT, type NodeProcess} from './helpers/node-process.js'
 
 interface CliResult {
@@ -18,7 +18,7 @@ const running = new Set<ChildProcess>()
 let padHome = ''
 
 /** Runs `pad-cli <args>`; kills it (by pid) if it has not exited within the bound. */
-function cli(args: string[], options: {input?: string; timeoutMs?: number} = {}): {result: Promise<CliResult>; child: ChildProcess} {
+function cli(args: string[], options: {input?: string; timeoutMs?: number} = {}): {result: Promise<CliResult>; child: ChildProcess; stdout: () => string} {
   const child = spawn(process.execPath, cliArgs(...args), {
     cwd: REPO_ROOT,
     env: {...process.env, PAD_HOME: padHome},
@@ -39,7 +39,7 @@ function cli(args: string[], options: {input?: string; timeoutMs?: number} = {})
       resolve({code, stdout, stderr})
     })
   })
-  return {result, child}
+  return {result, child, stdout: () => stdout}
 }
 
 const run = (args: string[], options?: {input?: string; timeoutMs?: number}): Promise<CliResult> => cli(args, options).result
@@ -78,7 +78,8 @@ describe('pad-cli publish and subscribe (real processes)', function () {
 
   before(async () => {
     padHome = nodes.tempDir()
-    node = await nodes.start()
+    // Only cli.gap has a limit: the other tests' topics keep everything.
+    node = await nodes.start({args: ['--retention', 'topic:cli.gap:max-messages=20']})
     target = ['--host', HOST, '--port', String(node.ports.tcp)]
     closedPort = await freePort()
     const nowhere = ['--host', HOST, '--port', String(closedPort)]
@@ -210,6 +211,50 @@ describe('pad-cli publish and subscribe (real processes)', function () {
     const result = await subscriber.result
     expect(result.code, result.stderr).to.equal(0)
     expect(result.stdout).to.equal('cli.live@0 {"live":true}\n')
+  })
+
+  it('says on stderr, once, that retention trimmed what a stopped subscriber had not read yet, and goes on', async () => {
+    const subscriber = cli(['subscribe', 'cli.gap', '--from', 'beginning', ...target])
+    await eventually('the subscriber to be listed', async () => {
+      const {subscribers} = await getJson<{subscribers: {topics: string[]}[]}>(node, '/subscribers')
+      return subscribers.some((s) => s.topics.includes('cli.gap')) ? true : undefined
+    }, 20_000, 100)
+    // Stopped, it reads nothing: the node fills the socket, then stops reading the topic for it
+    // while retention trims past its position (16 MB is more than the buffers on the way hold).
+    const count = 2000
+    const body = 'x'.repeat(8000)
+    subscriber.child.kill('SIGSTOP')
+    try {
+      const socket = await LineSocket.connect(node.ports.tcp)
+      // In batches, each acknowledged before the next: one 16 MB burst can outlast the commit
+      // timeout on a loaded machine.
+      const batch = 100
+      for (let from = 0; from < count; from += batch) {
+        await socket.send(Array.from({length: batch}, (_, i) => JSON.stringify({op: 'publish', topic: 'cli.gap', format: 'RAW', body, ref: from + i}) + '\n').join(''))
+        const acks = await socket.takeJson(batch, 30_000)
+        expect(acks.filter((ack) => ack.op !== 'ack').slice(0, 3)).to.deep.equal([])
+      }
+      socket.close()
+    } finally {
+      subscriber.child.kill('SIGCONT')
+    }
+    await eventually('the newest message printed', async () => (subscriber.stdout().includes(`cli.gap@${count - 1} `) ? true : undefined), 60_000, 100)
+    subscriber.child.kill('SIGINT')
+    const result = await subscriber.result
+    const offsets = lines(result.stdout).map((line) => Number(/^cli\.gap@(\d+) /.exec(line)?.[1]))
+    expect(offsets[0]).to.equal(0)
+    expect(offsets.at(-1)).to.equal(count - 1)
+    const jumps = offsets.flatMap((offset, i) => (i > 0 && offset !== offsets[i - 1] + 1 ? [[offsets[i - 1], offset]] : []))
+    // It may fall behind more than once (it reads slower than the node pages history): each gap
+    // is said once, in order, naming exactly what the printed offsets skip.
+    expect(jumps.length, result.stderr).to.be.at.least(1)
+    const notices = lines(result.stderr).filter((line) => line.startsWith('pad-cli subscribe: '))
+    expect(notices, result.stderr).to.deep.equal(
+      jumps.map(([before, after]) => {
+        const missed = after - before - 1
+        return `pad-cli subscribe: retention deleted ${missed} messages of topic cli.gap (offsets ${before + 1} to ${after - 1}) before this subscriber read them; it goes on from offset ${after}`
+      }),
+    )
   })
 
   it('refuses a bad --from with a one-line error', async () => {
