@@ -967,7 +967,7 @@ export class Simulation {
       this.checkState(n, n.applied, n.state, 'snapshots')
       s.createSnapshot(
         n.applied,
-        this.nodes.map((x) => x.id),
+        {voters: this.nodes.map((x) => x.id), learners: []},
         encodeState(n.applied, n.state),
       )
     }
