@@ -969,6 +969,9 @@ export class Raft {
     const cur = this.bugs.confOnCommit ? history.at(this.log.committed) : history.latest()
     const committed = cur.index <= this.log.committed
     if (cur.membership === this.conf && cur.index === this.confIndex && committed === this.confCommitted) return
+    // The change just committed: tell everyone now, before a removed member is dropped or a
+    // removed leader steps down (neither would announce it later).
+    if (this.role === 'leader' && committed && !this.confCommitted && cur.index === this.confIndex) this.announceCommit()
     this.conf = cur.membership
     this.confIndex = cur.index
     this.confCommitted = committed
