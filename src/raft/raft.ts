@@ -229,12 +229,12 @@ export class Raft {
       throw new ConfChangeRefusedError(this.leaderId !== null ? `not the leader: n${this.leaderId} leads` : 'not the leader, and no leader is known')
     }
     if (this.leadTransferee !== null) throw new ConfChangeRefusedError(`leadership is being transferred to n${this.leadTransferee}`)
+    if (this.log.termOrNull(this.log.committed) !== this.term) {
+      throw new ConfChangeRefusedError('this leader has not committed an entry of its term yet')
+    }
     const latest = this.log.confs.latest()
     if (latest.index > this.log.committed && !this.bugs.concurrentConfChanges) {
       throw new ConfChangeRefusedError(`a configuration change is in flight (index ${latest.index} is not committed yet)`)
-    }
-    if (this.log.termOrNull(this.log.committed) !== this.term) {
-      throw new ConfChangeRefusedError('this leader has not committed an entry of its term yet')
     }
     const next = applyConfChange(latest.membership, change)
     if (change.kind === 'promote') {
@@ -454,7 +454,12 @@ export class Raft {
     self.becomeReplicate()
     self.next = next
     // §5.4.2 / §8: an entry of our own term, so that committing it commits everything before it.
-    this.appendNew('noop', [NO_DATA])
+    // A leader whose log never held a configuration (a new cluster: each member only knows the
+    // initial configuration it was started with) makes that entry the configuration itself: from
+    // then on the log states its configuration from index 1 on, so a node that joins later and
+    // replays it, or snapshots anywhere in it, never has to be told the initial one.
+    if (this.log.confs.latest().index === 0) this.appendNew('conf', [encodeMembership(this.conf)])
+    else this.appendNew('noop', [NO_DATA])
     this.bcastAppend()
   }
 
