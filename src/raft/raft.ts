@@ -170,10 +170,14 @@ export class Raft {
         this.becomeFollower(m.term, null)
       }
     } else if (m.term < this.term) {
-      if ((this.cfg.checkQuorum || this.cfg.preVote) && (m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap')) {
+      const cannotCampaign = !isVoter(this.conf, this.id)
+      if ((this.cfg.checkQuorum || this.cfg.preVote || cannotCampaign) && (m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap')) {
         // A leader of an older term, probably back from a partition. With PreVote/CheckQuorum we
         // never raise our term to meet it (that is what keeps partitions from disrupting), so
-        // answer with our term to make it step down.
+        // answer with our term to make it step down. So does a node that cannot campaign (one
+        // that does not know yet it was made a voter, its term raised by a node its stale
+        // configuration still counts): without it, nothing would ever move the leader past our
+        // term, and we would never hear from a leader again.
         this.send({type: 'appResp', from: this.id, to: m.from, term: this.term})
       } else if (m.type === 'preVote') {
         this.send({type: 'preVoteResp', from: this.id, to: m.from, term: this.term, reject: true})
