@@ -35,7 +35,6 @@ import {RaftLog} from './log.js'
 import {
   applyConfChange,
   ConfChangeRefusedError,
-  copyMembership,
   decodeMembership,
   encodeMembership,
   isVoter,
@@ -70,8 +69,10 @@ export class Raft {
   private readonly bugs: PlantedBugs
   private readonly log: RaftLog
   /** The configuration in effect: the latest in the log, committed or not (dissertation §4.1).
-   * Replaced (never mutated) on every change; see syncMembership. */
-  private conf: Membership = {voters: [], learners: []}
+   * A frozen copy, replaced on every change (see syncMembership), so status() can hand it out. */
+  private conf: Membership = frozenMembership({voters: [], learners: []})
+  /** The history's object `conf` was copied from (to notice a change by identity). */
+  private confSource: Membership | null = null
   /** The index `conf` comes from, and whether it is committed (-1: not yet set). */
   private confIndex = -1
   private confCommitted = false
@@ -372,7 +373,7 @@ export class Raft {
       lastIndex: this.log.lastIndex(),
       snapshotIndex: this.log.firstIndex() - 1,
       snapshotTerm: this.log.term(this.log.firstIndex() - 1),
-      membership: copyMembership(this.conf),
+      membership: this.conf,
       membershipIndex: this.confIndex,
     }
     if (this.role === 'leader' && opts.progress !== false) {
@@ -977,11 +978,12 @@ export class Raft {
     const history = this.log.confs
     const cur = this.bugs.confOnCommit ? history.at(this.log.committed) : history.latest()
     const committed = cur.index <= this.log.committed
-    if (cur.membership === this.conf && cur.index === this.confIndex && committed === this.confCommitted) return
+    if (cur.membership === this.confSource && cur.index === this.confIndex && committed === this.confCommitted) return
     // The change just committed: tell everyone now, before a removed member is dropped or a
     // removed leader steps down (neither would announce it later).
     if (this.role === 'leader' && committed && !this.confCommitted && cur.index === this.confIndex) this.announceCommit()
-    this.conf = cur.membership
+    if (cur.membership !== this.confSource) this.conf = frozenMembership(cur.membership)
+    this.confSource = cur.membership
     this.confIndex = cur.index
     this.confCommitted = committed
     const tracked = [...cur.membership.voters, ...cur.membership.learners]
@@ -1037,4 +1039,9 @@ function confEntriesValid(entries: readonly Entry[]): boolean {
     }
   }
   return true
+}
+
+/** A deep-frozen copy: shared with every status() caller, so nobody can change it under us. */
+function frozenMembership(m: Membership): Membership {
+  return Object.freeze({voters: Object.freeze([...m.voters]) as NodeId[], learners: Object.freeze([...m.learners]) as NodeId[]})
 }

@@ -221,7 +221,8 @@ export interface Status {
   /** The snapshot the log starts after (index 0 when nothing was compacted). */
   snapshotIndex: number
   snapshotTerm: number
-  /** The configuration in effect: the latest in the log, committed or not (§4.1). */
+  /** The configuration in effect: the latest in the log, committed or not (§4.1). Frozen: the
+   * core hands out the same object until the configuration changes. */
   membership: Membership
   /** The index of the entry (or snapshot) it comes from; 0 for the initial configuration. A
    * change is in flight while this is above `commit`. */

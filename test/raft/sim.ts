@@ -280,6 +280,10 @@ interface SimNode {
   storedConfs: {index: number; membership: Membership}[]
   /** Stopped for good by the operator after its removal. */
   decommissioned: boolean
+  /** The index of the configuration last found committed on it (checked once per index). */
+  notedConf: number
+  /** The configuration in use and the log's latest, last found to agree. */
+  checkedConf: [Membership | null, unknown]
   /** Durable: the stable log and hard state. */
   storage: MemoryStorage
   /** Durable: the state machine's last applied index (applied with the write that delivered it). */
@@ -506,6 +510,8 @@ export class Simulation {
         appliedConf: initial,
         storedConfs: [{index: 0, membership: initial}],
         decommissioned: false,
+        notedConf: 0,
+        checkedConf: [null, null],
         storage: new MemoryStorage(),
         applied: 0,
         state: 0,
@@ -678,13 +684,18 @@ export class Simulation {
 
   /** The nodes of the current leader's configuration (of the last one seen, with no leader). */
   private members(): SimNode[] {
+    if (this.membersAtStep === this.steps) return this.membersCache
     const leader = this.currentLeader()
     if (leader !== null) this.lastMembers = (leader.raft as Raft).status(NO_PROGRESS).membership
     const m = this.lastMembers ?? this.initialConf
-    return this.nodes.filter((n) => isMember(m, n.id))
+    this.membersCache = this.nodes.filter((n) => isMember(m, n.id))
+    this.membersAtStep = this.steps
+    return this.membersCache
   }
 
   private lastMembers: Membership | null = null
+  private membersCache: SimNode[] = []
+  private membersAtStep = -1
 
   /** A leader that every member of its configuration follows, in the highest term any node has.
    * Nodes outside it (removed, or added by an entry that was lost) are left out. */
@@ -1275,9 +1286,14 @@ export class Simulation {
    * simulation can read it); a leader whose removal is committed does not lead.
    */
   private checkConfiguration(n: SimNode, raft: Raft, st: ReturnType<Raft['status']>): void {
-    if (st.membershipIndex > 0 && st.membershipIndex <= st.commit) this.noteCommittedConf(n, st.membershipIndex, st.membership)
-    if (n.writing === null && !raft.hasReady()) {
-      const logs = n.storedConfs[n.storedConfs.length - 1]
+    if (st.membershipIndex > 0 && st.membershipIndex <= st.commit && st.membershipIndex !== n.notedConf) {
+      n.notedConf = st.membershipIndex
+      this.noteCommittedConf(n, st.membershipIndex, st.membership)
+    }
+    const logs = n.storedConfs[n.storedConfs.length - 1]
+    // The core hands out the same membership object until it changes: compare once per change.
+    if ((st.membership !== n.checkedConf[0] || logs !== n.checkedConf[1]) && n.writing === null && !raft.hasReady()) {
+      n.checkedConf = [st.membership, logs]
       if (!sameMembership(st.membership, logs.membership)) {
         this.fail(
           `configuration safety: n${n.id} uses ${formatMembership(st.membership)} (index ${st.membershipIndex}), but the latest configuration in its log is ` +
