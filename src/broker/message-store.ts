@@ -29,7 +29,7 @@ import {SpaceReclaimer} from './space-reclaimer.js'
 export interface CommittedEntry {
   index: number
   term: number
-  type: 'normal' | 'noop'
+  type: 'normal' | 'noop' | 'conf'
   data: Uint8Array
 }
 

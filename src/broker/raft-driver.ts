@@ -169,7 +169,7 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
         dbPath: writer.path,
         transport,
         termAt: (index) => storage.term(index),
-        peers: () => storage.snapshotPoint().peers,
+        membership: () => storage.snapshotPoint().membership,
         refusals: this.refusals,
         onFinished: (outcome) => this.onSnapshotSent(outcome),
       })
@@ -479,7 +479,7 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
    */
   private onSnapshotReceived(from: number, begin: SnapshotBegin, staged: {base: number; rows: number}): void {
     if (this.closed) return
-    this.raft.step({type: 'snap', from, to: this.options.self, term: begin.leaderTerm, snapshot: {index: begin.index, term: begin.term, peers: begin.peers}})
+    this.raft.step({type: 'snap', from, to: this.options.self, term: begin.leaderTerm, snapshot: {index: begin.index, term: begin.term, membership: begin.membership}})
     if (this.raft.status({progress: false}).snapshotIndex === begin.index) {
       this.staged = {index: begin.index, ...staged}
     } else {

@@ -9,6 +9,7 @@
  * the node's state is untouched; the leader's stream fails and it tries again later.
  */
 import {clearStagedStatement, STATE_TABLE_INFO, stageStatement, stateTable} from '../storage/state-tables.js'
+import {formatMembership, isMember} from '../raft/index.js'
 import type {StoreWriter} from '../storage/store-writer.js'
 import type {WriteOp} from '../storage/writer-protocol.js'
 import type {LogLimiter} from '../transport/log-limiter.js'
@@ -120,7 +121,7 @@ export class SnapshotReceiver {
     if (begin.leaderTerm !== term) return `the stream is of term ${begin.leaderTerm}, ours is ${term}`
     if (begin.index <= this.options.appliedIndex()) return `snapshot index ${begin.index} is not past our applied index ${this.options.appliedIndex()}`
     if (begin.term === 0 || begin.term > begin.leaderTerm) return `snapshot term ${begin.term} is not in 1..${begin.leaderTerm}`
-    if (begin.peers.length === 0 || !begin.peers.includes(this.options.self)) return `the snapshot's members ${JSON.stringify(begin.peers)} do not include this node`
+    if (!isMember(begin.membership, this.options.self)) return `the snapshot's configuration (${formatMembership(begin.membership)}) does not include this node`
     if (this.options.installPending()) return 'a snapshot received earlier is being installed'
     return null
   }

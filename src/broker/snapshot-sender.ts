@@ -10,6 +10,7 @@
 import {randomInt} from 'node:crypto'
 
 import {SnapshotSource, type SourceChunk} from '../storage/snapshot-source.js'
+import type {Membership} from '../raft/index.js'
 import type {LogLimiter} from '../transport/log-limiter.js'
 import type {PeerTransport} from '../transport/peer-transport.js'
 import {encodeChunk, encodeSnapshotFrame, SNAPSHOT_CHUNK_TARGET_BYTES, StreamDigest, type SnapshotAck, type SnapshotHave} from '../transport/snapshot-frames.js'
@@ -37,7 +38,8 @@ export interface SnapshotSenderOptions {
   transport: PeerTransport
   /** The term of the entry at `index` (the snapshot's term). */
   termAt: (index: number) => number
-  peers: () => number[]
+  /** The configuration to send with the snapshot. */
+  membership: () => Membership
   refusals: LogLimiter
   onFinished: (outcome: SentSnapshot) => void
   chunkBytes?: number
@@ -123,7 +125,7 @@ export class SnapshotSender {
       leaderTerm,
       index: source.index,
       term,
-      peers: this.options.peers(),
+      membership: this.options.membership(),
     })
     if (!this.options.transport.sendSnapshot(to, 'begin', begin)) this.fail(stream, 'the follower cannot be reached')
   }

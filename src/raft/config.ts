@@ -1,4 +1,5 @@
 // Configuration of one Raft member, with the reasoning behind every default.
+import {membershipProblem, type Membership} from './membership.js'
 import type {NodeId, Storage} from './types.js'
 
 /**
@@ -24,13 +25,28 @@ export interface PlantedBugs {
    * anyway, with placeholders of the compaction point's term standing in for the entries it no
    * longer has, instead of a snapshot. */
   sendCompactedEntries?: boolean
+  /** A leader accepts a configuration change while its previous one is still uncommitted. */
+  concurrentConfChanges?: boolean
+  /** A node uses the latest configuration at or below its commit index, instead of the latest
+   * in its log (a configuration takes effect when committed, not when appended). */
+  confOnCommit?: boolean
+  /** A leader whose removal from the configuration has committed keeps leading. */
+  removedLeaderKeepsLeading?: boolean
 }
 
 export interface RaftConfig {
-  /** This member's id: its index in 0..n-1. */
+  /** This member's id. */
   id: NodeId
-  /** All voting members, including `id`. A majority of this list is a quorum. */
+  /**
+   * The voters of the initial configuration: used only while the storage holds neither a
+   * snapshot nor a configuration entry (a new cluster's first members all start with the same
+   * list). A node that joins a running cluster starts with an empty list (and no learners): it is
+   * then in no configuration, so it never campaigns, and learns the cluster's configuration from
+   * the leader's log or snapshot. A restarted node takes its configuration from storage.
+   */
   peers: NodeId[]
+  /** The learners of the initial configuration (default none), as `peers`. */
+  learners?: NodeId[]
   /** The stable log and hard state, as persisted by the driver. */
   storage: Storage
   /**
@@ -102,6 +118,15 @@ export interface RaftConfig {
    * was applied; nothing else was).
    */
   applied?: number
+  /**
+   * A learner is promoted to voter only if its log is at most this many entries behind the
+   * leader's last index. Default 1000: at the broker's batching that is well under a second of
+   * full-load appends, so the new voter catches up within a few round trips. A new voter far
+   * behind would count toward the quorum while it cannot acknowledge anything new: in a 3-node
+   * cluster grown to 4 (quorum 3), one slow old voter plus a lagging new one stalls commits
+   * until it catches up (dissertation §4.2.1).
+   */
+  maxLearnerLag?: number
   /** TEST-ONLY: planted bugs for the simulation to catch. See PlantedBugs. */
   bugs?: PlantedBugs
 }
@@ -109,7 +134,7 @@ export interface RaftConfig {
 /** A RaftConfig with every default filled in and every field checked. */
 export interface ResolvedConfig {
   id: NodeId
-  peers: NodeId[]
+  initial: Membership
   storage: Storage
   random: () => number
   electionTick: number
@@ -121,6 +146,7 @@ export interface ResolvedConfig {
   maxInflight: number
   maxCommittedBytesPerReady: number
   applied: number | undefined
+  maxLearnerLag: number
   bugs: PlantedBugs
 }
 
@@ -130,14 +156,17 @@ function positiveInt(name: string, value: number | undefined, fallback: number):
   return v
 }
 
+function nonNegativeInt(name: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback
+  if (!Number.isInteger(v) || v < 0) throw new RangeError(`raft config: ${name} must be a non-negative integer, got ${v}`)
+  return v
+}
+
 export function resolveConfig(c: RaftConfig): ResolvedConfig {
   if (!Number.isInteger(c.id) || c.id < 0) throw new RangeError(`raft config: id must be a non-negative integer, got ${c.id}`)
-  const peers = [...new Set(c.peers)].sort((a, b) => a - b)
-  if (peers.length !== c.peers.length) throw new RangeError(`raft config: peers contains duplicates: ${c.peers.join(',')}`)
-  if (!peers.includes(c.id)) throw new RangeError(`raft config: peers [${c.peers.join(',')}] must include id ${c.id}`)
-  for (const p of peers) {
-    if (!Number.isInteger(p) || p < 0) throw new RangeError(`raft config: peer ids must be non-negative integers, got ${p}`)
-  }
+  const initial = {voters: [...c.peers].sort((a, b) => a - b), learners: [...(c.learners ?? [])].sort((a, b) => a - b)}
+  const problem = membershipProblem(initial, true)
+  if (problem !== null) throw new RangeError(`raft config: peers [${c.peers.join(',')}] and learners [${(c.learners ?? []).join(',')}]: ${problem}`)
   const electionTick = positiveInt('electionTick', c.electionTick, 15)
   const heartbeatTick = positiveInt('heartbeatTick', c.heartbeatTick, 5)
   if (heartbeatTick >= electionTick) {
@@ -145,7 +174,7 @@ export function resolveConfig(c: RaftConfig): ResolvedConfig {
   }
   return {
     id: c.id,
-    peers,
+    initial,
     storage: c.storage,
     random: c.random,
     electionTick,
@@ -157,6 +186,7 @@ export function resolveConfig(c: RaftConfig): ResolvedConfig {
     maxInflight: positiveInt('maxInflight', c.maxInflight, 256),
     maxCommittedBytesPerReady: positiveInt('maxCommittedBytesPerReady', c.maxCommittedBytesPerReady, 64 * 1024 * 1024),
     applied: c.applied,
+    maxLearnerLag: nonNegativeInt('maxLearnerLag', c.maxLearnerLag, 1000),
     bugs: c.bugs ?? {},
   }
 }

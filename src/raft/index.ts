@@ -2,6 +2,19 @@
 // re-exported from here; the modules behind it are free to change shape.
 export {Raft} from './raft.js'
 export {MemoryStorage, SnapshotOutOfDateError} from './memory-storage.js'
+export {
+  applyConfChange,
+  ConfChangeRefusedError,
+  copyMembership,
+  decodeMembership,
+  encodeMembership,
+  formatMembership,
+  isMember,
+  isVoter,
+  membershipProblem,
+  sameMembership,
+} from './membership.js'
+export type {ConfChange, Membership} from './membership.js'
 export {CompactedError, SnapshotTemporarilyUnavailableError, UnavailableError} from './types.js'
 export type {
   Entry,

@@ -20,7 +20,12 @@
 //
 // and the storage's old log is hidden entirely (none of it counts as ours any more).
 import {limitSize} from './memory-storage.js'
-import {CompactedError, UnavailableError, type Entry, type Snapshot, type Storage} from './types.js'
+import {decodeMembership, type Membership} from './membership.js'
+import {MembershipHistory} from './membership-history.js'
+import {CompactedError, SnapshotTemporarilyUnavailableError, UnavailableError, type Entry, type Snapshot, type Storage} from './types.js'
+
+/** Configuration entries are found at startup by reading the stable log in chunks this size. */
+const SCAN_BYTES = 4 * 1024 * 1024
 
 export class RaftLog {
   readonly storage: Storage
@@ -40,8 +45,13 @@ export class RaftLog {
   private pendingSnapshot: Snapshot | null = null
   /** The pending snapshot was handed to the driver in the outstanding Ready. */
   private snapshotInProgress = false
+  /** The configuration of every configuration entry in the log, kept in step with every change
+   * to the log (append, truncation, snapshot). */
+  readonly confs: MembershipHistory
 
-  constructor(storage: Storage, committed: number, applied: number | undefined) {
+  /** `initial`: the configuration of a node whose storage holds neither snapshot nor any
+   * configuration entry. */
+  constructor(storage: Storage, committed: number, applied: number | undefined, initial: Membership) {
     this.storage = storage
     this.offset = storage.lastIndex() + 1
     this.inProgress = this.offset - 1
@@ -54,6 +64,37 @@ export class RaftLog {
     this.applied = applied ?? compacted
     if (this.applied < compacted || this.applied > this.committed) {
       throw new RangeError(`raft log: applied ${this.applied} must be within [${compacted}, ${this.committed}] (compacted .. committed)`)
+    }
+    this.confs = new MembershipHistory(this.storedBase(initial))
+    this.scanStableConfs()
+    this.confs.forgetBefore(this.committed)
+  }
+
+  /** The configuration as of the stable snapshot, or `initial` when there is none. */
+  private storedBase(initial: Membership): {index: number; membership: Membership} {
+    let snap: Snapshot
+    try {
+      snap = this.storage.snapshot()
+    } catch (e) {
+      // No snapshot can be made yet; that is only fine if nothing was compacted either.
+      if (!(e instanceof SnapshotTemporarilyUnavailableError) || this.storage.firstIndex() > 1) throw e
+      return {index: 0, membership: initial}
+    }
+    if (snap.index === 0) {
+      if (this.storage.firstIndex() > 1) throw new RangeError(`raft log: the log is compacted to ${this.storage.firstIndex() - 1} but storage has no snapshot to say the configuration there`)
+      return {index: 0, membership: initial}
+    }
+    return {index: snap.index, membership: snap.membership}
+  }
+
+  /** Reads the configuration entries of the stable log after the base (once, at startup). */
+  private scanStableConfs(): void {
+    const hi = this.storage.lastIndex() + 1
+    let lo = Math.max(this.storage.firstIndex(), this.confs.latest().index + 1)
+    while (lo < hi) {
+      const chunk = this.storage.entries(lo, hi, SCAN_BYTES)
+      for (const e of chunk) if (e.type === 'conf') this.confs.add(e.index, decodeMembership(e.data))
+      lo += chunk.length
     }
   }
 
@@ -172,8 +213,13 @@ export class RaftLog {
       }
       // Anything from `first` on that was handed to the driver is stale: hand out the new ones.
       if (this.inProgress >= first) this.inProgress = first - 1
+      this.confs.truncateFrom(first)
     }
-    for (let i = from; i < entries.length; i++) this.unstable.push(entries[i])
+    for (let i = from; i < entries.length; i++) {
+      const e = entries[i]
+      this.unstable.push(e)
+      if (e.type === 'conf') this.confs.add(e.index, decodeMembership(e.data))
+    }
   }
 
   /** Entries [lo, hi), at most maxBytes of data (but at least one entry). May throw CompactedError. */
@@ -210,6 +256,7 @@ export class RaftLog {
     this.unstable = []
     this.offset = snapshot.index + 1
     this.inProgress = snapshot.index
+    this.confs.reset({index: snapshot.index, membership: snapshot.membership})
   }
 
   /** The snapshot a leader sends to a follower that needs compacted entries. */
@@ -223,6 +270,7 @@ export class RaftLog {
       throw new Error(`raft log: commit ${index} is past the last index ${this.lastIndex()}; was the log lost or truncated?`)
     }
     this.committed = index
+    this.confs.forgetBefore(index)
   }
 
   // ---- the Ready / advance protocol ----

@@ -7,7 +7,8 @@
 // indexes: a follower that needed them could never be caught up, neither from the log nor from
 // the snapshot. (The state machine makes a snapshot only of what it applied, so this also keeps
 // compaction to applied, hence committed, entries.)
-import {CompactedError, UnavailableError, type Entry, type HardState, type NodeId, type Snapshot, type Storage} from './types.js'
+import {copyMembership, type Membership} from './membership.js'
+import {CompactedError, UnavailableError, type Entry, type HardState, type Snapshot, type Storage} from './types.js'
 
 /** A snapshot not newer than the one storage holds (etcd's ErrSnapOutOfDate). */
 export class SnapshotOutOfDateError extends Error {
@@ -25,7 +26,7 @@ export class MemoryStorage implements Storage {
 
   /** The latest snapshot (index 0: none). Set by createSnapshot() and applySnapshot(); the log
    * never starts after it (firstIndex() - 1 <= snap.index). */
-  private snap: Snapshot = {index: 0, term: 0, peers: []}
+  private snap: Snapshot = {index: 0, term: 0, membership: {voters: [], learners: []}}
 
   snapshot(): Snapshot {
     return this.snap
@@ -44,13 +45,14 @@ export class MemoryStorage implements Storage {
 
   /**
    * Records the state machine's snapshot at `index` (which it has applied, so it is stored here),
-   * with the voting members and the state machine's serialized state. The log is untouched:
-   * compact() afterwards, up to `index`. Refuses an index not newer than the snapshot held.
+   * with the configuration as of `index` (the state machine tracks it as it applies configuration
+   * entries) and the state machine's serialized state. The log is untouched: compact()
+   * afterwards, up to `index`. Refuses an index not newer than the snapshot held.
    */
-  createSnapshot(index: number, peers: readonly NodeId[], data: Uint8Array): Snapshot {
+  createSnapshot(index: number, membership: Membership, data: Uint8Array): Snapshot {
     if (index <= this.snap.index) throw new SnapshotOutOfDateError(index, this.snap.index)
     if (index > this.lastIndex()) throw new UnavailableError(index, this.lastIndex())
-    this.snap = {index, term: this.term(index), peers: [...peers], data}
+    this.snap = {index, term: this.term(index), membership: copyMembership(membership), data}
     return this.snap
   }
 

@@ -1,6 +1,7 @@
-// Majority arithmetic: how many make a quorum, which index a quorum has reached, and the
-// tally of an election. Kept apart so that joint consensus (membership change) can later
-// replace "a majority of one list" without touching the rest of the core.
+// Majority arithmetic over the voters of the configuration in effect: how many make a quorum,
+// which index a quorum has reached, and the tally of an election. Learners never count. The
+// core rebuilds these whenever the configuration changes (single-server changes: always a
+// majority of one list, no joint consensus).
 import type {NodeId} from './types.js'
 
 export function quorumSize(voters: number): number {
@@ -22,6 +23,8 @@ export class QuorumIndex {
   compute(progress: readonly {readonly match: number}[]): number {
     const s = this.scratch
     const n = this.voters
+    // A node that knows no configuration yet has no quorum, and never leads.
+    if (n === 0) return 0
     for (let i = 0; i < n; i++) {
       const v = progress[i].match
       let j = i - 1
@@ -38,19 +41,30 @@ export class QuorumIndex {
 
 export type VoteResult = 'pending' | 'won' | 'lost'
 
-/** Votes received in one election (or pre-election), at most one counted per voter. */
+/** Votes received in one election (or pre-election), at most one counted per voter; answers
+ * from anyone who is not a voter are not counted. */
 export class VoteTally {
   private readonly votes = new Map<NodeId, boolean>()
+  private voterSet = new Set<NodeId>()
+  private voters = 0
 
-  constructor(private readonly voters: number) {}
+  constructor(voters: readonly NodeId[] = []) {
+    this.setVoters(voters)
+  }
+
+  setVoters(voters: readonly NodeId[]): void {
+    this.voterSet = new Set(voters)
+    this.voters = voters.length
+    for (const from of [...this.votes.keys()]) if (!this.voterSet.has(from)) this.votes.delete(from)
+  }
 
   reset(): void {
     this.votes.clear()
   }
 
-  /** Records a vote (the first answer from a voter wins; duplicates are ignored). */
+  /** Records a vote (the first answer from a voter wins; duplicates and non-voters are ignored). */
   record(from: NodeId, granted: boolean): void {
-    if (!this.votes.has(from)) this.votes.set(from, granted)
+    if (this.voterSet.has(from) && !this.votes.has(from)) this.votes.set(from, granted)
   }
 
   has(from: NodeId): boolean {

@@ -7,6 +7,7 @@
 //   every tick (10 ms):       raft.tick()
 //   on a message:             raft.step(msg)
 //   on client writes:         raft.propose([data, ...])        // null: not the leader
+//   to change the membership: raft.proposeConfChange(change)   // throws ConfChangeRefusedError
 //   then:
 //     while (raft.hasReady()) {              // false while a Ready is outstanding
 //       const rd = raft.ready()
@@ -31,6 +32,16 @@
 // applied index; (4) entries are applied in the order of Ready.committed, each once.
 import {resolveConfig, type PlantedBugs, type RaftConfig, type ResolvedConfig} from './config.js'
 import {RaftLog} from './log.js'
+import {
+  applyConfChange,
+  ConfChangeRefusedError,
+  decodeMembership,
+  encodeMembership,
+  isVoter,
+  membershipProblem,
+  type ConfChange,
+  type Membership,
+} from './membership.js'
 import {Progress} from './progress.js'
 import {QuorumIndex, VoteTally, quorumSize} from './quorum.js'
 import {
@@ -57,13 +68,21 @@ export class Raft {
   private readonly cfg: ResolvedConfig
   private readonly bugs: PlantedBugs
   private readonly log: RaftLog
-  private readonly peers: NodeId[]
-  /** Progress of every member, in `peers` order (for the quorum computation). */
-  private readonly progress: Progress[]
-  /** The same Progress objects, indexed by NodeId (sparse if ids are not dense). */
-  private readonly progressById: Progress[] = []
-  private readonly quorum: QuorumIndex
-  private readonly votes: VoteTally
+  /** The configuration in effect: the latest in the log, committed or not (dissertation §4.1).
+   * A frozen copy, replaced on every change (see syncMembership), so status() can hand it out. */
+  private conf: Membership = frozenMembership({voters: [], learners: []})
+  /** The history's object `conf` was copied from (to notice a change by identity). */
+  private confSource: Membership | null = null
+  /** The index `conf` comes from, and whether it is committed (-1: not yet set). */
+  private confIndex = -1
+  private confCommitted = false
+  /** Progress of every member (voters and learners) and, until its removal commits, of a node
+   * being removed. Kept on every role, so that a new leader finds one for everyone. */
+  private progressById = new Map<NodeId, Progress>()
+  /** The voters' Progress, in conf.voters order: the quorum is computed over these alone. */
+  private voterProgress: Progress[] = []
+  private quorum = new QuorumIndex(0)
+  private readonly votes = new VoteTally()
 
   private term = 0
   private vote: NodeId | null = null
@@ -96,17 +115,12 @@ export class Raft {
     this.cfg = resolveConfig(config)
     this.id = this.cfg.id
     this.bugs = this.cfg.bugs
-    this.peers = this.cfg.peers
     const storage = this.cfg.storage
     const hs = storage.initialState()
-    this.log = new RaftLog(storage, hs.commit, this.cfg.applied)
-    this.progress = this.peers.map((p) => {
-      const pr = new Progress(1, this.cfg.maxInflight)
-      this.progressById[p] = pr
-      return pr
-    })
-    this.quorum = new QuorumIndex(this.peers.length)
-    this.votes = new VoteTally(this.peers.length)
+    // The configuration comes from storage (snapshot, then configuration entries) when it has
+    // any; cfg.initial only for a node that never had one.
+    this.log = new RaftLog(storage, hs.commit, this.cfg.applied, this.cfg.initial)
+    this.syncMembership()
     if (!this.bugs.forgetTermOnRestart) {
       this.term = hs.term
       this.vote = hs.vote
@@ -126,9 +140,20 @@ export class Raft {
     else this.tickElection()
   }
 
-  /** Feeds one message from a peer. Messages from unknown members are ignored. */
+  /**
+   * Feeds one message from a peer. Anyone may send appends (a node joining learns its cluster
+   * from a leader it does not know yet), but vote requests count only from voters: a learner
+   * never campaigns, and a removed node that does (it may not know it was removed) must not raise
+   * our term, or it would depose the leader every time it times out.
+   */
   step(m: Message): void {
-    if (this.progressById[m.from] === undefined || m.from === this.id) return
+    if (m.from === this.id) return
+    if ((m.type === 'vote' || m.type === 'preVote') && !isVoter(this.conf, m.from)) return
+    this.stepInner(m)
+    this.syncMembership()
+  }
+
+  private stepInner(m: Message): void {
     if (m.term > this.term) {
       if (m.type === 'vote' || m.type === 'preVote') {
         // Leader lease (with CheckQuorum): while we hear from a leader, a candidate is most
@@ -146,10 +171,14 @@ export class Raft {
         this.becomeFollower(m.term, null)
       }
     } else if (m.term < this.term) {
-      if ((this.cfg.checkQuorum || this.cfg.preVote) && (m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap')) {
+      const cannotCampaign = !isVoter(this.conf, this.id)
+      if ((this.cfg.checkQuorum || this.cfg.preVote || cannotCampaign) && (m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap')) {
         // A leader of an older term, probably back from a partition. With PreVote/CheckQuorum we
         // never raise our term to meet it (that is what keeps partitions from disrupting), so
-        // answer with our term to make it step down.
+        // answer with our term to make it step down. So does a node that cannot campaign (one
+        // that does not know yet it was made a voter, its term raised by a node its stale
+        // configuration still counts): without it, nothing would ever move the leader past our
+        // term, and we would never hear from a leader again.
         this.send({type: 'appResp', from: this.id, to: m.from, term: this.term})
       } else if (m.type === 'preVote') {
         this.send({type: 'preVoteResp', from: this.id, to: m.from, term: this.term, reject: true})
@@ -190,16 +219,52 @@ export class Raft {
   }
 
   /**
+   * Appends a configuration entry carrying the membership after `change` and starts replicating
+   * it; returns its index. It takes effect here at once (and on each follower when appended);
+   * it is done when Ready.committed delivers that index with this term. Throws
+   * ConfChangeRefusedError, with a one-line reason, when this node does not lead, a change is
+   * still uncommitted (one at a time: a voter set that changes by one member has majorities that
+   * overlap the previous one's, two changes in flight may not), this leader has not committed an
+   * entry of its own term yet (until then an earlier leader's change may still be in flight
+   * unseen: the single-server bug Ongaro described in 2015), leadership is being transferred, the
+   * change itself makes no sense, or a promoted learner is more than maxLearnerLag entries behind.
+   */
+  proposeConfChange(change: ConfChange): number {
+    if (this.role !== 'leader') {
+      throw new ConfChangeRefusedError(this.leaderId !== null ? `not the leader: n${this.leaderId} leads` : 'not the leader, and no leader is known')
+    }
+    if (this.leadTransferee !== null) throw new ConfChangeRefusedError(`leadership is being transferred to n${this.leadTransferee}`)
+    if (this.log.termOrNull(this.log.committed) !== this.term) {
+      throw new ConfChangeRefusedError('this leader has not committed an entry of its term yet')
+    }
+    const latest = this.log.confs.latest()
+    if (latest.index > this.log.committed && !this.bugs.concurrentConfChanges) {
+      throw new ConfChangeRefusedError(`a configuration change is in flight (index ${latest.index} is not committed yet)`)
+    }
+    const next = applyConfChange(latest.membership, change)
+    if (change.kind === 'promote') {
+      const match = this.progressById.get(change.node)?.match ?? 0
+      const lag = this.log.lastIndex() - match
+      if (lag > this.cfg.maxLearnerLag) {
+        throw new ConfChangeRefusedError(`n${change.node} is ${lag} entries behind the leader (at most ${this.cfg.maxLearnerLag} to be promoted)`)
+      }
+    }
+    const index = this.appendNew('conf', [encodeMembership(next)])
+    this.bcastAppend()
+    return index
+  }
+
+  /**
    * Asks the leader to hand leadership to `to`: it brings `to` up to date, then sends it
    * TimeoutNow so it campaigns at once. Proposals are refused until the transfer completes or is
    * abandoned after an election timeout. Does nothing on a non-leader.
    */
   transferLeadership(to: NodeId): void {
-    if (this.role !== 'leader' || to === this.id || this.progressById[to] === undefined) return
+    if (this.role !== 'leader' || to === this.id || !isVoter(this.conf, to)) return
     if (this.leadTransferee === to) return
     this.electionElapsed = 0
     this.leadTransferee = to
-    const pr = this.progressById[to]
+    const pr = this.progressById.get(to) as Progress
     if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(to)
     else this.sendAppendLoop(to, false)
   }
@@ -213,7 +278,7 @@ export class Raft {
    */
   reportSnapshot(to: NodeId, ok: boolean): void {
     if (this.role !== 'leader' || to === this.id) return
-    const pr = this.progressById[to]
+    const pr = this.progressById.get(to)
     if (pr === undefined || pr.state !== 'snapshot') return
     if (!ok) pr.pendingSnapshot = 0
     pr.becomeProbe()
@@ -283,6 +348,7 @@ export class Raft {
     } else if (this.role === 'leader') {
       this.selfAck()
     }
+    this.syncMembership()
   }
 
   /** The send-now messages produced since the last call or Ready, for a driver that wants to
@@ -307,12 +373,16 @@ export class Raft {
       lastIndex: this.log.lastIndex(),
       snapshotIndex: this.log.firstIndex() - 1,
       snapshotTerm: this.log.term(this.log.firstIndex() - 1),
+      membership: this.conf,
+      membershipIndex: this.confIndex,
     }
     if (this.role === 'leader' && opts.progress !== false) {
       const progress: Record<NodeId, ProgressStatus> = {}
-      for (let i = 0; i < this.peers.length; i++) {
-        const active = this.peers[i] === this.id || this.ticks - this.progress[i].lastHeard < this.cfg.electionTick
-        progress[this.peers[i]] = this.progress[i].status(active)
+      for (const id of [...this.progressById.keys()].sort((a, b) => a - b)) {
+        const pr = this.progressById.get(id) as Progress
+        const st = pr.status(id === this.id || this.ticks - pr.lastHeard < this.cfg.electionTick)
+        if (this.conf.learners.includes(id)) st.learner = true
+        progress[id] = st
       }
       st.progress = progress
       if (this.leadTransferee !== null) st.transferee = this.leadTransferee
@@ -372,8 +442,7 @@ export class Raft {
     this.role = 'leader'
     this.leaderId = this.id
     const next = this.log.lastIndex() + 1
-    for (let i = 0; i < this.progress.length; i++) {
-      const pr = this.progress[i]
+    for (const pr of this.progressById.values()) {
       pr.match = 0
       pr.sentCommit = 0
       pr.next = next
@@ -382,14 +451,20 @@ export class Raft {
       // Everyone gets a full election timeout to answer the new leader.
       pr.lastHeard = this.ticks
     }
-    const self = this.progressById[this.id]
+    // A leader is a voter (only voters campaign), so it has a Progress.
+    const self = this.progressById.get(this.id) as Progress
     // Only what is durable here counts as ours.
     self.match = this.log.persistedIndex()
     self.next = next
     self.becomeReplicate()
     self.next = next
     // §5.4.2 / §8: an entry of our own term, so that committing it commits everything before it.
-    this.appendNew('noop', [NO_DATA])
+    // A leader whose log never held a configuration (a new cluster: each member only knows the
+    // initial configuration it was started with) makes that entry the configuration itself: from
+    // then on the log states its configuration from index 1 on, so a node that joins later and
+    // replays it, or snapshots anywhere in it, never has to be told the initial one.
+    if (this.log.confs.latest().index === 0) this.appendNew('conf', [encodeMembership(this.conf)])
+    else this.appendNew('noop', [NO_DATA])
     this.bcastAppend()
   }
 
@@ -435,25 +510,28 @@ export class Raft {
    */
   private announceCommit(): void {
     const committed = this.log.committed
-    for (let i = 0; i < this.peers.length; i++) {
-      const to = this.peers[i]
-      if (to !== this.id && this.progress[i].sentCommit < committed) this.sendAppendLoop(to, true)
+    for (const [to, pr] of this.progressById) {
+      if (to !== this.id && pr.sentCommit < committed) this.sendAppendLoop(to, true)
     }
   }
 
-  /** Whether a quorum (us included) was heard from within the last `window` ticks. */
+  /** Whether a quorum of voters (us included while we are one) was heard from within the last
+   * `window` ticks. Learners do not count: they could not elect anyone either. */
   private quorumHeardWithin(window: number): boolean {
+    const voters = this.conf.voters
     let active = 0
-    for (let i = 0; i < this.peers.length; i++) {
-      if (this.peers[i] === this.id || this.ticks - this.progress[i].lastHeard < window) active++
+    for (let i = 0; i < voters.length; i++) {
+      if (voters[i] === this.id || this.ticks - this.voterProgress[i].lastHeard < window) active++
     }
-    return active >= quorumSize(this.peers.length)
+    return active >= quorumSize(voters.length)
   }
 
   // ------------------------------------------------------------------ elections
 
   private hup(transfer: boolean): void {
-    if (this.role === 'leader') return
+    // Only voters campaign: a learner, a node removed from the configuration, and a new node
+    // that has not yet heard of its cluster wait to be told.
+    if (this.role === 'leader' || !isVoter(this.conf, this.id)) return
     if (this.cfg.preVote && !transfer) this.campaignPre()
     else this.campaign(transfer)
   }
@@ -468,7 +546,7 @@ export class Raft {
     }
     const index = this.log.lastIndex()
     const logTerm = this.log.lastTerm()
-    for (const p of this.peers) {
+    for (const p of this.conf.voters) {
       if (p !== this.id) this.send({type: 'preVote', from: this.id, to: p, term: this.term + 1, index, logTerm})
     }
   }
@@ -479,7 +557,7 @@ export class Raft {
     // otherwise a crash could make us forget it and vote for someone else in the same term.
     const index = this.log.lastIndex()
     const logTerm = this.log.lastTerm()
-    for (const p of this.peers) {
+    for (const p of this.conf.voters) {
       if (p === this.id) continue
       const m: Message = {type: 'vote', from: this.id, to: p, term: this.term, index, logTerm}
       if (transfer) m.transfer = true
@@ -578,7 +656,9 @@ export class Raft {
   }
 
   private stepLeader(m: Message): void {
-    const pr = this.progressById[m.from]
+    const pr = this.progressById.get(m.from)
+    // An answer from a node no longer (or not yet) in the configuration.
+    if (pr === undefined) return
     switch (m.type) {
       case 'appResp':
         pr.lastHeard = this.ticks
@@ -635,21 +715,36 @@ export class Raft {
     } else if (pr.state === 'replicate') {
       pr.inflights.freeLE(index)
     }
-    if (this.maybeCommit()) this.bcastAppend()
-    else this.sendAppendLoop(m.from, false)
+    if (this.commitAndBroadcast()) {
+      // Committing our own removal made us step down.
+      if (this.role !== 'leader') return
+    } else {
+      this.sendAppendLoop(m.from, false)
+    }
     if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from)
   }
 
-  /** The leader's own entries became durable: count them, maybe commit. */
+  /** The leader's own entries became durable: count them, maybe commit. A leader that removed
+   * itself has no Progress: it no longer counts toward any majority. */
   private selfAck(): void {
-    const self = this.progressById[this.id]
-    if (self.maybeUpdate(this.log.persistedIndex()) && this.maybeCommit()) this.bcastAppend()
+    const self = this.progressById.get(this.id)
+    if (self !== undefined && isVoter(this.conf, this.id) && self.maybeUpdate(this.log.persistedIndex())) this.commitAndBroadcast()
+  }
+
+  /** Commits what a quorum of voters stores and tells the followers (a node being removed too,
+   * so that it learns its removal committed); then the configuration may have changed: a
+   * removed member is dropped, a removed leader steps down. */
+  private commitAndBroadcast(): boolean {
+    if (!this.maybeCommit()) return false
+    this.bcastAppend()
+    this.syncMembership()
+    return true
   }
 
   /** Commits the highest index a quorum stores, if it is of our term (§5.4.2): an older entry
    * on a majority can still be overwritten (Figure 8), one of our term cannot. */
   private maybeCommit(): boolean {
-    const mci = this.quorum.compute(this.progress)
+    const mci = this.quorum.compute(this.voterProgress)
     if (mci <= this.log.committed) return false
     if (this.log.term(mci) !== this.term && !this.bugs.commitPreviousTermByCounting) return false
     this.log.commitTo(mci)
@@ -658,15 +753,15 @@ export class Raft {
 
   /** Appends to every follower that can take more (the commit index rides along). */
   private bcastAppend(): void {
-    for (let i = 0; i < this.peers.length; i++) {
-      if (this.peers[i] !== this.id) this.sendAppendLoop(this.peers[i], false)
+    for (const to of this.progressById.keys()) {
+      if (to !== this.id) this.sendAppendLoop(to, false)
     }
   }
 
   /** Sends as many appends as `to`'s state allows: one in probe, up to the window in replicate. */
   private sendAppendLoop(to: NodeId, sendIfEmpty: boolean): void {
-    const pr = this.progressById[to]
-    if (!this.maybeSendAppend(to, pr, sendIfEmpty)) return
+    const pr = this.progressById.get(to)
+    if (pr === undefined || !this.maybeSendAppend(to, pr, sendIfEmpty)) return
     while (pr.state === 'replicate' && this.maybeSendAppend(to, pr, false)) {
       // keep filling the window
     }
@@ -751,11 +846,9 @@ export class Raft {
   }
 
   private bcastHeartbeat(): void {
-    for (let i = 0; i < this.peers.length; i++) {
-      const to = this.peers[i]
+    for (const [to, pr] of this.progressById) {
       if (to === this.id) continue
       // Never tell a follower a commit index past what it is known to store.
-      const pr = this.progress[i]
       const commit = Math.min(pr.match, this.log.committed)
       this.send({type: 'heartbeat', from: this.id, to, term: this.term, commit})
       if (commit > pr.sentCommit) pr.sentCommit = commit
@@ -772,12 +865,16 @@ export class Raft {
     const entries: Entry[] = new Array<Entry>(data.length)
     for (let i = 0; i < data.length; i++) entries[i] = {index: first + i, term: this.term, type, data: data[i]}
     this.log.append(entries)
+    if (type === 'conf') this.syncMembership()
     return first
   }
 
   // ------------------------------------------------------------------ replication (follower)
 
   private handleAppend(m: Message): void {
+    // A configuration entry that does not decode would stop this node for good once appended:
+    // the message is malformed (or hostile), dropped like any other.
+    if (!confEntriesValid(m.entries ?? NO_ENTRIES)) return
     const index = m.index ?? 0
     if (index < this.log.committed) {
       // Everything up to our commit index matches the leader's log already.
@@ -830,8 +927,10 @@ export class Raft {
    */
   private handleSnapshot(m: Message): void {
     const s = m.snapshot
-    // A snapshot at a non-index or of a non-term is a malformed message: dropped.
+    // A snapshot at a non-index, of a non-term or without a valid configuration is a malformed
+    // message: dropped.
     if (s === undefined || !Number.isSafeInteger(s.index) || s.index < 0 || !Number.isSafeInteger(s.term) || s.term < 0) return
+    if (membershipProblem(s.membership) !== null) return
     const committed = this.log.committed
     const older = s.index <= committed
     if (older && !this.bugs.installOlderSnapshot) {
@@ -866,6 +965,55 @@ export class Raft {
     else this.msgsAfterPersist.push(m)
   }
 
+  /**
+   * Brings the configuration-dependent state in line with the log's configuration: called after
+   * anything that may append, truncate, restore or commit. Keeps the Progress of members that
+   * stay, creates one for a new member (learners too) when its entry is appended, and drops a
+   * removed member's once the removal commits. Until then the leader keeps sending to it, so that
+   * it learns of its removal from its own log and stops campaigning by itself (etcd leaves that
+   * to the operator; here a removed node that keeps running is harmless either way, because
+   * members ignore vote requests from non-voters). Quorum and vote tallies follow the voters.
+   */
+  private syncMembership(): void {
+    const history = this.log.confs
+    const cur = this.bugs.confOnCommit ? history.at(this.log.committed) : history.latest()
+    const committed = cur.index <= this.log.committed
+    if (cur.membership === this.confSource && cur.index === this.confIndex && committed === this.confCommitted) return
+    // The change just committed: tell everyone now, before a removed member is dropped or a
+    // removed leader steps down (neither would announce it later).
+    if (this.role === 'leader' && committed && !this.confCommitted && cur.index === this.confIndex) this.announceCommit()
+    if (cur.membership !== this.confSource) this.conf = frozenMembership(cur.membership)
+    this.confSource = cur.membership
+    this.confIndex = cur.index
+    this.confCommitted = committed
+    const tracked = [...cur.membership.voters, ...cur.membership.learners]
+    const before = committed ? undefined : history.previous()
+    if (before !== undefined) tracked.push(...before.membership.voters, ...before.membership.learners)
+    const old = this.progressById
+    this.progressById = new Map()
+    for (const id of tracked) {
+      if (this.progressById.has(id)) continue
+      let pr = old.get(id)
+      if (pr === undefined) {
+        // A new member: probe from our end of the log (its rejection hint finds where it
+        // matches), with a whole election timeout to answer before CheckQuorum counts it out.
+        pr = new Progress(this.log.lastIndex() + 1, this.cfg.maxInflight)
+        pr.lastHeard = this.ticks
+        if (id === this.id) pr.match = this.log.persistedIndex()
+      }
+      this.progressById.set(id, pr)
+    }
+    this.voterProgress = cur.membership.voters.map((id) => this.progressById.get(id) as Progress)
+    this.quorum = new QuorumIndex(cur.membership.voters.length)
+    this.votes.setVoters(cur.membership.voters)
+    if (this.leadTransferee !== null && !isVoter(cur.membership, this.leadTransferee)) this.leadTransferee = null
+    if (this.role === 'leader' && committed && !isVoter(cur.membership, this.id) && !this.bugs.removedLeaderKeepsLeading) {
+      // Our removal is committed: the remaining voters elect a leader among themselves (§4.2.2).
+      // We stay a follower outside the configuration, which never campaigns.
+      this.becomeFollower(this.term, null)
+    }
+  }
+
   private hardState(): HardState {
     return {term: this.term, vote: this.vote, commit: this.log.committed}
   }
@@ -878,4 +1026,22 @@ export class Raft {
     const h = this.prevHard
     return h.term !== this.term || h.vote !== this.vote || h.commit !== this.log.committed
   }
+}
+
+/** Whether every configuration entry among `entries` carries a valid membership. */
+function confEntriesValid(entries: readonly Entry[]): boolean {
+  for (const e of entries) {
+    if (e.type !== 'conf') continue
+    try {
+      decodeMembership(e.data)
+    } catch {
+      return false
+    }
+  }
+  return true
+}
+
+/** A deep-frozen copy: shared with every status() caller, so nobody can change it under us. */
+function frozenMembership(m: Membership): Membership {
+  return Object.freeze({voters: Object.freeze([...m.voters]) as NodeId[], learners: Object.freeze([...m.learners]) as NodeId[]})
 }

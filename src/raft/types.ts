@@ -2,16 +2,20 @@
 // Storage seam the core reads the stable log through, and the Ready batch it hands the
 // driver. Everything here is plain numbers, strings, booleans and byte arrays, so a
 // transport can encode it compactly and a simulation can copy or duplicate it freely.
+import type {Membership} from './membership.js'
 
-/** A member's index, 0..n-1. The broker maps it to host:port; the core never needs to. */
+/** A member's id, a non-negative integer never reused for another member in the life of the
+ * cluster. The broker maps it to host:port; the core never needs to. */
 export type NodeId = number
 
 /**
  * `normal` entries carry client data; `noop` is the empty entry a new leader appends so that
  * it has an entry of its own term to commit (Raft §5.4.2, §8): committing it commits every
  * earlier entry, which is the only way a leader learns what is committed from earlier terms.
+ * `conf` carries a whole new Membership (encodeMembership); it takes effect on every node as soon
+ * as the node appends it (dissertation §4.1), and carries no client data.
  */
-export type EntryType = 'normal' | 'noop'
+export type EntryType = 'normal' | 'noop' | 'conf'
 
 /** One log entry. Treated as immutable once created: the core shares Entry objects between its
  * unstable log, messages and Ready batches, and never mutates them. */
@@ -81,8 +85,9 @@ export interface SnapshotMeta {
   index: number
   /** Term of that entry. */
   term: number
-  /** The voting members as of `index` (the configuration the snapshot carries, §7). */
-  peers: NodeId[]
+  /** The configuration as of `index` (§7): the latest configuration entry at or below it, or the
+   * initial configuration when there is none. */
+  membership: Membership
 }
 
 export interface Snapshot extends SnapshotMeta {
@@ -121,7 +126,9 @@ export interface Storage {
    * The most recent snapshot the state machine can provide (index 0 when there is none). A
    * leader sends it to a follower that needs entries below firstIndex(). Its index is at least
    * firstIndex() - 1 and at most the applied index. May throw SnapshotTemporarilyUnavailableError
-   * (the leader then retries on a later heartbeat answer).
+   * (the leader then retries on a later heartbeat answer), but not when the core is created with
+   * a compacted log: it reads its configuration from the snapshot then (its `membership`, followed
+   * by the configuration entries of the stable log after it).
    */
   snapshot(): Snapshot
 }
@@ -197,6 +204,8 @@ export interface ProgressStatus {
   inflight: number
   /** Heard from within the last election timeout. */
   recentActive: boolean
+  /** A learner: receives the log, does not vote, its acknowledgments commit nothing. */
+  learner?: boolean
 }
 
 export interface Status {
@@ -212,7 +221,14 @@ export interface Status {
   /** The snapshot the log starts after (index 0 when nothing was compacted). */
   snapshotIndex: number
   snapshotTerm: number
-  /** Only on a leader: the replication state of every member (itself included). */
+  /** The configuration in effect: the latest in the log, committed or not (§4.1). Frozen: the
+   * core hands out the same object until the configuration changes. */
+  membership: Membership
+  /** The index of the entry (or snapshot) it comes from; 0 for the initial configuration. A
+   * change is in flight while this is above `commit`. */
+  membershipIndex: number
+  /** Only on a leader: the replication state of every member (itself included, learners marked),
+   * and of a member being removed until its removal commits. */
   progress?: Record<NodeId, ProgressStatus>
   /** Only on a leader transferring leadership: the target. */
   transferee?: NodeId

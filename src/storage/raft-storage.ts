@@ -7,12 +7,26 @@
  * The driver calls `append` and `setHardState` only after the write is durable, so what
  * this reports is always what survives a crash.
  *
- * The log may be compacted: `raft_snapshot` holds the compaction point (index, term, peers),
+ * The log may be compacted: `raft_snapshot` holds the compaction point (index, term, membership),
  * the last entry dropped; the log starts after it. A snapshot of the state machine is its state
  * at its durable applied index (the `applied` row), so compaction never goes above that index.
  */
-import {CompactedError, SnapshotTemporarilyUnavailableError, UnavailableError, type Entry, type HardState, type Snapshot, type SnapshotMeta, type Storage} from '../raft/index.js'
+import {
+  CompactedError,
+  copyMembership,
+  SnapshotTemporarilyUnavailableError,
+  UnavailableError,
+  type Entry,
+  type EntryType,
+  type HardState,
+  type Snapshot,
+  type SnapshotMeta,
+  type Storage,
+} from '../raft/index.js'
 import {ENTRY_TYPE_CODE} from './schema.js'
+
+const ENTRY_TYPE_NAME: Record<number, EntryType> = {}
+for (const [name, code] of Object.entries(ENTRY_TYPE_CODE)) ENTRY_TYPE_NAME[code] = name as EntryType
 import type {StoreReader} from './store-reader.js'
 
 interface TermRun {
@@ -40,15 +54,15 @@ export class RaftStorage implements Storage {
   /** The compaction point: the last entry dropped from the log (index 0: none). */
   private point: SnapshotMeta
 
-  /** `peers`: the members, as a snapshot made before any compaction names them. */
+  /** `peers`: the initial voters, as a snapshot made before any compaction names them. */
   constructor(
     private readonly reader: StoreReader,
-    private readonly peers: number[],
+    peers: number[],
   ) {
     const stored = reader.hardState()
     const bounds = reader.logBounds()
     const point = reader.snapshotPoint()
-    this.point = point ?? {index: 0, term: 0, peers: [...peers]}
+    this.point = point ?? {index: 0, term: 0, membership: {voters: [...peers].sort((a, b) => a - b), learners: []}}
     this.first = this.point.index + 1
     this.last = Math.max(bounds?.last ?? 0, this.point.index)
     // The commit index is written lazily, so it may lag what was applied (and applied rows are
@@ -61,7 +75,7 @@ export class RaftStorage implements Storage {
 
   /** The compaction point (index 0 when nothing was compacted). */
   snapshotPoint(): SnapshotMeta {
-    return {...this.point, peers: [...this.point.peers]}
+    return {...this.point, membership: copyMembership(this.point.membership)}
   }
 
   initialState(): HardState {
@@ -102,7 +116,7 @@ export class RaftStorage implements Storage {
       for (const row of this.reader.entries(lo, upto)) {
         bytes += row.data.byteLength
         if (out.length > 0 && bytes > maxBytes) return out
-        out.push({index: row.index, term: row.term, type: row.type === ENTRY_TYPE_CODE.noop ? 'noop' : 'normal', data: row.data})
+        out.push({index: row.index, term: row.term, type: ENTRY_TYPE_NAME[row.type] ?? 'normal', data: row.data})
       }
       index = upto
     }
@@ -124,7 +138,9 @@ export class RaftStorage implements Storage {
     const applied = this.reader.appliedIndex()
     if (applied === 0) throw new SnapshotTemporarilyUnavailableError('nothing is applied yet')
     if (applied < this.point.index || applied > this.last) throw new SnapshotTemporarilyUnavailableError(`applied index ${applied} is outside the log ${this.point.index}..${this.last}`)
-    return {index: applied, term: this.term(applied), peers: [...this.point.peers]}
+    // The compaction point's configuration: right while membership never changes; once it
+    // does, the driver must supply the configuration as of `applied` (see the report of #18).
+    return {index: applied, term: this.term(applied), membership: copyMembership(this.point.membership)}
   }
 
   /**
@@ -137,7 +153,7 @@ export class RaftStorage implements Storage {
     if (meta.index > applied) throw new Error(`compaction to ${meta.index} is above the durable applied index ${applied}`)
     if (meta.index > this.last) throw new Error(`compaction to ${meta.index} is past the last index ${this.last}`)
     if (meta.index <= this.point.index) return
-    this.point = {index: meta.index, term: meta.term, peers: [...meta.peers]}
+    this.point = {index: meta.index, term: meta.term, membership: copyMembership(meta.membership)}
     this.first = meta.index + 1
     let keep = 0
     while (keep + 1 < this.runs.length && this.runs[keep + 1].start <= this.first) keep++
@@ -156,7 +172,7 @@ export class RaftStorage implements Storage {
    * empty, starting after it.
    */
   applySnapshot(meta: SnapshotMeta): void {
-    this.point = {index: meta.index, term: meta.term, peers: [...meta.peers]}
+    this.point = {index: meta.index, term: meta.term, membership: copyMembership(meta.membership)}
     this.first = meta.index + 1
     this.last = meta.index
     this.runs = []

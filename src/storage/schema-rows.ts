@@ -14,7 +14,7 @@ export function truncateLogOp(first: number): WriteOp {
 }
 
 export function appendEntriesOp(entries: Entry[]): WriteOp {
-  const rows: SqlValue[][] = entries.map((e: Entry) => [e.index, e.term, ENTRY_TYPE_CODE[e.type as 'normal' | 'noop'], e.data])
+  const rows: SqlValue[][] = entries.map((e: Entry) => [e.index, e.term, ENTRY_TYPE_CODE[e.type], e.data])
   return {stmt: 'appendEntry', rows}
 }
 
@@ -66,14 +66,15 @@ export function incrementalVacuumOp(): WriteOp {
   return {stmt: 'incrementalVacuum', rows: [[]]}
 }
 
-/** Drops the log's entries up to `index` and records (index, term, peers) as the compaction point. */
+/** Drops the log's entries up to `index` and records (index, term, membership) as the compaction
+ * point (the membership as JSON in the `peers` column, which once held a list of voters). */
 export function compactLogOps(meta: SnapshotMeta): WriteOp[] {
   return [{stmt: 'compactLogTo', rows: [[meta.index]]}, setSnapshotOp(meta)]
 }
 
 /** The compaction point; the statement never moves it back (see schema.ts). */
 function setSnapshotOp(meta: SnapshotMeta): WriteOp {
-  return {stmt: 'setSnapshot', rows: [[meta.index, meta.term, JSON.stringify(meta.peers)]]}
+  return {stmt: 'setSnapshot', rows: [[meta.index, meta.term, JSON.stringify(meta.membership)]]}
 }
 
 /**

@@ -101,7 +101,7 @@ export const MIGRATIONS: string[] = [
 export const STATE_TABLES = ['messages', 'topics', 'dedup_ids', 'retention_policy'] as const
 
 /** Entry types as stored in raft_log.type. */
-export const ENTRY_TYPE_CODE = {normal: 0, noop: 1} as const
+export const ENTRY_TYPE_CODE = {normal: 0, noop: 1, conf: 2} as const
 
 /** Pages one incremental_vacuum step frees at most: small, so it never holds the writer long. */
 export const VACUUM_STEP_PAGES = 256

@@ -5,6 +5,8 @@
  */
 import Database from 'better-sqlite3'
 
+import {membershipProblem, type Membership} from '../raft/index.js'
+
 export interface StoredMessage {
   raftIndex: number
   topic: string
@@ -31,7 +33,7 @@ export interface StoredHardState {
 export interface StoredSnapshotPoint {
   index: number
   term: number
-  peers: number[]
+  membership: Membership
 }
 
 interface MessageRow {
@@ -141,9 +143,7 @@ topicLast: db.prepare('SELECT "offset", raft_index AS raftIndex FROM messages WH
   snapshotPoint(): StoredSnapshotPoint | null {
     const row = this.statements.snapshot.get() as {index: number; term: number; peers: string} | undefined
     if (row === undefined) return null
-    const peers: unknown = JSON.parse(row.peers)
-    if (!Array.isArray(peers) || !peers.every((p) => Number.isSafeInteger(p) && p >= 0)) throw new Error(`raft_snapshot.peers is not a list of member indexes: ${row.peers}`)
-    return {index: row.index, term: row.term, peers: peers as number[]}
+    return {index: row.index, term: row.term, membership: storedMembership(row.peers)}
   }
 
   appliedIndex(): number {
@@ -270,4 +270,16 @@ topicLast: db.prepare('SELECT "offset", raft_index AS raftIndex FROM messages WH
   close(): void {
     this.db.close()
   }
+}
+
+/**
+ * The `peers` column of raft_snapshot: the membership as JSON `{"voters": [...], "learners": [...]}`,
+ * or, as written before membership changes existed, a plain list of voters.
+ */
+export function storedMembership(text: string): Membership {
+  const raw: unknown = JSON.parse(text)
+  const membership: Membership = Array.isArray(raw) ? {voters: [...(raw as number[])].sort((a, b) => a - b), learners: []} : (raw as Membership)
+  const problem = membershipProblem(membership)
+  if (problem !== null) throw new Error(`raft_snapshot.peers is not a membership (${problem}): ${text}`)
+  return {voters: [...membership.voters], learners: [...membership.learners]}
 }

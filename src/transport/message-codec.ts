@@ -17,7 +17,8 @@ import type {Entry, EntryType, Message, MessageType} from '../raft/index.js'
 
 const TYPES: MessageType[] = ['app', 'appResp', 'vote', 'voteResp', 'preVote', 'preVoteResp', 'heartbeat', 'heartbeatResp', 'timeoutNow']
 const TYPE_CODE = new Map(TYPES.map((t, i) => [t, i]))
-const ENTRY_TYPES: EntryType[] = ['normal', 'noop']
+const ENTRY_TYPES: EntryType[] = ['normal', 'noop', 'conf']
+const ENTRY_TYPE_CODE = new Map(ENTRY_TYPES.map((t, i) => [t, i]))
 
 const F_REJECT = 1
 const F_TRANSFER = 2
@@ -67,6 +68,7 @@ export function encodeMessage(message: Message): Buffer {
     size += 4
     for (const entry of entries) {
       checkUnsigned('entry term', entry.term, U32)
+      if (!ENTRY_TYPE_CODE.has(entry.type)) throw new EncodeError(`cannot encode an entry of type ${String(entry.type)}`)
       size += 17 + entry.data.byteLength
     }
   }
@@ -86,7 +88,7 @@ export function encodeMessage(message: Message): Buffer {
     for (const entry of entries) {
       at = out.writeDoubleLE(entry.index, at)
       at = out.writeUInt32LE(entry.term, at)
-      at = out.writeUInt8(entry.type === 'noop' ? 1 : 0, at)
+      at = out.writeUInt8(ENTRY_TYPE_CODE.get(entry.type) as number, at)
       at = out.writeUInt32LE(entry.data.byteLength, at)
       out.set(entry.data, at)
       at += entry.data.byteLength

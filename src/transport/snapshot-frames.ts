@@ -2,7 +2,7 @@
  * The snapshot stream on the Raft link, typed in one place. A leader streams the state
  * machine's rows to a follower that needs entries it has compacted:
  *
- *   begin  (stream id, leader term, snapshot index/term/peers)
+ *   begin  (stream id, leader term, snapshot index/term/membership)
  *   have   (follower -> leader: stream id, the applied index whose rows it already holds)
  *   plan   (stream id, the base: only rows of a delta table with a key above it follow, 0 for
  *           all of them)
@@ -13,7 +13,8 @@
  *           the end is acknowledged with sequence number = chunk count)
  *
  * Layouts (little-endian):
- *   begin: u32 stream | u32 leaderTerm | f64 index | u32 term | u16 n, n x u16 peer
+ *   begin: u32 stream | u32 leaderTerm | f64 index | u32 term | u16 v, v x u16 voter |
+ *          u16 l, l x u16 learner
  *   have:  u32 stream | f64 applied
  *   plan:  u32 stream | f64 base
  *   chunk: u32 stream | u32 seq | u8 len, table | u32 rows | u16 columns | cells | 32 B digest
@@ -28,6 +29,7 @@
  */
 import {createHash} from 'node:crypto'
 
+import type {Membership} from '../raft/index.js'
 import {FRAME_KIND, type FrameKind} from './frames.js'
 
 /** A value of a row as SQLite stores it. */
@@ -39,7 +41,8 @@ export interface SnapshotBegin {
   leaderTerm: number
   index: number
   term: number
-  peers: number[]
+  /** The configuration as of `index`. */
+  membership: Membership
 }
 
 /** The follower's answer to a begin: the rows of every entry up to `applied` are in its state already. */
@@ -230,9 +233,12 @@ export function encodeSnapshotFrame(frame: SnapshotFrame): Buffer {
       w.u32(frame.leaderTerm)
       w.count(frame.index)
       w.u32(frame.term)
-      if (frame.peers.length > MAX_PEERS) throw new Error(`cannot encode ${frame.peers.length} peers`)
-      w.u16(frame.peers.length)
-      for (const peer of frame.peers) w.u16(peer)
+      const {voters, learners} = frame.membership
+      if (voters.length + learners.length > MAX_PEERS) throw new Error(`cannot encode ${voters.length + learners.length} members`)
+      for (const list of [voters, learners]) {
+        w.u16(list.length)
+        for (const peer of list) w.u16(peer)
+      }
       return w.done()
     }
     case 'have':
@@ -306,6 +312,15 @@ export function encodeChunk(stream: number, seq: number, table: string, rows: re
   return {payload: Buffer.concat([body, digest]), digest}
 }
 
+/** A counted list of member ids, at most `max` of them. */
+function readMembers(r: Reader, what: string, max: number): number[] {
+  const count = r.u16(`${what} count`)
+  if (count > max) throw new Error(`snapshot begin: too many members (at most ${MAX_PEERS} in all)`)
+  const ids: number[] = []
+  for (let i = 0; i < count; i++) ids.push(r.u16(what))
+  return ids
+}
+
 export function decodeSnapshotFrame(kind: SnapshotFrame['kind'], data: Buffer): SnapshotFrame {
   switch (kind) {
     case 'begin': {
@@ -314,12 +329,10 @@ export function decodeSnapshotFrame(kind: SnapshotFrame['kind'], data: Buffer): 
       const leaderTerm = r.u32('leader term')
       const index = r.count('index')
       const term = r.u32('term')
-      const peerCount = r.u16('peer count')
-      if (peerCount > MAX_PEERS) throw new Error(`snapshot begin: ${peerCount} peers (at most ${MAX_PEERS})`)
-      const peers: number[] = []
-      for (let i = 0; i < peerCount; i++) peers.push(r.u16('peer'))
+      const voters = readMembers(r, 'voter', MAX_PEERS)
+      const learners = readMembers(r, 'learner', MAX_PEERS - voters.length)
       r.finish()
-      return {kind, stream, leaderTerm, index, term, peers}
+      return {kind, stream, leaderTerm, index, term, membership: {voters, learners}}
     }
     case 'have':
     case 'plan': {

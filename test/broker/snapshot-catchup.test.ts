@@ -246,7 +246,7 @@ describe('snapshots: a follower behind the compaction point catches up by snapsh
       const payload = 'payload' in frame ? frame.payload : encodeSnapshotFrame(frame)
       cluster.node(from).broker.transport.sendSnapshot(follower, frame.kind, payload)
     }
-    const begin = (stream: number): SnapshotFrame => ({kind: 'begin', stream, leaderTerm: term, index: 10_000, term, peers: [0, 1, 2]})
+    const begin = (stream: number): SnapshotFrame => ({kind: 'begin', stream, leaderTerm: term, index: 10_000, term, membership: {voters: [0, 1, 2], learners: []}})
     const plan = (stream: number, base = 0): SnapshotFrame => ({kind: 'plan', stream, base})
     const tables = STATE_TABLES.map((name) => ({name, rows: name === 'messages' ? 1 : 0}))
     const forged = [message(1, 'forged')]

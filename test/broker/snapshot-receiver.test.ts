@@ -55,7 +55,7 @@ function harness(applied: number): Harness {
   return {receiver, sent, writes, completed, installPending}
 }
 
-const begin = (stream: number): SnapshotFrame => ({kind: 'begin', stream, leaderTerm: TERM, index: 100, term: TERM, peers: [0, 1, 2]})
+const begin = (stream: number): SnapshotFrame => ({kind: 'begin', stream, leaderTerm: TERM, index: 100, term: TERM, membership: {voters: [0, 1, 2], learners: []}})
 const plan = (stream: number, base: number): SnapshotFrame => ({kind: 'plan', stream, base})
 const chunk = (stream: number, seq: number, rows: (string | number | null)[][]): SnapshotFrame => decodeSnapshotFrame('chunk', encodeChunk(stream, seq, 'messages', rows).payload)
 const refusals = (sent: SnapshotFrame[]): string[] => sent.flatMap((f) => (f.kind === 'ack' && !f.ok ? [f.reason ?? ''] : []))

@@ -80,7 +80,7 @@ function snapshotForgeries(term: number): Buffer[] {
   const digest = new StreamDigest()
   digest.add(chunk.digest)
   return [
-    frame(FRAME_KIND.snapshotBegin, encodeSnapshotFrame({kind: 'begin', stream: 9, leaderTerm: term, index: 5000, term, peers: [0, 1, 2]})),
+    frame(FRAME_KIND.snapshotBegin, encodeSnapshotFrame({kind: 'begin', stream: 9, leaderTerm: term, index: 5000, term, membership: {voters: [0, 1, 2], learners: []}})),
     frame(FRAME_KIND.snapshotPlan, encodeSnapshotFrame({kind: 'plan', stream: 9, base: 0})),
     frame(FRAME_KIND.snapshotChunk, chunk.payload),
     frame(FRAME_KIND.snapshotEnd, encodeSnapshotFrame({kind: 'end', stream: 9, chunks: 1, tables: [{name: 'messages', rows: 1}], digest: digest.digest()})),

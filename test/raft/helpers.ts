@@ -64,7 +64,7 @@ export function storageWith(terms: number[], hs?: Partial<HardState>): MemorySto
  * compacted its log up to there. */
 export function compactedStorage(terms: number[], through: number, hs?: Partial<HardState>, data = 'state'): MemoryStorage {
   const s = storageWith(terms, hs)
-  s.createSnapshot(through, ids(3), enc.encode(data))
+  s.createSnapshot(through, {voters: ids(3), learners: []}, enc.encode(data))
   s.compact(through)
   return s
 }

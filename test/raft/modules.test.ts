@@ -27,7 +27,7 @@ describe('MemoryStorage', () => {
 
   it('compact keeps the term of the compaction point and refuses what is gone', () => {
     const s = storageWith([1, 1, 2, 3])
-    s.createSnapshot(2, [0, 1, 2], new Uint8Array(0))
+    s.createSnapshot(2, {voters: [0, 1, 2], learners: []}, new Uint8Array(0))
     s.compact(2)
     expect(s.firstIndex()).to.equal(3)
     expect(s.lastIndex()).to.equal(4)
@@ -46,7 +46,7 @@ describe('MemoryStorage', () => {
   it('compact never goes past the latest snapshot', () => {
     const s = storageWith([1, 1, 2, 3])
     expect(() => s.compact(1)).to.throw(RangeError, /past the latest snapshot \(0\)/)
-    s.createSnapshot(2, [0, 1, 2], new Uint8Array([7]))
+    s.createSnapshot(2, {voters: [0, 1, 2], learners: []}, new Uint8Array([7]))
     expect(() => s.compact(3)).to.throw(RangeError, /past the latest snapshot \(2\)/)
     s.compact(1)
     expect(s.firstIndex()).to.equal(2)
@@ -56,20 +56,20 @@ describe('MemoryStorage', () => {
 
   it('createSnapshot records index, term, members and data, only of stored entries and only forward', () => {
     const s = storageWith([1, 1, 2, 3])
-    const snap = s.createSnapshot(3, [0, 1, 2], new Uint8Array([1, 2]))
+    const snap = s.createSnapshot(3, {voters: [0, 1, 2], learners: []}, new Uint8Array([1, 2]))
     expect(s.snapshot()).to.equal(snap)
-    expect(snap).to.deep.include({index: 3, term: 2, peers: [0, 1, 2]})
+    expect(snap).to.deep.include({index: 3, term: 2, membership: {voters: [0, 1, 2], learners: []}})
     expect([...(snap.data ?? [])]).to.deep.equal([1, 2])
     // The log is untouched until compact().
     expect(s.firstIndex()).to.equal(1)
-    expect(() => s.createSnapshot(3, [0, 1, 2], new Uint8Array(0))).to.throw(SnapshotOutOfDateError)
-    expect(() => s.createSnapshot(2, [0, 1, 2], new Uint8Array(0))).to.throw(SnapshotOutOfDateError)
-    expect(() => s.createSnapshot(5, [0, 1, 2], new Uint8Array(0))).to.throw(UnavailableError)
+    expect(() => s.createSnapshot(3, {voters: [0, 1, 2], learners: []}, new Uint8Array(0))).to.throw(SnapshotOutOfDateError)
+    expect(() => s.createSnapshot(2, {voters: [0, 1, 2], learners: []}, new Uint8Array(0))).to.throw(SnapshotOutOfDateError)
+    expect(() => s.createSnapshot(5, {voters: [0, 1, 2], learners: []}, new Uint8Array(0))).to.throw(UnavailableError)
   })
 
   it('applySnapshot replaces the whole log and refuses a snapshot not newer than the one held', () => {
     const s = storageWith([1, 1, 2, 3], {term: 3, vote: 1, commit: 2})
-    s.applySnapshot({index: 10, term: 5, peers: [0, 1, 2]})
+    s.applySnapshot({index: 10, term: 5, membership: {voters: [0, 1, 2], learners: []}})
     expect(s.firstIndex()).to.equal(11)
     expect(s.lastIndex()).to.equal(10)
     expect(s.term(10)).to.equal(5)
@@ -79,15 +79,17 @@ describe('MemoryStorage', () => {
     expect(s.initialState()).to.deep.equal({term: 3, vote: 1, commit: 2})
     s.append([entry(11, 5, 'a')])
     expect(s.lastIndex()).to.equal(11)
-    expect(() => s.applySnapshot({index: 10, term: 5, peers: [0, 1, 2]})).to.throw(SnapshotOutOfDateError)
-    expect(() => s.applySnapshot({index: 7, term: 4, peers: [0, 1, 2]})).to.throw(SnapshotOutOfDateError)
+    expect(() => s.applySnapshot({index: 10, term: 5, membership: {voters: [0, 1, 2], learners: []}})).to.throw(SnapshotOutOfDateError)
+    expect(() => s.applySnapshot({index: 7, term: 4, membership: {voters: [0, 1, 2], learners: []}})).to.throw(SnapshotOutOfDateError)
     expect(s.lastIndex()).to.equal(11)
   })
 })
 
+const THREE = {voters: [0, 1, 2], learners: []}
+
 describe('RaftLog: the stable log seen through Storage plus the unstable suffix', () => {
   it('reads terms and entries across the stable/unstable boundary', () => {
-    const log = new RaftLog(storageWith([1, 1, 2]), 0, undefined)
+    const log = new RaftLog(storageWith([1, 1, 2]), 0, undefined, THREE)
     log.append([entry(4, 3, 'a'), entry(5, 3, 'b')])
     expect([1, 2, 3, 4, 5].map((i) => log.term(i))).to.deep.equal([1, 1, 2, 3, 3])
     expect(log.lastIndex()).to.equal(5)
@@ -97,7 +99,7 @@ describe('RaftLog: the stable log seen through Storage plus the unstable suffix'
   })
 
   it('slice respects maxBytes across the boundary', () => {
-    const log = new RaftLog(storageWith([1, 1]), 0, undefined)
+    const log = new RaftLog(storageWith([1, 1]), 0, undefined, THREE)
     log.append([entry(3, 1, 'abcd'), entry(4, 1, 'efgh')])
     // Stored entries carry 'e1', 'e2' (2 bytes each).
     expect(log.slice(1, 5, 8).map((e) => e.index)).to.deep.equal([1, 2, 3])
@@ -105,7 +107,7 @@ describe('RaftLog: the stable log seen through Storage plus the unstable suffix'
   })
 
   it('findConflictByTerm skips back over every entry of a higher term', () => {
-    const log = new RaftLog(storageWith([1, 1, 1, 4, 4, 5, 5, 6, 6, 6]), 0, undefined)
+    const log = new RaftLog(storageWith([1, 1, 1, 4, 4, 5, 5, 6, 6, 6]), 0, undefined, THREE)
     expect(log.findConflictByTerm(10, 5)).to.deep.equal({index: 7, term: 5})
     expect(log.findConflictByTerm(10, 3)).to.deep.equal({index: 3, term: 1})
     expect(log.findConflictByTerm(10, 0)).to.deep.equal({index: 0, term: 0})
@@ -114,7 +116,7 @@ describe('RaftLog: the stable log seen through Storage plus the unstable suffix'
 
   it('takeUnstable hands each entry out once; stableTo drops what was persisted', () => {
     const s = storageWith([1])
-    const log = new RaftLog(s, 0, undefined)
+    const log = new RaftLog(s, 0, undefined, THREE)
     log.append([entry(2, 1, 'a'), entry(3, 1, 'b')])
     const first = log.takeUnstable()
     expect(first.map((e) => e.index)).to.deep.equal([2, 3])
@@ -127,12 +129,12 @@ describe('RaftLog: the stable log seen through Storage plus the unstable suffix'
   })
 
   it('refuses to overwrite a committed entry', () => {
-    const log = new RaftLog(storageWith([1, 1, 1], {commit: 2}), 2, undefined)
+    const log = new RaftLog(storageWith([1, 1, 1], {commit: 2}), 2, undefined, THREE)
     expect(() => log.maybeAppend(1, 1, 2, [entry(2, 2, 'x')])).to.throw(/committed/)
   })
 
   it('is up-to-date per §5.4.1: higher last term, or the same last term and at least as long', () => {
-    const log = new RaftLog(storageWith([1, 2, 2]), 0, undefined)
+    const log = new RaftLog(storageWith([1, 2, 2]), 0, undefined, THREE)
     expect(log.isUpToDate(3, 2)).to.equal(true)
     expect(log.isUpToDate(2, 2)).to.equal(false)
     expect(log.isUpToDate(1, 3)).to.equal(true)
@@ -173,7 +175,8 @@ describe('quorum arithmetic', () => {
   })
 
   it('a vote is won by a majority of grants and lost once a majority is out of reach', () => {
-    const t = new VoteTally(5)
+    const t = new VoteTally([0, 1, 2, 3, 4])
+    t.record(7, true) // not a voter: not counted
     t.record(0, true)
     t.record(1, false)
     t.record(1, true) // a voter's first answer counts
@@ -191,9 +194,13 @@ describe('config', () => {
     expect(resolveConfig(base)).to.include({electionTick: 15, heartbeatTick: 5, preVote: true, checkQuorum: true})
   })
   it('refuses inconsistent settings with a message that names them', () => {
-    expect(() => resolveConfig({...base, peers: [1, 2]})).to.throw(/must include id 0/)
     expect(() => resolveConfig({...base, heartbeatTick: 15})).to.throw(/heartbeatTick/)
     expect(() => resolveConfig({...base, maxInflight: 0})).to.throw(/maxInflight/)
-    expect(() => resolveConfig({...base, peers: [0, 1, 1]})).to.throw(/duplicates/)
+    expect(() => resolveConfig({...base, peers: [0, 1, 1]})).to.throw(/sorted and distinct/)
+    expect(() => resolveConfig({...base, learners: [2]})).to.throw(/both voter and learner/)
+    expect(() => resolveConfig({...base, maxLearnerLag: -1})).to.throw(/maxLearnerLag/)
+  })
+  it('lets a node start outside its initial configuration (a node joining a running cluster)', () => {
+    expect(resolveConfig({...base, id: 5, peers: []}).initial).to.deep.equal({voters: [], learners: []})
   })
 })

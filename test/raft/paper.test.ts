@@ -3,7 +3,7 @@
 // is named by the sentence it checks. PreVote and CheckQuorum are off here, as in the paper;
 // they have their own files.
 import {expect} from 'chai'
-import type {Message, NodeId} from '../../src/raft/index.js'
+import {decodeMembership, encodeMembership, type Message, type NodeId} from '../../src/raft/index.js'
 import {Cluster, drain, entry, ids, leaderOf, logTerms, newRaft, ofType, prng, storageWith, tickN, type TestNode} from './helpers.js'
 
 const ET = 10 // electionTick in these tests (random() = 0, so every timeout is exactly 10 ticks)
@@ -378,10 +378,20 @@ describe('Raft §5.4.1: election restriction', () => {
 
 describe('Raft §5.4.2: committing entries from previous terms', () => {
   it('a new leader appends a no-op entry of its own term', () => {
-    const leader = leaderOf(3, {storage: storageWith([1, 1], {term: 1})})
+    const storage = storageWith([1, 1], {term: 1})
+    storage.append([{index: 1, term: 1, type: 'conf', data: encodeMembership({voters: ids(3), learners: []})}])
+    storage.append([entry(2, 1, 'e2')])
+    const leader = leaderOf(3, {storage})
     expect(leader.raft.status().lastIndex).to.equal(3)
     expect(leader.raft.termAt(3)).to.equal(2)
     expect(leader.storage.allEntries()[2].type).to.equal('noop')
+  })
+
+  it('... which states the configuration when the log holds none yet (so that it does from then on)', () => {
+    const leader = leaderOf(3, {storage: storageWith([1, 1], {term: 1})})
+    const e = leader.storage.allEntries()[2]
+    expect(e).to.deep.include({index: 3, term: 2, type: 'conf'})
+    expect(decodeMembership(e.data)).to.deep.equal({voters: [0, 1, 2], learners: []})
   })
 
   it('a leader never commits an entry from a previous term by counting replicas', () => {

@@ -124,7 +124,7 @@ describe('restart and a compacted log', () => {
   it('a node whose storage starts after a compacted prefix (firstIndex > 1) campaigns, leads and replicates', () => {
     const make = (): MemoryStorage => {
       const s = storageWith([1, 1, 1, 2, 2, 2], {term: 2, commit: 6})
-      s.createSnapshot(4, ids(3), new Uint8Array(0))
+      s.createSnapshot(4, {voters: ids(3), learners: []}, new Uint8Array(0))
       s.compact(4)
       return s
     }

@@ -104,7 +104,7 @@ function addFaults(into: FaultCounts, f: FaultCounts): void {
 }
 
 function fmtFaults(f: FaultCounts): string {
-  return `dropped ${f.dropped}, duplicated ${f.duplicated}, reordered ${f.reordered}, partitions ${f.partitions}, crashes ${f.crashes}, compactions ${f.compactions}, transfers ${f.transfers}`
+  return `dropped ${f.dropped}, duplicated ${f.duplicated}, reordered ${f.reordered}, partitions ${f.partitions}, crashes ${f.crashes}, compactions ${f.compactions}, transfers ${f.transfers}, membership changes ${f.confChanges} (${f.confRefusals} refused)`
 }
 
 function printOne(r: SimResult, trace: boolean, bugs: PlantedBugs, durability: boolean): void {
@@ -144,7 +144,7 @@ function main(): void {
   }
 
   const started = performance.now()
-  const faults: FaultCounts = {dropped: 0, duplicated: 0, reordered: 0, partitions: 0, crashes: 0, compactions: 0, transfers: 0}
+  const faults: FaultCounts = {dropped: 0, duplicated: 0, reordered: 0, partitions: 0, crashes: 0, compactions: 0, transfers: 0, confChanges: 0, confRefusals: 0}
   let schedules = 0
   let steps = 0
   let virtualMs = 0

@@ -38,7 +38,7 @@ describe('simulation: safety after every step and liveness after healing', funct
   })
 
   it('injects every kind of fault across the seeds', () => {
-    const total = {dropped: 0, duplicated: 0, reordered: 0, partitions: 0, crashes: 0, compactions: 0, transfers: 0}
+    const total = {dropped: 0, duplicated: 0, reordered: 0, partitions: 0, crashes: 0, compactions: 0, transfers: 0, confChanges: 0, confRefusals: 0}
     let snapshotsInstalled = 0
     let catchUps = 0
     for (let seed = 1; seed <= 20; seed++) {

@@ -20,6 +20,11 @@
 //    leader's driver learns how the stream ended: reportSnapshot); installing it is a write,
 //    lost in a crash before it is durable;
 //  - leadership transfers now and then;
+//  - membership changes (Jepsen's membership nemesis), interleaved with all of the above: add a
+//    learner (a fresh, empty node with an id never used before), promote a learner, remove a
+//    voter, remove the leader, replace (add, promote once caught up, remove a voter); sometimes
+//    in bursts, so that a second change is asked for while the first is in flight. A removed
+//    node keeps running (it is the operator's to stop), and may crash and restart like any other;
 //  - clients proposing throughout, mostly to whoever claims to lead.
 //
 // Checked after every step: at most one leader per term; log matching (an (index, term) pair
@@ -30,9 +35,30 @@
 // only once they are durable, and its durable term and vote never go back); snapshots: a node
 // installs only a snapshot past what it applied, whose (index, term) is the committed one there,
 // and whose state equals replaying the committed entries up to its index (as does every
-// snapshot a node makes). At the end, after healing everything: a stable leader within a bounded
-// virtual time, and every proposal accepted in that final stable period applied on every node.
-import {MemoryStorage, Raft, type Entry, type Message, type NodeId, type Ready, type Snapshot} from '../../src/raft/index.js'
+// snapshot a node makes). Configurations: no two different configurations are committed at one
+// index (every node's committed configurations are one history), a node uses the latest
+// configuration of its log, committed or not (dissertation §4.1: checked whenever its log is all
+// durable), a snapshot carries the configuration as of its index, and no leader keeps leading
+// once its own removal is committed. At the end, after healing everything: a stable leader within a bounded
+// virtual time, and every proposal accepted in that final stable period applied on every node
+// of its configuration (removed nodes are left out: they are the operator's to stop).
+import {
+  ConfChangeRefusedError,
+  decodeMembership,
+  formatMembership,
+  isMember,
+  isVoter,
+  MemoryStorage,
+  Raft,
+  sameMembership,
+  type ConfChange,
+  type Entry,
+  type Membership,
+  type Message,
+  type NodeId,
+  type Ready,
+  type Snapshot,
+} from '../../src/raft/index.js'
 import type {PlantedBugs} from '../../src/raft/config.js'
 
 // ---------------------------------------------------------------- deterministic randomness
@@ -119,6 +145,8 @@ export interface Schedule {
    * follower just behind is still caught up from the log. */
   compactKeep: number
   meanTransferMs: number
+  /** Mean virtual ms between membership changes (each may be refused: one at a time). */
+  meanMemberMs: number
   /** Chance that a newly elected leader crashes or is cut off within maxLeaderLifeMs: Figure 8
    * material (leaders that replicate part of their log and vanish). */
   leaderCrashChance: number
@@ -157,6 +185,8 @@ export function makeSchedule(seed: number, nodes: number): Schedule {
     // Its own generator: the draws above keep their order, so each seed keeps its profile.
     compactKeep: new Rand(mix(seed, 0xc0a1)).pick([0, 2, 8, 30]),
     meanTransferMs: r.pick([500, 2000, 1e9]),
+    // Its own generator too, as compactKeep.
+    meanMemberMs: new Rand(mix(seed, 0x3e3b)).pick([60, 150, 400]),
     leaderCrashChance: r.pick([0, 0, 0.3, 0.6]),
     maxLeaderLifeMs: r.pick([20, 60, 200]),
     vanishOnFirstCommitChance: r.pick([0, 0, 0.3, 0.8]),
@@ -192,6 +222,9 @@ export interface FaultCounts {
   crashes: number
   compactions: number
   transfers: number
+  /** Membership changes accepted by a leader, and asked for but refused. */
+  confChanges: number
+  confRefusals: number
 }
 
 export interface SimResult {
@@ -237,6 +270,20 @@ class Violation extends Error {}
 
 interface SimNode {
   id: NodeId
+  /** The voters it was started with: the first nodes know each other; a node added later knows
+   * nobody and waits to hear from a leader. */
+  initialVoters: NodeId[]
+  /** Durable with `applied`: the configuration as of the applied index. */
+  appliedConf: Membership
+  /** Mirrors the durable log's configurations: the snapshot's (or the initial one), then one per
+   * configuration entry after it. */
+  storedConfs: {index: number; membership: Membership}[]
+  /** Stopped for good by the operator after its removal. */
+  decommissioned: boolean
+  /** The index of the configuration last found committed on it (checked once per index). */
+  notedConf: number
+  /** The configuration in use and the log's latest, last found to agree. */
+  checkedConf: [Membership | null, unknown]
   /** Durable: the stable log and hard state. */
   storage: MemoryStorage
   /** Durable: the state machine's last applied index (applied with the write that delivered it). */
@@ -261,7 +308,7 @@ type Event =
   | {kind: 'restart'; node: NodeId}
   | {kind: 'snapReport'; node: NodeId; inc: number; to: NodeId; ok: boolean}
   | {kind: 'crashNode' | 'isolateNode'; node: NodeId; inc: number}
-  | {kind: 'crash' | 'partition' | 'heal' | 'propose' | 'compact' | 'transfer' | 'endChaos'}
+  | {kind: 'crash' | 'partition' | 'heal' | 'propose' | 'compact' | 'transfer' | 'member' | 'endChaos'}
 
 interface Timed {
   t: number
@@ -314,8 +361,10 @@ function less(a: Timed, b: Timed): boolean {
   return a.t < b.t || (a.t === b.t && a.seq < b.seq)
 }
 
-/** An entry's identity for the checkers: the proposal id in its data, or 0 for a no-op. */
+/** An entry's identity for the checkers: the proposal id in its data, 0 for a no-op, a negative
+ * hash of the configuration for a configuration entry. */
 function entryId(e: Entry): number {
+  if (e.type === 'conf') return -1 - (mix(...e.data) >>> 1)
   if (e.type === 'noop' || e.data.byteLength < 4) return 0
   return e.data[0] | (e.data[1] << 8) | (e.data[2] << 16) | (e.data[3] << 24)
 }
@@ -350,6 +399,18 @@ interface Accepted {
 export const SEEDS_PER_SIZE = 150
 
 const NO_PROGRESS = {progress: false}
+/** Cut links are keyed from * LINK + to. */
+const LINK = 1 << 16
+/** At most this many nodes are ever added to a run (ids are never reused). */
+const MAX_ADDED = 8
+
+function confKey(m: Membership): string {
+  return JSON.stringify(m)
+}
+
+function membershipFromKey(key: string): Membership {
+  return JSON.parse(key) as Membership
+}
 const MAX_STEPS = 3_000_000
 const LEADER_BOUND_MS = 10_000
 /** In the final drain, fail if no node applies anything for this long (a stall), or if the
@@ -385,7 +446,21 @@ export class Simulation {
   /** index -> the stable-period proposal accepted there. */
   private readonly acceptedAt = new Map<number, Accepted>()
   private acceptedTotal = 0
-  private readonly faults: FaultCounts = {dropped: 0, duplicated: 0, reordered: 0, partitions: 0, crashes: 0, compactions: 0, transfers: 0}
+  private readonly faults: FaultCounts = {
+    dropped: 0,
+    duplicated: 0,
+    reordered: 0,
+    partitions: 0,
+    crashes: 0,
+    compactions: 0,
+    transfers: 0,
+    confChanges: 0,
+    confRefusals: 0,
+  }
+  /** Membership decisions, from a generator of their own. */
+  private readonly memberRand: Rand
+  /** A replacement under way: the learner to promote, then the voter to remove. */
+  private replacing: {learner: NodeId; victim: NodeId} | null = null
   private messages = 0
   private elections = 0
   private msgSeq = 0
@@ -404,6 +479,10 @@ export class Simulation {
   private readonly appliedAt: Array<[number, number]> = []
   /** index -> the state machine after replaying appliedAt[1..index] (extended on demand). */
   private readonly canonicalState: number[] = [0]
+  /** index -> the configuration committed there (from configuration entries applied anywhere). */
+  private readonly committedConfs = new Map<number, string>()
+  /** The configuration of a cluster whose log holds none yet. */
+  private readonly initialConf: Membership
   private snapshotsSent = 0
   private snapshotsInstalled = 0
 
@@ -417,9 +496,22 @@ export class Simulation {
     this.dropRate = this.schedule.dropRate
     this.dupRate = this.schedule.dupRate
     this.maxDelayMs = this.schedule.maxDelayMs
-    for (let id = 0; id < this.schedule.nodes; id++) {
-      const node: SimNode = {
+    this.memberRand = new Rand(mix(opts.seed, 0x3e3b, 2))
+    const first = Array.from({length: this.schedule.nodes}, (_, i) => i)
+    this.initialConf = {voters: first, learners: []}
+    for (const id of first) this.addNode(id, first)
+  }
+
+  private addNode(id: NodeId, initialVoters: NodeId[]): SimNode {
+    const initial = {voters: initialVoters, learners: []}
+    const node: SimNode = {
         id,
+        initialVoters,
+        appliedConf: initial,
+        storedConfs: [{index: 0, membership: initial}],
+        decommissioned: false,
+        notedConf: 0,
+        checkedConf: [null, null],
         storage: new MemoryStorage(),
         applied: 0,
         state: 0,
@@ -432,8 +524,8 @@ export class Simulation {
         checkedLeaderTerm: -1,
         firstCommitTerm: -1,
       }
-      this.nodes.push(node)
-    }
+    this.nodes.push(node)
+    return node
   }
 
   run(): SimResult {
@@ -453,7 +545,7 @@ export class Simulation {
       else violation = `exception: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`
       violation += ` (at step ${this.steps}, t=${this.now}ms, phase ${this.phase})`
     }
-    const minApplied = Math.min(...this.nodes.map((n) => n.applied))
+    const minApplied = Math.min(...this.members().map((n) => n.applied))
     return {
       seed: this.seed,
       nodes: this.schedule.nodes,
@@ -485,6 +577,7 @@ export class Simulation {
     this.q.push(this.rand.exp(s.meanProposeMs), {kind: 'propose'})
     this.q.push(this.rand.exp(s.meanCompactMs), {kind: 'compact'})
     this.q.push(this.rand.exp(s.meanTransferMs), {kind: 'transfer'})
+    this.q.push(this.memberRand.exp(s.meanMemberMs), {kind: 'member'})
   }
 
   private boot(n: SimNode): void {
@@ -493,7 +586,7 @@ export class Simulation {
     n.writing = null
     n.raft = new Raft({
       id: n.id,
-      peers: this.nodes.map((x) => x.id),
+      peers: n.initialVoters,
       storage: n.storage,
       random: prng(mix(this.seed, n.id, n.incarnation)),
       electionTick: s.electionTick,
@@ -527,7 +620,7 @@ export class Simulation {
     const need = this.accepted
     if (need.length === 0) return true
     const last = need[need.length - 1].index
-    for (const n of this.nodes) if (n.applied < last) return false
+    for (const n of this.members()) if (n.applied < last) return false
     return true
   }
 
@@ -559,14 +652,14 @@ export class Simulation {
       // Progress: anything applied or made durable anywhere (catching up a long uncommitted
       // tail commits nothing for a while, but it does grow the followers' logs).
       let sum = 0
-      for (const n of this.nodes) sum += n.applied * 7 + n.storage.lastIndex()
+      for (const n of this.members()) sum += n.applied * 7 + n.storage.lastIndex()
       if (sum !== this.lastAppliedSum) {
         this.lastAppliedSum = sum
         this.lastProgressAt = this.now
       }
       const stalled = this.now - this.lastProgressAt > STALL_BOUND_MS
       if (stalled || this.now - this.stableAt > this.schedule.stableMs + DRAIN_LIMIT_MS) {
-        const lagging = this.nodes.filter((n) => n.applied < this.accepted[this.accepted.length - 1].index)
+        const lagging = this.members().filter((n) => n.applied < this.accepted[this.accepted.length - 1].index)
         throw new Violation(
           `liveness: ${stalled ? `nothing applied for ${STALL_BOUND_MS}ms` : `${DRAIN_LIMIT_MS}ms`} after the stable period, proposals accepted in it are not applied on ` +
             `${lagging.map((n) => `n${n.id} (applied ${n.applied})`).join(', ')} (${this.describeNodes()})`,
@@ -575,24 +668,48 @@ export class Simulation {
     }
   }
 
-  /** A leader that every node follows, in the highest term any node has. */
-  private stableLeader(): NodeId | null {
-    let leader: NodeId | null = null
+  /** The running node that leads in the highest term, if any. */
+  private currentLeader(): SimNode | null {
+    let leader: SimNode | null = null
     let term = -1
     for (const n of this.nodes) {
-      if (n.raft === null) return null
-      const st = n.raft.status(NO_PROGRESS)
-      if (st.role === 'leader') {
-        leader = n.id
+      const st = n.raft?.status(NO_PROGRESS)
+      if (st?.role === 'leader' && st.term > term) {
+        leader = n
         term = st.term
       }
     }
-    if (leader === null) return null
-    for (const n of this.nodes) {
-      const st = (n.raft as Raft).status(NO_PROGRESS)
-      if (st.term !== term || st.leaderId !== leader) return null
-    }
     return leader
+  }
+
+  /** The nodes of the current leader's configuration (of the last one seen, with no leader). */
+  private members(): SimNode[] {
+    if (this.membersAtStep === this.steps) return this.membersCache
+    const leader = this.currentLeader()
+    if (leader !== null) this.lastMembers = (leader.raft as Raft).status(NO_PROGRESS).membership
+    const m = this.lastMembers ?? this.initialConf
+    this.membersCache = this.nodes.filter((n) => isMember(m, n.id))
+    this.membersAtStep = this.steps
+    return this.membersCache
+  }
+
+  private lastMembers: Membership | null = null
+  private membersCache: SimNode[] = []
+  private membersAtStep = -1
+
+  /** A leader that every member of its configuration follows, in the highest term any node has.
+   * Nodes outside it (removed, or added by an entry that was lost) are left out. */
+  private stableLeader(): NodeId | null {
+    const leader = this.currentLeader()
+    if (leader === null) return null
+    const st = (leader.raft as Raft).status(NO_PROGRESS)
+    for (const n of this.nodes) {
+      if (!isMember(st.membership, n.id)) continue
+      if (n.raft === null) return null
+      const other = n.raft.status(NO_PROGRESS)
+      if (other.term !== st.term || other.leaderId !== leader.id) return null
+    }
+    return leader.id
   }
 
   private describeNodes(): string {
@@ -630,7 +747,7 @@ export class Simulation {
           if (m.type === 'snap') this.reportSnapshot(m, false)
           return
         }
-        const link = m.from * 64 + m.to
+        const link = m.from * LINK + m.to
         const last = this.lastDelivered.get(link) ?? -1
         if (ev.sent < last) this.faults.reordered++
         else this.lastDelivered.set(link, ev.sent)
@@ -666,8 +783,8 @@ export class Simulation {
         this.cut.clear()
         for (const o of this.nodes) {
           if (o !== n) {
-            this.cut.add(n.id * 64 + o.id)
-            this.cut.add(o.id * 64 + n.id)
+            this.cut.add(n.id * LINK + o.id)
+            this.cut.add(o.id * LINK + n.id)
           }
         }
         this.faults.partitions++
@@ -677,7 +794,7 @@ export class Simulation {
       }
       case 'restart': {
         const n = this.nodes[ev.node]
-        if (n.raft !== null) return
+        if (n.raft !== null || n.decommissioned) return
         this.log(`restart n${n.id}`)
         this.boot(n)
         this.check(n)
@@ -688,7 +805,7 @@ export class Simulation {
         this.q.push(this.now + this.rand.exp(s.meanCrashMs), ev)
         const up = this.nodes.filter((n) => n.raft !== null)
         // Keep a majority up most of the time so the run also makes progress.
-        if (up.length <= Math.floor(s.nodes / 2) + 1 && this.rand.chance(0.7)) return
+        if (up.length <= Math.floor(this.nodes.length / 2) + 1 && this.rand.chance(0.7)) return
         // Prefer the leader: that is where the interesting bugs are.
         const leaders = up.filter((n) => n.raft?.status(NO_PROGRESS).role === 'leader')
         const victim = leaders.length > 0 && this.rand.chance(0.5) ? this.rand.pick(leaders) : this.rand.pick(up)
@@ -723,11 +840,21 @@ export class Simulation {
         this.q.push(this.now + this.rand.exp(s.meanTransferMs), ev)
         const leader = this.nodes.find((n) => n.raft?.status(NO_PROGRESS).role === 'leader')
         if (!leader || !leader.raft) return
-        const to = this.rand.pick(this.nodes.filter((n) => n !== leader)).id
+        const others = leader.raft.status(NO_PROGRESS).membership.voters.filter((id) => id !== leader.id)
+        if (others.length === 0) return
+        const to = this.rand.pick(others)
         this.faults.transfers++
         this.log(`transfer leadership n${leader.id} -> n${to}`)
         leader.raft.transferLeadership(to)
         this.afterInput(leader)
+        return
+      }
+      case 'member': {
+        if (this.phase !== 'chaos') return
+        // Now and then a burst: the next change is asked for at once, while this one is in flight.
+        const burst = this.memberRand.chance(0.3)
+        this.q.push(this.now + (burst ? this.memberRand.int(0, 3) : this.memberRand.exp(s.meanMemberMs)), ev)
+        this.changeMembership()
         return
       }
       case 'endChaos': {
@@ -738,8 +865,9 @@ export class Simulation {
         this.dupRate = 0
         this.maxDelayMs = Math.min(this.maxDelayMs, 20)
         this.log('end of chaos: heal network, restart every node, no more drops')
+        this.decommissionRemoved()
         for (const n of this.nodes) {
-          if (n.raft === null) {
+          if (n.raft === null && !n.decommissioned) {
             this.boot(n)
             this.check(n)
           }
@@ -783,6 +911,9 @@ export class Simulation {
     if (rd.entries.length > 0) {
       n.storage.append(rd.entries)
       this.checkLogPairs(n, rd.entries)
+      const first = rd.entries[0].index
+      while (n.storedConfs.length > 1 && n.storedConfs[n.storedConfs.length - 1].index >= first) n.storedConfs.pop()
+      for (const e of rd.entries) if (e.type === 'conf') n.storedConfs.push({index: e.index, membership: decodeMembership(e.data)})
     }
     if (rd.hardState !== undefined) {
       const old = n.storage.initialState()
@@ -819,8 +950,14 @@ export class Simulation {
       this.fail(`snapshot: n${n.id} installs a snapshot at index ${snap.index} whose data is for index ${st?.index ?? '(unreadable)'}`)
     }
     this.checkState(n, snap.index, st.state, 'installs')
+    const want = this.committedConfAsOf(snap.index)
+    if (!sameMembership(snap.membership, want)) {
+      this.fail(`configuration safety: n${n.id} installs a snapshot at index ${snap.index} with ${formatMembership(snap.membership)}, but the configuration committed as of there is ${formatMembership(want)}`)
+    }
     n.storage.applySnapshot(snap)
+    n.storedConfs = [{index: snap.index, membership: snap.membership}]
     n.applied = snap.index
+    n.appliedConf = snap.membership
     n.state = st.state
     if (known === undefined) {
       while (this.committedTerm.length < snap.index) this.committedTerm.push(-1)
@@ -873,7 +1010,7 @@ export class Simulation {
   }
 
   private isCut(from: NodeId, to: NodeId): boolean {
-    return this.cut.size > 0 && this.cut.has(from * 64 + to)
+    return this.cut.size > 0 && this.cut.has(from * LINK + to)
   }
 
   // ---------------------------------------------------------------- faults and clients
@@ -881,8 +1018,8 @@ export class Simulation {
   private partition(): void {
     const ids = this.nodes.map((n) => n.id)
     const cutBoth = (a: NodeId, b: NodeId): void => {
-      this.cut.add(a * 64 + b)
-      this.cut.add(b * 64 + a)
+      this.cut.add(a * LINK + b)
+      this.cut.add(b * LINK + a)
     }
     this.cut.clear()
     const shape = this.rand.pick(['isolate', 'halves', 'bridge', 'oneway'] as const)
@@ -913,7 +1050,7 @@ export class Simulation {
     } else {
       const from = this.rand.pick(ids)
       const to = this.rand.pick(ids.filter((x) => x !== from))
-      this.cut.add(from * 64 + to)
+      this.cut.add(from * LINK + to)
       desc = `one-way n${from} -x-> n${to}`
     }
     this.faults.partitions++
@@ -924,8 +1061,13 @@ export class Simulation {
     const up = this.nodes.filter((n) => n.raft !== null)
     if (up.length === 0) return
     const leaders = up.filter((n) => n.raft?.status(NO_PROGRESS).role === 'leader')
-    // Clients mostly find whoever claims to lead (possibly a stale leader), sometimes not.
-    const target = leaders.length > 0 && (this.phase !== 'chaos' || this.rand.chance(0.85)) ? this.rand.pick(leaders) : this.rand.pick(up)
+    // Clients mostly find whoever claims to lead (possibly a stale leader), sometimes not. Once
+    // the faults are over they find the leader of the highest term: a leader removed while cut
+    // off, with neither CheckQuorum nor PreVote, may go on believing it leads an old term (no
+    // member talks to it any more), and would accept what it can never commit.
+    const current = this.phase === 'chaos' ? null : this.currentLeader()
+    const target =
+      current !== null ? current : leaders.length > 0 && (this.phase !== 'chaos' || this.rand.chance(0.85)) ? this.rand.pick(leaders) : this.rand.pick(up)
     const raft = target.raft as Raft
     const count = this.rand.int(1, 3)
     const data: Uint8Array[] = []
@@ -956,6 +1098,89 @@ export class Simulation {
     this.afterInput(target)
   }
 
+  /**
+   * The membership nemesis: asks the leader for one change. Adding a learner starts a fresh node
+   * (empty storage, a new id, in no configuration); a replacement adds a learner, promotes it once
+   * it has caught up, then removes a voter, over the following calls. Refusals are expected (one
+   * change at a time, a lagging learner, a leader that has not committed in its term yet, a
+   * transfer under way) and counted; any other error is a failure.
+   */
+  private changeMembership(): void {
+    const leader = this.currentLeader()
+    if (leader === null) return
+    const raft = leader.raft as Raft
+    const m = raft.status(NO_PROGRESS).membership
+    const r = this.memberRand
+    const fresh = this.nodes.length
+    const canAdd = fresh < this.schedule.nodes + MAX_ADDED
+    let change: ConfChange | null = null
+    if (this.replacing !== null) {
+      const {learner, victim} = this.replacing
+      if (m.learners.includes(learner)) change = {kind: 'promote', node: learner}
+      else if (isVoter(m, learner) && isVoter(m, victim) && m.voters.length > 1) change = {kind: 'remove', node: victim}
+      else this.replacing = null
+    }
+    if (change === null) {
+      const x = r.next()
+      const removable = m.voters.length >= 3
+      if (x < 0.3 && canAdd) change = {kind: 'addLearner', node: fresh}
+      else if (x < 0.55 && m.learners.length > 0) change = {kind: 'promote', node: r.pick(m.learners)}
+      else if (x < 0.7 && removable) change = {kind: 'remove', node: r.pick(m.voters.filter((v) => v !== leader.id))}
+      else if (x < 0.8 && removable) change = {kind: 'remove', node: leader.id}
+      else if (x < 0.85 && m.learners.length > 0) change = {kind: 'remove', node: r.pick(m.learners)}
+      else if (canAdd && m.voters.length >= 2) {
+        // Replace: add now, promote and remove on later calls.
+        this.replacing = {learner: fresh, victim: r.pick(m.voters)}
+        change = {kind: 'addLearner', node: fresh}
+      }
+    }
+    if (change === null) return
+    let index: number
+    try {
+      index = raft.proposeConfChange(change)
+    } catch (e) {
+      if (!(e instanceof ConfChangeRefusedError)) throw e
+      this.faults.confRefusals++
+      if (this.keepTrace) this.log(`n${leader.id} refuses ${change.kind} n${change.node}: ${e.message}`)
+      return
+    }
+    this.faults.confChanges++
+    this.log(`n${leader.id} appends ${change.kind} n${change.node} at ${index} (${formatMembership(raft.status(NO_PROGRESS).membership)})`)
+    if (change.kind === 'addLearner') {
+      // The id is used from now on, whatever becomes of the entry: ids are never reused.
+      this.boot(this.addNode(change.node, []))
+    }
+    this.afterInput(leader)
+  }
+
+  /**
+   * Without PreVote and CheckQuorum nothing keeps a removed node that never learned of its
+   * removal from raising the term of a member that lags as far back as to still count it a
+   * voter (the member then ignores the leader's appends of a lower term, and nobody tells the
+   * leader): the dissertation's §4.2.3 remedy is the leader lease, which CheckQuorum provides
+   * here. So in those schedules the operator stops the removed nodes once the faults are over:
+   * those a committed configuration had and the latest committed one has not (committed
+   * configurations are one history and ids are never reused, so they can never come back).
+   */
+  private decommissionRemoved(): void {
+    if (this.schedule.preVote || this.schedule.checkQuorum) return
+    const everMember = new Set<NodeId>(this.initialConf.voters)
+    let latest = 0
+    for (const [i, key] of this.committedConfs) {
+      latest = Math.max(latest, i)
+      const m = membershipFromKey(key)
+      for (const id of [...m.voters, ...m.learners]) everMember.add(id)
+    }
+    const committed = this.committedConfAsOf(latest)
+    for (const n of this.nodes) {
+      if (!everMember.has(n.id) || isMember(committed, n.id)) continue
+      n.decommissioned = true
+      n.raft = null
+      n.writing = null
+      this.log(`operator stops removed node n${n.id}`)
+    }
+  }
+
   /** One running node snapshots its state machine at its applied index (if it moved since its
    * last snapshot) and compacts its log up to the snapshot, but for a random trailing window. */
   private compact(): void {
@@ -967,7 +1192,7 @@ export class Simulation {
       this.checkState(n, n.applied, n.state, 'snapshots')
       s.createSnapshot(
         n.applied,
-        this.nodes.map((x) => x.id),
+        n.appliedConf,
         encodeState(n.applied, n.state),
       )
     }
@@ -1003,6 +1228,7 @@ export class Simulation {
       }
     }
     n.lastCommit = st.commit
+    this.checkConfiguration(n, raft, st)
 
     // Every index a node considers committed holds one entry cluster-wide.
     if (st.commit > n.seenCommit) {
@@ -1052,6 +1278,49 @@ export class Simulation {
         }
       }
     }
+  }
+
+  /**
+   * The configuration rules: one committed configuration per index across the cluster; a node
+   * uses the latest configuration in its log (checked when all of its log is durable, where the
+   * simulation can read it); a leader whose removal is committed does not lead.
+   */
+  private checkConfiguration(n: SimNode, raft: Raft, st: ReturnType<Raft['status']>): void {
+    if (st.membershipIndex > 0 && st.membershipIndex <= st.commit && st.membershipIndex !== n.notedConf) {
+      n.notedConf = st.membershipIndex
+      this.noteCommittedConf(n, st.membershipIndex, st.membership)
+    }
+    const logs = n.storedConfs[n.storedConfs.length - 1]
+    // The core hands out the same membership object until it changes: compare once per change.
+    if ((st.membership !== n.checkedConf[0] || logs !== n.checkedConf[1]) && n.writing === null && !raft.hasReady()) {
+      n.checkedConf = [st.membership, logs]
+      if (!sameMembership(st.membership, logs.membership)) {
+        this.fail(
+          `configuration safety: n${n.id} uses ${formatMembership(st.membership)} (index ${st.membershipIndex}), but the latest configuration in its log is ` +
+            `${formatMembership(logs.membership)} (index ${logs.index}): a configuration takes effect when appended (§4.1)`,
+        )
+      }
+    }
+    if (st.role === 'leader' && !isVoter(st.membership, n.id) && st.membershipIndex <= st.commit) {
+      this.fail(`configuration safety: n${n.id} leads term ${st.term} although its removal (index ${st.membershipIndex}) is committed`)
+    }
+  }
+
+  /** Records that `m` is committed at `index` (seen by n), refusing a second configuration there. */
+  private noteCommittedConf(n: SimNode, index: number, m: Membership): void {
+    const key = confKey(m)
+    const known = this.committedConfs.get(index)
+    if (known === undefined) this.committedConfs.set(index, key)
+    else if (known !== key) this.fail(`configuration safety: n${n.id} has ${key} committed at index ${index}, where ${known} was committed before`)
+  }
+
+  /** The configuration committed as of `index`: the latest configuration entry applied anywhere at
+   * or below it (complete there when some node applied every entry up to `index`). */
+  private committedConfAsOf(index: number): Membership {
+    let best = 0
+    for (const i of this.committedConfs.keys()) if (i <= index && i > best) best = i
+    if (best === 0) return this.initialConf
+    return membershipFromKey(this.committedConfs.get(best) as string)
   }
 
   /** A message that promises something about its sender's durable state may only leave once
@@ -1119,6 +1388,11 @@ export class Simulation {
     const known = this.committedTerm[e.index]
     if (known !== undefined && known !== -1 && known !== e.term) {
       this.fail(`state machine safety: n${n.id} applies term ${e.term} at index ${e.index}, committed term there is ${known}`)
+    }
+    if (e.type === 'conf') {
+      const m = decodeMembership(e.data)
+      this.noteCommittedConf(n, e.index, m)
+      n.appliedConf = m
     }
     n.applied = e.index
     n.state = applyToState(n.state, e.index, e.term, id)

@@ -25,7 +25,7 @@ import {
 const ET = 10
 
 function snap(index: number, term: number, data = 'snapshot state'): Snapshot {
-  return {index, term, peers: ids(3), data: enc.encode(data)}
+  return {index, term, membership: {voters: ids(3), learners: []}, data: enc.encode(data)}
 }
 
 function snapMsg(s: Snapshot, term: number, from: NodeId = 0, to: NodeId = 1): Message {
@@ -67,7 +67,7 @@ describe('Raft §7: the leader sends InstallSnapshot', () => {
     const out = followerHasNothing(leader)
     expect(out.map((m) => m.type)).to.deep.equal(['snap'])
     const s = out[0].snapshot as Snapshot
-    expect(s).to.deep.include({index: 3, term: 1, peers: [0, 1, 2]})
+    expect(s).to.deep.include({index: 3, term: 1, membership: {voters: [0, 1, 2], learners: []}})
     expect(dec.decode(s.data)).to.equal('state')
     expect(out[0].term).to.equal(2)
     expect(leader.raft.status().progress?.[1]).to.include({state: 'snapshot', pendingSnapshot: 3, next: 4})
@@ -126,7 +126,8 @@ describe('Raft §7: the leader sends InstallSnapshot', () => {
 
   it('a leader whose storage cannot produce a snapshot right now stays in probe and retries on a later heartbeat answer', () => {
     class Busy extends MemoryStorage {
-      busy = true
+      // Available when the leader starts (it reads its configuration there), busy from then on.
+      busy = false
       override snapshot(): Snapshot {
         if (this.busy) throw new SnapshotTemporarilyUnavailableError('being made')
         return super.snapshot()
@@ -135,9 +136,10 @@ describe('Raft §7: the leader sends InstallSnapshot', () => {
     const storage = new Busy()
     storage.append([1, 1, 1, 1].map((t, i) => entry(i + 1, t, `e${i + 1}`)))
     storage.setHardState({term: 1, vote: null, commit: 4})
-    storage.createSnapshot(3, ids(3), enc.encode('state'))
+    storage.createSnapshot(3, {voters: ids(3), learners: []}, enc.encode('state'))
     storage.compact(3)
     const leader = compactedLeader(storage)
+    storage.busy = true
     expect(followerHasNothing(leader)).to.have.length(0)
     expect(leader.raft.status().progress?.[1].state).to.equal('probe')
     leader.raft.step({type: 'heartbeatResp', from: 1, to: 0, term: 2})
@@ -239,7 +241,7 @@ describe('Raft §7 (Figure 13): InstallSnapshot, receiver implementation', () =>
     n.raft.step(snapMsg(snap(10, 3, 'the state at 10'), 3))
     const rd = n.raft.ready()
     expect(dec.decode(rd.snapshot?.data)).to.equal('the state at 10')
-    expect(rd.snapshot?.peers).to.deep.equal([0, 1, 2])
+    expect(rd.snapshot?.membership).to.deep.equal({voters: [0, 1, 2], learners: []})
     n.storage.applySnapshot(rd.snapshot as Snapshot)
     if (rd.hardState) n.storage.setHardState(rd.hardState)
     n.raft.advance(rd)
@@ -257,7 +259,7 @@ describe('Raft §7 (Figure 13): InstallSnapshot, receiver implementation', () =>
     const again = newRaft(1, ids(3), {storage: n.storage})
     expect(again.raft.status()).to.include({term: 3, commit: 10, applied: 10, firstIndex: 11, lastIndex: 10, snapshotIndex: 10, snapshotTerm: 3})
     expect(again.raft.termAt(10)).to.equal(3)
-    expect(n.storage.snapshot()).to.deep.include({index: 10, term: 3, peers: [0, 1, 2]})
+    expect(n.storage.snapshot()).to.deep.include({index: 10, term: 3, membership: {voters: [0, 1, 2], learners: []}})
     // A restarted node with a snapshot campaigns with it as its last entry.
     tickN(again, ET)
     const votes = ofType(drain(again).msgs, 'vote')
@@ -272,7 +274,7 @@ describe('Raft dissertation ch. 5: log compaction', () => {
   it('only applied (hence committed) entries are compacted: storage compacts only up to the state machine’s snapshot, and a restarted node counts what is compacted as committed and applied', () => {
     const s = storageWith([1, 1, 1, 1], {term: 1, commit: 2})
     expect(() => s.compact(2)).to.throw(/past the latest snapshot/)
-    s.createSnapshot(2, ids(3), enc.encode('state at 2'))
+    s.createSnapshot(2, {voters: ids(3), learners: []}, enc.encode('state at 2'))
     s.compact(2)
     // Even a hard state whose commit lags the snapshot (written earlier) restarts at the snapshot.
     s.setHardState({term: 1, vote: null, commit: 1})
@@ -302,7 +304,7 @@ describe('Raft dissertation ch. 5: log compaction', () => {
     const leader = c.node(0)
     const applied = leader.raft.status().applied
     expect(applied).to.equal(7)
-    leader.storage.createSnapshot(applied, ids(3), enc.encode(`state at ${applied}`))
+    leader.storage.createSnapshot(applied, {voters: ids(3), learners: []}, enc.encode(`state at ${applied}`))
     leader.storage.compact(applied - 1)
     c.heal()
     // The snapshot is lost on the way; the leader waits in state snapshot for node 2 and goes on.

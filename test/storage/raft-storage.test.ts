@@ -2,13 +2,13 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {expect} from 'chai'
-import {CompactedError, UnavailableError, type Entry} from '../../src/raft/index.js'
+import {CompactedError, decodeMembership, encodeMembership, UnavailableError, type Entry} from '../../src/raft/index.js'
 import {DatabaseWriter} from '../../src/storage/database-writer.js'
 import {RaftStorage} from '../../src/storage/raft-storage.js'
 import {ENTRY_TYPE_CODE, MIGRATIONS, STATEMENTS} from '../../src/storage/schema.js'
 import {snapshotStatements, STAGING_FILE, STAGING_SCHEMA, stagingSetupSql} from '../../src/storage/state-tables.js'
 import {compactLogOps, installSnapshotOps} from '../../src/storage/schema-rows.js'
-import {StoreReader} from '../../src/storage/store-reader.js'
+import {StoreReader, storedMembership} from '../../src/storage/store-reader.js'
 
 const entry = (index: number, term: number, text = `e${index}`): Entry => ({index, term, type: 'normal', data: Buffer.from(text)})
 
@@ -99,10 +99,10 @@ describe('RaftStorage: the core view of the durable log', () => {
     await persist([entry(1, 1), entry(2, 1), entry(3, 2), entry(4, 2), entry(5, 3), entry(6, 3)], {term: 3, vote: 0, commit: 6})
     await writer.write([{stmt: 'setApplied', rows: [[5]]}])
     const storage = new RaftStorage(reader, [0, 1, 2])
-    expect(storage.snapshot()).to.deep.equal({index: 5, term: 3, peers: [0, 1, 2]})
-    expect(() => storage.compact({index: 6, term: 3, peers: [0, 1, 2]})).to.throw(/above the durable applied index 5/)
-    await writer.write(compactLogOps({index: 3, term: 2, peers: [0, 1, 2]}))
-    storage.compact({index: 3, term: 2, peers: [0, 1, 2]})
+    expect(storage.snapshot()).to.deep.equal({index: 5, term: 3, membership: {voters: [0, 1, 2], learners: []}})
+    expect(() => storage.compact({index: 6, term: 3, membership: {voters: [0, 1, 2], learners: []}})).to.throw(/above the durable applied index 5/)
+    await writer.write(compactLogOps({index: 3, term: 2, membership: {voters: [0, 1, 2], learners: []}}))
+    storage.compact({index: 3, term: 2, membership: {voters: [0, 1, 2], learners: []}})
     const check = (s: RaftStorage): void => {
       expect(s.firstIndex()).to.equal(4)
       expect(s.lastIndex()).to.equal(6)
@@ -111,21 +111,37 @@ describe('RaftStorage: the core view of the durable log', () => {
       expect(() => s.term(2)).to.throw(CompactedError)
       expect(() => s.entries(3, 5, Infinity)).to.throw(CompactedError)
       expect(s.entries(4, 7, Infinity).map((e) => e.index)).to.deep.equal([4, 5, 6])
-      expect(s.snapshotPoint()).to.deep.equal({index: 3, term: 2, peers: [0, 1, 2]})
+      expect(s.snapshotPoint()).to.deep.equal({index: 3, term: 2, membership: {voters: [0, 1, 2], learners: []}})
     }
     check(storage)
     check(new RaftStorage(reader, [0, 1, 2]))
     // The point never moves back, on disk or here.
-    await writer.write(compactLogOps({index: 2, term: 1, peers: [0, 1, 2]}))
-    storage.compact({index: 2, term: 1, peers: [0, 1, 2]})
+    await writer.write(compactLogOps({index: 2, term: 1, membership: {voters: [0, 1, 2], learners: []}}))
+    storage.compact({index: 2, term: 1, membership: {voters: [0, 1, 2], learners: []}})
     check(storage)
     check(new RaftStorage(reader, [0, 1, 2]))
+  })
+
+  it('keeps a membership with learners and configuration entries across a restart; reads an old list of peers as voters', async () => {
+    const membership = {voters: [0, 2, 3], learners: [5]}
+    const conf: Entry = {index: 3, term: 2, type: 'conf', data: encodeMembership(membership)}
+    await persist([entry(1, 1), entry(2, 1), conf, entry(4, 2)], {term: 2, vote: 0, commit: 4})
+    await writer.write([{stmt: 'setApplied', rows: [[4]]}])
+    await writer.write(compactLogOps({index: 2, term: 1, membership}))
+    const s = new RaftStorage(reader, [0, 1, 2])
+    expect(s.snapshotPoint().membership).to.deep.equal(membership)
+    expect(s.entries(3, 4, Infinity)[0]).to.deep.include({type: 'conf'})
+    expect(decodeMembership(s.entries(3, 4, Infinity)[0].data)).to.deep.equal(membership)
+    // Before membership changes the column held a JSON list of voters.
+    expect(storedMembership('[2,0,1]')).to.deep.equal({voters: [0, 1, 2], learners: []})
+    expect(() => storedMembership('[0,0]')).to.throw(/not a membership/)
+    expect(() => storedMembership('{"voters":[1],"learners":[1]}')).to.throw(/both voter and learner/)
   })
 
   it('after a snapshot is installed the log is empty and starts after it; appends follow it', async () => {
     await persist([entry(1, 1), entry(2, 1)], {term: 1, vote: 0, commit: 2})
     const storage = new RaftStorage(reader, [0, 1, 2])
-    const meta = {index: 40, term: 4, peers: [0, 1, 2]}
+    const meta = {index: 40, term: 4, membership: {voters: [0, 1, 2], learners: []}}
     await writer.write([...installSnapshotOps(meta), {stmt: 'setHardState', rows: [[4, null, 40]]}])
     storage.applySnapshot(meta)
     for (const s of [storage, new RaftStorage(reader, [0, 1, 2])]) {

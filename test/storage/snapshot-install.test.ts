@@ -11,7 +11,7 @@ import {clearStagedStatement, snapshotStatements, STAGING_FILE, STAGING_SCHEMA, 
 import type {SqlValue} from '../../src/storage/writer-protocol.js'
 
 const message = (index: number, body = `m${index}`, topic = 't', offset = index - 1): SqlValue[] => [index, topic, offset, 'RAW', body, 1_700_000_000_000 + index, null]
-const meta = {index: 500, term: 3, peers: [0, 1, 2]}
+const meta = {index: 500, term: 3, membership: {voters: [0, 1, 2], learners: []}}
 
 describe('installing a snapshot: one transaction of the node database', () => {
   let dir: string
@@ -69,7 +69,7 @@ describe('installing a snapshot: one transaction of the node database', () => {
     expect(after.messages[0][0]).to.equal(300)
     expect(after.log).to.deep.equal([])
     expect(after.applied).to.equal(500)
-    expect(after.snapshot).to.deep.equal([[500, 3, '[0,1,2]']])
+    expect(after.snapshot).to.deep.equal([[500, 3, '{"voters":[0,1,2],"learners":[]}']])
   })
 
   it('over a base: keeps the rows up to it, less those the leader trimmed or whose topic is gone, and takes the staged rows above it', async () => {
@@ -88,7 +88,7 @@ describe('installing a snapshot: one transaction of the node database', () => {
       {stmt: stageStatement('messages'), rows: Array.from({length: 11}, (_, i) => message(10 + i, `leader${10 + i}`))},
       {stmt: stageStatement('topics'), rows: [['t', 4, 20, 160]]},
     ])
-    await writer.write(installSnapshotOps({index: 20, term: 3, peers: [0, 1, 2]}, 9))
+    await writer.write(installSnapshotOps({index: 20, term: 3, membership: {voters: [0, 1, 2], learners: []}}, 9))
     const after = state() as {messages: SqlValue[][]; applied: number}
     expect(after.messages).to.deep.equal([...Array.from({length: 5}, (_, i) => message(5 + i)), ...Array.from({length: 11}, (_, i) => message(10 + i, `leader${10 + i}`))])
     expect(after.applied).to.equal(20)

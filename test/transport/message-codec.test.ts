@@ -19,6 +19,7 @@ describe('Raft messages on the wire', () => {
       entries: [
         {index: 1_000_000_000_124, term: 9, type: 'noop', data: new Uint8Array()},
         {index: 1_000_000_000_125, term: 9, type: 'normal', data: Buffer.from('héllo wörld')},
+        {index: 1_000_000_000_126, term: 9, type: 'conf', data: Buffer.from([1, 0, 1, 0, 0, 0, 0, 0, 3])},
       ],
     },
     {type: 'app', from: 0, to: 1, term: 1, logTerm: 0, index: 0, commit: 0, entries: []},

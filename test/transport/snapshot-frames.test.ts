@@ -31,7 +31,8 @@ const ROWS = [
 ]
 
 const FRAMES: SnapshotFrame[] = [
-  {kind: 'begin', stream: 7, leaderTerm: 4, index: 1234, term: 3, peers: [0, 1, 2]},
+  {kind: 'begin', stream: 7, leaderTerm: 4, index: 1234, term: 3, membership: {voters: [0, 1, 2], learners: []}},
+  {kind: 'begin', stream: 8, leaderTerm: 4, index: 1234, term: 3, membership: {voters: [0, 2, 5], learners: [1, 9]}},
   {kind: 'have', stream: 7, applied: 1200},
   {kind: 'have', stream: 7, applied: 0},
   {kind: 'plan', stream: 7, base: 1200},
