@@ -122,7 +122,7 @@ export class RaftTransport implements PeerTransport {
       })
     })
     this.started = true
-    this.setPeers(this.options.peers)
+    this.setPeers(this.targets)
   }
 
   /**
