@@ -53,7 +53,7 @@ export function adminRoutes(target: AdminTarget, token: string | null): HttpRout
     const known = others()
     if (value === undefined) return known
     if (!Array.isArray(value) || value.some((p) => !known.includes(p as number))) {
-      throw new BrokerError('BAD_REQUEST', `peers must be an array of member indexes among [${known.join(',')}] (not this node, ${target.self})`)
+      throw new BrokerError('BAD_REQUEST', `peers must be an array of member indexes among [${known.join(',')}], other than this node (${target.self})`)
     }
     return value as number[]
   }
