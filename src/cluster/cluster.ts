@@ -43,6 +43,13 @@ export function upCommand(name: string): string {
  */
 export const ACTION_TIMEOUT_MS = 45_000
 
+/**
+ * How long add, remove and replace may take: the supervisor bounds each step itself (a
+ * learner's catch-up by a timeout that grows with the log, at most 30 minutes); this only
+ * keeps a client from waiting forever on a supervisor that hangs.
+ */
+export const MEMBERSHIP_TIMEOUT_MS = 32 * 60_000
+
 export function notUpError(name: string): ClusterError {
   return new ClusterError('NOT_UP', `cluster "${name}" is not up: start it with \`${upCommand(name)}\``)
 }
