@@ -46,6 +46,8 @@ export interface MembershipParts {
   members(leader: NodeHandle, body: MembersBody): Promise<MembersResult>
   portFree?(host: string, port: number): Promise<boolean>
   pollMs?: number
+  /** How long a learner may take to catch up with a leader at this commit index (default: membership-plan's). */
+  catchUpTimeoutMs?(commitIndex: number): number
 }
 
 export class MembershipChanges {
@@ -182,7 +184,7 @@ export class MembershipChanges {
       const leader = this.parts.leaderOf(answers)
       const mine = answers.get(index)
       const theirs = leader === null ? undefined : answers.get(leader)
-      if (theirs && deadline === null) deadline = started + catchUpTimeoutMs(theirs.commit_index)
+      if (theirs && deadline === null) deadline = started + (this.parts.catchUpTimeoutMs ?? catchUpTimeoutMs)(theirs.commit_index)
       if (leader !== null && theirs && mine) {
         last = `applied ${mine.last_applied} of the leader's ${theirs.commit_index}`
         if (caughtUp(mine.last_applied, theirs.commit_index)) {
