@@ -41,3 +41,25 @@ export interface SnapshotAnswer {
   first_index: number
   disk_bytes: number
 }
+
+/**
+ * POST /admin/members, on the leader (a follower answers NOT_LEADER, 421, with `leader`):
+ *   {op: 'add', host, raft_port, tcp_port, http_port, node_id?}  a new node id, its card in the
+ *       directory, then the node as a learner;
+ *   {op: 'promote', id}  a learner becomes a voter (refused while it lags too far behind);
+ *   {op: 'remove', id}   a voter or learner leaves the configuration (the leader itself too: it
+ *       steps down once the change commits).
+ * A change the core refuses (another in flight, the last voter, an unknown member) is CONFLICT (409).
+ */
+export type MembersRequest =
+  | {op: 'add'; host: string; raft_port: number; tcp_port: number; http_port: number; node_id?: string}
+  | {op: 'promote'; id: number}
+  | {op: 'remove'; id: number}
+
+/** The change committed: the configuration after it, and the index of its configuration entry. */
+export interface MembersAnswer {
+  ok: true
+  id: number
+  membership: {voters: number[]; learners: number[]}
+  index: number
+}

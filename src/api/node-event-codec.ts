@@ -64,7 +64,35 @@ function raftInfo(raw: Raw): RaftInfo {
     snapshots_sent: count(raw, 'snapshots_sent'),
     snapshots_installed: count(raw, 'snapshots_installed'),
     disk_bytes: count(raw, 'disk_bytes'),
+    ...membershipFields(raw),
   }
+}
+
+/** voters, learners and members of a RaftInfo, when the node sent them (a node before #18 does not). */
+function membershipFields(raw: Raw): Pick<RaftInfo, 'voters' | 'learners' | 'members'> {
+  const out: Pick<RaftInfo, 'voters' | 'learners' | 'members'> = {}
+  for (const name of ['voters', 'learners'] as const) {
+    const value = raw[name]
+    if (value === undefined) continue
+    if (!Array.isArray(value) || value.some((id) => !Number.isSafeInteger(id) || (id as number) < 0)) throw new Refusal(`${name} is not a list of node indexes`)
+    out[name] = value as number[]
+  }
+  if (raw.members !== undefined) {
+    if (!Array.isArray(raw.members)) throw new Refusal('members is not a list')
+    out.members = raw.members.map((m: unknown) => {
+      if (typeof m !== 'object' || m === null) throw new Refusal('a member is not an object')
+      const r = m as Raw
+      return {
+        id: count(r, 'id'),
+        node_id: text(r, 'node_id'),
+        host: text(r, 'host'),
+        raft_port: count(r, 'raft_port'),
+        tcp_port: countOrNull(r, 'tcp_port'),
+        http_port: countOrNull(r, 'http_port'),
+      }
+    })
+  }
+  return out
 }
 
 function linkFault(raw: Raw): LinkFault {

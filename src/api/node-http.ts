@@ -38,9 +38,35 @@ export interface RaftInfo {
   snapshots_installed: number
   /** Size of the node's database on disk: the main file, its WAL and shared-memory index. */
   disk_bytes: number
+  /**
+   * The configuration in effect on this node (node indexes, ascending): who votes, who only
+   * receives the log. Absent from a node of a version before membership changes.
+   */
+  voters?: number[]
+  learners?: number[]
+  /** The member directory: every node id ever allocated in this cluster, with its card (removed ones too). */
+  members?: DirectoryMember[]
 }
 
-/** One member in GET /cluster; its ports are known once it has connected. */
+/**
+ * A member's addresses as the replicated member directory holds them. A member started with
+ * --peers is in it from its Raft address alone: its tcp and http ports are null until it has
+ * told them (a member that joined told them when it joined).
+ */
+export interface MemberCard {
+  node_id: string
+  host: string
+  raft_port: number
+  tcp_port: number | null
+  http_port: number | null
+}
+
+/** One entry of the directory: a node id (stable, never reused) and its card. */
+export interface DirectoryMember extends MemberCard {
+  id: number
+}
+
+/** One member in GET /cluster (every node of the directory); its ports are known once it has told them. */
 export interface ClusterMember {
   index: number
   node_id: string
@@ -48,6 +74,8 @@ export interface ClusterMember {
   tcp_port: number | null
   http_port: number | null
   connected: boolean
+  /** Its place in the configuration in effect on this node: 'removed' once it is in neither list. */
+  role: 'voter' | 'learner' | 'removed'
 }
 
 /** GET /cluster: the members as this node knows them. */
@@ -227,6 +255,8 @@ export interface PublishAnswer {
 export interface ErrorBody {
   ok: false
   error: {code: string; message: string}
+  /** NOT_LEADER (421): the leader's HTTP address (host:port) when this node knows it, where to send the request instead. */
+  leader?: string
   /** OFFSET_TRIMMED (410): the topic's first offset still kept, where to read from instead. */
   first_offset?: number
 }

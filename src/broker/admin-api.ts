@@ -1,18 +1,21 @@
 /**
- * /admin endpoints: network faults, leadership transfer, log compaction, shutdown. They can
+ * /admin endpoints: network faults, leadership transfer, log compaction, membership changes, shutdown. They can
  * cut a node off or stop it, so they need the cluster's token (`Authorization: Bearer <token>`), compared
  * in constant time.
  */
 import crypto from 'node:crypto'
 import type http from 'node:http'
-import type {FaultsAnswer, FaultsByPeer, FaultsChanged, ShutdownAnswer, SnapshotAnswer, TransferAnswer} from '../api/node-admin.js'
+import type {FaultsAnswer, FaultsByPeer, FaultsChanged, MembersAnswer, MembersRequest, ShutdownAnswer, SnapshotAnswer, TransferAnswer} from '../api/node-admin.js'
 import type {NodeEvent} from '../api/node-events.js'
 import type {PeerFault} from '../transport/fault-filter.js'
 import {BrokerError} from './errors.js'
 import {readJson, type HttpRoute} from './http-api.js'
+import {parseMembersRequest} from './members-request.js'
 
 export interface AdminTarget {
-  readonly options: {peers: unknown[]}
+  /** The node ids of the member directory (peers the fault and transfer endpoints may name). */
+  memberIds(): number[]
+  changeMembership(request: MembersRequest): Promise<MembersAnswer>
   readonly self: number
   readonly transport: {faults: {set(peer: number, fault: PeerFault): void; clear(peer?: number): void; active(): Map<number, PeerFault>}}
   readonly driver: {transferLeadership(to: number): void; compactNow(trailing?: number): Promise<{index: number; term: number}>}
@@ -45,11 +48,12 @@ export function adminRoutes(target: AdminTarget, token: string | null): HttpRout
       authorize(request, token)
       return handler(request)
     }
-  const members = target.options.peers.length
+  const others = (): number[] => target.memberIds().filter((i) => i !== target.self)
   const peerList = (value: unknown): number[] => {
-    if (value === undefined) return [...Array(members).keys()].filter((i) => i !== target.self)
-    if (!Array.isArray(value) || value.some((p) => !Number.isInteger(p) || p < 0 || p >= members || p === target.self)) {
-      throw new BrokerError('BAD_REQUEST', `peers must be an array of member indexes 0..${members - 1}, other than this node (${target.self})`)
+    const known = others()
+    if (value === undefined) return known
+    if (!Array.isArray(value) || value.some((p) => !known.includes(p as number))) {
+      throw new BrokerError('BAD_REQUEST', `peers must be an array of member indexes among [${known.join(',')}], other than this node (${target.self})`)
     }
     return value as number[]
   }
@@ -82,8 +86,9 @@ export function adminRoutes(target: AdminTarget, token: string | null): HttpRout
       handler: guard(async (request): Promise<TransferAnswer> => {
         const body = await readJson(request, 4096)
         const to = body.to
-        if (typeof to !== 'number' || !Number.isInteger(to) || to < 0 || to >= members || to === target.self) {
-          throw new BrokerError('BAD_REQUEST', `"to" must be the index of another member (0..${members - 1})`)
+        const known = others()
+        if (typeof to !== 'number' || !known.includes(to)) {
+          throw new BrokerError('BAD_REQUEST', `"to" must be the index of another member (one of [${known.join(',')}])`)
         }
         target.driver.transferLeadership(to)
         return {ok: true, to}
@@ -96,6 +101,11 @@ export function adminRoutes(target: AdminTarget, token: string | null): HttpRout
         const point = await target.driver.compactNow(trailingParam(request))
         return {ok: true, snapshot_index: point.index, snapshot_term: point.term, first_index: point.index + 1, disk_bytes: target.diskBytes()}
       }),
+    },
+    {
+      method: 'POST',
+      path: '/admin/members',
+      handler: guard(async (request): Promise<MembersAnswer> => target.changeMembership(parseMembersRequest(await readJson(request, 4096)))),
     },
     {
       method: 'POST',

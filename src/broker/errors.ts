@@ -13,6 +13,8 @@ export type ErrorCode =
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'SHUTTING_DOWN'
   | 'OFFSET_TRIMMED'
+  | 'NOT_LEADER'
+  | 'CONFLICT'
   | 'INTERNAL'
 
 const HTTP_STATUS: Record<ErrorCode, number> = {
@@ -29,6 +31,10 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   SHUTTING_DOWN: 503,
   // Gone: retention trimmed what was asked for, and it will not come back.
   OFFSET_TRIMMED: 410,
+  // Only the leader changes the membership: the answer names it when known (BrokerError.leader).
+  NOT_LEADER: 421,
+  // The membership change cannot be made now or at all (the core's one-line reason).
+  CONFLICT: 409,
   INTERNAL: 500,
 }
 
@@ -38,6 +44,8 @@ export class BrokerError extends Error {
     message: string,
     /** OFFSET_TRIMMED: the topic's first offset still kept. */
     readonly firstOffset?: number,
+    /** NOT_LEADER: the leader's HTTP address (host:port), when known. */
+    readonly leader?: string,
   ) {
     super(message)
     this.name = 'BrokerError'

@@ -241,6 +241,7 @@ function sendError(response: http.ServerResponse, error: BrokerError): void {
   }
   const answer: ErrorBody = {ok: false, error: {code: error.code, message: error.message}}
   if (error.firstOffset !== undefined) answer.first_offset = error.firstOffset
+  if (error.leader !== undefined) answer.leader = error.leader
   const body = JSON.stringify(answer)
   const headers: http.OutgoingHttpHeaders = {'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body)}
   if (error.httpStatus === 503) headers['Retry-After'] = '1'

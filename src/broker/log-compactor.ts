@@ -61,7 +61,8 @@ export class LogCompactor {
     const durable = this.reader.appliedIndex()
     if (index > durable) throw new Error(`compaction to ${index} would pass the durable applied index ${durable}`)
     if (index <= point.index || this.paused) return Promise.resolve(point)
-    const meta: SnapshotMeta = {index, term: this.storage.term(index), membership: point.membership}
+    // The configuration as of `index`, not the old point's: a membership change may lie between.
+    const meta: SnapshotMeta = {index, term: this.storage.term(index), membership: this.storage.membershipAt(index)}
     const running = this.writer.write(compactLogOps(meta)).then(() => {
       if (!this.paused) this.storage.compact(meta)
       return this.storage.snapshotPoint()

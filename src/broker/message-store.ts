@@ -14,13 +14,15 @@
  * (`takeWrites`), or are written on their own after a short delay. Until a row is durable it is
  * kept in `pending`, so readers (subscribers catching up) never see a gap.
  */
-import {insertMessagesOp, messageRow, setAppliedOp} from '../storage/schema-rows.js'
+import type {DirectoryMember} from '../api/node-http.js'
+import {insertMessagesOp, messageRow, setAppliedOp, setMembersOp} from '../storage/schema-rows.js'
 import type {StoreWriter} from '../storage/store-writer.js'
 import type {SqlValue, WriteOp} from '../storage/writer-protocol.js'
 import type {MessageHead, MessageQuery, StoreReader, StoredMessage, TopicBounds} from '../storage/store-reader.js'
 import {NO_RETENTION, policyFromText, policyText, type RetentionPolicy} from '../util/retention-spec.js'
 import {decodeCommand, type LogCommand} from './control-command.js'
 import {DedupWindow} from './dedup-window.js'
+import {MemberDirectory} from './member-directory.js'
 import {BrokerError} from './errors.js'
 import type {Logger} from './logger.js'
 import {RetentionState, type HeadSource} from './retention-state.js'
@@ -64,6 +66,8 @@ export interface MessageStoreOptions {
   onFatal: (error: Error) => void
   /** Where a skipped entry or a failing listener is reported (one line each). */
   logger?: Pick<Logger, 'warn' | 'error'>
+  /** The members the cluster was started with (--peers): the directory's implicit base. */
+  baseMembers?: DirectoryMember[]
 }
 
 export class MessageStore implements HeadSource {
@@ -72,6 +76,10 @@ export class MessageStore implements HeadSource {
   private readonly reclaimer: SpaceReclaimer
   private pending: StoredMessage[] = []
   private readonly listeners = new Set<AppliedListener>()
+  private readonly directoryListeners = new Set<() => void>()
+  /** The member directory (member-directory.ts): part of the state machine. */
+  readonly directory: MemberDirectory
+  private unwrittenMembers: DirectoryMember[] = []
   private applied: number
   /** The applied index covered by writes already handed to the writer. */
   private writtenApplied: number
@@ -96,6 +104,7 @@ export class MessageStore implements HeadSource {
     this.applied = 0
     this.writtenApplied = 0
     this.dedup = new DedupWindow(options.dedupWindow)
+    this.directory = new MemberDirectory(options.baseMembers ?? [])
     this.reclaimer = new SpaceReclaimer(writer, reader, options.logger)
     this.load()
   }
@@ -109,6 +118,7 @@ export class MessageStore implements HeadSource {
     this.retention.load(this.reader.topicBounds(), text === null ? NO_RETENTION : policyFromText(text), text ?? policyText(NO_RETENTION))
     if (keptSeq === null) this.dedup.load(this.reader.recentPublishIds(this.options.dedupWindow))
     else this.dedup.extend(this.reader.recentPublishIdsAfter(keptSeq, this.options.dedupWindow))
+    this.directory.load(this.reader.members())
     this.applied = this.reader.appliedIndex()
     this.writtenApplied = this.applied
   }
@@ -126,6 +136,7 @@ export class MessageStore implements HeadSource {
     }
     const newest = this.dedup.newest
     this.load(newest.seq > 0 && this.reader.publishIdAt(newest.seq) === newest.id ? newest.seq : null)
+    this.directoryChanged()
   }
 
   get appliedIndex(): number {
@@ -173,6 +184,22 @@ export class MessageStore implements HeadSource {
     }
   }
 
+  /** Called after the member directory changed (a members entry applied, a snapshot installed). */
+  onDirectoryChanged(listener: () => void): () => void {
+    this.directoryListeners.add(listener)
+    return () => this.directoryListeners.delete(listener)
+  }
+
+  private directoryChanged(): void {
+    for (const listener of this.directoryListeners) {
+      try {
+        listener()
+      } catch (error) {
+        this.options.logger?.error('a listener of the member directory failed', {error: error instanceof Error ? error.message : String(error)})
+      }
+    }
+  }
+
   onApplied(listener: AppliedListener): () => void {
     this.listeners.add(listener)
     return () => this.listeners.delete(listener)
@@ -187,6 +214,7 @@ export class MessageStore implements HeadSource {
     const rows: SqlValue[][] = []
     const messages: StoredMessage[] = []
     let last = this.applied
+    let membersChanged = false
     for (const entry of entries) {
       if (entry.index <= this.applied) continue
       if (entry.index !== last + 1) throw new Error(`apply out of order: entry ${entry.index} after ${last}`)
@@ -200,6 +228,11 @@ export class MessageStore implements HeadSource {
       }
       if (decoded.kind === 'expire') {
         this.retention.expire(decoded.now)
+        continue
+      }
+      if (decoded.kind === 'members') {
+        this.unwrittenMembers.push(...this.directory.merge(decoded.members))
+        membersChanged = true
         continue
       }
       const command = decoded.publish
@@ -234,6 +267,7 @@ export class MessageStore implements HeadSource {
     if (this.unwrittenRows.length >= FLUSH_ROWS) this.flush()
     else this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_DELAY_MS)
     if (messages.length > 0) for (const listener of this.listeners) this.notify(listener, messages)
+    if (membersChanged) this.directoryChanged()
     return results
   }
 
@@ -290,6 +324,7 @@ export class MessageStore implements HeadSource {
     const ops: WriteOp[] = this.unwrittenRows.length > 0 ? [insertMessagesOp(this.unwrittenRows)] : []
     for (const op of this.retention.takeOps()) ops.push(op)
     for (const op of this.dedup.takeOps()) ops.push(op)
+    if (this.unwrittenMembers.length > 0) ops.push(setMembersOp(this.unwrittenMembers.splice(0)))
     ops.push(setAppliedOp(last))
     this.unwrittenRows = []
     this.writtenApplied = last

@@ -5,7 +5,8 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import type {ClusterInfo, HealthInfo, RaftInfo, StatsInfo, StatusInfo, SubscriberInfo, TopicDetail} from '../api/node-http.js'
+import type {MembersAnswer, MembersRequest} from '../api/node-admin.js'
+import type {ClusterInfo, DirectoryMember, HealthInfo, RaftInfo, StatsInfo, StatusInfo, SubscriberInfo, TopicDetail} from '../api/node-http.js'
 import {DEFAULT_INLINE_SLOW_MS, INLINE_BACKOFF_MS} from '../storage/database-writer.js'
 import {MIGRATIONS, STATEMENTS} from '../storage/schema.js'
 import {snapshotStatements, STAGING_FILE, STAGING_SCHEMA, stagingSetupSql} from '../storage/state-tables.js'
@@ -18,6 +19,7 @@ import {maxLineBytes, type NodeLimits} from './limits.js'
 import {RaftDriver, type RaftTiming} from './raft-driver.js'
 import {DEFAULT_COMPACTION, type CompactionOptions} from './log-compactor.js'
 import {RaftStorage} from '../storage/raft-storage.js'
+import {setSelfOp} from '../storage/schema-rows.js'
 import type {StoreWriter} from '../storage/store-writer.js'
 import type {PeerTransport} from '../transport/peer-transport.js'
 import type {PeerAddress} from '../transport/raft-transport.js'
@@ -25,6 +27,7 @@ import {NO_RETENTION, type RetentionPolicy} from '../util/retention-spec.js'
 import {Logger, type LogFormat} from './logger.js'
 import {LoopDelayMonitor} from './loop-delay.js'
 import {MessageStore} from './message-store.js'
+import {MembershipChanger} from './membership-changer.js'
 import {RetentionProposer} from './retention-proposer.js'
 import {MinuteCount} from './minute-count.js'
 import type {NodeView} from './node-view.js'
@@ -51,8 +54,18 @@ export interface NodeOptions {
   limits: NodeLimits
   commitTimeoutMs: number
   dedupWindow: number
-  /** Every member's Raft address, this node's included, in the same order on every node. */
+  /**
+   * Every founding member's Raft address, this node's included, in the same order on every node
+   * (--peers: node ids 0..n-1). Empty for a node that joins a running cluster (`join`), or that
+   * joined one before (its id is in its database).
+   */
   peers: PeerAddress[]
+  /**
+   * Asks a member of a running cluster to add this node (POST /admin/members); resolves with the
+   * node id it was given. Called only when the data dir holds no id yet; the id is stored before
+   * the node starts, and a restart runs as that id without asking again.
+   */
+  join?: (self: {host: string; raft_port: number; tcp_port: number; http_port: number; node_id: string}) => Promise<number>
   /** Name shared by the members; a node refuses Raft connections from another cluster. */
   cluster: string
   timing: RaftTiming
@@ -109,6 +122,15 @@ export function selfIndex(peers: PeerAddress[], host: string, raftPort: number):
   return peers.findIndex((p) => p.port === raftPort && (p.host === host || (isLoopback(p.host) && isLoopback(host))))
 }
 
+/** The directory's implicit base of a cluster started with --peers: ids 0..n-1 at those addresses. */
+function foundingMembers(options: NodeOptions, self: number): DirectoryMember[] {
+  return options.peers.map((p, id) =>
+    id === self
+      ? {id, node_id: options.id ?? `${options.host}:${options.tcpPort}`, host: options.host, raft_port: options.raftPort, tcp_port: options.tcpPort, http_port: options.httpPort}
+      : {id, node_id: `${p.host}:${p.port}`, host: p.host, raft_port: p.port, tcp_port: null, http_port: null},
+  )
+}
+
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '127.0.0.1' || host === '::1'
 }
@@ -132,6 +154,9 @@ export class BrokerNode implements NodeView {
   /** Messages applied to the store in the last minute (the seed's messages_per_minute). */
   private readonly recentMessages = new MinuteCount()
   private readonly retention: RetentionProposer
+  readonly membership: MembershipChanger
+  /** The highest node id that has authenticated on the Raft port (a peer may be ahead of our directory). */
+  private highestPeerSeen = -1
 
   private constructor(
     readonly options: NodeOptions,
@@ -145,8 +170,18 @@ export class BrokerNode implements NodeView {
     this.nodeId = options.id ?? `${options.host}:${options.tcpPort}`
     this.limits = {...options.limits, maxLineBytes: maxLineBytes(options.limits)}
     this.transport = (options.seams ?? REAL_SEAMS).transport({
-      self: {index: self, node_id: this.nodeId, tcp_port: options.tcpPort, http_port: options.httpPort, cluster: options.cluster},
-      peers: options.peers,
+      self: {
+        index: self,
+        node_id: this.nodeId,
+        host: options.host,
+        raft_port: options.raftPort,
+        tcp_port: options.tcpPort,
+        http_port: options.httpPort,
+        cluster: options.cluster,
+      },
+      // Set once the driver knows the configuration (dialPeers, below).
+      peers: new Map(),
+      hostOf: (id) => store.directory.get(id)?.host,
       listen: {host: options.host, port: options.raftPort},
       secret: options.adminToken,
       limits: options.limits,
@@ -157,12 +192,18 @@ export class BrokerNode implements NodeView {
         forwardResult: (from, payload) => this.driver.onForwardResult(from, payload),
         snapshot: (from, frame) => this.driver.onSnapshotFrame(from, frame),
         peerDisconnected: (peer) => this.driver.onPeerDisconnected(peer),
+        peerAuthenticated: (card) => {
+          this.highestPeerSeen = Math.max(this.highestPeerSeen, card.index)
+          // A node outside its own configuration (joining) dials back whoever reaches it.
+          if (!this.inConfiguration()) this.dialPeers()
+        },
       },
     })
     this.driver = new RaftDriver(
       {
         self,
         clusterSize: options.peers.length,
+        maxPeerId: () => Math.max(store.directory.highest(), this.highestPeerSeen),
         timing: options.timing,
         proposalTimeoutMs: options.commitTimeoutMs,
         maxBodyBytes: options.limits.maxBodyBytes,
@@ -175,6 +216,10 @@ export class BrokerNode implements NodeView {
       logger,
     )
     this.driver.on('fatal', (error: Error) => this.fail(error))
+    this.driver.on('membership', () => this.dialPeers())
+    store.onDirectoryChanged(() => this.dialPeers())
+    this.dialPeers()
+    this.membership = new MembershipChanger({driver: this.driver, directory: store.directory, card: (id) => this.memberCard(id)})
     this.retention = new RetentionProposer(this.driver, store, options.retention ?? NO_RETENTION, logger)
     this.driver.on('event', (event: {type: string; role?: string}) => {
       if (event.type === 'role' && event.role === 'LEADER') this.retention.check()
@@ -196,12 +241,12 @@ export class BrokerNode implements NodeView {
   }
 
   static async start(options: NodeOptions, logger = new Logger(options.logFormat)): Promise<BrokerNode> {
-    const self = selfIndex(options.peers, options.host, options.raftPort)
-    if (self === -1) {
+    const founding = options.peers.length > 0
+    if (founding && selfIndex(options.peers, options.host, options.raftPort) === -1) {
       throw new Error(`--peers must list this node's own Raft address ${options.host}:${options.raftPort}`)
     }
-    if (options.adminToken === null && options.peers.length > 1) {
-      throw new Error("a node with --peers needs the cluster's secret, the same on every member: give --token-file (or PAD_TOKEN)")
+    if (options.adminToken === null && (options.peers.length > 1 || options.join !== undefined)) {
+      throw new Error("a node with --peers or --join needs the cluster's secret, the same on every member: give --token-file (or PAD_TOKEN)")
     }
     const lock = await prepareDataDir(options.dataDir)
     let writer: StoreWriter | null = null
@@ -219,10 +264,12 @@ export class BrokerNode implements NodeView {
         attach: {schema: STAGING_SCHEMA, path: stagingPath, setupSql: stagingSetupSql()},
       })
       reader = new StoreReader(dbPath)
+      const self = await BrokerNode.identity(options, writer, reader, logger)
       const store = new MessageStore(writer, reader, {
         dedupWindow: options.dedupWindow,
         onFatal: (error) => node?.fail(error),
         logger,
+        baseMembers: founding ? foundingMembers(options, self) : [],
       })
       node = new BrokerNode(options, self, logger, writer, reader, store, lock.release)
       await node.transport.start()
@@ -239,6 +286,82 @@ export class BrokerNode implements NodeView {
       }
       throw error
     }
+  }
+
+  /**
+   * This node's id: the one its database holds (it joined before: it restarts as itself), else
+   * the one a member gives it on joining (stored before anything else happens), else its place
+   * in --peers.
+   */
+  private static async identity(options: NodeOptions, writer: StoreWriter, reader: StoreReader, logger: Logger): Promise<number> {
+    const stored = reader.selfRow()
+    if (stored !== null) {
+      if (options.peers.length > 0) throw new Error(`this data dir belongs to node ${stored.index}, which joined a running cluster: start it without --peers`)
+      if (stored.cluster !== options.cluster) throw new Error(`this data dir belongs to cluster "${stored.cluster}", not "${options.cluster}"`)
+      return stored.index
+    }
+    if (options.peers.length > 0) return selfIndex(options.peers, options.host, options.raftPort)
+    if (options.join === undefined) throw new Error('a node needs --peers (a new cluster) or --join (a running one)')
+    if (reader.appliedIndex() > 0 || reader.logBounds() !== null) throw new Error('--join needs an empty data dir: this one holds a log but no node id')
+    const id = await options.join({
+      host: options.host,
+      raft_port: options.raftPort,
+      tcp_port: options.tcpPort,
+      http_port: options.httpPort,
+      node_id: options.id ?? `${options.host}:${options.tcpPort}`,
+    })
+    await writer.write([setSelfOp(id, options.cluster)])
+    logger.info('joined the cluster', {node_index: id})
+    return id
+  }
+
+  /** Whether this node is in the configuration in effect on it (a joining node is not, yet). */
+  private inConfiguration(): boolean {
+    const m = this.driver.currentMembership()
+    return m.voters.includes(this.self) || m.learners.includes(this.self)
+  }
+
+  /**
+   * Dials the members of the configuration in effect (voters and learners) at their directory
+   * addresses; links to anyone else close. A node outside its own configuration (joining, or
+   * removed) also dials back those that connected to it, at the address their hello named: it
+   * may not have their directory cards yet.
+   */
+  private dialPeers(): void {
+    const m = this.driver.currentMembership()
+    const ids = new Set([...m.voters, ...m.learners])
+    if (!ids.has(this.self)) {
+      for (let id = 0; id <= this.highestPeerSeen; id++) if (this.transport.peerCard(id)) ids.add(id)
+    }
+    ids.delete(this.self)
+    const peers = new Map<number, PeerAddress>()
+    for (const id of ids) {
+      const card = this.memberCard(id)
+      if (card) peers.set(id, {host: card.host, port: card.raft_port})
+    }
+    this.transport.setPeers(peers)
+  }
+
+  /** A member's card: the directory's, with what it told on connecting filled in (or the hello's alone). */
+  memberCard(id: number): DirectoryMember | undefined {
+    const stored = this.store.directory.get(id)
+    const told = this.transport.peerCard(id)
+    if (!stored) return told ? {id, node_id: told.node_id, host: told.host, raft_port: told.raft_port, tcp_port: told.tcp_port, http_port: told.http_port} : undefined
+    if (!told || told.index !== id) return stored
+    return {...stored, node_id: told.node_id, tcp_port: stored.tcp_port ?? told.tcp_port, http_port: stored.http_port ?? told.http_port}
+  }
+
+  /** POST /admin/members (membership-changer.ts). */
+  changeMembership(request: MembersRequest): Promise<MembersAnswer> {
+    return this.membership.change(request)
+  }
+
+  /** The node ids of the directory: what /admin/faults and /admin/transfer-leader may name. */
+  memberIds(): number[] {
+    const ids = new Set(this.store.directory.list().map((m) => m.id))
+    const m = this.driver.currentMembership()
+    for (const id of [...m.voters, ...m.learners]) ids.add(id)
+    return [...ids].sort((a, b) => a - b)
   }
 
   /** Stops serving, settles the publishes in flight, and flushes the write queue. */
@@ -278,10 +401,7 @@ export class BrokerNode implements NodeView {
 
   /** Node id of a member, as it told us when it connected (its Raft address until then). */
   memberId(index: number): string {
-    const card = this.transport.peerCard(index)
-    if (card) return card.node_id
-    const address = this.options.peers[index]
-    return address ? `${address.host}:${address.port}` : String(index)
+    return this.memberCard(index)?.node_id ?? String(index)
   }
 
   raftInfo(): RaftInfo {
@@ -305,6 +425,9 @@ export class BrokerNode implements NodeView {
       snapshots_sent: this.driver.snapshotsSent,
       snapshots_installed: this.driver.snapshotsInstalled,
       disk_bytes: this.diskBytes(),
+      voters: [...this.driver.currentMembership().voters],
+      learners: [...this.driver.currentMembership().learners],
+      members: this.memberIds().flatMap((id) => this.memberCard(id) ?? []),
     }
   }
 
@@ -313,22 +436,27 @@ export class BrokerNode implements NodeView {
     return databaseDiskBytes(path.join(this.options.dataDir, 'node.db'))
   }
 
-  /** The members as this node knows them; ports are known once a member has connected. */
+  /** The members of the directory as this node knows them; ports are known once a member has told them. */
   clusterInfo(): ClusterInfo {
+    const m = this.driver.currentMembership()
     return {
       self: this.self,
       self_id: this.nodeId,
       cluster: this.options.cluster,
-      members: this.options.peers.map((address, index) => {
-        const card = this.transport.peerCard(index)
-        return {
-          index,
-          node_id: this.memberId(index),
-          raft_address: `${address.host}:${address.port}`,
-          tcp_port: card?.tcp_port ?? null,
-          http_port: card?.http_port ?? null,
-          connected: index === this.self || this.transport.isConnected(index),
-        }
+      members: this.memberIds().flatMap((index) => {
+        const card = this.memberCard(index)
+        if (!card) return []
+        return [
+          {
+            index,
+            node_id: card.node_id,
+            raft_address: `${card.host}:${card.raft_port}`,
+            tcp_port: card.tcp_port,
+            http_port: card.http_port,
+            connected: index === this.self || this.transport.isConnected(index),
+            role: m.voters.includes(index) ? 'voter' : m.learners.includes(index) ? 'learner' : 'removed',
+          } as const,
+        ]
       }),
     }
   }

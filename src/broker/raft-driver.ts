@@ -17,7 +17,7 @@
  */
 import {EventEmitter} from 'node:events'
 import {performance} from 'node:perf_hooks'
-import {Raft, type Entry, type HardState, type Message, type Ready, type Role, type SnapshotMeta, type SoftState} from '../raft/index.js'
+import {ConfChangeRefusedError, Raft, type ConfChange, type Entry, type Membership, type HardState, type Message, type Ready, type Role, type SnapshotMeta, type SoftState} from '../raft/index.js'
 import type {RaftEvent, SnapshotEvent} from '../api/node-events.js'
 import type {RaftRole} from '../api/node-http.js'
 import type {RaftStorage} from '../storage/raft-storage.js'
@@ -47,7 +47,10 @@ export interface RaftTiming {
 
 export interface RaftDriverOptions {
   self: number
+  /** Members of the initial configuration, ids 0..clusterSize-1 (--peers); 0 for a node that joins a running cluster (it learns its configuration from the leader). */
   clusterSize: number
+  /** The highest node id a peer may have (the member directory's bound); clusterSize - 1 when absent. */
+  maxPeerId?: () => number
   timing: RaftTiming
   /** How long a proposal may wait for a leader before it is given up. */
   proposalTimeoutMs: number
@@ -139,6 +142,8 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
    * index, the base its rows are over (installSnapshotOps), and how many rows came.
    */
   private staged: {index: number; base: number; rows: number} | null = null
+  /** The configuration in effect as last seen (the core's frozen object): a new one is announced with 'membership'. */
+  private membership: Membership
 
   constructor(
     private readonly options: RaftDriverOptions,
@@ -160,7 +165,8 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
       applied: store.appliedIndex,
     })
     this.lastTerm = storage.initialState().term
-    this.bounds = {self: options.self, clusterSize: options.clusterSize, currentTerm: this.lastTerm}
+    this.bounds = {self: options.self, maxId: options.clusterSize - 1, currentTerm: this.lastTerm}
+    this.membership = this.raft.status({progress: false}).membership
     this.refusals = new LogLimiter(logger)
     if (options.snapshots) {
       const {reader, compaction} = options.snapshots
@@ -169,7 +175,7 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
         dbPath: writer.path,
         transport,
         termAt: (index) => storage.term(index),
-        membership: () => storage.snapshotPoint().membership,
+        membershipAt: (index) => storage.membershipAt(index),
         refusals: this.refusals,
         onFinished: (outcome) => this.onSnapshotSent(outcome),
       })
@@ -202,6 +208,7 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
   step(message: Message): void {
     if (this.closed) return
     this.bounds.currentTerm = this.lastTerm
+    if (this.options.maxPeerId) this.bounds.maxId = this.options.maxPeerId()
     const problem = messageBoundsError(message, this.bounds)
     if (problem !== null) {
       this.refusals.warn('raft', 'dropping a Raft message out of bounds', {from: message.from, type: message.type, problem})
@@ -256,6 +263,38 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
       this.proposals.push({data, waiter: {kind: 'control', resolve, reject}, deadline: Date.now() + this.options.proposalTimeoutMs})
       this.schedule()
     })
+  }
+
+  /**
+   * Proposes a membership change as the leader (raft.proposeConfChange); resolves once its
+   * configuration entry committed, with that entry's index. The core's refusal (not the leader,
+   * another change in flight, the last voter, a learner too far behind, ...) is CONFLICT with its
+   * one-line reason.
+   */
+  proposeConfChange(change: ConfChange): Promise<ControlCommitted> {
+    if (this.closed) return Promise.reject(new BrokerError('SHUTTING_DOWN', 'the node is shutting down'))
+    let index: number
+    try {
+      index = this.raft.proposeConfChange(change)
+    } catch (error) {
+      if (error instanceof ConfChangeRefusedError) return Promise.reject(new BrokerError('CONFLICT', error.message))
+      return Promise.reject(error as Error)
+    }
+    const term = this.raft.status({progress: false}).term
+    return new Promise((resolve, reject) => {
+      this.waiters.set(index, {kind: 'control', resolve, reject, term, deadline: Date.now() + this.options.proposalTimeoutMs})
+      this.schedule()
+    })
+  }
+
+  /** The configuration in effect on this node (it changes when a configuration entry is appended). */
+  currentMembership(): Membership {
+    return this.membership
+  }
+
+  /** The configuration in effect at log index `index` (at or above the compaction point). */
+  membershipAt(index: number): Membership {
+    return this.storage.membershipAt(index)
   }
 
   /** A follower forwarded a publish to us, believing we lead. Nothing it sends is proposed unchecked. */
@@ -341,7 +380,7 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
       lastIndex: s.lastIndex,
       snapshotIndex: s.snapshotIndex,
       snapshotTerm: s.snapshotTerm,
-      clusterSize: this.options.clusterSize,
+      clusterSize: this.membership.voters.length,
     }
   }
 
@@ -579,7 +618,17 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
     if (ready.committed.length > 0) this.apply(ready.committed)
     this.compactor?.maybeCompact(this.store.appliedIndex)
     this.raft.advance(ready)
+    this.checkMembership()
     if (this.raft.hasReady() || this.proposals.length > 0) this.schedule()
+  }
+
+  /** Announces a new configuration (appended, or reverted by a truncation, or from a snapshot). */
+  private checkMembership(): void {
+    const current = this.raft.status({progress: false}).membership
+    if (current === this.membership) return
+    this.membership = current
+    this.logger.info('configuration', {voters: current.voters, learners: current.learners})
+    this.emit('membership', current)
   }
 
   private apply(entries: Entry[]): void {

@@ -38,8 +38,8 @@ export interface SnapshotSenderOptions {
   transport: PeerTransport
   /** The term of the entry at `index` (the snapshot's term). */
   termAt: (index: number) => number
-  /** The configuration to send with the snapshot. */
-  membership: () => Membership
+  /** The configuration in effect at the snapshot's index, sent with it. */
+  membershipAt: (index: number) => Membership
   refusals: LogLimiter
   onFinished: (outcome: SentSnapshot) => void
   chunkBytes?: number
@@ -113,10 +113,12 @@ export class SnapshotSender {
     }
     this.streams.set(to, stream)
     let term: number
+    let membership: Membership
     try {
       term = this.options.termAt(source.index)
+      membership = this.options.membershipAt(source.index)
     } catch (error) {
-      this.fail(stream, `no term for index ${source.index}: ${(error as Error).message}`)
+      this.fail(stream, `no term or configuration for index ${source.index}: ${(error as Error).message}`)
       return
     }
     const begin = encodeSnapshotFrame({
@@ -125,7 +127,7 @@ export class SnapshotSender {
       leaderTerm,
       index: source.index,
       term,
-      membership: this.options.membership(),
+      membership,
     })
     if (!this.options.transport.sendSnapshot(to, 'begin', begin)) this.fail(stream, 'the follower cannot be reached')
   }

@@ -13,6 +13,7 @@ import {padHome} from '../util/pad-home.js'
 import {parseRetention} from '../util/retention-spec.js'
 import {parsePeers} from '../cli/peers.js'
 import {readNodeToken} from '../cli/token.js'
+import {JoinError, joinCluster, parseMemberAddress} from '../client/join-cluster.js'
 import {watchProcess} from '../cluster/process-util.js'
 import {MAX_COMPACTION_ENTRIES} from '../cluster/node-args.js'
 import {DEFAULT_COMPACTION} from '../broker/log-compactor.js'
@@ -37,6 +38,9 @@ its write queue; a second signal exits at once.`
 <%= config.bin %> node --tcp-port 5000 --http-port 8080 --raft-port 6000 --data-dir /tmp/pad-0 --peers 127.0.0.1:6000,127.0.0.1:6001,127.0.0.1:6002 --token-file /tmp/pad-token
 <%= config.bin %> node --tcp-port 5001 --http-port 8081 --raft-port 6001 --data-dir /tmp/pad-1 --peers 127.0.0.1:6000,127.0.0.1:6001,127.0.0.1:6002 --token-file /tmp/pad-token
 <%= config.bin %> node --tcp-port 5002 --http-port 8082 --raft-port 6002 --data-dir /tmp/pad-2 --peers 127.0.0.1:6000,127.0.0.1:6001,127.0.0.1:6002 --token-file /tmp/pad-token`,
+    `# a fourth node joins that running cluster as a learner (promote it with POST /admin/members {"op":"promote","id":3});
+# restarted later on the same data dir, it runs as the same member
+<%= config.bin %> node --tcp-port 5003 --http-port 8083 --raft-port 6003 --data-dir /tmp/pad-3 --join 127.0.0.1:8080 --token-file /tmp/pad-token`,
   ]
 
   static override flags = {
@@ -109,6 +113,11 @@ its write queue; a second signal exits at once.`
     peers: Flags.string({
       description: "every member's Raft address, this node's included, in the same order on every node [default: this node alone]",
     }),
+    join: Flags.string({
+      description:
+        "join a running cluster through any member's HTTP API (host:http-port): the node is added as a learner and keeps its node id in its data dir; ignored once the data dir has one (the node restarts as itself)",
+      exclusive: ['peers'],
+    }),
     cluster: Flags.string({description: 'cluster name; members refuse Raft connections from another cluster', default: 'default'}),
     'election-timeout': durationFlag({
       description: 'minimum election timeout; each timeout is drawn from [t, 2t)',
@@ -160,7 +169,9 @@ its write queue; a second signal exits at once.`
     const dataDir = path.resolve(flags['data-dir'] ?? path.join(padHome(), `node-${flags['tcp-port']}`))
     let peers
     try {
-      peers = flags.peers === undefined ? [{host: flags.host, port: flags['raft-port']}] : parsePeers(flags.peers)
+      if (flags.join !== undefined) parseMemberAddress(flags.join)
+      // A node that joins (or joined: its id is in its data dir) takes its peers from the cluster.
+      peers = flags.join !== undefined ? [] : flags.peers === undefined ? [{host: flags.host, port: flags['raft-port']}] : parsePeers(flags.peers)
     } catch (error) {
       this.usage((error as Error).message)
     }
@@ -179,6 +190,9 @@ its write queue; a second signal exits at once.`
     } catch (error) {
       this.usage((error as Error).message)
     }
+    if (flags.join !== undefined && adminToken === null) this.usage("--join needs the cluster's secret: give --token-file (or PAD_TOKEN)")
+    const join = flags.join
+    const token = adminToken
     let node: BrokerNode
     try {
       node = await BrokerNode.start(
@@ -205,6 +219,10 @@ its write queue; a second signal exits at once.`
           commitTimeoutMs: flags['commit-timeout'],
           dedupWindow: DEFAULT_NODE_OPTIONS.dedupWindow,
           peers,
+          join:
+            join === undefined || token === null
+              ? undefined
+              : (card) => joinCluster(join, token, card, (line) => logger.info('joining', {via: join, detail: line})),
           cluster: flags.cluster,
           timing,
           adminToken,
@@ -215,7 +233,7 @@ its write queue; a second signal exits at once.`
         logger,
       )
     } catch (error) {
-      const known = error instanceof DataDirError || /port|address|--peers/.test((error as Error).message)
+      const known = error instanceof DataDirError || error instanceof JoinError || /port|address|--peers|--join|data dir/.test((error as Error).message)
       fail(this, known ? (error as Error).message : `the node could not start: ${(error as Error).message}`, 1)
     }
     logger.info('node started', {
@@ -224,7 +242,8 @@ its write queue; a second signal exits at once.`
       http: `http://${flags.host}:${flags['http-port']}`,
       data_dir: dataDir,
       pid: process.pid,
-      members: peers.length,
+      node_index: node.self,
+      members: node.memberIds().length,
     })
     await new Promise<void>((resolve) => {
       let stopping = false

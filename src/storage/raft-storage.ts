@@ -14,11 +14,13 @@
 import {
   CompactedError,
   copyMembership,
+  decodeMembership,
   SnapshotTemporarilyUnavailableError,
   UnavailableError,
   type Entry,
   type EntryType,
   type HardState,
+  type Membership,
   type Snapshot,
   type SnapshotMeta,
   type Storage,
@@ -53,6 +55,11 @@ export class RaftStorage implements Storage {
   private cacheBase = 1
   /** The compaction point: the last entry dropped from the log (index 0: none). */
   private point: SnapshotMeta
+  /**
+   * The configuration entries of the log (after the point), ascending: a snapshot or compaction
+   * at index i must carry the configuration as of i, not the point's (membershipAt).
+   */
+  private confs: {index: number; membership: Membership}[] = []
 
   /** `peers`: the initial voters, as a snapshot made before any compaction names them. */
   constructor(
@@ -70,7 +77,19 @@ export class RaftStorage implements Storage {
     const commit = Math.min(Math.max(stored?.commit ?? 0, reader.appliedIndex()), this.last)
     this.hardState = stored ? {term: stored.term, vote: stored.vote, commit} : {term: 0, vote: null, commit}
     for (const run of reader.termRuns()) if (run.start > this.point.index) this.runs.push(run)
+    for (const conf of reader.confEntries()) if (conf.index > this.point.index) this.confs.push({index: conf.index, membership: decodeMembership(conf.data)})
     this.cacheBase = this.last + 1
+  }
+
+  /**
+   * The configuration in effect at `index` (the latest configuration entry at or below it, or
+   * the compaction point's): what a snapshot or compaction point at `index` must carry. Only
+   * for an index at or above the point.
+   */
+  membershipAt(index: number): Membership {
+    if (index < this.point.index) throw new Error(`membership at ${index}: below the compaction point ${this.point.index}`)
+    for (let i = this.confs.length - 1; i >= 0; i--) if (this.confs[i].index <= index) return copyMembership(this.confs[i].membership)
+    return copyMembership(this.point.membership)
   }
 
   /** The compaction point (index 0 when nothing was compacted). */
@@ -138,9 +157,7 @@ export class RaftStorage implements Storage {
     const applied = this.reader.appliedIndex()
     if (applied === 0) throw new SnapshotTemporarilyUnavailableError('nothing is applied yet')
     if (applied < this.point.index || applied > this.last) throw new SnapshotTemporarilyUnavailableError(`applied index ${applied} is outside the log ${this.point.index}..${this.last}`)
-    // The compaction point's configuration: right while membership never changes; once it
-    // does, the driver must supply the configuration as of `applied` (see the report of #18).
-    return {index: applied, term: this.term(applied), membership: copyMembership(this.point.membership)}
+    return {index: applied, term: this.term(applied), membership: this.membershipAt(applied)}
   }
 
   /**
@@ -154,6 +171,7 @@ export class RaftStorage implements Storage {
     if (meta.index > this.last) throw new Error(`compaction to ${meta.index} is past the last index ${this.last}`)
     if (meta.index <= this.point.index) return
     this.point = {index: meta.index, term: meta.term, membership: copyMembership(meta.membership)}
+    this.confs = this.confs.filter((c) => c.index > meta.index)
     this.first = meta.index + 1
     let keep = 0
     while (keep + 1 < this.runs.length && this.runs[keep + 1].start <= this.first) keep++
@@ -176,6 +194,7 @@ export class RaftStorage implements Storage {
     this.first = meta.index + 1
     this.last = meta.index
     this.runs = []
+    this.confs = []
     this.cache = []
     this.cacheBase = this.first
     if (this.hardState.commit < meta.index) this.hardState = {...this.hardState, commit: meta.index}
@@ -190,6 +209,7 @@ export class RaftStorage implements Storage {
     for (const entry of entries) {
       const lastRun = this.runs[this.runs.length - 1]
       if (!lastRun || lastRun.term !== entry.term) this.runs.push({start: entry.index, term: entry.term})
+      if (entry.type === 'conf') this.confs.push({index: entry.index, membership: decodeMembership(entry.data)})
       this.cache.push(entry)
     }
     this.last = entries[entries.length - 1].index
@@ -206,6 +226,7 @@ export class RaftStorage implements Storage {
 
   private truncateFrom(index: number): void {
     while (this.runs.length > 0 && this.runs[this.runs.length - 1].start >= index) this.runs.pop()
+    while (this.confs.length > 0 && this.confs[this.confs.length - 1].index >= index) this.confs.pop()
     if (index >= this.cacheBase) this.cache.length = index - this.cacheBase
     else {
       this.cache = []

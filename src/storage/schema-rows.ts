@@ -61,6 +61,16 @@ export function setRetentionPolicyOp(text: string): WriteOp {
   return {stmt: 'setRetentionPolicy', rows: [[text]]}
 }
 
+/** Member-directory cards (added or updated; none is ever deleted, so no id is reused). */
+export function setMembersOp(members: {id: number; node_id: string; host: string; raft_port: number; tcp_port: number | null; http_port: number | null}[]): WriteOp {
+  return {stmt: 'setMember', rows: members.map((m) => [m.id, m.node_id, m.host, m.raft_port, m.tcp_port, m.http_port])}
+}
+
+/** This node's own id, once it has joined a cluster (it keeps it for good). */
+export function setSelfOp(index: number, cluster: string): WriteOp {
+  return {stmt: 'setSelf', rows: [[index, cluster]]}
+}
+
 /** One small step of giving free pages back to the file system. */
 export function incrementalVacuumOp(): WriteOp {
   return {stmt: 'incrementalVacuum', rows: [[]]}

@@ -91,6 +91,25 @@ export const MIGRATIONS: string[] = [
   `
   DROP INDEX messages_topic_raft_index;
   `,
+  // Membership changes (#18). `members` is the replicated member directory: a card per node id
+  // ever allocated (never deleted, so an id is never reused), part of the state machine.
+  // `node_self` is this node's own id when it joined a running cluster (a node started with
+  // --peers finds its id in that list instead); it is local, never replicated.
+  `
+  CREATE TABLE members (
+    id        INTEGER PRIMARY KEY,
+    node_id   TEXT NOT NULL,
+    host      TEXT NOT NULL,
+    raft_port INTEGER NOT NULL,
+    tcp_port  INTEGER,
+    http_port INTEGER
+  );
+  CREATE TABLE node_self (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    node_index INTEGER NOT NULL,
+    cluster    TEXT NOT NULL
+  );
+  `,
 ]
 
 /**
@@ -98,7 +117,7 @@ export const MIGRATIONS: string[] = [
  * installing one replaces their contents in one transaction. A table that holds state the
  * broker rebuilds on restart (MessageStore.reload) belongs here; the Raft log and hard state do not.
  */
-export const STATE_TABLES = ['messages', 'topics', 'dedup_ids', 'retention_policy'] as const
+export const STATE_TABLES = ['messages', 'topics', 'dedup_ids', 'retention_policy', 'members'] as const
 
 /** Entry types as stored in raft_log.type. */
 export const ENTRY_TYPE_CODE = {normal: 0, noop: 1, conf: 2} as const
@@ -119,6 +138,9 @@ export const STATEMENTS = {
   insertDedupId: 'INSERT INTO dedup_ids (seq, pub_id, topic, "offset") VALUES (?, ?, ?, ?)',
   forgetDedupIds: 'DELETE FROM dedup_ids WHERE seq <= ?',
   setRetentionPolicy: 'INSERT OR REPLACE INTO retention_policy (id, policy) VALUES (1, ?)',
+  setMember: 'INSERT OR REPLACE INTO members (id, node_id, host, raft_port, tcp_port, http_port) VALUES (?, ?, ?, ?, ?, ?)',
+  /** Written once, when the node joined; never changed (an id is the node's for good). */
+  setSelf: 'INSERT INTO node_self (id, node_index, cluster) VALUES (1, ?, ?)',
   /** Gives back a few free pages to the file system (a database made with auto_vacuum = INCREMENTAL). */
   incrementalVacuum: `PRAGMA incremental_vacuum(${VACUUM_STEP_PAGES})`,
   compactLogTo: 'DELETE FROM raft_log WHERE idx <= ?',

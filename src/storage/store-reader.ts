@@ -6,6 +6,7 @@
 import Database from 'better-sqlite3'
 
 import {membershipProblem, type Membership} from '../raft/index.js'
+import {ENTRY_TYPE_CODE} from './schema.js'
 
 export interface StoredMessage {
   raftIndex: number
@@ -78,6 +79,16 @@ export interface MessageHead {
 
 const HEAD_COLUMNS = 'raft_index AS raftIndex, topic, "offset", timestamp, length(CAST(topic AS BLOB)) + length(CAST(body AS BLOB)) AS bytes'
 
+/** A row of the member directory (schema.ts `members`): ports a member has not told yet are null. */
+export interface StoredMember {
+  id: number
+  node_id: string
+  host: string
+  raft_port: number
+  tcp_port: number | null
+  http_port: number | null
+}
+
 export interface MessageQuery {
   topic?: string
   /** With a topic: the first offset; without: the first raft index. */
@@ -113,6 +124,9 @@ export class StoreReader {
       recentIdsAfter: db.prepare('SELECT seq, pub_id, topic, "offset" FROM dedup_ids WHERE seq > ? ORDER BY seq DESC LIMIT ?'),
       idAt: db.prepare('SELECT pub_id FROM dedup_ids WHERE seq = ?').pluck(),
       policy: db.prepare('SELECT policy FROM retention_policy WHERE id = 1').pluck(),
+      members: db.prepare('SELECT id, node_id, host, raft_port, tcp_port, http_port FROM members ORDER BY id'),
+      self: db.prepare('SELECT node_index AS "index", cluster FROM node_self WHERE id = 1'),
+      confEntries: db.prepare(`SELECT idx AS "index", data FROM raft_log WHERE type = ${ENTRY_TYPE_CODE.conf} ORDER BY idx`),
       topicHeads: db.prepare(`SELECT ${HEAD_COLUMNS} FROM messages WHERE topic = ? AND "offset" >= ? ORDER BY "offset" LIMIT ?`),
       headsAfter: db.prepare(`SELECT ${HEAD_COLUMNS} FROM messages WHERE raft_index > ? ORDER BY raft_index LIMIT ?`),
       freePages: db.prepare('PRAGMA freelist_count').pluck(),
@@ -191,6 +205,21 @@ topicLast: db.prepare('SELECT "offset", raft_index AS raftIndex FROM messages WH
   /** The retention policy applied, as stored (policyText's form), or null if none ever was. */
   retentionPolicy(): string | null {
     return (this.statements.policy.get() as string | undefined) ?? null
+  }
+
+  /** The member directory's rows (the replicated `members` table), by id. */
+  members(): StoredMember[] {
+    return this.statements.members.all() as StoredMember[]
+  }
+
+  /** This node's own id, if it joined a running cluster (null for a node started with --peers). */
+  selfRow(): {index: number; cluster: string} | null {
+    return (this.statements.self.get() as {index: number; cluster: string} | undefined) ?? null
+  }
+
+  /** The configuration entries of the stored log, in order (a few: one per membership change). */
+  confEntries(): {index: number; data: Uint8Array}[] {
+    return this.statements.confEntries.all() as {index: number; data: Uint8Array}[]
   }
 
   /** The oldest `limit` stored messages of `topic` from offset `from` on. */

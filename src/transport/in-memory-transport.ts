@@ -67,6 +67,9 @@ export class InMemoryTransport implements PeerTransport {
     return Promise.resolve()
   }
 
+  /** No links to open or close: every started member of the network reaches every other. */
+  setPeers(): void {}
+
   peerCard(index: number): NodeCard | undefined {
     return index === this.card.index ? this.card : this.network.member(index)?.card
   }

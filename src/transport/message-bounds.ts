@@ -15,7 +15,8 @@ export const MAX_TERM_LEAD = 2 ** 31
 export interface BoundsContext {
   /** This member's index. */
   self: number
-  clusterSize: number
+  /** The highest node id a sender may have: the member directory's highest allocated id (or an authenticated peer's above it). */
+  maxId: number
   /** The term this member is in (as of its last Ready). */
   currentTerm: number
 }
@@ -31,7 +32,7 @@ function isTerm(value: unknown): value is number {
 /** Why `message` must not reach the core, or null when it may. */
 export function messageBoundsError(message: Message, context: BoundsContext): string | null {
   const {from, to, term} = message
-  if (!Number.isInteger(from) || from < 0 || from >= context.clusterSize || from === context.self) return `sender ${from} is not another member`
+  if (!Number.isInteger(from) || from < 0 || from > context.maxId || from === context.self) return `sender ${from} is not another member`
   if (to !== context.self) return `addressed to member ${to}, not to this one`
   if (!isTerm(term)) return `term ${term} is outside 0..${MAX_TERM - 1}`
   if (term - context.currentTerm > MAX_TERM_LEAD) return `term ${term} is too far ahead of ours (${context.currentTerm})`

@@ -15,17 +15,25 @@
 import crypto from 'node:crypto'
 import net from 'node:net'
 
-export const PROTOCOL_VERSION = 1
+/** 2: the card names the dialer's Raft address (host, raft_port), so a member that joined can dial back. */
+export const PROTOCOL_VERSION = 2
 export const NONCE_BYTES = 32
 const MAC_BYTES = 32
 const MAX_NODE_ID_CHARS = 128
 /** Printable characters only (no control, format or line-separator characters): safe in logs and dashboards. */
 const NODE_ID = /^[^\p{C}\p{Zl}\p{Zp}]+$/u
+/** A host name or an IP literal (IPv6 possibly bracketed, with a zone). */
+const HOST = /^[A-Za-z0-9._:%[\]-]{1,253}$/
+/** Node ids travel as u16 in Raft messages (message-codec.ts). */
+export const MAX_PEER_ID = 0xffff
 
 /** What a node tells its peers about itself when it connects. */
 export interface NodeCard {
   index: number
   node_id: string
+  /** Where it listens for Raft connections: a member that joined dials back there before it knows the directory. */
+  host: string
+  raft_port: number
   tcp_port: number
   http_port: number
   cluster: string
@@ -61,7 +69,7 @@ function mac(key: PeerKey, direction: 'hello' | 'welcome', parties: HandshakePar
   hmac.update(`pad-cli raft ${direction} v${PROTOCOL_VERSION}\n${cluster}\n${parties.dialer}\n${parties.acceptor}\n`)
   hmac.update(parties.acceptorNonce)
   hmac.update(parties.dialerNonce)
-  if (card) hmac.update(`\n${card.node_id}\n${card.tcp_port}\n${card.http_port}`)
+  if (card) hmac.update(`\n${card.node_id}\n${card.tcp_port}\n${card.http_port}\n${card.host}\n${card.raft_port}`)
   return hmac.digest()
 }
 
@@ -90,8 +98,12 @@ export function encodeHello(key: PeerKey, card: NodeCard, acceptor: number, acce
 export interface AcceptorView {
   key: PeerKey
   self: NodeCard
-  /** Every member's Raft address, in member order. */
-  peers: {host: string}[]
+  /**
+   * The host the member directory lists for a node id (undefined for an id it does not hold:
+   * a node joining, whose member entry this node has not applied yet, or any peer of a node that
+   * has just joined). Such an id is accepted on its MAC alone, from the host its card names.
+   */
+  hostOf: (id: number) => string | undefined
   acceptorNonce: Buffer
   /** The address the connection comes from, as the socket reports it. */
   remoteAddress: string | undefined
@@ -111,14 +123,15 @@ export function verifyHello(view: AcceptorView, payload: Buffer): HelloVerdict {
     return {ok: false, kind: 'malformed', reason: 'malformed hello'}
   }
   if (!isRecord(raw) || raw.v !== PROTOCOL_VERSION) return {ok: false, kind: 'malformed', reason: 'hello of an unknown protocol version'}
-  const card = parseCard(raw.card, view.self, view.peers.length)
+  const card = parseCard(raw.card, view.self)
   if (typeof card === 'string') return {ok: false, kind: 'card', reason: card}
   const dialerNonce = hexBytes(raw.nonce, NONCE_BYTES)
   const given = hexBytes(raw.mac, MAC_BYTES)
   if (!dialerNonce || !given) return {ok: false, kind: 'malformed', reason: 'hello without a well-formed nonce and MAC'}
   if (dialerNonce.equals(view.acceptorNonce)) return {ok: false, kind: 'secret', reason: 'hello echoes our own nonce'}
-  if (!addressMatches(view.peers[card.index].host, view.remoteAddress)) {
-    return {ok: false, kind: 'address', reason: `member ${card.index} must connect from ${view.peers[card.index].host}, not ${String(view.remoteAddress)}`}
+  const host = view.hostOf(card.index) ?? card.host
+  if (!addressMatches(host, view.remoteAddress)) {
+    return {ok: false, kind: 'address', reason: `member ${card.index} must connect from ${host}, not ${String(view.remoteAddress)}`}
   }
   const parties: HandshakeParties = {cluster: view.self.cluster, dialer: card.index, dialerNonce, acceptor: view.self.index, acceptorNonce: view.acceptorNonce}
   if (!sameMac(mac(view.key, 'hello', parties, card), given)) return {ok: false, kind: 'secret', reason: 'wrong secret (hello MAC does not match)'}
@@ -137,16 +150,17 @@ export function verifyWelcome(key: PeerKey, parties: HandshakeParties, payload: 
  * A card as a peer sent it, checked field by field so that what /cluster shows of a member is
  * always an index, a short printable id and two ports; returns a reason when it is not that.
  */
-export function parseCard(raw: unknown, self: NodeCard, members: number): NodeCard | string {
+export function parseCard(raw: unknown, self: NodeCard): NodeCard | string {
   if (!isRecord(raw)) return 'hello without a card'
-  const {index, node_id: nodeId, tcp_port: tcpPort, http_port: httpPort, cluster} = raw
+  const {index, node_id: nodeId, tcp_port: tcpPort, http_port: httpPort, raft_port: raftPort, host, cluster} = raw
   if (cluster !== self.cluster) return `hello from another cluster (${JSON.stringify(String(cluster).slice(0, 64))})`
-  if (!Number.isInteger(index) || (index as number) < 0 || (index as number) >= members || index === self.index) {
+  if (!Number.isInteger(index) || (index as number) < 0 || (index as number) > MAX_PEER_ID || index === self.index) {
     return `hello from an unknown member index ${JSON.stringify(index)?.slice(0, 32)}`
   }
   if (typeof nodeId !== 'string' || nodeId.length > MAX_NODE_ID_CHARS || !NODE_ID.test(nodeId)) return 'hello with a node id that is not a short printable string'
-  if (!isPort(tcpPort) || !isPort(httpPort)) return 'hello with ports that are not integers in 1..65535'
-  return {index: index as number, node_id: nodeId, tcp_port: tcpPort, http_port: httpPort, cluster: self.cluster}
+  if (typeof host !== 'string' || !HOST.test(host)) return 'hello with a host that is not a host name or IP address'
+  if (!isPort(tcpPort) || !isPort(httpPort) || !isPort(raftPort)) return 'hello with ports that are not integers in 1..65535'
+  return {index: index as number, node_id: nodeId, host, raft_port: raftPort, tcp_port: tcpPort, http_port: httpPort, cluster: self.cluster}
 }
 
 function isPort(value: unknown): value is number {

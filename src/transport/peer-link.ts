@@ -54,6 +54,15 @@ export class PeerLink {
     this.connect()
   }
 
+  /** The address this link dials. */
+  get host(): string {
+    return this.options.host
+  }
+
+  get port(): number {
+    return this.options.port
+  }
+
   get isConnected(): boolean {
     return this.connected
   }

@@ -13,6 +13,8 @@ export interface PeerTransport {
   readonly faults: FaultFilter
   start(): Promise<void>
   close(): Promise<void>
+  /** Dials exactly these peers (node id -> Raft address) from now on; links to others close. */
+  setPeers(peers: ReadonlyMap<number, {host: string; port: number}>): void
   /** What each peer said about itself, once it has connected to us. */
   peerCard(index: number): NodeCard | undefined
   isConnected(peer: number): boolean

@@ -7,6 +7,12 @@
  * handshake timeout, with frames no larger than a hello until it has, and nothing it sent
  * before reaches the Raft driver. All of that happens once per connection; frames after it
  * take the same path as before.
+ *
+ * The peer set is dynamic (membership changes, #18): the node says whom to dial (setPeers: the
+ * members of its configuration, at their directory addresses) and links to anyone else close.
+ * Inbound, any node id that authenticates is accepted: one in the directory from the host the
+ * directory lists, one not in it (a node joining; a member of the cluster a node that just joined
+ * has not heard of yet) from the host its card names.
  */
 import net from 'node:net'
 import type {Message} from '../raft/index.js'
@@ -53,6 +59,8 @@ export interface TransportHandlers {
   snapshot(from: number, frame: SnapshotFrame): void
   /** Our connection to `peer` closed: what was queued for it, or in flight, may be lost. */
   peerDisconnected?(peer: number): void
+  /** `card` authenticated on an inbound connection (its card may be new to this node). */
+  peerAuthenticated?(card: NodeCard): void
 }
 
 export interface TransportLogger {
@@ -62,7 +70,10 @@ export interface TransportLogger {
 
 export interface TransportOptions {
   self: NodeCard
-  peers: PeerAddress[]
+  /** Whom to dial at start, by node id (setPeers changes it). */
+  peers: ReadonlyMap<number, PeerAddress>
+  /** The host the member directory lists for a node id, if it holds it: inbound connections of that id must come from it. */
+  hostOf: (id: number) => string | undefined
   listen: PeerAddress
   handlers: TransportHandlers
   logger: TransportLogger
@@ -85,11 +96,14 @@ export class RaftTransport implements PeerTransport {
   private readonly limiter: LogLimiter
   droppedByFaults = 0
   refusedConnections = 0
+  private targets: Map<number, PeerAddress>
+  private started = false
 
   constructor(private readonly options: TransportOptions) {
     this.faults = options.faults ?? new FaultFilter()
     this.key = options.secret === null ? null : peerKey(options.secret)
     this.limiter = new LogLimiter(options.logger)
+    this.targets = new Map(options.peers)
     this.server = net.createServer((socket) => this.accept(socket))
     // A listening socket error after start (not a bind error) must not end the process.
     this.server.on('error', (error) => this.limiter.warn('server', 'the Raft port reported an error', {error: error.message}))
@@ -107,12 +121,38 @@ export class RaftTransport implements PeerTransport {
         resolve()
       })
     })
+    this.started = true
+    this.setPeers(this.targets)
+  }
+
+  /**
+   * Dials exactly these peers (by node id; this node's own id is skipped): a link to a peer
+   * not among them closes, a peer whose address changed is dialed anew.
+   */
+  setPeers(peers: ReadonlyMap<number, PeerAddress>): void {
+    this.targets = new Map(peers)
+    if (!this.started) return
+    for (const [index, link] of this.links) {
+      const want = peers.get(index)
+      if (want && want.host === link.host && want.port === link.port) continue
+      link.close()
+      this.links.delete(index)
+      this.options.handlers.peerDisconnected?.(index)
+    }
+    for (const [index, address] of peers) {
+      if (index === this.options.self.index || this.links.has(index)) continue
+      this.links.set(index, this.dial(index, address))
+    }
+  }
+
+  /** The peers dialed now, by node id. */
+  peers(): ReadonlyMap<number, PeerAddress> {
+    return this.targets
+  }
+
+  private dial(index: number, address: PeerAddress): PeerLink {
     const {limits} = this.options
-    for (const [index, address] of this.options.peers.entries()) {
-      if (index === this.options.self.index) continue
-      this.links.set(
-        index,
-        new PeerLink({
+    return new PeerLink({
           host: address.host,
           port: address.port,
           answer: (challenge) => this.answer(index, challenge),
@@ -125,12 +165,11 @@ export class RaftTransport implements PeerTransport {
           onRefused: (reason) =>
             this.limiter.warn(`dial:${index}`, 'could not authenticate to a Raft peer; retrying', {peer: index, address: `${address.host}:${address.port}`, reason}),
           onCallbackError: (error) => this.limiter.warn(`link:${index}`, 'a Raft link callback failed', {peer: index, error: error.message}),
-        }),
-      )
-    }
+        })
   }
 
   async close(): Promise<void> {
+    this.started = false
     for (const link of this.links.values()) link.close()
     for (const socket of this.inbound) socket.destroy()
     await new Promise<void>((resolve) => this.server.close(() => resolve()))
@@ -247,7 +286,7 @@ export class RaftTransport implements PeerTransport {
         this.refuse(socket, 'no-hello', `refusing a Raft connection that sent frame kind ${kind} before authenticating`, remote)
         return
       }
-      const verdict = verifyHello({key, self: this.options.self, peers: this.options.peers, acceptorNonce, remoteAddress: remote}, payload)
+      const verdict = verifyHello({key, self: this.options.self, hostOf: this.options.hostOf, acceptorNonce, remoteAddress: remote}, payload)
       if (!verdict.ok) {
         this.refuse(socket, `hello:${verdict.kind}`, `refusing a Raft connection: ${verdict.reason}`, remote)
         return
@@ -260,6 +299,11 @@ export class RaftTransport implements PeerTransport {
       previous?.destroy()
       reader.maxFrameBytes = MAX_FRAME_BYTES
       socket.write(frame(FRAME_KIND.welcome, encodeWelcome(key, verdict.parties)))
+      try {
+        this.options.handlers.peerAuthenticated?.(verdict.card)
+      } catch (error) {
+        this.limiter.warn('authenticated', 'a Raft peer handler failed', {from, error: (error as Error).message})
+      }
     }
     socket.on('data', (chunk: Buffer) => {
       try {

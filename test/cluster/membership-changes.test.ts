@@ -7,7 +7,8 @@ import {readEvents} from '../../src/cluster/events.js'
 import {clusterPaths, type ClusterPaths} from '../../src/cluster/layout.js'
 import {ensureClusterDir, nodeRecords, readState, writeState, writeToken, DEFAULT_OPTIONS} from '../../src/cluster/state.js'
 import {SupervisorCore} from '../../src/cluster/supervisor/core.js'
-import type {MembersBody, MemberRaftInfo} from '../../src/cluster/supervisor/member-calls.js'
+import type {MembersRequest} from '../../src/api/node-admin.js'
+import type {RaftInfo} from '../../src/client/raft-state.js'
 import {MembershipChanges} from '../../src/cluster/supervisor/membership.js'
 import type {NodeHandle} from '../../src/cluster/supervisor/node-handle.js'
 
@@ -36,23 +37,23 @@ class FakeNodes {
 
   constructor(readonly core: SupervisorCore) {}
 
-  info(index: number): MemberRaftInfo {
+  info(index: number): RaftInfo {
     const self = this.applied.has(index) && this.joinAs !== null ? this.joinAs : index
     return {
       node_id: `n${index}`, state: index === this.leader ? 'LEADER' : 'FOLLOWER', current_term: 2, log_length: this.commit, first_index: 1,
       commit_index: this.commit, last_applied: this.applied.get(index) ?? this.commit, cluster_size: this.voters.length, leader_id: null,
       leader_index: this.leader, node_index: self, pre_candidate: false, elections_won: 0, snapshot_index: 0, snapshot_term: 0,
       snapshots_sent: 0, snapshots_installed: 0, disk_bytes: 0, voters: [...this.voters], learners: [...this.learners],
-      members: this.directory.map((id) => ({id})),
+      members: this.directory.map((id) => ({id, node_id: `n${id}`, host: '127.0.0.1', raft_port: 6000 + id, tcp_port: 5000 + id, http_port: 8080 + id})),
     }
   }
 
-  refresh = async (): Promise<Map<number, MemberRaftInfo>> => {
+  refresh = async (): Promise<Map<number, RaftInfo>> => {
     for (const [node, applied] of this.applied) this.applied.set(node, Math.min(this.commit, applied + this.step))
     return new Map([...this.running].map((i) => [i, this.info(i)]))
   }
 
-  leaderOf = (answers: Map<number, MemberRaftInfo>): number | null => [...answers].find(([, info]) => info.state === 'LEADER')?.[0] ?? null
+  leaderOf = (answers: Map<number, RaftInfo>): number | null => [...answers].find(([, info]) => info.state === 'LEADER')?.[0] ?? null
 
   start = async (node: NodeHandle): Promise<void> => {
     const index = node.record.index
@@ -78,7 +79,7 @@ class FakeNodes {
     this.leader = to.record.index
   }
 
-  members = async (leader: NodeHandle, body: MembersBody): Promise<{id: number; index: number; membership: {voters: number[]; learners: number[]}}> => {
+  members = async (leader: NodeHandle, body: MembersRequest): Promise<{id: number; index: number; membership: {voters: number[]; learners: number[]}}> => {
     const id = (body as {id: number}).id
     this.calls.push(`${body.op} ${id} on ${leader.record.index}`)
     if (leader.record.index !== this.leader) throw new ClusterError('NO_LEADER', `node ${leader.record.index} no longer leads`)

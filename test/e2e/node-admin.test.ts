@@ -6,7 +6,8 @@ import {HOST, freePort, nodeFixture} from './helpers/node-process.js'
 /** Every /admin route, as admin-api.ts declares them. */
 const ADMIN_ROUTES = adminRoutes(
   {
-    options: {peers: []},
+    memberIds: () => [],
+    changeMembership: () => Promise.reject(new Error('not in this listing')),
     self: 0,
     transport: {faults: {set: () => {}, clear: () => {}, active: () => new Map()}},
     driver: {transferLeadership: () => {}, compactNow: async () => ({index: 0, term: 0})},

@@ -62,8 +62,9 @@ describe('a poison entry committed in a 3-node cluster', function () {
     // The liar: member 2, with the real secret.
     const received: Message[] = []
     fake = new RaftTransport({
-      self: {index: 2, node_id: 'liar', tcp_port: ports[2].tcp, http_port: ports[2].http, cluster: 'default'},
-      peers: ports.map((p) => ({host: HOST, port: p.raft})),
+      self: {index: 2, node_id: 'liar', host: HOST, raft_port: ports[2].raft, tcp_port: ports[2].tcp, http_port: ports[2].http, cluster: 'default'},
+      peers: new Map(ports.map((p, i) => [i, {host: HOST, port: p.raft}])),
+      hostOf: () => HOST,
       listen: {host: HOST, port: ports[2].raft},
       handlers: {raft: (_, message) => received.push(message), forward: () => {}, forwardResult: () => {}, snapshot: () => {}},
       logger: {info: () => {}, warn: () => {}},

@@ -113,7 +113,7 @@ async function authenticate(cluster: TestCluster, target: number, as: number): P
   const nonce = decodeChallenge(connection.frames[0].payload)
   if (typeof nonce === 'string') throw new Error(nonce)
   const name = ((await getJson(cluster.node(target), '/cluster')) as {cluster: string}).cluster
-  const card: NodeCard = {index: as, node_id: `impostor-${as}`, tcp_port: cluster.ports[as].tcp, http_port: cluster.ports[as].http, cluster: name}
+  const card: NodeCard = {index: as, node_id: `impostor-${as}`, host: HOST, raft_port: cluster.ports[as].raft, tcp_port: cluster.ports[as].tcp, http_port: cluster.ports[as].http, cluster: name}
   connection.socket.write(frame(FRAME_KIND.hello, encodeHello(peerKey(TOKEN), card, target, nonce, newNonce())))
   await eventually('a welcome', () => (connection.frames.some((f) => f.kind === FRAME_KIND.welcome) ? true : undefined), 3000, 10)
   return connection
@@ -152,7 +152,7 @@ describe('Raft port: strangers change nothing', function () {
       const wrong = connectRaw(cluster.ports[target].raft)
       await eventually('a challenge', () => (wrong.frames.length >= 1 ? true : undefined), 3000, 10)
       const nonce = decodeChallenge(wrong.frames[0].payload) as Buffer
-      const card: NodeCard = {index: from, node_id: 'evil', tcp_port: 1, http_port: 2, cluster: 'default'}
+      const card: NodeCard = {index: from, node_id: 'evil', host: HOST, raft_port: 3, tcp_port: 1, http_port: 2, cluster: 'default'}
       wrong.socket.write(frame(FRAME_KIND.hello, encodeHello(peerKey('not-the-cluster-secret'), card, target, nonce, newNonce())))
       for (const data of forgeries(target, from)) wrong.socket.write(data)
       expect(await closedWithin(wrong, 3000), `node ${target} closes a connection with a wrong secret`).to.not.equal(null)

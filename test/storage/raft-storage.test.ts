@@ -122,6 +122,32 @@ describe('RaftStorage: the core view of the durable log', () => {
     check(new RaftStorage(reader, [0, 1, 2]))
   })
 
+  it('a snapshot and a compaction point carry the configuration as of their own index, not the old point\'s (#18)', async () => {
+    const conf = (index: number, m: {voters: number[]; learners: number[]}): Entry => ({index, term: 1, type: 'conf', data: encodeMembership(m)})
+    const three = {voters: [0, 1, 2], learners: []}
+    const learner = {voters: [0, 1, 2], learners: [3]}
+    const four = {voters: [0, 1, 2, 3], learners: []}
+    await persist([conf(1, three), entry(2, 1), conf(3, learner), entry(4, 1), conf(5, four), entry(6, 1)], {term: 1, vote: 0, commit: 6})
+    await writer.write([{stmt: 'setApplied', rows: [[4]]}])
+    const check = (s: RaftStorage): void => {
+      expect([0, 1, 2, 3, 4, 5, 6].map((i) => s.membershipAt(i))).to.deep.equal([three, three, three, learner, learner, four, four])
+      expect(s.snapshot(), 'the durable applied index is 4: the learner is in').to.deep.equal({index: 4, term: 1, membership: learner})
+    }
+    const storage = new RaftStorage(reader, [0, 1, 2])
+    check(storage)
+    check(new RaftStorage(reader, [0, 1, 2]))
+    await writer.write(compactLogOps({index: 3, term: 1, membership: storage.membershipAt(3)}))
+    storage.compact({index: 3, term: 1, membership: storage.membershipAt(3)})
+    for (const s of [storage, new RaftStorage(reader, [0, 1, 2])]) {
+      expect(s.snapshotPoint().membership).to.deep.equal(learner)
+      expect(s.membershipAt(5)).to.deep.equal(four)
+      expect(() => s.membershipAt(2)).to.throw(/below the compaction point/)
+    }
+    // A new leader overwrote entry 5: its configuration is gone with it.
+    storage.append([entry(5, 2)])
+    expect(storage.membershipAt(6)).to.deep.equal(learner)
+  })
+
   it('keeps a membership with learners and configuration entries across a restart; reads an old list of peers as voters', async () => {
     const membership = {voters: [0, 2, 3], learners: [5]}
     const conf: Entry = {index: 3, term: 2, type: 'conf', data: encodeMembership(membership)}

@@ -45,7 +45,7 @@ async function until(what: string, check: () => boolean, timeoutMs = 5000): Prom
 }
 
 function card(index: number, cluster = 'test'): NodeCard {
-  return {index, node_id: `node-${index}`, tcp_port: 5000 + index, http_port: 8000 + index, cluster}
+  return {index, node_id: `node-${index}`, host: HOST, raft_port: 6000 + index, tcp_port: 5000 + index, http_port: 8000 + index, cluster}
 }
 
 interface Member {
@@ -62,7 +62,8 @@ async function member(index: number, peers: PeerAddress[], secret: string | null
   const warnings: string[] = []
   const transport = new RaftTransport({
     self: card(index),
-    peers,
+    peers: new Map(peers.map((p, i) => [i, p])),
+    hostOf: (id) => peers[id]?.host,
     listen: peers[index],
     secret,
     limits: LIMITS,
@@ -207,15 +208,15 @@ describe('hello checks', () => {
   const hello = (from: NodeCard, secretKey = key, nonce = acceptorNonce): Buffer => encodeHello(secretKey, from, 0, nonce, newNonce())
 
   it('accepts a member with the secret, from its address', () => {
-    const verdict = verifyHello({key, self, peers: [{host: HOST}, {host: HOST}], acceptorNonce, remoteAddress: '127.0.0.1'}, hello(card(1)))
+    const verdict = verifyHello({key, self, hostOf: (id: number) => [HOST, HOST][id], acceptorNonce, remoteAddress: '127.0.0.1'}, hello(card(1)))
     expect(verdict).to.include({ok: true})
   })
 
   it('refuses the wrong secret, a stale nonce, and a member dialing from another address', () => {
-    const view = {key, self, peers: [{host: HOST}, {host: HOST}], acceptorNonce, remoteAddress: '127.0.0.1'}
+    const view = {key, self, hostOf: (id: number) => [HOST, HOST][id], acceptorNonce, remoteAddress: '127.0.0.1'}
     expect(verifyHello(view, hello(card(1), peerKey('not-the-secret-at-all')))).to.deep.include({ok: false, reason: 'wrong secret (hello MAC does not match)'})
     expect(verifyHello(view, hello(card(1), key, newNonce()))).to.deep.include({ok: false})
-    const pinned = {...view, peers: [{host: '10.0.0.1'}, {host: '10.0.0.2'}], remoteAddress: '10.0.0.9'}
+    const pinned = {...view, hostOf: (id: number) => ['10.0.0.1', '10.0.0.2'][id], remoteAddress: '10.0.0.9'}
     expect(verifyHello(pinned, hello(card(1)))).to.deep.include({ok: false})
     expect((verifyHello(pinned, hello(card(1))) as {reason: string}).reason).to.match(/must connect from 10.0.0.2/)
     expect(verifyHello({...pinned, remoteAddress: '::ffff:10.0.0.2'}, hello(card(1)))).to.include({ok: true})
@@ -232,14 +233,17 @@ describe('hello checks', () => {
   })
 
   it('takes only a well-formed card, so /cluster never shows what a stranger made up', () => {
-    expect(parseCard(card(1), self, 3)).to.deep.equal(card(1))
-    expect(parseCard({...card(1), http_port: '8080'}, self, 3)).to.match(/ports/)
-    expect(parseCard({...card(1), tcp_port: 70_000}, self, 3)).to.match(/ports/)
-    expect(parseCard({...card(1), node_id: 'evil\n<script>'}, self, 3)).to.match(/printable/)
-    expect(parseCard({...card(1), node_id: 'x'.repeat(200)}, self, 3)).to.match(/printable/)
-    expect(parseCard({...card(1), index: 3}, self, 3)).to.match(/unknown member/)
-    expect(parseCard({...card(1), index: 0}, self, 3)).to.match(/unknown member/)
-    expect(parseCard({...card(1), cluster: 'other'}, self, 3)).to.match(/another cluster/)
-    expect(parseCard('card', self, 3)).to.match(/without a card/)
+    expect(parseCard(card(1), self)).to.deep.equal(card(1))
+    expect(parseCard({...card(1), http_port: '8080'}, self)).to.match(/ports/)
+    expect(parseCard({...card(1), tcp_port: 70_000}, self)).to.match(/ports/)
+    expect(parseCard({...card(1), node_id: 'evil\n<script>'}, self)).to.match(/printable/)
+    expect(parseCard({...card(1), node_id: 'x'.repeat(200)}, self)).to.match(/printable/)
+    expect(parseCard({...card(1), index: 0x10000}, self)).to.match(/unknown member/)
+    expect(parseCard({...card(1), index: -1}, self)).to.match(/unknown member/)
+    expect(parseCard({...card(1), host: 'a b'}, self)).to.match(/host/)
+    expect(parseCard({...card(1), raft_port: 0}, self)).to.match(/ports/)
+    expect(parseCard({...card(1), index: 0}, self)).to.match(/unknown member/)
+    expect(parseCard({...card(1), cluster: 'other'}, self)).to.match(/another cluster/)
+    expect(parseCard('card', self)).to.match(/without a card/)
   })
 })

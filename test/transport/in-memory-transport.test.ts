@@ -23,7 +23,7 @@ function member(network: InMemoryNetwork, index: number): {transport: InMemoryTr
     peerDisconnected: (peer) => void lost.push(peer),
   }
   const logger = {info: () => {}, warn: (message: string) => void warnings.push(message)}
-  const transport = network.transport({self: {index, node_id: `n${index}`, tcp_port: 1, http_port: 2, cluster: 'c'}, handlers, logger})
+  const transport = network.transport({self: {index, node_id: `n${index}`, host: '127.0.0.1', raft_port: 3, tcp_port: 1, http_port: 2, cluster: 'c'}, handlers, logger})
   return {transport, got, lost, warnings}
 }
 
@@ -105,7 +105,7 @@ describe('InMemoryTransport: Raft traffic between nodes of one process', () => {
     a.transport.sendRaft({...heartbeat(0, 1, 1), term: -1})
     expect(a.warnings).to.deep.equal(['not sending a Raft message that cannot be encoded'])
     const thrower = network.transport({
-      self: {index: 2, node_id: 'n2', tcp_port: 1, http_port: 2, cluster: 'c'},
+      self: {index: 2, node_id: 'n2', host: '127.0.0.1', raft_port: 3, tcp_port: 1, http_port: 2, cluster: 'c'},
       handlers: {
         raft: () => {
           throw new Error('handler failed')

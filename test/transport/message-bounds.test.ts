@@ -3,7 +3,7 @@ import type {Message} from '../../src/raft/index.js'
 import {MAX_TERM_LEAD, messageBoundsError} from '../../src/transport/message-bounds.js'
 
 describe('Raft message bounds at the driver boundary', () => {
-  const context = {self: 1, clusterSize: 3, currentTerm: 4}
+  const context = {self: 1, maxId: 2, currentTerm: 4}
   const app: Message = {
     type: 'app',
     from: 0,

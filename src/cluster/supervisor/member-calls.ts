@@ -4,12 +4,11 @@
  * ClusterError with the node's own one-line reason; whether it is worth asking again (another
  * change in flight, a learner still behind) is said here, in one place.
  */
+import type {MembersRequest} from '../../api/node-admin.js'
 import {requestJson, failureText, type NodeAddress} from '../../client/node-http-client.js'
 import type {RaftInfo} from '../../client/raft-state.js'
 import {ClusterError} from '../errors.js'
 import type {Configuration} from '../membership-plan.js'
-
-export type MembersBody = {op: 'add'; host: string; raft_port: number; tcp_port: number; http_port: number} | {op: 'promote'; id: number} | {op: 'remove'; id: number}
 
 /** The change committed: the configuration after it, and the index of its configuration entry. */
 export interface MembersResult {
@@ -18,8 +17,6 @@ export interface MembersResult {
   index: number
 }
 
-/** /raft as a node with membership changes answers it (older nodes lack these fields). */
-export type MemberRaftInfo = RaftInfo & {voters?: number[]; learners?: number[]; members?: {id: number}[]}
 
 /** The refusals that go away by themselves: another change committing, a learner catching up, a leader settling in. */
 const PASSING = /in flight|behind the leader|not committed an entry|being transferred|no leader/
@@ -29,7 +26,7 @@ export function isPassing(error: unknown): boolean {
   return error instanceof ClusterError && (error.code === 'NO_LEADER' || (error.code === 'CONFLICT' && PASSING.test(error.message)))
 }
 
-export async function membersCall(leader: NodeAddress & {index: number}, token: string, body: MembersBody, timeoutMs: number): Promise<MembersResult> {
+export async function membersCall(leader: NodeAddress & {index: number}, token: string, body: MembersRequest, timeoutMs: number): Promise<MembersResult> {
   let answer
   try {
     answer = await requestJson(leader, 'POST', '/admin/members', {body, token, timeoutMs})
@@ -51,14 +48,14 @@ function ids(value: unknown): number[] {
   return Array.isArray(value) ? value.filter((v): v is number => Number.isInteger(v)) : []
 }
 
-/** The configuration a node states in /raft, or null if it does not (a node from before membership changes). */
-export function configurationOf(info: MemberRaftInfo | undefined): Configuration | null {
+/** The configuration a node states in /raft, or null if it does not (a node from before membership changes lacks it). */
+export function configurationOf(info: RaftInfo | undefined): Configuration | null {
   if (!info || !Array.isArray(info.voters) || !Array.isArray(info.learners)) return null
   return {voters: [...info.voters], learners: [...info.learners]}
 }
 
 /** The highest node id the node's directory and configuration hold, or null if it says nothing of them. */
-export function directoryHighest(info: MemberRaftInfo | undefined): number | null {
+export function directoryHighest(info: RaftInfo | undefined): number | null {
   if (!info) return null
   const known = [...(info.members ?? []).map((m) => m.id), ...(info.voters ?? []), ...(info.learners ?? [])].filter((id) => Number.isInteger(id))
   return known.length === 0 ? null : Math.max(...known)

@@ -24,7 +24,9 @@ import {catchUpTimeoutMs, caughtUp, checkNewPorts, newRecords, nextIndex, remova
 import {portFree} from '../ports.js'
 import {sleep} from '../../util/time.js'
 import type {SupervisorCore} from './core.js'
-import {configurationOf, directoryHighest, isPassing, type MembersBody, type MembersResult, type MemberRaftInfo} from './member-calls.js'
+import type {MembersRequest} from '../../api/node-admin.js'
+import type {RaftInfo} from '../../client/raft-state.js'
+import {configurationOf, directoryHighest, isPassing, type MembersResult} from './member-calls.js'
 import {hasProcess, nodeHandle, type NodeHandle} from './node-handle.js'
 
 /** How long one POST /admin/members may take: an add commits two entries. */
@@ -36,14 +38,14 @@ const LEADER_WAIT_MS = 10_000
 export interface MembershipParts {
   core: SupervisorCore
   /** Every running node's /raft now. */
-  refresh(): Promise<Map<number, MemberRaftInfo>>
-  leaderOf(answers: Map<number, MemberRaftInfo>): number | null
+  refresh(): Promise<Map<number, RaftInfo>>
+  leaderOf(answers: Map<number, RaftInfo>): number | null
   /** Spawns the node and waits until it serves; throws if it does not. */
   start(node: NodeHandle): Promise<unknown>
   stop(node: NodeHandle): Promise<unknown>
   /** Hands leadership to `to` and waits until it leads. */
   transfer(to: NodeHandle): Promise<unknown>
-  members(leader: NodeHandle, body: MembersBody): Promise<MembersResult>
+  members(leader: NodeHandle, body: MembersRequest): Promise<MembersResult>
   portFree?(host: string, port: number): Promise<boolean>
   pollMs?: number
   /** How long a learner may take to catch up with a leader at this commit index (default: membership-plan's). */
@@ -109,7 +111,7 @@ export class MembershipChanges {
   }
 
   /** The leader's configuration and the nodes that answer; falls back to cluster.json for a node that does not state it. */
-  private async configuration(): Promise<{answers: Map<number, MemberRaftInfo>; leader: number; config: Configuration; live: Set<number>}> {
+  private async configuration(): Promise<{answers: Map<number, RaftInfo>; leader: number; config: Configuration; live: Set<number>}> {
     const answers = await this.parts.refresh()
     const leader = this.parts.leaderOf(answers)
     if (leader === null) throw new ClusterError('NO_LEADER', 'no node is leader right now: a membership change needs one (see pad-cli status)')

@@ -9,7 +9,7 @@ import {callJson} from '../../client/node-http-client.js'
 import {faultViews, type ClusterStatus, type FaultView, type NodeStatus} from '../status.js'
 import {STATUS_TIMEOUT_MS, type SupervisorCore} from './core.js'
 import type {NetworkFaults} from './network-faults.js'
-import {configurationOf, type MemberRaftInfo} from './member-calls.js'
+import {configurationOf} from './member-calls.js'
 import {hasProcess} from './node-handle.js'
 import type {RaftObserver} from './raft-observer.js'
 
@@ -32,7 +32,7 @@ export async function clusterStatus(core: SupervisorCore, observer: RaftObserver
   const leader = observer.leaderOf(answers)
   const leaderInfo = leader === null ? undefined : answers.get(leader)
   const leaderCommit = leaderInfo ? leaderInfo.commit_index : null
-  const config = configurationOf(leaderInfo as MemberRaftInfo | undefined)
+  const config = configurationOf(leaderInfo)
   const nodes: NodeStatus[] = core.nodes.map((node) => {
     const r = node.record
     const info = answers.get(r.index)
