@@ -121,6 +121,7 @@ export class ClusterHandle {
     }
     if (ref !== undefined) {
       const node = status.nodes[ref]
+      if (node.membership === 'removed') throw new ClusterError('NODE_STATE', `node ${ref} was removed from the cluster (pad-cli remove): name a member, see pad-cli status`)
       if (node.process !== 'running') throw new ClusterError('NODE_STATE', `node ${ref} is not running (${node.process}): start it with pad-cli start ${ref}`)
       return node
     }

@@ -107,7 +107,7 @@ export function nodeRecord(paths: ClusterPaths, options: ClusterOptions, index: 
 }
 
 /** The nodes that are members (voters or learners): every node but the removed ones. */
-export function memberRecords(state: ClusterState): NodeRecord[] {
+export function memberRecords(state: Pick<ClusterState, 'nodes'>): NodeRecord[] {
   return state.nodes.filter((n) => n.membership !== 'removed')
 }
 
