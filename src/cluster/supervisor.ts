@@ -95,6 +95,7 @@ export class Supervisor {
     core.events.record('up', {nodes: this.size, supervisor_pid: process.pid})
     // Waiting for health is not needed to answer requests: `up` polls status.
     this.processes.startAll()
+    this.membership.resumePromotions()
     this.pollTimer = setInterval(() => void this.poll(), POLL_MS)
   }
 

@@ -203,6 +203,23 @@ describe('supervisor: add, remove and replace against fake nodes', () => {
     expect(readState(paths)!.nodes[3].membership).to.equal('removed')
   })
 
+  it('promotes, once the supervisor starts again, a learner an interrupted add left behind', async () => {
+    nodes.step = 0
+    nodes.commit = 500
+    await changes.add(false)
+    expect(readState(paths)!.nodes[3].membership).to.equal('learner')
+    // The supervisor stops meanwhile: the promotion gives up, the node stays a learner.
+    core.stopping = true
+    await changes.background
+    expect(readEvents(paths.events).filter((e) => e.type === 'warning').map((e) => e.message)).to.deep.equal(['node 3 stays a learner: the cluster is stopping'])
+    core.stopping = false
+    nodes.step = 400
+    changes.resumePromotions()
+    await changes.background
+    expect(readState(paths)!.nodes[3].membership).to.equal('voter')
+    expect(nodes.voters).to.deep.equal([0, 1, 2, 3])
+  })
+
   it('remove leader: hands leadership to a live voter first, removes it on the new leader, then stops it', async () => {
     const answer = await changes.remove(core.nodes[0])
     expect(answer).to.deep.equal({node: 0, was_leader: true, leader: 1, index: 1001, voters: [1, 2], learners: [], stopped: true})
@@ -255,5 +272,12 @@ describe('supervisor: add, remove and replace against fake nodes', () => {
     expect((error as Error).message).to.equal('removing node 0 would leave 1 live voter of 3, short of a quorum of 2: start nodes 1, 2 first')
     expect(nodes.calls).to.deep.equal([])
     expect(readState(paths)!.nodes).to.have.length(3)
+
+    nodes.running = new Set([0, 1, 2])
+    nodes.voters = [0, 1]
+    error = undefined
+    await changes.replace(core.nodes[2]).catch((e: unknown) => (error = e))
+    expect((error as Error).message).to.equal("node 2 is not a member of the cluster's configuration (voters 0,1, learners none)")
+    expect(nodes.calls).to.deep.equal([])
   })
 })

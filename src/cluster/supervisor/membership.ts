@@ -81,6 +81,21 @@ export class MembershipChanges {
     }
   }
 
+  /**
+   * After the supervisor starts: a node an `add` left a learner (the supervisor stopped while it
+   * caught up) is promoted now, in the background, as `add` would have.
+   */
+  resumePromotions(): void {
+    const learners = this.parts.core.nodes.filter((n) => n.record.membership === 'learner' && hasProcess(n))
+    if (learners.length === 0 || this.busy !== null) return
+    this.busy = `promoting node ${learners.map((n) => n.record.index).join(', ')}`
+    this.background = (async () => {
+      for (const node of learners) await this.promote(node)
+    })()
+      .catch((error: Error) => this.parts.core.events.record('warning', {message: `a learner stays a learner: ${error.message}`}))
+      .finally(() => (this.busy = null))
+  }
+
   async remove(node: NodeHandle): Promise<RemoveAnswer> {
     this.claim(`removing node ${node.record.index}`)
     try {
@@ -95,7 +110,11 @@ export class MembershipChanges {
     try {
       // Refuse before anything starts if the removal could not follow (the new voter counts as live).
       const {config, live} = await this.configuration()
-      this.checkRemovable(node, {voters: [...config.voters, -1], learners: config.learners}, new Set([...live, -1]))
+      const index = node.record.index
+      if (config.voters.includes(index) || config.learners.includes(index)) {
+        // -1 stands for the node about to be added: a voter, and live.
+        this.checkRemovable(node, {voters: [...config.voters, -1], learners: config.learners}, new Set([...live, -1]))
+      } else this.checkRemovable(node, config, live)
       const {node: added, leader} = await this.startLearner()
       const promotedAt = await this.promote(added)
       const removed = await this.removeNode(node, new Set([added.record.index]))
