@@ -25,7 +25,7 @@ export type PartitionShape = (typeof PARTITION_SHAPES)[number]
 /** `exited`: killed by the supervisor or ended cleanly; `crashed`: ended by itself. */
 export type ProcessState = 'starting' | 'running' | 'paused' | 'stopped' | 'exited' | 'crashed'
 
-export const CONTROL_ERROR_CODES = ['NOT_UP', 'ALREADY_UP', 'BAD_ARGUMENT', 'PORT_IN_USE', 'NO_LEADER', 'NODE_STATE', 'SUPERVISOR', 'NODE_API', 'TIMEOUT'] as const
+export const CONTROL_ERROR_CODES = ['NOT_UP', 'ALREADY_UP', 'BAD_ARGUMENT', 'PORT_IN_USE', 'NO_LEADER', 'NODE_STATE', 'SUPERVISOR', 'NODE_API', 'TIMEOUT', 'CONFLICT'] as const
 export type ControlErrorCode = (typeof CONTROL_ERROR_CODES)[number]
 
 /** Bounds of the fault requests' numbers. */
@@ -58,11 +58,21 @@ export interface ControlRequests {
   delay: NodeFields & {ms: number; jitter_ms?: number; for_ms?: number | null}
   /** `percent` from 0 to 100; 0 ends the node's loss. */
   loss: NodeFields & {percent: number; for_ms?: number | null}
+  /**
+   * A new node: the next index, started as a learner that joins through the leader. Without
+   * `wait` the answer comes once the learner serves (catch-up and promotion go on in the
+   * supervisor, in the timeline); with `wait`, once it is a voter.
+   */
+  add: {wait?: boolean}
+  /** Takes the node out of the configuration (leadership moves first), then stops it. */
+  remove: NodeFields
+  /** `add --wait`, then `remove` of the node. */
+  replace: NodeFields
 }
 
 export type ControlOp = keyof ControlRequests
 
-export const CONTROL_OPS: readonly ControlOp[] = ['status', 'ping', 'down', 'kill', 'stop', 'start', 'restart', 'pause', 'resume', 'partition', 'heal', 'transfer', 'delay', 'loss']
+export const CONTROL_OPS: readonly ControlOp[] = ['status', 'ping', 'down', 'kill', 'stop', 'start', 'restart', 'pause', 'resume', 'partition', 'heal', 'transfer', 'delay', 'loss', 'add', 'remove', 'replace']
 
 /** The request of one op, as it goes over the socket. */
 export type RequestOf<K extends ControlOp> = {op: K} & ControlRequests[K]
@@ -111,6 +121,38 @@ export interface TransferAnswer {
   moved: boolean
 }
 
+/** A node's place in the configuration: it votes, it only receives the log, or it left. */
+export type MemberRole = 'voter' | 'learner' | 'removed'
+
+export interface AddAnswer {
+  node: number
+  pid: number | null
+  host: string
+  tcp_port: number
+  http_port: number
+  raft_port: number
+  /** What the node is when the answer leaves: `learner` unless `wait` (or promotion was that quick). */
+  membership: MemberRole
+  /** The leader the node joined through. */
+  leader: number
+  /** Log index of the configuration entry that made it a voter; null while it is a learner. */
+  promoted_at: number | null
+}
+
+export interface RemoveAnswer {
+  node: number
+  /** The node led and handed its leadership over first (to `leader`). */
+  was_leader: boolean
+  /** Who leads once the node is out. */
+  leader: number
+  /** Log index of the configuration entry that removed it. */
+  index: number
+  voters: number[]
+  learners: number[]
+  /** The node's process ran and was stopped (its data stays until `down --purge`). */
+  stopped: boolean
+}
+
 export interface FaultView {
   peer: number
   drop?: boolean
@@ -124,6 +166,8 @@ export interface FaultView {
 export interface NodeStatus {
   index: number
   node_id: string
+  /** Voter, learner or removed: the leader's configuration when it answers, else cluster.json's record. */
+  membership: MemberRole
   pid: number | null
   process: ProcessState
   exit_code: number | null
@@ -164,6 +208,8 @@ export interface ClusterStatus {
   leader: number | null
   term: number | null
   supervisor_pid: number
+  /** The configuration as the leader answers it (node indexes); null without a leader that says. */
+  membership: {voters: number[]; learners: number[]} | null
   nodes: NodeStatus[]
 }
 
@@ -183,6 +229,9 @@ export interface ControlAnswers {
   transfer: TransferAnswer
   delay: {node: number; ms: number; jitter_ms: number; for_ms: number | null} & PushResult
   loss: {node: number; percent: number; for_ms: number | null} & PushResult
+  add: AddAnswer
+  remove: RemoveAnswer
+  replace: {added: AddAnswer; removed: RemoveAnswer}
 }
 
 export interface ControlFailure {
@@ -231,6 +280,12 @@ function numberIn(value: unknown, name: string, min: number, max: number): numbe
 
 function optionalNumberIn(value: unknown, name: string, min: number, max: number): number | undefined {
   return value === undefined ? undefined : numberIn(value, name, min, max)
+}
+
+function optionalBoolean(value: unknown, name: string): boolean | undefined {
+  if (value === undefined || value === null) return undefined
+  if (typeof value !== 'boolean') throw new Refusal(`${name} must be true or false`)
+  return value
 }
 
 /** A duration after which a fault ends by itself; absent or null: it stays until healed. */
@@ -284,6 +339,9 @@ const FIELDS: {[K in ControlOp]: (raw: Record<string, unknown>) => ControlReques
     for_ms: forMs(raw.for_ms),
   }),
   loss: (raw) => ({node: nodeRef(raw.node, 'node'), percent: numberIn(raw.percent, 'percent', 0, 100), for_ms: forMs(raw.for_ms)}),
+  add: (raw) => ({wait: optionalBoolean(raw.wait, 'wait') ?? false}),
+  remove: (raw) => ({node: nodeRef(raw.node, 'node')}),
+  replace: (raw) => ({node: nodeRef(raw.node, 'node')}),
 }
 
 function decodeFields<K extends ControlOp>(op: K, raw: Record<string, unknown>): RequestOf<K> {

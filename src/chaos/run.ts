@@ -114,6 +114,10 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
   if (options.cluster !== undefined) {
     cluster = await openCluster(options.cluster)
     if (cluster.nodes.length < 3) throw new Error(`cluster "${options.cluster}" has ${cluster.nodes.length} node(s): a chaos run needs at least 3`)
+    // The nemesis picks nodes 0..n-1: a cluster that `remove` left with a gap is not one it knows how to fault.
+    if (!cluster.nodes.every((n, i) => n.index === i)) {
+      throw new Error(`cluster "${options.cluster}" has members ${cluster.nodes.map((n) => n.index).join(',')} (pad-cli remove left a gap): a chaos run needs nodes 0 to n-1; run it on a temporary cluster (no --cluster)`)
+    }
     log(`running on cluster "${options.cluster}" (${cluster.nodes.length} nodes); first every node is started and healed`)
     await cluster.restoreAll()
   } else {

@@ -10,17 +10,20 @@ import {clusterPaths, DEFAULT_CLUSTER, type ClusterPaths} from './layout.js'
 import type {ControlAnswers, ControlOp, RequestOf} from '../api/control.js'
 import {controlRequest, isListening} from './control.js'
 import {checkIndex, checkRetention, parseNodeRef, type NodeRef} from './node-args.js'
-import {checkPortsFree, plannedPorts} from './ports.js'
+import {checkPortsFree, nodePortsTaken, plannedPorts} from './ports.js'
 import {commandLine, detachedWithLog, isAlive, isOurProcess, terminate, waitForExit} from './process-util.js'
 import {
   DEFAULT_OPTIONS,
   ensureClusterDir,
+  memberRecords,
+  membershipChanged,
   nodeRecords,
   readState,
   writeState,
   writeToken,
   type ClusterOptions,
   type ClusterState,
+  type NodeRecord,
 } from './state.js'
 import type {ClusterStatus, NodeStatus} from './status.js'
 import {currentCli, type CliEntry} from './cli-entry.js'
@@ -39,6 +42,13 @@ export function upCommand(name: string): string {
  * a leadership transfer) may take: a node's start, stop grace and an election fit well inside.
  */
 export const ACTION_TIMEOUT_MS = 45_000
+
+/**
+ * How long add, remove and replace may take: the supervisor bounds each step itself (a
+ * learner's catch-up by a timeout that grows with the log, at most 30 minutes); this only
+ * keeps a client from waiting forever on a supervisor that hangs.
+ */
+export const MEMBERSHIP_TIMEOUT_MS = 32 * 60_000
 
 export function notUpError(name: string): ClusterError {
   return new ClusterError('NOT_UP', `cluster "${name}" is not up: start it with \`${upCommand(name)}\``)
@@ -111,6 +121,7 @@ export class ClusterHandle {
     }
     if (ref !== undefined) {
       const node = status.nodes[ref]
+      if (node.membership === 'removed') throw new ClusterError('NODE_STATE', `node ${ref} was removed from the cluster (pad-cli remove): name a member, see pad-cli status`)
       if (node.process !== 'running') throw new ClusterError('NODE_STATE', `node ${ref} is not running (${node.process}): start it with pad-cli start ${ref}`)
       return node
     }
@@ -203,6 +214,9 @@ export async function prepareUp(request: UpRequest): Promise<Prepared> {
     const options = settleOptions(paths, request, saved)
     plannedPorts(options)
     await checkPortsFree(options)
+    // A cluster that add or remove changed starts again as it was: its members are in its log.
+    const kept = saved !== null && membershipChanged(saved) && hasData(paths, saved) ? keptNodes(saved, options) : null
+    if (kept) await checkJoinedPortsFree(kept)
     writeToken(paths)
     const now = new Date().toISOString()
     const state: ClusterState = {
@@ -212,7 +226,7 @@ export async function prepareUp(request: UpRequest): Promise<Prepared> {
       updated_at: now,
       options,
       supervisor: null,
-      nodes: nodeRecords(paths, options),
+      nodes: kept ?? nodeRecords(paths, options),
     }
     writeState(paths, state)
     return {paths, state, recovered, releaseLock}
@@ -247,11 +261,33 @@ function settleOptions(paths: ClusterPaths, request: UpRequest, saved: ClusterSt
   }
   if (options.heartbeat_ms < 10) throw badArgument('--heartbeat must be at least 10ms')
   if (saved && options.nodes !== saved.options.nodes && hasData(paths, saved)) {
+    if (membershipChanged(saved)) {
+      const members = memberRecords(saved).length
+      throw badArgument(`cluster "${paths.name}" has ${members} member${members === 1 ? '' : 's'} (changed with add and remove): start it without --nodes, or delete it first with \`pad-cli down --purge${paths.name === DEFAULT_CLUSTER ? '' : ` --cluster ${paths.name}`}\``)
+    }
     throw badArgument(
       `cluster "${paths.name}" has the data of ${saved.options.nodes} nodes: start it with --nodes ${saved.options.nodes}, or delete it first with \`pad-cli down --purge${paths.name === DEFAULT_CLUSTER ? '' : ` --cluster ${paths.name}`}\``,
     )
   }
   return options
+}
+
+/** The nodes of a cluster whose membership changed, as they were, not running. */
+function keptNodes(saved: ClusterState, options: ClusterOptions): NodeRecord[] {
+  const o = saved.options
+  if (options.host !== o.host || options.tcp_port !== o.tcp_port || options.http_port !== o.http_port || options.raft_port !== o.raft_port) {
+    throw badArgument(`cluster "${saved.name}" was changed with add or remove: its members' addresses are in its log, so its host and ports stay (${o.host}, ${o.tcp_port}, ${o.http_port}, ${o.raft_port}); start it without --host and the port flags`)
+  }
+  return saved.nodes.map((n) => ({...n, pid: null, process: n.process === 'exited' || n.process === 'crashed' ? n.process : 'stopped'}))
+}
+
+/** The ports of the members `add` started (the founding nodes' were checked with the cluster's bases). */
+async function checkJoinedPortsFree(nodes: NodeRecord[]): Promise<void> {
+  const taken: string[] = []
+  for (const node of nodes.filter((n) => n.joined && n.membership !== 'removed')) {
+    for (const {port, kind} of await nodePortsTaken(node)) taken.push(`${port} (${kind} of node ${node.index})`)
+  }
+  if (taken.length > 0) throw new ClusterError('PORT_IN_USE', `port${taken.length > 1 ? 's' : ''} ${taken.join(', ')} ${taken.length > 1 ? 'are' : 'is'} in use: free ${taken.length > 1 ? 'them' : 'it'} first`)
 }
 
 function hasData(paths: ClusterPaths, state: ClusterState): boolean {
@@ -339,21 +375,23 @@ export async function waitUntilReady(
         // The socket is not there yet.
         return undefined
       }
-      const failed = last.nodes.find((n) => n.process === 'exited' || n.process === 'crashed' || n.process === 'stopped')
+      const members = last.nodes.filter((n) => n.membership !== 'removed')
+      const failed = members.find((n) => n.process === 'exited' || n.process === 'crashed' || n.process === 'stopped')
       if (failed) {
         const how = failed.exit_signal ?? `code ${failed.exit_code ?? '?'}`
         throw new ClusterError('SUPERVISOR', `node ${failed.index} exited while starting (${how}): ${lastLines(failed.log_file, 2) || 'no output'}`)
       }
-      return last.leader !== null && last.nodes.every((n) => n.process === 'running') ? last : undefined
+      return last.leader !== null && members.every((n) => n.process === 'running') ? last : undefined
     },
     {timeoutMs: options.waitMs, intervalMs: options.pollMs ?? 150},
   )
   if (ready) return ready
   const seen = last as ClusterStatus | null
   const running = seen ? seen.nodes.filter((n) => n.process === 'running').length : 0
+  const members = seen ? seen.nodes.filter((n) => n.membership !== 'removed').length : '?'
   throw new ClusterError(
     'NO_LEADER',
-    `no leader was elected within ${Math.round(options.waitMs / 1000)} s (${running} of ${seen?.nodes.length ?? '?'} nodes serving); the cluster stays up: see \`pad-cli status\` and \`pad-cli logs\`, or stop it with \`pad-cli down\``,
+    `no leader was elected within ${Math.round(options.waitMs / 1000)} s (${running} of ${members} nodes serving); the cluster stays up: see \`pad-cli status\` and \`pad-cli logs\`, or stop it with \`pad-cli down\``,
   )
 }
 

@@ -30,6 +30,15 @@
  *                                             `index` to node `to`: `bytes` of rows in `ms`
  *   snapshot-install
  *               node, index, rows, ms         node installed a snapshot of `rows` rows at `index`
+ *   member-add  node, pid, leader, via        `add` started node (with --join through `via`, the
+ *                                             leader's HTTP address) and it serves as a learner
+ *   member-promote
+ *               node, index, leader, ms       the leader made the learner a voter (configuration
+ *                                             entry `index`), `ms` after it joined
+ *   member-remove
+ *               node, index, leader, was_leader
+ *                                             the node left the configuration (entry `index`,
+ *                                             committed); its process is stopped next
  *   warning     message                       something the supervisor could not do
  */
 import fs from 'node:fs'
@@ -46,7 +55,7 @@ export interface ClusterEvent {
 export const EVENT_TYPES = [
   'up', 'down', 'recovered', 'start', 'exit', 'kill', 'stop', 'pause', 'resume', 'restart',
   'partition', 'delay', 'loss', 'heal', 'transfer', 'role', 'election', 'leader',
-  'snapshot-send', 'snapshot-install', 'warning',
+  'snapshot-send', 'snapshot-install', 'member-add', 'member-promote', 'member-remove', 'warning',
 ] as const
 
 export class EventLog {
@@ -182,6 +191,12 @@ export function describeEvent(e: ClusterEvent): string {
       return `${node} sent a snapshot (index ${e.index as number}, ${formatBytes(e.bytes as number)}, ${formatSeconds(e.ms as number)}) to node ${e.to as number}`
     case 'snapshot-install':
       return `${node} installed a snapshot at index ${e.index as number} (${(e.rows as number).toLocaleString('en-US')} rows, ${formatSeconds(e.ms as number)})`
+    case 'member-add':
+      return `${node} joined as a learner (pid ${e.pid as number}, through node ${e.leader as number})`
+    case 'member-promote':
+      return `${node} is a voter (configuration entry ${e.index as number}, ${formatSeconds(e.ms as number)} after it joined)`
+    case 'member-remove':
+      return `${node} left the configuration (entry ${e.index as number}${e.was_leader === true ? `; it led, node ${e.leader as number} leads now` : ''})`
     case 'warning':
       return String(e.message)
     default: {

@@ -42,21 +42,40 @@ export function parseShape(text: string): Shape {
   return text as Shape
 }
 
-/** The partition of `size` nodes into `groups` (already resolved to indexes) plus the rest. */
-export function groupPartition(groups: number[][], size: number): Partition {
+/**
+ * The nodes a partition is cut over: a count n (nodes 0..n-1), or the member indexes of a
+ * cluster that `remove` left with gaps (a removed node is in no group and no shape).
+ */
+export type NodeSet = number | readonly number[]
+
+function membersOf(nodes: NodeSet): number[] {
+  return typeof nodes === 'number' ? range(nodes) : [...nodes].sort((a, b) => a - b)
+}
+
+/** True when the members are 0..n-1 (every message then says it the way it always has). */
+function dense(members: number[]): boolean {
+  return members.every((m, i) => m === i)
+}
+
+/** The partition of the nodes into `groups` (already resolved to indexes) plus the rest. */
+export function groupPartition(groups: number[][], nodes: NodeSet): Partition {
+  const members = membersOf(nodes)
+  const size = members.length
   if (size < 2) throw badArgument('a partition needs at least 2 nodes')
   const seen = new Set<number>()
   for (const group of groups) {
     for (const node of group) {
-      if (!Number.isInteger(node) || node < 0 || node >= size) throw badArgument(`node ${node} is out of range: this cluster has ${size} nodes (0 to ${size - 1})`)
+      if (!members.includes(node)) {
+        throw badArgument(dense(members) ? `node ${node} is out of range: this cluster has ${size} nodes (0 to ${size - 1})` : `node ${node} is not a member: the members are ${members.join(',')}`)
+      }
       if (seen.has(node)) throw badArgument(`node ${node} is in two groups`)
       seen.add(node)
     }
   }
-  const rest = range(size).filter((i) => !seen.has(i))
+  const rest = members.filter((i) => !seen.has(i))
   const all = [...groups.map((g) => [...g].sort((a, b) => a - b)), ...(rest.length > 0 ? [rest] : [])].filter((g) => g.length > 0)
   if (all.length < 2) throw badArgument(`groups ${groups.map((g) => g.join(',')).join(' ')} leave no one to cut off: name fewer nodes`)
-  return {groups: all, shape: null, cuts: cutsBetween(all, size)}
+  return {groups: all, shape: null, cuts: cutsBetween(all)}
 }
 
 /**
@@ -65,21 +84,24 @@ export function groupPartition(groups: number[][], size: number): Partition {
  */
 export type PartitionRequest = {groups: number[][]} | {shape: Shape; order?: number[]}
 
-export function planPartition(request: PartitionRequest, size: number): Partition {
-  return 'groups' in request ? groupPartition(request.groups, size) : shapePartition(request.shape, size, request.order)
+export function planPartition(request: PartitionRequest, nodes: NodeSet): Partition {
+  return 'groups' in request ? groupPartition(request.groups, nodes) : shapePartition(request.shape, nodes, request.order)
 }
 
-export function shapePartition(shape: Shape, size: number, order: number[] = range(size)): Partition {
+export function shapePartition(shape: Shape, nodes: NodeSet, order?: number[]): Partition {
+  const members = membersOf(nodes)
+  const size = members.length
   if (size < 2) throw badArgument('a partition needs at least 2 nodes')
-  checkOrder(order, size)
+  order ??= members
+  checkOrder(order, members)
   const [first, second] = bisect(order).map(sorted)
   switch (shape) {
     case 'halves':
-      return {groups: [first, second], shape, order, cuts: cutsBetween([first, second], size)}
+      return {groups: [first, second], shape, order, cuts: cutsBetween([first, second])}
     case 'bridge': {
       if (size < 3) throw badArgument('--shape bridge needs at least 3 nodes')
       const bridge = order[Math.floor(size / 2)]
-      const cuts = cutsBetween([first, second], size).filter(([a, b]) => a !== bridge && b !== bridge)
+      const cuts = cutsBetween([first, second]).filter(([a, b]) => a !== bridge && b !== bridge)
       return {groups: [first, second], shape, bridge, order, cuts}
     }
     case 'ring': {
@@ -97,18 +119,21 @@ export function shapePartition(shape: Shape, size: number, order: number[] = ran
   }
 }
 
-/** A node order as a request gives it: every index of the cluster once; BAD_ARGUMENT otherwise. */
-export function parseOrder(value: unknown, size: number): number[] | undefined {
+/** A node order as a request gives it: every member of the cluster once; BAD_ARGUMENT otherwise. */
+export function parseOrder(value: unknown, nodes: NodeSet): number[] | undefined {
   if (value === undefined || value === null) return undefined
   if (!Array.isArray(value)) throw badArgument('order is a list of node indexes')
-  checkOrder(value, size)
+  checkOrder(value, membersOf(nodes))
   return value as number[]
 }
 
-function checkOrder(order: unknown[], size: number): void {
+function checkOrder(order: unknown[], members: number[]): void {
+  const size = members.length
   const seen = new Set<unknown>()
   for (const node of order) {
-    if (!Number.isInteger(node) || (node as number) < 0 || (node as number) >= size) throw badArgument(`order names node ${JSON.stringify(node)}: this cluster has nodes 0 to ${size - 1}`)
+    if (!members.includes(node as number)) {
+      throw badArgument(`order names node ${JSON.stringify(node)}: this cluster has ${dense(members) ? `nodes 0 to ${size - 1}` : `members ${members.join(',')}`}`)
+    }
     if (seen.has(node)) throw badArgument(`order names node ${node} twice`)
     seen.add(node)
   }
@@ -135,11 +160,13 @@ export function reachability(partition: Partition, size: number): number[][] {
   return range(size).map((a) => range(size).filter((b) => a === b || !cut.has(key(a, b))))
 }
 
-function cutsBetween(groups: number[][], size: number): [number, number][] {
+/** Every link between two nodes of different groups, as sorted pairs. */
+function cutsBetween(groups: number[][]): [number, number][] {
   const groupOf = new Map<number, number>()
   groups.forEach((group, g) => group.forEach((node) => groupOf.set(node, g)))
+  const nodes = [...groupOf.keys()].sort((a, b) => a - b)
   const cuts: [number, number][] = []
-  for (let a = 0; a < size; a++) for (let b = a + 1; b < size; b++) if (groupOf.get(a) !== groupOf.get(b)) cuts.push([a, b])
+  for (const a of nodes) for (const b of nodes) if (a < b && groupOf.get(a) !== groupOf.get(b)) cuts.push([a, b])
   return cuts
 }
 

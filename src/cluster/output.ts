@@ -34,11 +34,12 @@ export function table(header: string[], rows: string[][]): string {
 }
 
 export function statusTable(status: ClusterStatus): string {
-  const header = ['NODE', 'ID', 'PID', 'PROCESS', 'ROLE', 'TERM', 'COMMIT', 'APPLIED', 'LOG', 'FIRST', 'LAG', 'TCP', 'HTTP', 'RAFT', 'FAULTS']
+  const header = ['NODE', 'ID', 'MEMBER', 'PID', 'PROCESS', 'ROLE', 'TERM', 'COMMIT', 'APPLIED', 'LOG', 'FIRST', 'LAG', 'TCP', 'HTTP', 'RAFT', 'FAULTS']
   const rows = status.nodes.map((n) => {
     return [
       String(n.index),
       n.node_id,
+      n.membership.toUpperCase(),
       n.pid === null ? '-' : String(n.pid),
       describeProcess(n),
       n.role ?? '-',

@@ -4,12 +4,13 @@
  * whole and atomically (write a temp file, rename), so a reader never sees half a file.
  */
 import crypto from 'node:crypto'
-import type {ProcessState} from '../api/control.js'
+import type {MemberRole, ProcessState} from '../api/control.js'
 import fs from 'node:fs'
 import type {ClusterPaths} from './layout.js'
 import {DEFAULT_RESTART_POLICY, isRestartPolicy, type RestartPolicy} from './restart-policy.js'
 
 export interface ClusterOptions {
+  /** The founding nodes (0..nodes-1, started with --peers); `add` appends more to `nodes`. */
   nodes: number
   host: string
   tcp_port: number
@@ -42,6 +43,14 @@ export interface NodeRecord {
   process: ProcessState
   exit_code: number | null
   exit_signal: string | null
+  /**
+   * Its place in the configuration as the supervisor last changed it: founding nodes are
+   * voters; `add` makes a learner, then a voter; `remove` marks it removed (the record and its
+   * data stay, and its index is never used again).
+   */
+  membership: MemberRole
+  /** Added by `add`: started with --join (its node id is in its data dir) instead of --peers. */
+  joined: boolean
 }
 
 export interface SupervisorRecord {
@@ -74,7 +83,12 @@ export const DEFAULT_OPTIONS: ClusterOptions = {
 }
 
 export function nodeRecords(paths: ClusterPaths, options: ClusterOptions): NodeRecord[] {
-  return Array.from({length: options.nodes}, (_, index) => ({
+  return Array.from({length: options.nodes}, (_, index) => nodeRecord(paths, options, index, false))
+}
+
+/** Node `index` at the cluster's ports (base + index); `joined`: added to a running cluster. */
+export function nodeRecord(paths: ClusterPaths, options: ClusterOptions, index: number, joined: boolean): NodeRecord {
+  return {
     index,
     node_id: `${options.host}:${options.tcp_port + index}`,
     host: options.host,
@@ -87,7 +101,19 @@ export function nodeRecords(paths: ClusterPaths, options: ClusterOptions): NodeR
     process: 'stopped',
     exit_code: null,
     exit_signal: null,
-  }))
+    membership: joined ? 'learner' : 'voter',
+    joined,
+  }
+}
+
+/** The nodes that are members (voters or learners): every node but the removed ones. */
+export function memberRecords(state: Pick<ClusterState, 'nodes'>): NodeRecord[] {
+  return state.nodes.filter((n) => n.membership !== 'removed')
+}
+
+/** True once `add` or `remove` changed the nodes `up` started with. */
+export function membershipChanged(state: ClusterState): boolean {
+  return state.nodes.some((n) => n.joined || n.membership === 'removed')
 }
 
 export function readState(paths: ClusterPaths): ClusterState | null {
@@ -104,6 +130,13 @@ export function readState(paths: ClusterPaths): ClusterState | null {
   if (!isRestartPolicy(state.options.restart)) state.options.restart = DEFAULT_RESTART_POLICY
   // Written before --retention existed: no limits.
   if (!Array.isArray(state.options.retention) || !state.options.retention.every((v) => typeof v === 'string')) state.options.retention = []
+  // Written before add and remove existed: every node a founding voter.
+  for (const node of state.nodes) {
+    if (node.membership !== 'voter' && node.membership !== 'learner' && node.membership !== 'removed') node.membership = 'voter'
+    if (typeof node.joined !== 'boolean') node.joined = false
+  }
+  // Node i is nodes[i] everywhere (indexes are allocated in order and never reused).
+  if (!state.nodes.every((n, i) => n.index === i)) throw new Error(`${paths.clusterJson} lists its nodes out of order`)
   return state
 }
 

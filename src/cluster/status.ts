@@ -3,7 +3,8 @@
  * removed or renamed).
  *
  *   {"cluster": "default", "leader": 1 | null, "term": 3 | null, "supervisor_pid": 4242,
- *    "nodes": [{"index", "node_id", "pid", "process", "exit_code", "exit_signal",
+ *    "membership": {"voters": [0, 1, 3], "learners": [4]} | null,
+ *    "nodes": [{"index", "node_id", "membership", "pid", "process", "exit_code", "exit_signal",
  *               "crash_log", "restart_at", "role", "term", "commit_index", "last_applied", "log_length", "first_index",
  *               "snapshot_index", "disk_bytes", "snapshots_sent", "snapshots_installed", "lag",
  *               "leader_index", "host", "tcp_port", "http_port", "raft_port", "faults",
@@ -17,6 +18,9 @@
  * answer (LEADER, FOLLOWER, CANDIDATE), null when it is not running or does not answer.
  * `lag`: entries the leader has committed that this node has not applied yet (null without a
  * leader). `faults`: what the node applies to its Raft peers, one entry per faulty peer.
+ * `membership` (per node): voter | learner | removed, as the leader's configuration says (else
+ * as cluster.json records it); the top-level `membership` is the leader's configuration, null
+ * when no leader states one. Removed nodes stay listed: indexes are never reused.
  */
 import type {FaultView, NodeStatus} from '../api/control.js'
 import type {FaultsByPeer} from '../api/node-admin.js'

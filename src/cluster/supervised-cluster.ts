@@ -16,7 +16,7 @@ import {controlRequest} from './control.js'
 import {planPartition, type Partition, type PartitionRequest} from './faults.js'
 import {clusterPaths, type ClusterPaths} from './layout.js'
 import {checkPortsFree, plannedPorts} from './ports.js'
-import {ensureClusterDir, nodeRecords, writeState, writeToken, type ClusterOptions, type ClusterState} from './state.js'
+import {ensureClusterDir, memberRecords, nodeRecords, writeState, writeToken, type ClusterOptions, type ClusterState} from './state.js'
 import {Supervisor} from './supervisor.js'
 import type {CliEntry} from './cli-entry.js'
 
@@ -74,7 +74,7 @@ export class SupervisedCluster {
    * applied exactly that one to every node.
    */
   async partition(request: PartitionRequest, forMs: number): Promise<Partition> {
-    const planned = planPartition(request, this.nodes.length)
+    const planned = planPartition(request, this.nodes.map((n) => n.index))
     const answer = await this.request({op: 'partition', ...request, for_ms: Math.max(1, Math.round(forMs))})
     if (answer.pending.length > 0) throw new Error(`partition ${describeCuts(planned.cuts)} did not reach node ${answer.pending.join(', ')}`)
     if (JSON.stringify(answer.cuts) !== JSON.stringify(planned.cuts)) {
@@ -99,6 +99,7 @@ export class SupervisedCluster {
   async restoreAll(): Promise<void> {
     const status = await this.request({op: 'status'})
     for (const node of status.nodes) {
+      if (node.membership === 'removed') continue
       if (node.process === 'paused') await this.resume(node.index)
       else if (node.process === 'stopped' || node.process === 'exited' || node.process === 'crashed') await this.start(node.index)
     }
@@ -123,8 +124,9 @@ function describeCuts(cuts: [number, number][]): string {
   return cuts.map(([a, b]) => `${a}-${b}`).join(' ') || 'no link'
 }
 
+/** The members (a node `remove` took out is no one's to fault or measure). */
 function nodesOf(state: Pick<ClusterState, 'nodes'>): ClusterMember[] {
-  return state.nodes.map((n) => ({index: n.index, host: n.host, tcp_port: n.tcp_port, http_port: n.http_port, raft_port: n.raft_port}))
+  return memberRecords(state).map((n) => ({index: n.index, host: n.host, tcp_port: n.tcp_port, http_port: n.http_port, raft_port: n.raft_port}))
 }
 
 /** Where a temporary cluster's nodes listen (node i on each base port + i), and their Raft timing. */

@@ -22,7 +22,10 @@ import {isAlive, settlesWithin} from './process-util.js'
 import type {ClusterStatus} from './status.js'
 import {controlHandlers} from './supervisor/control-api.js'
 import {SupervisorCore, type SupervisorOptions} from './supervisor/core.js'
+import {membersCall} from './supervisor/member-calls.js'
+import {MembershipChanges, MEMBERS_CALL_MS} from './supervisor/membership.js'
 import {NetworkFaults} from './supervisor/network-faults.js'
+import {transferLeadership} from './supervisor/leadership.js'
 import {NodeProcesses} from './supervisor/processes.js'
 import {RaftObserver} from './supervisor/raft-observer.js'
 import {clusterStatus} from './supervisor/status-report.js'
@@ -39,6 +42,7 @@ export class Supervisor {
   private readonly processes: NodeProcesses
   private readonly observer: RaftObserver
   private readonly faults: NetworkFaults
+  private readonly membership: MembershipChanges
   private readonly control: ControlServer
   private pollTimer: NodeJS.Timeout | null = null
   private closing: Promise<void> | null = null
@@ -59,7 +63,17 @@ export class Supervisor {
       },
       leftService: () => observer.updateLeader(),
     })
-    const handlers = controlHandlers({core, processes: this.processes, faults, observer, status: () => this.status(), down: () => this.down()})
+    const processes = this.processes
+    const membership = (this.membership = new MembershipChanges({
+      core,
+      refresh: () => observer.refresh(),
+      leaderOf: (answers) => observer.leaderOf(answers),
+      start: (node) => processes.start(node),
+      stop: (node) => processes.stop(node),
+      transfer: (to) => transferLeadership(core, observer, to),
+      members: (leader, body) => membersCall({...leader.record}, core.token, body, MEMBERS_CALL_MS),
+    }))
+    const handlers = controlHandlers({core, processes, faults, observer, membership, status: () => this.status(), down: () => this.down()})
     this.control = new ControlServer(paths.socket, handlers)
   }
 
@@ -81,6 +95,7 @@ export class Supervisor {
     core.events.record('up', {nodes: this.size, supervisor_pid: process.pid})
     // Waiting for health is not needed to answer requests: `up` polls status.
     this.processes.startAll()
+    this.membership.resumePromotions()
     this.pollTimer = setInterval(() => void this.poll(), POLL_MS)
   }
 
@@ -100,7 +115,7 @@ export class Supervisor {
       this.faults.stop()
       this.processes.cancelRestarts()
       // Let a request in progress (a restart, say) finish first, so it starts nothing after us.
-      await settlesWithin(core.idle(), QUEUE_GRACE_MS)
+      await settlesWithin(Promise.all([core.idle(), this.membership.background]), QUEUE_GRACE_MS)
       await this.processes.stopAll()
       this.observer.closeAll()
       core.events.record('down')

@@ -7,7 +7,7 @@ import {LineFollower} from '../cluster/tail.js'
 import {untilInterrupted} from '../cli/interrupts.js'
 
 export default class Events extends PadCommand {
-  static override summary = "Show the cluster's timeline: starts, exits, crashes, kills, pauses, partitions, heals, transfers, elections, leader changes, snapshots."
+  static override summary = "Show the cluster's timeline: starts, exits, crashes, kills, pauses, partitions, heals, transfers, elections, leader changes, snapshots, members added and removed."
 
   static override description = `The supervisor records every event in $PAD_HOME/<cluster>/events.jsonl; this prints it, \
 also after the cluster is down. -f keeps printing new events as they happen (Ctrl-C stops).
@@ -19,7 +19,9 @@ resume, restart {node, pid; a restart after a crash also reason: crashed, attemp
 bridge, cuts, for_ms}; delay {node, ms, jitter_ms, for_ms}; loss {node, percent, for_ms}; heal {reason: command or \
 expired, what}; transfer {from, to}; role {node, role, term}; election {term, winner, node_id}; leader {leader, previous, term}; \
 snapshot-send {node, to, index, bytes, ms: node streamed its state as of log index "index" to node "to"}; \
-snapshot-install {node, index, rows, ms}; warning {message}.`
+snapshot-install {node, index, rows, ms}; member-add {node, pid, leader, via: the leader's HTTP address the node joined \
+through, as a learner}; member-promote {node, index: its configuration entry, leader, ms: since it joined}; member-remove \
+{node, index, leader, was_leader}; warning {message}.`
 
   static override examples = [
     '<%= config.bin %> events',

@@ -32,7 +32,7 @@ that is stopped, exited or crashed, one after the other (--json: {"started": [an
     const {args, flags} = await this.parse(Start)
     if (args.node !== undefined) return runNodeOp(this, 'start', args.node, flags.cluster, (a) => `started node ${a.node} (pid ${a.pid})`)
     const cluster = await ClusterHandle.open(flags.cluster)
-    const down = (await cluster.status()).nodes.filter((n) => DOWN.includes(n.process))
+    const down = (await cluster.status()).nodes.filter((n) => n.membership !== 'removed' && DOWN.includes(n.process))
     const started: ControlAnswers['start'][] = []
     for (const node of down) {
       const answer = await cluster.request({op: 'start', node: node.index}, ACTION_TIMEOUT_MS)

@@ -10,14 +10,16 @@ import type {ClusterStatus} from '../cluster/status.js'
 type StatusResult = ClusterStatus & {events?: ClusterEvent[]}
 
 export default class Status extends PadCommand<StatusResult> {
-  static override summary = 'Show every node of the cluster: process, Raft role, term, indexes, lag, ports, faults.'
+  static override summary = 'Show every node of the cluster: membership, process, Raft role, term, indexes, lag, ports, faults.'
 
-  static override description = `Asks every running node for its Raft state now. PROCESS is running, paused, stopped (by \
+  static override description = `Asks every running node for its Raft state now. MEMBER is VOTER, LEARNER (added, still \
+catching up: it receives the log but does not vote) or REMOVED (by pad-cli remove; its index is never used again). PROCESS is running, paused, stopped (by \
 stop or down), exited (killed by kill or chaos, with the signal) or crashed (it ended by itself: the exit code or a \
 signal nobody sent; the end of its log follows the table). LAG is how many entries the leader has \
 committed that the node has not applied yet. FIRST is the first index still in the node's log (it was compacted below). FAULTS are the network faults the node applies to its peers.
 
---json prints {"cluster", "leader", "term", "supervisor_pid", "nodes": [{"index", "node_id", "pid", "process", \
+--json prints {"cluster", "leader", "term", "supervisor_pid", "membership": {"voters", "learners"} (the leader's \
+configuration, or null), "nodes": [{"index", "node_id", "membership" (voter, learner or removed), "pid", "process", \
 "exit_code", "exit_signal", "crash_log", "restart_at", "role", "term", "commit_index", "last_applied", "log_length", "first_index", \
 "snapshot_index", "disk_bytes", "snapshots_sent", "snapshots_installed", "lag", "leader_index", "host", \
 "tcp_port", "http_port", "raft_port", "faults": [{"peer", "drop", "delay_ms", "jitter_ms", "loss", "expires_at"}], \

@@ -132,9 +132,11 @@ the cluster, a second Ctrl-C kills it at once.`
 
   private summary(status: ClusterStatus): string {
     const c = status.cluster === DEFAULT_CLUSTER ? '' : ` --cluster ${status.cluster}`
-    const rows = status.nodes.map((n) => [
+    // Nodes `remove` took out stay in status; here only the members that run.
+    const members = status.nodes.filter((n) => n.membership !== 'removed')
+    const rows = members.map((n) => [
       String(n.index),
-      n.role ?? '-',
+      n.membership === 'learner' ? 'LEARNER' : (n.role ?? '-'),
       n.pid === null ? '-' : String(n.pid),
       `${n.host}:${n.tcp_port}`,
       `http://${n.host}:${n.http_port}/`,
@@ -142,7 +144,7 @@ the cluster, a second Ctrl-C kills it at once.`
     ])
     const leader = status.leader === null ? 'no leader yet' : `node ${status.leader} leads (term ${status.term})`
     return [
-      `Cluster "${status.cluster}" is up: ${status.nodes.length} node${status.nodes.length === 1 ? '' : 's'}, ${leader}.`,
+      `Cluster "${status.cluster}" is up: ${members.length} node${members.length === 1 ? '' : 's'}, ${leader}.`,
       '',
       table(['NODE', 'ROLE', 'PID', 'CLIENTS (TCP)', 'HTTP API AND DASHBOARD', 'RAFT'], rows),
       '',
@@ -153,6 +155,7 @@ the cluster, a second Ctrl-C kills it at once.`
         [`pad-cli kill leader${c}`, 'crash the leader, watch another take over'],
         [`pad-cli partition 0${c}`, `cut node 0 off; pad-cli heal${c} ends it`],
         [`pad-cli status${c}`, 'roles, terms, indexes, faults'],
+        [`pad-cli add${c}`, 'grow the cluster by a node (pad-cli remove <node> shrinks it)'],
         [`pad-cli events -f${c}`, 'the timeline: elections, kills, partitions'],
         [`pad-cli down${c}`, 'stop everything (--purge deletes the data)'],
       ]),

@@ -13,6 +13,8 @@ export type Action =
   | {kind: 'partition'; node: number; command: string}
   | {kind: 'heal'; command: string}
   | {kind: 'transfer'; from: number; to: number; command: string}
+  | {kind: 'add'; command: string}
+  | {kind: 'remove'; node: number; command: string}
   | {kind: 'publisher'; on: boolean; command: string}
   | {kind: 'refuse'; message: string}
 
@@ -28,6 +30,8 @@ export const ACTION_KEYS: [string, string][] = [
   ['i', 'isolate the selected node (partition)'],
   ['h', 'heal every network fault'],
   ['t', 'move leadership away from the selected leader'],
+  ['a', 'add a node (it joins as a learner, then votes)'],
+  ['d', 'remove the selected node from the cluster'],
   ['b', `start or stop publishing ${PUBLISH_RATE} msgs/s`],
 ]
 
@@ -35,22 +39,31 @@ export function planAction(key: string, selected: number, snapshot: TopSnapshot)
   const flag = snapshot.cluster === DEFAULT_CLUSTER ? '' : ` --cluster ${snapshot.cluster}`
   const node = snapshot.nodes[selected]
   const cmd = (text: string): string => `pad-cli ${text}${flag}`
-  const needNode = (): Action | null => (node ? null : {kind: 'refuse', message: 'no node selected'})
+  const needNode = (): Action | null => {
+    if (!node) return {kind: 'refuse', message: 'no node selected'}
+    return node.membership === 'removed' ? {kind: 'refuse', message: `node ${selected} was removed from the cluster (pad-cli remove): nothing to do with it`} : null
+  }
   switch (key) {
     case 'x':
     case 's':
       return needNode() ?? nodeOp(key === 'x' ? 'kill' : 'stop', selected, cmd)
     case 'r':
       return needNode() ?? nodeOp(node.process === 'running' || node.process === 'paused' ? 'restart' : 'start', selected, cmd)
-    case 'p':
-      if (!node) return {kind: 'refuse', message: 'no node selected'}
+    case 'p': {
+      const refusal = needNode()
+      if (refusal) return refusal
       if (node.process === 'paused') return nodeOp('resume', selected, cmd)
       if (node.process !== 'running') return {kind: 'refuse', message: `node ${selected} is not running (${node.process}): r starts it`}
       return nodeOp('pause', selected, cmd)
+    }
     case 'i':
       return needNode() ?? {kind: 'partition', node: selected, command: cmd(`partition ${selected}`)}
     case 'h':
       return {kind: 'heal', command: cmd('heal')}
+    case 'a':
+      return {kind: 'add', command: cmd('add')}
+    case 'd':
+      return needNode() ?? {kind: 'remove', node: selected, command: cmd(`remove ${selected}`)}
     case 't': {
       if (!node) return {kind: 'refuse', message: 'no node selected'}
       if (node.role !== 'LEADER') return {kind: 'refuse', message: `node ${selected} is not the leader: select the leader to transfer leadership away`}

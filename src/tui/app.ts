@@ -4,7 +4,7 @@
  * screen is up (blessed's own warnings go to the timeline instead).
  */
 import blessed from 'blessed'
-import {ACTION_TIMEOUT_MS, type ClusterHandle} from '../cluster/cluster.js'
+import {ACTION_TIMEOUT_MS, MEMBERSHIP_TIMEOUT_MS, type ClusterHandle} from '../cluster/cluster.js'
 import {planAction, PUBLISH_RATE, PUBLISH_TOPIC, type Action} from './actions.js'
 import {LiveFeed} from './feed.js'
 import {TopModel} from './model.js'
@@ -78,6 +78,13 @@ export class TopController {
         break
       case 'transfer':
         await cluster.request({op: 'transfer', to: action.to}, ACTION_TIMEOUT_MS)
+        break
+      case 'add':
+        // Returns once the learner serves; its promotion shows in the timeline.
+        await cluster.request({op: 'add', wait: false}, MEMBERSHIP_TIMEOUT_MS)
+        break
+      case 'remove':
+        await cluster.request({op: 'remove', node: action.node}, MEMBERSHIP_TIMEOUT_MS)
         break
     }
   }
@@ -174,7 +181,7 @@ export async function runTop(cluster: ClusterHandle, options: TopOptions = {}): 
       view.setHelp(false)
       render()
     })
-    for (const key of ['x', 's', 'r', 'p', 'i', 'h', 't', 'b']) screen.key([key], () => act(key))
+    for (const key of ['x', 's', 'r', 'p', 'i', 'h', 't', 'a', 'd', 'b']) screen.key([key], () => act(key))
     screen.on('resize', render)
     renderTimer = setInterval(render, Math.round(1000 / Math.max(4, options.fps ?? 5)))
     render()

@@ -4,6 +4,7 @@
  * took. It knows nothing about the screen, so it can be tested on its own; `snapshot()` is
  * also what `pad-cli top --once --json` prints.
  */
+import type {MemberRole} from '../api/control.js'
 import type {NodeStreamItem} from '../client/node-events.js'
 import {describeEvent, type ClusterEvent} from '../cluster/events.js'
 import {describeFaults, type ClusterStatus, type NodeStatus} from '../cluster/status.js'
@@ -13,6 +14,8 @@ export type RoleView = 'LEADER' | 'FOLLOWER' | 'CANDIDATE' | 'DOWN' | 'PAUSED' |
 export interface NodeRow {
   index: number
   node_id: string
+  /** voter, learner or removed */
+  membership: MemberRole
   pid: number | null
   /** running, paused, starting, stopped, exited, crashed */
   process: string
@@ -254,6 +257,8 @@ function rowOf(node: NodeStatus): NodeRow {
   const row: NodeRow = {
     index: node.index,
     node_id: node.node_id,
+    // A supervisor started by a pad-cli from before add and remove does not say: every node votes there.
+    membership: node.membership ?? 'voter',
     pid: node.pid,
     process: node.process,
     role: node.role ? roleOf(node.role) : 'UNKNOWN',

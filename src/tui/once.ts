@@ -29,6 +29,7 @@ export function snapshotText(s: TopSnapshot): string {
   const rows = s.nodes.map((n) => [
     String(n.index),
     n.node_id,
+    n.membership.toUpperCase(),
     n.process,
     n.role,
     String(n.term ?? '-'),
@@ -43,7 +44,7 @@ export function snapshotText(s: TopSnapshot): string {
   const lines = [
     headerPlain(s).trim(),
     '',
-    table(['#', 'NODE', 'PROCESS', 'ROLE', 'TERM', 'COMMIT', 'APPLIED', 'LOG', 'LAG', 'FIRST', 'DISK', 'FAULTS'], rows),
+    table(['#', 'NODE', 'MEMBER', 'PROCESS', 'ROLE', 'TERM', 'COMMIT', 'APPLIED', 'LOG', 'LAG', 'FIRST', 'DISK', 'FAULTS'], rows),
     '',
     'Events, newest first:',
     ...s.timeline.slice(0, 10).map((e) => `${e.time.slice(11, 23)}  ${e.text}`),

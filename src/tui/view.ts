@@ -9,7 +9,12 @@ import {formatBytes} from '../util/size-text.js'
 import {ACTION_KEYS} from './actions.js'
 import type {NodeRow, RoleView, TimelineEntry, TopSnapshot} from './model.js'
 
-const ROLE_COLORS: Record<RoleView, string> = {
+/** What the ROLE cell shows: the Raft role, or for a non-voter its membership (see roleCell). */
+type RoleCell = RoleView | 'LEARNER' | 'REMOVED'
+
+const ROLE_COLORS: Record<RoleCell, string> = {
+  LEARNER: 'blue',
+  REMOVED: 'grey',
   LEADER: 'green',
   FOLLOWER: 'cyan',
   CANDIDATE: 'yellow',
@@ -19,8 +24,8 @@ const ROLE_COLORS: Record<RoleView, string> = {
   UNKNOWN: 'white',
 }
 
-export const HINT_LONG = '↑↓/jk select  x kill  s stop  r start/restart  p pause/resume  i isolate  h heal  t transfer  b publisher  ? help  q quit'
-export const HINT_SHORT = '↑↓ select x kill s stop r start p pause i isolate h heal t transfer b pub ? q'
+export const HINT_LONG = '↑↓/jk select  x kill  s stop  r start/restart  p pause/resume  i isolate  h heal  t transfer  a add  d remove  b publisher  ? help  q quit'
+export const HINT_SHORT = '↑↓ x kill s stop r start p pause i isol h heal t xfer a add d rm b pub ? q'
 
 interface Sparkline extends blessed.Widgets.BoxElement {
   setData(titles: string[], data: number[][]): void
@@ -173,7 +178,7 @@ export function tableLines(nodes: NodeRow[], selected: number, width: number): s
       `${node.index === selected ? '>' : ' '}${String(node.index).padStart(2)}`,
       shortId(node.node_id, columns[1][1]),
       node.process,
-      node.role,
+      roleCell(node),
       num(node.term),
       num(node.commit_index),
       num(node.last_applied),
@@ -194,12 +199,24 @@ export function tableLines(nodes: NodeRow[], selected: number, width: number): s
     const roleEnd = roleStart + columns[3][1]
     let line = blessed.escape(clipped.slice(0, roleStart))
     if (clipped.length > roleStart) {
-      line += `{${ROLE_COLORS[node.role]}-fg}{bold}${blessed.escape(clipped.slice(roleStart, roleEnd))}{/bold}{/${ROLE_COLORS[node.role]}-fg}`
+      const color = ROLE_COLORS[roleCell(node)]
+      line += `{${color}-fg}{bold}${blessed.escape(clipped.slice(roleStart, roleEnd))}{/bold}{/${color}-fg}`
       line += blessed.escape(clipped.slice(roleEnd))
     }
     lines.push(node.index === selected ? `{inverse}${line}${' '.repeat(Math.max(0, width - clipped.length))}{/inverse}` : line)
   }
   return lines
+}
+
+/**
+ * The ROLE cell. A learner is always a follower, so its cell says LEARNER (while it runs); a
+ * removed node's says REMOVED. The 80-column table has no room for a MEMBER column of its own
+ * (top --once prints one).
+ */
+export function roleCell(node: NodeRow): RoleCell {
+  if (node.membership === 'removed') return 'REMOVED'
+  if (node.membership === 'learner' && node.role === 'FOLLOWER') return 'LEARNER'
+  return node.role
 }
 
 function timelineLine(entry: TimelineEntry, width: number): string {

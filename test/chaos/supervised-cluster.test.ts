@@ -12,14 +12,16 @@ type Answerers = {[K in ControlOp]?: ControlAnswers[K] | ((request: RequestOf<K>
 
 function nodeStatus(index: number, process: ProcessState): NodeStatus {
   return {
-    index, node_id: `127.0.0.1:${1000 + index}`, pid: null, process, exit_code: null, exit_signal: null, crash_log: [], restart_at: null,
+    index, node_id: `127.0.0.1:${1000 + index}`, membership: 'voter', pid: null, process, exit_code: null, exit_signal: null, crash_log: [], restart_at: null,
     role: null, term: null, commit_index: null, last_applied: null, log_length: null, first_index: null, snapshot_index: null, disk_bytes: null, snapshots_sent: null, snapshots_installed: null, lag: null, leader_index: null,
     host: '127.0.0.1', tcp_port: 1000 + index, http_port: 2000 + index, raft_port: 3000 + index, faults: [], data_dir: '/nowhere', log_file: '/nowhere/node.log',
   }
 }
 
-const STATUS: ClusterStatus = {cluster: 'fake', leader: null, term: null, supervisor_pid: 1, nodes: [0, 1, 2, 3, 4].map((i) => nodeStatus(i, 'running'))}
+const STATUS: ClusterStatus = {cluster: 'fake', leader: null, term: null, supervisor_pid: 1, membership: null, nodes: [0, 1, 2, 3, 4].map((i) => nodeStatus(i, 'running'))}
 const EXIT = {code: null, signal: 'SIGKILL'}
+const ADDED = {node: 5, pid: 1, host: '127.0.0.1', tcp_port: 1005, http_port: 2005, raft_port: 3005, membership: 'voter' as const, leader: 0, promoted_at: 9}
+const REMOVED = {node: 0, was_leader: false, leader: 1, index: 10, voters: [1, 2, 3, 4, 5], learners: [], stopped: true}
 const PUSHED = {applied: [0, 1, 2, 3, 4], pending: []}
 
 /** What the fake supervisor answers unless a test says otherwise. */
@@ -38,6 +40,9 @@ const ANSWERS: Answers = {
   transfer: {from: 0, to: 1, leader: 1, term: 2, moved: true},
   delay: {node: 0, ms: 1, jitter_ms: 0, for_ms: null, ...PUSHED},
   loss: {node: 0, percent: 1, for_ms: null, ...PUSHED},
+  add: ADDED,
+  remove: REMOVED,
+  replace: {added: ADDED, removed: REMOVED},
 }
 
 function fakeCluster(answers: Answerers = {}): {cluster: SupervisedCluster; sent: {op: string; fields: Record<string, unknown>}[]} {
@@ -46,7 +51,7 @@ function fakeCluster(answers: Answerers = {}): {cluster: SupervisedCluster; sent
   const answer = async <K extends ControlOp>(request: RequestOf<K>): Promise<ControlAnswers[K]> => {
     const {op, ...fields} = request
     sent.push({op, fields})
-    const given = answers[request.op] as ControlAnswers[K] | ((r: RequestOf<K>) => ControlAnswers[K]) | undefined
+    const given = (answers as Record<string, unknown>)[request.op] as ControlAnswers[K] | ((r: RequestOf<K>) => ControlAnswers[K]) | undefined
     if (typeof given === 'function') return given(request)
     return given ?? ANSWERS[request.op]
   }

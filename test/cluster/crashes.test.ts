@@ -146,7 +146,7 @@ describe('crashes: in the timeline and in status', () => {
       restart_at: '2026-01-01T12:00:03.000Z',
     })
     const lines = statusTable(status([node(0, {role: 'LEADER'}), crashed, node(2)])).split('\n')
-    expect(lines[3]).to.match(/^1 +node-1 +- +crashed \(SIGABRT\) +-/)
+    expect(lines[3]).to.match(/^1 +node-1 +VOTER +- +crashed \(SIGABRT\) +-/)
     expect(lines.slice(5)).to.deep.equal(['', 'node 1 crashed; restarts at 12:00:03; the end of /tmp/x/node-1/node.log:', '  | boom', '  | Aborted'])
   })
 })

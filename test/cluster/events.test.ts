@@ -62,6 +62,9 @@ describe('cluster event timeline', () => {
       leader: {leader: null, previous: 0, term: null},
       'snapshot-send': {node: 0, to: 2, index: 120_431, bytes: 24_222_105, ms: 2400},
       'snapshot-install': {node: 2, index: 120_431, rows: 1_000_000, ms: 3100},
+      'member-add': {node: 3, pid: 12, leader: 0, via: '127.0.0.1:8080'},
+      'member-promote': {node: 3, index: 1502, leader: 0, ms: 2300},
+      'member-remove': {node: 0, index: 1510, leader: 1, was_leader: true},
       warning: {message: 'something'},
     }
     expect(Object.keys(samples).sort()).to.deep.equal([...EVENT_TYPES].sort())
@@ -78,6 +81,10 @@ describe('cluster event timeline', () => {
     expect(describeEvent({time: '', seq: 1, type: 'snapshot-install', ...samples['snapshot-install']})).to.equal(
       'node 2 installed a snapshot at index 120431 (1,000,000 rows, 3.1 s)',
     )
+    expect(describeEvent({time: '', seq: 1, type: 'member-add', ...samples['member-add']})).to.equal('node 3 joined as a learner (pid 12, through node 0)')
+    expect(describeEvent({time: '', seq: 1, type: 'member-promote', ...samples['member-promote']})).to.equal('node 3 is a voter (configuration entry 1502, 2.3 s after it joined)')
+    expect(describeEvent({time: '', seq: 1, type: 'member-remove', ...samples['member-remove']})).to.equal('node 0 left the configuration (entry 1510; it led, node 1 leads now)')
+    expect(describeEvent({time: '', seq: 1, type: 'member-remove', node: 2, index: 9, leader: 0, was_leader: false})).to.equal('node 2 left the configuration (entry 9)')
     expect(formatEvent({time: '2026-01-01T12:34:56.789Z', seq: 1, type: 'election', ...samples.election})).to.equal(
       '12:34:56.789  election   node 0 won the election for term 2',
     )

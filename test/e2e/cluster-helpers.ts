@@ -256,6 +256,9 @@ export function expectEventShape(event: ClusterEvent): void {
     election: ['term', 'winner', 'node_id'],
     leader: ['leader', 'previous', 'term'],
     recovered: ['supervisor_pid', 'killed'],
+    'member-add': ['node', 'pid', 'leader', 'via'],
+    'member-promote': ['node', 'index', 'leader', 'ms'],
+    'member-remove': ['node', 'index', 'leader', 'was_leader'],
   }
   if (fields[event.type]) expect(event, event.type).to.include.keys(...fields[event.type])
 }

@@ -133,7 +133,7 @@ describe('pad-cli top, headless', () => {
   it('prints the same data once as text (pad-cli top --once)', () => {
     const text = snapshotText(threeNodes().snapshot())
     expect(text.split('\n')[0]).to.match(/^pad-cli top {2}cluster default {2}leader node 0/)
-    expect(text).to.match(/\n0 +127\.0\.0\.1:4000|\n0 +node-0 +running +LEADER/)
+    expect(text).to.match(/\n0 +node-0 +VOTER +running +LEADER/)
     expect(text).to.include('node 0 won the election for term 2')
   })
 })
@@ -179,5 +179,51 @@ describe('pad-cli top keys', () => {
     const texts = model.snapshot().timeline.map((e) => e.text)
     expect(texts.slice(0, 2)).to.deep.equal(['pad-cli heal', 'pad-cli kill 1'])
     expect(controller.selected).to.equal(2)
+  })
+
+  it('has keys for add and remove, each with its pad-cli command, listed in the help', () => {
+    const snapshot = threeNodes().snapshot()
+    expect(planAction('a', 1, snapshot)).to.deep.equal({kind: 'add', command: 'pad-cli add'})
+    expect(planAction('d', 2, snapshot)).to.deep.equal({kind: 'remove', node: 2, command: 'pad-cli remove 2'})
+    expect(planAction('a', 0, {...snapshot, cluster: 'test'})).to.deep.include({command: 'pad-cli add --cluster test'})
+    const removed = {...snapshot, nodes: snapshot.nodes.map((n) => (n.index === 2 ? {...n, membership: 'removed' as const, process: 'stopped', role: 'DOWN' as const} : n))}
+    for (const key of ['d', 'x', 's', 'r', 'p', 'i']) {
+      expect(planAction(key, 2, removed)).to.deep.equal({kind: 'refuse', message: 'node 2 was removed from the cluster (pad-cli remove): nothing to do with it'})
+    }
+    const screen = fakeScreen(80, 24)
+    try {
+      const view = new TopView(screen)
+      view.setHelp(true)
+      view.render(threeNodes().snapshot(), 0)
+      const help = screenText(screen).join('\n')
+      expect(help).to.include('add a node (it joins as a learner, then votes)')
+      expect(help).to.include('remove the selected node from the cluster')
+    } finally {
+      screen.destroy()
+    }
+  })
+
+  it('sends add and remove to the supervisor, and shows a learner and a removed node in the ROLE column', async () => {
+    const model = new TopModel('default')
+    model.setStatus(status([node(0, {role: 'LEADER'}), node(1, {membership: 'removed', process: 'stopped', pid: null}), node(2), node(3, {membership: 'learner'})]))
+    const requests: unknown[] = []
+    const cluster = {request: async (request: unknown) => requests.push(request)} as unknown as ClusterHandle
+    const controller = new TopController(model, cluster, new BackgroundPublisher(model, 20, 'top-test'))
+    await controller.press('a')
+    controller.move(3)
+    await controller.press('d')
+    expect(requests).to.deep.equal([{op: 'add', wait: false}, {op: 'remove', node: 3}])
+    expect(model.snapshot().timeline.map((e) => e.text).slice(0, 2)).to.deep.equal(['pad-cli remove 3', 'pad-cli add'])
+    const screen = fakeScreen(80, 24)
+    try {
+      new TopView(screen).render(model.snapshot(), 0)
+      const lines = screenText(screen)
+      expect(lines[3]).to.match(/^ {2}1 node-1 +stopped +REMOVED/)
+      expect(lines[5]).to.match(/^ {2}3 node-3 +running +LEARNER +2/)
+      expect(cellFg(screen, lines[5].indexOf('LEARNER'), 5)).to.equal(4) // blue
+    } finally {
+      screen.destroy()
+    }
+    expect(snapshotText(model.snapshot())).to.match(/\n1 +node-1 +REMOVED +stopped +DOWN[^\n]*\n2 +node-2 +VOTER +running +FOLLOWER[^\n]*\n3 +node-3 +LEARNER +running +FOLLOWER/)
   })
 })

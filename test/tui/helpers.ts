@@ -31,6 +31,7 @@ export function node(index: number, fields: Partial<NodeStatus> = {}): NodeStatu
   return {
     index,
     node_id: `node-${index}`,
+    membership: 'voter',
     pid: 1000 + index,
     process: 'running',
     exit_code: null,
@@ -61,5 +62,5 @@ export function node(index: number, fields: Partial<NodeStatus> = {}): NodeStatu
 }
 
 export function status(nodes: NodeStatus[], leader: number | null = 0): ClusterStatus {
-  return {cluster: 'default', leader, term: 2, supervisor_pid: 999, nodes}
+  return {cluster: 'default', leader, term: 2, supervisor_pid: 999, membership: null, nodes}
 }

@@ -8,6 +8,7 @@ import {ClusterError} from '../errors.js'
 import {checkIndex} from '../node-args.js'
 import type {SupervisorCore} from './core.js'
 import {transferLeadership} from './leadership.js'
+import type {MembershipChanges} from './membership.js'
 import type {NetworkFaults} from './network-faults.js'
 import type {NodeHandle} from './node-handle.js'
 import type {NodeProcesses} from './processes.js'
@@ -18,15 +19,16 @@ export interface ControlParts {
   processes: NodeProcesses
   faults: NetworkFaults
   observer: RaftObserver
+  membership: MembershipChanges
   status(): Promise<ControlAnswers['status']>
   down(): Promise<ControlAnswers['down']>
 }
 
 export function controlHandlers(parts: ControlParts): ControlHandlers {
-  const {core, processes, faults, observer} = parts
+  const {core, processes, faults, observer, membership} = parts
 
-  /** A node a request names: an index in range, or `leader` (asked of the nodes now). */
-  const resolve = async (ref: NodeRef): Promise<NodeHandle> => {
+  /** A node a request names: an index in range, or `leader` (asked of the nodes now); removed nodes too. */
+  const resolveAny = async (ref: NodeRef): Promise<NodeHandle> => {
     if (ref === 'leader') {
       const leader = observer.leaderOf(await observer.refresh())
       if (leader === null) throw new ClusterError('NO_LEADER', 'no node is leader right now: see pad-cli status')
@@ -35,19 +37,31 @@ export function controlHandlers(parts: ControlParts): ControlHandlers {
     return core.nodes[checkIndex(ref, core.size)]
   }
 
+  /** A node a request acts on: a member (a removed node's process is not ours to start or fault any more). */
+  const resolve = async (ref: NodeRef): Promise<NodeHandle> => {
+    const node = await resolveAny(ref)
+    if (node.record.membership === 'removed') {
+      throw new ClusterError('NODE_STATE', `node ${node.record.index} was removed from the cluster (pad-cli remove); its data stays in ${node.record.data_dir} until pad-cli down --purge`)
+    }
+    return node
+  }
+
   const resolveRefs = async (refs: NodeRef[]): Promise<number[]> => {
     const out: number[] = []
     for (const ref of refs) out.push((await resolve(ref)).record.index)
     return out
   }
 
-  /** A request that changes things: in line behind the others, and only while the cluster is up. */
-  const queued =
+  /** A request that changes things, only while the cluster is up. */
+  const unlessStopping =
     <R, A>(task: (request: R) => Promise<A>) =>
     (request: R): Promise<A> => {
       if (core.stopping) return Promise.reject(new ClusterError('NOT_UP', 'the cluster is stopping'))
-      return core.serialized(() => task(request))
+      return task(request)
     }
+
+  /** A request that changes things: in line behind the others, and only while the cluster is up. */
+  const queued = <R, A>(task: (request: R) => Promise<A>) => unlessStopping((request: R) => core.serialized(() => task(request)))
 
   return {
     status: () => parts.status(),
@@ -64,5 +78,9 @@ export function controlHandlers(parts: ControlParts): ControlHandlers {
     transfer: queued(async (r) => transferLeadership(core, observer, r.to === undefined || r.to === null ? null : await resolve(r.to))),
     delay: queued(async (r) => faults.delay(await resolve(r.node), r)),
     loss: queued(async (r) => faults.loss(await resolve(r.node), r)),
+    // Not queued: they wait for nodes to catch up and commit, and queue their own short steps.
+    add: unlessStopping((r) => membership.add(r.wait === true)),
+    remove: unlessStopping(async (r) => membership.remove(await resolveAny(r.node))),
+    replace: unlessStopping(async (r) => membership.replace(await resolveAny(r.node))),
   }
 }

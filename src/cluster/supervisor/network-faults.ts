@@ -43,18 +43,19 @@ export class NetworkFaults {
   }
 
   async partition(request: ControlRequests['partition'], resolveRefs: (refs: NodeRef[]) => Promise<number[]>): Promise<ControlAnswers['partition']> {
-    const size = this.core.size
+    // Removed nodes are in no group and no shape.
+    const members = this.core.nodes.filter((n) => n.record.membership !== 'removed').map((n) => n.record.index)
     const forMs = request.for_ms ?? null
     let partition: Partition
     if (request.shape !== undefined) {
       if (request.groups && request.groups.length > 0) throw badArgument('give either groups or --shape, not both')
-      partition = shapePartition(request.shape, size, parseOrder(request.order, size))
+      partition = shapePartition(request.shape, members, parseOrder(request.order, members))
     } else {
       if (request.order !== undefined) throw badArgument('order goes with a shape, not with groups')
       if (!request.groups || request.groups.length === 0) throw badArgument('give at least one group (e.g. 0 or 0,1) or --shape')
       const groups: number[][] = []
       for (const group of request.groups) groups.push(await resolveRefs(group))
-      partition = groupPartition(groups, size)
+      partition = groupPartition(groups, members)
     }
     const until = forMs === null ? null : Date.now() + forMs
     this.rules.partition = {...partition, until}

@@ -46,6 +46,8 @@ export interface NodeHandle {
   pushing: Promise<boolean>
   /** When the node's /events stream last told us something (it is fresher than a /raft poll). */
   lastEventAt: number
+  /** For a node `add` starts: the HTTP address (host:port) of the leader it joins through. */
+  joinVia: string | null
 }
 
 export function nodeHandle(record: NodeRecord): NodeHandle {
@@ -65,6 +67,7 @@ export function nodeHandle(record: NodeRecord): NodeHandle {
     pushed: null,
     pushing: Promise.resolve(true),
     lastEventAt: 0,
+    joinVia: null,
   }
 }
 

@@ -67,8 +67,9 @@ export class NodeProcesses {
 
   /** Spawns every node; waiting for them to serve happens in the background. */
   startAll(): void {
-    for (const node of this.core.nodes) this.spawn(node)
-    for (const node of this.core.nodes) void this.afterSpawn(node)
+    const members = this.core.nodes.filter((n) => n.record.membership !== 'removed')
+    for (const node of members) this.spawn(node)
+    for (const node of members) void this.afterSpawn(node)
   }
 
   /** Cancels every automatic restart still due. */
@@ -178,7 +179,6 @@ export class NodeProcesses {
     if (core.stopping) throw new ClusterError('NOT_UP', 'the cluster is stopping')
     fs.mkdirSync(r.data_dir, {recursive: true, mode: 0o700})
     const o = core.state.options
-    const peers = core.nodes.map((n) => `${n.record.host}:${n.record.raft_port}`).join(',')
     const args = [
       ...NODE_RUNTIME_FLAGS,
       ...this.cli.args,
@@ -188,7 +188,7 @@ export class NodeProcesses {
       '--http-port', String(r.http_port),
       '--raft-port', String(r.raft_port),
       '--data-dir', r.data_dir,
-      '--peers', peers,
+      ...this.membershipArgs(node),
       '--cluster', core.state.name,
       '--election-timeout', `${o.election_timeout_ms}ms`,
       '--heartbeat', `${o.heartbeat_ms}ms`,
@@ -230,6 +230,21 @@ export class NodeProcesses {
       closeFd()
       this.onExit(node, subprocess, result.exitCode ?? null, result.signal ?? null, result.failed && result.exitCode === undefined && !result.signal ? (result.shortMessage ?? 'spawn failed') : null)
     })
+  }
+
+  /**
+   * A founding node gets --peers: the founding nodes, the same list on every start (its id is
+   * its place in it; the configuration it runs with is in its log). A node `add` started gets
+   * --join through the leader; restarted, its data dir holds its id and the address is not used.
+   */
+  private membershipArgs(node: NodeHandle): string[] {
+    if (!node.record.joined) {
+      const founding = this.core.nodes.filter((n) => !n.record.joined).map((n) => `${n.record.host}:${n.record.raft_port}`)
+      return ['--peers', founding.join(',')]
+    }
+    const other = this.core.nodes.find((n) => n !== node && n.record.membership !== 'removed' && hasProcess(n)) ?? this.core.nodes.find((n) => n !== node)
+    const via = node.joinVia ?? (other ? `${other.record.host}:${other.record.http_port}` : `${node.record.host}:${node.record.http_port}`)
+    return ['--join', via]
   }
 
   private onExit(node: NodeHandle, subprocess: object, code: number | null, sig: string | null, failure: string | null): void {

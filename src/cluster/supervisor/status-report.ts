@@ -2,11 +2,14 @@
  * `status`: every node's process as the supervisor knows it, with its Raft state and faults
  * as the node answers them right now.
  */
+import type {MemberRole} from '../../api/control.js'
 import type {FaultsAnswer} from '../../api/node-admin.js'
+import type {Configuration} from '../membership-plan.js'
 import {callJson} from '../../client/node-http-client.js'
 import {faultViews, type ClusterStatus, type FaultView, type NodeStatus} from '../status.js'
 import {STATUS_TIMEOUT_MS, type SupervisorCore} from './core.js'
 import type {NetworkFaults} from './network-faults.js'
+import {configurationOf} from './member-calls.js'
 import {hasProcess} from './node-handle.js'
 import type {RaftObserver} from './raft-observer.js'
 
@@ -29,6 +32,7 @@ export async function clusterStatus(core: SupervisorCore, observer: RaftObserver
   const leader = observer.leaderOf(answers)
   const leaderInfo = leader === null ? undefined : answers.get(leader)
   const leaderCommit = leaderInfo ? leaderInfo.commit_index : null
+  const config = configurationOf(leaderInfo)
   const nodes: NodeStatus[] = core.nodes.map((node) => {
     const r = node.record
     const info = answers.get(r.index)
@@ -36,6 +40,7 @@ export async function clusterStatus(core: SupervisorCore, observer: RaftObserver
     return {
       index: r.index,
       node_id: r.node_id,
+      membership: memberRole(r.index, r.membership, config),
       pid: hasProcess(node) ? r.pid : null,
       process: r.process,
       exit_code: r.exit_code,
@@ -68,6 +73,19 @@ export async function clusterStatus(core: SupervisorCore, observer: RaftObserver
     leader,
     term: leaderInfo ? leaderInfo.current_term : null,
     supervisor_pid: process.pid,
+    membership: config,
     nodes,
   }
+}
+
+/**
+ * What the leader's configuration says of a node, when it states one; else what cluster.json
+ * says. A node removed stays removed (a new node's record is ahead of the leader's
+ * configuration until it has joined: it shows as the learner it is about to be).
+ */
+export function memberRole(index: number, recorded: MemberRole, config: Configuration | null): MemberRole {
+  if (recorded === 'removed' || config === null) return recorded
+  if (config.voters.includes(index)) return 'voter'
+  if (config.learners.includes(index)) return 'learner'
+  return recorded === 'learner' ? 'learner' : 'removed'
 }
