@@ -122,13 +122,16 @@ export function readEvents(file: string): ClusterEvent[] {
     .filter((e): e is ClusterEvent => e !== null)
 }
 
+/** The type column is as wide as the longest type, so descriptions line up. */
+const TYPE_WIDTH = Math.max(...EVENT_TYPES.map((type) => type.length))
+
 /**
- * One line for people: `12:00:01.234  election   node 1 won term 3`; a crash is followed by
+ * One line for people: `12:00:01.234  election          node 1 won term 3`; a crash is followed by
  * the last lines of the node's log, indented.
  */
 export function formatEvent(event: ClusterEvent): string {
   const time = event.time.slice(11, 23)
-  const line = `${time}  ${event.type.padEnd(9)}  ${describeEvent(event)}`
+  const line = `${time}  ${event.type.padEnd(TYPE_WIDTH)}  ${describeEvent(event)}`
   return [line, ...crashLog(event).map((l) => `    | ${l}`)].join('\n')
 }
 

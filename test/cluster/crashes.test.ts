@@ -118,7 +118,7 @@ describe('crashes: in the timeline and in status', () => {
   it('describes a crash with its last log line, and prints every line under it', () => {
     expect(describeEvent(crash)).to.equal('node 1 crashed: killed by SIGSEGV; log: Segmentation fault (core dumped)')
     expect(formatEvent(crash).split('\n')).to.deep.equal([
-      '12:00:01.234  exit       node 1 crashed: killed by SIGSEGV; log: Segmentation fault (core dumped)',
+      '12:00:01.234  exit              node 1 crashed: killed by SIGSEGV; log: Segmentation fault (core dumped)',
       '    | starting',
       '    | Segmentation fault (core dumped)',
     ])
@@ -127,7 +127,7 @@ describe('crashes: in the timeline and in status', () => {
 
   it('keeps a kill as it was: one line, no log', () => {
     const kill: ClusterEvent = {time: crash.time, seq: 8, type: 'exit', node: 0, pid: 1, code: null, signal: 'SIGKILL', expected: true, crashed: false}
-    expect(formatEvent(kill)).to.equal('12:00:01.234  exit       node 0 killed by SIGKILL')
+    expect(formatEvent(kill)).to.equal('12:00:01.234  exit              node 0 killed by SIGKILL')
     expect(crashLog(kill)).to.deep.equal([])
   })
 

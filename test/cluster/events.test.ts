@@ -86,7 +86,7 @@ describe('cluster event timeline', () => {
     expect(describeEvent({time: '', seq: 1, type: 'member-remove', ...samples['member-remove']})).to.equal('node 0 left the configuration (entry 1510; it led, node 1 leads now)')
     expect(describeEvent({time: '', seq: 1, type: 'member-remove', node: 2, index: 9, leader: 0, was_leader: false})).to.equal('node 2 left the configuration (entry 9)')
     expect(formatEvent({time: '2026-01-01T12:34:56.789Z', seq: 1, type: 'election', ...samples.election})).to.equal(
-      '12:34:56.789  election   node 0 won the election for term 2',
+      `12:34:56.789  ${'election'.padEnd(Math.max(...EVENT_TYPES.map((t) => t.length)))}  node 0 won the election for term 2`,
     )
   })
 
