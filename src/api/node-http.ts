@@ -44,6 +44,8 @@ export interface RaftInfo {
    */
   voters?: number[]
   learners?: number[]
+  /** The log index of the configuration entry in effect (0: the initial configuration). */
+  membership_index?: number
   /** The member directory: every node id ever allocated in this cluster, with its card (removed ones too). */
   members?: DirectoryMember[]
 }

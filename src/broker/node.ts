@@ -427,6 +427,7 @@ export class BrokerNode implements NodeView {
       disk_bytes: this.diskBytes(),
       voters: [...this.driver.currentMembership().voters],
       learners: [...this.driver.currentMembership().learners],
+      membership_index: this.driver.membershipIndex(),
       members: this.memberIds().flatMap((id) => this.memberCard(id) ?? []),
     }
   }

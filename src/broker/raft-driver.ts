@@ -300,6 +300,11 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
     return this.membership
   }
 
+  /** The log index of the configuration entry in effect (0 for the initial configuration). */
+  membershipIndex(): number {
+    return this.raft.status({progress: false}).membershipIndex
+  }
+
   /** The configuration in effect at log index `index` (at or above the compaction point). */
   membershipAt(index: number): Membership {
     return this.storage.membershipAt(index)

@@ -34,6 +34,10 @@ class FakeNodes {
   calls: string[] = []
   /** Refusals the leader gives before it accepts the next promote. */
   promoteRefusals: string[] = []
+  /** Changes whose answer times out although they commit (the node's 503: outcome unknown). */
+  lostAnswers = 0
+  /** The index of the configuration entry in effect. */
+  membershipIndex = 0
 
   constructor(readonly core: SupervisorCore) {}
 
@@ -43,7 +47,7 @@ class FakeNodes {
       node_id: `n${index}`, state: index === this.leader ? 'LEADER' : 'FOLLOWER', current_term: 2, log_length: this.commit, first_index: 1,
       commit_index: this.commit, last_applied: this.applied.get(index) ?? this.commit, cluster_size: this.voters.length, leader_id: null,
       leader_index: this.leader, node_index: self, pre_candidate: false, elections_won: 0, snapshot_index: 0, snapshot_term: 0,
-      snapshots_sent: 0, snapshots_installed: 0, disk_bytes: 0, voters: [...this.voters], learners: [...this.learners],
+      snapshots_sent: 0, snapshots_installed: 0, disk_bytes: 0, voters: [...this.voters], learners: [...this.learners], membership_index: this.membershipIndex,
       members: this.directory.map((id) => ({id, node_id: `n${id}`, host: '127.0.0.1', raft_port: 6000 + id, tcp_port: 5000 + id, http_port: 8080 + id})),
     }
   }
@@ -94,6 +98,11 @@ class FakeNodes {
       this.learners = this.learners.filter((l) => l !== id)
     }
     this.commit += 1
+    this.membershipIndex = this.commit
+    if (this.lostAnswers > 0) {
+      this.lostAnswers--
+      throw new ClusterError('NO_LEADER', `node ${leader.record.index} did not commit the ${body.op} in time (it may still): not committed within 2000 ms`)
+    }
     return {id, index: this.commit, membership: {voters: [...this.voters], learners: [...this.learners]}}
   }
 }
@@ -178,6 +187,19 @@ describe('supervisor: add, remove and replace against fake nodes', () => {
     expect((error as ClusterError).code).to.equal('TIMEOUT')
     expect((error as Error).message).to.match(/^node 4 did not catch up within 2 s \(applied 0 of the leader's 1001\): it stays a learner; remove it with pad-cli remove 4$/)
     expect(readState(paths)!.nodes[4].membership).to.equal('learner')
+  })
+
+  it('a promote or remove whose answer timed out but committed is not asked again: the configuration says it is done', async () => {
+    nodes.lostAnswers = 1
+    const added = await changes.add(true)
+    expect(added.membership).to.equal('voter')
+    expect(nodes.calls.filter((c) => c.startsWith('promote'))).to.have.length(1)
+    expect(readState(paths)!.nodes[3].membership).to.equal('voter')
+    nodes.lostAnswers = 1
+    const removed = await changes.remove(core.nodes[1])
+    expect(removed).to.deep.include({node: 1, voters: [0, 2, 3], stopped: true})
+    expect(nodes.calls.filter((c) => c.startsWith('remove'))).to.have.length(1)
+    expect(readState(paths)!.nodes[1].membership).to.equal('removed')
   })
 
   it('skips ids the directory already used, and refuses ports in use without recording anything', async () => {

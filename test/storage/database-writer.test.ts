@@ -500,8 +500,12 @@ describe('DatabaseWriter', function () {
   })
 
   describe('writeNow: small writes on the calling thread', function () {
+    // A commit slower than inlineSlowMs sends writes to the thread for a second, and a loaded
+    // machine's fsync can take that long: the tests of other behaviour take slowness out.
+    const NEVER_SLOW_MS = 60_000
+
     it('commits a small request at once when the writer is idle: durable and readable before any await', async function () {
-      const writer = await open({inlineMaxRows: 4})
+      const writer = await open({inlineMaxRows: 4, inlineSlowMs: NEVER_SLOW_MS})
       expect(writer.writeNow([put(1, 'a'), append('now', 1)])).to.equal(true)
       expect(count(reader(), 'kv')).to.equal(1)
       expect(count(reader(), 'log')).to.equal(1)
@@ -515,7 +519,7 @@ describe('DatabaseWriter', function () {
       expect(off.writeNow([put(1)])).to.equal(false)
       await off.close()
 
-      const writer = await open({inlineMaxRows: 2})
+      const writer = await open({inlineMaxRows: 2, inlineSlowMs: NEVER_SLOW_MS})
       expect(writer.writeNow([{stmt: 'put', rows: [[10, 'a'], [11, 'b'], [12, 'c']]}])).to.equal(false)
       const queued = writer.write([put(20)])
       // The queued write has not committed: writing now would put this one ahead of it.
@@ -532,6 +536,7 @@ describe('DatabaseWriter', function () {
       const writer = await open({
         inlineMaxRows: 4,
         statements: {...STATEMENTS, stage: 'INSERT INTO staged.box (n) VALUES (?)', unstage: 'INSERT INTO kv (k, v) SELECT n, \'s\' FROM staged.box'},
+        inlineSlowMs: NEVER_SLOW_MS,
         attach: {schema: 'staged', path: stagingPath, setupSql: 'PRAGMA staged.locking_mode = EXCLUSIVE; CREATE TABLE IF NOT EXISTS staged.box (n INTEGER)'},
       })
       expect(writer.writeNow([{stmt: 'stage', rows: [[7]]}])).to.equal(false)
@@ -545,7 +550,7 @@ describe('DatabaseWriter', function () {
     })
 
     it('throws what write() would reject with, writes none of a failing request, and goes on', async function () {
-      const writer = await open({inlineMaxRows: 4})
+      const writer = await open({inlineMaxRows: 4, inlineSlowMs: NEVER_SLOW_MS})
       expect(writer.writeNow([put(1)])).to.equal(true)
       let caught: unknown
       try {
@@ -565,7 +570,7 @@ describe('DatabaseWriter', function () {
     })
 
     it('does not wait on this thread for a lock another connection holds: it leaves the write to the thread', async function () {
-      const writer = await open({inlineMaxRows: 4, busyTimeoutMs: 10_000})
+      const writer = await open({inlineMaxRows: 4, busyTimeoutMs: 10_000, inlineSlowMs: NEVER_SLOW_MS})
       expect(writer.writeNow([put(1)])).to.equal(true)
       const other = new Database(dbPath)
       readers.push(other)

@@ -40,6 +40,9 @@ export async function membersCall(leader: NodeAddress & {index: number}, token: 
   const code = typeof json.error?.code === 'string' ? json.error.code : `HTTP ${answer.status}`
   const message = typeof json.error?.message === 'string' ? json.error.message.slice(0, 300) : 'no reason given'
   if (code === 'NOT_LEADER') throw new ClusterError('NO_LEADER', `node ${leader.index} no longer leads: ${message}`)
+  // The change did not commit in time: it may yet commit (or not). The caller asks again once it
+  // has looked at the configuration (membership.ts), so an answer lost this way repeats nothing.
+  if (code === 'NO_LEADER') throw new ClusterError('NO_LEADER', `node ${leader.index} did not commit the ${body.op} in time (it may still): ${message}`)
   if (code === 'CONFLICT') throw new ClusterError('CONFLICT', message)
   throw new ClusterError('NODE_API', `node ${leader.index} refused ${body.op}: ${code}: ${message}`)
 }

@@ -204,15 +204,14 @@ export class MembershipChanges {
       const mine = answers.get(index)
       const theirs = leader === null ? undefined : answers.get(leader)
       if (theirs && deadline === null) deadline = started + (this.parts.catchUpTimeoutMs ?? catchUpTimeoutMs)(theirs.commit_index)
+      // An earlier promote whose answer timed out may have committed since.
+      if (leader !== null && theirs && configurationOf(theirs)?.voters.includes(index)) return this.promoted(node, theirs.membership_index ?? 0, leader, started)
       if (leader !== null && theirs && mine) {
         last = `applied ${mine.last_applied} of the leader's ${theirs.commit_index}`
         if (caughtUp(mine.last_applied, theirs.commit_index)) {
           try {
             const result = await this.parts.members(core.nodes[leader], {op: 'promote', id: index})
-            node.record.membership = 'voter'
-            core.save()
-            core.events.record('member-promote', {node: index, index: result.index, leader, ms: Date.now() - started})
-            return result.index
+            return this.promoted(node, result.index, leader, started)
           } catch (error) {
             if (!isPassing(error)) throw error
             last = (error as Error).message
@@ -225,6 +224,13 @@ export class MembershipChanges {
       if (deadline === null && Date.now() - started >= LEADER_WAIT_MS) throw new ClusterError('NO_LEADER', `no leader for ${LEADER_WAIT_MS / 1000} s: node ${index} stays a learner`)
       await sleep(this.pollMs)
     }
+  }
+
+  private promoted(node: NodeHandle, entry: number, leader: number, started: number): number {
+    node.record.membership = 'voter'
+    this.parts.core.save()
+    this.parts.core.events.record('member-promote', {node: node.record.index, index: entry, leader, ms: Date.now() - started})
+    return entry
   }
 
   /** `extraLive`: a node just added, which counts as live even if it has not answered /raft yet. */
@@ -251,6 +257,12 @@ export class MembershipChanges {
         if (!isPassing(error) || Date.now() >= deadline) throw error
         await sleep(this.pollMs)
         ;({leader} = await this.waitLeader(index))
+        // A remove whose answer timed out may have committed since: then it is done.
+        const info = (await this.parts.refresh()).get(leader)
+        const config = configurationOf(info)
+        if (config !== null && !config.voters.includes(index) && !config.learners.includes(index)) {
+          result = {id: index, index: info?.membership_index ?? 0, membership: config}
+        }
       }
     }
     core.events.record('member-remove', {node: index, index: result.index, leader, was_leader: wasLeader})
