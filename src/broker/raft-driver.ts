@@ -36,6 +36,7 @@ import type {Logger} from './logger.js'
 import type {ApplyResult, MessageStore} from './message-store.js'
 import type {LogStatus, ReplicatedLog} from './replicated-log.js'
 import {LogCompactor, type CompactionOptions} from './log-compactor.js'
+import {lostLogProblem} from './lost-log.js'
 import {clearStagingOps, SnapshotReceiver} from './snapshot-receiver.js'
 import {SnapshotSender, type SentSnapshot} from './snapshot-sender.js'
 
@@ -214,8 +215,15 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
       this.refusals.warn('raft', 'dropping a Raft message out of bounds', {from: message.from, type: message.type, problem})
       return
     }
+    if (message.type === 'appResp' && message.reject === true && this.softState.role === 'leader') this.checkLostLog(message)
     this.raft.step(message)
     this.schedule()
+  }
+
+  /** A follower's rejection that says it lost what it acknowledged: one line (rate-limited) for the operator. */
+  private checkLostLog(message: Message): void {
+    const problem = lostLogProblem(message, this.raft.status().progress?.[message.from]?.match)
+    if (problem !== null) this.refusals.warn('lost-log', problem, {from: message.from})
   }
 
   /** A frame of a snapshot stream from `from`: a follower's answers are for our streams, the rest for the receiver. */

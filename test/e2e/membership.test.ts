@@ -114,6 +114,14 @@ describe('membership changes: real node processes grow and shrink a cluster', fu
     const leader = await cluster.leader()
     const others = [0, 1, 2].filter((i) => i !== leader)
     await publish(cluster.ports[leader].tcp, 'shrink', 5)
+    // Every member has applied them, so the leader hears from both followers: a leader that
+    // removes itself while a follower is still out of reach (its link not up yet) steps down by
+    // CheckQuorum before the change commits, and can then only answer that the outcome is unknown.
+    const target = (await cluster.raft(leader)).commit_index
+    await eventually('every member to apply the publishes', async () => {
+      const states = await Promise.all([0, 1, 2].map((i) => cluster.raft(i)))
+      return states.every((r) => r.last_applied >= target) ? true : undefined
+    })
     const removed = await members(cluster.node(leader), {op: 'remove', id: leader})
     expect(removed.status, JSON.stringify(removed.json)).to.equal(200)
     expect((removed.json as unknown as MembersAnswer).membership).to.deep.equal({voters: others, learners: []})
@@ -130,6 +138,26 @@ describe('membership changes: real node processes grow and shrink a cluster', fu
     expect(after.map((r) => r.leader_index)).to.deep.equal([next, next])
     const roles = ((await getJson(cluster.node(next), '/cluster')) as {members: {index: number; role: string}[]}).members
     expect(roles.find((m) => m.index === leader)?.role).to.equal('removed')
+  })
+
+  it('a follower restarted on a wiped data dir under its old id: the leader says it lost its data and names the way out', async () => {
+    const cluster = await TestCluster.start(fixture, 3)
+    const leader = await cluster.leader()
+    const follower = (leader + 1) % 3
+    await publish(cluster.ports[leader].tcp, 'wiped', 5)
+    const target = (await cluster.raft(leader)).commit_index
+    await eventually('the follower to apply the publishes', async () => ((await cluster.raft(follower)).last_applied >= target ? true : undefined))
+    await cluster.stop(follower)
+    fs.rmSync(cluster.dataDirs[follower], {recursive: true, force: true})
+    await cluster.restart(follower)
+    // The next append is refused (the follower's log ends before it), which is what the leader
+    // reads; the rest of the cluster goes on committing.
+    await publish(cluster.ports[leader].tcp, 'wiped', 2)
+    await eventually('the line in the leader\'s log', async () => (/lost its data/.test(cluster.node(leader).output) ? true : undefined), 15_000, 100)
+    const line = cluster.node(leader).output.split('\n').find((l) => /lost its data/.test(l)) ?? ''
+    expect(line).to.include(`node ${follower} answers that its log ends at 0`).and.to.include(`pad-cli replace ${follower}`)
+    // The follower says it too, of the commit index its leader names.
+    expect(cluster.node(follower).output).to.match(/was the log lost or truncated/)
   })
 
   it('POST /admin/members refuses hostile and impossible requests with one line each, and every node keeps running', async () => {
