@@ -26,6 +26,7 @@ import type {Partition, PartitionRequest} from '../cluster/faults.js'
 import type {ChaosCluster} from './cluster.js'
 import type {FaultKind, FaultRecord} from './history.js'
 import {between, derive, pick, shuffle, type Random} from './random.js'
+import {poll} from '../util/time.js'
 
 export const FAULT_FAMILIES = ['kill', 'stop', 'pause', 'crash', 'partition', 'delay', 'loss', 'membership'] as const
 export type FaultFamily = (typeof FAULT_FAMILIES)[number]
@@ -146,7 +147,8 @@ export function planSchedule(seed: number, options: ScheduleOptions): FaultStep[
       case 'membership': {
         const action = pick(random, MEMBER_ACTIONS)
         step.member = {action, kill: action === 'replace' && random() < 0.5}
-        if (action !== 'add') step.target = target()
+        // An add gets a target too: the voters at the time may turn it into a remove.
+        step.target = target()
         break
       }
     }
@@ -186,6 +188,8 @@ export interface NemesisOptions {
   log?: (line: string) => void
   /** Told after each membership step (done or not), so the workload can follow the members. */
   onMembershipChange?: () => void
+  /** Who leads now (default: the node that says so on /raft, among the members). */
+  leader?: () => Promise<number | null>
 }
 
 /**
@@ -193,6 +197,8 @@ export interface NemesisOptions {
  * there is no leader to ask): the step is skipped, not failed.
  */
 const REFUSALS = new Set(['CONFLICT', 'NO_LEADER'])
+/** How long a replace of a node it killed waits for the others to elect a leader. */
+const LEADER_WAIT_MS = 10_000
 
 /** Plays a schedule on a cluster and records every fault. */
 export class Nemesis {
@@ -342,6 +348,8 @@ export class Nemesis {
           await cluster.kill(target)
           killed = target
           detail.killed = true
+          // As an operator would: the cluster elects a leader (it was the leader, maybe) before the swap is asked of it.
+          await this.waitLeader(LEADER_WAIT_MS)
         }
         if (action === 'remove') await cluster.remove(target)
         else record.nodes.push((await cluster.replace(target)).added.node)
@@ -364,10 +372,16 @@ export class Nemesis {
     await this.sleepFor(holdMs)
   }
 
+  /** Waits (bounded) until some member leads; the change that follows says no leader if none did. */
+  private async waitLeader(timeoutMs: number): Promise<void> {
+    const find = this.options.leader ?? (() => findLeader(this.cluster.nodes))
+    await poll(async () => ((await find()) === null ? undefined : true), {timeoutMs, intervalMs: 100})
+  }
+
   /** The leader now, or a member drawn at random if there is none. */
   private async leaderOr(): Promise<number> {
     const nodes = this.cluster.nodes
-    const leader = await findLeader(nodes)
+    const leader = await (this.options.leader ?? (() => findLeader(nodes)))()
     if (leader !== null) return leader
     return nodes[between(this.random, 0, nodes.length - 1)].index
   }
