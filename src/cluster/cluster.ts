@@ -10,7 +10,7 @@ import {clusterPaths, DEFAULT_CLUSTER, type ClusterPaths} from './layout.js'
 import type {ControlAnswers, ControlOp, RequestOf} from '../api/control.js'
 import {controlRequest, isListening} from './control.js'
 import {checkIndex, checkRetention, parseNodeRef, type NodeRef} from './node-args.js'
-import {checkPortsFree, plannedPorts, portFree} from './ports.js'
+import {checkPortsFree, nodePortsTaken, plannedPorts} from './ports.js'
 import {commandLine, detachedWithLog, isAlive, isOurProcess, terminate, waitForExit} from './process-util.js'
 import {
   DEFAULT_OPTIONS,
@@ -285,9 +285,7 @@ function keptNodes(saved: ClusterState, options: ClusterOptions): NodeRecord[] {
 async function checkJoinedPortsFree(nodes: NodeRecord[]): Promise<void> {
   const taken: string[] = []
   for (const node of nodes.filter((n) => n.joined && n.membership !== 'removed')) {
-    for (const [kind, port] of [['TCP', node.tcp_port], ['HTTP', node.http_port], ['Raft', node.raft_port]] as const) {
-      if (!(await portFree(node.host, port))) taken.push(`${port} (${kind} of node ${node.index})`)
-    }
+    for (const {port, kind} of await nodePortsTaken(node)) taken.push(`${port} (${kind} of node ${node.index})`)
   }
   if (taken.length > 0) throw new ClusterError('PORT_IN_USE', `port${taken.length > 1 ? 's' : ''} ${taken.join(', ')} ${taken.length > 1 ? 'are' : 'is'} in use: free ${taken.length > 1 ? 'them' : 'it'} first`)
 }

@@ -56,3 +56,18 @@ export async function checkPortsFree(options: ClusterOptions): Promise<void> {
   const flags = [...new Set(taken.map((t) => t.flag))].join(' / ')
   throw new ClusterError('PORT_IN_USE', `port${taken.length > 1 ? 's' : ''} ${list} on ${options.host} ${taken.length > 1 ? 'are' : 'is'} in use: choose other bases with ${flags}`)
 }
+
+/** The ports of one node (TCP, HTTP, Raft) that something else listens on. */
+export async function nodePortsTaken(
+  node: {host: string; tcp_port: number; http_port: number; raft_port: number},
+  free: (host: string, port: number) => Promise<boolean> = portFree,
+): Promise<{port: number; kind: PortUse['kind']}[]> {
+  const uses = [
+    {port: node.tcp_port, kind: 'TCP'},
+    {port: node.http_port, kind: 'HTTP'},
+    {port: node.raft_port, kind: 'Raft'},
+  ] as const
+  const taken = []
+  for (const use of uses) if (!(await free(node.host, use.port))) taken.push(use)
+  return taken
+}

@@ -21,7 +21,7 @@
 import type {AddAnswer, ControlAnswers, RemoveAnswer} from '../../api/control.js'
 import {ClusterError} from '../errors.js'
 import {catchUpTimeoutMs, caughtUp, checkNewPorts, newRecords, nextIndex, removalRefusal, transferTarget, type Configuration} from '../membership-plan.js'
-import {portFree} from '../ports.js'
+import {nodePortsTaken} from '../ports.js'
 import {sleep} from '../../util/time.js'
 import type {SupervisorCore} from './core.js'
 import type {MembersRequest} from '../../api/node-admin.js'
@@ -158,9 +158,7 @@ export class MembershipChanges {
       const records = newRecords(core.paths, core.state, index)
       const record = records[records.length - 1]
       checkNewPorts(core.state.options, record, core.state.nodes)
-      const free = this.parts.portFree ?? portFree
-      const taken = []
-      for (const port of [record.tcp_port, record.http_port, record.raft_port]) if (!(await free(record.host, port))) taken.push(port)
+      const taken = (await nodePortsTaken(record, this.parts.portFree)).map((t) => t.port)
       if (taken.length > 0) throw new ClusterError('PORT_IN_USE', `node ${index} would listen on ${taken.join(', ')} on ${record.host}, in use by something else: free ${taken.length === 1 ? 'it' : 'them'} and add again`)
       for (const r of records) {
         core.state.nodes.push(r)
