@@ -30,7 +30,7 @@ export async function temporaryTarget(options: TemporaryTargetOptions): Promise<
     const cluster = await startTemporaryCluster({...options, home, name: TEMPORARY_NAME, waitMs: 30_000})
     const paths = clusterPaths(TEMPORARY_NAME, home)
     return {
-      nodes: cluster.nodes,
+      nodes: [...cluster.nodes],
       cluster,
       folderOf: (index) => ({dir: paths.nodeDir(index), log: paths.nodeLog(index)}),
       close: async () => {
@@ -46,7 +46,7 @@ export async function temporaryTarget(options: TemporaryTargetOptions): Promise<
 
 export async function clusterTarget(name: string): Promise<BenchTarget> {
   const cluster = await openCluster(name)
-  return {nodes: cluster.nodes, cluster, folderOf: null, close: async () => {}}
+  return {nodes: [...cluster.nodes], cluster, folderOf: null, close: async () => {}}
 }
 
 export function nodeTarget(host: string, tcpPort: number, httpPort: number): BenchTarget {

@@ -28,11 +28,14 @@
  * - split brain: two nodes were seen leading in the same term (Raft's Election Safety).
  * - recovered: a publish with an unknown outcome that is stored: allowed, counted.
  *
+ * The nodes compared are those the history read: with membership faults, the voters at the end
+ * (a removed node's data is stale by design), so "on every node" means every current voter.
+ *
  * The run passes only when lost, unexpected, duplicated, divergent, subscriber anomalies,
  * reordered and split brain are all zero, and there is no problem that made checking impossible (a node
  * whose messages could not be read).
  */
-import type {History, NodeMessages, PublishRecord, StoredEntry, SubscriberRecord} from './history.js'
+import type {FaultRecord, History, NodeMessages, PublishRecord, StoredEntry, SubscriberRecord} from './history.js'
 
 /** Each list in a report keeps at most this many items; the counts are always exact. */
 export const MAX_LISTED = 1000
@@ -119,6 +122,8 @@ export interface CheckCounts {
   /** Failed and stored nowhere: as it should be. */
   failed_not_stored: number
   faults: number
+  /** Membership steps that changed the cluster (member-add, member-remove, member-replace done; skipped ones are not faults). */
+  membership_changes: number
   elections: number
   nodes_read: number
   /** Per node read, how many messages of the run's topics it stores. */
@@ -241,7 +246,8 @@ export function checkHistory(history: History): CheckReport {
     recovered: recoveredCount,
     unknown_not_stored: unknownNotStored,
     failed_not_stored: failedNotStored,
-    faults: history.faults.filter((f) => !f.error).length,
+    faults: history.faults.filter(injected).length,
+    membership_changes: history.faults.filter((f) => injected(f) && f.kind.startsWith('member-')).length,
     elections: history.elections.length,
     nodes_read: readNodes.length,
     stored: Object.fromEntries(indexes.map((i) => [String(i.node), i.count])),
@@ -277,6 +283,11 @@ export function checkHistory(history: History): CheckReport {
     split_brain: splitBrain.slice(0, MAX_LISTED),
     recovered,
   }
+}
+
+/** A fault that happened: not one that failed, nor a membership step the cluster refused. */
+export function injected(fault: FaultRecord): boolean {
+  return !fault.error && fault.detail?.outcome !== 'skipped'
 }
 
 function indexNode(node: NodeMessages, keyOf: (entry: StoredEntry) => string, problems: string[]): NodeIndex {

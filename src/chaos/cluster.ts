@@ -3,10 +3,12 @@
  * heal them (the cluster manager's SupervisedCluster does it through a supervisor). Everything
  * else reaches the nodes only through their ports and HTTP API (src/client).
  */
+import type {AddAnswer, ControlAnswers, RemoveAnswer} from '../api/control.js'
 import type {Partition, PartitionRequest} from '../cluster/faults.js'
 import type {ClusterMember} from '../cluster/supervised-cluster.js'
 
 export interface ChaosCluster {
+  /** The members now (voters and learners, not removed nodes), in index order; follows add, remove and replace. */
   readonly nodes: readonly ClusterMember[]
   /** Where the cluster keeps its files (node logs, data), if anywhere the user may look. */
   readonly dir: string
@@ -29,6 +31,14 @@ export interface ChaosCluster {
   delay(index: number, delayMs: number, jitterMs: number, forMs: number): Promise<void>
   /** Loses a share (0..1) of the messages on every link of a node, both ways. */
   loss(index: number, share: number, forMs: number): Promise<void>
+  /** The voters now, by the leader's configuration (cluster.json's without a leader); refreshes `nodes`. */
+  voters(): Promise<number[]>
+  /** Adds a node and waits until it is a voter. */
+  add(): Promise<AddAnswer>
+  /** Takes a member out of the configuration and stops it. */
+  remove(index: number): Promise<RemoveAnswer>
+  /** Adds a node, then removes `index`. */
+  replace(index: number): Promise<ControlAnswers['replace']>
   /** Removes every network fault on every running node. */
   heal(): Promise<void>
   /** Makes every node run again: resumes the paused ones, starts the stopped ones, heals the network. */

@@ -97,6 +97,11 @@ export interface SubscriberRecord {
   /** How many times it had to connect again (its node died, paused or was restarted). */
   reconnects: number
   /**
+   * The nodes it left because they were removed from the cluster, in order (`node` is the one
+   * it ended on): it resumed each topic on the next after the last offset it had received.
+   */
+  moved_from?: number[]
+  /**
    * True when the runner gave it time to catch up after convergence: it must then have every
    * stored message of its topics up to the end. False when the run stopped without waiting
    * (only the order of what it received is checked).
@@ -117,6 +122,10 @@ export type FaultKind =
   | 'partition-bridge'
   | 'delay'
   | 'loss'
+  /** Membership steps: `nodes` is the node added, removed, or [replaced, added]; detail.outcome done or skipped. */
+  | 'member-add'
+  | 'member-remove'
+  | 'member-replace'
 
 export interface FaultRecord {
   kind: FaultKind
@@ -147,6 +156,8 @@ export interface HistoryMeta {
   replay: string
   /** Whether the cluster converged (every node applied the same log) before it was read. */
   converged: boolean
+  /** The voters at the end, the nodes read and compared (absent: every node of `nodes`). */
+  voters?: number[]
   topics: string[]
   options: Record<string, unknown>
 }

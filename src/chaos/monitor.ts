@@ -12,8 +12,9 @@ import {valueOf} from './workload.js'
 const RECONNECT_MS = 300
 
 /**
- * Follows every node's /events stream (again after each restart) and records each node
- * becoming leader, once per (term, leader).
+ * Follows every member's /events stream (again after each restart) and records each node
+ * becoming leader, once per (term, leader). A node added later is followed from watch(); a
+ * removed one is let go (its process is stopped for good).
  */
 export class ElectionWatcher {
   readonly elections: ElectionRecord[] = []
@@ -23,15 +24,28 @@ export class ElectionWatcher {
   private stopped = false
   private loops: Promise<void>[] = []
 
+  private readonly followed = new Set<number>()
+
   constructor(
-    private readonly nodes: readonly ClusterMember[],
+    private readonly nodes: () => readonly ClusterMember[],
     private readonly clock: () => number,
     /** Says an event that was skipped: an election it held would be missing from the history. */
     private readonly warn: (line: string) => void,
   ) {}
 
   start(): void {
-    this.loops = this.nodes.map((node) => this.follow(node))
+    for (const node of this.nodes()) this.watch(node)
+  }
+
+  /** Follows a node too (one that joined the cluster), unless it is followed already. */
+  watch(node: ClusterMember): void {
+    if (this.stopped || this.followed.has(node.index)) return
+    this.followed.add(node.index)
+    this.loops.push(this.follow(node))
+  }
+
+  private isMember(node: ClusterMember): boolean {
+    return this.nodes().some((n) => n.index === node.index)
   }
 
   async stop(): Promise<void> {
@@ -49,7 +63,7 @@ export class ElectionWatcher {
 
   /** One stream after the other until stop(): a node that is down or paused is tried again. */
   private async follow(node: ClusterMember): Promise<void> {
-    while (!this.stopped) {
+    while (!this.stopped && this.isMember(node)) {
       await new Promise<void>((resolve) => {
         let close = (): void => {}
         const stop = (): void => {

@@ -21,13 +21,49 @@
  *            a majority, no two the same one (needs 4+ nodes)
  */
 import {findLeader} from '../client/raft-state.js'
+import {ClusterError} from '../cluster/errors.js'
 import type {Partition, PartitionRequest} from '../cluster/faults.js'
 import type {ChaosCluster} from './cluster.js'
 import type {FaultKind, FaultRecord} from './history.js'
 import {between, derive, pick, shuffle, type Random} from './random.js'
+import {poll} from '../util/time.js'
 
-export const FAULT_FAMILIES = ['kill', 'stop', 'pause', 'crash', 'partition', 'delay', 'loss'] as const
+export const FAULT_FAMILIES = ['kill', 'stop', 'pause', 'crash', 'partition', 'delay', 'loss', 'membership'] as const
 export type FaultFamily = (typeof FAULT_FAMILIES)[number]
+/** What `chaos` injects without --faults: membership changes only when asked (they reshape the cluster for good). */
+export const DEFAULT_FAMILIES: readonly FaultFamily[] = FAULT_FAMILIES.filter((f) => f !== 'membership')
+
+export const MEMBER_ACTIONS = ['add', 'remove', 'replace'] as const
+export type MemberAction = (typeof MEMBER_ACTIONS)[number]
+
+/** The voters a membership step may leave: nodes-1 to nodes+1, and never fewer than 3. */
+export function membershipBounds(nodes: number): {min: number; max: number} {
+  return {min: Math.max(3, nodes - 1), max: nodes + 1}
+}
+
+/**
+ * The action a membership step takes with `voters` voters now: the planned one, or, when the
+ * bounds forbid it, the one that moves the other way (replace when neither may).
+ */
+export function memberAction(planned: MemberAction, voters: number, bounds: {min: number; max: number}): MemberAction {
+  if (planned === 'add' && voters >= bounds.max) return voters > bounds.min ? 'remove' : 'replace'
+  if (planned === 'remove' && voters <= bounds.min) return voters < bounds.max ? 'add' : 'replace'
+  return planned
+}
+
+/** The member in slot `slot` (members in index order; slots wrap when there are fewer members). */
+export function memberAt(slot: number, members: readonly number[]): number {
+  return [...members].sort((a, b) => a - b)[slot % members.length]
+}
+
+/**
+ * A planned order of slots as an order of the current members: each slot that has a member
+ * becomes it, and members beyond the planned slots (the cluster grew) go last.
+ */
+export function membersInOrder(order: readonly number[], members: readonly number[]): number[] {
+  const sorted = [...members].sort((a, b) => a - b)
+  return [...order.filter((slot) => slot < sorted.length).map((slot) => sorted[slot]), ...sorted.slice(order.length)]
+}
 
 export const SHAPES = ['one', 'leader', 'halves', 'ring', 'bridge'] as const
 export type Shape = (typeof SHAPES)[number]
@@ -58,6 +94,8 @@ export interface FaultStep {
   delayMs?: number
   jitterMs?: number
   loss?: number
+  /** For membership: the action it prefers, and for replace, whether the node is SIGKILLed first. */
+  member?: {action: MemberAction; kill: boolean}
 }
 
 /** The shapes a cluster of `nodes` can be cut into. */
@@ -106,11 +144,20 @@ export function planSchedule(seed: number, options: ScheduleOptions): FaultStep[
         step.target = target()
         step.loss = between(random, 10, 50) / 100
         break
+      case 'membership': {
+        const action = pick(random, MEMBER_ACTIONS)
+        step.member = {action, kill: action === 'replace' && random() < 0.5}
+        // An add gets a target too: the voters at the time may turn it into a remove.
+        step.target = target()
+        break
+      }
     }
     steps.push(step)
     // Restarts take a few seconds each, which the plan counts so it is about as long as the run.
     const restarts = family === 'kill' || family === 'stop' ? 1 : family === 'crash' ? step.nodes!.length : 0
-    at += holdMs + restarts * 2000 + gap()
+    // An add waits for the new node to start and catch up; a replace does that and a removal.
+    const joins = family === 'membership' ? (step.member!.action === 'remove' ? 1 : 3) : 0
+    at += holdMs + (restarts + joins) * 2000 + gap()
   }
   return steps
 }
@@ -136,8 +183,22 @@ export function partitionName(shape: Shape, partition: Partition): string {
 export interface NemesisOptions {
   /** Milliseconds since the start of the run. */
   clock: () => number
+  /** The nodes the schedule was planned for (membership stays within membershipBounds of it). */
+  nodes: number
   log?: (line: string) => void
+  /** Told after each membership step (done or not), so the workload can follow the members. */
+  onMembershipChange?: () => void
+  /** Who leads now (default: the node that says so on /raft, among the members). */
+  leader?: () => Promise<number | null>
 }
+
+/**
+ * The cluster's refusals of a membership change (one is in flight, it would lose a quorum,
+ * there is no leader to ask): the step is skipped, not failed.
+ */
+const REFUSALS = new Set(['CONFLICT', 'NO_LEADER'])
+/** How long a replace of a node it killed waits for the others to elect a leader. */
+const LEADER_WAIT_MS = 10_000
 
 /** Plays a schedule on a cluster and records every fault. */
 export class Nemesis {
@@ -175,8 +236,10 @@ export class Nemesis {
   }
 
   private async play(step: FaultStep, holdMs: number): Promise<void> {
+    if (step.family === 'membership') return this.change(step, holdMs)
     const cluster = this.cluster
-    const target = step.target === 'leader' ? await this.leaderOr(step) : step.target
+    const members = cluster.nodes.map((n) => n.index)
+    const target = step.target === 'leader' ? await this.leaderOr() : step.target === undefined ? undefined : memberAt(step.target, members)
     const record: FaultRecord = {kind: 'kill', nodes: [], at: this.options.clock(), healed_at: null}
     const detail: Record<string, unknown> = {hold_ms: holdMs}
     if (step.target === 'leader') detail.target = 'leader'
@@ -194,7 +257,7 @@ export class Nemesis {
           break
         }
         case 'crash': {
-          const crashed = step.nodes!
+          const crashed = [...new Set(step.nodes!.map((slot) => memberAt(slot, members)))].sort((a, b) => a - b)
           record.kind = 'crash'
           record.nodes = crashed
           detail.of = cluster.nodes.length
@@ -213,10 +276,11 @@ export class Nemesis {
           break
         case 'partition': {
           const shape = step.shape!
-          const isolated = shape === 'leader' ? await this.leaderOr(step) : shape === 'one' ? (step.target as number) : undefined
+          const order = membersInOrder(step.order!, members)
+          const isolated = shape === 'leader' ? await this.leaderOr() : shape === 'one' ? order[0] : undefined
           record.kind = `partition-${shape}` as FaultKind
           // The nodes drop the links by themselves a little after the hold, should we die.
-          const applied = await cluster.partition(partitionRequest(shape, step.order!, isolated), holdMs + 10_000)
+          const applied = await cluster.partition(partitionRequest(shape, order, isolated), holdMs + 10_000)
           record.nodes = [...new Set(applied.cuts.flat())].sort((a, b) => a - b)
           // A bridge's groups are not cut apart (the bridge links them): only the cuts say it.
           const groups = applied.groups && applied.bridge === undefined ? {groups: applied.groups} : {}
@@ -238,6 +302,8 @@ export class Nemesis {
           await cluster.loss(target!, step.loss!, holdMs + 10_000)
           undo = () => cluster.heal()
           break
+        default:
+          throw new Error(`no fault family ${step.family}`)
       }
     } catch (error) {
       record.error = (error as Error).message
@@ -255,11 +321,69 @@ export class Nemesis {
     }
   }
 
-  /** The leader now, or a node drawn at random if there is none. */
-  private async leaderOr(step: FaultStep): Promise<number> {
-    const leader = await findLeader(this.cluster.nodes)
+  /**
+   * A membership step: the action the voters now allow, on the leader or the voter in the
+   * planned slot. Not undone; a node killed for a replace that was refused is started again.
+   */
+  private async change(step: FaultStep, holdMs: number): Promise<void> {
+    const cluster = this.cluster
+    const planned = step.member!
+    const record: FaultRecord = {kind: 'member-add', nodes: [], at: this.options.clock(), healed_at: null}
+    const detail: Record<string, unknown> = {hold_ms: holdMs}
+    record.detail = detail
+    this.records.push(record)
+    let killed: number | null = null
+    try {
+      const voters = await cluster.voters()
+      const action = memberAction(planned.action, voters.length, membershipBounds(this.options.nodes))
+      record.kind = `member-${action}`
+      Object.assign(detail, {voters_before: voters, ...(action !== planned.action ? {planned: planned.action} : {})})
+      if (action === 'add') {
+        record.nodes = [(await cluster.add()).node]
+      } else {
+        const target = step.target === 'leader' ? await this.leaderOr() : memberAt(step.target!, voters)
+        if (step.target === 'leader') detail.target = 'leader'
+        record.nodes = [target]
+        if (action === 'replace' && planned.kill) {
+          await cluster.kill(target)
+          killed = target
+          detail.killed = true
+          // As an operator would: the cluster elects a leader (it was the leader, maybe) before the swap is asked of it.
+          await this.waitLeader(LEADER_WAIT_MS)
+        }
+        if (action === 'remove') await cluster.remove(target)
+        else record.nodes.push((await cluster.replace(target)).added.node)
+        killed = null
+      }
+      detail.outcome = 'done'
+      detail.voters_after = await cluster.voters()
+      record.healed_at = this.options.clock()
+    } catch (error) {
+      const refused = error instanceof ClusterError && REFUSALS.has(error.code)
+      if (refused) Object.assign(detail, {outcome: 'skipped', reason: (error as Error).message})
+      else record.error = (error as Error).message
+      this.options.log?.(`nemesis: ${record.kind} ${record.nodes.join(',')} ${refused ? 'skipped' : 'failed'}: ${(error as Error).message}`)
+      if (killed !== null) await cluster.start(killed).catch((e: Error) => this.options.log?.(`nemesis: starting node ${killed} again failed: ${e.message}`))
+      return
+    } finally {
+      this.options.onMembershipChange?.()
+    }
+    this.options.log?.(`nemesis: ${describeFault(record)}; settling for ${holdMs} ms`)
+    await this.sleepFor(holdMs)
+  }
+
+  /** Waits (bounded) until some member leads; the change that follows says no leader if none did. */
+  private async waitLeader(timeoutMs: number): Promise<void> {
+    const find = this.options.leader ?? (() => findLeader(this.cluster.nodes))
+    await poll(async () => ((await find()) === null ? undefined : true), {timeoutMs, intervalMs: 100})
+  }
+
+  /** The leader now, or a member drawn at random if there is none. */
+  private async leaderOr(): Promise<number> {
+    const nodes = this.cluster.nodes
+    const leader = await (this.options.leader ?? (() => findLeader(nodes)))()
     if (leader !== null) return leader
-    return step.order?.[0] ?? between(this.random, 0, this.cluster.nodes.length - 1)
+    return nodes[between(this.random, 0, nodes.length - 1)].index
   }
 
   private async sleepUntil(atMs: number): Promise<void> {
@@ -294,6 +418,15 @@ export function describeFault(record: FaultRecord): string {
       return `delay ${who} ${detail.delay_ms} ms ±${detail.jitter_ms}`
     case 'loss':
       return `loss ${who} ${Math.round(Number(detail.loss) * 100)}%`
+    case 'member-add':
+      return `add node ${record.nodes.join(',')}`
+    case 'member-remove':
+      return `remove ${who}`
+    case 'member-replace': {
+      const [old, added] = record.nodes
+      const whom = detail.target === 'leader' ? `leader ${old}` : `node ${old}`
+      return `replace ${detail.killed === true ? `killed ${whom}` : whom} by node ${added ?? '?'}`
+    }
     default:
       return `partition ${String(detail.name ?? record.kind)}`
   }

@@ -1,7 +1,9 @@
 /**
  * One chaos run: start a temporary cluster (or take the one named), run the workload while
- * the nemesis plays its schedule, heal everything, wait for convergence, read every node,
- * check, and write the history. Every phase is bounded in time, and every process it started
+ * the nemesis plays its schedule, heal everything, wait for convergence, read every voter,
+ * check, and write the history. With membership faults the nodes change during the run: the
+ * workload follows the members, and what is read and compared at the end is the voters then
+ * (a removed node's data is stale by design). Every phase is bounded in time, and every process it started
  * is stopped before it returns, whatever happened.
  */
 import crypto from 'node:crypto'
@@ -13,10 +15,10 @@ import {checkHistory, type CheckReport} from './checker.js'
 import {HISTORY_VERSION, writeHistory, type History, type NodeMessages} from './history.js'
 import {waitConverged, waitForLeader} from '../client/raft-state.js'
 import type {CliEntry} from '../cluster/cli-entry.js'
-import {openCluster, startTemporaryCluster, type ClusterLayout, type SupervisedCluster} from '../cluster/supervised-cluster.js'
+import {openCluster, startTemporaryCluster, type ClusterLayout, type ClusterMember, type SupervisedCluster} from '../cluster/supervised-cluster.js'
 import {sleep} from '../util/time.js'
 import {ElectionWatcher, readNodeMessages} from './monitor.js'
-import {FAULT_FAMILIES, Nemesis, planSchedule, type FaultFamily} from './nemesis.js'
+import {DEFAULT_FAMILIES, Nemesis, planSchedule, type FaultFamily} from './nemesis.js'
 import {Publishers, Subscribers} from './workload.js'
 
 export interface ChaosRunOptions extends ClusterLayout {
@@ -70,7 +72,7 @@ export const DEFAULT_RUN: Omit<ChaosRunOptions, 'seed' | 'cli' | 'replay' | 'log
   intervalMs: 1500,
   minHoldMs: 1000,
   maxHoldMs: 4000,
-  families: [...FAULT_FAMILIES],
+  families: [...DEFAULT_FAMILIES],
   maxAttempts: 20,
   attemptTimeoutMs: 5000,
   retryBudgetMs: 30_000,
@@ -114,10 +116,6 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
   if (options.cluster !== undefined) {
     cluster = await openCluster(options.cluster)
     if (cluster.nodes.length < 3) throw new Error(`cluster "${options.cluster}" has ${cluster.nodes.length} node(s): a chaos run needs at least 3`)
-    // The nemesis picks nodes 0..n-1: a cluster that `remove` left with a gap is not one it knows how to fault.
-    if (!cluster.nodes.every((n, i) => n.index === i)) {
-      throw new Error(`cluster "${options.cluster}" has members ${cluster.nodes.map((n) => n.index).join(',')} (pad-cli remove left a gap): a chaos run needs nodes 0 to n-1; run it on a temporary cluster (no --cluster)`)
-    }
     log(`running on cluster "${options.cluster}" (${cluster.nodes.length} nodes); first every node is started and healed`)
     await cluster.restoreAll()
   } else {
@@ -141,10 +139,12 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
   }
   options.onCluster?.(cluster)
   const historyFile = options.historyFile ?? path.join(runFolder(cluster.dir, options, startedAt), 'history.json')
-  const watcher = new ElectionWatcher(cluster.nodes, clock, log)
-  const subscribers = new Subscribers({nodes: cluster.nodes, topics, perNode: options.subscribersPerNode})
+  const members = (): readonly ClusterMember[] => cluster.nodes
+  const startNodes = cluster.nodes.length
+  const watcher = new ElectionWatcher(members, clock, log)
+  const subscribers = new Subscribers({nodes: members, topics, perNode: options.subscribersPerNode})
   const publishers = new Publishers({
-    nodes: cluster.nodes,
+    nodes: members,
     topics,
     tag,
     seed: options.seed,
@@ -157,16 +157,25 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
     clock,
   })
   const schedule = planSchedule(options.seed, {
-    nodes: cluster.nodes.length,
+    nodes: startNodes,
     durationMs: options.durationMs,
     intervalMs: options.intervalMs,
     minHoldMs: options.minHoldMs,
     maxHoldMs: options.maxHoldMs,
     families: options.families,
   })
-  const nemesis = new Nemesis(cluster, schedule, {clock, log: (line) => log(`${(clock() / 1000).toFixed(1)}s ${line}`)}, options.seed)
+  // A node that joined gets subscribers and is watched for elections, like the first ones.
+  const onMembershipChange = (): void => {
+    for (const node of cluster.nodes) {
+      subscribers.addNode(node)
+      watcher.watch(node)
+    }
+  }
+  const nemesisLog = (line: string): void => log(`${(clock() / 1000).toFixed(1)}s ${line}`)
+  const nemesis = new Nemesis(cluster, schedule, {clock, nodes: startNodes, log: nemesisLog, onMembershipChange}, options.seed)
   let converged: number | null = null
   let stored: NodeMessages[] = []
+  let voters: ClusterMember[] = [...cluster.nodes]
   try {
     watcher.start()
     if ((await waitForLeader(cluster.nodes, 30_000)) === null) throw new Error(`no leader was elected within 30 s; see the logs in ${cluster.dir}`)
@@ -203,12 +212,16 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
     phase('heal', since)
 
     since = clock()
-    converged = await waitConverged(cluster.nodes, options.convergeTimeoutMs)
+    // The voters now are what is compared: a removed node is left out, a learner an add left behind too.
+    const voterIndexes = await cluster.voters()
+    voters = cluster.nodes.filter((n) => voterIndexes.includes(n.index))
+    if (voters.length !== cluster.nodes.length) log(`members ${cluster.nodes.map((n) => n.index).join(',')}, of which voters ${voterIndexes.join(',')}: the voters are read`)
+    converged = await waitConverged(voters, options.convergeTimeoutMs)
     if (converged === null) log(`warning: the cluster did not converge within ${options.convergeTimeoutMs} ms`)
     phase('converge', since)
 
     since = clock()
-    stored = await Promise.all(cluster.nodes.map((node) => readNodeMessages(node, topics)))
+    stored = await Promise.all(voters.map((node) => readNodeMessages(node, topics)))
     const last = (node: number, topic: string): number => {
       const entries = stored.find((s) => s.node === node)?.topics[topic] ?? []
       return entries.length > 0 ? entries[entries.length - 1].offset : -1
@@ -228,12 +241,13 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
     version: HISTORY_VERSION,
     meta: {
       seed: options.seed,
-      nodes: cluster.nodes.length,
+      nodes: startNodes,
       duration_ms: options.durationMs,
       started_at: startedAt.toISOString(),
       finished_at: new Date().toISOString(),
       replay: options.replay,
       converged: converged !== null,
+      voters: voters.map((n) => n.index),
       topics,
       options: {
         publishers: options.publishers,

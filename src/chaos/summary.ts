@@ -2,16 +2,16 @@
  * How a chaos run's result reads in a terminal: a short table of what happened and what the
  * checker found, then the anomalies, the history file and the replay command.
  */
-import {describeAnomalies, type CheckReport} from './checker.js'
+import {describeAnomalies, injected, type CheckReport} from './checker.js'
 import type {History} from './history.js'
 
 const number = (n: number): string => n.toLocaleString('en-US')
 
-/** Faults injected (not those that failed) per family: every partition shape counts as `partition`. */
+/** Faults injected (not those that failed or were refused) per family: every partition shape counts as `partition`. */
 function faultCounts(history: History): Map<string, number> {
   const counts = new Map<string, number>()
   for (const fault of history.faults) {
-    if (fault.error) continue
+    if (!injected(fault)) continue
     const family = fault.kind.startsWith('partition-') ? 'partition' : fault.kind
     counts.set(family, (counts.get(family) ?? 0) + 1)
   }
@@ -20,6 +20,23 @@ function faultCounts(history: History): Map<string, number> {
 
 export function faultBreakdown(history: History): string {
   return [...faultCounts(history)].map(([kind, n]) => `${kind} ${n}`).join(', ')
+}
+
+/** "3 changes (add 1, replace 2), 1 skipped; voters at the end 1,2,5,6", or null without membership steps. */
+export function membershipLine(history: History): string | null {
+  const steps = history.faults.filter((f) => f.kind.startsWith('member-'))
+  if (steps.length === 0) return null
+  const done = steps.filter(injected)
+  const byKind = new Map<string, number>()
+  for (const step of done) {
+    const kind = step.kind.slice('member-'.length)
+    byKind.set(kind, (byKind.get(kind) ?? 0) + 1)
+  }
+  const skipped = steps.filter((f) => f.detail?.outcome === 'skipped').length
+  const failed = steps.filter((f) => f.error).length
+  const kinds = [...byKind].map(([kind, n]) => `${kind} ${n}`).join(', ')
+  const voters = history.meta.voters ? `; voters at the end ${history.meta.voters.join(',')}` : ''
+  return `${number(done.length)} change${done.length === 1 ? '' : 's'}${kinds ? ` (${kinds})` : ''}, ${skipped} skipped (refused), ${failed} failed${voters}`
 }
 
 export interface SummaryInput {
@@ -40,6 +57,8 @@ export function formatSummary({history, report, historyFile, keptDir}: SummaryIn
   lines.push('')
   lines.push(`  publishes   ${number(c.publishes)} (attempts ${number(c.attempts)}): acked ${number(c.acks)}, failed ${number(c.failures)}, unknown ${number(c.unknowns)}`)
   lines.push(`  faults      ${number(c.faults)}${c.faults > 0 ? ` (${faultBreakdown(history)})` : ''}${failedFaults > 0 ? `, ${failedFaults} could not be injected` : ''}`)
+  const membership = membershipLine(history)
+  if (membership !== null) lines.push(`  membership  ${membership}`)
   lines.push(`  elections   ${number(c.elections)}`)
   lines.push(`  stored      ${Object.entries(c.stored).map(([node, n]) => `node ${node}: ${number(n)}`).join(', ') || '(no node read)'}`)
   lines.push(`  delivered   ${number(c.delivered)} to ${history.subscribers.length} subscribers (${reconnects} reconnects)`)

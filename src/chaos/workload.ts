@@ -2,17 +2,23 @@
  * The chaos workload: publishers that record every publish (invoked, then acknowledged,
  * failed or unknown), and subscribers that record every message they receive.
  *
- * Publishers. Each has `window` publishes in flight, spread over all nodes (message k of
- * publisher p goes first to node (p + k) mod n). Every message has a unique dedup id and a
+ * The nodes are the cluster's members at the time (`nodes()`), which membership changes alter:
+ * every choice of a node is made from the members of the moment.
+ *
+ * Publishers. Each has `window` publishes in flight, spread over all members (message k of
+ * publisher p goes first to member (p + k) mod n). Every message has a unique dedup id and a
  * unique value (body `{"v": value}`). A publish that is not acknowledged is retried with the
- * same id on the next node, after a growing pause, until `maxAttempts` or `retryBudgetMs`.
+ * same id on the next member, after a growing pause, until `maxAttempts` or `retryBudgetMs`.
  * An attempt that gets no answer within `attemptTimeoutMs` closes its connection (the node
  * may be paused), which makes the other publishes in flight on it "disconnected".
  *
  * Subscribers. One or more per node, alternately from the beginning and from latest, each
  * subscribed to every topic of the run. When its connection drops (the node was killed or
  * stopped) it connects again and resumes each topic after the last offset it received, so
- * its stream per topic must stay contiguous across reconnections.
+ * its stream per topic must stay contiguous across reconnections. When its node was removed
+ * from the cluster it moves to another member and resumes there (the log is the same on every
+ * member, offsets included). A node added during the run gets subscribers of its own, as the
+ * first nodes did (addNode), so a new member's catch-up is checked by what it delivers.
  */
 import {BrokerClient, ClientError, type BrokerMessage} from '../client/broker-client.js'
 import type {ClusterMember} from '../cluster/supervised-cluster.js'
@@ -20,8 +26,11 @@ import {poll, sleep} from '../util/time.js'
 import type {AttemptResult, PublishAttempt, PublishRecord, SubscribeStart, SubscriberRecord} from './history.js'
 import {derive, type Random} from './random.js'
 
+/** The members now, in index order. */
+export type Members = () => readonly ClusterMember[]
+
 export interface WorkloadOptions {
-  nodes: readonly ClusterMember[]
+  nodes: Members
   topics: string[]
   /** Prefix of every id and value: makes them unique across runs on the same cluster. */
   tag: string
@@ -48,16 +57,19 @@ export function isDefiniteError(code: string, message: string): boolean {
   return code === 'NO_LEADER' && /\bnot stored\b/.test(message)
 }
 
+/** The member after `index` in index order (the first after the last), or the first if none is. */
+export function nextMember(members: readonly ClusterMember[], index: number): ClusterMember {
+  return members.find((m) => m.index > index) ?? members[0]
+}
+
 /** Connections of one publisher, one per node, made on demand. */
 class Connections {
   private readonly clients = new Map<number, Promise<BrokerClient>>()
 
-  constructor(private readonly nodes: readonly ClusterMember[]) {}
-
-  get(index: number): Promise<BrokerClient> {
+  get(node: ClusterMember): Promise<BrokerClient> {
+    const index = node.index
     let client = this.clients.get(index)
     if (!client) {
-      const node = this.nodes[index]
       client = BrokerClient.connect(node.host, node.tcp_port, CONNECT_TIMEOUT_MS)
       this.clients.set(index, client)
       client.then(
@@ -118,7 +130,7 @@ export class Publishers {
 
   start(): void {
     for (let p = 0; p < this.options.publishers; p++) {
-      const connections = new Connections(this.options.nodes)
+      const connections = new Connections()
       this.connections.push(connections)
       const random = derive(this.options.seed, `publisher-${p}`)
       let sequence = 0
@@ -174,14 +186,15 @@ export class Publishers {
       this.records.push(record)
       this.inFlight++
       try {
-        await this.publish(record, (publisher + n) % nodes.length, connections, random)
+        const members = nodes()
+        await this.publish(record, members[(publisher + n) % members.length], connections, random)
       } finally {
         this.inFlight--
       }
     }
   }
 
-  private async publish(record: PublishRecord, firstNode: number, connections: Connections, random: Random): Promise<void> {
+  private async publish(record: PublishRecord, firstNode: ClusterMember, connections: Connections, random: Random): Promise<void> {
     const {maxAttempts, retryBudgetMs, clock, nodes} = this.options
     const body = JSON.stringify({v: record.value})
     let node = firstNode
@@ -197,17 +210,17 @@ export class Publishers {
       if (clock() - record.invoked_at >= retryBudgetMs) break
       // A growing pause, with jitter so that retries after a failover do not all arrive at once.
       await sleep(Math.min(1000, 50 * 2 ** attempt) * (0.5 + random()))
-      node = (node + 1) % nodes.length
+      node = nextMember(nodes(), node.index)
     }
     const definite = record.attempts.every((a) => a.result === 'unreachable' || (a.result === 'error' && a.definite))
     record.outcome = definite ? 'fail' : 'unknown'
     record.completed_at = clock()
   }
 
-  private async attempt(record: PublishRecord, node: number, body: string, connections: Connections): Promise<PublishAttempt> {
+  private async attempt(record: PublishRecord, node: ClusterMember, body: string, connections: Connections): Promise<PublishAttempt> {
     const {clock, attemptTimeoutMs} = this.options
     const at = clock()
-    const end = (result: AttemptResult, extra: Partial<PublishAttempt> = {}): PublishAttempt => ({node, at, done_at: clock(), result, ...extra})
+    const end = (result: AttemptResult, extra: Partial<PublishAttempt> = {}): PublishAttempt => ({node: node.index, at, done_at: clock(), result, ...extra})
     let client: BrokerClient
     try {
       client = await connections.get(node)
@@ -220,7 +233,7 @@ export class Publishers {
       const answer = await Promise.race([client.publish({topic: record.topic, format: 'JSON', body, id: record.id}), timeout])
       if (answer === 'timeout') {
         // The node may be paused or cut off: start afresh on this node next time.
-        connections.drop(node)
+        connections.drop(node.index)
         return end('timeout')
       }
       return end('ok', {offset: answer.offset, ...(answer.duplicate ? {duplicate: true} : {})})
@@ -236,7 +249,7 @@ export class Publishers {
 }
 
 export interface SubscriberOptions {
-  nodes: readonly ClusterMember[]
+  nodes: Members
   topics: string[]
   perNode: number
 }
@@ -254,9 +267,10 @@ class Subscriber {
 
   constructor(
     index: number,
-    private readonly node: ClusterMember,
+    private node: ClusterMember,
     from: SubscribeStart,
     private readonly topics: string[],
+    private readonly members: Members,
   ) {
     this.record = {
       subscriber: index,
@@ -288,6 +302,7 @@ class Subscriber {
   private async run(): Promise<void> {
     let connections = 0
     while (!this.closed) {
+      this.followMembers()
       try {
         const client = await BrokerClient.connect(this.node.host, this.node.tcp_port, CONNECT_TIMEOUT_MS)
         if (this.closed) {
@@ -319,6 +334,16 @@ class Subscriber {
     }
   }
 
+  /** Moves to another member when its node is no longer one (removed from the cluster). */
+  private followMembers(): void {
+    const members = this.members()
+    if (members.length === 0 || members.some((m) => m.index === this.node.index)) return
+    const to = members[this.record.subscriber % members.length]
+    ;(this.record.moved_from ??= []).push(this.node.index)
+    this.node = to
+    this.record.node = to.index
+  }
+
   private receive(message: BrokerMessage): void {
     const stream = this.record.topics[message.topic]
     if (!stream) return
@@ -330,20 +355,33 @@ class Subscriber {
 
 export class Subscribers {
   private readonly subscribers: Subscriber[] = []
+  private started = false
 
-  constructor(options: SubscriberOptions) {
-    let index = 0
+  constructor(private readonly options: SubscriberOptions) {
     for (let round = 0; round < options.perNode; round++) {
-      for (const node of options.nodes) {
-        // Alternate the start position over the nodes, so both kinds run on a cluster of any size.
-        const from: SubscribeStart = (node.index + round) % 2 === 0 ? 'beginning' : 'latest'
-        this.subscribers.push(new Subscriber(index++, node, from, options.topics))
-      }
+      for (const node of options.nodes()) this.subscribers.push(this.make(node, round))
     }
+  }
+
+  /** Gives a node that joined the cluster its subscribers (started at once if the others are). */
+  addNode(node: ClusterMember): void {
+    if (this.subscribers.some((s) => s.record.node === node.index && s.record.moved_from === undefined)) return
+    for (let round = 0; round < this.options.perNode; round++) {
+      const subscriber = this.make(node, round)
+      this.subscribers.push(subscriber)
+      if (this.started) subscriber.start()
+    }
+  }
+
+  private make(node: ClusterMember, round: number): Subscriber {
+    // Alternate the start position over the nodes, so both kinds run on a cluster of any size.
+    const from: SubscribeStart = (node.index + round) % 2 === 0 ? 'beginning' : 'latest'
+    return new Subscriber(this.subscribers.length, node, from, this.options.topics, this.options.nodes)
   }
 
   /** Starts every subscriber; resolves when each has subscribed once (bounded). */
   async start(timeoutMs: number): Promise<boolean> {
+    this.started = true
     for (const subscriber of this.subscribers) subscriber.start()
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)))

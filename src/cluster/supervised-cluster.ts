@@ -16,7 +16,7 @@ import {controlRequest} from './control.js'
 import {planPartition, type Partition, type PartitionRequest} from './faults.js'
 import {clusterPaths, type ClusterPaths} from './layout.js'
 import {checkPortsFree, plannedPorts} from './ports.js'
-import {ensureClusterDir, memberRecords, nodeRecords, writeState, writeToken, type ClusterOptions, type ClusterState} from './state.js'
+import {ensureClusterDir, memberRecords, nodeRecords, readState, writeState, writeToken, type ClusterOptions, type ClusterState} from './state.js'
 import {Supervisor} from './supervisor.js'
 import type {CliEntry} from './cli-entry.js'
 
@@ -34,14 +34,54 @@ type Request = <K extends ControlOp>(request: RequestOf<K>, timeoutMs?: number) 
 /** Requests that start a node wait for it to serve (the supervisor bounds that at 30 s). */
 const START_TIMEOUT_MS = 45_000
 const REQUEST_TIMEOUT_MS = 20_000
+/** An add waits for the learner to start and catch up (the supervisor allows it 30 s and more for a long log). */
+const MEMBER_TIMEOUT_MS = 120_000
 
 export class SupervisedCluster {
+  private members: ClusterMember[]
+
   constructor(
-    readonly nodes: ClusterMember[],
+    nodes: ClusterMember[],
     readonly dir: string,
     private readonly request: Request,
     private readonly owner: {close(): Promise<void>; killNow(): void; removeNodeData(): void} | null,
-  ) {}
+  ) {
+    this.members = nodes
+  }
+
+  /** The members (voters and learners) as last seen: at the start, then after each membership change or voters(). */
+  get nodes(): readonly ClusterMember[] {
+    return this.members
+  }
+
+  /** The voters by the leader's configuration (cluster.json's records without a leader); refreshes `nodes`. */
+  async voters(): Promise<number[]> {
+    const status = await this.request({op: 'status'})
+    this.members = status.nodes.filter((n) => n.membership !== 'removed').map(memberOf)
+    return status.membership?.voters ?? status.nodes.filter((n) => n.membership === 'voter').map((n) => n.index)
+  }
+
+  /** Adds the next node and waits until it is a voter. */
+  async add(): Promise<ControlAnswers['add']> {
+    return this.changed(this.request({op: 'add', wait: true}, MEMBER_TIMEOUT_MS))
+  }
+
+  async remove(index: number): Promise<ControlAnswers['remove']> {
+    return this.changed(this.request({op: 'remove', node: index}, MEMBER_TIMEOUT_MS))
+  }
+
+  async replace(index: number): Promise<ControlAnswers['replace']> {
+    return this.changed(this.request({op: 'replace', node: index}, 2 * MEMBER_TIMEOUT_MS))
+  }
+
+  /** The answer of a membership change, once `nodes` says what it did (whether it succeeded or not). */
+  private async changed<T>(answer: Promise<T>): Promise<T> {
+    try {
+      return await answer
+    } finally {
+      await this.voters().catch(() => {})
+    }
+  }
 
   async kill(index: number): Promise<void> {
     await this.request({op: 'kill', node: index})
@@ -126,7 +166,11 @@ function describeCuts(cuts: [number, number][]): string {
 
 /** The members (a node `remove` took out is no one's to fault or measure). */
 function nodesOf(state: Pick<ClusterState, 'nodes'>): ClusterMember[] {
-  return memberRecords(state).map((n) => ({index: n.index, host: n.host, tcp_port: n.tcp_port, http_port: n.http_port, raft_port: n.raft_port}))
+  return memberRecords(state).map(memberOf)
+}
+
+function memberOf(n: ClusterMember): ClusterMember {
+  return {index: n.index, host: n.host, tcp_port: n.tcp_port, http_port: n.http_port, raft_port: n.raft_port}
 }
 
 /** Where a temporary cluster's nodes listen (node i on each base port + i), and their Raft timing. */
@@ -197,7 +241,8 @@ export async function startTemporaryCluster(options: TemporaryClusterOptions): P
     close: () => supervisor.shutdown(),
     killNow: () => supervisor.killAll(),
     removeNodeData: () => {
-      for (const node of state.nodes) fs.rmSync(paths.nodeDir(node.index), {recursive: true, force: true})
+      // cluster.json as it is now: nodes added during the run have folders too.
+      for (const node of (readState(paths) ?? state).nodes) fs.rmSync(paths.nodeDir(node.index), {recursive: true, force: true})
       fs.rmSync(paths.token, {force: true})
     },
   })

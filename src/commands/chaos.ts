@@ -6,7 +6,7 @@ import {fail} from '../cli/fail.js'
 import {PadCommand} from '../cli/pad-command.js'
 import {checkHistory} from '../chaos/checker.js'
 import {HistoryError, readHistory} from '../chaos/history.js'
-import {FAULT_FAMILIES, type FaultFamily} from '../chaos/nemesis.js'
+import {DEFAULT_FAMILIES, FAULT_FAMILIES, type FaultFamily} from '../chaos/nemesis.js'
 import {newSeed} from '../chaos/random.js'
 import {DEFAULT_RUN, runChaos, type ChaosRunOptions} from '../chaos/run.js'
 import type {SupervisedCluster} from '../cluster/supervised-cluster.js'
@@ -23,8 +23,13 @@ export default class Chaos extends PadCommand<ChaosSummary> {
   static override description = `Starts a temporary cluster on its own ports (or takes the one named by --cluster), publishes from several publishers (unique \
 values and dedup ids, many in flight, spread over all nodes, retried with the same id), subscribes on every node, and \
 meanwhile injects faults on a schedule drawn from --seed: SIGKILL and SIGTERM with restart, pause/resume, a crash of \
-a majority or of every node at once, partitions (one node, the leader, halves, ring, bridge), delay and loss. Then it heals everything, waits for the cluster to \
-converge, reads every node's messages and checks the history:
+a majority or of every node at once, partitions (one node, the leader, halves, ring, bridge), delay and loss; with \
+--faults ...,membership also adds, removes and replaces members (a random voter or the leader, sometimes a node it \
+killed first), keeping nodes-1 to nodes+1 voters (at least 3); those changes are not undone, and the cluster's \
+refusals (a change in flight, a quorum it would lose) are skipped steps. Publishers and subscribers follow the members \
+(a removed node's subscribers move to another member, a new node gets subscribers of its own). Then it heals \
+everything, waits for the cluster to converge, reads every voter's messages (a removed node's are stale by design) \
+and checks the history:
 
   lost         acknowledged, but not stored at its offset on every node
   unexpected   stored, but never published (or its publish definitely failed)
@@ -51,6 +56,7 @@ everything is kept. With --cluster, the faults are injected into a cluster broug
     '<%= config.bin %> chaos',
     '<%= config.bin %> chaos --nodes 5 --duration 10m',
     '<%= config.bin %> chaos --seed 1234 --duration 2m --faults kill,partition',
+    '<%= config.bin %> chaos --nodes 5 --duration 10m --faults kill,partition,pause,membership',
     '<%= config.bin %> chaos --duration 30s --json > result.json',
     '<%= config.bin %> up --nodes 5 && <%= config.bin %> chaos --cluster default --duration 2m',
     '<%= config.bin %> chaos --check /tmp/pad-chaos-1234-abc/chaos/history.json',
@@ -60,7 +66,7 @@ everything is kept. With --cluster, the faults are injected into a cluster broug
     seed: Flags.integer({description: 'seed of the fault schedule (and of the workload\'s choices) [default: random]', min: 1}),
     nodes: Flags.integer({description: 'nodes of the temporary cluster', default: DEFAULT_RUN.nodes, min: 3, max: 9}),
     duration: durationFlag({unit: 's', description: 'how long faults are injected (e.g. 30s, 10m; a bare number is seconds)', default: DEFAULT_RUN.durationMs, defaultHelp: async () => '60s'}),
-    faults: Flags.string({description: `fault families, comma-separated, from ${FAULT_FAMILIES.join(', ')}`, default: FAULT_FAMILIES.join(',')}),
+    faults: Flags.string({description: `fault families, comma-separated, from ${FAULT_FAMILIES.join(', ')} (membership only when named)`, default: DEFAULT_FAMILIES.join(',')}),
     interval: durationFlag({description: 'mean pause between two faults', default: DEFAULT_RUN.intervalMs, defaultHelp: async () => '1.5s'}),
     'min-hold': durationFlag({description: 'shortest time a fault is held', default: DEFAULT_RUN.minHoldMs, defaultHelp: async () => '1s'}),
     'max-hold': durationFlag({description: 'longest time a fault is held', default: DEFAULT_RUN.maxHoldMs, defaultHelp: async () => '4s'}),

@@ -1,11 +1,11 @@
 import {expect} from 'chai'
-import {FAULT_FAMILIES, describeFault, partitionName, partitionRequest, planSchedule, shapesFor, type Shape, type ScheduleOptions} from '../../src/chaos/nemesis.js'
+import {DEFAULT_FAMILIES, describeFault, partitionName, partitionRequest, planSchedule, shapesFor, type Shape, type ScheduleOptions} from '../../src/chaos/nemesis.js'
 import {planPartition, type Partition} from '../../src/cluster/faults.js'
 import {derive, mulberry32, shuffle} from '../../src/chaos/random.js'
 import {replayCommand} from '../../src/chaos/summary.js'
 import {isDefiniteError, valueOf} from '../../src/chaos/workload.js'
 
-const OPTIONS: ScheduleOptions = {nodes: 5, durationMs: 120_000, intervalMs: 1500, minHoldMs: 1000, maxHoldMs: 4000, families: FAULT_FAMILIES}
+const OPTIONS: ScheduleOptions = {nodes: 5, durationMs: 120_000, intervalMs: 1500, minHoldMs: 1000, maxHoldMs: 4000, families: DEFAULT_FAMILIES}
 
 /** The partition a step plans, as the cluster manager computes it. */
 function partitionSpec(shape: Shape, order: number[], isolated?: number): Partition {
@@ -28,7 +28,7 @@ describe('chaos nemesis', () => {
     it('covers the run with faults of every family, each held within bounds, in time order', () => {
       const steps = planSchedule(7, {...OPTIONS, durationMs: 600_000})
       expect(steps.length).to.be.greaterThan(50)
-      expect(new Set(steps.map((s) => s.family))).to.deep.equal(new Set(FAULT_FAMILIES))
+      expect(new Set(steps.map((s) => s.family))).to.deep.equal(new Set(DEFAULT_FAMILIES))
       expect(new Set(steps.filter((s) => s.family === 'partition').map((s) => s.shape))).to.deep.equal(new Set(['one', 'leader', 'halves', 'ring', 'bridge']))
       for (const [i, step] of steps.entries()) {
         expect(step.holdMs).to.be.within(1000, 4000)

@@ -116,6 +116,31 @@ describe('chaos: faults through the cluster manager', () => {
     expect(error).to.match(/did not reach node 2/)
   })
 
+  it('membership changes wait for the voter, and the members follow the status after each', async () => {
+    // After the add, node 5 is a member; after the remove, node 0 is not (the leader's configuration says the voters).
+    const statuses: ClusterStatus[] = [
+      {...STATUS, membership: {voters: [0, 1, 2, 3, 4, 5], learners: []}, nodes: [0, 1, 2, 3, 4, 5].map((i) => nodeStatus(i, 'running'))},
+      {...STATUS, membership: {voters: [1, 2, 3, 4, 5], learners: []}, nodes: [0, 1, 2, 3, 4, 5].map((i) => ({...nodeStatus(i, i === 0 ? 'stopped' : 'running'), membership: i === 0 ? 'removed' as const : 'voter' as const}))},
+    ]
+    const {cluster, sent} = fakeCluster({status: () => statuses.shift() ?? STATUS})
+    await cluster.add()
+    expect(cluster.nodes.map((n) => n.index)).to.deep.equal([0, 1, 2, 3, 4, 5])
+    await cluster.remove(0)
+    expect(cluster.nodes.map((n) => n.index)).to.deep.equal([1, 2, 3, 4, 5])
+    expect(cluster.nodes[4]).to.deep.equal({index: 5, host: '127.0.0.1', tcp_port: 1005, http_port: 2005, raft_port: 3005})
+    await cluster.replace(3)
+    expect(sent.map((s) => [s.op, s.fields])).to.deep.equal([
+      ['add', {wait: true}],
+      ['status', {}],
+      ['remove', {node: 0}],
+      ['status', {}],
+      ['replace', {node: 3}],
+      ['status', {}],
+    ])
+    // Without a leader, cluster.json's voters.
+    expect(await fakeCluster().cluster.voters()).to.deep.equal([0, 1, 2, 3, 4])
+  })
+
   it('restoring resumes the paused nodes, starts the stopped ones, and heals', async () => {
     const processes: ProcessState[] = ['running', 'paused', 'exited', 'stopped', 'running']
     const status = {...STATUS, nodes: processes.map((process, i) => nodeStatus(i, process))}

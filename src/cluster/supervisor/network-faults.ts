@@ -116,10 +116,13 @@ export class NetworkFaults {
     }))
   }
 
-  /** Pushes every node's faults; says which nodes got them and which will when they are back. */
+  /**
+   * Pushes every member's faults; says which nodes got them and which will when they are back.
+   * A removed node is not one of them: it never runs again, so it would be pending for ever.
+   */
   private async pushAll(): Promise<PushResult> {
     this.scheduleExpiry()
-    const nodes = this.core.nodes
+    const nodes = this.core.nodes.filter((n) => n.record.membership !== 'removed')
     for (const node of nodes) node.faultsDirty = true
     const results = await Promise.all(nodes.map((node) => this.push(node)))
     return {
