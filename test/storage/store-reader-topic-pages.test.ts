@@ -8,18 +8,7 @@ import {expect} from 'chai'
 import {InProcessWriter} from '../../src/storage/in-process-writer.js'
 import {MIGRATIONS, STATEMENTS} from '../../src/storage/schema.js'
 import {StoreReader} from '../../src/storage/store-reader.js'
-
-/** A small seeded generator (mulberry32), so a failure names its seed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import {prng as seeded} from '../raft/helpers.js'
 
 describe('StoreReader: one topic paged by raft index through the (topic, offset) index', () => {
   let dir: string
