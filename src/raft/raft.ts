@@ -675,9 +675,12 @@ export class Raft {
             // next-1 is accepted if they arrived and rejected if not, which falls back to probe.
             this.sendEmptyAppend(m.from, pr.next - 1)
           } else {
-            // Probing, or replicating from a point compacted since: probe (a snapshot if need be).
+            // Probing, or replicating from a point compacted since: probe (a snapshot if need be),
+            // with an empty append if there is nothing new to carry: a probe lost on its way (a
+            // link still connecting to a learner that just joined) would otherwise never be sent
+            // again on an idle cluster, and the follower would wait behind it for ever.
             if (pr.state === 'replicate') pr.becomeProbe()
-            this.sendAppendLoop(m.from, false)
+            this.sendAppendLoop(m.from, true)
           }
         }
         if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from)

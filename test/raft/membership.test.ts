@@ -55,6 +55,21 @@ describe('membership: single-server changes through the log (dissertation ch. 4)
     }
   })
 
+  it('a learner whose only probe was lost (its link still connecting) is probed again on its first heartbeat answer, on an idle cluster', () => {
+    const c = ledCluster(3)
+    addFreshNode(c, 3)
+    // Everything the leader sends the new learner while it adds it is lost, and nothing is
+    // published afterwards: no entry will come along to carry another append.
+    c.cutLink(0, 3)
+    change(c, 0, {kind: 'addLearner', node: 3})
+    expect(c.raft(0).status().membership).to.deep.equal({voters: [0, 1, 2], learners: [3]})
+    c.heal()
+    c.send({type: 'heartbeat', from: 0, to: 3, term: c.raft(0).status().term, commit: 0})
+    // The learner answered the heartbeat; the leader probes it and it catches up.
+    expect(c.raft(3).status().lastIndex).to.equal(c.raft(0).status().lastIndex)
+    expect(c.raft(3).status().membership).to.deep.equal({voters: [0, 1, 2], learners: [3]})
+  })
+
   it('a configuration is reverted exactly when a new leader overwrites its entry', () => {
     const f = newRaft(1, ids(3))
     f.raft.step({type: 'app', from: 0, to: 1, term: 1, index: 0, logTerm: 0, commit: 1, entries: [entry(1, 1)]})
