@@ -10,7 +10,8 @@ import os from 'node:os'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import {expect} from 'chai'
-import {controlSocketPath, lazyFsSupport, mountLazyFs, type LazyMount} from '../../src/cluster/lazy-fs.js'
+import {clearStaleMount, controlSocketPath, lazyFsSupport, mountLazyFs, type LazyMount} from '../../src/cluster/lazy-fs.js'
+import {isAlive, waitForExit} from '../../src/cluster/process-util.js'
 
 /** Writes `data` at `offset` (creating the file), fsyncing it when `sync`. */
 function writeAt(file: string, data: string | Buffer, options: {offset?: number; sync?: boolean; flags?: string} = {}): void {
@@ -294,6 +295,55 @@ describe('lazy file system (power-cut layer)', function () {
     expect(countRows(dbFile)).to.deep.equal({rows: 0, integrity: 'ok'})
   })
 
+  it('clears the mount a killed lazyfs left behind, and mounts again on what the backing dir holds', async () => {
+    durableFile(path.join(mnt, 'kept'), 'on disk')
+    process.kill(mount!.pid, 'SIGKILL')
+    expect(await waitForExit(mount!.pid, 10_000)).to.equal(true)
+    expect(() => fs.readdirSync(mnt)).to.throw(/ENOTCONN/)
+    await clearStaleMount(mnt)
+    expect(mounted(fs.realpathSync(mnt))).to.equal(false)
+    await clearStaleMount(mnt) // nothing mounted: a no-op
+    mount = await mountLazyFs({backing: path.join(tmp, 'backing'), mountPoint: mnt, logFile: path.join(tmp, 'lazyfs.log')})
+    expect(fs.readFileSync(path.join(mnt, 'kept'), 'utf8')).to.equal('on disk')
+  })
+
+  it('unmounts when the process that mounted it dies', async () => {
+    await mount!.unmount()
+    mount = undefined
+    const wrapper = new URL('../../src/cluster/lazy-fs.ts', import.meta.url).href
+    const code = `
+      const {mountLazyFs} = await import(${JSON.stringify(wrapper)})
+      const m = await mountLazyFs({backing: process.argv[1], mountPoint: process.argv[2]})
+      process.stdout.write(m.pid + '\\n')
+      setInterval(() => {}, 1000)
+    `
+    const owner = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code, path.join(tmp, 'backing'), mnt], {stdio: ['ignore', 'pipe', 'pipe']})
+    const ownerExit = new Promise<void>((resolve) => owner.once('exit', () => resolve()))
+    let output = ''
+    owner.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    owner.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    const lazyPid = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the owner did not mount: ${output}`)), 30_000)
+      owner.stdout.on('data', () => {
+        const match = /^(\d+)\n/.exec(output)
+        if (match) {
+          clearTimeout(timer)
+          resolve(Number(match[1]))
+        }
+      })
+      owner.once('exit', () => {
+        clearTimeout(timer)
+        reject(new Error(`the owner exited: ${output}`))
+      })
+    })
+    expect(isAlive(lazyPid)).to.equal(true)
+    expect(mounted(fs.realpathSync(mnt))).to.equal(true)
+    owner.kill('SIGKILL')
+    await ownerExit
+    expect(await waitForExit(lazyPid, 10_000)).to.equal(true)
+    expect(mounted(fs.realpathSync(mnt))).to.equal(false)
+  })
+
   it('answers garbage on the control socket with an error or by closing, and keeps serving', async () => {
     const socketPath = controlSocketPath(mnt)
     const raw = new RawControl(socketPath)
@@ -318,6 +368,11 @@ describe('lazy file system (power-cut layer)', function () {
     expect(await mount!.pending()).to.deep.equal({files: 0, bytes: 0, entries: 0})
   })
 })
+
+/** True if something is mounted exactly at `target` (a path without symlinks). */
+function mounted(target: string): boolean {
+  return fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').some((line) => line.split(' ')[1] === target)
+}
 
 /** A WAL database with an empty table, made durable (the file fsynced, its directory too). */
 function setUpDatabase(dbFile: string): void {
