@@ -116,6 +116,18 @@ static void drop_undo_fd(int fd) {
 	free_undo(u);
 }
 
+/* Forgets the record of an inode that no name reaches any more (removed, and the removal can
+ * no longer be undone): nothing could ever read what a cut would restore. Without this, every
+ * -shm file SQLite deletes at close would keep its saved bytes until the next cut. */
+static void forget_if_gone(dev_t dev, ino_t ino) {
+	struct stat st;
+	struct undo_file **link;
+	struct undo_file *u = find_undo(dev, ino, &link);
+	if (!u || fstat(u->fd, &st) < 0 || st.st_nlink > 0) return;
+	*link = u->next;
+	free_undo(u);
+}
+
 /* The undo record of the regular file behind fd, created on its first change since a sync.
  * NULL with *err = 0 for things we do not track (not a regular file). */
 static struct undo_file *undo_for_fd(int fd, int *err) {
@@ -342,7 +354,11 @@ static struct ns_entry *last_entry(void) {
 
 /* Removes a stash item that is no longer needed (its removal became durable). */
 static void discard_stash(const char *stash) {
-	if (stash && unlinkat(backing_fd, stash, 0) < 0 && errno != ENOENT) logf_("cannot remove %s: %s", stash, strerror(errno));
+	struct stat st;
+	if (!stash) return;
+	int known = fstatat(backing_fd, stash, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	if (unlinkat(backing_fd, stash, 0) < 0 && errno != ENOENT) logf_("cannot remove %s: %s", stash, strerror(errno));
+	else if (known) forget_if_gone(st.st_dev, st.st_ino);
 }
 
 /* fsyncdir(dir): entries that touched dir are synced there; those synced everywhere are durable. */
@@ -473,13 +489,19 @@ static int lz_getattr(const char *path, struct stat *st, struct fuse_file_info *
 
 static int lz_access(const char *path, int mask) {
 	HIDE(path, ENOENT);
-	return faccessat(backing_fd, rel(path), mask, 0) < 0 ? -errno : 0;
+	pthread_mutex_lock(&lock);
+	int res = faccessat(backing_fd, rel(path), mask, 0) < 0 ? -errno : 0;
+	pthread_mutex_unlock(&lock);
+	return res;
 }
 
 static int lz_readlink(const char *path, char *buf, size_t size) {
 	HIDE(path, ENOENT);
+	pthread_mutex_lock(&lock);
 	ssize_t n = readlinkat(backing_fd, rel(path), buf, size - 1);
-	if (n < 0) return -errno;
+	int err = n < 0 ? -errno : 0;
+	pthread_mutex_unlock(&lock);
+	if (err) return err;
 	buf[n] = 0;
 	return 0;
 }
@@ -498,7 +520,9 @@ static int lz_opendir(const char *path, struct fuse_file_info *fi) {
 		free(h);
 		return -ENOMEM;
 	}
+	pthread_mutex_lock(&lock);
 	h->fd = openat(backing_fd, h->rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	pthread_mutex_unlock(&lock);
 	if (h->fd < 0) {
 		int err = -errno;
 		free(h->rel);
@@ -676,20 +700,26 @@ static int lz_rename(const char *from, const char *to, unsigned int flags) {
 
 static int lz_chmod(const char *path, mode_t mode, struct fuse_file_info *fi) {
 	HIDE(path, ENOENT);
-	if (fi) return fchmod((int)fi->fh, mode) < 0 ? -errno : 0;
-	return fchmodat(backing_fd, rel(path), mode, 0) < 0 ? -errno : 0;
+	pthread_mutex_lock(&lock);
+	int res = (fi ? fchmod((int)fi->fh, mode) : fchmodat(backing_fd, rel(path), mode, 0)) < 0 ? -errno : 0;
+	pthread_mutex_unlock(&lock);
+	return res;
 }
 
 static int lz_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi) {
 	HIDE(path, ENOENT);
-	if (fi) return fchown((int)fi->fh, uid, gid) < 0 ? -errno : 0;
-	return fchownat(backing_fd, rel(path), uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+	pthread_mutex_lock(&lock);
+	int res = (fi ? fchown((int)fi->fh, uid, gid) : fchownat(backing_fd, rel(path), uid, gid, AT_SYMLINK_NOFOLLOW)) < 0 ? -errno : 0;
+	pthread_mutex_unlock(&lock);
+	return res;
 }
 
 static int lz_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi) {
 	HIDE(path, ENOENT);
-	if (fi) return futimens((int)fi->fh, tv) < 0 ? -errno : 0;
-	return utimensat(backing_fd, rel(path), tv, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+	pthread_mutex_lock(&lock);
+	int res = (fi ? futimens((int)fi->fh, tv) : utimensat(backing_fd, rel(path), tv, AT_SYMLINK_NOFOLLOW)) < 0 ? -errno : 0;
+	pthread_mutex_unlock(&lock);
+	return res;
 }
 
 static int lz_truncate(const char *path, off_t size, struct fuse_file_info *fi) {
@@ -772,7 +802,10 @@ static int lz_write(const char *path, const char *buf, size_t size, off_t off, s
 
 static int lz_statfs(const char *path, struct statvfs *st) {
 	(void)path;
-	return fstatvfs(backing_fd, st) < 0 ? -errno : 0;
+	pthread_mutex_lock(&lock);
+	int res = fstatvfs(backing_fd, st) < 0 ? -errno : 0;
+	pthread_mutex_unlock(&lock);
+	return res;
 }
 
 static int lz_flush(const char *path, struct fuse_file_info *fi) {
@@ -784,7 +817,9 @@ static int lz_flush(const char *path, struct fuse_file_info *fi) {
 
 static int lz_release(const char *path, struct fuse_file_info *fi) {
 	(void)path;
+	struct stat st;
 	pthread_mutex_lock(&lock);
+	if (fstat((int)fi->fh, &st) == 0) forget_if_gone(st.st_dev, st.st_ino);
 	close((int)fi->fh); /* the undo record, if any, keeps its own fd */
 	pthread_mutex_unlock(&lock);
 	return 0;

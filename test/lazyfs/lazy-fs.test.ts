@@ -249,6 +249,16 @@ describe('lazy file system (power-cut layer)', function () {
     expect(fs.readFileSync(file, 'utf8')).to.equal('still here')
   })
 
+  it('forgets the unsynced data of a file once its removal is durable', async () => {
+    const file = path.join(mnt, 'scratch')
+    durableFile(file, 'x')
+    writeAt(file, 'unsynced bytes')
+    fs.unlinkSync(file)
+    expect(await mount!.pending()).to.deep.equal({files: 1, bytes: 14, entries: 1})
+    fsyncPath(mnt)
+    expect(await mount!.pending()).to.deep.equal({files: 0, bytes: 0, entries: 0})
+  })
+
   it('restores what a truncate, an O_TRUNC open and an ftruncate cut off', async () => {
     const big = Buffer.alloc(10_000, 'x')
     durableFile(path.join(mnt, 'truncated'), big)
