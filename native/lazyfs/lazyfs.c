@@ -26,7 +26,10 @@
  * so the kernel drops a file's cached pages whenever it is opened again (after a cut a reader
  * must see the restored bytes, not pages cached before the cut); attribute, entry and negative
  * timeouts are 0 so sizes and names are asked for again after a cut. Not direct_io: SQLite
- * maps its -shm file shared, which FUSE allows only through the page cache.
+ * maps its -shm file shared, which FUSE allows only through the page cache. Pages written
+ * through such a map reach us when the kernel writes them back, possibly after the writer died
+ * and even after a cut; for the -shm that is harmless (SQLite rebuilds it from the WAL when the
+ * first connection opens the database).
  */
 #define FUSE_USE_VERSION 35
 #define _GNU_SOURCE
@@ -329,7 +332,15 @@ static void free_entry(struct ns_entry *e) {
  * so the best we can do is say that it will survive a cut. */
 static void log_entry(enum op_kind kind, const char *path, const char *from, char *stash) {
 	struct ns_entry *e = calloc(1, sizeof *e);
-	if (!e || (n_entries == cap_entries && !(entries = realloc(entries, (cap_entries = cap_entries ? cap_entries * 2 : 16) * sizeof *entries)))) {
+	if (e && n_entries == cap_entries) {
+		size_t cap = cap_entries ? cap_entries * 2 : 16;
+		struct ns_entry **grown = realloc(entries, cap * sizeof *entries);
+		if (grown) {
+			entries = grown;
+			cap_entries = cap;
+		}
+	}
+	if (!e || n_entries == cap_entries) {
 		logf_("out of memory: an operation on %s will survive a cut", path);
 		free(e);
 		free(stash);
