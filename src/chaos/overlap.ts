@@ -149,8 +149,8 @@ export async function playOverlap(ctx: FaultContext, step: FaultStep, holdMs: nu
   const play = async (fault: FaultStep): Promise<void> => {
     await ctx.sleepFor(start + fault.at - ctx.clock())
     if (ctx.stopped() || ctx.clock() >= end) return
-    const hold = fault.family === 'power' ? 0 : Math.round(Math.max(200, Math.min(fault.holdMs, end - ctx.clock())))
-    const detail: Record<string, unknown> = {hold_ms: hold, overlap: window}
+    const holdFor = (): number => (fault.family === 'power' ? 0 : Math.round(Math.max(200, Math.min(fault.holdMs, end - ctx.clock()))))
+    const detail: Record<string, unknown> = {overlap: window}
     if (fault.target === 'leader') detail.target = 'leader'
     const record: FaultRecord = {kind: fault.family as FaultKind, nodes: [], at: ctx.clock(), healed_at: null, detail}
     const skip = (reason: string): void => {
@@ -181,6 +181,9 @@ export async function playOverlap(ctx: FaultContext, step: FaultStep, holdMs: nu
     } else if (partitioned) {
       return skip('a partition is in force already')
     }
+    // Held from when it starts (after any wait for a slot), and never beyond the window.
+    const hold = holdFor()
+    detail.hold_ms = hold
     record.at = ctx.clock()
     ctx.record(record)
     let undo: Undo
