@@ -202,22 +202,24 @@ describe('chaos nemesis: combined and overlapping faults', () => {
       const cluster = new StateCluster(5)
       const window: FaultStep = {
         at: 0,
-        holdMs: 60,
+        holdMs: 1000,
         family: 'overlap',
+        // The partition (held the shortest hold, 200 ms) ends long before the delay and the loss.
         faults: [
-          {at: 0, holdMs: 60, family: 'delay', target: 1, delayMs: 50, jitterMs: 0},
+          {at: 0, holdMs: 1000, family: 'delay', target: 1, delayMs: 50, jitterMs: 0},
           {at: 0, holdMs: 10, family: 'partition', shape: 'one', order: [2, 0, 1, 3, 4], target: 2},
-          {at: 20, holdMs: 60, family: 'loss', target: 3, loss: 0.2},
+          {at: 20, holdMs: 1000, family: 'loss', target: 3, loss: 0.2},
         ],
       }
       const nemesis = new Nemesis(cluster, [window], {clock: () => cluster.now(), nodes: 5, leader: async () => 0}, 1)
       const seen: string[] = []
       cluster.onNetwork = () => seen.push(cluster.networkState())
       await nemesis.run(0, 60_000)
-      // After the heal of the partition, node 1's delay is back before anything else happens.
+      // After the heal of the partition, node 1's delay and node 3's loss are back before anything else happens.
       const healed = seen.indexOf('')
       expect(healed).to.be.greaterThan(0)
-      expect(seen[healed + 1]).to.equal('delay 1')
+      expect(seen[healed - 1]).to.match(/^partition 2 \| 0,1,3,4, delay 1, loss 3$/)
+      expect(seen.slice(healed + 1, healed + 3)).to.deep.equal(['delay 1', 'delay 1, loss 3'])
       expect(seen.at(-1)).to.equal('')
       cluster.expectWhole()
       expect(nemesis.records.map((r) => r.kind).sort()).to.deep.equal(['delay', 'loss', 'partition-one'])
