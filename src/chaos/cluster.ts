@@ -39,6 +39,8 @@ export interface ChaosCluster {
   remove(index: number): Promise<RemoveAnswer>
   /** Adds a node, then removes `index`. */
   replace(index: number): Promise<ControlAnswers['replace']>
+  /** SIGKILLs the nodes, drops what they wrote without fsync, starts them again; resolves once they serve. */
+  powerCut(nodes: number[]): Promise<void>
   /** Removes every network fault on every running node. */
   heal(): Promise<void>
   /** Makes every node run again: resumes the paused ones, starts the stopped ones, heals the network. */

@@ -122,11 +122,26 @@ export type FaultKind =
   | 'partition-bridge'
   | 'delay'
   | 'loss'
+  /** A power cut: SIGKILL, the writes not fsynced dropped, restart; `nodes` is one node, or every node for power-all. */
+  | 'power'
+  | 'power-all'
+  /**
+   * Jepsen's combined schedules: `nodes` is every member, detail.first / crasher / second the
+   * groups, detail.power whether the crasher was cut by a power cut, detail.flipped_at when the
+   * other side was paused or cut off instead.
+   */
+  | 'pause-kill'
+  | 'part-kill'
   /** Membership steps: `nodes` is the node added, removed, or [replaced, added]; detail.outcome done or skipped. */
   | 'member-add'
   | 'member-remove'
   | 'member-replace'
 
+/**
+ * One fault. Faults may overlap (the overlap family plays several at once; each has its own
+ * record, with detail.overlap the number of its window): the faults in force at a time t are
+ * those with at <= t and healed_at null or > t.
+ */
 export interface FaultRecord {
   kind: FaultKind
   /** Nodes acted on (for a partition: the cut links are in `detail`). */

@@ -1,16 +1,32 @@
 /**
  * The nemesis: a fault schedule drawn from the run's seed, and the loop that plays it on a
- * cluster. One fault at a time: it is injected, held, undone, then the next follows after a
+ * cluster. One step at a time: it is injected, held, undone, then the next follows after a
  * pause, so the cluster always gets a chance to recover (a majority is never down for good)
- * and every anomaly can be traced to the fault in force when it happened.
+ * and every anomaly can be traced to the faults in force when it happened (each record has
+ * its own `at` and `healed_at`).
  *
  * The schedule (kinds, targets, hold times, shapes, node orders) is a pure function of the
  * seed and options; the run itself is not deterministic (processes, timers, the network),
  * but the same seed replays the same sequence of faults. "The leader" is resolved when the
  * fault starts.
  *
- * `crash` SIGKILLs a majority of the nodes, or all of them, at once, then starts them again: the
- * cluster must come back from its disks alone, with every acknowledged message.
+ * The families (FAMILY_HELP in fault-step.ts says each in one line):
+ *   kill, stop, pause  one node or the leader, restarted or resumed after the hold
+ *   crash        SIGKILLs a majority of the nodes, or all of them, at once, then starts them
+ *                again: the cluster must come back from its disks alone
+ *   partition    cuts links in a shape (below); delay and loss slow or thin a node's links
+ *   membership   adds, removes or replaces a voter (only when named; not undone)
+ *   pause-kill, part-kill  Jepsen's combined schedules from its NATS analysis (combined.ts):
+ *                keep a minority from the newest writes, crash one node of the others, bring
+ *                it back with that minority while the rest is kept away, then undo it all
+ *   overlap      a window of several faults at once, each with its own start and hold, never
+ *                more than a minority of the nodes down at one instant (overlap.ts)
+ *   power        a power cut of one node (the leader half the time): SIGKILL, every write it
+ *                had not fsynced dropped, restart (the cluster must run on a lazy file system)
+ *   power-all    the same for every node at once, a coordinated power loss
+ * With `power` among the families, pause-kill and part-kill crash their node by a power cut
+ * half the time, and overlap windows draw power cuts too. power and power-all need a cluster
+ * started with --lazy-fs (root and FUSE), so they are never in the defaults.
  *
  * Partition shapes, after Jepsen's nemesis, over the nodes in a seeded random order:
  *   one      one node against the rest
@@ -22,19 +38,29 @@
  */
 import {findLeader} from '../client/raft-state.js'
 import {ClusterError} from '../cluster/errors.js'
-import type {Partition, PartitionRequest} from '../cluster/faults.js'
 import type {ChaosCluster} from './cluster.js'
-import type {FaultKind, FaultRecord} from './history.js'
+import {planCombined, playCombined} from './combined.js'
+import {describeFault} from './describe-fault.js'
+import type {FaultContext} from './fault-context.js'
+import {MEMBER_ACTIONS, memberAt, shapesFor, type FaultFamily, type FaultStep, type MemberAction} from './fault-step.js'
+import type {FaultRecord} from './history.js'
+import {inject} from './inject.js'
+import {planOverlap, playOverlap, RESTART_MS} from './overlap.js'
 import {between, derive, pick, shuffle, type Random} from './random.js'
 import {poll} from '../util/time.js'
 
-export const FAULT_FAMILIES = ['kill', 'stop', 'pause', 'crash', 'partition', 'delay', 'loss', 'membership'] as const
-export type FaultFamily = (typeof FAULT_FAMILIES)[number]
-/** What `chaos` injects without --faults: membership changes only when asked (they reshape the cluster for good). */
-export const DEFAULT_FAMILIES: readonly FaultFamily[] = FAULT_FAMILIES.filter((f) => f !== 'membership')
+export {describeFault} from './describe-fault.js'
+export {FAMILY_HELP, FAULT_FAMILIES, MEMBER_ACTIONS, SHAPES, memberAt, membersInOrder, partitionName, partitionRequest, shapesFor} from './fault-step.js'
+export type {FaultFamily, FaultStep, MemberAction, Shape} from './fault-step.js'
 
-export const MEMBER_ACTIONS = ['add', 'remove', 'replace'] as const
-export type MemberAction = (typeof MEMBER_ACTIONS)[number]
+/**
+ * What `chaos` injects without --faults: the families of one fault at a time, as before the
+ * combined ones (so that a replay without --faults plans what it planned). Membership only
+ * when asked (it reshapes the cluster for good), power cuts only on a --lazy-fs cluster.
+ */
+export const DEFAULT_FAMILIES: readonly FaultFamily[] = ['kill', 'stop', 'pause', 'crash', 'partition', 'delay', 'loss']
+/** Families that work on three groups of nodes (a minority, one node, the rest). */
+const NEED_THREE: readonly FaultFamily[] = ['pause-kill', 'part-kill']
 
 /** The voters a membership step may leave: nodes-1 to nodes+1, and never fewer than 3. */
 export function membershipBounds(nodes: number): {min: number; max: number} {
@@ -51,23 +77,6 @@ export function memberAction(planned: MemberAction, voters: number, bounds: {min
   return planned
 }
 
-/** The member in slot `slot` (members in index order; slots wrap when there are fewer members). */
-export function memberAt(slot: number, members: readonly number[]): number {
-  return [...members].sort((a, b) => a - b)[slot % members.length]
-}
-
-/**
- * A planned order of slots as an order of the current members: each slot that has a member
- * becomes it, and members beyond the planned slots (the cluster grew) go last.
- */
-export function membersInOrder(order: readonly number[], members: readonly number[]): number[] {
-  const sorted = [...members].sort((a, b) => a - b)
-  return [...order.filter((slot) => slot < sorted.length).map((slot) => sorted[slot]), ...sorted.slice(order.length)]
-}
-
-export const SHAPES = ['one', 'leader', 'halves', 'ring', 'bridge'] as const
-export type Shape = (typeof SHAPES)[number]
-
 export interface ScheduleOptions {
   nodes: number
   durationMs: number
@@ -79,105 +88,86 @@ export interface ScheduleOptions {
   families: readonly FaultFamily[]
 }
 
-export interface FaultStep {
-  /** Planned start, in ms from the start of the run (later if the previous fault overran). */
-  at: number
-  holdMs: number
-  family: FaultFamily
-  /** For process faults, delay and loss: a node index, or the leader at the time. */
-  target?: number | 'leader'
-  /** For crash: the nodes killed together. */
-  nodes?: number[]
-  shape?: Shape
-  /** For shapes: the node order the shape is cut from. */
-  order?: number[]
-  delayMs?: number
-  jitterMs?: number
-  loss?: number
-  /** For membership: the action it prefers, and for replace, whether the node is SIGKILLed first. */
-  member?: {action: MemberAction; kill: boolean}
-}
-
-/** The shapes a cluster of `nodes` can be cut into. */
-export function shapesFor(nodes: number): Shape[] {
-  return SHAPES.filter((shape) => (shape === 'ring' ? nodes >= 4 : shape === 'bridge' ? nodes >= 3 : true))
-}
-
 /** The fault steps of a run: a pure function of the seed and the options. */
 export function planSchedule(seed: number, options: ScheduleOptions): FaultStep[] {
-  if (options.families.length === 0 || options.nodes < 2) return []
+  const families = options.nodes >= 3 ? options.families : options.families.filter((f) => !NEED_THREE.includes(f))
+  if (families.length === 0 || options.nodes < 2) return []
   const random = derive(seed, 'nemesis')
   const steps: FaultStep[] = []
   const gap = (): number => Math.round(options.intervalMs * (0.5 + random()))
   let at = gap()
   // Planned time also counts a restart's few seconds, so the plan is about as long as the run.
   while (at < options.durationMs && steps.length < 100_000) {
-    const family = pick(random, options.families)
-    const holdMs = between(random, options.minHoldMs, options.maxHoldMs)
-    const step: FaultStep = {at, holdMs, family}
-    const target = (): number | 'leader' => (random() < 0.5 ? 'leader' : between(random, 0, options.nodes - 1))
-    switch (family) {
-      case 'kill':
-      case 'stop':
-      case 'pause':
-        step.target = target()
-        break
-      case 'crash': {
-        const majority = Math.floor(options.nodes / 2) + 1
-        step.nodes = shuffle(random, [...Array(options.nodes).keys()])
-          .slice(0, random() < 0.5 ? majority : options.nodes)
-          .sort((a, b) => a - b)
-        break
-      }
-      case 'partition':
-        step.shape = pick(random, shapesFor(options.nodes))
-        step.order = shuffle(random, [...Array(options.nodes).keys()])
-        if (step.shape === 'one') step.target = step.order[0]
-        if (step.shape === 'leader') step.target = 'leader'
-        break
-      case 'delay':
-        step.target = target()
-        step.delayMs = between(random, 10, 150)
-        step.jitterMs = between(random, 0, 50)
-        break
-      case 'loss':
-        step.target = target()
-        step.loss = between(random, 10, 50) / 100
-        break
-      case 'membership': {
-        const action = pick(random, MEMBER_ACTIONS)
-        step.member = {action, kill: action === 'replace' && random() < 0.5}
-        // An add gets a target too: the voters at the time may turn it into a remove.
-        step.target = target()
-        break
-      }
-    }
+    const step = drawStep(random, pick(random, families), at, options)
     steps.push(step)
-    // Restarts take a few seconds each, which the plan counts so it is about as long as the run.
-    const restarts = family === 'kill' || family === 'stop' ? 1 : family === 'crash' ? step.nodes!.length : 0
-    // An add waits for the new node to start and catch up; a replace does that and a removal.
-    const joins = family === 'membership' ? (step.member!.action === 'remove' ? 1 : 3) : 0
-    at += holdMs + (restarts + joins) * 2000 + gap()
+    at += plannedMs(step, options.nodes) + gap()
   }
   return steps
 }
 
-/**
- * The partition a step asks the cluster for: one node (`isolated`, for one/leader) against the
- * rest, or a shape cut from the nodes in `order`. The geometry is the cluster manager's
- * (cluster/faults.ts), so what the plan says is what the supervisor cuts.
- */
-export function partitionRequest(shape: Shape, order: number[], isolated?: number): PartitionRequest {
-  if (shape === 'one' || shape === 'leader') return {groups: [[isolated ?? order[0]]]}
-  return {shape, order}
+/** One step of `family` at `at`: its hold, then what the family needs (targets, shapes, amounts). */
+function drawStep(random: Random, family: FaultFamily, at: number, options: ScheduleOptions): FaultStep {
+  const holdMs = between(random, options.minHoldMs, options.maxHoldMs)
+  const step: FaultStep = {at, holdMs, family}
+  const target = (): number | 'leader' => (random() < 0.5 ? 'leader' : between(random, 0, options.nodes - 1))
+  switch (family) {
+    case 'kill':
+    case 'stop':
+    case 'pause':
+    case 'power':
+      step.target = target()
+      break
+    case 'crash': {
+      const majority = Math.floor(options.nodes / 2) + 1
+      step.nodes = shuffle(random, [...Array(options.nodes).keys()])
+        .slice(0, random() < 0.5 ? majority : options.nodes)
+        .sort((a, b) => a - b)
+      break
+    }
+    case 'partition':
+      step.shape = pick(random, shapesFor(options.nodes))
+      step.order = shuffle(random, [...Array(options.nodes).keys()])
+      if (step.shape === 'one') step.target = step.order[0]
+      if (step.shape === 'leader') step.target = 'leader'
+      break
+    case 'delay':
+      step.target = target()
+      step.delayMs = between(random, 10, 150)
+      step.jitterMs = between(random, 0, 50)
+      break
+    case 'loss':
+      step.target = target()
+      step.loss = between(random, 10, 50) / 100
+      break
+    case 'membership': {
+      const action = pick(random, MEMBER_ACTIONS)
+      step.member = {action, kill: action === 'replace' && random() < 0.5}
+      // An add gets a target too: the voters at the time may turn it into a remove.
+      step.target = target()
+      break
+    }
+    case 'pause-kill':
+    case 'part-kill':
+      planCombined(random, step, options.nodes, {min: options.minHoldMs, max: options.maxHoldMs}, options.families.includes('power'))
+      break
+    case 'overlap': {
+      const overlapOptions = {...options, power: options.families.includes('power')}
+      Object.assign(step, planOverlap(random, overlapOptions, (f) => drawStep(random, f, 0, options)))
+      break
+    }
+    case 'power-all':
+      break
+  }
+  return step
 }
 
-/** How the history and the log name a partition: "halves (0,3 | 1,2,4)", "ring (4-1-0-2-3)". */
-export function partitionName(shape: Shape, partition: Partition): string {
-  const groups = partition.groups?.map((g) => g.join(',')).join(' | ')
-  if (shape === 'ring') return `ring (${partition.order?.join('-')})`
-  if (shape === 'bridge') return `bridge (${groups}, bridge ${partition.bridge})`
-  return `${shape} (${groups})`
+/** How long a step takes in the plan: its holds, and a few seconds per restart, join or removal. */
+function plannedMs(step: FaultStep, nodes: number): number {
+  const family = step.family
+  const restarts = ['kill', 'stop', 'power', 'pause-kill', 'part-kill', 'overlap'].includes(family) ? 1 : family === 'crash' ? step.nodes!.length : family === 'power-all' ? nodes : 0
+  // An add waits for the new node to start and catch up; a replace does that and a removal.
+  const joins = family === 'membership' ? (step.member!.action === 'remove' ? 1 : 3) : 0
+  return step.holdMs + (step.thenMs ?? 0) + (restarts + joins) * RESTART_MS
 }
 
 export interface NemesisOptions {
@@ -204,8 +194,12 @@ const LEADER_WAIT_MS = 10_000
 export class Nemesis {
   readonly records: FaultRecord[] = []
   private stopped = false
-  private wake: (() => void) | null = null
+  /** Every sleep in progress (an overlap window has several): stop() ends them all. */
+  private readonly wakers = new Set<() => void>()
   private readonly random: Random
+  /** Overlap windows played so far: each fault of one says which it belongs to. */
+  private windows = 0
+  private readonly context: FaultContext
 
   constructor(
     private readonly cluster: ChaosCluster,
@@ -214,12 +208,22 @@ export class Nemesis {
     seed: number,
   ) {
     this.random = derive(seed, 'nemesis-targets')
+    this.context = {
+      cluster,
+      random: this.random,
+      clock: () => options.clock(),
+      log: (line) => options.log?.(line),
+      record: (record) => this.records.push(record),
+      leaderOr: () => this.leaderOr(),
+      sleepFor: (ms) => this.sleepFor(ms),
+      stopped: () => this.stopped,
+    }
   }
 
-  /** Asks the loop to end: the fault in force is undone, and no new one starts. */
+  /** Asks the loop to end: the faults in force are undone, and no new one starts. */
   stop(): void {
     this.stopped = true
-    this.wake?.()
+    for (const wake of [...this.wakers]) wake()
   }
 
   /**
@@ -236,79 +240,39 @@ export class Nemesis {
   }
 
   private async play(step: FaultStep, holdMs: number): Promise<void> {
-    if (step.family === 'membership') return this.change(step, holdMs)
+    switch (step.family) {
+      case 'membership':
+        return this.change(step, holdMs)
+      case 'pause-kill':
+      case 'part-kill':
+        return playCombined(this.context, step, holdMs)
+      case 'overlap':
+        return playOverlap(this.context, step, holdMs, ++this.windows)
+    }
     const cluster = this.cluster
     const members = cluster.nodes.map((n) => n.index)
     const target = step.target === 'leader' ? await this.leaderOr() : step.target === undefined ? undefined : memberAt(step.target, members)
-    const record: FaultRecord = {kind: 'kill', nodes: [], at: this.options.clock(), healed_at: null}
+    const kind = step.family === 'partition' ? `partition-${step.shape}` : step.family
+    const record: FaultRecord = {kind: kind as FaultRecord['kind'], nodes: target === undefined ? [] : [target], at: this.options.clock(), healed_at: null}
     const detail: Record<string, unknown> = {hold_ms: holdMs}
     if (step.target === 'leader') detail.target = 'leader'
     record.detail = detail
     this.records.push(record)
-    let undo: () => Promise<void>
+    let undo: (() => Promise<void>) | null
     try {
-      switch (step.family) {
-        case 'kill':
-        case 'stop': {
-          record.kind = step.family
-          record.nodes = [target!]
-          await (step.family === 'kill' ? cluster.kill(target!) : cluster.stop(target!))
-          undo = () => cluster.start(target!)
-          break
-        }
-        case 'crash': {
-          const crashed = [...new Set(step.nodes!.map((slot) => memberAt(slot, members)))].sort((a, b) => a - b)
-          record.kind = 'crash'
-          record.nodes = crashed
-          detail.of = cluster.nodes.length
-          // One SIGKILL after the other, a few ms apart: all are down before any restarts.
-          for (const index of crashed) await cluster.kill(index)
-          undo = async () => {
-            for (const index of crashed) await cluster.start(index)
-          }
-          break
-        }
-        case 'pause':
-          record.kind = 'pause'
-          record.nodes = [target!]
-          await cluster.pause(target!)
-          undo = () => cluster.resume(target!)
-          break
-        case 'partition': {
-          const shape = step.shape!
-          const order = membersInOrder(step.order!, members)
-          const isolated = shape === 'leader' ? await this.leaderOr() : shape === 'one' ? order[0] : undefined
-          record.kind = `partition-${shape}` as FaultKind
-          // The nodes drop the links by themselves a little after the hold, should we die.
-          const applied = await cluster.partition(partitionRequest(shape, order, isolated), holdMs + 10_000)
-          record.nodes = [...new Set(applied.cuts.flat())].sort((a, b) => a - b)
-          // A bridge's groups are not cut apart (the bridge links them): only the cuts say it.
-          const groups = applied.groups && applied.bridge === undefined ? {groups: applied.groups} : {}
-          Object.assign(detail, {name: partitionName(shape, applied), cuts: applied.cuts, ...groups})
-          undo = () => cluster.heal()
-          break
-        }
-        case 'delay':
-          record.kind = 'delay'
-          record.nodes = [target!]
-          Object.assign(detail, {delay_ms: step.delayMs, jitter_ms: step.jitterMs})
-          await cluster.delay(target!, step.delayMs!, step.jitterMs ?? 0, holdMs + 10_000)
-          undo = () => cluster.heal()
-          break
-        case 'loss':
-          record.kind = 'loss'
-          record.nodes = [target!]
-          Object.assign(detail, {loss: step.loss})
-          await cluster.loss(target!, step.loss!, holdMs + 10_000)
-          undo = () => cluster.heal()
-          break
-        default:
-          throw new Error(`no fault family ${step.family}`)
-      }
+      // One fault at a time: a partition ends with a heal of the whole network.
+      undo = await inject(this.context, step, holdMs, record, target, () => cluster.heal())
     } catch (error) {
       record.error = (error as Error).message
       this.options.log?.(`nemesis: ${record.kind} on ${record.nodes.join(',')} failed: ${record.error}`)
       // Whatever half-happened is undone by the final restore.
+      return
+    }
+    if (undo === null) {
+      // A power cut is over once its nodes serve again; the hold lets them catch up before the next fault.
+      record.healed_at = this.options.clock()
+      this.options.log?.(`nemesis: ${describeFault(record)}, back after ${Math.round(record.healed_at - record.at)} ms; settling for ${holdMs} ms`)
+      await this.sleepFor(holdMs)
       return
     }
     this.options.log?.(`nemesis: ${describeFault(record)} for ${holdMs} ms`)
@@ -393,41 +357,13 @@ export class Nemesis {
   private sleepFor(ms: number): Promise<void> {
     if (this.stopped || ms <= 0) return Promise.resolve()
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms)
-      function done(): void {
+      const done = (): void => {
         clearTimeout(timer)
+        this.wakers.delete(done)
         resolve()
       }
-      this.wake = done
+      const timer = setTimeout(done, ms)
+      this.wakers.add(done)
     })
-  }
-}
-
-/** "kill node 1", "partition halves (0 | 1,2)", ... */
-export function describeFault(record: FaultRecord): string {
-  const detail = record.detail ?? {}
-  const who = detail.target === 'leader' ? `leader ${record.nodes.join(',')}` : `node ${record.nodes.join(',')}`
-  switch (record.kind) {
-    case 'kill':
-    case 'stop':
-    case 'pause':
-      return `${record.kind} ${who}`
-    case 'crash':
-      return `crash nodes ${record.nodes.join(',')} (SIGKILL ${record.nodes.length} of ${String(detail.of ?? '?')} at once)`
-    case 'delay':
-      return `delay ${who} ${detail.delay_ms} ms ±${detail.jitter_ms}`
-    case 'loss':
-      return `loss ${who} ${Math.round(Number(detail.loss) * 100)}%`
-    case 'member-add':
-      return `add node ${record.nodes.join(',')}`
-    case 'member-remove':
-      return `remove ${who}`
-    case 'member-replace': {
-      const [old, added] = record.nodes
-      const whom = detail.target === 'leader' ? `leader ${old}` : `node ${old}`
-      return `replace ${detail.killed === true ? `killed ${whom}` : whom} by node ${added ?? '?'}`
-    }
-    default:
-      return `partition ${String(detail.name ?? record.kind)}`
   }
 }

@@ -3,7 +3,8 @@
  * checker found, then the anomalies, the history file and the replay command.
  */
 import {describeAnomalies, injected, type CheckReport} from './checker.js'
-import type {History} from './history.js'
+import {describeFault} from './describe-fault.js'
+import type {FaultRecord, History} from './history.js'
 
 const number = (n: number): string => n.toLocaleString('en-US')
 
@@ -39,6 +40,35 @@ export function membershipLine(history: History): string | null {
   return `${number(done.length)} change${done.length === 1 ? '' : 's'}${kinds ? ` (${kinds})` : ''}, ${skipped} skipped (refused), ${failed} failed${voters}`
 }
 
+/** The faults injected and not yet undone at `at` (ms into the run): several when they overlap. */
+export function faultsInForce(faults: readonly FaultRecord[], at: number): FaultRecord[] {
+  return faults.filter((f) => injected(f) && f.at <= at && (f.healed_at === null || f.healed_at > at))
+}
+
+/** "3 windows, 14 faults, up to 4 at once", or null without overlap windows. */
+export function overlapLine(history: History): string | null {
+  const faults = history.faults.filter((f) => injected(f) && typeof f.detail?.overlap === 'number')
+  if (faults.length === 0) return null
+  const windows = new Set(faults.map((f) => f.detail!.overlap)).size
+  // The count is highest at some fault's start.
+  const most = Math.max(...faults.map((f) => faultsInForce(faults, f.at).length))
+  const skipped = history.faults.filter((f) => typeof f.detail?.overlap === 'number' && f.detail.outcome === 'skipped').length
+  return `${windows} window${windows === 1 ? '' : 's'}, ${number(faults.length)} faults, up to ${most} at once${skipped > 0 ? `, ${skipped} skipped (a minority was down already)` : ''}`
+}
+
+/** For the first lost messages: the faults in force when the broker acknowledged them. */
+function lostContext(history: History, report: CheckReport, limit = 5): string[] {
+  if (report.lost.length === 0) return []
+  const ids = new Set(report.lost.slice(0, limit).map((a) => a.id))
+  const acked = new Map(history.publishes.filter((p) => ids.has(p.id)).map((p) => [p.id, p.completed_at]))
+  return [...ids].map((id) => {
+    const at = acked.get(id)
+    if (at === undefined) return `${id}: not in the publishes`
+    const faults = faultsInForce(history.faults, at).map(describeFault)
+    return `${id} acked at ${Math.round(at)} ms, in force: ${faults.join('; ') || 'no fault'}`
+  })
+}
+
 export interface SummaryInput {
   history: History
   report: CheckReport
@@ -59,6 +89,8 @@ export function formatSummary({history, report, historyFile, keptDir}: SummaryIn
   lines.push(`  faults      ${number(c.faults)}${c.faults > 0 ? ` (${faultBreakdown(history)})` : ''}${failedFaults > 0 ? `, ${failedFaults} could not be injected` : ''}`)
   const membership = membershipLine(history)
   if (membership !== null) lines.push(`  membership  ${membership}`)
+  const overlap = overlapLine(history)
+  if (overlap !== null) lines.push(`  overlap     ${overlap}`)
   lines.push(`  elections   ${number(c.elections)}`)
   lines.push(`  stored      ${Object.entries(c.stored).map(([node, n]) => `node ${node}: ${number(n)}`).join(', ') || '(no node read)'}`)
   lines.push(`  delivered   ${number(c.delivered)} to ${history.subscribers.length} subscribers (${reconnects} reconnects)`)
@@ -83,6 +115,7 @@ export function formatSummary({history, report, historyFile, keptDir}: SummaryIn
   if (details.length > 0 || report.warnings.length > 0) {
     lines.push('')
     for (const line of details) lines.push(`  ${line}`)
+    for (const line of lostContext(history, report)) lines.push(`  lost ${line}`)
     for (const warning of report.warnings.slice(0, 5)) lines.push(`  warning: ${warning}`)
   }
   lines.push('')

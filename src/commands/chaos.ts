@@ -6,12 +6,15 @@ import {fail} from '../cli/fail.js'
 import {PadCommand} from '../cli/pad-command.js'
 import {checkHistory} from '../chaos/checker.js'
 import {HistoryError, readHistory} from '../chaos/history.js'
-import {DEFAULT_FAMILIES, FAULT_FAMILIES, type FaultFamily} from '../chaos/nemesis.js'
+import {DEFAULT_FAMILIES, FAMILY_HELP, FAULT_FAMILIES, type FaultFamily} from '../chaos/nemesis.js'
 import {newSeed} from '../chaos/random.js'
 import {DEFAULT_RUN, runChaos, type ChaosRunOptions} from '../chaos/run.js'
 import type {SupervisedCluster} from '../cluster/supervised-cluster.js'
 import {formatSummary, replayCommand, summaryJson, type ChaosSummary, type SummaryInput} from '../chaos/summary.js'
 import {MAX_COMPACTION_ENTRIES} from '../cluster/node-args.js'
+
+/** The families --faults takes, one line each, for the description. */
+const FAMILY_LINES = FAULT_FAMILIES.map((f) => `  ${f.padEnd(11)}  ${FAMILY_HELP[f]}`).join('\n')
 
 /** What `chaos --json` prints: the summary of the run (or of the history checked again). */
 
@@ -29,7 +32,18 @@ killed first), keeping nodes-1 to nodes+1 voters (at least 3); those changes are
 refusals (a change in flight, a quorum it would lose) are skipped steps. Publishers and subscribers follow the members \
 (a removed node's subscribers move to another member, a new node gets subscribers of its own). Then it heals \
 everything, waits for the cluster to converge, reads every voter's messages (a removed node's are stale by design) \
-and checks the history:
+and checks the history.
+
+Fault families (--faults; without it: ${DEFAULT_FAMILIES.join(', ')}):
+
+${FAMILY_LINES}
+
+pause-kill and part-kill are Jepsen's combined schedules of its NATS analysis; overlap plays several faults at once, \
+never more than a minority of the nodes down at one instant, and each fault has its own start and end in the history. \
+power and power-all cut nodes as a power loss would (needs a cluster started with --lazy-fs); with power among the \
+families, pause-kill and part-kill crash their node by a power cut half the time and overlap draws power cuts too.
+
+What the checker counts:
 
   lost         acknowledged, but not stored at its offset on every node
   unexpected   stored, but never published (or its publish definitely failed)
@@ -57,6 +71,7 @@ everything is kept. With --cluster, the faults are injected into a cluster broug
     '<%= config.bin %> chaos --nodes 5 --duration 10m',
     '<%= config.bin %> chaos --seed 1234 --duration 2m --faults kill,partition',
     '<%= config.bin %> chaos --nodes 5 --duration 10m --faults kill,partition,pause,membership',
+    '<%= config.bin %> chaos --nodes 5 --duration 2m --faults pause-kill,part-kill,overlap',
     '<%= config.bin %> chaos --duration 30s --json > result.json',
     '<%= config.bin %> up --nodes 5 && <%= config.bin %> chaos --cluster default --duration 2m',
     '<%= config.bin %> chaos --check /tmp/pad-chaos-1234-abc/chaos/history.json',
@@ -66,7 +81,7 @@ everything is kept. With --cluster, the faults are injected into a cluster broug
     seed: Flags.integer({description: 'seed of the fault schedule (and of the workload\'s choices) [default: random]', min: 1}),
     nodes: Flags.integer({description: 'nodes of the temporary cluster', default: DEFAULT_RUN.nodes, min: 3, max: 9}),
     duration: durationFlag({unit: 's', description: 'how long faults are injected (e.g. 30s, 10m; a bare number is seconds)', default: DEFAULT_RUN.durationMs, defaultHelp: async () => '60s'}),
-    faults: Flags.string({description: `fault families, comma-separated, from ${FAULT_FAMILIES.join(', ')} (membership only when named)`, default: DEFAULT_FAMILIES.join(',')}),
+    faults: Flags.string({description: `fault families, comma-separated, from ${FAULT_FAMILIES.join(', ')} (see above; membership, the combined ones and the power cuts only when named)`, default: DEFAULT_FAMILIES.join(',')}),
     interval: durationFlag({description: 'mean pause between two faults', default: DEFAULT_RUN.intervalMs, defaultHelp: async () => '1.5s'}),
     'min-hold': durationFlag({description: 'shortest time a fault is held', default: DEFAULT_RUN.minHoldMs, defaultHelp: async () => '1s'}),
     'max-hold': durationFlag({description: 'longest time a fault is held', default: DEFAULT_RUN.maxHoldMs, defaultHelp: async () => '4s'}),

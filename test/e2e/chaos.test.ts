@@ -1,12 +1,14 @@
+import {spawnSync} from 'node:child_process'
 import fs from 'node:fs'
 import {expect} from 'chai'
 import {checkHistory} from '../../src/chaos/checker.js'
 import {readHistory} from '../../src/chaos/history.js'
+import {describeFault} from '../../src/chaos/nemesis.js'
 import type {ChaosRunResult} from '../../src/chaos/run.js'
 import {formatSummary} from '../../src/chaos/summary.js'
 import type {SupervisedCluster} from '../../src/cluster/supervised-cluster.js'
 import {alive, runChaosOnFreePorts, startedPids} from './helpers/chaos.js'
-import {tempDir} from './helpers/node-process.js'
+import {cliArgs, tempDir} from './helpers/node-process.js'
 
 // Short chaos runs, as `pad-cli chaos` does them: three real node processes, a workload and a
 // nemesis on a fixed seed for 20-25 s of faults, then heal, converge and check. Longer runs are
@@ -116,5 +118,49 @@ describe('pad-cli chaos: short runs on three nodes', function () {
     for (const node of voters) expect(report.counts.stored[String(node)]).to.be.at.least(report.counts.acks)
     // A node added during the run got subscribers of its own.
     expect(history.subscribers.some((s) => s.node > 2 && s.moved_from === undefined)).to.equal(true)
+  })
+
+  // --faults pause-kill,part-kill,overlap: seed 12 plans Jepsen's pause-kill (with the leader
+  // as the node killed), then a window of a kill, two delays and a partition of the leader
+  // overlapping, then a part-kill. The cluster comes back from each with every ack, once.
+  it('plays the combined and overlapping faults, and finds nothing lost, duplicated or divergent', async () => {
+    const {dir, lines, log, onCluster} = setup()
+    const result = await runChaosOnFreePorts(dir, {
+      seed: 12,
+      nodes: 3,
+      durationMs: 25_000,
+      intervalMs: 1000,
+      minHoldMs: 1000,
+      maxHoldMs: 3000,
+      families: ['pause-kill', 'part-kill', 'overlap'],
+      publishers: 3,
+      window: 4,
+      rate: 100,
+      replay: 'pad-cli chaos --seed 12 --nodes 3 --duration 25s --faults pause-kill,part-kill,overlap',
+      log,
+      onCluster,
+    })
+    const summary = expectClean(result, lines, 4)
+    const {report, history} = result!
+    expect({lost: report.counts.lost, duplicated: report.counts.duplicated, divergent: report.counts.divergent}).to.deep.equal({lost: 0, duplicated: 0, divergent: 0})
+    // The first two steps of the plan were played in full: the pause-kill, then the window.
+    const pauseKill = history.faults.find((f) => f.kind === 'pause-kill')
+    expect(pauseKill, summary).to.not.equal(undefined)
+    expect(pauseKill!.error, describeFault(pauseKill!)).to.equal(undefined)
+    expect(pauseKill!.healed_at).to.be.greaterThan(pauseKill!.at)
+    const window = history.faults.filter((f) => f.detail?.overlap === 1 && f.detail.outcome !== 'skipped')
+    const kinds = window.map((f) => f.kind.replace(/^partition-.*/, 'partition')).sort()
+    expect(kinds, window.map(describeFault).join('; ')).to.deep.equal(['delay', 'delay', 'kill', 'partition'])
+    for (const fault of window) {
+      expect(fault.error, describeFault(fault)).to.equal(undefined)
+      expect(fault.healed_at, describeFault(fault)).to.be.at.least(fault.at)
+    }
+    expect(summary).to.match(/overlap {5}1 window/)
+  })
+
+  it('refuses an unknown fault family with the list of the known ones', () => {
+    const run = spawnSync(process.execPath, cliArgs('chaos', '--faults', 'pause-kill,overlapp'), {encoding: 'utf8', timeout: 60_000})
+    expect(run.status).to.equal(2)
+    expect(run.stderr).to.match(/unknown fault "overlapp": use kill, stop, .*pause-kill, part-kill, overlap, power, power-all/)
   })
 })
