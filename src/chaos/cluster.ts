@@ -18,6 +18,11 @@ export interface ChaosCluster {
   stop(index: number): Promise<void>
   /** Starts a stopped node again on its data; resolves once it serves HTTP. */
   start(index: number): Promise<void>
+  /**
+   * A power cut of these nodes at once (all SIGKILLed, then what each had not fsynced dropped by
+   * the lazy layer its data dir is on, then started again); resolves once they serve again.
+   */
+  powerCut(indexes: number[]): Promise<void>
   /** SIGSTOP. */
   pause(index: number): Promise<void>
   /** SIGCONT. */

@@ -19,6 +19,8 @@ import {checkPortsFree, plannedPorts} from './ports.js'
 import {ensureClusterDir, memberRecords, nodeRecords, readState, writeState, writeToken, type ClusterOptions, type ClusterState} from './state.js'
 import {Supervisor} from './supervisor.js'
 import type {CliEntry} from './cli-entry.js'
+import {ClusterError} from './errors.js'
+import {lazyFsSupport} from './lazy-fs.js'
 
 /** Where a member of the cluster listens: clients on TCP and HTTP, its peers on Raft. */
 export interface ClusterMember {
@@ -98,6 +100,14 @@ export class SupervisedCluster {
   /** Hands leadership to node `to` (Raft's leadership transfer); resolves once it leads. */
   async transfer(to: number): Promise<ControlAnswers['transfer']> {
     return this.request({op: 'transfer', to}, START_TIMEOUT_MS)
+  }
+
+  /**
+   * A power cut of these members at once (the cluster runs on the lazy layer): all SIGKILLed,
+   * then what each had not fsynced is dropped, then they start again; resolves once they serve.
+   */
+  async powerCut(indexes: number[]): Promise<void> {
+    await this.request({op: 'power-cut', nodes: indexes}, START_TIMEOUT_MS)
   }
 
   async pause(index: number): Promise<void> {
@@ -194,6 +204,10 @@ export interface TemporaryClusterOptions extends ClusterLayout {
   /** The nodes' --snapshot-entries and --trailing-entries (chaos runs them low to exercise snapshots). */
   snapshotEntries?: number
   trailingEntries?: number
+  /** Every node's data dir on the lazy layer, for power cuts (needs root and FUSE: lazyFsSupport()). */
+  lazyFs?: boolean
+  /** The nodes run with --unsafe-no-fsync (test only). */
+  unsafeNoFsync?: boolean
 }
 
 /** Starts a cluster with its supervisor in this process; resolves once it has a leader. */
@@ -213,6 +227,12 @@ export async function startTemporaryCluster(options: TemporaryClusterOptions): P
   }
   if (options.snapshotEntries !== undefined) clusterOptions.snapshot_entries = options.snapshotEntries
   if (options.trailingEntries !== undefined) clusterOptions.trailing_entries = options.trailingEntries
+  if (options.lazyFs === true) {
+    const support = lazyFsSupport()
+    if (!support.ok) throw new ClusterError('UNSUPPORTED', `power cuts need the lazy layer, which cannot run here: ${support.reason}`)
+    clusterOptions.lazy_fs = true
+  }
+  if (options.unsafeNoFsync === true) clusterOptions.unsafe_no_fsync = true
   plannedPorts(clusterOptions)
   await checkPortsFree(clusterOptions)
   ensureClusterDir(paths)
@@ -248,9 +268,15 @@ export async function startTemporaryCluster(options: TemporaryClusterOptions): P
   })
 }
 
-/** A cluster the user brought up; throws the cluster manager's NOT_UP error if it is not up. */
-export async function openCluster(name: string): Promise<SupervisedCluster> {
+/**
+ * A cluster the user brought up; throws the cluster manager's NOT_UP error if it is not up, and
+ * UNSUPPORTED when `needsLazyFs` and it was not started with --lazy-fs.
+ */
+export async function openCluster(name: string, needsLazyFs = false): Promise<SupervisedCluster> {
   const handle = await ClusterHandle.open(name)
+  if (needsLazyFs && handle.state.options.lazy_fs !== true) {
+    throw new ClusterError('UNSUPPORTED', `cluster "${name}" was not started with --lazy-fs, so it cannot lose power: bring it up with pad-cli up --lazy-fs (root and FUSE), or run without --cluster`)
+  }
   const request: Request = (request, timeoutMs = REQUEST_TIMEOUT_MS) => handle.request(request, timeoutMs)
   return new SupervisedCluster(nodesOf(handle.state), handle.paths.dir, request, null)
 }
