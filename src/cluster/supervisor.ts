@@ -94,6 +94,14 @@ export class Supervisor {
   /** Listens on the control socket, records itself in cluster.json, and spawns every node. */
   async start(): Promise<void> {
     const core = this.core
+    // Before the socket answers: `up` takes a node that is not starting yet for one that failed.
+    try {
+      await this.processes.prepareAll()
+    } catch (error) {
+      this.log('could not prepare the nodes', {error: (error as Error).message})
+      await this.mounts.unmountAll()
+      throw error
+    }
     await this.control.listen()
     core.state.supervisor = {pid: process.pid, started_at: new Date().toISOString(), socket: this.paths.socket, foreground: this.options.foreground}
     core.save()

@@ -89,12 +89,14 @@ function openDatabase(config: WorkerConfig): Database.Database {
   let db: Database.Database | undefined
   try {
     db = new Database(config.path)
-    // Before anything else: it only takes on a database with no table yet (and not after WAL), so
+    // Before the switch to WAL, whose commit (a rollback journal on a new database) would
+    // otherwise fsync at the default level even with --unsafe-no-fsync.
+    db.pragma(synchronousPragma(config.unsafeNoFsync))
+    // Before anything else that writes: it only takes on a database with no table yet (and not after WAL), so
     // a new database gives back the pages that retention frees, and an older one keeps them for reuse.
     db.pragma('auto_vacuum = INCREMENTAL')
     const mode = db.pragma('journal_mode = WAL', {simple: true})
     if (mode !== 'wal') throw new Error(`journal_mode is "${String(mode)}", WAL could not be enabled`)
-    db.pragma(synchronousPragma(config.unsafeNoFsync))
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(config.busyTimeoutMs))}`)
     db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`)
     return db

@@ -67,12 +67,20 @@ export class NodeProcesses {
     return this.core.options.stopGraceMs ?? 8000
   }
 
-  /** Spawns every node; waiting for them to serve happens in the background. */
+  /** What every member needs before it can spawn (its lazy layer mounted): before anyone may ask for status. */
+  async prepareAll(): Promise<void> {
+    await Promise.all(this.members().map((node) => this.hooks.beforeSpawn(node)))
+  }
+
+  /** Spawns every node, each at once (prepareAll did the slow part); waiting for them to serve happens in the background. */
   async startAll(): Promise<void> {
-    const members = this.core.nodes.filter((n) => n.record.membership !== 'removed')
-    await Promise.all(members.map((node) => this.hooks.beforeSpawn(node)))
+    const members = this.members()
     for (const node of members) await this.spawn(node)
     for (const node of members) void this.afterSpawn(node)
+  }
+
+  private members(): NodeHandle[] {
+    return this.core.nodes.filter((n) => n.record.membership !== 'removed')
   }
 
   /** Cancels every automatic restart still due. */
