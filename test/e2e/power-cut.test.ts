@@ -13,8 +13,8 @@ import type {TopicsAnswer} from '../../src/api/node-http.js'
 import type {ControlAnswers} from '../../src/api/control.js'
 import {BrokerClient} from '../../src/client/broker-client.js'
 import {callJson} from '../../src/client/node-http-client.js'
-import {lazyFsSupport} from '../../src/cluster/lazy-fs.js'
 import {CliCluster, HOST, clusterHooks, eventually} from './cluster-helpers.js'
+import {requireLazyFs} from '../lazyfs/require-lazy-fs.js'
 
 const UP_TIMING = ['--wait', '60s', '--election-timeout', '200ms', '--heartbeat', '50ms']
 const MESSAGES = 50
@@ -62,11 +62,7 @@ describe('cluster manager: power cuts on the lazy layer', function () {
   clusterHooks(() => cluster)
 
   before(function () {
-    const support = lazyFsSupport()
-    if (support.ok) return
-    if (process.env.PAD_CI === '1') throw new Error(`the lazy file system cannot run here: ${support.reason}`)
-    console.log(`    skipped: the lazy file system cannot run here: ${support.reason}`)
-    this.skip()
+    requireLazyFs(this)
   })
 
   it('keeps every acknowledged message through a power cut of every node, says what was dropped, and unmounts at down', async () => {

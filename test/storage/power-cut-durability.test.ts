@@ -12,8 +12,9 @@ import path from 'node:path'
 import Database from 'better-sqlite3'
 import {expect} from 'chai'
 import {prepareDataDir} from '../../src/broker/data-dir.js'
-import {lazyFsSupport, mountLazyFs, type LazyMount} from '../../src/cluster/lazy-fs.js'
+import {mountLazyFs, type LazyMount} from '../../src/cluster/lazy-fs.js'
 import {DatabaseWriter} from '../../src/storage/database-writer.js'
+import {requireLazyFs} from '../lazyfs/require-lazy-fs.js'
 
 const MIGRATIONS = ['CREATE TABLE t (x INTEGER)']
 const STATEMENTS = {ins: 'INSERT INTO t (x) VALUES (?)'}
@@ -24,11 +25,7 @@ describe('storage: a database created, then a power cut', function () {
   let mount: LazyMount | null = null
 
   before(function () {
-    const support = lazyFsSupport()
-    if (support.ok) return
-    if (process.env.PAD_CI === '1') throw new Error(`the lazy file system cannot run here: ${support.reason}`)
-    console.log(`    skipped: the lazy file system cannot run here: ${support.reason}`)
-    this.skip()
+    requireLazyFs(this)
   })
 
   beforeEach(async () => {
