@@ -1,5 +1,5 @@
 import type {ControlAnswers, NodeRef} from '../api/control.js'
-import {Flags} from '@oclif/core'
+import {Args, Flags} from '@oclif/core'
 import {ACTION_TIMEOUT_MS, ClusterHandle} from '../cluster/cluster.js'
 import {clusterFlag} from '../cli/cluster-command.js'
 import {PadCommand} from '../cli/pad-command.js'
@@ -31,6 +31,10 @@ acknowledged message is lost; with up --unsafe-no-fsync they are.
     '<%= config.bin %> power-cut 0 2',
     '<%= config.bin %> power-cut --all   # every node at once',
   ]
+
+  static override args = {
+    nodes: Args.string({description: 'the nodes that lose power: indexes (0-based) or "leader", separated by spaces'}),
+  }
 
   static override flags = {
     cluster: clusterFlag,
