@@ -25,7 +25,7 @@ export type PartitionShape = (typeof PARTITION_SHAPES)[number]
 /** `exited`: killed by the supervisor or ended cleanly; `crashed`: ended by itself. */
 export type ProcessState = 'starting' | 'running' | 'paused' | 'stopped' | 'exited' | 'crashed'
 
-export const CONTROL_ERROR_CODES = ['NOT_UP', 'ALREADY_UP', 'BAD_ARGUMENT', 'PORT_IN_USE', 'NO_LEADER', 'NODE_STATE', 'SUPERVISOR', 'NODE_API', 'TIMEOUT', 'CONFLICT'] as const
+export const CONTROL_ERROR_CODES = ['NOT_UP', 'ALREADY_UP', 'BAD_ARGUMENT', 'PORT_IN_USE', 'NO_LEADER', 'NODE_STATE', 'SUPERVISOR', 'NODE_API', 'TIMEOUT', 'CONFLICT', 'UNSUPPORTED'] as const
 export type ControlErrorCode = (typeof CONTROL_ERROR_CODES)[number]
 
 /** Bounds of the fault requests' numbers. */
@@ -68,11 +68,17 @@ export interface ControlRequests {
   remove: NodeFields
   /** `add --wait`, then `remove` of the node. */
   replace: NodeFields
+  /**
+   * A power cut of the nodes named (or of every member with `all`), on a cluster started with
+   * `up --lazy-fs`: all are SIGKILLed first, then each one's unsynced writes are dropped, then
+   * those that ran start again.
+   */
+  'power-cut': {nodes?: NodeRef[]; all?: boolean}
 }
 
 export type ControlOp = keyof ControlRequests
 
-export const CONTROL_OPS: readonly ControlOp[] = ['status', 'ping', 'down', 'kill', 'stop', 'start', 'restart', 'pause', 'resume', 'partition', 'heal', 'transfer', 'delay', 'loss', 'add', 'remove', 'replace']
+export const CONTROL_OPS: readonly ControlOp[] = ['status', 'ping', 'down', 'kill', 'stop', 'start', 'restart', 'pause', 'resume', 'partition', 'heal', 'transfer', 'delay', 'loss', 'add', 'remove', 'replace', 'power-cut']
 
 /** The request of one op, as it goes over the socket. */
 export type RequestOf<K extends ControlOp> = {op: K} & ControlRequests[K]
@@ -200,6 +206,8 @@ export interface NodeStatus {
   faults: FaultView[]
   data_dir: string
   log_file: string
+  /** With `up --lazy-fs`: the backing dir under the lazy layer mounted on `data_dir`, and the layer's pid (null while not mounted). */
+  lazy_fs?: {backing: string; pid: number | null} | null
 }
 
 /** `status`, which is also `pad-cli status --json` (see src/cluster/status.ts). */
@@ -210,7 +218,27 @@ export interface ClusterStatus {
   supervisor_pid: number
   /** The configuration as the leader answers it (node indexes); null without a leader that says. */
   membership: {voters: number[]; learners: number[]} | null
+  /** Started with `up --lazy-fs`: `power-cut` works. Absent in answers of older supervisors: false. */
+  lazy_fs?: boolean
+  /** Started with `up --unsafe-no-fsync` (test only): a power cut loses acknowledged messages. Absent: false. */
+  unsafe_no_fsync?: boolean
   nodes: NodeStatus[]
+}
+
+/** What a power cut dropped on one node: the unsynced data of `files` files (`bytes`), and `entries` namespace operations undone. */
+export interface DropCounts {
+  files: number
+  bytes: number
+  entries: number
+}
+
+export interface PowerCutNode {
+  node: number
+  /** The process that was killed; null if the node was not running (then it is not started again). */
+  previous_pid: number | null
+  /** The process started after the cut; null if the node was not running before it. */
+  pid: number | null
+  dropped: DropCounts
 }
 
 export interface ControlAnswers {
@@ -232,6 +260,7 @@ export interface ControlAnswers {
   add: AddAnswer
   remove: RemoveAnswer
   replace: {added: AddAnswer; removed: RemoveAnswer}
+  'power-cut': {nodes: PowerCutNode[]}
 }
 
 export interface ControlFailure {
@@ -342,6 +371,22 @@ const FIELDS: {[K in ControlOp]: (raw: Record<string, unknown>) => ControlReques
   add: (raw) => ({wait: optionalBoolean(raw.wait, 'wait') ?? false}),
   remove: (raw) => ({node: nodeRef(raw.node, 'node')}),
   replace: (raw) => ({node: nodeRef(raw.node, 'node')}),
+  'power-cut': (raw) => powerCutTargets(raw),
+}
+
+/** Either `nodes` (one or more, none twice) or `all: true`, never both. */
+function powerCutTargets(raw: Record<string, unknown>): ControlRequests['power-cut'] {
+  const all = optionalBoolean(raw.all, 'all') ?? false
+  if (raw.nodes === undefined || raw.nodes === null) {
+    if (!all) throw new Refusal('power-cut needs nodes (a list of node indexes or "leader") or all: true')
+    return {all: true}
+  }
+  if (all) throw new Refusal('power-cut takes nodes or all: true, not both')
+  if (!Array.isArray(raw.nodes) || raw.nodes.length === 0) throw new Refusal('nodes is a non-empty list of node indexes or "leader"')
+  if (raw.nodes.length > MAX_ORDER_LENGTH) throw new Refusal(`nodes is a list of at most ${MAX_ORDER_LENGTH} nodes`)
+  const nodes = raw.nodes.map((ref: unknown) => nodeRef(ref, 'a node of nodes'))
+  if (new Set(nodes).size !== nodes.length) throw new Refusal('nodes names a node twice')
+  return {nodes}
 }
 
 function decodeFields<K extends ControlOp>(op: K, raw: Record<string, unknown>): RequestOf<K> {

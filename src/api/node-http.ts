@@ -98,6 +98,8 @@ export interface StatusInfo {
   version: string | null
   addresses: {host: string; tcp_port: number; http_port: number; raft_port: number}
   data_dir: string
+  /** Started with `--unsafe-no-fsync` (a test-only flag): acknowledged messages are lost on a power cut. */
+  unsafe_no_fsync: boolean
   raft: RaftInfo
   /** Messages stored. */
   messages: number

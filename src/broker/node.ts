@@ -83,6 +83,11 @@ export interface NodeOptions {
   retention?: RetentionPolicy
   /** When the log is compacted (`--snapshot-entries`, `--trailing-entries`); DEFAULT_COMPACTION when absent. */
   compaction?: CompactionOptions
+  /**
+   * `--unsafe-no-fsync`, for durability tests only: SQLite synchronous=OFF and no directory
+   * fsync, so acknowledged messages are lost on a power cut. False when absent.
+   */
+  unsafeNoFsync?: boolean
 }
 
 export const DEFAULT_NODE_OPTIONS = {
@@ -248,7 +253,8 @@ export class BrokerNode implements NodeView {
     if (options.adminToken === null && (options.peers.length > 1 || options.join !== undefined)) {
       throw new Error("a node with --peers or --join needs the cluster's secret, the same on every member: give --token-file (or PAD_TOKEN)")
     }
-    const lock = await prepareDataDir(options.dataDir)
+    const unsafeNoFsync = options.unsafeNoFsync === true
+    const lock = await prepareDataDir(options.dataDir, {syncCreated: !unsafeNoFsync})
     let writer: StoreWriter | null = null
     let reader: StoreReader | null = null
     let node: BrokerNode | null = null
@@ -262,6 +268,7 @@ export class BrokerNode implements NodeView {
         statements: {...STATEMENTS, ...snapshotStatements()},
         inlineMaxRows: INLINE_WRITE_MAX_ROWS,
         attach: {schema: STAGING_SCHEMA, path: stagingPath, setupSql: stagingSetupSql()},
+        unsafeNoFsync,
       })
       reader = new StoreReader(dbPath)
       const self = await BrokerNode.identity(options, writer, reader, logger)
@@ -476,6 +483,7 @@ export class BrokerNode implements NodeView {
         raft_port: this.options.raftPort,
       },
       data_dir: this.options.dataDir,
+      unsafe_no_fsync: this.options.unsafeNoFsync === true,
       raft: this.raftInfo(),
       messages: this.store.messageCount,
       topics: this.store.topicBounds().size,

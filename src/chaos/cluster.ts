@@ -18,6 +18,11 @@ export interface ChaosCluster {
   stop(index: number): Promise<void>
   /** Starts a stopped node again on its data; resolves once it serves HTTP. */
   start(index: number): Promise<void>
+  /**
+   * A power cut of these nodes at once (all SIGKILLed, then what each had not fsynced dropped by
+   * the lazy layer its data dir is on, then started again); resolves once they serve again.
+   */
+  powerCut(indexes: number[]): Promise<void>
   /** SIGSTOP. */
   pause(index: number): Promise<void>
   /** SIGCONT. */
@@ -39,8 +44,6 @@ export interface ChaosCluster {
   remove(index: number): Promise<RemoveAnswer>
   /** Adds a node, then removes `index`. */
   replace(index: number): Promise<ControlAnswers['replace']>
-  /** SIGKILLs the nodes, drops what they wrote without fsync, starts them again; resolves once they serve. */
-  powerCut(nodes: number[]): Promise<void>
   /** Removes every network fault on every running node. */
   heal(): Promise<void>
   /** Makes every node run again: resumes the paused ones, starts the stopped ones, heals the network. */

@@ -50,6 +50,8 @@ export interface ChaosRunOptions extends ClusterLayout {
   /** The temporary cluster's --snapshot-entries and --trailing-entries (low: snapshots happen under faults). */
   snapshotEntries?: number
   trailingEntries?: number
+  /** The temporary cluster's nodes run with --unsafe-no-fsync (test only: power cuts then lose acknowledged messages). */
+  unsafeNoFsync?: boolean
   /** How the supervisor runs `pad-cli node` (default: the pad-cli running now). */
   cli?: CliEntry
   /** The command line that replays this run, recorded in the history. */
@@ -113,8 +115,9 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
   let cluster: SupervisedCluster
   /** A temp dir this run made for its cluster (deleted when the run passes and keeps nothing there). */
   let madeHome: string | null = null
+  const lazyFs = needsLazyFs(options.families)
   if (options.cluster !== undefined) {
-    cluster = await openCluster(options.cluster)
+    cluster = await openCluster(options.cluster, lazyFs)
     if (cluster.nodes.length < 3) throw new Error(`cluster "${options.cluster}" has ${cluster.nodes.length} node(s): a chaos run needs at least 3`)
     log(`running on cluster "${options.cluster}" (${cluster.nodes.length} nodes); first every node is started and healed`)
     await cluster.restoreAll()
@@ -135,6 +138,8 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
       waitMs: 30_000,
       snapshotEntries: options.snapshotEntries,
       trailingEntries: options.trailingEntries,
+      lazyFs,
+      unsafeNoFsync: options.unsafeNoFsync,
     })
   }
   options.onCluster?.(cluster)
@@ -263,6 +268,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
         cluster: options.cluster ?? null,
         ports: cluster.nodes.map((n) => ({tcp: n.tcp_port, http: n.http_port, raft: n.raft_port})),
         election_timeout_ms: options.cluster === undefined ? options.electionTimeoutMs : null,
+        unsafe_no_fsync: options.unsafeNoFsync === true,
         heartbeat_ms: options.cluster === undefined ? options.heartbeatMs : null,
         phases_ms: phases,
       },
@@ -287,6 +293,11 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
     }
   }
   return {history, report, historyFile, keptDir, phases}
+}
+
+/** Power cuts (`power`, `power-all`) need every data dir on the lazy layer. */
+export function needsLazyFs(families: readonly string[]): boolean {
+  return families.some((family) => family === 'power' || family === 'power-all')
 }
 
 async function retry(action: () => Promise<void>, times: number, log: (line: string) => void): Promise<void> {

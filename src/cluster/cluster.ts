@@ -30,7 +30,8 @@ import {currentCli, type CliEntry} from './cli-entry.js'
 import {readLines} from './tail.js'
 import type {RestartPolicy} from './restart-policy.js'
 import {poll} from '../util/time.js'
-import {checkCompaction} from './node-args.js'
+import {checkCompaction, settleLazyFs} from './node-args.js'
+import {clearStaleMount, lazyFsSupport} from './lazy-fs.js'
 
 /** The suggestion that ends every "not up" message. */
 export function upCommand(name: string): string {
@@ -170,6 +171,10 @@ export interface UpRequest {
   retention?: string[]
   snapshotEntries?: number
   trailingEntries?: number
+  /** `--lazy-fs` (true), `--no-lazy-fs` (false); absent: what the cluster had. */
+  lazyFs?: boolean
+  /** `--unsafe-no-fsync`: for this up only. */
+  unsafeNoFsync?: boolean
 }
 
 export class AlreadyUpError extends ClusterError {
@@ -211,7 +216,13 @@ export async function prepareUp(request: UpRequest): Promise<Prepared> {
     const deadSupervisor = saved?.supervisor?.pid ?? null
     const recovered = saved ? await stopLeftovers(paths, saved) : []
     if (deadSupervisor !== null) new EventLog(paths.events).record('recovered', {supervisor_pid: deadSupervisor, killed: recovered})
+    // A supervisor that died may have left its lazy layers mounted, or dead and still in the way.
+    if (saved) await clearStaleMounts(saved.nodes)
     const options = settleOptions(paths, request, saved)
+    if (options.lazy_fs === true) {
+      const support = lazyFsSupport()
+      if (!support.ok) throw new ClusterError('UNSUPPORTED', `--lazy-fs cannot run here: ${support.reason}`)
+    }
     plannedPorts(options)
     await checkPortsFree(options)
     // A cluster that add or remove changed starts again as it was: its members are in its log.
@@ -255,6 +266,8 @@ function settleOptions(paths: ClusterPaths, request: UpRequest, saved: ClusterSt
   })
   if (snapshotEntries !== undefined) options.snapshot_entries = snapshotEntries
   if (trailingEntries !== undefined) options.trailing_entries = trailingEntries
+  if (settleLazyFs(request.lazyFs, base.lazy_fs === true, saved !== null && hasData(paths, saved), paths.name)) options.lazy_fs = true
+  if (request.unsafeNoFsync === true) options.unsafe_no_fsync = true
   if (!Number.isInteger(options.nodes) || options.nodes < 1 || options.nodes > 15) throw badArgument(`--nodes must be from 1 to 15 (got ${options.nodes})`)
   if (options.heartbeat_ms >= options.election_timeout_ms) {
     throw badArgument(`--heartbeat (${options.heartbeat_ms} ms) must be shorter than --election-timeout (${options.election_timeout_ms} ms)`)
@@ -278,7 +291,12 @@ function keptNodes(saved: ClusterState, options: ClusterOptions): NodeRecord[] {
   if (options.host !== o.host || options.tcp_port !== o.tcp_port || options.http_port !== o.http_port || options.raft_port !== o.raft_port) {
     throw badArgument(`cluster "${saved.name}" was changed with add or remove: its members' addresses are in its log, so its host and ports stay (${o.host}, ${o.tcp_port}, ${o.http_port}, ${o.raft_port}); start it without --host and the port flags`)
   }
-  return saved.nodes.map((n) => ({...n, pid: null, process: n.process === 'exited' || n.process === 'crashed' ? n.process : 'stopped'}))
+  return saved.nodes.map((n) => ({
+    ...n,
+    pid: null,
+    process: n.process === 'exited' || n.process === 'crashed' ? n.process : 'stopped',
+    ...(n.lazy_fs ? {lazy_fs: {...n.lazy_fs, pid: null}} : {}),
+  }))
 }
 
 /** The ports of the members `add` started (the founding nodes' were checked with the cluster's bases). */
@@ -291,7 +309,20 @@ async function checkJoinedPortsFree(nodes: NodeRecord[]): Promise<void> {
 }
 
 function hasData(paths: ClusterPaths, state: ClusterState): boolean {
-  return state.nodes.some((n) => fs.existsSync(`${paths.nodeDir(n.index)}/node.db`))
+  return state.nodes.some((n) => fs.existsSync(`${paths.nodeDir(n.index)}/node.db`) || fs.existsSync(`${paths.nodeDisk(n.index)}/node.db`))
+}
+
+/** Unmounts what lazy layers that are gone left on the nodes' data dirs (nothing when none is mounted). */
+async function clearStaleMounts(nodes: NodeRecord[]): Promise<void> {
+  for (const node of nodes) {
+    if (node.lazy_fs === undefined) continue
+    try {
+      await clearStaleMount(node.data_dir)
+    } catch (error) {
+      throw new ClusterError('SUPERVISOR', `cannot unmount the lazy layer left on ${node.data_dir}: ${(error as Error).message}`)
+    }
+    node.lazy_fs.pid = null
+  }
 }
 
 /** Only one `up` at a time per cluster: a lock file holding the pid of the `up` that owns it. */
@@ -454,6 +485,8 @@ export async function downCluster(name: string, purge: boolean): Promise<DownRes
       }
       result.stopped.push(pid)
     }
+    // The supervisor unmounts its lazy layers; if it was dead or killed, they may be left.
+    await clearStaleMounts(state.nodes)
     // The supervisor clears its own record; if it was dead or killed, do it here.
     const after = readState(paths)
     if (after && (after.supervisor !== null || after.nodes.some((n) => n.pid !== null))) {
@@ -461,6 +494,7 @@ export async function downCluster(name: string, purge: boolean): Promise<DownRes
       for (const node of after.nodes) {
         if (node.pid !== null) node.process = 'stopped'
         node.pid = null
+        if (node.lazy_fs) node.lazy_fs.pid = null
       }
       writeState(paths, after)
     }

@@ -9,7 +9,10 @@
  *                     and it lives in a private temp dir instead
  *   supervisor.log    what the supervisor did and said
  *   events.jsonl      the cluster's event timeline, one JSON object per line
- *   node-<i>/         node i's data dir (SQLite database, lock) and its log, node.log
+ *   node-<i>/         node i's data dir (SQLite database, lock) and its log, node.log; with
+ *                     `up --lazy-fs` the data lives in node-<i>/disk/ (the backing dir) and the
+ *                     node sees it through the lazy layer mounted on node-<i>/data/ (lazyfs.log
+ *                     beside node.log)
  */
 import crypto from 'node:crypto'
 import fs from 'node:fs'
@@ -35,6 +38,11 @@ export interface ClusterPaths {
   upLock: string
   nodeDir(index: number): string
   nodeLog(index: number): string
+  /** With --lazy-fs: where node i's data really is (the lazy layer's backing dir). */
+  nodeDisk(index: number): string
+  /** With --lazy-fs: where the lazy layer over nodeDisk(i) is mounted, node i's --data-dir. */
+  nodeMount(index: number): string
+  nodeLazyLog(index: number): string
 }
 
 export function validateClusterName(name: string): string {
@@ -62,6 +70,9 @@ export function clusterPaths(name: string = DEFAULT_CLUSTER, home: string = padH
     upLock: path.join(dir, 'up.lock'),
     nodeDir: (index) => path.join(dir, `node-${index}`),
     nodeLog: (index) => path.join(dir, `node-${index}`, 'node.log'),
+    nodeDisk: (index) => path.join(dir, `node-${index}`, 'disk'),
+    nodeMount: (index) => path.join(dir, `node-${index}`, 'data'),
+    nodeLazyLog: (index) => path.join(dir, `node-${index}`, 'lazyfs.log'),
   }
 }
 

@@ -78,3 +78,23 @@ export function checkCompaction(flags: CompactionFlags): CompactionFlags {
   check('trailing-entries', flags.trailingEntries, 0)
   return flags
 }
+
+/** The node command's flags for the cluster's durability options (`up --unsafe-no-fsync`). */
+export function durabilityNodeArgs(options: {unsafe_no_fsync?: boolean}): string[] {
+  return options.unsafe_no_fsync === true ? ['--unsafe-no-fsync'] : []
+}
+
+/**
+ * Whether the cluster runs on the lazy layer: as asked (`--lazy-fs`, `--no-lazy-fs`), else as
+ * it ran before. A cluster with data stays as it was: its databases are in node-<i>/disk with
+ * the lazy layer and in node-<i> without, and a switch would start the nodes on empty dirs.
+ */
+export function settleLazyFs(asked: boolean | undefined, had: boolean, hasData: boolean, cluster: string): boolean {
+  if (asked === undefined || asked === had || !hasData) return asked ?? had
+  const purge = `pad-cli down --purge${cluster === 'default' ? '' : ` --cluster ${cluster}`}`
+  throw badArgument(
+    had
+      ? `cluster "${cluster}" keeps its data on the lazy layer (it was started with --lazy-fs): start it with --lazy-fs, or delete it first with \`${purge}\``
+      : `cluster "${cluster}" has data written without the lazy layer: start it without --lazy-fs, or delete it first with \`${purge}\``,
+  )
+}

@@ -56,7 +56,15 @@ export function statusTable(status: ClusterStatus): string {
     ]
   })
   const leader = status.leader === null ? 'no leader' : `leader: node ${status.leader} (${status.nodes[status.leader].node_id}), term ${status.term}`
-  return [`cluster "${status.cluster}": ${leader}`, table(header, rows), ...status.nodes.flatMap(crashNotes)].join('\n')
+  return [`cluster "${status.cluster}": ${leader}${durabilityNote(status)}`, table(header, rows), ...status.nodes.flatMap(crashNotes)].join('\n')
+}
+
+/** After the leader: whether the data dirs are lazy layers, and the warning of a node that does not fsync. */
+export function durabilityNote(status: Pick<ClusterStatus, 'lazy_fs' | 'unsafe_no_fsync'>): string {
+  const parts: string[] = []
+  if (status.lazy_fs === true) parts.push('data on the lazy layer (power-cut works)')
+  if (status.unsafe_no_fsync === true) parts.push('UNSAFE: nodes do not fsync (--unsafe-no-fsync), a power cut loses acknowledged messages')
+  return parts.map((p) => `; ${p}`).join('')
 }
 
 /** Under the table, for a crashed node: when it restarts, and the end of its log. */

@@ -25,6 +25,14 @@ export interface ClusterOptions {
   restart: RestartPolicy
   /** Every node's `--retention` values, as given to `up` (util/retention-spec.ts); empty: no limits. */
   retention: string[]
+  /**
+   * `up --lazy-fs`: every node's data dir is a mount of the lazy layer (src/cluster/lazy-fs.ts),
+   * so `power-cut` can drop what was not fsynced. Kept for the cluster's next up (its data is
+   * in the backing dirs). Absent: false.
+   */
+  lazy_fs?: boolean
+  /** `up --unsafe-no-fsync`: the nodes run with `node --unsafe-no-fsync` (test only). Absent: false. */
+  unsafe_no_fsync?: boolean
 }
 
 /** `exited`: killed by the supervisor or ended cleanly; `crashed`: ended by itself (exit-state.ts). */
@@ -51,6 +59,13 @@ export interface NodeRecord {
   membership: MemberRole
   /** Added by `add`: started with --join (its node id is in its data dir) instead of --peers. */
   joined: boolean
+  /** With `up --lazy-fs`: the backing dir under the mount at `data_dir`, and the lazy layer's pid while it is mounted. */
+  lazy_fs?: LazyFsRecord
+}
+
+export interface LazyFsRecord {
+  backing: string
+  pid: number | null
 }
 
 export interface SupervisorRecord {
@@ -95,7 +110,7 @@ export function nodeRecord(paths: ClusterPaths, options: ClusterOptions, index: 
     tcp_port: options.tcp_port + index,
     http_port: options.http_port + index,
     raft_port: options.raft_port + index,
-    data_dir: paths.nodeDir(index),
+    data_dir: options.lazy_fs === true ? paths.nodeMount(index) : paths.nodeDir(index),
     log_file: paths.nodeLog(index),
     pid: null,
     process: 'stopped',
@@ -103,6 +118,7 @@ export function nodeRecord(paths: ClusterPaths, options: ClusterOptions, index: 
     exit_signal: null,
     membership: joined ? 'learner' : 'voter',
     joined,
+    ...(options.lazy_fs === true ? {lazy_fs: {backing: paths.nodeDisk(index), pid: null}} : {}),
   }
 }
 

@@ -4,11 +4,12 @@
  *
  *   {"cluster": "default", "leader": 1 | null, "term": 3 | null, "supervisor_pid": 4242,
  *    "membership": {"voters": [0, 1, 3], "learners": [4]} | null,
+ *    "lazy_fs": false, "unsafe_no_fsync": false,
  *    "nodes": [{"index", "node_id", "membership", "pid", "process", "exit_code", "exit_signal",
  *               "crash_log", "restart_at", "role", "term", "commit_index", "last_applied", "log_length", "first_index",
  *               "snapshot_index", "disk_bytes", "snapshots_sent", "snapshots_installed", "lag",
  *               "leader_index", "host", "tcp_port", "http_port", "raft_port", "faults",
- *               "data_dir", "log_file"}]}
+ *               "data_dir", "log_file", "lazy_fs"}]}
  *
  * `process`: starting | running | paused | stopped (by `stop` or `down`) | exited (killed by
  * `kill` or chaos, or ended by itself with code 0) | crashed (ended by itself with another code
@@ -21,6 +22,9 @@
  * `membership` (per node): voter | learner | removed, as the leader's configuration says (else
  * as cluster.json records it); the top-level `membership` is the leader's configuration, null
  * when no leader states one. Removed nodes stay listed: indexes are never reused.
+ * `lazy_fs` (top level): the cluster runs on the lazy layer (`up --lazy-fs`), so `power-cut`
+ * works; per node, null or {"backing", "pid"}: the dir under the mount at `data_dir`, and the
+ * lazy layer's pid. `unsafe_no_fsync`: the nodes run with `node --unsafe-no-fsync` (test only).
  */
 import type {FaultView, NodeStatus} from '../api/control.js'
 import type {FaultsByPeer} from '../api/node-admin.js'

@@ -20,6 +20,8 @@ import {checkPortsFree, plannedPorts} from './ports.js'
 import {ensureClusterDir, memberRecords, nodeRecords, readState, writeState, writeToken, type ClusterOptions, type ClusterState} from './state.js'
 import {Supervisor} from './supervisor.js'
 import type {CliEntry} from './cli-entry.js'
+import {ClusterError} from './errors.js'
+import {lazyFsSupport} from './lazy-fs.js'
 
 /** Where a member of the cluster listens: clients on TCP and HTTP, its peers on Raft. */
 export interface ClusterMember {
@@ -101,6 +103,14 @@ export class SupervisedCluster {
     return this.request({op: 'transfer', to}, START_TIMEOUT_MS)
   }
 
+  /**
+   * A power cut of these members at once (the cluster runs on the lazy layer): all SIGKILLed,
+   * then what each had not fsynced is dropped, then they start again; resolves once they serve.
+   */
+  async powerCut(indexes: number[]): Promise<void> {
+    await this.request({op: 'power-cut', nodes: indexes}, START_TIMEOUT_MS)
+  }
+
   async pause(index: number): Promise<void> {
     await this.request({op: 'pause', node: index})
   }
@@ -152,10 +162,6 @@ export class SupervisedCluster {
   }
 
   /** Power cuts need the nodes' data on the lazy file system, which this cluster does not mount. */
-  async powerCut(): Promise<void> {
-    throw new ClusterError('BAD_ARGUMENT', 'power cuts need a cluster started with --lazy-fs')
-  }
-
   async restoreAll(): Promise<void> {
     const status = await this.request({op: 'status'})
     for (const node of status.nodes) {
@@ -214,6 +220,10 @@ export interface TemporaryClusterOptions extends ClusterLayout {
   /** The nodes' --snapshot-entries and --trailing-entries (chaos runs them low to exercise snapshots). */
   snapshotEntries?: number
   trailingEntries?: number
+  /** Every node's data dir on the lazy layer, for power cuts (needs root and FUSE: lazyFsSupport()). */
+  lazyFs?: boolean
+  /** The nodes run with --unsafe-no-fsync (test only). */
+  unsafeNoFsync?: boolean
 }
 
 /** Starts a cluster with its supervisor in this process; resolves once it has a leader. */
@@ -233,6 +243,12 @@ export async function startTemporaryCluster(options: TemporaryClusterOptions): P
   }
   if (options.snapshotEntries !== undefined) clusterOptions.snapshot_entries = options.snapshotEntries
   if (options.trailingEntries !== undefined) clusterOptions.trailing_entries = options.trailingEntries
+  if (options.lazyFs === true) {
+    const support = lazyFsSupport()
+    if (!support.ok) throw new ClusterError('UNSUPPORTED', `power cuts need the lazy layer, which cannot run here: ${support.reason}`)
+    clusterOptions.lazy_fs = true
+  }
+  if (options.unsafeNoFsync === true) clusterOptions.unsafe_no_fsync = true
   plannedPorts(clusterOptions)
   await checkPortsFree(clusterOptions)
   ensureClusterDir(paths)
@@ -268,9 +284,15 @@ export async function startTemporaryCluster(options: TemporaryClusterOptions): P
   })
 }
 
-/** A cluster the user brought up; throws the cluster manager's NOT_UP error if it is not up. */
-export async function openCluster(name: string): Promise<SupervisedCluster> {
+/**
+ * A cluster the user brought up; throws the cluster manager's NOT_UP error if it is not up, and
+ * UNSUPPORTED when `needsLazyFs` and it was not started with --lazy-fs.
+ */
+export async function openCluster(name: string, needsLazyFs = false): Promise<SupervisedCluster> {
   const handle = await ClusterHandle.open(name)
+  if (needsLazyFs && handle.state.options.lazy_fs !== true) {
+    throw new ClusterError('UNSUPPORTED', `cluster "${name}" was not started with --lazy-fs, so it cannot lose power: bring it up with pad-cli up --lazy-fs (root and FUSE), or run without --cluster`)
+  }
   const request: Request = (request, timeoutMs = REQUEST_TIMEOUT_MS) => handle.request(request, timeoutMs)
   return new SupervisedCluster(nodesOf(handle.state), handle.paths.dir, request, null)
 }

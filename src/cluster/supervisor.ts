@@ -8,6 +8,8 @@
  * - network-faults.ts: partitions, delay and loss, pushed to every node's /admin/faults, again
  *   after a node restarts or resumes, and healed when they expire;
  * - leadership.ts and status-report.ts: `transfer` and `status`;
+ * - lazy-mounts.ts and power-cut.ts: with `up --lazy-fs`, each node's data dir mounted on the
+ *   lazy layer before it spawns, and `power-cut` (kill, drop what was not fsynced, start);
  * - control-api.ts: the requests of the control API (control.ts), served on the Unix socket in
  *   the cluster folder;
  * - core.ts: what they share (state, node handles, timeline, log, the request queue).
@@ -26,6 +28,7 @@ import {membersCall} from './supervisor/member-calls.js'
 import {MembershipChanges, MEMBERS_CALL_MS} from './supervisor/membership.js'
 import {NetworkFaults} from './supervisor/network-faults.js'
 import {transferLeadership} from './supervisor/leadership.js'
+import {LazyMounts} from './supervisor/lazy-mounts.js'
 import {NodeProcesses} from './supervisor/processes.js'
 import {RaftObserver} from './supervisor/raft-observer.js'
 import {clusterStatus} from './supervisor/status-report.js'
@@ -43,6 +46,7 @@ export class Supervisor {
   private readonly observer: RaftObserver
   private readonly faults: NetworkFaults
   private readonly membership: MembershipChanges
+  private readonly mounts: LazyMounts
   private readonly control: ControlServer
   private pollTimer: NodeJS.Timeout | null = null
   private closing: Promise<void> | null = null
@@ -55,7 +59,9 @@ export class Supervisor {
     const core = (this.core = new SupervisorCore(paths, options))
     const observer = (this.observer = new RaftObserver(core))
     const faults = (this.faults = new NetworkFaults(core))
+    const mounts = (this.mounts = new LazyMounts(core))
     this.processes = new NodeProcesses(core, {
+      beforeSpawn: (node) => mounts.ensure(node),
       faultsPending: () => faults.any(),
       serving: async (node, how) => {
         if (how === 'spawned') observer.follow(node)
@@ -73,7 +79,7 @@ export class Supervisor {
       transfer: (to) => transferLeadership(core, observer, to),
       members: (leader, body) => membersCall({...leader.record}, core.token, body, MEMBERS_CALL_MS),
     }))
-    const handlers = controlHandlers({core, processes, faults, observer, membership, status: () => this.status(), down: () => this.down()})
+    const handlers = controlHandlers({core, processes, faults, observer, membership, mounts, status: () => this.status(), down: () => this.down()})
     this.control = new ControlServer(paths.socket, handlers)
   }
 
@@ -88,13 +94,29 @@ export class Supervisor {
   /** Listens on the control socket, records itself in cluster.json, and spawns every node. */
   async start(): Promise<void> {
     const core = this.core
+    // Before the socket answers: `up` takes a node that is not starting yet for one that failed.
+    try {
+      await this.processes.prepareAll()
+    } catch (error) {
+      this.log('could not prepare the nodes', {error: (error as Error).message})
+      await this.mounts.unmountAll()
+      throw error
+    }
     await this.control.listen()
     core.state.supervisor = {pid: process.pid, started_at: new Date().toISOString(), socket: this.paths.socket, foreground: this.options.foreground}
     core.save()
     this.log('supervisor started', {pid: process.pid, nodes: this.size, foreground: this.options.foreground})
     core.events.record('up', {nodes: this.size, supervisor_pid: process.pid})
     // Waiting for health is not needed to answer requests: `up` polls status.
-    this.processes.startAll()
+    try {
+      await this.processes.startAll()
+    } catch (error) {
+      // One line that says why, the last but two of supervisor.log, which `up` prints.
+      this.log('could not start the nodes', {error: (error as Error).message})
+      core.events.record('warning', {message: `could not start the nodes: ${(error as Error).message}`})
+      await this.shutdown()
+      throw error
+    }
     this.membership.resumePromotions()
     this.pollTimer = setInterval(() => void this.poll(), POLL_MS)
   }
@@ -117,6 +139,8 @@ export class Supervisor {
       // Let a request in progress (a restart, say) finish first, so it starts nothing after us.
       await settlesWithin(Promise.all([core.idle(), this.membership.background]), QUEUE_GRACE_MS)
       await this.processes.stopAll()
+      // Unmounted once nothing has files open there; the writes it held reach the backing dir.
+      await this.mounts.unmountAll()
       this.observer.closeAll()
       core.events.record('down')
       core.state.supervisor = null

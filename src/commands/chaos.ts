@@ -64,7 +64,11 @@ own: while it runs, \`PAD_HOME=<folder> pad-cli status --cluster chaos\` (or eve
 run passes, its nodes' data and logs are deleted and the folder keeps the history and the event timeline (a temp \
 folder the run made is deleted whole when --history wrote the history elsewhere); with --keep, or when it fails, \
 everything is kept. With --cluster, the faults are injected into a cluster brought up with \
-\`pad-cli up\`, which is left running and healed.`
+\`pad-cli up\`, which is left running and healed.
+
+Power cuts (--faults power, power-all) need the lazy layer (root and FUSE, see pad-cli up --lazy-fs): the temporary \
+cluster then runs on it, and a cluster named by --cluster must have been started with --lazy-fs. \
+--unsafe-no-fsync plants the bug they exist to catch: nodes that acknowledge before they fsync.`
 
   static override examples = [
     '<%= config.bin %> chaos',
@@ -102,6 +106,12 @@ everything is kept. With --cluster, the faults are injected into a cluster broug
     heartbeat: durationFlag({description: "the temporary cluster's heartbeat", default: DEFAULT_RUN.heartbeatMs, defaultHelp: async () => '50ms'}),
     'snapshot-entries': Flags.integer({description: "the temporary cluster's --snapshot-entries (low values make snapshots happen under faults) [default: the node's]", min: 1, max: MAX_COMPACTION_ENTRIES}),
     'trailing-entries': Flags.integer({description: "the temporary cluster's --trailing-entries [default: the node's]", min: 0, max: MAX_COMPACTION_ENTRIES}),
+    'unsafe-no-fsync': Flags.boolean({
+      description:
+        "FOR TESTS ONLY: the temporary cluster's nodes run with pad-cli node --unsafe-no-fsync (SQLite synchronous=OFF), the planted bug that --faults power must catch as lost acknowledged messages",
+      exclusive: ['cluster'],
+      helpGroup: 'TESTING',
+    }),
     dir: Flags.string({description: "the temporary cluster's PAD_HOME [default: a new temp dir]"}),
     history: Flags.string({description: "where to write the history [default: history.json in the run's folder]"}),
     keep: Flags.boolean({description: "keep the nodes' data and logs even when the run passes (they are kept when it fails)"}),
@@ -141,6 +151,7 @@ everything is kept. With --cluster, the faults are injected into a cluster broug
       keep: flags.keep,
       snapshotEntries: flags['snapshot-entries'],
       trailingEntries: flags['trailing-entries'],
+      unsafeNoFsync: flags['unsafe-no-fsync'],
       replay: replayCommand(this.config.bin, seed, this.argv),
       log: (line) => {
         if (!flags.quiet) process.stderr.write(`chaos: ${line}\n`)

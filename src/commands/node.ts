@@ -18,12 +18,15 @@ import {watchProcess} from '../cluster/process-util.js'
 import {MAX_COMPACTION_ENTRIES} from '../cluster/node-args.js'
 import {DEFAULT_COMPACTION} from '../broker/log-compactor.js'
 
+/** The one loud line a node started with --unsafe-no-fsync logs first. */
+export const UNSAFE_NO_FSYNC_WARNING = 'UNSAFE: --unsafe-no-fsync: nothing is fsynced (SQLite synchronous=OFF); acknowledged messages WILL BE LOST on a power cut. For durability tests only, never for data you keep.'
+
 export default class Node extends PadCommand {
   static override summary = 'Run one broker node in the foreground.'
 
   static override description = `Serves publishers and subscribers on the TCP port (JSON lines and the PAD text protocol), \
 an HTTP API on the HTTP port, and Raft on the Raft port. Every publish is written to the node's log and stored in \
-SQLite (WAL, synchronous=FULL) before it is acknowledged.
+SQLite (WAL, synchronous=FULL) before it is acknowledged (except with --unsafe-no-fsync, a test-only flag).
 
 Logs go to stdout, as text or, with --log-format json (or --json), one JSON object per line: the first \
 says "node started" with its addresses, data dir and pid. SIGTERM or Ctrl-C stops the node gracefully: it finishes the publishes in flight and flushes \
@@ -145,6 +148,11 @@ its write queue; a second signal exits at once.`
       multiple: true,
       helpGroup: 'RETENTION',
     }),
+    'unsafe-no-fsync': Flags.boolean({
+      description:
+        'FOR TESTS ONLY: SQLite synchronous=OFF and no directory fsync, so a publish is acknowledged before it reaches the disk and acknowledged messages are LOST on a power cut (never on a plain crash of the process); it exists to prove that pad-cli chaos --faults power catches exactly that bug',
+      helpGroup: 'TESTING',
+    }),
     'supervisor-pid': Flags.integer({
       description: 'stop gracefully when this process (the cluster supervisor that started the node) is gone',
       hidden: true,
@@ -166,6 +174,7 @@ its write queue; a second signal exits at once.`
     }
     const exposed = exposureWarning(flags.host)
     if (exposed) logger.warn(exposed)
+    if (flags['unsafe-no-fsync']) logger.warn(UNSAFE_NO_FSYNC_WARNING)
     const dataDir = path.resolve(flags['data-dir'] ?? path.join(padHome(), `node-${flags['tcp-port']}`))
     let peers
     try {
@@ -229,6 +238,7 @@ its write queue; a second signal exits at once.`
           corsOrigins,
           retention,
           compaction: {snapshotEntries: flags['snapshot-entries'], trailingEntries: flags['trailing-entries']},
+          unsafeNoFsync: flags['unsafe-no-fsync'],
         },
         logger,
       )

@@ -16,7 +16,7 @@ import {formatEvent} from '../cluster/events.js'
 import {controlRequest} from '../cluster/control.js'
 import {DEFAULT_CLUSTER} from '../cluster/layout.js'
 import {MAX_DELAY_MS, RESTART_POLICIES, STABLE_AFTER_MS, FIRST_DELAY_MS, parseRestartPolicy} from '../cluster/restart-policy.js'
-import {nodePrefix, statusTable, table, useColor} from '../cluster/output.js'
+import {durabilityNote, nodePrefix, statusTable, table, useColor} from '../cluster/output.js'
 import type {ClusterStatus} from '../cluster/status.js'
 import {Supervisor} from '../cluster/supervisor.js'
 import {LineFollower} from '../cluster/tail.js'
@@ -39,7 +39,9 @@ doubling the wait up to ${MAX_DELAY_MS / 1000} s while it keeps crashing (back t
 ${STABLE_AFTER_MS / 1000} s). A node you kill or stop is never restarted. The cluster keeps --restart for its next up.
 
 With --foreground the supervisor stays attached and streams every node's log with a colored prefix; Ctrl-C stops \
-the cluster, a second Ctrl-C kills it at once.`
+the cluster, a second Ctrl-C kills it at once.
+
+With --lazy-fs (root and FUSE) every node's data dir is a mount of the lazy layer, which keeps what the node has not fsynced undoable: pad-cli power-cut then simulates a power loss of nodes, and status says the cluster runs on it. The cluster keeps it for its next up (its data is in node-<i>/disk); down unmounts it, down --purge deletes the data.`
 
   static override examples = [
     '<%= config.bin %> up',
@@ -48,6 +50,7 @@ the cluster, a second Ctrl-C kills it at once.`
     '<%= config.bin %> up --foreground',
     '<%= config.bin %> up --restart on-failure   # start crashed nodes again',
     '<%= config.bin %> up --election-timeout 500ms --heartbeat 100ms   # slower, easier to watch',
+    'sudo <%= config.bin %> up --lazy-fs   # then: pad-cli power-cut --all',
   ]
 
   static override flags = {
@@ -79,6 +82,17 @@ the cluster, a second Ctrl-C kills it at once.`
       min: 0,
       max: MAX_COMPACTION_ENTRIES,
     }),
+    'lazy-fs': Flags.boolean({
+      description:
+        "put every node's data dir on the lazy layer (node-<i>/data, a FUSE mount over node-<i>/disk), which holds what a node has not fsynced so that pad-cli power-cut can drop it; needs root, /dev/fuse, fusermount3 and the built native/lazyfs (bash scripts/install-native.sh); --no-lazy-fs turns it off [default: off, or what the cluster had]",
+      allowNo: true,
+      helpGroup: 'TESTING',
+    }),
+    'unsafe-no-fsync': Flags.boolean({
+      description:
+        'FOR TESTS ONLY: start every node with pad-cli node --unsafe-no-fsync (SQLite synchronous=OFF): acknowledged messages are LOST on a power cut; for this up only',
+      helpGroup: 'TESTING',
+    }),
     wait: durationFlag({description: 'how long to wait for the nodes and a leader (a bare number is seconds)', default: 15_000, defaultHelp: async () => '15s', unit: 's', minMs: 100}),
   }
 
@@ -97,6 +111,8 @@ the cluster, a second Ctrl-C kills it at once.`
         retention: flags.retention,
         snapshotEntries: flags['snapshot-entries'],
         trailingEntries: flags['trailing-entries'],
+        lazyFs: flags['lazy-fs'],
+        unsafeNoFsync: flags['unsafe-no-fsync'],
       })
     } catch (error) {
       if (error instanceof AlreadyUpError && error.status) {
@@ -142,7 +158,7 @@ the cluster, a second Ctrl-C kills it at once.`
       `http://${n.host}:${n.http_port}/`,
       `${n.host}:${n.raft_port}`,
     ])
-    const leader = status.leader === null ? 'no leader yet' : `node ${status.leader} leads (term ${status.term})`
+    const leader = (status.leader === null ? 'no leader yet' : `node ${status.leader} leads (term ${status.term})`) + durabilityNote(status)
     return [
       `Cluster "${status.cluster}" is up: ${members.length} node${members.length === 1 ? '' : 's'}, ${leader}.`,
       '',
@@ -153,6 +169,7 @@ the cluster, a second Ctrl-C kills it at once.`
         [`pad-cli publish news '{"hello":"world"}'${c}`, 'publish through the cluster'],
         [`pad-cli subscribe news --from beginning${c}`, 'read it back (Ctrl-C to stop)'],
         [`pad-cli kill leader${c}`, 'crash the leader, watch another take over'],
+        ...(status.lazy_fs === true ? [[`pad-cli power-cut --all${c}`, 'cut the power of every node: what was not fsynced is gone'] as [string, string]] : []),
         [`pad-cli partition 0${c}`, `cut node 0 off; pad-cli heal${c} ends it`],
         [`pad-cli status${c}`, 'roles, terms, indexes, faults'],
         [`pad-cli add${c}`, 'grow the cluster by a node (pad-cli remove <node> shrinks it)'],

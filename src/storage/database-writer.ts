@@ -106,13 +106,18 @@ export class DatabaseWriter implements StoreWriter {
     this.path = path.resolve(options.path)
     this.maxBatchRequests = options.maxBatchRequests ?? DEFAULT_MAX_BATCH_REQUESTS
     const inlineMaxRows = options.inlineMaxRows ?? 0
-    this.inline = inlineMaxRows > 0 ? new InlineWriter(this.path, options.statements, statementsUsing(options.statements, options.attach), inlineMaxRows, options.inlineSlowMs ?? DEFAULT_INLINE_SLOW_MS) : null
+    const unsafeNoFsync = options.unsafeNoFsync === true
+    this.inline =
+      inlineMaxRows > 0
+        ? new InlineWriter(this.path, options.statements, statementsUsing(options.statements, options.attach), inlineMaxRows, options.inlineSlowMs ?? DEFAULT_INLINE_SLOW_MS, unsafeNoFsync)
+        : null
     const config: WorkerConfig = {
       path: this.path,
       migrations: options.migrations,
       statements: options.statements,
       attach: options.attach,
       busyTimeoutMs: options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS,
+      unsafeNoFsync,
       signal: this.signal,
     }
     // The worker's garbage is one batch at a time: a small young generation is plenty, and

@@ -14,7 +14,7 @@ import Database from 'better-sqlite3'
 
 import {BatchFailure, codeOf, serialize, SqlBatchRunner} from './sql-batch.js'
 import {roughRowCount} from './write-checks.js'
-import {isFatalSqliteCode, JOURNAL_SIZE_LIMIT_BYTES, type SerializedError, type WriteOp} from './writer-protocol.js'
+import {isFatalSqliteCode, JOURNAL_SIZE_LIMIT_BYTES, synchronousPragma, type SerializedError, type WriteOp} from './writer-protocol.js'
 
 /** How long writes go through the thread after a slow inline commit. */
 export const INLINE_BACKOFF_MS = 1_000
@@ -56,6 +56,8 @@ export class InlineWriter {
     private readonly threadOnly: ReadonlySet<string>,
     private readonly maxRows: number,
     private readonly slowMs: number,
+    /** synchronous=OFF, as on the thread's connection (WriterOptions.unsafeNoFsync). */
+    private readonly unsafeNoFsync = false,
   ) {}
 
   /** Whether a request of `ops` may be written here now (`start` is performance.now()). */
@@ -127,7 +129,7 @@ export class InlineWriter {
     let db: Database.Database | undefined
     try {
       db = new Database(this.path, {fileMustExist: true})
-      db.pragma('synchronous = FULL')
+      db.pragma(synchronousPragma(this.unsafeNoFsync))
       // Never wait for a lock on this thread, and never checkpoint here (see the top of the file).
       db.pragma('busy_timeout = 0')
       db.pragma('wal_autocheckpoint = 0')

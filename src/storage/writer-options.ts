@@ -28,6 +28,12 @@ export interface WriterOptions {
   inlineSlowMs?: number
   /** A database attached to every connection after the migrations, before the statements are prepared. */
   attach?: AttachedDatabase
+  /**
+   * For tests of durability only: SQLite's synchronous=OFF on every connection and no fsync of
+   * the directory, so a commit is acknowledged before anything reaches the disk and a power
+   * cut loses it. Default false (synchronous=FULL).
+   */
+  unsafeNoFsync?: boolean
 }
 
 export const DEFAULT_MAX_BATCH_REQUESTS = 10_000

@@ -19,6 +19,8 @@ export interface WorkerConfig {
   statements: Record<string, string>
   attach?: AttachedDatabase
   busyTimeoutMs: number
+  /** synchronous=OFF and no directory fsync (WriterOptions.unsafeNoFsync). */
+  unsafeNoFsync: boolean
   /**
    * On a SharedArrayBuffer: [0] is bumped by the main thread (then Atomics.notify) after each
    * postMessage to the worker, which waits on it between messages.
@@ -105,4 +107,12 @@ export function isFatalSqliteCode(code: string | undefined): boolean {
     code.startsWith('SQLITE_CANTOPEN') ||
     code === 'SQLITE_READONLY_DBMOVED'
   )
+}
+
+/**
+ * The synchronous pragma of every connection that writes: FULL (each commit fsyncs the WAL),
+ * or OFF for `node --unsafe-no-fsync`, which acknowledges commits only the OS holds.
+ */
+export function synchronousPragma(unsafeNoFsync: boolean): string {
+  return unsafeNoFsync ? 'synchronous = OFF' : 'synchronous = FULL'
 }

@@ -19,7 +19,8 @@ import Database from 'better-sqlite3'
 import {attachDatabase} from './attached-database.js'
 import {migrate} from './migrate.js'
 import {BatchFailure, CodedError, codeOf, serialize, SqlBatchRunner} from './sql-batch.js'
-import {isFatalSqliteCode, JOURNAL_SIZE_LIMIT_BYTES, type BatchDoneMessage, type FromWorker, type SerializedError, type ToWorker, type WorkerConfig} from './writer-protocol.js'
+import {syncDirectory} from './sync-dir.js'
+import {isFatalSqliteCode, JOURNAL_SIZE_LIMIT_BYTES, synchronousPragma, type BatchDoneMessage, type FromWorker, type SerializedError, type ToWorker, type WorkerConfig} from './writer-protocol.js'
 
 function post(message: FromWorker): void {
   port.postMessage(message)
@@ -88,12 +89,14 @@ function openDatabase(config: WorkerConfig): Database.Database {
   let db: Database.Database | undefined
   try {
     db = new Database(config.path)
-    // Before anything else: it only takes on a database with no table yet (and not after WAL), so
+    // Before the switch to WAL, whose commit (a rollback journal on a new database) would
+    // otherwise fsync at the default level even with --unsafe-no-fsync.
+    db.pragma(synchronousPragma(config.unsafeNoFsync))
+    // Before anything else that writes: it only takes on a database with no table yet (and not after WAL), so
     // a new database gives back the pages that retention frees, and an older one keeps them for reuse.
     db.pragma('auto_vacuum = INCREMENTAL')
     const mode = db.pragma('journal_mode = WAL', {simple: true})
     if (mode !== 'wal') throw new Error(`journal_mode is "${String(mode)}", WAL could not be enabled`)
-    db.pragma('synchronous = FULL')
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(config.busyTimeoutMs))}`)
     db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`)
     return db
@@ -113,9 +116,13 @@ const config = workerData as WorkerConfig
 let db: Database.Database
 let runner: SqlBatchRunner
 try {
+  // SQLite never fsyncs the directory of the main database file (only of its journal and WAL):
+  // the name of a database made here is made durable below, once its first commit is.
+  const created = !fs.existsSync(config.path)
   db = openDatabase(config)
   try {
     const {before, after} = migrate(db, config.migrations)
+    if (created && !config.unsafeNoFsync) syncDirectory(path.dirname(config.path))
     if (config.attach) attachDatabase(db, config.attach, true)
     runner = new SqlBatchRunner(db, config.statements)
     post({type: 'ready', schemaVersionBefore: before, schemaVersion: after})

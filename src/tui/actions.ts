@@ -15,6 +15,7 @@ export type Action =
   | {kind: 'transfer'; from: number; to: number; command: string}
   | {kind: 'add'; command: string}
   | {kind: 'remove'; node: number; command: string}
+  | {kind: 'power-cut'; node: number; command: string}
   | {kind: 'publisher'; on: boolean; command: string}
   | {kind: 'refuse'; message: string}
 
@@ -32,6 +33,7 @@ export const ACTION_KEYS: [string, string][] = [
   ['t', 'move leadership away from the selected leader'],
   ['a', 'add a node (it joins as a learner, then votes)'],
   ['d', 'remove the selected node from the cluster'],
+  ['w', 'cut the power of the selected node (needs up --lazy-fs)'],
   ['b', `start or stop publishing ${PUBLISH_RATE} msgs/s`],
 ]
 
@@ -64,6 +66,9 @@ export function planAction(key: string, selected: number, snapshot: TopSnapshot)
       return {kind: 'add', command: cmd('add')}
     case 'd':
       return needNode() ?? {kind: 'remove', node: selected, command: cmd(`remove ${selected}`)}
+    case 'w':
+      // A cluster without the lazy layer refuses it, and the timeline says so.
+      return needNode() ?? {kind: 'power-cut', node: selected, command: cmd(`power-cut ${selected}`)}
     case 't': {
       if (!node) return {kind: 'refuse', message: 'no node selected'}
       if (node.role !== 'LEADER') return {kind: 'refuse', message: `node ${selected} is not the leader: select the leader to transfer leadership away`}

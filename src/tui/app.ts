@@ -86,6 +86,9 @@ export class TopController {
       case 'remove':
         await cluster.request({op: 'remove', node: action.node}, MEMBERSHIP_TIMEOUT_MS)
         break
+      case 'power-cut':
+        await cluster.request({op: 'power-cut', nodes: [action.node]}, ACTION_TIMEOUT_MS)
+        break
     }
   }
 }
@@ -181,7 +184,7 @@ export async function runTop(cluster: ClusterHandle, options: TopOptions = {}): 
       view.setHelp(false)
       render()
     })
-    for (const key of ['x', 's', 'r', 'p', 'i', 'h', 't', 'a', 'd', 'b']) screen.key([key], () => act(key))
+    for (const key of ['x', 's', 'r', 'p', 'i', 'h', 't', 'a', 'd', 'w', 'b']) screen.key([key], () => act(key))
     screen.on('resize', render)
     renderTimer = setInterval(render, Math.round(1000 / Math.max(4, options.fps ?? 5)))
     render()

@@ -222,6 +222,10 @@ class ConfigCluster implements ChaosCluster {
     this.calls.push(`stop ${index}`)
   }
 
+  async powerCut(indexes: number[]): Promise<void> {
+    this.calls.push(`power-cut ${indexes.join(',')}`)
+  }
+
   async pause(): Promise<void> {}
   async resume(): Promise<void> {}
   async partition(request: PartitionRequest): Promise<Partition> {

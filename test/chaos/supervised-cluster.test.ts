@@ -43,6 +43,7 @@ const ANSWERS: Answers = {
   add: ADDED,
   remove: REMOVED,
   replace: {added: ADDED, removed: REMOVED},
+  'power-cut': {nodes: [{node: 0, previous_pid: 1, pid: 2, dropped: {files: 1, bytes: 10, entries: 0}}]},
 }
 
 function fakeCluster(answers: Answerers = {}): {cluster: SupervisedCluster; sent: {op: string; fields: Record<string, unknown>}[]} {
@@ -77,6 +78,16 @@ describe('chaos: faults through the cluster manager', () => {
       {op: 'resume', fields: {node: 0}},
       {op: 'delay', fields: {node: 3, ms: 40, jitter_ms: 10, for_ms: 5000}},
       {op: 'loss', fields: {node: 4, percent: 25, for_ms: 5000}},
+    ])
+  })
+
+  it('a power cut of several nodes is one request naming them all (a coordinated loss, not one after the other)', async () => {
+    const {cluster, sent} = fakeCluster()
+    await cluster.powerCut([2])
+    await cluster.powerCut([0, 1, 2, 3, 4])
+    expect(sent).to.deep.equal([
+      {op: 'power-cut', fields: {nodes: [2]}},
+      {op: 'power-cut', fields: {nodes: [0, 1, 2, 3, 4]}},
     ])
   })
 

@@ -29,6 +29,9 @@ describe('membership: the control requests', () => {
     expect(decodeControlRequest('{"op":"add","wait":true,"extra":[1]}')).to.deep.equal({ok: true, value: {op: 'add', wait: true}})
     expect(decodeControlRequest('{"op":"remove","node":"leader"}')).to.deep.equal({ok: true, value: {op: 'remove', node: 'leader'}})
     expect(decodeControlRequest('{"op":"replace","node":7}')).to.deep.equal({ok: true, value: {op: 'replace', node: 7}})
+    // Not a membership change, but decoded by the same table: a power cut names nodes or all.
+    expect(decodeControlRequest('{"op":"power-cut","nodes":[2,"leader"]}')).to.deep.equal({ok: true, value: {op: 'power-cut', nodes: [2, 'leader']}})
+    expect(decodeControlRequest('{"op":"power-cut","all":true}')).to.deep.equal({ok: true, value: {op: 'power-cut', all: true}})
     const refused: [string, RegExp][] = [
       ['{"op":"add","wait":"yes"}', /^wait must be true or false$/],
       ['{"op":"add","wait":1}', /^wait must be true or false$/],

@@ -1,6 +1,8 @@
 import {expect} from 'chai'
 import {ClusterError} from '../../src/cluster/errors.js'
-import {checkIndex, checkRetention, parseGroup, parseNodeRef, parsePercent, retentionNodeArgs} from '../../src/cluster/node-args.js'
+import {checkIndex, checkRetention, durabilityNodeArgs, parseGroup, parseNodeRef, parsePercent, retentionNodeArgs, settleLazyFs} from '../../src/cluster/node-args.js'
+import {clusterPaths} from '../../src/cluster/layout.js'
+import {DEFAULT_OPTIONS, nodeRecord} from '../../src/cluster/state.js'
 
 function refusal(fn: () => unknown): string {
   try {
@@ -56,5 +58,34 @@ describe('cluster arguments', () => {
     expect(checkRetention(['none'])).to.deep.equal([])
     expect(refusal(() => checkRetention(['max-bytes=lots']))).to.match(/^--retention "max-bytes=lots": max-bytes must be a size/)
     expect(refusal(() => checkRetention(['topic:x']))).to.match(/write topic:<name>:<limits>/)
+  })
+
+  it('--unsafe-no-fsync reaches every node the supervisor starts, and only when the cluster asked for it', () => {
+    expect(durabilityNodeArgs({})).to.deep.equal([])
+    expect(durabilityNodeArgs({unsafe_no_fsync: false})).to.deep.equal([])
+    expect(durabilityNodeArgs({unsafe_no_fsync: true})).to.deep.equal(['--unsafe-no-fsync'])
+  })
+
+  it('--lazy-fs: as asked, else as before; a cluster with data keeps where its data is', () => {
+    expect(settleLazyFs(undefined, false, true, 'default')).to.equal(false)
+    expect(settleLazyFs(undefined, true, true, 'default')).to.equal(true)
+    expect(settleLazyFs(true, false, false, 'default')).to.equal(true)
+    expect(settleLazyFs(false, true, false, 'default')).to.equal(false)
+    expect(settleLazyFs(true, true, true, 'default')).to.equal(true)
+    expect(refusal(() => settleLazyFs(true, false, true, 'default'))).to.equal(
+      'cluster "default" has data written without the lazy layer: start it without --lazy-fs, or delete it first with `pad-cli down --purge`',
+    )
+    expect(refusal(() => settleLazyFs(false, true, true, 'test'))).to.match(/keeps its data on the lazy layer .* --lazy-fs, or .*pad-cli down --purge --cluster test/)
+  })
+
+  it('a node of a lazy cluster runs on the mount (node-<i>/data) over its backing dir (node-<i>/disk)', () => {
+    const paths = clusterPaths('c', '/home/pad')
+    const plain = nodeRecord(paths, DEFAULT_OPTIONS, 1, false)
+    expect(plain.data_dir).to.equal('/home/pad/c/node-1')
+    expect(plain).to.not.have.property('lazy_fs')
+    const lazy = nodeRecord(paths, {...DEFAULT_OPTIONS, lazy_fs: true}, 1, true)
+    expect(lazy.data_dir).to.equal('/home/pad/c/node-1/data')
+    expect(lazy.lazy_fs).to.deep.equal({backing: '/home/pad/c/node-1/disk', pid: null})
+    expect(lazy.log_file).to.equal('/home/pad/c/node-1/node.log')
   })
 })

@@ -147,6 +147,7 @@ describe('pad-cli top keys', () => {
     expect(planAction('p', 2, snapshot)).to.deep.include({op: 'pause', command: 'pad-cli pause 2'})
     expect(planAction('i', 0, snapshot)).to.deep.include({kind: 'partition', command: 'pad-cli partition 0'})
     expect(planAction('h', 0, snapshot)).to.deep.include({kind: 'heal', command: 'pad-cli heal'})
+    expect(planAction('w', 2, snapshot)).to.deep.include({kind: 'power-cut', node: 2, command: 'pad-cli power-cut 2'})
     expect(planAction('t', 0, snapshot)).to.deep.include({kind: 'transfer', from: 0, to: 1, command: 'pad-cli transfer 1'})
     expect(planAction('t', 1, snapshot)?.kind).to.equal('refuse')
     for (const key of ['z', 'X', 'enter', '1', 'q']) expect(planAction(key, 0, snapshot)).to.equal(null)

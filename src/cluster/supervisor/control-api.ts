@@ -11,6 +11,8 @@ import {transferLeadership} from './leadership.js'
 import type {MembershipChanges} from './membership.js'
 import type {NetworkFaults} from './network-faults.js'
 import type {NodeHandle} from './node-handle.js'
+import type {LazyMounts} from './lazy-mounts.js'
+import {powerCut} from './power-cut.js'
 import type {NodeProcesses} from './processes.js'
 import type {RaftObserver} from './raft-observer.js'
 
@@ -20,12 +22,13 @@ export interface ControlParts {
   faults: NetworkFaults
   observer: RaftObserver
   membership: MembershipChanges
+  mounts: LazyMounts
   status(): Promise<ControlAnswers['status']>
   down(): Promise<ControlAnswers['down']>
 }
 
 export function controlHandlers(parts: ControlParts): ControlHandlers {
-  const {core, processes, faults, observer, membership} = parts
+  const {core, processes, faults, observer, membership, mounts} = parts
 
   /** A node a request names: an index in range, or `leader` (asked of the nodes now); removed nodes too. */
   const resolveAny = async (ref: NodeRef): Promise<NodeHandle> => {
@@ -82,5 +85,10 @@ export function controlHandlers(parts: ControlParts): ControlHandlers {
     add: unlessStopping((r) => membership.add(r.wait === true)),
     remove: unlessStopping(async (r) => membership.remove(await resolveAny(r.node))),
     replace: unlessStopping(async (r) => membership.replace(await resolveAny(r.node))),
+    'power-cut': queued(async (r) => {
+      const nodes = r.all === true ? core.nodes.filter((n) => n.record.membership !== 'removed') : await Promise.all((r.nodes ?? []).map(resolve))
+      if (new Set(nodes).size !== nodes.length) throw new ClusterError('BAD_ARGUMENT', 'power-cut names a node twice (is one of them the leader?)')
+      return powerCut({core, processes, mounts}, nodes)
+    }),
   }
 }

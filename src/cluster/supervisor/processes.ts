@@ -20,7 +20,7 @@ import {afterCrash} from '../restart-policy.js'
 import {tailLines} from '../tail.js'
 import type {SupervisorCore} from './core.js'
 import {EMPTY_VIEW, hasProcess, type NodeHandle} from './node-handle.js'
-import {retentionNodeArgs} from '../node-args.js'
+import {durabilityNodeArgs, retentionNodeArgs} from '../node-args.js'
 
 /**
  * Node's flags for a broker node, before the caller's own (which may override them). A node
@@ -43,6 +43,8 @@ const CRASH_LOG_BYTES = 4096
 
 /** What the rest of the supervisor does when a node's process changes. */
 export interface ProcessHooks {
+  /** Before every spawn: what the node's data dir needs (its lazy layer mounted, with --lazy-fs). */
+  beforeSpawn(node: NodeHandle): Promise<void>
   /** Whether a node starts with faults to be pushed to it. */
   faultsPending(): boolean
   /** The node serves (answers /health after a spawn, or was resumed): follow it, give it its faults. */
@@ -65,11 +67,20 @@ export class NodeProcesses {
     return this.core.options.stopGraceMs ?? 8000
   }
 
-  /** Spawns every node; waiting for them to serve happens in the background. */
-  startAll(): void {
-    const members = this.core.nodes.filter((n) => n.record.membership !== 'removed')
-    for (const node of members) this.spawn(node)
+  /** What every member needs before it can spawn (its lazy layer mounted): before anyone may ask for status. */
+  async prepareAll(): Promise<void> {
+    await Promise.all(this.members().map((node) => this.hooks.beforeSpawn(node)))
+  }
+
+  /** Spawns every node, each at once (prepareAll did the slow part); waiting for them to serve happens in the background. */
+  async startAll(): Promise<void> {
+    const members = this.members()
+    for (const node of members) await this.spawn(node)
     for (const node of members) void this.afterSpawn(node)
+  }
+
+  private members(): NodeHandle[] {
+    return this.core.nodes.filter((n) => n.record.membership !== 'removed')
   }
 
   /** Cancels every automatic restart still due. */
@@ -124,7 +135,7 @@ export class NodeProcesses {
     if (hasProcess(node)) {
       throw new ClusterError('NODE_STATE', `node ${node.record.index} is already running (pid ${node.record.pid}); use pad-cli restart ${node.record.index}`)
     }
-    this.spawn(node)
+    await this.spawn(node)
     const healthy = await this.afterSpawn(node)
     if (!healthy) {
       const how = node.record.process === 'exited' || node.record.process === 'crashed' ? `it ${node.record.process} (${node.record.exit_signal ?? `code ${node.record.exit_code}`})` : 'it did not answer in time'
@@ -173,9 +184,11 @@ export class NodeProcesses {
   // ---------------------------------------------------------------------------------------
   // Spawn and exit
 
-  private spawn(node: NodeHandle): void {
+  private async spawn(node: NodeHandle): Promise<void> {
     const core = this.core
     const r = node.record
+    if (core.stopping) throw new ClusterError('NOT_UP', 'the cluster is stopping')
+    await this.hooks.beforeSpawn(node)
     if (core.stopping) throw new ClusterError('NOT_UP', 'the cluster is stopping')
     fs.mkdirSync(r.data_dir, {recursive: true, mode: 0o700})
     const o = core.state.options
@@ -195,6 +208,7 @@ export class NodeProcesses {
       ...retentionNodeArgs(o.retention),
       ...(o.snapshot_entries === undefined ? [] : ['--snapshot-entries', String(o.snapshot_entries)]),
       ...(o.trailing_entries === undefined ? [] : ['--trailing-entries', String(o.trailing_entries)]),
+      ...durabilityNodeArgs(o),
       '--token-file', core.paths.token,
       '--supervisor-pid', String(process.pid),
     ]
@@ -287,7 +301,7 @@ export class NodeProcesses {
         .serialized(async () => {
           if (core.stopping || node.record.process !== 'crashed') return
           core.events.record('restart', {node: node.record.index, pid: node.record.pid, reason: 'crashed', attempt: streak.crashes, delay_ms: delayMs})
-          this.spawn(node)
+          await this.spawn(node)
           void this.afterSpawn(node)
         })
         .catch((error: Error) => core.log('could not restart a crashed node', {node: node.record.index, error: error.message}))

@@ -66,6 +66,7 @@ export async function clusterStatus(core: SupervisorCore, observer: RaftObserver
       faults: applied.get(r.index) ?? (running || r.process === 'paused' ? faults.intended(r.index) : []),
       data_dir: r.data_dir,
       log_file: r.log_file,
+      lazy_fs: r.lazy_fs ? {backing: r.lazy_fs.backing, pid: r.lazy_fs.pid} : null,
     }
   })
   return {
@@ -74,6 +75,8 @@ export async function clusterStatus(core: SupervisorCore, observer: RaftObserver
     term: leaderInfo ? leaderInfo.current_term : null,
     supervisor_pid: process.pid,
     membership: config,
+    lazy_fs: core.state.options.lazy_fs === true,
+    unsafe_no_fsync: core.state.options.unsafe_no_fsync === true,
     nodes,
   }
 }
