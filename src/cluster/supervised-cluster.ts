@@ -20,7 +20,6 @@ import {checkPortsFree, plannedPorts} from './ports.js'
 import {ensureClusterDir, memberRecords, nodeRecords, readState, writeState, writeToken, type ClusterOptions, type ClusterState} from './state.js'
 import {Supervisor} from './supervisor.js'
 import type {CliEntry} from './cli-entry.js'
-import {ClusterError} from './errors.js'
 import {lazyFsSupport} from './lazy-fs.js'
 
 /** Where a member of the cluster listens: clients on TCP and HTTP, its peers on Raft. */

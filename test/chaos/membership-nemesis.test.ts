@@ -234,7 +234,6 @@ class ConfigCluster implements ChaosCluster {
   async delay(): Promise<void> {}
   async loss(): Promise<void> {}
   async heal(): Promise<void> {}
-  async powerCut(): Promise<void> {}
   async restoreAll(): Promise<void> {}
   async close(): Promise<void> {}
   killNow(): void {}
