@@ -16,8 +16,13 @@ export type LoadRow = {system: 'pad-cli'; phase: LoadPhaseName; replicas: number
 /** `bench --mode catchup --json`: one row for the whole run. */
 export type CatchupRow = {system: 'pad-cli'} & CatchupResult & RunInfo
 
-/** One failover as `bench --mode failover --json` prints it. */
-export type FailoverRow = {system: 'pad-cli'; replicas: number} & FailoverResult & RunInfo
+/**
+ * One failover as `bench --mode failover --json` prints it: the leader SIGKILLed, or with
+ * --power-cut powered off (what it had not fsynced dropped, then restarted by the supervisor);
+ * back_s is from the cut until the cut node serves again and every node has applied all that
+ * is committed (null for a kill, whose restart is not part of the measure).
+ */
+export type FailoverRow = {system: 'pad-cli'; replicas: number; fault: 'kill' | 'power-cut'} & FailoverResult & {back_s: number | null} & RunInfo
 
 export interface FailoverSummary {
   system: 'pad-cli'
@@ -27,11 +32,16 @@ export interface FailoverSummary {
   gap_s_min: number | null
   gap_s_median: number | null
   gap_s_max: number | null
+  /** Power cuts only: from the cut until the node is back and caught up. */
+  back_s_min: number | null
+  back_s_median: number | null
+  back_s_max: number | null
   acked_all_stored: boolean
 }
 
-export function failoverSummary(rows: readonly FailoverResult[], replicas: number, info: RunInfo): FailoverSummary & RunInfo {
+export function failoverSummary(rows: readonly FailoverRow[], replicas: number, info: RunInfo): FailoverSummary & RunInfo {
   const gaps = rows.map((r) => r.gap_s).filter((g): g is number => g !== null)
+  const backs = rows.map((r) => r.back_s).filter((b): b is number => b !== null)
   return {
     system: 'pad-cli',
     phase: 'failover-summary',
@@ -40,17 +50,22 @@ export function failoverSummary(rows: readonly FailoverResult[], replicas: numbe
     gap_s_min: gaps.length > 0 ? Math.min(...gaps) : null,
     gap_s_median: median(gaps),
     gap_s_max: gaps.length > 0 ? Math.max(...gaps) : null,
+    back_s_min: backs.length > 0 ? Math.min(...backs) : null,
+    back_s_median: median(backs),
+    back_s_max: backs.length > 0 ? Math.max(...backs) : null,
     acked_all_stored: rows.every((r) => r.acked_all_stored),
     ...info,
   }
 }
 
-export function failoverLine(run: number, of: number, r: FailoverResult): string {
-  return `kill ${run}/${of}: ${r.killed} · gap ${r.gap_s ?? '-'} s · acked ${r.acked}/${r.sent} · errors ${r.errors} · all acked stored: ${r.acked_all_stored}`
+export function failoverLine(run: number, of: number, r: FailoverRow): string {
+  const back = r.fault === 'power-cut' ? ` · back ${r.back_s ?? '-'} s` : ''
+  return `${r.fault} ${run}/${of}: ${r.killed} · gap ${r.gap_s ?? '-'} s${back} · acked ${r.acked}/${r.sent} · errors ${r.errors} · all acked stored: ${r.acked_all_stored}`
 }
 
 export function failoverSummaryLine(s: FailoverSummary): string {
-  return `failover gap over ${s.kills} kill(s): min ${s.gap_s_min} s · median ${s.gap_s_median} s · max ${s.gap_s_max} s · every acked message stored: ${s.acked_all_stored}`
+  const back = s.back_s_median === null ? '' : ` · back after the cut: min ${s.back_s_min} s · median ${s.back_s_median} s · max ${s.back_s_max} s`
+  return `failover gap over ${s.kills} kill(s): min ${s.gap_s_min} s · median ${s.gap_s_median} s · max ${s.gap_s_max} s${back} · every acked message stored: ${s.acked_all_stored}`
 }
 
 /** The run's machine and commit, under the text output, as every JSON row has them. */

@@ -1,6 +1,8 @@
+import {performance} from 'node:perf_hooks'
 import {Flags, type Interfaces} from '@oclif/core'
 import {catchupBoundMs, runCatchup} from '../bench/catchup.js'
-import {runFailover, type FailoverResult} from '../bench/failover.js'
+import {runFailover} from '../bench/failover.js'
+import {round3} from '../bench/latency.js'
 import {runLoad} from '../bench/publish-load.js'
 import {
   catchupDiskLine,
@@ -41,7 +43,9 @@ Before each phase, --warmup publishes (500, as in the peers' bench) go one at a 
 --mode failover publishes at a steady rate (open loop, each publish with its own ack timeout) through the followers, \
 SIGKILLs the leader after 2 s, and reports gap_s (kill -> first ack of a publish sent after it) and whether every \
 acknowledged message is stored at the offset its ack named (acked_all_stored). --repeat runs it again (restarting \
-the killed node in between) and adds min/median/max.
+the killed node in between) and adds min/median/max. With --power-cut the leader loses power instead (a temporary \
+cluster on the lazy layer, root and FUSE: what it had not fsynced is dropped, and it is started again at once), and \
+back_s is added: from the cut until that node serves again and every node has applied all that is committed.
 
 --mode catchup always starts a temporary cluster (--nodes, 3 unless given) and fills it with --messages messages \
 (1,000,000 unless given) of --size bytes, --window in flight per connection, reporting the fill rate (--duration, if \
@@ -72,6 +76,7 @@ saved to docs/benchmarks/. NATS 2.9 fsyncs on a timer and etcd before each ack; 
     '<%= config.bin %> bench --nodes 3',
     '<%= config.bin %> bench --nodes 3 --mode window --window 256 --json',
     '<%= config.bin %> bench --nodes 3 --mode failover --repeat 10',
+    '<%= config.bin %> bench --nodes 3 --mode failover --power-cut --repeat 10',
     '<%= config.bin %> bench --mode catchup --messages 200000 --json',
     '<%= config.bin %> bench                      # against the cluster of `pad-cli up`',
     '<%= config.bin %> bench --port 5000 --mode sync --messages 20000',
@@ -88,6 +93,9 @@ saved to docs/benchmarks/. NATS 2.9 fsyncs on a timer and etcd before each ack; 
     rate: Flags.integer({description: 'open loop: msgs/s over all connections [default: closed loop; failover and catchup\'s background publisher: 200]', min: 1}),
     'ack-timeout': durationFlag({description: 'failover: how long each publish waits for its ack', default: 500, defaultHelp: async () => '500ms'}),
     repeat: Flags.integer({description: 'failover: kills to measure', default: 1, min: 1, max: 100}),
+    'power-cut': Flags.boolean({
+      description: 'failover: the leader loses power (pad-cli power-cut: unsynced writes dropped, restarted) instead of a SIGKILL; the temporary cluster runs on the lazy layer (root, FUSE: up --lazy-fs)',
+    }),
     json: Flags.boolean({description: 'one JSON line per phase, with the fields of the peer benchmarks\' lines and the run\'s (commit, cores, fsync_ms)'}),
     nodes: Flags.integer({description: 'start a temporary cluster of this many nodes for the run [catchup: 3]', min: 1, max: 15}),
     cluster: Flags.string({description: 'cluster to run against (as brought up by `pad-cli up`)', default: 'default'}),
@@ -105,6 +113,7 @@ saved to docs/benchmarks/. NATS 2.9 fsyncs on a timer and etcd before each ack; 
     if (flags.mode === 'failover' && flags.nodes !== undefined && flags.nodes < 3) {
       throw new Error('--mode failover needs a cluster of 3 or more nodes: give --nodes 3 or more')
     }
+    if (flags['power-cut'] && flags.mode !== 'failover') throw new Error('--power-cut goes with --mode failover')
     if (flags.mode === 'catchup') {
       if (flags.port !== undefined || this.argv.some((a) => a.startsWith('--cluster'))) {
         throw new Error('--mode catchup wipes a node\'s data: it runs only on a temporary cluster of its own (--nodes, 3 unless given), not --port or --cluster')
@@ -116,7 +125,7 @@ saved to docs/benchmarks/. NATS 2.9 fsyncs on a timer and etcd before each ack; 
     let target: BenchTarget
     if (flags.nodes !== undefined) {
       this.log(`starting a temporary cluster of ${flags.nodes} node(s) (TCP ${flags['tcp-port']}+, HTTP ${flags['http-port']}+, Raft ${flags['raft-port']}+)...`)
-      target = await temporaryTarget({nodes: flags.nodes, ...clusterLayout(flags)})
+      target = await temporaryTarget({nodes: flags.nodes, ...clusterLayout(flags), ...(flags['power-cut'] ? {lazyFs: true} : {})})
     } else if (flags.port !== undefined) {
       const httpGiven = this.argv.some((a) => a.startsWith('--http-port'))
       target = nodeTarget(flags.host, flags.port, httpGiven ? flags['http-port'] : flags.port + 3080)
@@ -194,10 +203,14 @@ saved to docs/benchmarks/. NATS 2.9 fsyncs on a timer and etcd before each ack; 
   private async failover(target: BenchTarget, f: BenchFlags, info: RunInfo): Promise<void> {
     const cluster = target.cluster
     if (!cluster || target.nodes.length < 3) throw new Error('--mode failover needs a cluster of 3 or more nodes: give --nodes 3, or run `pad-cli up` first')
-    const results: FailoverResult[] = []
+    const fault = f['power-cut'] ? 'power-cut' : 'kill'
+    const results: FailoverRow[] = []
     for (let run = 0; run < f.repeat; run++) {
       const leader = await leaderOf(target.nodes)
       const survivors = target.nodes.filter((n) => n.index !== leader)
+      // A power cut restarts the node by itself, which takes seconds: the publisher must not wait for it.
+      let cut: Promise<void> | null = null
+      let cutAt = 0
       const result = await runFailover({
         survivors: survivors.map((n) => ({host: n.host, port: n.tcp_port})),
         rate: f.rate ?? 200,
@@ -208,7 +221,13 @@ saved to docs/benchmarks/. NATS 2.9 fsyncs on a timer and etcd before each ack; 
         size: f.size,
         topic: `bench.failover.${Date.now().toString(36)}`,
         killLeader: async () => {
-          await cluster.kill(leader)
+          if (fault === 'kill') await cluster.kill(leader)
+          else {
+            cutAt = performance.now()
+            cut = cluster.powerCut([leader])
+            // Settled here so a failed cut is reported below, not as an unhandled rejection.
+            cut.catch(() => {})
+          }
           return `node ${leader}`
         },
         readStored: async (topic) => {
@@ -216,12 +235,19 @@ saved to docs/benchmarks/. NATS 2.9 fsyncs on a timer and etcd before each ack; 
           return storedMessages(survivors[0], topic)
         },
       })
-      results.push(result)
-      const row: FailoverRow = {system: 'pad-cli', replicas: target.nodes.length, ...result, ...info}
+      let backS: number | null = null
+      if (cut) {
+        await cut
+        await converged(target.nodes, 60_000)
+        backS = round3((performance.now() - cutAt) / 1000)
+      } else {
+        await cluster.start(leader)
+        await converged(target.nodes, 30_000)
+      }
+      const row: FailoverRow = {system: 'pad-cli', replicas: target.nodes.length, fault, ...result, back_s: backS, ...info}
+      results.push(row)
       if (f.json) this.jsonLine(row)
-      this.log(failoverLine(run + 1, f.repeat, result))
-      await cluster.start(leader)
-      await converged(target.nodes, 30_000)
+      this.log(failoverLine(run + 1, f.repeat, row))
     }
     const summary = failoverSummary(results, target.nodes.length, info)
     if (f.json) this.jsonLine(summary)

@@ -131,3 +131,29 @@ describe('cluster manager: power cuts on the lazy layer', function () {
     expect(lost, `acknowledged messages lost (stored per node: ${stored.join(', ')})`).to.be.greaterThan(0)
   })
 })
+
+describe('pad-cli bench --mode failover --power-cut (real processes)', function () {
+  this.timeout(240_000)
+  let cluster: CliCluster | null = null
+  clusterHooks(() => cluster)
+
+  it('refuses --power-cut without --mode failover, in one line', async () => {
+    const c = (cluster = await CliCluster.create(3))
+    const line = await c.fails(['bench', '--nodes', '3', '--power-cut', '--tcp-port', String(c.ports.tcp)], 1, {cluster: false})
+    expect(line).to.match(/--power-cut goes with --mode failover/)
+  })
+
+  it('cuts the leader\'s power on a temporary cluster, reports the gap and the time until it is back, and loses nothing acknowledged', async function () {
+    requireLazyFs(this)
+    const c = (cluster = await CliCluster.create(3))
+    const flags = ['--nodes', '3', '--tcp-port', String(c.ports.tcp), '--http-port', String(c.ports.http), '--raft-port', String(c.ports.raft)]
+    const result = await c.run(['bench', ...flags, '--mode', 'failover', '--power-cut', '--json'], {cluster: false, timeoutMs: 200_000})
+    expect(result.code, result.stderr).to.equal(0)
+    const [run, summary] = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+    expect(run).to.include({phase: 'failover', fault: 'power-cut', acked_all_stored: true})
+    expect(run.gap_s).to.be.a('number')
+    expect(run.back_s).to.be.a('number')
+    expect(summary).to.include({phase: 'failover-summary', kills: 1, acked_all_stored: true})
+    expect(summary.back_s_median).to.equal(run.back_s)
+  })
+})
