@@ -50,6 +50,8 @@ export interface ChaosRunOptions extends ClusterLayout {
   /** The temporary cluster's --snapshot-entries and --trailing-entries (low: snapshots happen under faults). */
   snapshotEntries?: number
   trailingEntries?: number
+  /** The temporary cluster's nodes each in its own network namespace, partitions cut in the kernel (`up --netns`; root only). */
+  netns?: boolean
   /** How the supervisor runs `pad-cli node` (default: the pad-cli running now). */
   cli?: CliEntry
   /** The command line that replays this run, recorded in the history. */
@@ -120,7 +122,8 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
     await cluster.restoreAll()
   } else {
     const home = options.dir ?? (madeHome = fs.mkdtempSync(path.join(os.tmpdir(), `pad-chaos-${options.seed}-`)))
-    log(`starting ${options.nodes} nodes (TCP ${options.tcpPort}+, HTTP ${options.httpPort}+, Raft ${options.raftPort}+); watch them with: PAD_HOME=${home} pad-cli status --cluster chaos`)
+    const where = options.netns ? ', each in its own network namespace' : ''
+    log(`starting ${options.nodes} nodes (TCP ${options.tcpPort}+, HTTP ${options.httpPort}+, Raft ${options.raftPort}+${where}); watch them with: PAD_HOME=${home} pad-cli status --cluster chaos`)
     cluster = await startTemporaryCluster({
       home,
       name: 'chaos',
@@ -135,6 +138,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
       waitMs: 30_000,
       snapshotEntries: options.snapshotEntries,
       trailingEntries: options.trailingEntries,
+      netns: options.netns,
     })
   }
   options.onCluster?.(cluster)

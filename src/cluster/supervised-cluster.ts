@@ -16,6 +16,8 @@ import {controlRequest} from './control.js'
 import {planPartition, type Partition, type PartitionRequest} from './faults.js'
 import {clusterPaths, type ClusterPaths} from './layout.js'
 import {checkPortsFree, plannedPorts} from './ports.js'
+import {claimSubnet, removeNetwork, requireNetns} from './netns.js'
+import {netnsId} from './netns-plan.js'
 import {ensureClusterDir, memberRecords, nodeRecords, readState, writeState, writeToken, type ClusterOptions, type ClusterState} from './state.js'
 import {Supervisor} from './supervisor.js'
 import type {CliEntry} from './cli-entry.js'
@@ -194,6 +196,8 @@ export interface TemporaryClusterOptions extends ClusterLayout {
   /** The nodes' --snapshot-entries and --trailing-entries (chaos runs them low to exercise snapshots). */
   snapshotEntries?: number
   trailingEntries?: number
+  /** Each node in its own network namespace (root only; `host` is then unused): see `up --netns`. */
+  netns?: boolean
 }
 
 /** Starts a cluster with its supervisor in this process; resolves once it has a leader. */
@@ -214,7 +218,13 @@ export async function startTemporaryCluster(options: TemporaryClusterOptions): P
   if (options.snapshotEntries !== undefined) clusterOptions.snapshot_entries = options.snapshotEntries
   if (options.trailingEntries !== undefined) clusterOptions.trailing_entries = options.trailingEntries
   plannedPorts(clusterOptions)
-  await checkPortsFree(clusterOptions)
+  if (options.netns) {
+    requireNetns()
+    removeNetwork(netnsId(paths.dir))
+    clusterOptions.netns = claimSubnet(netnsId(paths.dir), null)
+  } else {
+    await checkPortsFree(clusterOptions)
+  }
   ensureClusterDir(paths)
   writeToken(paths)
   const now = new Date().toISOString()
@@ -229,7 +239,12 @@ export async function startTemporaryCluster(options: TemporaryClusterOptions): P
   }
   writeState(paths, state)
   const supervisor = new Supervisor(paths, {foreground: true, cli: options.cli})
-  await supervisor.start()
+  try {
+    await supervisor.start()
+  } catch (error) {
+    await supervisor.shutdown()
+    throw error
+  }
   try {
     await waitUntilReady(paths, () => supervisor.status(), {waitMs: options.waitMs, supervisorPid: process.pid})
   } catch (error) {

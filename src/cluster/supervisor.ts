@@ -18,6 +18,7 @@ import type {ControlAnswers} from '../api/control.js'
 import type {EventLog} from './events.js'
 import {ControlServer} from './control.js'
 import type {ClusterPaths} from './layout.js'
+import {ensureBridge, removeNetwork} from './netns.js'
 import {isAlive, settlesWithin} from './process-util.js'
 import type {ClusterStatus} from './status.js'
 import {controlHandlers} from './supervisor/control-api.js'
@@ -88,6 +89,9 @@ export class Supervisor {
   /** Listens on the control socket, records itself in cluster.json, and spawns every node. */
   async start(): Promise<void> {
     const core = this.core
+    // In namespaces: the bridge `up` claimed, again if it went meanwhile (the nodes' namespaces come with their spawn).
+    const netns = core.state.options.netns
+    if (netns) ensureBridge(netns)
     await this.control.listen()
     core.state.supervisor = {pid: process.pid, started_at: new Date().toISOString(), socket: this.paths.socket, foreground: this.options.foreground}
     core.save()
@@ -117,6 +121,7 @@ export class Supervisor {
       // Let a request in progress (a restart, say) finish first, so it starts nothing after us.
       await settlesWithin(Promise.all([core.idle(), this.membership.background]), QUEUE_GRACE_MS)
       await this.processes.stopAll()
+      this.removeNetwork()
       this.observer.closeAll()
       core.events.record('down')
       core.state.supervisor = null
@@ -131,6 +136,19 @@ export class Supervisor {
   /** SIGKILL to every node now (a second Ctrl-C). */
   killAll(): void {
     this.processes.killAll()
+    this.removeNetwork()
+  }
+
+  /** In namespaces: the namespaces, veths and bridge go with the nodes (a namespace outlives its name until its last process has exited). */
+  private removeNetwork(): void {
+    const netns = this.core.state.options.netns
+    if (!netns) return
+    try {
+      const removed = removeNetwork(netns.id)
+      this.log('network removed', {removed})
+    } catch (error) {
+      this.log('could not remove the network', {error: (error as Error).message})
+    }
   }
 
   status(): Promise<ClusterStatus> {
