@@ -83,7 +83,11 @@ export function claimSubnet(id: string, previous: number | null): NetnsRecord {
 /** The bridge with exactly the host's address on it, up (made if missing). */
 export function ensureBridge(record: NetnsRecord): void {
   const bridge = bridgeName(record)
-  if (!linkExists(bridge)) ip(['link', 'add', bridge, 'type', 'bridge'])
+  if (!linkExists(bridge)) {
+    ip(['link', 'add', bridge, 'type', 'bridge'])
+    // No IPv6 link-local address: nothing but the cluster's IPv4 addresses is on these links.
+    ip(['link', 'set', bridge, 'addrgenmode', 'none'])
+  }
   const want = `${hostAddress(record)}/24`
   const have = addressesOf(bridge)
   if (have.length !== 1 || have[0] !== want) {
@@ -106,7 +110,9 @@ export function ensureNodeNetwork(record: NetnsRecord, index: number): void {
   if (linkExists(veth)) ip(['link', 'delete', veth])
   ip(['netns', 'add', ns])
   ip(['link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns])
+  ip(['link', 'set', veth, 'addrgenmode', 'none'])
   ip(['link', 'set', veth, 'master', bridgeName(record), 'up'])
+  ip(['-n', ns, 'link', 'set', 'eth0', 'addrgenmode', 'none'])
   ip(['-n', ns, 'addr', 'add', `${nodeAddress(record, index)}/24`, 'dev', 'eth0'])
   ip(['-n', ns, 'link', 'set', 'lo', 'up'])
   ip(['-n', ns, 'link', 'set', 'eth0', 'up'])
@@ -145,7 +151,7 @@ export function networkOf(id: string): {namespaces: string[]; links: string[]} {
   const mine = new RegExp(`^pad-${id}-\\d+$`)
   const bridge = bridgeName({id})
   const veth = new RegExp(`^pad${id}n\\d+$`)
-  return {namespaces: namespaces().filter((n) => mine.test(n)), links: links().filter((l) => veth.test(l) || l === bridge)}
+  return {namespaces: namespaces().filter((n) => mine.test(n)).sort(), links: links().filter((l) => veth.test(l) || l === bridge).sort()}
 }
 
 /** Removes everything of cluster `id` (`networkOf`); returns the names removed. Deleting a namespace takes its veth pair with it. */
