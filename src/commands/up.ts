@@ -54,7 +54,7 @@ the cluster, a second Ctrl-C kills it at once.`
     '<%= config.bin %> up --nodes 5',
     '<%= config.bin %> up --cluster test --tcp-port 7000 --http-port 7100 --raft-port 7200',
     '<%= config.bin %> up --foreground',
-    'sudo <%= config.bin %> up --netns   # every node its own host on a private bridge',
+    '<%= config.bin %> up --netns   # as root: every node its own host on a private bridge',
     '<%= config.bin %> up --restart on-failure   # start crashed nodes again',
     '<%= config.bin %> up --election-timeout 500ms --heartbeat 100ms   # slower, easier to watch',
   ]
