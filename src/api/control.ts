@@ -25,7 +25,7 @@ export type PartitionShape = (typeof PARTITION_SHAPES)[number]
 /** `exited`: killed by the supervisor or ended cleanly; `crashed`: ended by itself. */
 export type ProcessState = 'starting' | 'running' | 'paused' | 'stopped' | 'exited' | 'crashed'
 
-export const CONTROL_ERROR_CODES = ['NOT_UP', 'ALREADY_UP', 'BAD_ARGUMENT', 'PORT_IN_USE', 'NO_LEADER', 'NODE_STATE', 'SUPERVISOR', 'NODE_API', 'TIMEOUT', 'CONFLICT', 'UNSUPPORTED'] as const
+export const CONTROL_ERROR_CODES = ['NOT_UP', 'ALREADY_UP', 'BAD_ARGUMENT', 'PORT_IN_USE', 'NO_LEADER', 'NODE_STATE', 'SUPERVISOR', 'NODE_API', 'TIMEOUT', 'CONFLICT', 'UNSUPPORTED', 'NETNS'] as const
 export type ControlErrorCode = (typeof CONTROL_ERROR_CODES)[number]
 
 /** Bounds of the fault requests' numbers. */
@@ -98,6 +98,19 @@ export interface ExitInfo {
 export interface PushResult {
   applied: number[]
   pending: number[]
+  /**
+   * A cluster in network namespaces (`up --netns`) cuts partitions in the kernel: what each
+   * node's namespace was changed to (unreachable routes to peer addresses, added and removed).
+   * Absent otherwise.
+   */
+  routes?: RouteChange[]
+}
+
+/** One node's namespace after a partition or heal: the /32 routes to peers added and removed. */
+export interface RouteChange {
+  node: number
+  added: string[]
+  removed: string[]
 }
 
 export interface NodeAnswer {

@@ -52,6 +52,8 @@ export interface ChaosRunOptions extends ClusterLayout {
   trailingEntries?: number
   /** The temporary cluster's nodes run with --unsafe-no-fsync (test only: power cuts then lose acknowledged messages). */
   unsafeNoFsync?: boolean
+  /** The temporary cluster's nodes each in its own network namespace, partitions cut in the kernel (`up --netns`; root only). */
+  netns?: boolean
   /** How the supervisor runs `pad-cli node` (default: the pad-cli running now). */
   cli?: CliEntry
   /** The command line that replays this run, recorded in the history. */
@@ -123,7 +125,8 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
     await cluster.restoreAll()
   } else {
     const home = options.dir ?? (madeHome = fs.mkdtempSync(path.join(os.tmpdir(), `pad-chaos-${options.seed}-`)))
-    log(`starting ${options.nodes} nodes (TCP ${options.tcpPort}+, HTTP ${options.httpPort}+, Raft ${options.raftPort}+); watch them with: PAD_HOME=${home} pad-cli status --cluster chaos`)
+    const where = options.netns ? ', each in its own network namespace' : ''
+    log(`starting ${options.nodes} nodes (TCP ${options.tcpPort}+, HTTP ${options.httpPort}+, Raft ${options.raftPort}+${where}); watch them with: PAD_HOME=${home} pad-cli status --cluster chaos`)
     cluster = await startTemporaryCluster({
       home,
       name: 'chaos',
@@ -140,6 +143,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
       trailingEntries: options.trailingEntries,
       lazyFs,
       unsafeNoFsync: options.unsafeNoFsync,
+      netns: options.netns,
     })
   }
   options.onCluster?.(cluster)

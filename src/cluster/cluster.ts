@@ -11,6 +11,8 @@ import type {ControlAnswers, ControlOp, RequestOf} from '../api/control.js'
 import {controlRequest, isListening} from './control.js'
 import {checkIndex, checkRetention, parseNodeRef, type NodeRef} from './node-args.js'
 import {checkPortsFree, nodePortsTaken, plannedPorts} from './ports.js'
+import {claimSubnet, netnsUnavailable, networkOf, removeNetwork, requireNetns} from './netns.js'
+import {netnsId, type NetnsRecord} from './netns-plan.js'
 import {commandLine, detachedWithLog, isAlive, isOurProcess, terminate, waitForExit} from './process-util.js'
 import {
   DEFAULT_OPTIONS,
@@ -175,6 +177,8 @@ export interface UpRequest {
   lazyFs?: boolean
   /** `--unsafe-no-fsync`: for this up only. */
   unsafeNoFsync?: boolean
+  /** Each node in its own network namespace (root only); absent: what the cluster had. */
+  netns?: boolean
 }
 
 export class AlreadyUpError extends ClusterError {
@@ -203,6 +207,7 @@ export async function prepareUp(request: UpRequest): Promise<Prepared> {
   const paths = clusterPaths(request.cluster)
   ensureClusterDir(paths)
   const releaseLock = takeUpLock(paths)
+  let claimed: NetnsRecord | null = null
   try {
     const saved = readState(paths)
     const liveness = await supervisorLiveness(paths, saved)
@@ -224,10 +229,18 @@ export async function prepareUp(request: UpRequest): Promise<Prepared> {
       if (!support.ok) throw new ClusterError('UNSUPPORTED', `--lazy-fs cannot run here: ${support.reason}`)
     }
     plannedPorts(options)
-    await checkPortsFree(options)
+    const hadNetns = saved?.options.netns ?? null
+    const netns: boolean = request.netns ?? hadNetns !== null
+    if (netns) {
+      options.netns = claimed = settleNetwork(paths, request, saved)
+    } else {
+      // Started with --netns before: what a dead supervisor left of that network goes.
+      if (hadNetns && netnsUnavailable() === null) removeNetwork(hadNetns.id)
+      await checkPortsFree(options)
+    }
     // A cluster that add or remove changed starts again as it was: its members are in its log.
     const kept = saved !== null && membershipChanged(saved) && hasData(paths, saved) ? keptNodes(saved, options) : null
-    if (kept) await checkJoinedPortsFree(kept)
+    if (kept && !options.netns) await checkJoinedPortsFree(kept)
     writeToken(paths)
     const now = new Date().toISOString()
     const state: ClusterState = {
@@ -242,8 +255,45 @@ export async function prepareUp(request: UpRequest): Promise<Prepared> {
     writeState(paths, state)
     return {paths, state, recovered, releaseLock}
   } catch (error) {
+    if (claimed) removeNetworkQuietly(claimed.id)
     releaseLock()
     throw error
+  }
+}
+
+/**
+ * The network of a cluster in namespaces: what a dead supervisor left of it is removed, and a
+ * /24 claimed (the one it had, if free). Fresh namespaces have nothing listening: no port check.
+ */
+function settleNetwork(paths: ClusterPaths, request: UpRequest, saved: ClusterState | null): NetnsRecord {
+  requireNetns()
+  if (request.host !== undefined) throw badArgument('--host does not go with --netns: each node gets its own address on the cluster\'s bridge')
+  const id = netnsId(paths.dir)
+  if (saved?.options.netns) removeNetwork(saved.options.netns.id)
+  removeNetwork(id)
+  const record = claimSubnet(id, saved?.options.netns?.octet ?? null)
+  const had = saved?.options.netns
+  if (had && had.octet !== record.octet && membershipChanged(saved) && hasData(paths, saved)) {
+    removeNetwork(id)
+    throw new ClusterError('NETNS', `cluster "${saved.name}" was changed with add or remove, so its members' addresses (${had.subnet}) are in its log, and that /24 is taken now: free it, or delete the cluster with \`pad-cli down --purge\``)
+  }
+  return record
+}
+
+function listNetwork(name: string, id: string): string[] {
+  try {
+    const {namespaces, links} = networkOf(id)
+    return [...namespaces, ...links]
+  } catch (error) {
+    throw new ClusterError('NETNS', `could not list the network namespaces of cluster "${name}": ${(error as Error).message}`)
+  }
+}
+
+function removeNetworkQuietly(id: string): void {
+  try {
+    removeNetwork(id)
+  } catch {
+    // The error that brought us here is the one to report; `down` removes what is left.
   }
 }
 
@@ -288,7 +338,10 @@ function settleOptions(paths: ClusterPaths, request: UpRequest, saved: ClusterSt
 /** The nodes of a cluster whose membership changed, as they were, not running. */
 function keptNodes(saved: ClusterState, options: ClusterOptions): NodeRecord[] {
   const o = saved.options
-  if (options.host !== o.host || options.tcp_port !== o.tcp_port || options.http_port !== o.http_port || options.raft_port !== o.raft_port) {
+  if (Boolean(options.netns) !== Boolean(o.netns)) {
+    throw badArgument(`cluster "${saved.name}" was changed with add or remove: its members' addresses are in its log, so it starts ${o.netns ? 'with' : 'without'} --netns as before`)
+  }
+  if ((!options.netns && options.host !== o.host) || options.tcp_port !== o.tcp_port || options.http_port !== o.http_port || options.raft_port !== o.raft_port) {
     throw badArgument(`cluster "${saved.name}" was changed with add or remove: its members' addresses are in its log, so its host and ports stay (${o.host}, ${o.tcp_port}, ${o.http_port}, ${o.raft_port}); start it without --host and the port flags`)
   }
   return saved.nodes.map((n) => ({
@@ -447,6 +500,8 @@ export interface DownResult {
   forced: number[]
   supervisor_pid: number | null
   purged: boolean
+  /** A cluster in network namespaces: the namespaces and links removed (its bridge, veths left outside a namespace). */
+  network: string[]
 }
 
 /**
@@ -457,8 +512,10 @@ export interface DownResult {
 export async function downCluster(name: string, purge: boolean): Promise<DownResult> {
   const paths = clusterPaths(name)
   const state = readState(paths)
-  const result: DownResult = {cluster: name, was_up: false, stopped: [], forced: [], supervisor_pid: null, purged: false}
+  const result: DownResult = {cluster: name, was_up: false, stopped: [], forced: [], supervisor_pid: null, purged: false, network: []}
   if (state) {
+    // Listed first: a supervisor that answers removes its network itself, and `down` says what went.
+    const network = state.options.netns ? listNetwork(name, state.options.netns.id) : []
     const nodePids = state.nodes.filter((n) => n.pid !== null && isOurProcess(n.pid, [n.data_dir])).map((n) => ({pid: n.pid as number, dir: n.data_dir}))
     const liveness = await supervisorLiveness(paths, state)
     const supervisorPid = state.supervisor?.pid ?? null
@@ -500,6 +557,14 @@ export async function downCluster(name: string, purge: boolean): Promise<DownRes
     }
     const left = [...nodePids.map((n) => n.pid), ...(supervisorPid !== null && liveness !== 'dead' ? [supervisorPid] : [])].filter((pid) => isAlive(pid))
     if (left.length > 0) throw new ClusterError('SUPERVISOR', `processes ${left.join(', ')} of cluster "${name}" did not stop`)
+    // The supervisor removes its network when it stops; this is for one that died.
+    if (state.options.netns) {
+      try {
+        result.network = [...new Set([...network, ...removeNetwork(state.options.netns.id)])]
+      } catch (error) {
+        throw new ClusterError('NETNS', `could not remove the network namespaces of cluster "${name}" (${(error as Error).message}): run pad-cli down as root`)
+      }
+    }
   }
   if (purge && fs.existsSync(paths.dir)) {
     fs.rmSync(paths.dir, {recursive: true, force: true})

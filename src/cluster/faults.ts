@@ -231,6 +231,26 @@ export function nodeFaults(rules: FaultRules, size: number, now: number): Map<nu
   })
 }
 
+/** Per node (from `nodeFaults`), the peers it is cut from. */
+export function partitionCuts(faults: Map<number, WireFault>[]): Map<number, number[]> {
+  const cuts = new Map<number, number[]>()
+  faults.forEach((byPeer, node) => {
+    const peers = [...byPeer].filter(([, f]) => f.drop).map(([peer]) => peer)
+    if (peers.length > 0) cuts.set(node, peers)
+  })
+  return cuts
+}
+
+/** A node's faults without the cuts (a cluster in network namespaces cuts in the kernel); a fault that was only a cut is left out. */
+export function withoutDrops(faults: Map<number, WireFault>): Map<number, WireFault> {
+  const rest = new Map<number, WireFault>()
+  for (const [peer, {drop, ...fault}] of faults) {
+    if (drop && fault.delay_ms === undefined && fault.loss === undefined) continue
+    rest.set(peer, fault)
+  }
+  return rest
+}
+
 /** The earliest time a rule expires, or null if none does. */
 export function nextExpiry(rules: FaultRules): number | null {
   const untils = [rules.partition?.until ?? null, ...[...rules.delay.values()].map((d) => d.until), ...[...rules.loss.values()].map((l) => l.until)]

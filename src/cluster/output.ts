@@ -2,6 +2,7 @@
  * How the cluster commands print: aligned tables, the node table of `up` and `status`,
  * colored per-node prefixes (only on a terminal, and never with NO_COLOR).
  */
+import type {RouteChange} from '../api/control.js'
 import {describeFaults, describeProcess, type ClusterStatus} from './status.js'
 
 const COLORS = [36, 35, 33, 32, 34, 31, 96, 95, 93, 92, 94, 91]
@@ -78,4 +79,16 @@ function crashNotes(node: ClusterStatus['nodes'][number]): string[] {
 
 function num(value: number | null): string {
   return value === null ? '-' : String(value)
+}
+
+/**
+ * What a partition or heal did in the kernel of a cluster in network namespaces, one line per
+ * node whose routes changed: `node 0: unreachable 10.88.7.3, 10.88.7.4 (removed 10.88.7.5)`.
+ */
+export function routeLines(routes: RouteChange[]): string[] {
+  const bare = (list: string[]): string => list.map((r) => r.replace(/\/32$/, '')).join(', ')
+  return routes.map((r) => {
+    const parts = [r.added.length > 0 ? `unreachable ${bare(r.added)}` : '', r.removed.length > 0 ? `removed ${bare(r.removed)}` : ''].filter((p) => p !== '')
+    return `  node ${r.node}: ${parts.join('; ')}`
+  })
 }

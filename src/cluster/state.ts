@@ -7,6 +7,7 @@ import crypto from 'node:crypto'
 import type {MemberRole, ProcessState} from '../api/control.js'
 import fs from 'node:fs'
 import type {ClusterPaths} from './layout.js'
+import {checkNetnsRecord, nodeAddress, type NetnsRecord} from './netns-plan.js'
 import {DEFAULT_RESTART_POLICY, isRestartPolicy, type RestartPolicy} from './restart-policy.js'
 
 export interface ClusterOptions {
@@ -33,6 +34,11 @@ export interface ClusterOptions {
   lazy_fs?: boolean
   /** `up --unsafe-no-fsync`: the nodes run with `node --unsafe-no-fsync` (test only). Absent: false. */
   unsafe_no_fsync?: boolean
+  /**
+   * `up --netns`: each node in its own network namespace, at its own address on this
+   * cluster's bridge (netns-plan.ts); `host` is then unused. Absent: every node on `host`.
+   */
+  netns?: NetnsRecord
 }
 
 /** `exited`: killed by the supervisor or ended cleanly; `crashed`: ended by itself (exit-state.ts). */
@@ -101,12 +107,18 @@ export function nodeRecords(paths: ClusterPaths, options: ClusterOptions): NodeR
   return Array.from({length: options.nodes}, (_, index) => nodeRecord(paths, options, index, false))
 }
 
-/** Node `index` at the cluster's ports (base + index); `joined`: added to a running cluster. */
+/**
+ * Node `index` at the cluster's ports (base + index) on its host: the cluster's, or in network
+ * namespaces its own address. This record is then where everything reaches the node (clients,
+ * the supervisor, its peers' --peers): no one else works out a node's host. `joined`: added to
+ * a running cluster.
+ */
 export function nodeRecord(paths: ClusterPaths, options: ClusterOptions, index: number, joined: boolean): NodeRecord {
+  const host = nodeHost(options, index)
   return {
     index,
-    node_id: `${options.host}:${options.tcp_port + index}`,
-    host: options.host,
+    node_id: `${host}:${options.tcp_port + index}`,
+    host,
     tcp_port: options.tcp_port + index,
     http_port: options.http_port + index,
     raft_port: options.raft_port + index,
@@ -120,6 +132,11 @@ export function nodeRecord(paths: ClusterPaths, options: ClusterOptions, index: 
     joined,
     ...(options.lazy_fs === true ? {lazy_fs: {backing: paths.nodeDisk(index), pid: null}} : {}),
   }
+}
+
+/** Where node `index` listens. */
+export function nodeHost(options: Pick<ClusterOptions, 'host' | 'netns'>, index: number): string {
+  return options.netns ? nodeAddress(options.netns, index) : options.host
 }
 
 /** The nodes that are members (voters or learners): every node but the removed ones. */
@@ -146,6 +163,12 @@ export function readState(paths: ClusterPaths): ClusterState | null {
   if (!isRestartPolicy(state.options.restart)) state.options.restart = DEFAULT_RESTART_POLICY
   // Written before --retention existed: no limits.
   if (!Array.isArray(state.options.retention) || !state.options.retention.every((v) => typeof v === 'string')) state.options.retention = []
+  // Its fields become `ip` arguments: a record that is not one of ours is refused, not used.
+  if (state.options.netns !== undefined) {
+    const netns = checkNetnsRecord(state.options.netns)
+    if (!netns) throw new Error(`${paths.clusterJson} has a "netns" record this pad-cli does not understand`)
+    state.options.netns = netns
+  }
   // Written before add and remove existed: every node a founding voter.
   for (const node of state.nodes) {
     if (node.membership !== 'voter' && node.membership !== 'learner' && node.membership !== 'removed') node.membership = 'voter'

@@ -17,6 +17,8 @@ import {ClusterError} from './errors.js'
 import {planPartition, type Partition, type PartitionRequest} from './faults.js'
 import {clusterPaths, type ClusterPaths} from './layout.js'
 import {checkPortsFree, plannedPorts} from './ports.js'
+import {claimSubnet, removeNetwork, requireNetns} from './netns.js'
+import {netnsId} from './netns-plan.js'
 import {ensureClusterDir, memberRecords, nodeRecords, readState, writeState, writeToken, type ClusterOptions, type ClusterState} from './state.js'
 import {Supervisor} from './supervisor.js'
 import type {CliEntry} from './cli-entry.js'
@@ -223,6 +225,8 @@ export interface TemporaryClusterOptions extends ClusterLayout {
   lazyFs?: boolean
   /** The nodes run with --unsafe-no-fsync (test only). */
   unsafeNoFsync?: boolean
+  /** Each node in its own network namespace (root only; `host` is then unused): see `up --netns`. */
+  netns?: boolean
 }
 
 /** Starts a cluster with its supervisor in this process; resolves once it has a leader. */
@@ -249,7 +253,13 @@ export async function startTemporaryCluster(options: TemporaryClusterOptions): P
   }
   if (options.unsafeNoFsync === true) clusterOptions.unsafe_no_fsync = true
   plannedPorts(clusterOptions)
-  await checkPortsFree(clusterOptions)
+  if (options.netns) {
+    requireNetns()
+    removeNetwork(netnsId(paths.dir))
+    clusterOptions.netns = claimSubnet(netnsId(paths.dir), null)
+  } else {
+    await checkPortsFree(clusterOptions)
+  }
   ensureClusterDir(paths)
   writeToken(paths)
   const now = new Date().toISOString()
@@ -264,7 +274,12 @@ export async function startTemporaryCluster(options: TemporaryClusterOptions): P
   }
   writeState(paths, state)
   const supervisor = new Supervisor(paths, {foreground: true, cli: options.cli})
-  await supervisor.start()
+  try {
+    await supervisor.start()
+  } catch (error) {
+    await supervisor.shutdown()
+    throw error
+  }
   try {
     await waitUntilReady(paths, () => supervisor.status(), {waitMs: options.waitMs, supervisorPid: process.pid})
   } catch (error) {

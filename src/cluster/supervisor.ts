@@ -20,6 +20,7 @@ import type {ControlAnswers} from '../api/control.js'
 import type {EventLog} from './events.js'
 import {ControlServer} from './control.js'
 import type {ClusterPaths} from './layout.js'
+import {ensureBridge, removeNetwork} from './netns.js'
 import {isAlive, settlesWithin} from './process-util.js'
 import type {ClusterStatus} from './status.js'
 import {controlHandlers} from './supervisor/control-api.js'
@@ -94,6 +95,9 @@ export class Supervisor {
   /** Listens on the control socket, records itself in cluster.json, and spawns every node. */
   async start(): Promise<void> {
     const core = this.core
+    // In namespaces: the bridge `up` claimed, again if it went meanwhile (the nodes' namespaces come with their spawn).
+    const netns = core.state.options.netns
+    if (netns) ensureBridge(netns)
     // Before the socket answers: `up` takes a node that is not starting yet for one that failed.
     try {
       await this.processes.prepareAll()
@@ -141,6 +145,7 @@ export class Supervisor {
       await this.processes.stopAll()
       // Unmounted once nothing has files open there; the writes it held reach the backing dir.
       await this.mounts.unmountAll()
+      this.removeNetwork()
       this.observer.closeAll()
       core.events.record('down')
       core.state.supervisor = null
@@ -155,6 +160,19 @@ export class Supervisor {
   /** SIGKILL to every node now (a second Ctrl-C). */
   killAll(): void {
     this.processes.killAll()
+    this.removeNetwork()
+  }
+
+  /** In namespaces: the namespaces, veths and bridge go with the nodes (a namespace outlives its name until its last process has exited). */
+  private removeNetwork(): void {
+    const netns = this.core.state.options.netns
+    if (!netns) return
+    try {
+      const removed = removeNetwork(netns.id)
+      this.log('network removed', {removed})
+    } catch (error) {
+      this.log('could not remove the network', {error: (error as Error).message})
+    }
   }
 
   status(): Promise<ClusterStatus> {

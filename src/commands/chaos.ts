@@ -1,5 +1,6 @@
 import {Flags} from '@oclif/core'
 import {clusterLayout} from '../cli/cluster-layout.js'
+import {flagGiven} from '../cluster/cluster.js'
 import {durationFlag} from '../cli/duration.js'
 import {onInterrupts} from '../cli/interrupts.js'
 import {fail} from '../cli/fail.js'
@@ -99,6 +100,9 @@ cluster then runs on it, and a cluster named by --cluster must have been started
     'converge-timeout': durationFlag({description: 'how long to wait for the healed cluster to converge', default: DEFAULT_RUN.convergeTimeoutMs, defaultHelp: async () => '60s'}),
     cluster: Flags.string({description: 'run on this cluster (see pad-cli up) instead of a temporary one; --nodes and the ports are then its own'}),
     host: Flags.string({description: 'address the nodes listen on', default: DEFAULT_RUN.host}),
+    netns: Flags.boolean({
+      description: "run the temporary cluster's nodes each in its own network namespace, at its own address, with partitions cut in the kernel (as pad-cli up --netns; root only; not with --host or --cluster)",
+    }),
     'tcp-port': Flags.integer({description: 'first node TCP port (node i: +i)', default: DEFAULT_RUN.tcpPort, min: 1, max: 65535}),
     'http-port': Flags.integer({description: 'first node HTTP port', default: DEFAULT_RUN.httpPort, min: 1, max: 65535}),
     'raft-port': Flags.integer({description: 'first node Raft port', default: DEFAULT_RUN.raftPort, min: 1, max: 65535}),
@@ -121,11 +125,13 @@ cluster then runs on it, and a cluster named by --cluster must have been started
   }
 
   async run(): Promise<ChaosSummary> {
-    const {flags} = await this.parse(Chaos)
+    const {flags, raw} = await this.parse(Chaos)
     if (flags.check) return this.recheck(flags.check)
     const families = this.families(flags.faults)
     if (flags['min-hold'] > flags['max-hold']) this.usage('--min-hold must not be longer than --max-hold')
     if (flags.heartbeat >= flags['election-timeout']) this.usage('--heartbeat must be shorter than --election-timeout')
+    if (flags.netns && flags.cluster !== undefined) this.usage('--netns is for the temporary cluster: a cluster of yours runs in namespaces when you bring it up with pad-cli up --netns')
+    if (flags.netns && flagGiven(raw, ['host'])) this.usage('--host does not go with --netns: each node gets its own address on the cluster\'s bridge')
     const seed = flags.seed ?? newSeed()
     const options: ChaosRunOptions = {
       ...DEFAULT_RUN,
@@ -152,6 +158,7 @@ cluster then runs on it, and a cluster named by --cluster must have been started
       snapshotEntries: flags['snapshot-entries'],
       trailingEntries: flags['trailing-entries'],
       unsafeNoFsync: flags['unsafe-no-fsync'],
+      netns: flags.netns,
       replay: replayCommand(this.config.bin, seed, this.argv),
       log: (line) => {
         if (!flags.quiet) process.stderr.write(`chaos: ${line}\n`)

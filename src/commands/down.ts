@@ -8,7 +8,8 @@ export default class Down extends PadCommand<DownResult> {
 
   static override description = `Stops the nodes gracefully (SIGTERM; SIGKILL for any still running after a few seconds), \
 then the supervisor. Works also when the supervisor has died or hangs: every process recorded in cluster.json that is \
-still ours is stopped. Without --purge the data stays, and pad-cli up starts the cluster again on it.`
+still ours is stopped. A cluster brought up with --netns loses its network namespaces, veths and bridge (also when \
+its supervisor died). Without --purge the data stays, and pad-cli up starts the cluster again on it.`
 
   static override examples = ['<%= config.bin %> down', '<%= config.bin %> down --purge', '<%= config.bin %> down --cluster test --json']
 
@@ -26,6 +27,7 @@ still ours is stopped. Without --purge the data stays, and pad-cli up starts the
     } else {
       this.log(`Cluster "${result.cluster}" is not up: nothing to stop (start it with \`${upCommand(result.cluster)}\`).`)
     }
+    if (result.network.length > 0) this.log(`Removed its network: ${result.network.join(', ')}.`)
     if (result.purged) this.log('Its data, logs and events are deleted.')
     else if (flags.purge) this.log('There was no data to delete.')
     return result

@@ -8,6 +8,7 @@ import {formatMs} from '../cluster/events.js'
 import {parseShape, SHAPES} from '../cluster/faults.js'
 import {parseGroup} from '../cluster/node-args.js'
 import {durationFlag} from '../cli/duration.js'
+import {routeLines} from '../cluster/output.js'
 
 export default class PartitionCommand extends PadCommand<ControlAnswers['partition']> {
   static override summary = 'Split the network between nodes: groups that cannot reach each other.'
@@ -25,7 +26,12 @@ neighbours on a ring 0..n-1: every node sees a majority, no two the same; 4 node
 
 --json prints the partition as applied: {"groups" (null for ring), "shape", "bridge", "order" (for a shape: the node \
 order it was cut from), "cuts" (the pairs of nodes that cannot reach each other), "for_ms", "applied" (the nodes that \
-took it now), "pending" (the nodes that get it when they run again)}.`
+took it now), "pending" (the nodes that get it when they run again), and for a cluster brought up with --netns \
+"routes" (per node whose namespace changed: the unreachable routes to peer addresses "added" and "removed")}.
+
+A cluster brought up with --netns is cut in the kernel, not in the nodes: each cut link gets an unreachable route to \
+the other side's address in both nodes' namespaces (nothing crosses it; a new connection fails as to a host that is \
+gone); the nodes' own fault filters are left alone. A node that is down keeps its routes and is cut when it starts.`
 
   static override strict = false
 
@@ -65,6 +71,7 @@ took it now), "pending" (the nodes that get it when they run again)}.`
           : `a ring: cut ${answer.cuts.map(([a, b]) => `${a}-${b}`).join(' ')}`
     const until = answer.for_ms ? `; heals by itself in ${formatMs(answer.for_ms)}` : `; \`${clusterCommandLine(cluster.name, 'heal')}\` ends it`
     this.log(`Partitioned: ${what}${until}.`)
+    if (answer.routes) this.log(['Cut in the kernel (routes in each node\'s namespace):', ...routeLines(answer.routes)].join('\n'))
     if (answer.pending.length > 0) this.log(`Node(s) ${answer.pending.join(', ')} are not running: they get their faults when they are back.`)
     return answer
   }

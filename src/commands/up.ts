@@ -38,6 +38,14 @@ status, with the end of its log; with --restart on-failure the supervisor starts
 doubling the wait up to ${MAX_DELAY_MS / 1000} s while it keeps crashing (back to ${FIRST_DELAY_MS / 1000} s once it has run \
 ${STABLE_AFTER_MS / 1000} s). A node you kill or stop is never restarted. The cluster keeps --restart for its next up.
 
+With --netns (root only) every node runs in a network namespace of its own (pad-<id>-<i>), with a veth to a bridge \
+in the root namespace that holds this host's address on a private /24 chosen for the cluster (10.88.<n>.0/24, kept in \
+cluster.json): node i listens on 10.88.<n>.<i+2> at the same ports as without, so the nodes are different hosts to \
+each other and each runs exactly the pad-cli node --peers command of a real deployment. There is no default route in \
+a namespace: the nodes reach only each other and this host. pad-cli partition then cuts links in the kernel (an \
+unreachable route to the peer in each side's namespace) instead of in the nodes; delay and loss stay the nodes'. \
+pad-cli down removes the namespaces, veths and bridge.
+
 With --foreground the supervisor stays attached and streams every node's log with a colored prefix; Ctrl-C stops \
 the cluster, a second Ctrl-C kills it at once.
 
@@ -48,6 +56,7 @@ With --lazy-fs (root and FUSE) every node's data dir is a mount of the lazy laye
     '<%= config.bin %> up --nodes 5',
     '<%= config.bin %> up --cluster test --tcp-port 7000 --http-port 7100 --raft-port 7200',
     '<%= config.bin %> up --foreground',
+    '<%= config.bin %> up --netns   # as root: every node its own host on a private bridge',
     '<%= config.bin %> up --restart on-failure   # start crashed nodes again',
     '<%= config.bin %> up --election-timeout 500ms --heartbeat 100ms   # slower, easier to watch',
     'sudo <%= config.bin %> up --lazy-fs   # then: pad-cli power-cut --all',
@@ -60,6 +69,11 @@ With --lazy-fs (root and FUSE) every node's data dir is a mount of the lazy laye
     'http-port': Flags.integer({description: 'HTTP port of node 0 [default: 8080]', min: 1, max: 65535}),
     'raft-port': Flags.integer({description: 'Raft port of node 0 [default: 6000]', min: 1, max: 65535}),
     host: Flags.string({description: 'address the nodes listen on [default: 127.0.0.1]'}),
+    netns: Flags.boolean({
+      description:
+        "each node in its own network namespace at its own address on a private bridge (10.88.<n>.0/24), partitions cut in the kernel; root only; --no-netns: every node on --host [default: no, or what the cluster had]",
+      allowNo: true,
+    }),
     foreground: Flags.boolean({char: 'F', description: 'stay attached and stream the node logs; Ctrl-C stops the cluster'}),
     'election-timeout': durationFlag({description: 'minimum Raft election timeout, e.g. 150ms [default: 150ms]', minMs: 1}),
     heartbeat: durationFlag({description: 'Raft heartbeat interval, e.g. 50ms [default: 50ms]', minMs: 1}),
@@ -113,6 +127,7 @@ With --lazy-fs (root and FUSE) every node's data dir is a mount of the lazy laye
         trailingEntries: flags['trailing-entries'],
         lazyFs: flags['lazy-fs'],
         unsafeNoFsync: flags['unsafe-no-fsync'],
+        netns: flags.netns,
       })
     } catch (error) {
       if (error instanceof AlreadyUpError && error.status) {

@@ -158,7 +158,8 @@ export class MembershipChanges {
       const records = newRecords(core.paths, core.state, index)
       const record = records[records.length - 1]
       checkNewPorts(core.state.options, record, core.state.nodes)
-      const taken = (await nodePortsTaken(record, this.parts.portFree)).map((t) => t.port)
+      // In network namespaces the node gets a fresh one: nothing can listen there yet.
+      const taken = core.state.options.netns ? [] : (await nodePortsTaken(record, this.parts.portFree)).map((t) => t.port)
       if (taken.length > 0) throw new ClusterError('PORT_IN_USE', `node ${index} would listen on ${taken.join(', ')} on ${record.host}, in use by something else: free ${taken.length === 1 ? 'it' : 'them'} and add again`)
       for (const r of records) {
         core.state.nodes.push(r)

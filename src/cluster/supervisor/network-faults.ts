@@ -2,8 +2,14 @@
  * Network faults: turns partitions, delay and loss into per-node faults (faults.ts) and pushes
  * them to every node's /admin/faults, again after a node restarts or resumes, and heals them
  * when they expire.
+ *
+ * A cluster in network namespaces (`up --netns`) has its partitions cut in the kernel instead
+ * (netns.ts: unreachable routes in each node's namespace), and only delay and loss go to the
+ * nodes' transport filters (the kernel here has no netem). Not both: the cut is then the
+ * network's alone, as between real hosts, and a node's own filter shows nothing of it. The
+ * routes stay in a node's namespace while it is down, so a restarted node is cut at once.
  */
-import type {ControlAnswers, ControlRequests, NodeRef, PushResult} from '../../api/control.js'
+import type {ControlAnswers, ControlRequests, NodeRef, PushResult, RouteChange} from '../../api/control.js'
 import {badArgument} from '../errors.js'
 import {
   dropExpired,
@@ -12,13 +18,16 @@ import {
   hasRules,
   nextExpiry,
   nodeFaults,
+  partitionCuts,
   putBodies,
+  withoutDrops,
   parseOrder,
   shapePartition,
   type FaultRules,
   type Partition,
 } from '../faults.js'
 import {callJson} from '../../client/node-http-client.js'
+import {applyCuts} from '../netns.js'
 import type {FaultView} from '../status.js'
 import type {SupervisorCore} from './core.js'
 import type {NodeHandle} from './node-handle.js'
@@ -123,12 +132,23 @@ export class NetworkFaults {
   private async pushAll(): Promise<PushResult> {
     this.scheduleExpiry()
     const nodes = this.core.nodes.filter((n) => n.record.membership !== 'removed')
+    const routes = this.cutInKernel(nodes.map((n) => n.record.index))
     for (const node of nodes) node.faultsDirty = true
     const results = await Promise.all(nodes.map((node) => this.push(node)))
     return {
       applied: nodes.filter((_, i) => results[i]).map((n) => n.record.index),
       pending: nodes.filter((_, i) => !results[i]).map((n) => n.record.index),
+      ...(routes ? {routes} : {}),
     }
+  }
+
+  /** In network namespaces: the partition's cuts as routes in the members' namespaces; null otherwise. */
+  private cutInKernel(members: number[]): RouteChange[] | null {
+    const netns = this.core.state.options.netns
+    if (!netns) return null
+    const routes = applyCuts(netns, members, partitionCuts(nodeFaults(this.rules, this.core.size, Date.now())))
+    if (routes.length > 0) this.core.log('routes changed', {routes})
+    return routes
   }
 
   /** DELETE, then one PUT per distinct fault, computed from the rules as they are now. */
@@ -138,7 +158,9 @@ export class NetworkFaults {
       return false
     }
     const now = Date.now()
-    const faults = nodeFaults(this.rules, this.core.size, now)[node.record.index]
+    const all = nodeFaults(this.rules, this.core.size, now)[node.record.index]
+    // In namespaces the kernel holds the cuts; the node's filter only delays and loses.
+    const faults = this.core.state.options.netns ? withoutDrops(all) : all
     const wanted = JSON.stringify([...faults])
     if (!node.faultsDirty && node.pushed === wanted) return true
     const token = this.core.token

@@ -21,6 +21,7 @@ import {tailLines} from '../tail.js'
 import type {SupervisorCore} from './core.js'
 import {EMPTY_VIEW, hasProcess, type NodeHandle} from './node-handle.js'
 import {durabilityNodeArgs, retentionNodeArgs} from '../node-args.js'
+import {ensureNodeNetwork, inNamespace} from '../netns.js'
 
 /**
  * Node's flags for a broker node, before the caller's own (which may override them). A node
@@ -192,6 +193,8 @@ export class NodeProcesses {
     if (core.stopping) throw new ClusterError('NOT_UP', 'the cluster is stopping')
     fs.mkdirSync(r.data_dir, {recursive: true, mode: 0o700})
     const o = core.state.options
+    // Made before the node's first start (and again if something removed it); kept across restarts.
+    if (o.netns) ensureNodeNetwork(o.netns, r.index)
     const args = [
       ...NODE_RUNTIME_FLAGS,
       ...this.cli.args,
@@ -216,7 +219,10 @@ export class NodeProcesses {
     // The node reads the token from the file; a PAD_TOKEN of ours must not override it.
     const env: Record<string, string | undefined> = {...process.env}
     delete env.PAD_TOKEN
-    const subprocess = execa(this.cli.command, args, {...detachedWithLog(logFd), extendEnv: false, env})
+    // In network namespaces the node runs through `ip netns exec`, which execs it: the pid is the node's.
+    const netns = o.netns
+    const run = netns ? inNamespace(netns, r.index, this.cli.command, args) : {command: this.cli.command, args}
+    const subprocess = execa(run.command, run.args, {...detachedWithLog(logFd), extendEnv: false, env})
     let fdClosed = false
     const closeFd = (): void => {
       if (fdClosed) return

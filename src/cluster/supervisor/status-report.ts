@@ -22,7 +22,9 @@ export async function clusterStatus(core: SupervisorCore, observer: RaftObserver
       .map(async (node) => {
         try {
           const answer = await callJson<FaultsAnswer>(node.record, 'GET', '/admin/faults', {token: core.token, timeoutMs: STATUS_TIMEOUT_MS})
-          applied.set(node.record.index, faultViews(answer.faults))
+          const views = faultViews(answer.faults)
+          // In namespaces the cuts are routes in the kernel, not in the node's filter: shown with what the node has.
+          applied.set(node.record.index, core.state.options.netns ? withKernelCuts(views, faults.intended(node.record.index)) : views)
         } catch {
           // Fall back to what the node should have.
         }
@@ -91,4 +93,14 @@ export function memberRole(index: number, recorded: MemberRole, config: Configur
   if (config.voters.includes(index)) return 'voter'
   if (config.learners.includes(index)) return 'learner'
   return recorded === 'learner' ? 'learner' : 'removed'
+}
+
+/** A node's filter faults with the kernel's cuts (the intended faults' drops) added, by peer. */
+function withKernelCuts(views: FaultView[], intended: FaultView[]): FaultView[] {
+  const byPeer = new Map(views.map((v) => [v.peer, v]))
+  for (const cut of intended.filter((v) => v.drop)) {
+    const view = byPeer.get(cut.peer)
+    byPeer.set(cut.peer, view ? {...view, drop: true} : {peer: cut.peer, drop: true, expires_at: cut.expires_at})
+  }
+  return [...byPeer.values()].sort((a, b) => a.peer - b.peer)
 }
