@@ -104,6 +104,7 @@ export class Supervisor {
     } catch (error) {
       this.log('could not prepare the nodes', {error: (error as Error).message})
       await this.mounts.unmountAll()
+      this.removeNetwork()
       throw error
     }
     await this.control.listen()
