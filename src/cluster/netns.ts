@@ -162,7 +162,13 @@ export function removeNetwork(id: string): string[] {
     removed.push(ns)
   }
   for (const link of networkOf(id).links) {
-    ip(['link', 'delete', link])
+    try {
+      ip(['link', 'delete', link])
+    } catch (error) {
+      // A node's veth goes with its namespace, which the kernel tears down in the background:
+      // listed a moment ago, gone now, is removed all the same.
+      if (!(error instanceof ClusterError && /Cannot find device/.test(error.message))) throw error
+    }
     removed.push(link)
   }
   return removed
