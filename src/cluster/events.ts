@@ -39,6 +39,15 @@
  *               node, index, leader, was_leader
  *                                             the node left the configuration (entry `index`,
  *                                             committed); its process is stopped next
+ *   corrupt     node, file, how, bits, cut, range
+ *                                             `corrupt` damaged a stopped node's file (bitflip or
+ *                                             truncate; what exactly, in the other fields)
+ *   corrupt-found
+ *               node, file, reason            a node started and reports its data corrupt: it
+ *                                             takes no part in Raft until repaired
+ *   repair      node, replacement, kept, reason
+ *                                             `repair` replaced the node by a new member caught
+ *                                             up from the leader; its data dir was set aside as `kept`
  *   warning     message                       something the supervisor could not do
  */
 import fs from 'node:fs'
@@ -55,7 +64,7 @@ export interface ClusterEvent {
 export const EVENT_TYPES = [
   'up', 'down', 'recovered', 'start', 'exit', 'kill', 'stop', 'pause', 'resume', 'restart',
   'partition', 'delay', 'loss', 'heal', 'transfer', 'role', 'election', 'leader',
-  'snapshot-send', 'snapshot-install', 'member-add', 'member-promote', 'member-remove', 'warning',
+  'snapshot-send', 'snapshot-install', 'member-add', 'member-promote', 'member-remove', 'corrupt', 'corrupt-found', 'repair', 'warning',
 ] as const
 
 export class EventLog {
@@ -200,6 +209,12 @@ export function describeEvent(e: ClusterEvent): string {
       return `${node} is a voter (configuration entry ${e.index as number}, ${formatSeconds(e.ms as number)} after it joined)`
     case 'member-remove':
       return `${node} left the configuration (entry ${e.index as number}${e.was_leader === true ? `; it led, node ${e.leader as number} leads now` : ''})`
+    case 'corrupt':
+      return `${node}'s ${String(e.file)}: ${e.how === 'truncate' ? `cut ${e.cut as number} bytes off its end` : `${e.flipped as number} bits flipped`}`
+    case 'corrupt-found':
+      return `${node} found its data corrupt (${String(e.reason)}): it takes no part in Raft`
+    case 'repair':
+      return `${node} repaired: node ${e.replacement as number} took its place, its data kept in ${String(e.kept)}`
     case 'warning':
       return String(e.message)
     default: {

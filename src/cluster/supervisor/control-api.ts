@@ -7,6 +7,7 @@ import type {ControlAnswers, ControlHandlers, NodeRef} from '../../api/control.j
 import {ClusterError} from '../errors.js'
 import {checkIndex} from '../node-args.js'
 import type {SupervisorCore} from './core.js'
+import {corruptStopped, repairCorrupt} from './disk-faults.js'
 import {transferLeadership} from './leadership.js'
 import type {MembershipChanges} from './membership.js'
 import type {NetworkFaults} from './network-faults.js'
@@ -82,5 +83,7 @@ export function controlHandlers(parts: ControlParts): ControlHandlers {
     add: unlessStopping((r) => membership.add(r.wait === true)),
     remove: unlessStopping(async (r) => membership.remove(await resolveAny(r.node))),
     replace: unlessStopping(async (r) => membership.replace(await resolveAny(r.node))),
+    corrupt: queued(async (r) => corruptStopped(core, await resolve(r.node), r)),
+    repair: unlessStopping(async (r) => repairCorrupt(core, membership, await resolve(r.node), r.force === true)),
   }
 }
