@@ -122,6 +122,8 @@ export type FaultKind =
   | 'partition-bridge'
   | 'delay'
   | 'loss'
+  /** Disk corruption: `nodes` is [corrupted] or [corrupted, its replacement]; detail.outcome repaired, undetected or skipped. */
+  | 'corrupt'
   /** Membership steps: `nodes` is the node added, removed, or [replaced, added]; detail.outcome done or skipped. */
   | 'member-add'
   | 'member-remove'

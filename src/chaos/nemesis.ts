@@ -23,15 +23,18 @@
 import {findLeader} from '../client/raft-state.js'
 import {ClusterError} from '../cluster/errors.js'
 import type {Partition, PartitionRequest} from '../cluster/faults.js'
-import type {ChaosCluster} from './cluster.js'
+import type {ChaosCluster, CorruptHow} from './cluster.js'
 import type {FaultKind, FaultRecord} from './history.js'
 import {between, derive, pick, shuffle, type Random} from './random.js'
 import {poll} from '../util/time.js'
 
-export const FAULT_FAMILIES = ['kill', 'stop', 'pause', 'crash', 'partition', 'delay', 'loss', 'membership'] as const
+export const FAULT_FAMILIES = ['kill', 'stop', 'pause', 'crash', 'partition', 'delay', 'loss', 'membership', 'corrupt'] as const
 export type FaultFamily = (typeof FAULT_FAMILIES)[number]
-/** What `chaos` injects without --faults: membership changes only when asked (they reshape the cluster for good). */
-export const DEFAULT_FAMILIES: readonly FaultFamily[] = FAULT_FAMILIES.filter((f) => f !== 'membership')
+/**
+ * What `chaos` injects without --faults: membership changes and disk corruption only when asked
+ * (they reshape the cluster for good; corruption destroys a node's data).
+ */
+export const DEFAULT_FAMILIES: readonly FaultFamily[] = FAULT_FAMILIES.filter((f) => f !== 'membership' && f !== 'corrupt')
 
 export const MEMBER_ACTIONS = ['add', 'remove', 'replace'] as const
 export type MemberAction = (typeof MEMBER_ACTIONS)[number]
@@ -96,6 +99,8 @@ export interface FaultStep {
   loss?: number
   /** For membership: the action it prefers, and for replace, whether the node is SIGKILLed first. */
   member?: {action: MemberAction; kill: boolean}
+  /** For corrupt: what is done to which file of the node (killed first, so its WAL stays). */
+  corruption?: CorruptHow
 }
 
 /** The shapes a cluster of `nodes` can be cut into. */
@@ -144,6 +149,14 @@ export function planSchedule(seed: number, options: ScheduleOptions): FaultStep[
         step.target = target()
         step.loss = between(random, 10, 50) / 100
         break
+      case 'corrupt':
+        // One node at a time: a minority for 3 nodes and more. Never "the leader": a slot.
+        step.target = between(random, 0, options.nodes - 1)
+        step.corruption = {
+          ...(random() < 0.5 ? {bitflip: between(random, 1, 256)} : {truncate: between(random, 1, 64) * 1024}),
+          file: random() < 0.5 ? 'db' : 'wal',
+        }
+        break
       case 'membership': {
         const action = pick(random, MEMBER_ACTIONS)
         step.member = {action, kill: action === 'replace' && random() < 0.5}
@@ -156,7 +169,7 @@ export function planSchedule(seed: number, options: ScheduleOptions): FaultStep[
     // Restarts take a few seconds each, which the plan counts so it is about as long as the run.
     const restarts = family === 'kill' || family === 'stop' ? 1 : family === 'crash' ? step.nodes!.length : 0
     // An add waits for the new node to start and catch up; a replace does that and a removal.
-    const joins = family === 'membership' ? (step.member!.action === 'remove' ? 1 : 3) : 0
+    const joins = family === 'membership' ? (step.member!.action === 'remove' ? 1 : 3) : family === 'corrupt' ? 4 : 0
     at += holdMs + (restarts + joins) * 2000 + gap()
   }
   return steps
@@ -237,6 +250,7 @@ export class Nemesis {
 
   private async play(step: FaultStep, holdMs: number): Promise<void> {
     if (step.family === 'membership') return this.change(step, holdMs)
+    if (step.family === 'corrupt') return this.corrupt(step, holdMs)
     const cluster = this.cluster
     const members = cluster.nodes.map((n) => n.index)
     const target = step.target === 'leader' ? await this.leaderOr() : step.target === undefined ? undefined : memberAt(step.target, members)
@@ -372,6 +386,53 @@ export class Nemesis {
     await this.sleepFor(holdMs)
   }
 
+  /**
+   * A corrupt step (Jepsen's file nemesis): SIGKILL a node (its WAL stays, as after a crash),
+   * damage its file, start it, hold; then repair it if it reports corrupt. If it noticed nothing
+   * (a flip in a free page, a message body, a truncated WAL tail SQLite drops as a torn write), it
+   * simply runs on: the checker says whether anything acknowledged was lost.
+   */
+  private async corrupt(step: FaultStep, holdMs: number): Promise<void> {
+    const cluster = this.cluster
+    const target = memberAt(step.target as number, cluster.nodes.map((n) => n.index))
+    const record: FaultRecord = {kind: 'corrupt', nodes: [target], at: this.options.clock(), healed_at: null}
+    const detail: Record<string, unknown> = {hold_ms: holdMs}
+    record.detail = detail
+    this.records.push(record)
+    try {
+      await cluster.kill(target)
+      let how = step.corruption!
+      // A node killed before it wrote anything since its last checkpoint has no WAL: its database then.
+      const done = await cluster.corrupt(target, how).catch((error: Error) => {
+        if (how.file !== 'wal' || !(error instanceof ClusterError)) throw error
+        how = {...how, file: 'db'}
+        return cluster.corrupt(target, how)
+      })
+      Object.assign(detail, {file: how.file, ...('bitflip' in how ? {bitflip: how.bitflip, range: done.range} : {truncate: how.truncate})})
+      await cluster.start(target)
+    } catch (error) {
+      record.error = (error as Error).message
+      this.options.log?.(`nemesis: corrupt on ${target} failed: ${record.error}`)
+      return
+    }
+    this.options.log?.(`nemesis: ${describeFault(record)}; holding ${holdMs} ms`)
+    await this.sleepFor(holdMs)
+    try {
+      const repaired = await cluster.repair(target)
+      record.nodes.push(repaired.added.node)
+      Object.assign(detail, {outcome: 'repaired', reason: repaired.reason})
+      this.options.log?.(`nemesis: node ${target} found its data corrupt (${repaired.reason}); repaired by node ${repaired.added.node}`)
+    } catch (error) {
+      if (error instanceof ClusterError && error.code === 'NODE_STATE') Object.assign(detail, {outcome: 'undetected'})
+      else if (error instanceof ClusterError && REFUSALS.has(error.code)) Object.assign(detail, {outcome: 'skipped', reason: error.message})
+      else record.error = (error as Error).message
+      this.options.log?.(`nemesis: repair of node ${target}: ${(error as Error).message}`)
+    } finally {
+      this.options.onMembershipChange?.()
+    }
+    record.healed_at = this.options.clock()
+  }
+
   /** Waits (bounded) until some member leads; the change that follows says no leader if none did. */
   private async waitLeader(timeoutMs: number): Promise<void> {
     const find = this.options.leader ?? (() => findLeader(this.cluster.nodes))
@@ -422,6 +483,11 @@ export function describeFault(record: FaultRecord): string {
       return `add node ${record.nodes.join(',')}`
     case 'member-remove':
       return `remove ${who}`
+    case 'corrupt': {
+      const what = detail.bitflip !== undefined ? `${String(detail.bitflip)} bits flipped in` : `${String(detail.truncate)} bytes cut off`
+      const repaired = record.nodes.length > 1 ? `, repaired by node ${record.nodes[1]}` : ''
+      return `corrupt node ${record.nodes[0]} (${what} its ${String(detail.file ?? '?')})${repaired}`
+    }
     case 'member-replace': {
       const [old, added] = record.nodes
       const whom = detail.target === 'leader' ? `leader ${old}` : `node ${old}`

@@ -42,7 +42,7 @@ export function statusTable(status: ClusterStatus): string {
       n.membership.toUpperCase(),
       n.pid === null ? '-' : String(n.pid),
       describeProcess(n),
-      n.role ?? '-',
+      n.corrupt ? 'corrupt' : (n.role ?? '-'),
       num(n.term),
       num(n.commit_index),
       num(n.last_applied),
@@ -56,7 +56,13 @@ export function statusTable(status: ClusterStatus): string {
     ]
   })
   const leader = status.leader === null ? 'no leader' : `leader: node ${status.leader} (${status.nodes[status.leader].node_id}), term ${status.term}`
-  return [`cluster "${status.cluster}": ${leader}`, table(header, rows), ...status.nodes.flatMap(crashNotes)].join('\n')
+  return [`cluster "${status.cluster}": ${leader}`, table(header, rows), ...status.nodes.flatMap(crashNotes), ...status.nodes.flatMap(corruptNotes)].join('\n')
+}
+
+/** Under the table, for a node that found its data corrupt: what, and the way back. */
+function corruptNotes(node: ClusterStatus['nodes'][number]): string[] {
+  if (!node.corrupt) return []
+  return ['', `node ${node.index} found its data corrupt: ${node.corrupt.file}: ${node.corrupt.reason}`, `  it takes no part in Raft; rebuild it from the leader with pad-cli repair ${node.index}`]
 }
 
 /** Under the table, for a crashed node: when it restarts, and the end of its log. */
