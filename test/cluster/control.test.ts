@@ -113,6 +113,14 @@ describe('supervisor control socket', () => {
         asked.push('partition')
         throw new Error('not reached')
       },
+      corrupt: async () => {
+        asked.push('corrupt')
+        throw new Error('not reached')
+      },
+      repair: async () => {
+        asked.push('repair')
+        throw new Error('not reached')
+      },
     })
     const cases: [string, RegExp][] = [
       ['not json\n', /one JSON object with an "op"/],
@@ -135,6 +143,17 @@ describe('supervisor control socket', () => {
       ['{"op":"partition","groups":[[{"a":1}]]}\n', /a group member: give a node index or "leader"/],
       ['{"op":"partition","shape":"star"}\n', /unknown shape "star": use halves, ring, bridge/],
       ['{"op":"transfer","to":true}\n', /to: give a node index or "leader"/],
+      ['{"op":"corrupt","node":1}\n', /exactly one of bitflip .* and truncate/],
+      ['{"op":"corrupt","node":1,"bitflip":8,"truncate":10}\n', /exactly one of bitflip .* and truncate/],
+      ['{"op":"corrupt","node":1,"bitflip":0}\n', /bitflip must be a number from 1 to 1000000/],
+      ['{"op":"corrupt","node":1,"bitflip":2.5}\n', /bitflip must be a whole number/],
+      ['{"op":"corrupt","node":1,"bitflip":"64"}\n', /bitflip must be a number/],
+      ['{"op":"corrupt","node":1,"truncate":-4}\n', /truncate must be a number from 1 to/],
+      ['{"op":"corrupt","node":1,"truncate":1e300}\n', /truncate must be a number from 1 to/],
+      ['{"op":"corrupt","node":1,"bitflip":1,"file":"../../etc/passwd"}\n', /unknown file "..\/..\/etc\/passwd": use db or wal/],
+      ['{"op":"corrupt","node":"../1","bitflip":1}\n', /node: give a node index or "leader"/],
+      ['{"op":"repair"}\n', /node: give a node index or "leader"/],
+      ['{"op":"repair","node":1,"force":"yes"}\n', /force must be true or false/],
       // Known, but this server has no handler for it.
       ['{"op":"heal"}\n', /unknown request "heal"/],
       [`${'x'.repeat(70 * 1024)}`, /at most 65536 bytes/],
