@@ -111,7 +111,7 @@ const VERIFY_BATCH = 1_000
 
 export class StoreReader {
   private readonly db: Database.Database
-  private readonly statements
+  private readonly statements: ReturnType<StoreReader['prepareAll']>
   /**
    * Told of every read that finds the database corrupt (a checksum that fails, SQLITE_CORRUPT,
    * SQLITE_NOTADB), before the error goes on to the caller: the node stops serving from it.
@@ -121,8 +121,19 @@ export class StoreReader {
   constructor(readonly path: string) {
     this.db = new Database(path, {readonly: true, fileMustExist: true})
     this.db.pragma('busy_timeout = 5000')
+    try {
+      this.statements = this.prepareAll()
+    } catch (error) {
+      // Preparing reads the schema: a file SQLite cannot read as a database fails here already.
+      this.db.close()
+      throw isCorruption(error) ? asCorruption(error, path) : error
+    }
+    for (const statement of Object.values(this.statements)) this.guard(statement)
+  }
+
+  private prepareAll() {
     const db = this.db
-    this.statements = {
+    return {
       hardState: db.prepare('SELECT term, vote, commit_index AS "commit", crc FROM raft_state WHERE id = 1'),
       applied: db.prepare('SELECT last_index FROM applied WHERE id = 1').pluck(),
       logBounds: db.prepare('SELECT MIN(idx) AS first, MAX(idx) AS last FROM raft_log'),
@@ -159,7 +170,6 @@ topicLast: db.prepare('SELECT "offset", raft_index AS raftIndex FROM messages WH
       count: db.prepare('SELECT COUNT(*) FROM messages').pluck(),
       snapshot: db.prepare('SELECT idx AS "index", term, peers FROM raft_snapshot WHERE id = 1'),
     }
-    for (const statement of Object.values(this.statements)) this.guard(statement)
   }
 
   /** Routes a corruption error of the statement's reads through `onCorruption` (once per error). */
