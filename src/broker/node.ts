@@ -15,6 +15,7 @@ import {databaseDiskBytes} from '../storage/disk-usage.js'
 import {prepareDataDir} from './data-dir.js'
 import {DISK_FULL_MESSAGE, isDiskFull} from './disk-full.js'
 import {asCorruption, CorruptionError, isCorruption} from '../storage/corruption.js'
+import {walProblem} from '../storage/wal-check.js'
 import {readCorruptMarker, writeCorruptMarker} from './corrupt-marker.js'
 import {corruptMessage} from './corrupt-node.js'
 import {HttpApi} from './http-api.js'
@@ -142,6 +143,14 @@ function checkStoredData(reader: StoreReader, logger: Logger): void {
   const problem = reader.quickCheck(wholeFile ? [] : QUICK_CHECK_TABLES)
   if (problem !== null) throw new CorruptionError(reader.path, `SQLite's quick_check: ${problem}`)
   const {entries} = reader.verifyRaftState()
+  // The log must reach what the hard state says was committed and what was applied: a log that
+  // ends before lost entries it had (a WAL's tail dropped, a truncated file), and with them maybe a vote.
+  const end = Math.max(reader.logBounds()?.last ?? 0, reader.snapshotPoint()?.index ?? 0)
+  const commit = reader.hardState()?.commit ?? 0
+  const applied = reader.appliedIndex()
+  if (Math.max(commit, applied) > end) {
+    throw new CorruptionError(reader.path, `the log ends at index ${end}, but entries up to ${Math.max(commit, applied)} were ${commit >= applied ? 'committed' : 'applied'}: entries it held were lost`)
+  }
   logger.info('data checked', {quick_check: wholeFile ? 'whole file' : 'raft tables', entries, ms: Math.round(performance.now() - started)})
 }
 
@@ -292,6 +301,10 @@ export class BrokerNode implements NodeView {
       // A corruption found before (by a read, in an earlier run) stands until the node is repaired.
       const earlier = readCorruptMarker(options.dataDir)
       if (earlier !== null) throw new CorruptionError(earlier.file, earlier.reason)
+      // Before SQLite opens it: on opening, SQLite would replay the WAL up to a damaged frame and drop the rest unsaid.
+      const walFile = `${dbPath}-wal`
+      const walDamage = walProblem(walFile)
+      if (walDamage !== null) throw new CorruptionError(walFile, walDamage)
       // A snapshot half received when the node stopped is never installed: staging starts empty.
       const stagingPath = removeStaging(options.dataDir)
       writer = await (options.seams ?? REAL_SEAMS).openWriter({

@@ -10,6 +10,7 @@ import {CorruptionError, entryChecksum, entryProblem, hardStateChecksum, isCorru
 import {MIGRATIONS, STATEMENTS} from '../../src/storage/schema.js'
 import {appendEntriesOp, hardStateOp} from '../../src/storage/schema-rows.js'
 import {StoreReader} from '../../src/storage/store-reader.js'
+import {walProblem} from '../../src/storage/wal-check.js'
 import type {Entry} from '../../src/raft/index.js'
 
 // Disk corruption (#19): the checksums on Raft entries and the hard state, what the reader does
@@ -199,5 +200,51 @@ describe('disk corruption: the file nemesis', () => {
       expect(read.reason.length).to.be.at.most(4096)
       expect(read.node_index).to.equal(null)
     }
+  })
+})
+
+describe('disk corruption: the WAL check', () => {
+  let dir: string
+
+  beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pad-wal-check-'))))
+  afterEach(() => fs.rmSync(dir, {recursive: true, force: true}))
+
+  /** A copy of a live WAL of `transactions` committed transactions, one 4 KiB page each, and the frame size. */
+  let made = 0
+  function walOf(transactions: number): {file: string; frame: number} {
+    const name = `live-${++made}`
+    const db = new Database(path.join(dir, `${name}.db`))
+    db.pragma('journal_mode = WAL')
+    db.pragma('wal_autocheckpoint = 0')
+    db.exec('CREATE TABLE t (x BLOB)')
+    for (let i = 0; i < transactions; i++) db.prepare('INSERT INTO t VALUES (?)').run(Buffer.alloc(3000, i))
+    const file = path.join(dir, `${name}-copy.db-wal`)
+    fs.copyFileSync(path.join(dir, `${name}.db-wal`), file)
+    const frame = 24 + Number(db.pragma('page_size', {simple: true}))
+    db.close()
+    return {file, frame}
+  }
+
+  it('passes a sound WAL, a missing one, and a torn last transaction (a power cut mid-write)', () => {
+    const {file, frame} = walOf(6)
+    expect(walProblem(file)).to.equal(null)
+    expect(walProblem(path.join(dir, 'none-wal'))).to.equal(null)
+    const size = fs.statSync(file).size
+    // The last frame's page damaged: what a torn write leaves; SQLite drops it, and nothing after it was committed.
+    flipBitAt(file, size - 100)
+    expect(walProblem(file)).to.equal(null)
+    fs.truncateSync(file, size - Math.floor(frame / 2))
+    expect(walProblem(file)).to.equal(null)
+  })
+
+  it('finds a damaged frame that committed transactions follow, and a damaged header', () => {
+    const {file, frame} = walOf(6)
+    flipBitAt(file, 32 + 2 * frame + 24 + 500, 3)
+    expect(walProblem(file)).to.match(/WAL frame \d+ is damaged, and frame \d+, after it, ends a committed transaction/)
+    const other = walOf(3).file
+    flipBitAt(other, 17)
+    expect(walProblem(other)).to.match(/the WAL header fails its checksum/)
+    fs.writeFileSync(other, Buffer.alloc(5000, 7))
+    expect(walProblem(other)).to.match(/not a WAL header/)
   })
 })
