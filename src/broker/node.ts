@@ -194,6 +194,8 @@ export class BrokerNode implements NodeView {
   private stopping: Promise<void> | null = null
   /** A fatal failure was reported: later ones (other writes of the same full disk) add nothing. */
   private failed = false
+  /** The failure was corrupt data: stop without writing anything more. */
+  private corrupt = false
   private readonly loopDelay = new LoopDelayMonitor()
   /** Messages applied to the store in the last minute (the seed's messages_per_minute). */
   private readonly recentMessages = new MinuteCount()
@@ -425,7 +427,9 @@ export class BrokerNode implements NodeView {
       await this.tcp.close()
       await this.http.close()
       await this.log.close()
-      await this.store.close()
+      // Corrupt data: nothing more is written (the driver stopped persisting), so the store's
+      // unwritten applies would be waited for in vain.
+      if (!this.corrupt) await this.store.close()
       await this.transport.close()
       await this.writer.close()
       this.reader.close()
@@ -447,6 +451,7 @@ export class BrokerNode implements NodeView {
     if (this.failed) return
     this.failed = true
     if (isCorruption(error)) {
+      this.corrupt = true
       const corruption = asCorruption(error, path.join(this.options.dataDir, 'node.db'))
       const info = writeCorruptMarker(this.options.dataDir, corruptInfo(corruption, this.self))
       this.logger.error(corruptMessage(info), {data_dir: this.options.dataDir})

@@ -10,6 +10,7 @@
  */
 import {crc32} from 'node:zlib'
 
+import {LostLogError} from '../raft/index.js'
 import {codeOf} from './sql-batch.js'
 
 /** SQLite result codes that mean the file is not a sound database (the extended ones start with these). */
@@ -32,7 +33,8 @@ export class CorruptionError extends Error {
 /** Whether an error (ours, better-sqlite3's, or the writer's, which keeps SQLite's code) says the data is corrupt. */
 export function isCorruption(error: unknown): boolean {
   for (let e: unknown = error, depth = 0; e !== null && e !== undefined && depth < 5; e = (e as {cause?: unknown}).cause, depth++) {
-    if (e instanceof CorruptionError) return true
+    // The core found the log shorter than what it knows was committed: entries it held are gone.
+    if (e instanceof CorruptionError || e instanceof LostLogError) return true
     const code = codeOf(e)
     if (code !== undefined && CORRUPT_CODES.some((c) => code === c || code.startsWith(`${c}_`))) return true
   }
