@@ -455,8 +455,12 @@ export class BrokerNode implements NodeView {
       const corruption = asCorruption(error, path.join(this.options.dataDir, 'node.db'))
       const info = writeCorruptMarker(this.options.dataDir, corruptInfo(corruption, this.self))
       this.logger.error(corruptMessage(info), {data_dir: this.options.dataDir})
-      setTimeout(() => process.exit(1), FAILED_STOP_MS).unref()
-      void this.stop().finally(() => (this.options.onCorrupt ? this.options.onCorrupt(info) : process.exit(1)))
+      const bound = setTimeout(() => process.exit(1), FAILED_STOP_MS).unref()
+      void this.stop().finally(() => {
+        clearTimeout(bound)
+        if (this.options.onCorrupt) this.options.onCorrupt(info)
+        else process.exit(1)
+      })
       return
     }
     if (isDiskFull(error)) this.logger.error(DISK_FULL_MESSAGE, {error: error.message, data_dir: this.options.dataDir})

@@ -223,7 +223,8 @@ topicLast: db.prepare('SELECT "offset", raft_index AS raftIndex FROM messages WH
       }
       if (rows.length !== 1 || rows[0] !== 'ok') problems.push(...rows.filter((r) => r !== 'ok'))
     }
-    return problems.length === 0 ? null : problems.slice(0, 5).join('; ')
+    // SQLite's report is lines ("*** in database main ***", one per problem): one line here.
+    return problems.length === 0 ? null : problems.join('\n').split(/\s*\n\s*/).filter((l) => !/^\*\*\*.*\*\*\*$/.test(l)).slice(0, 5).join('; ')
   }
 
   /** Checks every stored Raft entry's checksum and the hard state's; throws a CorruptionError at the first that fails. */
