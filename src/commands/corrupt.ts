@@ -10,8 +10,8 @@ export default class Corrupt extends PadCommand<ControlAnswers['corrupt']> {
 
   static override description = `Jepsen's file nemesis, for testing what the cluster does when one node's disk goes bad. \
 --bitflip N flips N random bits in one random stretch (64 KiB) of the file; --truncate BYTES cuts that many bytes off its \
-end. --file db (the default) is the node database, --file wal its write-ahead log. The node must be stopped: pad-cli stop \
-checkpoints the WAL into the database and removes it, pad-cli kill leaves it as a crash does. Start the node afterwards: \
+end. --file db (the default) is the node database, --file wal its write-ahead log. The node must be stopped (pad-cli stop, or pad-cli kill as \
+a crash would); its WAL holds its latest writes until they are checkpointed into the database. Start the node afterwards: \
 it checks its data as it starts (SQLite's quick_check, a checksum on every Raft entry and on the hard state) and on every \
 later read; a node that finds it corrupt takes no part in Raft and says so in pad-cli status, until pad-cli repair. A flip \
 in a free page or in a message body may go unnoticed. Destroys data: never on a cluster whose data you need.`

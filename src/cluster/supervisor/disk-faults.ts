@@ -31,7 +31,7 @@ export function corruptStopped(core: SupervisorCore, node: NodeHandle, request: 
   try {
     done = corruptFile(file, how)
   } catch (error) {
-    const hint = request.file === 'wal' ? ` (a node stopped cleanly checkpoints its WAL into the database and removes it: pad-cli kill ${index} leaves one)` : ''
+    const hint = request.file === 'wal' ? ' (the node has no WAL now: everything was checkpointed into its database; damage --file db)' : ''
     throw new ClusterError('NODE_STATE', `${(error as Error).message}${hint}`)
   }
   const answer: ControlAnswers['corrupt'] = {
