@@ -74,11 +74,28 @@ export interface ControlRequests {
    * those that ran start again.
    */
   'power-cut': {nodes?: NodeRef[]; all?: boolean}
+  /**
+   * Damages a stopped node's database or WAL (the file nemesis): exactly one of `bitflip` (bits
+   * flipped in one random stretch) and `truncate` (bytes cut off the end). Refused while it runs.
+   */
+  corrupt: NodeFields & {bitflip?: number; truncate?: number; file: CorruptFileName}
+  /**
+   * Rebuilds a node that reports its data corrupt: `replace` (a new member catches up from the
+   * leader), then the old data dir is set aside. `force`: a node that does not say corrupt too.
+   */
+  repair: NodeFields & {force?: boolean}
 }
+
+/** The files `corrupt` may damage: the node database, or its write-ahead log. */
+export const CORRUPT_FILE_NAMES = ['db', 'wal'] as const
+export type CorruptFileName = (typeof CORRUPT_FILE_NAMES)[number]
+/** Bounds of `corrupt`: bits flipped in one go, bytes cut off. */
+export const MAX_BITFLIP_BITS = 1_000_000
+export const MAX_TRUNCATE_BYTES = 1024 ** 4
 
 export type ControlOp = keyof ControlRequests
 
-export const CONTROL_OPS: readonly ControlOp[] = ['status', 'ping', 'down', 'kill', 'stop', 'start', 'restart', 'pause', 'resume', 'partition', 'heal', 'transfer', 'delay', 'loss', 'add', 'remove', 'replace', 'power-cut']
+export const CONTROL_OPS: readonly ControlOp[] = ['status', 'ping', 'down', 'kill', 'stop', 'start', 'restart', 'pause', 'resume', 'partition', 'heal', 'transfer', 'delay', 'loss', 'add', 'remove', 'replace', 'power-cut', 'corrupt', 'repair']
 
 /** The request of one op, as it goes over the socket. */
 export type RequestOf<K extends ControlOp> = {op: K} & ControlRequests[K]
@@ -172,6 +189,40 @@ export interface RemoveAnswer {
   stopped: boolean
 }
 
+/** What `corrupt` did to the file. */
+export interface CorruptAnswer {
+  node: number
+  /** The file damaged (its path). */
+  file: string
+  how: 'bitflip' | 'truncate'
+  bytes_before: number
+  bytes_after: number
+  /** Bitflip: bits flipped, the stretch [start, end) of the file they were in, and the first 32 bit offsets. */
+  flipped?: number
+  range?: [number, number]
+  bits?: number[]
+  /** Truncate: bytes cut off the end. */
+  cut?: number
+}
+
+export interface RepairAnswer {
+  node: number
+  /** What the node reported (null when forced on a node that did not say corrupt). */
+  reason: string | null
+  /** The new member that took its place, caught up from the leader, and the removal of the old one. */
+  added: AddAnswer
+  removed: RemoveAnswer
+  /** Where the old data dir was set aside for inspection (null if it had none). */
+  kept: string | null
+}
+
+/** A node's report that its data is corrupt, as `status` shows it. */
+export interface CorruptView {
+  file: string
+  reason: string
+  detected_at: string
+}
+
 export interface FaultView {
   peer: number
   drop?: boolean
@@ -210,6 +261,8 @@ export interface NodeStatus {
   snapshots_sent: number | null
   /** Snapshots this node installed since it started. */
   snapshots_installed: number | null
+  /** The node runs but found its data corrupt (it takes no part in Raft until `pad-cli repair`); null otherwise. */
+  corrupt: CorruptView | null
   lag: number | null
   leader_index: number | null
   host: string
@@ -274,6 +327,8 @@ export interface ControlAnswers {
   remove: RemoveAnswer
   replace: {added: AddAnswer; removed: RemoveAnswer}
   'power-cut': {nodes: PowerCutNode[]}
+  corrupt: CorruptAnswer
+  repair: RepairAnswer
 }
 
 export interface ControlFailure {
@@ -385,6 +440,13 @@ const FIELDS: {[K in ControlOp]: (raw: Record<string, unknown>) => ControlReques
   remove: (raw) => ({node: nodeRef(raw.node, 'node')}),
   replace: (raw) => ({node: nodeRef(raw.node, 'node')}),
   'power-cut': (raw) => powerCutTargets(raw),
+  corrupt: (raw) => {
+    const bitflip = raw.bitflip === undefined || raw.bitflip === null ? undefined : integerIn(raw.bitflip, 'bitflip', 1, MAX_BITFLIP_BITS)
+    const truncate = raw.truncate === undefined || raw.truncate === null ? undefined : integerIn(raw.truncate, 'truncate', 1, MAX_TRUNCATE_BYTES)
+    if ((bitflip === undefined) === (truncate === undefined)) throw new Refusal('give exactly one of bitflip (bits to flip) and truncate (bytes to cut)')
+    return {node: nodeRef(raw.node, 'node'), file: corruptFileName(raw.file), ...(bitflip === undefined ? {truncate} : {bitflip})}
+  },
+  repair: (raw) => ({node: nodeRef(raw.node, 'node'), force: optionalBoolean(raw.force, 'force') ?? false}),
 }
 
 /** Either `nodes` (one or more, none twice) or `all: true`, never both. */
@@ -400,6 +462,19 @@ function powerCutTargets(raw: Record<string, unknown>): ControlRequests['power-c
   const nodes = raw.nodes.map((ref: unknown) => nodeRef(ref, 'a node of nodes'))
   if (new Set(nodes).size !== nodes.length) throw new Refusal('nodes names a node twice')
   return {nodes}
+}
+
+function integerIn(value: unknown, name: string, min: number, max: number): number {
+  const n = numberIn(value, name, min, max)
+  if (!Number.isInteger(n)) throw new Refusal(`${name} must be a whole number from ${min} to ${max}`)
+  return n
+}
+
+function corruptFileName(value: unknown): CorruptFileName {
+  if (value === undefined || value === null) return 'db'
+  const known = CORRUPT_FILE_NAMES.find((f) => f === value)
+  if (!known) throw new Refusal(`unknown file ${JSON.stringify(value)}: use ${CORRUPT_FILE_NAMES.join(' or ')}`)
+  return known
 }
 
 function decodeFields<K extends ControlOp>(op: K, raw: Record<string, unknown>): RequestOf<K> {

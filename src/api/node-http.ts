@@ -244,6 +244,42 @@ export interface HealthInfo {
   leader: boolean
 }
 
+/**
+ * Why a node found its data corrupt (a Raft entry or the hard state failing its checksum, SQLite
+ * reporting a malformed or foreign file): it takes no part in Raft and serves nothing from it
+ * until `pad-cli repair` rebuilds it from the leader.
+ */
+export interface CorruptInfo {
+  /** The file found bad (the node database, its WAL, or the data dir's marker of an earlier finding). */
+  file: string
+  reason: string
+  /** When the node found it (ISO 8601): a restart keeps the first finding. */
+  detected_at: string
+  /** The node's index when it knows it (the argument of `pad-cli repair`). */
+  node_index: number | null
+}
+
+/** GET /health of a node whose data is corrupt: HTTP 503, and `state` says why it does not serve. */
+export interface CorruptHealthInfo {
+  ok: false
+  ready: false
+  node_id: string
+  state: 'corrupt'
+  leader: false
+  corrupt: CorruptInfo
+}
+
+/** GET /status of a node whose data is corrupt (HTTP 200: the node is up and says what it found). */
+export interface CorruptStatusInfo {
+  status: 'corrupt'
+  node_id: string
+  pid: number
+  uptime_s: number
+  addresses: {host: string; tcp_port: number; http_port: number; raft_port: number}
+  data_dir: string
+  corrupt: CorruptInfo
+}
+
 /** POST /publish, once committed. */
 export interface PublishAnswer {
   ok: true

@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'OFFSET_TRIMMED'
   | 'NOT_LEADER'
   | 'CONFLICT'
+  | 'CORRUPT'
   | 'INTERNAL'
 
 const HTTP_STATUS: Record<ErrorCode, number> = {
@@ -35,6 +36,9 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   NOT_LEADER: 421,
   // The membership change cannot be made now or at all (the core's one-line reason).
   CONFLICT: 409,
+  // The node found its data corrupt and serves nothing from it: another member can answer, and
+  // this one only after `pad-cli repair` (not retryable here).
+  CORRUPT: 503,
   INTERNAL: 500,
 }
 

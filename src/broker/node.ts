@@ -6,7 +6,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type {MembersAnswer, MembersRequest} from '../api/node-admin.js'
-import type {ClusterInfo, DirectoryMember, HealthInfo, RaftInfo, StatsInfo, StatusInfo, SubscriberInfo, TopicDetail} from '../api/node-http.js'
+import type {ClusterInfo, CorruptInfo, DirectoryMember, HealthInfo, RaftInfo, StatsInfo, StatusInfo, SubscriberInfo, TopicDetail} from '../api/node-http.js'
 import {DEFAULT_INLINE_SLOW_MS, INLINE_BACKOFF_MS} from '../storage/database-writer.js'
 import {MIGRATIONS, STATEMENTS} from '../storage/schema.js'
 import {snapshotStatements, STAGING_FILE, STAGING_SCHEMA, stagingSetupSql} from '../storage/state-tables.js'
@@ -14,6 +14,10 @@ import {StoreReader} from '../storage/store-reader.js'
 import {databaseDiskBytes} from '../storage/disk-usage.js'
 import {prepareDataDir} from './data-dir.js'
 import {DISK_FULL_MESSAGE, isDiskFull} from './disk-full.js'
+import {asCorruption, CorruptionError, isCorruption} from '../storage/corruption.js'
+import {walProblem} from '../storage/wal-check.js'
+import {readCorruptMarker, writeCorruptMarker} from './corrupt-marker.js'
+import {corruptMessage} from './corrupt-node.js'
 import {HttpApi} from './http-api.js'
 import {maxLineBytes, type NodeLimits} from './limits.js'
 import {RaftDriver, type RaftTiming} from './raft-driver.js'
@@ -88,6 +92,11 @@ export interface NodeOptions {
    * fsync, so acknowledged messages are lost on a power cut. False when absent.
    */
   unsafeNoFsync?: boolean
+  /**
+   * Called once the node, having found its data corrupt while running, has stopped (the finding
+   * is in the data dir): the command serves the corrupt state from here. Without it the process exits.
+   */
+  onCorrupt?: (info: CorruptInfo) => void
 }
 
 export const DEFAULT_NODE_OPTIONS = {
@@ -112,8 +121,43 @@ export const DEFAULT_NODE_OPTIONS = {
  */
 const INLINE_WRITE_MAX_ROWS = 16
 
+/**
+ * What SQLite's quick_check reads at every start. Measured on a database of a million 128-byte
+ * messages (184 MB, in the page cache): the whole file 0.7-0.9 s, the Raft tables alone 11-14 ms.
+ * So the whole file while it is small (a check well under half a second), else the tables whose
+ * loss breaks Raft's promises: the log, the hard state, the compaction point, the applied index.
+ */
+const QUICK_CHECK_TABLES = ['raft_log', 'raft_state', 'raft_snapshot', 'applied', 'node_self']
+const QUICK_CHECK_WHOLE_FILE_MAX_BYTES = 64 * 1024 * 1024
+
 /** How long a node whose storage failed may take to stop before it exits regardless. */
 const FAILED_STOP_MS = 10_000
+
+/** What the data dir's marker records of a corruption found. */
+export function corruptInfo(error: CorruptionError, nodeIndex: number | null): CorruptInfo {
+  return {file: error.file, reason: error.reason, detected_at: new Date().toISOString(), node_index: nodeIndex}
+}
+
+/**
+ * The checks at start: SQLite's structure (see QUICK_CHECK_TABLES), every
+ * Raft entry's and the hard state's checksum. Throws a CorruptionError at the first problem.
+ */
+function checkStoredData(reader: StoreReader, logger: Logger): void {
+  const started = performance.now()
+  const wholeFile = databaseDiskBytes(reader.path) <= QUICK_CHECK_WHOLE_FILE_MAX_BYTES
+  const problem = reader.quickCheck(wholeFile ? [] : QUICK_CHECK_TABLES)
+  if (problem !== null) throw new CorruptionError(reader.path, `SQLite's quick_check: ${problem}`)
+  const {entries} = reader.verifyRaftState()
+  // The log must reach what the hard state says was committed and what was applied: a log that
+  // ends before lost entries it had (a WAL's tail dropped, a truncated file), and with them maybe a vote.
+  const end = Math.max(reader.logBounds()?.last ?? 0, reader.snapshotPoint()?.index ?? 0)
+  const commit = reader.hardState()?.commit ?? 0
+  const applied = reader.appliedIndex()
+  if (Math.max(commit, applied) > end) {
+    throw new CorruptionError(reader.path, `the log ends at index ${end}, but entries up to ${Math.max(commit, applied)} were ${commit >= applied ? 'committed' : 'applied'}: entries it held were lost`)
+  }
+  logger.info('data checked', {quick_check: wholeFile ? 'whole file' : 'raft tables', entries, ms: Math.round(performance.now() - started)})
+}
 
 /** Deletes the snapshot staging files of a data dir; returns the staging database's path. */
 function removeStaging(dataDir: string): string {
@@ -155,6 +199,8 @@ export class BrokerNode implements NodeView {
   private stopping: Promise<void> | null = null
   /** A fatal failure was reported: later ones (other writes of the same full disk) add nothing. */
   private failed = false
+  /** The failure was corrupt data: stop without writing anything more. */
+  private corrupt = false
   private readonly loopDelay = new LoopDelayMonitor()
   /** Messages applied to the store in the last minute (the seed's messages_per_minute). */
   private readonly recentMessages = new MinuteCount()
@@ -258,8 +304,15 @@ export class BrokerNode implements NodeView {
     let writer: StoreWriter | null = null
     let reader: StoreReader | null = null
     let node: BrokerNode | null = null
+    const dbPath = path.join(options.dataDir, 'node.db')
     try {
-      const dbPath = path.join(options.dataDir, 'node.db')
+      // A corruption found before (by a read, in an earlier run) stands until the node is repaired.
+      const earlier = readCorruptMarker(options.dataDir)
+      if (earlier !== null) throw new CorruptionError(earlier.file, earlier.reason)
+      // Before SQLite opens it: on opening, SQLite would replay the WAL up to a damaged frame and drop the rest unsaid.
+      const walFile = `${dbPath}-wal`
+      const walDamage = walProblem(walFile)
+      if (walDamage !== null) throw new CorruptionError(walFile, walDamage)
       // A snapshot half received when the node stopped is never installed: staging starts empty.
       const stagingPath = removeStaging(options.dataDir)
       writer = await (options.seams ?? REAL_SEAMS).openWriter({
@@ -271,6 +324,7 @@ export class BrokerNode implements NodeView {
         unsafeNoFsync,
       })
       reader = new StoreReader(dbPath)
+      checkStoredData(reader, logger)
       const self = await BrokerNode.identity(options, writer, reader, logger)
       const store = new MessageStore(writer, reader, {
         dedupWindow: options.dedupWindow,
@@ -279,6 +333,8 @@ export class BrokerNode implements NodeView {
         baseMembers: founding ? foundingMembers(options, self) : [],
       })
       node = new BrokerNode(options, self, logger, writer, reader, store, lock.release)
+      const started = node
+      reader.onCorruption = (error) => started.fail(error)
       await node.transport.start()
       await node.tcp.listen(options.tcpPort, options.host)
       await node.http.listen(options.httpPort, options.host)
@@ -291,7 +347,7 @@ export class BrokerNode implements NodeView {
         await writer?.close().catch(() => {})
         lock.release()
       }
-      throw error
+      throw isCorruption(error) ? asCorruption(error, dbPath) : error
     }
   }
 
@@ -378,7 +434,9 @@ export class BrokerNode implements NodeView {
       await this.tcp.close()
       await this.http.close()
       await this.log.close()
-      await this.store.close()
+      // Corrupt data: nothing more is written (the driver stopped persisting), so the store's
+      // unwritten applies would be waited for in vain.
+      if (!this.corrupt) await this.store.close()
       await this.transport.close()
       await this.writer.close()
       this.reader.close()
@@ -391,10 +449,27 @@ export class BrokerNode implements NodeView {
     return this.stopping
   }
 
-  /** The node can no longer keep its promises (its disk failed or is full): stop and exit non-zero. */
+  /**
+   * The node can no longer keep its promises (its disk failed or is full, or its data is
+   * corrupt): stop and exit non-zero. Corrupt data is recorded in the data dir first, so that no
+   * later start serves from it, and the process stays up in corrupt mode when the caller asks.
+   */
   private fail(error: Error): void {
     if (this.failed) return
     this.failed = true
+    if (isCorruption(error)) {
+      this.corrupt = true
+      const corruption = asCorruption(error, path.join(this.options.dataDir, 'node.db'))
+      const info = writeCorruptMarker(this.options.dataDir, corruptInfo(corruption, this.self))
+      this.logger.error(corruptMessage(info), {data_dir: this.options.dataDir})
+      const bound = setTimeout(() => process.exit(1), FAILED_STOP_MS).unref()
+      void this.stop().finally(() => {
+        clearTimeout(bound)
+        if (this.options.onCorrupt) this.options.onCorrupt(info)
+        else process.exit(1)
+      })
+      return
+    }
     if (isDiskFull(error)) this.logger.error(DISK_FULL_MESSAGE, {error: error.message, data_dir: this.options.dataDir})
     else this.logger.error('fatal storage failure, stopping', {error: error.message})
     // A node that cannot write must not linger, serving nothing, if a part of its stop waits on

@@ -121,6 +121,8 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
   private nextForwardId = 1
   private persisting = false
   private scheduled = false
+  /** A step of the core threw (guarded): nothing more runs. */
+  private stepFailed = false
   private closed = false
   private readonly ticker: NodeJS.Timeout
   private lastTerm = 0
@@ -195,7 +197,7 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
     let ticks = 0
     this.ticker = setInterval(() => {
       this.forwardingBlocked = false
-      this.raft.tick()
+      if (!this.guarded(() => this.raft.tick())) return
       if (++ticks % EXPIRY_TICKS === 0) {
         this.expire()
         this.sender?.expire()
@@ -216,8 +218,7 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
       return
     }
     if (message.type === 'appResp' && message.reject === true && this.softState.role === 'leader') this.checkLostLog(message)
-    this.raft.step(message)
-    this.schedule()
+    if (this.guarded(() => this.raft.step(message))) this.schedule()
   }
 
   /** A follower's rejection that says it lost what it acknowledged: one line (rate-limited) for the operator. */
@@ -441,7 +442,31 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
     })
   }
 
+  /**
+   * Runs a step of the core. The core reads the log through the storage, which throws when an
+   * entry read back fails its checksum (or SQLite finds the file corrupt): the node must then stop
+   * taking part at once, not go on from a half-done step, so that is a fatal failure, like a
+   * write that failed. False once failed.
+   */
+  private guarded(step: () => void): boolean {
+    if (this.closed || this.stepFailed) return false
+    try {
+      step()
+      return true
+    } catch (error) {
+      this.stepFailed = true
+      this.persisting = true
+      this.logger.error('a Raft step failed; stopping', {error: (error as Error).message})
+      this.emit('fatal', error)
+      return false
+    }
+  }
+
   private process(): void {
+    this.guarded(() => this.processReady())
+  }
+
+  private processReady(): void {
     if (this.closed) return
     // Proposals and the appends they cause do not wait for a write in flight: the leader
     // replicates entries it has not made durable yet (it only leaves itself out of their
@@ -531,7 +556,7 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
    */
   private onSnapshotReceived(from: number, begin: SnapshotBegin, staged: {base: number; rows: number}): void {
     if (this.closed) return
-    this.raft.step({type: 'snap', from, to: this.options.self, term: begin.leaderTerm, snapshot: {index: begin.index, term: begin.term, membership: begin.membership}})
+    if (!this.guarded(() => this.raft.step({type: 'snap', from, to: this.options.self, term: begin.leaderTerm, snapshot: {index: begin.index, term: begin.term, membership: begin.membership}}))) return
     if (this.raft.status({progress: false}).snapshotIndex === begin.index) {
       this.staged = {index: begin.index, ...staged}
     } else {

@@ -3,7 +3,7 @@
  * heal them (the cluster manager's SupervisedCluster does it through a supervisor). Everything
  * else reaches the nodes only through their ports and HTTP API (src/client).
  */
-import type {AddAnswer, ControlAnswers, RemoveAnswer} from '../api/control.js'
+import type {AddAnswer, ControlAnswers, CorruptFileName, RemoveAnswer} from '../api/control.js'
 import type {Partition, PartitionRequest} from '../cluster/faults.js'
 import type {ClusterMember} from '../cluster/supervised-cluster.js'
 
@@ -44,6 +44,10 @@ export interface ChaosCluster {
   remove(index: number): Promise<RemoveAnswer>
   /** Adds a node, then removes `index`. */
   replace(index: number): Promise<ControlAnswers['replace']>
+  /** Damages a stopped node's file (bits flipped, or its end cut off); refused while it runs. */
+  corrupt(index: number, how: CorruptHow): Promise<ControlAnswers['corrupt']>
+  /** Replaces a node that reports its data corrupt by a new member caught up from the leader; refused (NODE_STATE) when it reports nothing. */
+  repair(index: number): Promise<ControlAnswers['repair']>
   /** Removes every network fault on every running node. */
   heal(): Promise<void>
   /** Makes every node run again: resumes the paused ones, starts the stopped ones, heals the network. */
@@ -53,3 +57,6 @@ export interface ChaosCluster {
   /** SIGKILLs what the runner started, now and synchronously (for an exit handler). */
   killNow(): void
 }
+
+/** What `corrupt` does to which file. */
+export type CorruptHow = ({bitflip: number} | {truncate: number}) & {file: CorruptFileName}

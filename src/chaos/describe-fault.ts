@@ -31,6 +31,11 @@ export function describeFault(record: FaultRecord): string {
       return `add node ${record.nodes.join(',')}`
     case 'member-remove':
       return `remove ${who}`
+    case 'corrupt': {
+      const what = detail.bitflip !== undefined ? `${String(detail.bitflip)} bits flipped in` : `${String(detail.truncate)} bytes cut off`
+      const repaired = record.nodes.length > 1 ? `, repaired by node ${record.nodes[1]}` : ''
+      return `corrupt node ${record.nodes[0]} (${what} its ${String(detail.file ?? '?')})${repaired}`
+    }
     case 'member-replace': {
       const [old, added] = record.nodes
       const whom = detail.target === 'leader' ? `leader ${old}` : `node ${old}`

@@ -4,8 +4,9 @@
  * families that play several faults (combined.ts, overlap.ts) share it.
  */
 import type {Partition, PartitionRequest} from '../cluster/faults.js'
+import type {CorruptHow} from './cluster.js'
 
-export const FAULT_FAMILIES = ['kill', 'stop', 'pause', 'crash', 'partition', 'delay', 'loss', 'membership', 'pause-kill', 'part-kill', 'overlap', 'power', 'power-all'] as const
+export const FAULT_FAMILIES = ['kill', 'stop', 'pause', 'crash', 'partition', 'delay', 'loss', 'membership', 'pause-kill', 'part-kill', 'overlap', 'power', 'power-all', 'corrupt'] as const
 export type FaultFamily = (typeof FAULT_FAMILIES)[number]
 
 /** One line per family, for `pad-cli chaos --help`. */
@@ -23,6 +24,7 @@ export const FAMILY_HELP: Record<FaultFamily, string> = {
   overlap: 'several of kill, pause, partition, delay, loss (and power) at once, a minority down at most',
   power: 'power cut of one node: unsynced writes dropped, restart (needs a --lazy-fs cluster)',
   'power-all': 'power cut of every node at once (needs a --lazy-fs cluster)',
+  corrupt: 'SIGKILL a node, flip bits in or cut the end off its database or WAL, start it, repair it if it notices',
 }
 
 export const MEMBER_ACTIONS = ['add', 'remove', 'replace'] as const
@@ -75,6 +77,8 @@ export interface FaultStep {
   thenMs?: number
   /** For pause-kill and part-kill: the node is cut by a power cut rather than SIGKILLed. */
   power?: boolean
+  /** For corrupt: what is done to which file of the node (killed first, so its WAL stays). */
+  corruption?: CorruptHow
   /** For overlap: the faults of the window, each with its own start (`at`, from the window's start) and hold. */
   faults?: FaultStep[]
 }

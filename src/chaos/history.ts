@@ -132,6 +132,8 @@ export type FaultKind =
    */
   | 'pause-kill'
   | 'part-kill'
+  /** Disk corruption: `nodes` is [corrupted] or [corrupted, its replacement]; detail.outcome repaired, undetected or skipped. */
+  | 'corrupt'
   /** Membership steps: `nodes` is the node added, removed, or [replaced, added]; detail.outcome done or skipped. */
   | 'member-add'
   | 'member-remove'

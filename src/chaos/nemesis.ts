@@ -157,6 +157,14 @@ function drawStep(random: Random, family: FaultFamily, at: number, options: Sche
     }
     case 'power-all':
       break
+    case 'corrupt':
+      // One node at a time: a minority for 3 nodes and more. Never "the leader": a slot.
+      step.target = between(random, 0, options.nodes - 1)
+      step.corruption = {
+        ...(random() < 0.5 ? {bitflip: between(random, 1, 256)} : {truncate: between(random, 1, 64) * 1024}),
+        file: random() < 0.5 ? 'db' : 'wal',
+      }
+      break
   }
   return step
 }
@@ -166,7 +174,8 @@ function plannedMs(step: FaultStep, nodes: number): number {
   const family = step.family
   const restarts = ['kill', 'stop', 'power', 'pause-kill', 'part-kill', 'overlap'].includes(family) ? 1 : family === 'crash' ? step.nodes!.length : family === 'power-all' ? nodes : 0
   // An add waits for the new node to start and catch up; a replace does that and a removal.
-  const joins = family === 'membership' ? (step.member!.action === 'remove' ? 1 : 3) : 0
+  // A repair after a corruption is a replace: a join, a catch-up and a removal.
+  const joins = family === 'membership' ? (step.member!.action === 'remove' ? 1 : 3) : family === 'corrupt' ? 4 : 0
   return step.holdMs + (step.thenMs ?? 0) + (restarts + joins) * RESTART_MS
 }
 
@@ -243,6 +252,8 @@ export class Nemesis {
     switch (step.family) {
       case 'membership':
         return this.change(step, holdMs)
+      case 'corrupt':
+        return this.corrupt(step, holdMs)
       case 'pause-kill':
       case 'part-kill':
         return playCombined(this.context, step, holdMs)
@@ -334,6 +345,53 @@ export class Nemesis {
     }
     this.options.log?.(`nemesis: ${describeFault(record)}; settling for ${holdMs} ms`)
     await this.sleepFor(holdMs)
+  }
+
+  /**
+   * A corrupt step (Jepsen's file nemesis): SIGKILL a node (its WAL stays, as after a crash),
+   * damage its file, start it, hold; then repair it if it reports corrupt. If it noticed nothing
+   * (a flip in a free page, a message body, a truncated WAL tail SQLite drops as a torn write), it
+   * simply runs on: the checker says whether anything acknowledged was lost.
+   */
+  private async corrupt(step: FaultStep, holdMs: number): Promise<void> {
+    const cluster = this.cluster
+    const target = memberAt(step.target as number, cluster.nodes.map((n) => n.index))
+    const record: FaultRecord = {kind: 'corrupt', nodes: [target], at: this.options.clock(), healed_at: null}
+    const detail: Record<string, unknown> = {hold_ms: holdMs}
+    record.detail = detail
+    this.records.push(record)
+    try {
+      await cluster.kill(target)
+      let how = step.corruption!
+      // A node killed before it wrote anything since its last checkpoint has no WAL: its database then.
+      const done = await cluster.corrupt(target, how).catch((error: Error) => {
+        if (how.file !== 'wal' || !(error instanceof ClusterError)) throw error
+        how = {...how, file: 'db'}
+        return cluster.corrupt(target, how)
+      })
+      Object.assign(detail, {file: how.file, ...('bitflip' in how ? {bitflip: how.bitflip, range: done.range} : {truncate: how.truncate})})
+      await cluster.start(target)
+    } catch (error) {
+      record.error = (error as Error).message
+      this.options.log?.(`nemesis: corrupt on ${target} failed: ${record.error}`)
+      return
+    }
+    this.options.log?.(`nemesis: ${describeFault(record)}; holding ${holdMs} ms`)
+    await this.sleepFor(holdMs)
+    try {
+      const repaired = await cluster.repair(target)
+      record.nodes.push(repaired.added.node)
+      Object.assign(detail, {outcome: 'repaired', reason: repaired.reason})
+      this.options.log?.(`nemesis: node ${target} found its data corrupt (${repaired.reason}); repaired by node ${repaired.added.node}`)
+    } catch (error) {
+      if (error instanceof ClusterError && error.code === 'NODE_STATE') Object.assign(detail, {outcome: 'undetected'})
+      else if (error instanceof ClusterError && REFUSALS.has(error.code)) Object.assign(detail, {outcome: 'skipped', reason: error.message})
+      else record.error = (error as Error).message
+      this.options.log?.(`nemesis: repair of node ${target}: ${(error as Error).message}`)
+    } finally {
+      this.options.onMembershipChange?.()
+    }
+    record.healed_at = this.options.clock()
   }
 
   /** Waits (bounded) until some member leads; the change that follows says no leader if none did. */

@@ -190,6 +190,9 @@ export class BrokerClient {
       // Not an answer: a subscription's gap names its topic (a refused subscribe does not).
       if (reply.op === 'error' && reply.code === 'OFFSET_TRIMMED' && typeof reply.topic === 'string' && typeof reply.expected_offset === 'number' && typeof reply.first_offset === 'number') {
         this.trimmedHandler?.({topic: reply.topic, expected_offset: reply.expected_offset, first_offset: reply.first_offset, message: reply.message})
+      } else if (reply.op === 'error' && ref === undefined) {
+        // The node's last line before it closes the connection (a node whose data is corrupt sends it at once): the reason, for every request.
+        this.fail(new ClientError(reply.code, reply.message))
       }
       return
     }

@@ -43,6 +43,15 @@
  *                                             events come first) and dropped, per node, what
  *                                             they had not fsynced: [{node, files, bytes,
  *                                             entries}]; the nodes that ran start next
+ *   corrupt     node, file, how, bits, cut, range
+ *                                             `corrupt` damaged a stopped node's file (bitflip or
+ *                                             truncate; what exactly, in the other fields)
+ *   corrupt-found
+ *               node, file, reason            a node started and reports its data corrupt: it
+ *                                             takes no part in Raft until repaired
+ *   repair      node, replacement, kept, reason
+ *                                             `repair` replaced the node by a new member caught
+ *                                             up from the leader; its data dir was set aside as `kept`
  *   warning     message                       something the supervisor could not do
  */
 import fs from 'node:fs'
@@ -60,6 +69,7 @@ export const EVENT_TYPES = [
   'up', 'down', 'recovered', 'start', 'exit', 'kill', 'stop', 'pause', 'resume', 'restart',
   'partition', 'delay', 'loss', 'heal', 'transfer', 'role', 'election', 'leader',
   'snapshot-send', 'snapshot-install', 'member-add', 'member-promote', 'member-remove', 'power-cut', 'warning',
+  'snapshot-send', 'snapshot-install', 'member-add', 'member-promote', 'member-remove', 'corrupt', 'corrupt-found', 'repair', 'warning',
 ] as const
 
 export class EventLog {
@@ -206,6 +216,12 @@ export function describeEvent(e: ClusterEvent): string {
       return `${node} left the configuration (entry ${e.index as number}${e.was_leader === true ? `; it led, node ${e.leader as number} leads now` : ''})`
     case 'power-cut':
       return `power cut of node ${(e.nodes as number[]).join(', ')}; lost what was not fsynced: ${describeDrops(e.dropped)}`
+    case 'corrupt':
+      return `${node}'s ${String(e.file)}: ${e.how === 'truncate' ? `cut ${e.cut as number} bytes off its end` : `${e.flipped as number} bits flipped`}`
+    case 'corrupt-found':
+      return `${node} found its data corrupt (${String(e.reason)}): it takes no part in Raft`
+    case 'repair':
+      return `${node} repaired: node ${e.replacement as number} took its place, its data kept in ${String(e.kept)}`
     case 'warning':
       return String(e.message)
     default: {

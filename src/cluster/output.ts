@@ -43,7 +43,7 @@ export function statusTable(status: ClusterStatus): string {
       n.membership.toUpperCase(),
       n.pid === null ? '-' : String(n.pid),
       describeProcess(n),
-      n.role ?? '-',
+      n.corrupt ? 'corrupt' : (n.role ?? '-'),
       num(n.term),
       num(n.commit_index),
       num(n.last_applied),
@@ -57,7 +57,7 @@ export function statusTable(status: ClusterStatus): string {
     ]
   })
   const leader = status.leader === null ? 'no leader' : `leader: node ${status.leader} (${status.nodes[status.leader].node_id}), term ${status.term}`
-  return [`cluster "${status.cluster}": ${leader}${durabilityNote(status)}`, table(header, rows), ...status.nodes.flatMap(crashNotes)].join('\n')
+  return [`cluster "${status.cluster}": ${leader}${durabilityNote(status)}`, table(header, rows), ...status.nodes.flatMap(crashNotes), ...status.nodes.flatMap(corruptNotes)].join('\n')
 }
 
 /** After the leader: whether the data dirs are lazy layers, and the warning of a node that does not fsync. */
@@ -66,6 +66,12 @@ export function durabilityNote(status: Pick<ClusterStatus, 'lazy_fs' | 'unsafe_n
   if (status.lazy_fs === true) parts.push('data on the lazy layer (power-cut works)')
   if (status.unsafe_no_fsync === true) parts.push('UNSAFE: nodes do not fsync (--unsafe-no-fsync), a power cut loses acknowledged messages')
   return parts.map((p) => `; ${p}`).join('')
+}
+
+/** Under the table, for a node that found its data corrupt: what, and the way back. */
+function corruptNotes(node: ClusterStatus['nodes'][number]): string[] {
+  if (!node.corrupt) return []
+  return ['', `node ${node.index} found its data corrupt: ${node.corrupt.file}: ${node.corrupt.reason}`, `  it takes no part in Raft; rebuild it from the leader with pad-cli repair ${node.index}`]
 }
 
 /** Under the table, for a crashed node: when it restarts, and the end of its log. */

@@ -7,7 +7,7 @@
  *    "lazy_fs": false, "unsafe_no_fsync": false,
  *    "nodes": [{"index", "node_id", "membership", "pid", "process", "exit_code", "exit_signal",
  *               "crash_log", "restart_at", "role", "term", "commit_index", "last_applied", "log_length", "first_index",
- *               "snapshot_index", "disk_bytes", "snapshots_sent", "snapshots_installed", "lag",
+ *               "snapshot_index", "disk_bytes", "snapshots_sent", "snapshots_installed", "corrupt", "lag",
  *               "leader_index", "host", "tcp_port", "http_port", "raft_port", "faults",
  *               "data_dir", "log_file", "lazy_fs"}]}
  *
@@ -17,7 +17,8 @@
  * a crashed node's node.log ([] unless crashed). `restart_at`: when a crashed node is started
  * again (ISO 8601; `up --restart on-failure`), else null. `role` is the node's own
  * answer (LEADER, FOLLOWER, CANDIDATE), null when it is not running or does not answer.
- * `lag`: entries the leader has committed that this node has not applied yet (null without a
+ * `corrupt`: {file, reason, detected_at} when the node runs but found its data corrupt (it takes
+ * no part in Raft; `pad-cli repair`), else null. `lag`: entries the leader has committed that this node has not applied yet (null without a
  * leader). `faults`: what the node applies to its Raft peers, one entry per faulty peer.
  * `membership` (per node): voter | learner | removed, as the leader's configuration says (else
  * as cluster.json records it); the top-level `membership` is the leader's configuration, null

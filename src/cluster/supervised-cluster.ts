@@ -9,7 +9,7 @@
  * - `openCluster`: a cluster the user brought up with `pad-cli up` (`--cluster <name>`); the
  *   runner leaves it running, healed, when it is done.
  */
-import type {ControlAnswers, ControlOp, RequestOf} from '../api/control.js'
+import type {ControlAnswers, ControlOp, CorruptFileName, RequestOf} from '../api/control.js'
 import fs from 'node:fs'
 import {ClusterHandle, waitUntilReady} from './cluster.js'
 import {controlRequest} from './control.js'
@@ -85,6 +85,14 @@ export class SupervisedCluster {
     } finally {
       await this.voters().catch(() => {})
     }
+  }
+
+  async corrupt(index: number, how: ({bitflip: number} | {truncate: number}) & {file: CorruptFileName}): Promise<ControlAnswers['corrupt']> {
+    return this.request({op: 'corrupt', node: index, ...how})
+  }
+
+  async repair(index: number): Promise<ControlAnswers['repair']> {
+    return this.changed(this.request({op: 'repair', node: index}, 2 * MEMBER_TIMEOUT_MS))
   }
 
   async kill(index: number): Promise<void> {

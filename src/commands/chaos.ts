@@ -30,7 +30,7 @@ meanwhile injects faults on a schedule drawn from --seed: SIGKILL and SIGTERM wi
 a majority or of every node at once, partitions (one node, the leader, halves, ring, bridge), delay and loss; with \
 --faults ...,membership also adds, removes and replaces members (a random voter or the leader, sometimes a node it \
 killed first), keeping nodes-1 to nodes+1 voters (at least 3); those changes are not undone, and the cluster's \
-refusals (a change in flight, a quorum it would lose) are skipped steps. Publishers and subscribers follow the members \
+refusals (a change in flight, a quorum it would lose) are skipped steps. With --faults ...,corrupt it also damages one node's files at a time (SIGKILL, then bits flipped in or bytes cut off its database or WAL, then start; pad-cli corrupt) and, if the node reports its data corrupt, repairs it (pad-cli repair: a new member takes its place); a damage the node does not notice leaves it running, and the check says whether anything was lost. Publishers and subscribers follow the members \
 (a removed node's subscribers move to another member, a new node gets subscribers of its own). Then it heals \
 everything, waits for the cluster to converge, reads every voter's messages (a removed node's are stale by design) \
 and checks the history.
@@ -86,7 +86,7 @@ cluster then runs on it, and a cluster named by --cluster must have been started
     seed: Flags.integer({description: 'seed of the fault schedule (and of the workload\'s choices) [default: random]', min: 1}),
     nodes: Flags.integer({description: 'nodes of the temporary cluster', default: DEFAULT_RUN.nodes, min: 3, max: 9}),
     duration: durationFlag({unit: 's', description: 'how long faults are injected (e.g. 30s, 10m; a bare number is seconds)', default: DEFAULT_RUN.durationMs, defaultHelp: async () => '60s'}),
-    faults: Flags.string({description: `fault families, comma-separated, from ${FAULT_FAMILIES.join(', ')} (see above; membership, the combined ones and the power cuts only when named)`, default: DEFAULT_FAMILIES.join(',')}),
+    faults: Flags.string({description: `fault families, comma-separated, from ${FAULT_FAMILIES.join(', ')} (see above; membership, corrupt, the combined ones and the power cuts only when named)`, default: DEFAULT_FAMILIES.join(',')}),
     interval: durationFlag({description: 'mean pause between two faults', default: DEFAULT_RUN.intervalMs, defaultHelp: async () => '1.5s'}),
     'min-hold': durationFlag({description: 'shortest time a fault is held', default: DEFAULT_RUN.minHoldMs, defaultHelp: async () => '1s'}),
     'max-hold': durationFlag({description: 'longest time a fault is held', default: DEFAULT_RUN.maxHoldMs, defaultHelp: async () => '4s'}),

@@ -4,7 +4,11 @@ import {DataDirError} from '../broker/data-dir.js'
 import {exposureWarning, normalizeOrigin} from '../broker/http-access.js'
 import {DEFAULT_LIMITS} from '../broker/limits.js'
 import {Logger} from '../broker/logger.js'
-import {BrokerNode, DEFAULT_NODE_OPTIONS} from '../broker/node.js'
+import {BrokerNode, corruptInfo, DEFAULT_NODE_OPTIONS, selfIndex} from '../broker/node.js'
+import {writeCorruptMarker} from '../broker/corrupt-marker.js'
+import {corruptMessage, CorruptNode} from '../broker/corrupt-node.js'
+import type {CorruptInfo} from '../api/node-http.js'
+import {CorruptionError} from '../storage/corruption.js'
 import {durationFlag} from '../cli/duration.js'
 import {fail} from '../cli/fail.js'
 import {onInterrupts} from '../cli/interrupts.js'
@@ -202,7 +206,20 @@ its write queue; a second signal exits at once.`
     if (flags.join !== undefined && adminToken === null) this.usage("--join needs the cluster's secret: give --token-file (or PAD_TOKEN)")
     const join = flags.join
     const token = adminToken
-    let node: BrokerNode
+    const corruptOptions = {nodeId: flags.id ?? `${flags.host}:${flags['tcp-port']}`, host: flags.host, tcpPort: flags['tcp-port'], httpPort: flags['http-port'], raftPort: flags['raft-port'], dataDir}
+    // A node that finds its data corrupt keeps only its HTTP and client ports up, saying so.
+    let corrupt: CorruptNode | null = null
+    const serveCorrupt = async (info: CorruptInfo): Promise<void> => {
+      try {
+        corrupt = new CorruptNode(corruptOptions, info)
+        await corrupt.listen()
+        logger.info('node serving its corrupt state only', {http: `http://${flags.host}:${flags['http-port']}`, data_dir: dataDir, pid: process.pid})
+      } catch (error) {
+        logger.error('the node found its data corrupt and cannot even report it', {error: (error as Error).message})
+        process.exit(1)
+      }
+    }
+    let node: BrokerNode | null = null
     try {
       node = await BrokerNode.start(
         {
@@ -239,10 +256,19 @@ its write queue; a second signal exits at once.`
           retention,
           compaction: {snapshotEntries: flags['snapshot-entries'], trailingEntries: flags['trailing-entries']},
           unsafeNoFsync: flags['unsafe-no-fsync'],
+          onCorrupt: (info) => void serveCorrupt(info),
         },
         logger,
       )
     } catch (error) {
+      if (error instanceof CorruptionError) {
+        const index = peers.length > 0 ? selfIndex(peers, flags.host, flags['raft-port']) : -1
+        const info = writeCorruptMarker(dataDir, corruptInfo(error, index >= 0 ? index : null))
+        logger.error(corruptMessage(info), {data_dir: dataDir})
+        await serveCorrupt(info)
+        await this.untilSignal(logger, flags['supervisor-pid'], () => corrupt?.close() ?? Promise.resolve())
+        return
+      }
       const known = error instanceof DataDirError || error instanceof JoinError || /port|address|--peers|--join|data dir/.test((error as Error).message)
       fail(this, known ? (error as Error).message : `the node could not start: ${(error as Error).message}`, 1)
     }
@@ -255,14 +281,20 @@ its write queue; a second signal exits at once.`
       node_index: node.self,
       members: node.memberIds().length,
     })
-    await new Promise<void>((resolve) => {
+    const running = node
+    await this.untilSignal(logger, flags['supervisor-pid'], () => (corrupt ? corrupt.close() : running.stop()))
+  }
+
+  /** Runs until SIGTERM or Ctrl-C (or the supervisor is gone), then stops gracefully; a second signal exits at once. */
+  private untilSignal(logger: Logger, supervisorPid: number | undefined, stop: () => Promise<void>): Promise<void> {
+    return new Promise<void>((resolve) => {
       let stopping = false
       const onSignal = (signal: NodeJS.Signals): void => {
         // Once: a signal after the supervisor went away must not stop the node twice.
         if (stopping) return
         stopping = true
         logger.info('stopping', {signal})
-        node.stop().then(
+        stop().then(
           () => {
             logger.info('stopped cleanly')
             resolve()
@@ -280,10 +312,10 @@ its write queue; a second signal exits at once.`
           process.exit(130)
         },
       })
-      if (flags['supervisor-pid'] !== undefined) {
+      if (supervisorPid !== undefined) {
         // A node started by `pad-cli up` does not outlive its supervisor as an orphan.
-        watchProcess(flags['supervisor-pid'], 500, () => {
-          logger.warn('the cluster supervisor is gone: stopping', {supervisor_pid: flags['supervisor-pid']})
+        watchProcess(supervisorPid, 500, () => {
+          logger.warn('the cluster supervisor is gone: stopping', {supervisor_pid: supervisorPid})
           onSignal('SIGTERM')
         })
       }

@@ -21,7 +21,7 @@ committed that the node has not applied yet. FIRST is the first index still in t
 --json prints {"cluster", "leader", "term", "supervisor_pid", "membership": {"voters", "learners"} (the leader's \
 configuration, or null), "nodes": [{"index", "node_id", "membership" (voter, learner or removed), "pid", "process", \
 "exit_code", "exit_signal", "crash_log", "restart_at", "role", "term", "commit_index", "last_applied", "log_length", "first_index", \
-"snapshot_index", "disk_bytes", "snapshots_sent", "snapshots_installed", "lag", "leader_index", "host", \
+"snapshot_index", "disk_bytes", "snapshots_sent", "snapshots_installed", "corrupt", "lag", "leader_index", "host", \
 "tcp_port", "http_port", "raft_port", "faults": [{"peer", "drop", "delay_ms", "jitter_ms", "loss", "expires_at"}], \
 "data_dir", "log_file"}]}; role is LEADER, FOLLOWER or CANDIDATE, or null when the node is not running. With --events, "events" holds the last \
 10 events of the timeline (as pad-cli events --json prints them).`

@@ -15,7 +15,7 @@ export {
   sameMembership,
 } from './membership.js'
 export type {ConfChange, Membership} from './membership.js'
-export {CompactedError, SnapshotTemporarilyUnavailableError, UnavailableError} from './types.js'
+export {CompactedError, LostLogError, SnapshotTemporarilyUnavailableError, UnavailableError} from './types.js'
 export type {
   Entry,
   EntryType,

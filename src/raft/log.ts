@@ -22,7 +22,7 @@
 import {limitSize} from './memory-storage.js'
 import {decodeMembership, type Membership} from './membership.js'
 import {MembershipHistory} from './membership-history.js'
-import {CompactedError, SnapshotTemporarilyUnavailableError, UnavailableError, type Entry, type Snapshot, type Storage} from './types.js'
+import {CompactedError, LostLogError, SnapshotTemporarilyUnavailableError, UnavailableError, type Entry, type Snapshot, type Storage} from './types.js'
 
 /** Configuration entries are found at startup by reading the stable log in chunks this size. */
 const SCAN_BYTES = 4 * 1024 * 1024
@@ -267,7 +267,7 @@ export class RaftLog {
   commitTo(index: number): void {
     if (index <= this.committed) return
     if (index > this.lastIndex()) {
-      throw new Error(`raft log: commit ${index} is past the last index ${this.lastIndex()}; was the log lost or truncated?`)
+      throw new LostLogError(`raft log: commit ${index} is past the last index ${this.lastIndex()}; was the log lost or truncated?`)
     }
     this.committed = index
     this.confs.forgetBefore(index)

@@ -233,3 +233,14 @@ export interface Status {
   /** Only on a leader transferring leadership: the target. */
   transferee?: NodeId
 }
+
+/**
+ * The log ends before an index the node knows was committed (a leader says so, or its own commit
+ * index): it lost entries it held, and maybe acknowledged. Its storage is not what it promised.
+ */
+export class LostLogError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'LostLogError'
+  }
+}

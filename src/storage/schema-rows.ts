@@ -3,6 +3,7 @@
  * its hard state, and the messages the state machine stores. The read side is store-reader.ts.
  */
 import type {Entry, HardState, SnapshotMeta} from '../raft/index.js'
+import {entryChecksum, hardStateChecksum} from './corruption.js'
 import {ENTRY_TYPE_CODE} from './schema.js'
 import {clearLiveAboveStatement, clearLiveStatement, installStatement, pruneStatement, STATE_TABLE_INFO} from './state-tables.js'
 import type {StoredMessage} from './store-reader.js'
@@ -14,12 +15,15 @@ export function truncateLogOp(first: number): WriteOp {
 }
 
 export function appendEntriesOp(entries: Entry[]): WriteOp {
-  const rows: SqlValue[][] = entries.map((e: Entry) => [e.index, e.term, ENTRY_TYPE_CODE[e.type], e.data])
+  const rows: SqlValue[][] = entries.map((e: Entry) => {
+    const type = ENTRY_TYPE_CODE[e.type]
+    return [e.index, e.term, type, e.data, entryChecksum(e.index, e.term, type, e.data)]
+  })
   return {stmt: 'appendEntry', rows}
 }
 
 export function hardStateOp(hs: HardState): WriteOp {
-  return {stmt: 'setHardState', rows: [[hs.term, hs.vote, hs.commit]]}
+  return {stmt: 'setHardState', rows: [[hs.term, hs.vote, hs.commit, hardStateChecksum(hs.term, hs.vote, hs.commit)]]}
 }
 
 /** One stored message's row of `insertMessages`. */

@@ -110,6 +110,14 @@ export const MIGRATIONS: string[] = [
     cluster    TEXT NOT NULL
   );
   `,
+  // Disk corruption (#19): a CRC-32 of each Raft entry (index, term, type, data) and of the hard
+  // state (term, vote, commit index), checked whenever they are read back (src/storage/corruption.ts).
+  // SQLite notices a broken page, not a flipped bit inside a value. Rows written before have NULL,
+  // and are accepted as they are.
+  `
+  ALTER TABLE raft_log ADD COLUMN crc INTEGER;
+  ALTER TABLE raft_state ADD COLUMN crc INTEGER;
+  `,
 ]
 
 /**
@@ -126,9 +134,9 @@ export const ENTRY_TYPE_CODE = {normal: 0, noop: 1, conf: 2} as const
 export const VACUUM_STEP_PAGES = 256
 
 export const STATEMENTS = {
-  appendEntry: 'INSERT OR REPLACE INTO raft_log (idx, term, type, data) VALUES (?, ?, ?, ?)',
+  appendEntry: 'INSERT OR REPLACE INTO raft_log (idx, term, type, data, crc) VALUES (?, ?, ?, ?, ?)',
   truncateLogFrom: 'DELETE FROM raft_log WHERE idx >= ?',
-  setHardState: 'INSERT OR REPLACE INTO raft_state (id, term, vote, commit_index) VALUES (1, ?, ?, ?)',
+  setHardState: 'INSERT OR REPLACE INTO raft_state (id, term, vote, commit_index, crc) VALUES (1, ?, ?, ?, ?)',
   insertMessage:
     'INSERT INTO messages (raft_index, topic, "offset", format, body, timestamp, pub_id) VALUES (?, ?, ?, ?, ?, ?, ?)',
   setApplied: 'INSERT OR REPLACE INTO applied (id, last_index) VALUES (1, ?)',

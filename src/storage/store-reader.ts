@@ -6,6 +6,7 @@
 import Database from 'better-sqlite3'
 
 import {membershipProblem, type Membership} from '../raft/index.js'
+import {asCorruption, CorruptionError, entryProblem, hardStateProblem, isCorruption} from './corruption.js'
 import {ENTRY_TYPE_CODE} from './schema.js'
 
 export interface StoredMessage {
@@ -23,6 +24,8 @@ export interface StoredEntry {
   term: number
   type: number
   data: Uint8Array
+  /** CRC-32 of the entry (corruption.ts); null in rows written before checksums existed. */
+  crc?: number | null
 }
 
 export interface StoredHardState {
@@ -103,19 +106,39 @@ interface OffsetAt {
   raftIndex: number
 }
 
+/** Raft entries checked per statement run when the whole log is verified (bounded memory). */
+const VERIFY_BATCH = 1_000
+
 export class StoreReader {
   private readonly db: Database.Database
-  private readonly statements
+  private readonly statements: ReturnType<StoreReader['prepareAll']>
+  /**
+   * Told of every read that finds the database corrupt (a checksum that fails, SQLITE_CORRUPT,
+   * SQLITE_NOTADB), before the error goes on to the caller: the node stops serving from it.
+   */
+  onCorruption: ((error: CorruptionError) => void) | null = null
 
-  constructor(path: string) {
+  constructor(readonly path: string) {
     this.db = new Database(path, {readonly: true, fileMustExist: true})
     this.db.pragma('busy_timeout = 5000')
+    try {
+      this.statements = this.prepareAll()
+    } catch (error) {
+      // Preparing reads the schema: a file SQLite cannot read as a database fails here already.
+      this.db.close()
+      throw isCorruption(error) ? asCorruption(error, path) : error
+    }
+    for (const statement of Object.values(this.statements)) this.guard(statement)
+  }
+
+  private prepareAll() {
     const db = this.db
-    this.statements = {
-      hardState: db.prepare('SELECT term, vote, commit_index AS "commit" FROM raft_state WHERE id = 1'),
+    return {
+      hardState: db.prepare('SELECT term, vote, commit_index AS "commit", crc FROM raft_state WHERE id = 1'),
       applied: db.prepare('SELECT last_index FROM applied WHERE id = 1').pluck(),
       logBounds: db.prepare('SELECT MIN(idx) AS first, MAX(idx) AS last FROM raft_log'),
-      entries: db.prepare('SELECT idx AS "index", term, type, data FROM raft_log WHERE idx >= ? AND idx < ? ORDER BY idx'),
+      entries: db.prepare('SELECT idx AS "index", term, type, data, crc FROM raft_log WHERE idx >= ? AND idx < ? ORDER BY idx'),
+      entriesFrom: db.prepare('SELECT idx AS "index", term, type, data, crc FROM raft_log WHERE idx >= ? ORDER BY idx LIMIT ?'),
       termRuns: db.prepare(
         'SELECT idx AS start, term FROM (SELECT idx, term, LAG(term) OVER (ORDER BY idx) AS previous FROM raft_log) WHERE previous IS NULL OR previous <> term ORDER BY idx',
       ),
@@ -126,7 +149,7 @@ export class StoreReader {
       policy: db.prepare('SELECT policy FROM retention_policy WHERE id = 1').pluck(),
       members: db.prepare('SELECT id, node_id, host, raft_port, tcp_port, http_port FROM members ORDER BY id'),
       self: db.prepare('SELECT node_index AS "index", cluster FROM node_self WHERE id = 1'),
-      confEntries: db.prepare(`SELECT idx AS "index", data FROM raft_log WHERE type = ${ENTRY_TYPE_CODE.conf} ORDER BY idx`),
+      confEntries: db.prepare(`SELECT idx AS "index", term, type, data, crc FROM raft_log WHERE type = ${ENTRY_TYPE_CODE.conf} ORDER BY idx`),
       topicHeads: db.prepare(`SELECT ${HEAD_COLUMNS} FROM messages WHERE topic = ? AND "offset" >= ? ORDER BY "offset" LIMIT ?`),
       headsAfter: db.prepare(`SELECT ${HEAD_COLUMNS} FROM messages WHERE raft_index > ? ORDER BY raft_index LIMIT ?`),
       freePages: db.prepare('PRAGMA freelist_count').pluck(),
@@ -149,8 +172,73 @@ topicLast: db.prepare('SELECT "offset", raft_index AS raftIndex FROM messages WH
     }
   }
 
+  /** Routes a corruption error of the statement's reads through `onCorruption` (once per error). */
+  private guard(statement: Database.Statement): void {
+    for (const method of ['get', 'all', 'iterate'] as const) {
+      const original = statement[method].bind(statement) as (...args: unknown[]) => unknown
+      ;(statement as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+        try {
+          return original(...args)
+        } catch (error) {
+          throw this.corrupt(error)
+        }
+      }
+    }
+  }
+
+  /** A read's error: a corruption is reported and becomes a CorruptionError naming the file; anything else goes on as it is. */
+  private corrupt(error: unknown): unknown {
+    if (!isCorruption(error)) return error
+    const corruption = asCorruption(error, this.path)
+    this.onCorruption?.(corruption)
+    return corruption
+  }
+
+  /** Throws (and reports) a CorruptionError when a checksum fails. */
+  private check(problem: string | null): void {
+    if (problem !== null) throw this.corrupt(new CorruptionError(this.path, problem))
+  }
+
   hardState(): StoredHardState | null {
-    return (this.statements.hardState.get() as StoredHardState | undefined) ?? null
+    const row = this.statements.hardState.get() as (StoredHardState & {crc: number | null}) | undefined
+    if (row === undefined) return null
+    this.check(hardStateProblem(row))
+    return {term: row.term, vote: row.vote, commit: row.commit}
+  }
+
+  /**
+   * SQLite's structural check (`PRAGMA quick_check`: pages, b-trees, record formats; not the
+   * indexes against their tables, which `integrity_check` adds at many times the cost), of the
+   * tables named or of the whole file. Null when sound, else SQLite's first lines.
+   */
+  quickCheck(tables: readonly string[] = []): string | null {
+    const problems: string[] = []
+    const targets = tables.length === 0 ? [null] : tables
+    for (const table of targets) {
+      let rows: string[]
+      try {
+        rows = this.db.prepare(table === null ? 'PRAGMA quick_check(5)' : `PRAGMA quick_check(${JSON.stringify(table)})`).pluck().all() as string[]
+      } catch (error) {
+        throw this.corrupt(error)
+      }
+      if (rows.length !== 1 || rows[0] !== 'ok') problems.push(...rows.filter((r) => r !== 'ok'))
+    }
+    // SQLite's report is lines ("*** in database main ***", one per problem): one line here.
+    return problems.length === 0 ? null : problems.join('\n').split(/\s*\n\s*/).filter((l) => !/^\*\*\*.*\*\*\*$/.test(l)).slice(0, 5).join('; ')
+  }
+
+  /** Checks every stored Raft entry's checksum and the hard state's; throws a CorruptionError at the first that fails. */
+  verifyRaftState(): {entries: number} {
+    this.hardState()
+    let checked = 0
+    let from = 0
+    for (;;) {
+      const rows = this.statements.entriesFrom.all(from, VERIFY_BATCH) as StoredEntry[]
+      for (const row of rows) this.check(entryProblem(row))
+      checked += rows.length
+      if (rows.length < VERIFY_BATCH) return {entries: checked}
+      from = rows[rows.length - 1].index + 1
+    }
   }
 
   /** The compaction point (the log holds the entries after it), or null when nothing was compacted. */
@@ -171,7 +259,9 @@ topicLast: db.prepare('SELECT "offset", raft_index AS raftIndex FROM messages WH
 
   /** Entries with lo <= index < hi, in order. */
   entries(lo: number, hi: number): StoredEntry[] {
-    return this.statements.entries.all(lo, hi) as StoredEntry[]
+    const rows = this.statements.entries.all(lo, hi) as StoredEntry[]
+    for (const row of rows) this.check(entryProblem(row))
+    return rows
   }
 
   /** The log's terms as runs: each row is the first index of a run of equal terms. */
@@ -219,7 +309,9 @@ topicLast: db.prepare('SELECT "offset", raft_index AS raftIndex FROM messages WH
 
   /** The configuration entries of the stored log, in order (a few: one per membership change). */
   confEntries(): {index: number; data: Uint8Array}[] {
-    return this.statements.confEntries.all() as {index: number; data: Uint8Array}[]
+    const rows = this.statements.confEntries.all() as StoredEntry[]
+    for (const row of rows) this.check(entryProblem(row))
+    return rows
   }
 
   /** The oldest `limit` stored messages of `topic` from offset `from` on. */

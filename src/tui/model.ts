@@ -9,7 +9,7 @@ import type {NodeStreamItem} from '../client/node-events.js'
 import {describeEvent, type ClusterEvent} from '../cluster/events.js'
 import {describeFaults, type ClusterStatus, type NodeStatus} from '../cluster/status.js'
 
-export type RoleView = 'LEADER' | 'FOLLOWER' | 'CANDIDATE' | 'DOWN' | 'PAUSED' | 'STARTING' | 'UNKNOWN'
+export type RoleView = 'LEADER' | 'FOLLOWER' | 'CANDIDATE' | 'DOWN' | 'PAUSED' | 'STARTING' | 'CORRUPT' | 'UNKNOWN'
 
 export interface NodeRow {
   index: number
@@ -278,6 +278,8 @@ function rowOf(node: NodeStatus): NodeRow {
   }
   if (node.process === 'paused') row.role = 'PAUSED'
   else if (node.process === 'starting') row.role = 'STARTING'
+  // It runs but found its data corrupt: no Raft role to show (a status from before #19 has no field).
+  else if (node.process === 'running' && node.corrupt) row.role = 'CORRUPT'
   else if (node.process !== 'running') setDown(row, node.process)
   return row
 }

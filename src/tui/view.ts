@@ -21,6 +21,7 @@ const ROLE_COLORS: Record<RoleCell, string> = {
   DOWN: 'red',
   PAUSED: 'magenta',
   STARTING: 'yellow',
+  CORRUPT: 'red',
   UNKNOWN: 'white',
 }
 

@@ -1,6 +1,6 @@
 import {expect} from 'chai'
 import type {AddAnswer, ControlAnswers, RemoveAnswer} from '../../src/api/control.js'
-import type {ChaosCluster} from '../../src/chaos/cluster.js'
+import type {ChaosCluster, CorruptHow} from '../../src/chaos/cluster.js'
 import type {FaultRecord} from '../../src/chaos/history.js'
 import {
   DEFAULT_FAMILIES,
@@ -46,10 +46,24 @@ describe('chaos membership nemesis', () => {
       expect(changes.some((s) => s.target === 'leader')).to.equal(true)
     })
 
-    it('is not in the default fault list, and is one of the families --faults accepts', () => {
+    it('is not in the default fault list, and is one of the families --faults accepts (nor is corrupt)', () => {
       expect(FAULT_FAMILIES).to.include('membership')
+      expect(FAULT_FAMILIES).to.include('corrupt')
       expect(DEFAULT_FAMILIES).to.not.include('membership')
       expect(DEFAULT_FAMILIES).to.deep.equal(['kill', 'stop', 'pause', 'crash', 'partition', 'delay', 'loss'])
+    })
+
+    it('corrupt steps aim at one slot (never "the leader") with a bitflip or a truncation of the db or the WAL', () => {
+      const steps = planSchedule(19, {...OPTIONS, families: ['corrupt']})
+      expect(steps.length).to.be.greaterThan(20)
+      for (const step of steps) {
+        expect(step.target).to.be.a('number').within(0, 4)
+        const c = step.corruption!
+        if ('bitflip' in c) expect(c.bitflip).to.be.within(1, 256)
+        else expect(c.truncate).to.be.within(1024, 64 * 1024)
+      }
+      expect(new Set(steps.map((s) => s.corruption!.file))).to.deep.equal(new Set(['db', 'wal']))
+      expect(steps.some((s) => 'bitflip' in s.corruption!) && steps.some((s) => 'truncate' in s.corruption!)).to.equal(true)
     })
 
     it('keeps the voters within nodes-1..nodes+1 (at least 3), whatever the plan prefers', () => {
@@ -131,6 +145,29 @@ describe('chaos membership nemesis', () => {
       expect(describeFault(nemesis.records[3])).to.equal('remove leader 2')
     })
 
+    it('corrupt: kill, damage, start, then repair a node that reports it; one that noticed nothing runs on', async () => {
+      const cluster = new ConfigCluster(3)
+      cluster.detects.add(1)
+      cluster.noWal = true
+      const steps: FaultStep[] = [
+        {at: 0, holdMs: 1, family: 'corrupt', target: 1, corruption: {bitflip: 64, file: 'wal'}},
+        {at: 0, holdMs: 1, family: 'corrupt', target: 0, corruption: {truncate: 4096, file: 'db'}},
+      ]
+      let changes = 0
+      const nemesis = new Nemesis(cluster, steps, {clock: () => 0, nodes: 3, leader: async () => 0, onMembershipChange: () => changes++}, 19)
+      await nemesis.run(0, 60_000)
+      expect(nemesis.records.map((r) => [r.kind, r.nodes, r.detail?.outcome, r.detail?.file, r.error ?? null])).to.deep.equal([
+        // No WAL to damage (the node had checkpointed it): its database instead.
+        ['corrupt', [1, 3], 'repaired', 'db', null],
+        ['corrupt', [0], 'undetected', 'db', null],
+      ])
+      expect(cluster.calls).to.deep.equal(['kill 1', 'corrupt 1 wal', 'corrupt 1 db', 'start 1', 'repair 1', 'kill 0', 'corrupt 0 db', 'start 0', 'repair 0'])
+      expect(cluster.nodes.map((n) => n.index)).to.deep.equal([0, 2, 3])
+      expect(changes).to.equal(2)
+      expect(describeFault(nemesis.records[0])).to.equal('corrupt node 1 (64 bits flipped in its db), repaired by node 3')
+      expect(describeFault(nemesis.records[1])).to.equal('corrupt node 0 (4096 bytes cut off its db)')
+    })
+
     it('a replace of a killed node takes it out for good; the summary counts changes and skips', async () => {
       const cluster = new ConfigCluster(3)
       const steps: FaultStep[] = [
@@ -208,6 +245,25 @@ class ConfigCluster implements ChaosCluster {
     this.calls.pop()
     this.calls.push(`replace ${index}`)
     return {added, removed}
+  }
+
+  /** Nodes whose files `corrupt` damaged: they report corrupt data once started, and repair replaces them. */
+  readonly detects = new Set<number>()
+  noWal = false
+
+  async corrupt(index: number, how: CorruptHow): Promise<ControlAnswers['corrupt']> {
+    this.calls.push(`corrupt ${index} ${how.file}`)
+    if (how.file === 'wal' && this.noWal) throw new ClusterError('NODE_STATE', 'node.db-wal cannot be read: ENOENT')
+    return {node: index, file: `/nowhere/node.${how.file}`, how: 'bitflip' in how ? 'bitflip' : 'truncate', bytes_before: 10, bytes_after: 10}
+  }
+
+  async repair(index: number): Promise<ControlAnswers['repair']> {
+    this.calls.push(`repair ${index}`)
+    if (!this.detects.has(index)) throw new ClusterError('NODE_STATE', `node ${index}: it does not report corrupt data; nothing to repair`)
+    const {added, removed} = await this.replace(index)
+    // replace's own record: the repair is the one call.
+    this.calls.pop()
+    return {node: index, reason: 'raft_log entry 7 fails its checksum', added, removed, kept: '/nowhere.corrupt'}
   }
 
   async kill(index: number): Promise<void> {

@@ -370,6 +370,12 @@ class StateCluster implements ChaosCluster {
   async replace(): Promise<ControlAnswers['replace']> {
     throw new Error('no membership here')
   }
+  async corrupt(): Promise<ControlAnswers['corrupt']> {
+    throw new Error('no corruption here')
+  }
+  async repair(): Promise<ControlAnswers['repair']> {
+    throw new Error('no corruption here')
+  }
   async restoreAll(): Promise<void> {}
   async close(): Promise<void> {}
   killNow(): void {}

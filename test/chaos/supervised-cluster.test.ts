@@ -13,7 +13,7 @@ type Answerers = {[K in ControlOp]?: ControlAnswers[K] | ((request: RequestOf<K>
 function nodeStatus(index: number, process: ProcessState): NodeStatus {
   return {
     index, node_id: `127.0.0.1:${1000 + index}`, membership: 'voter', pid: null, process, exit_code: null, exit_signal: null, crash_log: [], restart_at: null,
-    role: null, term: null, commit_index: null, last_applied: null, log_length: null, first_index: null, snapshot_index: null, disk_bytes: null, snapshots_sent: null, snapshots_installed: null, lag: null, leader_index: null,
+    role: null, term: null, commit_index: null, last_applied: null, log_length: null, first_index: null, snapshot_index: null, disk_bytes: null, snapshots_sent: null, snapshots_installed: null, corrupt: null, lag: null, leader_index: null,
     host: '127.0.0.1', tcp_port: 1000 + index, http_port: 2000 + index, raft_port: 3000 + index, faults: [], data_dir: '/nowhere', log_file: '/nowhere/node.log',
   }
 }
@@ -44,6 +44,8 @@ const ANSWERS: Answers = {
   remove: REMOVED,
   replace: {added: ADDED, removed: REMOVED},
   'power-cut': {nodes: [{node: 0, previous_pid: 1, pid: 2, dropped: {files: 1, bytes: 10, entries: 0}}]},
+  corrupt: {node: 1, file: '/nowhere/node.db', how: 'bitflip', bytes_before: 100, bytes_after: 100, flipped: 3, range: [0, 100], bits: [1, 2, 3]},
+  repair: {node: 1, reason: 'bad', added: ADDED, removed: REMOVED, kept: '/nowhere.corrupt'},
 }
 
 function fakeCluster(answers: Answerers = {}): {cluster: SupervisedCluster; sent: {op: string; fields: Record<string, unknown>}[]} {
@@ -70,7 +72,9 @@ describe('chaos: faults through the cluster manager', () => {
     await cluster.resume(0)
     await cluster.delay(3, 40, 10, 5000)
     await cluster.loss(4, 0.25, 5000)
-    expect(sent).to.deep.equal([
+    await cluster.corrupt(1, {bitflip: 3, file: 'wal'})
+    await cluster.repair(1)
+    expect(sent.slice(0, -1)).to.deep.equal([
       {op: 'kill', fields: {node: 1}},
       {op: 'stop', fields: {node: 2}},
       {op: 'start', fields: {node: 2}},
@@ -78,7 +82,11 @@ describe('chaos: faults through the cluster manager', () => {
       {op: 'resume', fields: {node: 0}},
       {op: 'delay', fields: {node: 3, ms: 40, jitter_ms: 10, for_ms: 5000}},
       {op: 'loss', fields: {node: 4, percent: 25, for_ms: 5000}},
+      {op: 'corrupt', fields: {node: 1, bitflip: 3, file: 'wal'}},
+      {op: 'repair', fields: {node: 1}},
     ])
+    // A repair reshapes the members: the cluster reads them again.
+    expect(sent.at(-1)).to.deep.equal({op: 'status', fields: {}})
   })
 
   it('a power cut of several nodes is one request naming them all (a coordinated loss, not one after the other)', async () => {

@@ -113,6 +113,14 @@ describe('supervisor control socket', () => {
         asked.push('partition')
         throw new Error('not reached')
       },
+      corrupt: async () => {
+        asked.push('corrupt')
+        throw new Error('not reached')
+      },
+      repair: async () => {
+        asked.push('repair')
+        throw new Error('not reached')
+      },
     })
     const cases: [string, RegExp][] = [
       ['not json\n', /one JSON object with an "op"/],
@@ -145,6 +153,17 @@ describe('supervisor control socket', () => {
       ['{"op":"power-cut","nodes":[-1]}\n', /a node of nodes: give a node index or "leader"/],
       ['{"op":"power-cut","nodes":[{"a":1}]}\n', /a node of nodes: give a node index or "leader"/],
       [`{"op":"power-cut","nodes":[${Array.from({length: 1001}, (_, i) => i).join(',')}]}\n`, /at most 1000 nodes/],
+      ['{"op":"corrupt","node":1}\n', /exactly one of bitflip .* and truncate/],
+      ['{"op":"corrupt","node":1,"bitflip":8,"truncate":10}\n', /exactly one of bitflip .* and truncate/],
+      ['{"op":"corrupt","node":1,"bitflip":0}\n', /bitflip must be a number from 1 to 1000000/],
+      ['{"op":"corrupt","node":1,"bitflip":2.5}\n', /bitflip must be a whole number/],
+      ['{"op":"corrupt","node":1,"bitflip":"64"}\n', /bitflip must be a number/],
+      ['{"op":"corrupt","node":1,"truncate":-4}\n', /truncate must be a number from 1 to/],
+      ['{"op":"corrupt","node":1,"truncate":1e300}\n', /truncate must be a number from 1 to/],
+      ['{"op":"corrupt","node":1,"bitflip":1,"file":"../../etc/passwd"}\n', /unknown file "..\/..\/etc\/passwd": use db or wal/],
+      ['{"op":"corrupt","node":"../1","bitflip":1}\n', /node: give a node index or "leader"/],
+      ['{"op":"repair"}\n', /node: give a node index or "leader"/],
+      ['{"op":"repair","node":1,"force":"yes"}\n', /force must be true or false/],
       // Known, but this server has no handler for it.
       ['{"op":"heal"}\n', /unknown request "heal"/],
       [`${'x'.repeat(70 * 1024)}`, /at most 65536 bytes/],

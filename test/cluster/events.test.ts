@@ -65,6 +65,9 @@ describe('cluster event timeline', () => {
       'member-add': {node: 3, pid: 12, leader: 0, via: '127.0.0.1:8080'},
       'member-promote': {node: 3, index: 1502, leader: 0, ms: 2300},
       'member-remove': {node: 0, index: 1510, leader: 1, was_leader: true},
+      corrupt: {node: 1, file: '/d/node-1/node.db', how: 'bitflip', flipped: 64, range: [0, 65536]},
+      'corrupt-found': {node: 1, file: '/d/node-1/node.db', reason: 'raft_log entry 7 fails its checksum'},
+      repair: {node: 1, replacement: 3, kept: '/d/node-1.corrupt-x', reason: 'bad'},
       warning: {message: 'something'},
     }
     expect(Object.keys(samples).sort()).to.deep.equal([...EVENT_TYPES].sort())
@@ -85,6 +88,9 @@ describe('cluster event timeline', () => {
     expect(describeEvent({time: '', seq: 1, type: 'member-promote', ...samples['member-promote']})).to.equal('node 3 is a voter (configuration entry 1502, 2.3 s after it joined)')
     expect(describeEvent({time: '', seq: 1, type: 'member-remove', ...samples['member-remove']})).to.equal('node 0 left the configuration (entry 1510; it led, node 1 leads now)')
     expect(describeEvent({time: '', seq: 1, type: 'member-remove', node: 2, index: 9, leader: 0, was_leader: false})).to.equal('node 2 left the configuration (entry 9)')
+    expect(describeEvent({time: '', seq: 1, type: 'corrupt', ...samples.corrupt})).to.equal("node 1's /d/node-1/node.db: 64 bits flipped")
+    expect(describeEvent({time: '', seq: 1, type: 'corrupt', node: 2, file: 'w', how: 'truncate', cut: 4096})).to.equal("node 2's w: cut 4096 bytes off its end")
+    expect(describeEvent({time: '', seq: 1, type: 'repair', ...samples.repair})).to.equal('node 1 repaired: node 3 took its place, its data kept in /d/node-1.corrupt-x')
     expect(formatEvent({time: '2026-01-01T12:34:56.789Z', seq: 1, type: 'election', ...samples.election})).to.equal(
       `12:34:56.789  ${'election'.padEnd(Math.max(...EVENT_TYPES.map((t) => t.length)))}  node 0 won the election for term 2`,
     )

@@ -6,6 +6,7 @@
 // Variants take parts away to show what each costs: base, noTopicIndex (without the
 // (topic, raft_index) index), noMessages (no message rows written).
 // A benchmark prints numbers; it asserts nothing.
+import {entryChecksum, hardStateChecksum} from '../../src/storage/corruption.js'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -41,10 +42,11 @@ try {
     const entries: SqlValue[][] = []
     const messages: SqlValue[][] = []
     for (let i = 0; i < ENTRIES; i++, index++) {
-      entries.push([index, 1, 0, frame.subarray(i * 170, (i + 1) * 170)])
+      const data = frame.subarray(i * 170, (i + 1) * 170)
+      entries.push([index, 1, 0, data, entryChecksum(index, 1, 0, data)])
       messages.push([index, 'bench', index - 1, 'RAW', body, Date.now(), null])
     }
-    const ops: WriteOp[] = [{stmt: 'appendEntry', rows: entries}, {stmt: 'setHardState', rows: [[1, 0, index - 1]]}]
+    const ops: WriteOp[] = [{stmt: 'appendEntry', rows: entries}, {stmt: 'setHardState', rows: [[1, 0, index - 1, hardStateChecksum(1, 0, index - 1)]]}]
     if (applied.length > 0) ops.push({stmt: 'insertMessage', rows: applied}, {stmt: 'setApplied', rows: [[index - ENTRIES - 1]]})
     await writer.write(ops)
     applied = messages

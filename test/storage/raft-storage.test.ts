@@ -5,9 +5,9 @@ import {expect} from 'chai'
 import {CompactedError, decodeMembership, encodeMembership, UnavailableError, type Entry} from '../../src/raft/index.js'
 import {DatabaseWriter} from '../../src/storage/database-writer.js'
 import {RaftStorage} from '../../src/storage/raft-storage.js'
-import {ENTRY_TYPE_CODE, MIGRATIONS, STATEMENTS} from '../../src/storage/schema.js'
+import {MIGRATIONS, STATEMENTS} from '../../src/storage/schema.js'
 import {snapshotStatements, STAGING_FILE, STAGING_SCHEMA, stagingSetupSql} from '../../src/storage/state-tables.js'
-import {compactLogOps, installSnapshotOps} from '../../src/storage/schema-rows.js'
+import {appendEntriesOp, compactLogOps, hardStateOp, installSnapshotOps} from '../../src/storage/schema-rows.js'
 import {StoreReader, storedMembership} from '../../src/storage/store-reader.js'
 
 const entry = (index: number, term: number, text = `e${index}`): Entry => ({index, term, type: 'normal', data: Buffer.from(text)})
@@ -37,8 +37,8 @@ describe('RaftStorage: the core view of the durable log', () => {
 
   async function persist(entries: Entry[], hardState = {term: 0, vote: null as number | null, commit: 0}): Promise<void> {
     await writer.write([
-      {stmt: 'appendEntry', rows: entries.map((e) => [e.index, e.term, ENTRY_TYPE_CODE[e.type], e.data])},
-      {stmt: 'setHardState', rows: [[hardState.term, hardState.vote, hardState.commit]]},
+      appendEntriesOp(entries),
+      hardStateOp(hardState),
     ])
   }
 
@@ -168,7 +168,7 @@ describe('RaftStorage: the core view of the durable log', () => {
     await persist([entry(1, 1), entry(2, 1)], {term: 1, vote: 0, commit: 2})
     const storage = new RaftStorage(reader, [0, 1, 2])
     const meta = {index: 40, term: 4, membership: {voters: [0, 1, 2], learners: []}}
-    await writer.write([...installSnapshotOps(meta), {stmt: 'setHardState', rows: [[4, null, 40]]}])
+    await writer.write([...installSnapshotOps(meta), hardStateOp({term: 4, vote: null, commit: 40})])
     storage.applySnapshot(meta)
     for (const s of [storage, new RaftStorage(reader, [0, 1, 2])]) {
       expect(s.firstIndex()).to.equal(41)

@@ -48,6 +48,7 @@ export function node(index: number, fields: Partial<NodeStatus> = {}): NodeStatu
     disk_bytes: 65_536,
     snapshots_sent: 0,
     snapshots_installed: 0,
+    corrupt: null,
     lag: 0,
     leader_index: 0,
     host: '127.0.0.1',

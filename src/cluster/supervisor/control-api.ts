@@ -7,6 +7,7 @@ import type {ControlAnswers, ControlHandlers, NodeRef} from '../../api/control.j
 import {ClusterError} from '../errors.js'
 import {checkIndex} from '../node-args.js'
 import type {SupervisorCore} from './core.js'
+import {corruptStopped, repairCorrupt} from './disk-faults.js'
 import {transferLeadership} from './leadership.js'
 import type {MembershipChanges} from './membership.js'
 import type {NetworkFaults} from './network-faults.js'
@@ -90,5 +91,7 @@ export function controlHandlers(parts: ControlParts): ControlHandlers {
       if (new Set(nodes).size !== nodes.length) throw new ClusterError('BAD_ARGUMENT', 'power-cut names a node twice (is one of them the leader?)')
       return powerCut({core, processes, mounts}, nodes)
     }),
+    corrupt: queued(async (r) => corruptStopped(core, await resolve(r.node), r)),
+    repair: unlessStopping(async (r) => repairCorrupt(core, membership, await resolve(r.node), r.force === true)),
   }
 }

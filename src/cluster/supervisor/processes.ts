@@ -14,6 +14,8 @@ import {currentCli, type CliEntry} from '../cli-entry.js'
 import {ClusterError} from '../errors.js'
 import {exitState} from '../exit-state.js'
 import {requestJson} from '../../client/node-http-client.js'
+import {decodeCorrupt} from '../../client/corrupt-report.js'
+import type {CorruptInfo} from '../../api/node-http.js'
 import {detachedWithLog, settlesWithin, signal} from '../process-util.js'
 import {poll} from '../../util/time.js'
 import {afterCrash} from '../restart-policy.js'
@@ -320,11 +322,16 @@ export class NodeProcesses {
     const subprocess = node.subprocess
     const startTimeoutMs = core.options.startTimeoutMs ?? 30_000
     const gone = (): boolean => node.subprocess !== subprocess || core.stopping
+    let corrupt: CorruptInfo | null = null
     const serving = await poll(
       async () => {
         if (gone()) return false
         try {
-          if ((await requestJson(node.record, 'GET', '/health', {timeoutMs: 1000})).status === 200) return true
+          const health = await requestJson(node.record, 'GET', '/health', {timeoutMs: 1000})
+          if (health.status === 200) return true
+          // Up, but it found its data corrupt: it runs (status shows why), and takes no part in Raft.
+          corrupt = decodeCorrupt(health.json)
+          if (corrupt !== null) return true
         } catch {
           // Not listening yet.
         }
@@ -340,6 +347,11 @@ export class NodeProcesses {
     if (node.record.process === 'starting') {
       node.record.process = 'running'
       core.save()
+    }
+    const found = corrupt as CorruptInfo | null
+    if (found !== null) {
+      core.events.record('corrupt-found', {node: node.record.index, pid: node.record.pid, file: found.file, reason: found.reason})
+      return true
     }
     await this.hooks.serving(node, 'spawned')
     return true

@@ -2,7 +2,8 @@
  * `status`: every node's process as the supervisor knows it, with its Raft state and faults
  * as the node answers them right now.
  */
-import type {MemberRole} from '../../api/control.js'
+import type {CorruptView, MemberRole} from '../../api/control.js'
+import {corruptReport} from '../../client/corrupt-report.js'
 import type {FaultsAnswer} from '../../api/node-admin.js'
 import type {Configuration} from '../membership-plan.js'
 import {callJson} from '../../client/node-http-client.js'
@@ -16,6 +17,20 @@ import type {RaftObserver} from './raft-observer.js'
 export async function clusterStatus(core: SupervisorCore, observer: RaftObserver, faults: NetworkFaults): Promise<ClusterStatus> {
   const answers = await observer.refresh()
   const applied = new Map<number, FaultView[]>()
+  // A node that runs but does not answer /raft may be one that found its data corrupt: it says so on /status.
+  const corrupt = new Map<number, CorruptView>()
+  await Promise.all(
+    core.nodes
+      .filter((n) => !answers.has(n.record.index) && n.record.process === 'running')
+      .map(async (node) => {
+        try {
+          const found = await corruptReport(node.record, STATUS_TIMEOUT_MS)
+          if (found !== null) corrupt.set(node.record.index, {file: found.file, reason: found.reason, detected_at: found.detected_at})
+        } catch {
+          // It does not answer at all: nothing more to say.
+        }
+      }),
+  )
   await Promise.all(
     core.nodes
       .filter((n) => answers.has(n.record.index))
@@ -59,6 +74,7 @@ export async function clusterStatus(core: SupervisorCore, observer: RaftObserver
       disk_bytes: info ? info.disk_bytes : null,
       snapshots_sent: info ? info.snapshots_sent : null,
       snapshots_installed: info ? info.snapshots_installed : null,
+      corrupt: corrupt.get(r.index) ?? null,
       lag: info && leaderCommit !== null ? Math.max(0, leaderCommit - info.last_applied) : null,
       leader_index: info ? info.leader_index : null,
       host: r.host,
