@@ -68,8 +68,8 @@ export interface ClusterEvent {
 export const EVENT_TYPES = [
   'up', 'down', 'recovered', 'start', 'exit', 'kill', 'stop', 'pause', 'resume', 'restart',
   'partition', 'delay', 'loss', 'heal', 'transfer', 'role', 'election', 'leader',
-  'snapshot-send', 'snapshot-install', 'member-add', 'member-promote', 'member-remove', 'power-cut', 'warning',
-  'snapshot-send', 'snapshot-install', 'member-add', 'member-promote', 'member-remove', 'corrupt', 'corrupt-found', 'repair', 'warning',
+  'snapshot-send', 'snapshot-install', 'member-add', 'member-promote', 'member-remove', 'power-cut', 'corrupt', 'corrupt-found',
+  'repair', 'warning',
 ] as const
 
 export class EventLog {

@@ -21,7 +21,8 @@ expired, what}; transfer {from, to}; role {node, role, term}; election {term, wi
 snapshot-send {node, to, index, bytes, ms: node streamed its state as of log index "index" to node "to"}; \
 snapshot-install {node, index, rows, ms}; member-add {node, pid, leader, via: the leader's HTTP address the node joined \
 through, as a learner}; member-promote {node, index: its configuration entry, leader, ms: since it joined}; member-remove \
-{node, index, leader, was_leader}; corrupt {node, file, how: bitflip or truncate, flipped, range, bits, cut: what pad-cli \
+{node, index, leader, was_leader}; power-cut {nodes, dropped: per node {node, files, bytes, entries}, what it had not \
+fsynced and lost; the nodes' kill and exit come before it, their start after}; corrupt {node, file, how: bitflip or truncate, flipped, range, bits, cut: what pad-cli \
 corrupt did}; corrupt-found {node, file, reason: the node started and reports its data corrupt}; repair {node, replacement, \
 kept: where its data dir was set aside, reason}; warning {message}.`
 

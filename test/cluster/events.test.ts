@@ -65,6 +65,7 @@ describe('cluster event timeline', () => {
       'member-add': {node: 3, pid: 12, leader: 0, via: '127.0.0.1:8080'},
       'member-promote': {node: 3, index: 1502, leader: 0, ms: 2300},
       'member-remove': {node: 0, index: 1510, leader: 1, was_leader: true},
+      'power-cut': {nodes: [0, 2], dropped: [{node: 0, files: 2, bytes: 8192, entries: 1}, {node: 2, files: 0, bytes: 0, entries: 0}]},
       corrupt: {node: 1, file: '/d/node-1/node.db', how: 'bitflip', flipped: 64, range: [0, 65536]},
       'corrupt-found': {node: 1, file: '/d/node-1/node.db', reason: 'raft_log entry 7 fails its checksum'},
       repair: {node: 1, replacement: 3, kept: '/d/node-1.corrupt-x', reason: 'bad'},
