@@ -8,6 +8,7 @@
  *
  * "Stopping" a member is BrokerNode.stop: it flushes what it applied, as a clean shutdown does.
  */
+import type {CorruptInfo} from '../../../src/api/node-http.js'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -50,6 +51,11 @@ export class InProcessMember implements HttpMember {
 export class InProcessCluster extends ClusterView {
   readonly nodes: (InProcessMember | null)[]
   readonly network = new InMemoryNetwork()
+  /**
+   * Members that found their data corrupt and stopped (a real node process would exit, or serve
+   * its corrupt state): recorded, since the test runner is the process here.
+   */
+  readonly corruptions: {index: number; info: CorruptInfo}[] = []
 
   private constructor(
     readonly ports: Ports[],
@@ -112,6 +118,7 @@ export class InProcessCluster extends ClusterView {
       seams,
       compaction: this.options.compaction,
       retention: this.options.retention,
+      onCorrupt: (info) => void this.corruptions.push({index, info}),
     }
     const broker = await BrokerNode.start(options, new Logger('json', {node: index}, (line) => void lines.push(line)))
     const member = new InProcessMember(broker, p, lines)
