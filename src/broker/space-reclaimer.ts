@@ -4,9 +4,10 @@
  * writer thread (never on this thread's event loop) and queues behind the Raft writes like any
  * other request. Steps go on, a short pause apart, while the database has free pages.
  *
- * Only a database created with auto_vacuum = INCREMENTAL can do this (every database created by
- * this version: see the writer's open). An older one keeps its free pages and reuses them for
- * new messages, so its file stops growing at its high-water mark instead of shrinking.
+ * Only a database created with auto_vacuum = INCREMENTAL can do this: those an earlier version
+ * made. This version makes none (auto-vacuum cost every commit: see the writer's open); a
+ * database without it keeps its free pages and reuses them for new messages, so its file stops
+ * growing at its high-water mark instead of shrinking.
  */
 import {incrementalVacuumOp} from '../storage/schema-rows.js'
 import type {StoreReader} from '../storage/store-reader.js'

@@ -53,8 +53,6 @@ export class InProcessWriter implements StoreWriter {
     this.path = path.resolve(options.path)
     this.db = new Database(this.path)
     try {
-      // As the writer thread's connection: incremental vacuum on a new database.
-      this.db.pragma('auto_vacuum = INCREMENTAL')
       this.db.pragma('journal_mode = WAL')
       this.db.pragma('synchronous = OFF')
       migrate(this.db, options.migrations)

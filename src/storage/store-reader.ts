@@ -329,7 +329,7 @@ topicLast: db.prepare('SELECT "offset", raft_index AS raftIndex FROM messages WH
     return this.statements.freePages.get() as number
   }
 
-  /** Whether the database was made with auto_vacuum = INCREMENTAL (older ones were not). */
+  /** Whether the database was made with auto_vacuum = INCREMENTAL (only an earlier version made such databases). */
   vacuumsIncrementally(): boolean {
     return this.statements.autoVacuum.get() === 2
   }

@@ -92,9 +92,11 @@ function openDatabase(config: WorkerConfig): Database.Database {
     // Before the switch to WAL, whose commit (a rollback journal on a new database) would
     // otherwise fsync at the default level even with --unsafe-no-fsync.
     db.pragma(synchronousPragma(config.unsafeNoFsync))
-    // Before anything else that writes: it only takes on a database with no table yet (and not after WAL), so
-    // a new database gives back the pages that retention frees, and an older one keeps them for reuse.
-    db.pragma('auto_vacuum = INCREMENTAL')
+    // No auto_vacuum (SQLite's default): incremental auto-vacuum keeps a pointer map that every page
+    // allocation writes, at a cost to every commit that paired benchmarks showed (docs/performance.md).
+    // Pages that retention and compaction free are reused for new rows, so the file stops growing at
+    // its high-water mark. A database made with incremental auto-vacuum by an earlier version keeps
+    // it, and SpaceReclaimer gives its free pages back.
     const mode = db.pragma('journal_mode = WAL', {simple: true})
     if (mode !== 'wal') throw new Error(`journal_mode is "${String(mode)}", WAL could not be enabled`)
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(config.busyTimeoutMs))}`)
