@@ -90,6 +90,27 @@ describe('disk corruption: detection', () => {
     }
   })
 
+  it("a leader's noop (an empty payload) reads back sound: its checksum is the same from the entry and from SQLite's empty blob", () => {
+    const noop: Entry = {index: 4, term: 2, type: 'noop', data: new Uint8Array(0)}
+    makeDb([...entries(3), noop, {...entries(5)[4]}])
+    const reader = new StoreReader(dbPath)
+    try {
+      expect(reader.entries(1, 6).map((e) => e.type)).to.deep.equal([0, 0, 0, 1, 0])
+      expect(reader.verifyRaftState()).to.deep.equal({entries: 5})
+    } finally {
+      reader.close()
+    }
+    // What SQLite hands back for a zero-length blob: zlib's crc32 of it with a seed was 0.
+    const db = new Database(dbPath, {readonly: true})
+    try {
+      const row = db.prepare('SELECT data, crc FROM raft_log WHERE idx = 4').get() as {data: Buffer; crc: number}
+      expect(row.data.byteLength).to.equal(0)
+      expect(entryChecksum(4, 2, 1, row.data)).to.equal(row.crc)
+    } finally {
+      db.close()
+    }
+  })
+
   it('a flipped bit in a Raft entry on disk fails its checksum when the log is read back', () => {
     makeDb(entries(40))
     const bytes = fs.readFileSync(dbPath)
