@@ -9,6 +9,7 @@ import {formatSummary} from '../../src/chaos/summary.js'
 import type {SupervisedCluster} from '../../src/cluster/supervised-cluster.js'
 import {alive, runChaosOnFreePorts, startedPids} from './helpers/chaos.js'
 import {cliArgs, tempDir} from './helpers/node-process.js'
+import {requireLazyFs} from '../lazyfs/require-lazy-fs.js'
 
 // Short chaos runs, as `pad-cli chaos` does them: three real node processes, a workload and a
 // nemesis on a fixed seed for 20-25 s of faults, then heal, converge and check. Longer runs are
@@ -162,5 +163,60 @@ describe('pad-cli chaos: short runs on three nodes', function () {
     const run = spawnSync(process.execPath, cliArgs('chaos', '--faults', 'pause-kill,overlapp'), {encoding: 'utf8', timeout: 60_000})
     expect(run.status).to.equal(2)
     expect(run.stderr).to.match(/unknown fault "overlapp": use kill, stop, .*pause-kill, part-kill, overlap, power, power-all/)
+  })
+})
+
+// Power cuts on the lazy layer (root and FUSE): the nodes' defaults lose nothing acknowledged;
+// the planted bug, --unsafe-no-fsync (SQLite synchronous=OFF), must lose acknowledged messages
+// when every node loses power at once, and the checker must say so.
+describe('pad-cli chaos --faults power,power-all: the checker against the planted bug', function () {
+  this.timeout(240_000)
+  const dirs: string[] = []
+
+  before(function () {
+    requireLazyFs(this)
+  })
+
+  after(() => {
+    for (const dir of dirs) fs.rmSync(dir, {recursive: true, force: true})
+  })
+
+  const run = async (seed: number, unsafeNoFsync: boolean): Promise<ChaosRunResult> => {
+    const dir = tempDir('pad-chaos-power-')
+    dirs.push(dir)
+    const lines: string[] = []
+    const result = await runChaosOnFreePorts(dir, {
+      seed,
+      nodes: 3,
+      durationMs: 20_000,
+      intervalMs: 1000,
+      minHoldMs: 1000,
+      maxHoldMs: 2000,
+      families: ['power', 'power-all'],
+      publishers: 3,
+      window: 4,
+      rate: 100,
+      unsafeNoFsync,
+      replay: `pad-cli chaos --seed ${seed} --duration 20s --faults power,power-all${unsafeNoFsync ? ' --unsafe-no-fsync' : ''}`,
+      log: (line) => lines.push(line),
+    })
+    expect(result, 'no free ports for the chaos cluster').to.not.equal(null)
+    if (!unsafeNoFsync && !result!.report.valid) console.error(`${lines.join('\n')}\n${formatSummary(result!)}`)
+    return result!
+  }
+
+  it('finds nothing lost through power cuts of one node and of every node', async () => {
+    const result = await run(1901, false)
+    const {report, history} = result
+    expect(history.faults.map((f) => f.kind)).to.include('power-all')
+    expect({lost: report.counts.lost, duplicated: report.counts.duplicated, divergent: report.counts.divergent}).to.deep.equal({lost: 0, duplicated: 0, divergent: 0})
+    expect(report.valid, formatSummary(result)).to.equal(true)
+  })
+
+  it('reports the acknowledged messages that nodes without fsync lose (node --unsafe-no-fsync)', async () => {
+    const {report, history} = await run(1901, true)
+    expect(history.faults.map((f) => f.kind)).to.include('power-all')
+    expect(report.valid).to.equal(false)
+    expect(report.counts.lost).to.be.greaterThan(0)
   })
 })
