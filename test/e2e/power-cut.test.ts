@@ -39,10 +39,11 @@ async function storedPerNode(c: CliCluster): Promise<number[]> {
     'every node to serve again under a leader',
     async () => {
       const status = await c.status()
-      if (status.leader === null || status.nodes.some((n) => n.process !== 'running')) return undefined
+      const members = status.nodes.filter((n) => n.membership !== 'removed')
+      if (status.leader === null || members.some((n) => n.process !== 'running')) return undefined
       try {
         return await Promise.all(
-          status.nodes.map(async (n) => {
+          members.map(async (n) => {
             const topics = await callJson<TopicsAnswer>({host: HOST, http_port: n.http_port}, 'GET', '/topics', {timeoutMs: 2000})
             return topics.details.find((d) => d.topic === TOPIC)?.messages ?? 0
           }),
@@ -109,11 +110,20 @@ describe('cluster manager: power cuts on the lazy layer', function () {
     expect(await c.ok(['power-cut', '1'])).to.match(/^node 1: power cut \(pid \d+ killed\); dropped .*; started again \(pid \d+\)\n$/)
     expect(await storedPerNode(c)).to.deep.equal([MESSAGES, MESSAGES, MESSAGES])
 
+    // Repair on the lazy layer: the node's mount goes, its backing dir is set aside, a new member serves.
+    const repaired = JSON.parse(await c.ok(['repair', '2', '--force', '--json'], {timeoutMs: 120_000})) as ControlAnswers['repair']
+    expect(repaired.kept).to.match(new RegExp(`node-2/disk\\.corrupt-`))
+    expect(fs.existsSync(repaired.kept!)).to.equal(true)
+    expect(fs.readFileSync('/proc/self/mounts', 'utf8')).to.not.include(`${c.dir}/node-2/data`)
+    const replacement = repaired.added.node
+    expect(await storedPerNode(c)).to.deep.equal([MESSAGES, MESSAGES, MESSAGES])
+    expect((await c.status()).nodes.find((n) => n.index === replacement)?.membership).to.equal('voter')
+
     await c.ok(['down'])
     const mounts = fs.readFileSync('/proc/self/mounts', 'utf8')
     expect(mounts).to.not.include(c.dir)
     // The data stays in the backing dirs, and the next up runs on the lazy layer again.
-    for (let i = 0; i < 3; i++) expect(fs.existsSync(`${c.dir}/node-${i}/disk/node.db`)).to.equal(true)
+    for (const i of [0, 1, replacement]) expect(fs.existsSync(`${c.dir}/node-${i}/disk/node.db`)).to.equal(true)
   })
 
   it('with --unsafe-no-fsync loses acknowledged messages when every node loses power', async () => {

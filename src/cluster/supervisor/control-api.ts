@@ -92,6 +92,6 @@ export function controlHandlers(parts: ControlParts): ControlHandlers {
       return powerCut({core, processes, mounts}, nodes)
     }),
     corrupt: queued(async (r) => corruptStopped(core, await resolve(r.node), r)),
-    repair: unlessStopping(async (r) => repairCorrupt(core, membership, await resolve(r.node), r.force === true)),
+    repair: unlessStopping(async (r) => repairCorrupt(core, membership, mounts, await resolve(r.node), r.force === true)),
   }
 }

@@ -16,6 +16,7 @@ import {corruptReport} from '../../client/corrupt-report.js'
 import {ClusterError} from '../errors.js'
 import {corruptFile, targetPath} from '../file-corruption.js'
 import {STATUS_TIMEOUT_MS, type SupervisorCore} from './core.js'
+import type {LazyMounts} from './lazy-mounts.js'
 import type {MembershipChanges} from './membership.js'
 import {hasProcess, type NodeHandle} from './node-handle.js'
 
@@ -47,7 +48,7 @@ export function corruptStopped(core: SupervisorCore, node: NodeHandle, request: 
 }
 
 /** Replaces a node that reports corrupt data (any node with `force`) and sets its data dir aside. */
-export async function repairCorrupt(core: SupervisorCore, membership: MembershipChanges, node: NodeHandle, force: boolean): Promise<ControlAnswers['repair']> {
+export async function repairCorrupt(core: SupervisorCore, membership: MembershipChanges, mounts: LazyMounts, node: NodeHandle, force: boolean): Promise<ControlAnswers['repair']> {
   const index = node.record.index
   if (node.record.membership === 'removed') throw new ClusterError('NODE_STATE', `node ${index} was removed already: nothing to repair`)
   let reason: string | null = null
@@ -63,7 +64,15 @@ export async function repairCorrupt(core: SupervisorCore, membership: Membership
     throw new ClusterError('NODE_STATE', `node ${index}: ${now}; nothing to repair (pad-cli repair ${index} --force replaces it anyway)`)
   }
   const {added, removed} = await membership.replace(node)
-  const kept = await core.serialized(async () => setAside(node.record.data_dir))
+  const kept = await core.serialized(async () => {
+    const backing = node.record.lazy_fs?.backing
+    if (backing === undefined) return setAside(node.record.data_dir)
+    // On the lazy layer the data dir is a mount point (renaming it fails with EBUSY): the layer
+    // goes first, then its backing dir, where the data is, is set aside, and the empty mount point removed.
+    await mounts.unmount(node)
+    if (fs.existsSync(node.record.data_dir)) fs.rmdirSync(node.record.data_dir)
+    return setAside(backing)
+  })
   core.events.record('repair', {node: index, replacement: added.node, kept, reason})
   return {node: index, reason, added, removed, kept}
 }

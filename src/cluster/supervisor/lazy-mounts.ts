@@ -53,6 +53,16 @@ export class LazyMounts {
     return mount.cut()
   }
 
+  /** Unmounts one node's lazy layer (its process has stopped), so its data dir can be moved. */
+  async unmount(node: NodeHandle): Promise<void> {
+    const mount = this.mounts.get(node.record.index)
+    if (!mount) return
+    await mount.unmount()
+    this.mounts.delete(node.record.index)
+    if (node.record.lazy_fs) node.record.lazy_fs.pid = null
+    this.core.save()
+  }
+
   /** Unmounts every lazy layer (after the nodes have stopped); failures are logged, not thrown. */
   async unmountAll(): Promise<void> {
     await Promise.all(
