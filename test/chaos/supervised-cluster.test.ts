@@ -165,6 +165,15 @@ describe('chaos: faults through the cluster manager', () => {
     const status = {...STATUS, nodes: processes.map((process, i) => nodeStatus(i, process))}
     const {cluster, sent} = fakeCluster({status})
     await cluster.restoreAll()
-    expect(sent.map((s) => `${s.op} ${s.fields.node ?? ''}`.trim())).to.deep.equal(['status', 'resume 1', 'start 2', 'start 3', 'heal'])
+    // The last status: any node that found its data corrupt (none here) would be repaired.
+    expect(sent.map((s) => `${s.op} ${s.fields.node ?? ''}`.trim())).to.deep.equal(['status', 'resume 1', 'start 2', 'start 3', 'heal', 'status'])
+  })
+
+  it('restoring repairs a node that reports its data corrupt (a new member takes its place), and a heal does not count it as missed', async () => {
+    const corrupt = {file: '/nowhere/node.db', reason: 'raft log: commit 9 is past the last index 0', detected_at: '2026-12-07T00:00:00Z'}
+    const status = {...STATUS, nodes: STATUS.nodes.map((n) => (n.index === 2 ? {...n, corrupt} : n))}
+    const {cluster, sent} = fakeCluster({status, heal: {applied: [0, 1, 3, 4], pending: [2]}})
+    await cluster.restoreAll()
+    expect(sent.map((s) => `${s.op} ${s.fields.node ?? ''}`.trim())).to.deep.equal(['status', 'heal', 'status', 'status', 'repair 2', 'status'])
   })
 })
