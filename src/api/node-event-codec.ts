@@ -4,7 +4,7 @@
  * stream is still bytes: a reader skips what does not decode instead of trusting a cast.
  */
 import type {Decoded} from './control.js'
-import type {LinkFault, NodeEventData, NodeStreamItem} from './node-events.js'
+import {RPC_KINDS, type LinkFault, type NodeEventData, type NodeStreamItem, type RpcKind} from './node-events.js'
 import {RAFT_ROLES, type RaftInfo, type RaftRole} from './node-http.js'
 
 /** Thrown inside the decoder only; `decodeNodeEvent` turns it into `{ok: false}`. */
@@ -119,6 +119,18 @@ function peers(raw: Raw): number[] {
   return value as number[]
 }
 
+function rpcKind(raw: Raw): RpcKind {
+  const known = RPC_KINDS.find((k) => k === raw.kind)
+  if (!known) throw new Refusal('kind is not a Raft message kind')
+  return known
+}
+
+function flag(raw: Raw, name: string): boolean {
+  const value = raw[name]
+  if (typeof value !== 'boolean') throw new Refusal(`${name} is not a boolean`)
+  return value
+}
+
 /** The fields of each event name (the SSE name, which is also the `type` of all but hello). */
 const EVENTS: Record<NodeStreamItem['type'], (raw: Raw, time: string) => NodeStreamItem> = {
   hello: (raw, time) => ({type: 'hello', time, ...raftInfo(raw)}),
@@ -127,6 +139,16 @@ const EVENTS: Record<NodeStreamItem['type'], (raw: Raw, time: string) => NodeStr
   commit: (raw, time) => ({type: 'commit', time, commit_index: count(raw, 'commit_index'), last_applied: count(raw, 'last_applied')}),
   'snapshot-send': (raw, time) => ({type: 'snapshot-send', time, to: count(raw, 'to'), index: count(raw, 'index'), bytes: count(raw, 'bytes'), ms: count(raw, 'ms')}),
   'snapshot-install': (raw, time) => ({type: 'snapshot-install', time, index: count(raw, 'index'), rows: count(raw, 'rows'), ms: count(raw, 'ms')}),
+  rpc: (raw, time) => ({
+    type: 'rpc',
+    time,
+    kind: rpcKind(raw),
+    from: count(raw, 'from'),
+    to: count(raw, 'to'),
+    term: count(raw, 'term'),
+    entries: count(raw, 'entries'),
+    reject: flag(raw, 'reject'),
+  }),
   fault: (raw, time): NodeEventData => {
     if (raw.action === 'heal') return {type: 'fault', action: 'heal', time}
     if (raw.action === 'set') return {type: 'fault', action: 'set', time, peers: peers(raw), ...linkFault(raw)}

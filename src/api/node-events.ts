@@ -36,7 +36,38 @@ export type RaftEvent =
 /** A fault set on links to `peers` (member indexes), or every fault removed. */
 export type FaultEvent = ({type: 'fault'; action: 'set'; peers: number[]} & LinkFault) | {type: 'fault'; action: 'heal'}
 
-export type NodeEvent = RaftEvent | SnapshotEvent | FaultEvent
+/** The kinds of Raft message a node reports, in words (the core's app is append, snap is snapshot). */
+export const RPC_KINDS = [
+  'append',
+  'append-reply',
+  'heartbeat',
+  'heartbeat-reply',
+  'vote',
+  'vote-reply',
+  'prevote',
+  'prevote-reply',
+  'timeout-now',
+  'snapshot',
+] as const
+export type RpcKind = (typeof RPC_KINDS)[number]
+
+/**
+ * A Raft message this node sent (`from` is its own index), for drawing messages in flight.
+ * Sampled at the source: every vote, prevote and timeout-now (rare and the point of an
+ * election), the others at most a few per second per node, so a fast cluster's stream stays
+ * small. `entries`: how many log entries an append carries; `reject`: a reply said no.
+ */
+export interface RpcEvent {
+  type: 'rpc'
+  kind: RpcKind
+  from: number
+  to: number
+  term: number
+  entries: number
+  reject: boolean
+}
+
+export type NodeEvent = RaftEvent | SnapshotEvent | FaultEvent | RpcEvent
 
 /** The `data:` of every event but hello: the event and when the node sent it (ISO 8601). */
 export type NodeEventData = NodeEvent & {time: string}

@@ -50,6 +50,33 @@ export interface RaftInfo {
   members?: DirectoryMember[]
 }
 
+/** Longest tail of the log one GET /raft/log answers (its `last` query is capped to this). */
+export const MAX_LOG_TAIL = 200
+
+/** Entries `from`..`to` (inclusive, ascending) all have `term`: the log drawn as runs. */
+export interface TermRun {
+  from: number
+  to: number
+  term: number
+}
+
+/**
+ * GET /raft/log?last=N (1..MAX_LOG_TAIL, default 50): the terms of the last N entries of this
+ * node's log, for pictures of the log as cells colored by term (the web console, top).
+ */
+export interface RaftLogAnswer {
+  node_index: number
+  current_term: number
+  /** The compaction point: entries at or before it are in the snapshot, not in the log. */
+  snapshot_index: number
+  snapshot_term: number
+  /** Index of the last entry in the log (snapshot_index when the log is empty). */
+  last_index: number
+  commit_index: number
+  /** Consecutive runs of one term covering max(snapshot_index + 1, last_index - N + 1)..last_index. */
+  runs: TermRun[]
+}
+
 /**
  * A member's addresses as the replicated member directory holds them. A member started with
  * --peers is in it from its Raft address alone: its tcp and http ports are null until it has

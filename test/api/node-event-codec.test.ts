@@ -40,6 +40,8 @@ describe('/events decoder', () => {
       {type: 'fault', action: 'heal', time: 't'},
       {type: 'snapshot-send', to: 2, index: 500, bytes: 65_536, ms: 12, time: 't'},
       {type: 'snapshot-install', index: 500, rows: 480, ms: 30, time: 't'},
+      {type: 'rpc', kind: 'append', from: 1, to: 2, term: 3, entries: 4, reject: false, time: 't'},
+      {type: 'rpc', kind: 'vote-reply', from: 2, to: 1, term: 3, entries: 0, reject: true, time: 't'},
     ]
     for (const event of events) expect(decodeNodeEvent(event.type, JSON.stringify(event))).to.deep.equal({ok: true, value: event})
   })
@@ -73,6 +75,10 @@ describe('/events decoder', () => {
     expect(refusal('hello', {...HELLO, disk_bytes: -1})).to.equal('event "hello": disk_bytes is not a count')
     expect(refusal('snapshot-send', {type: 'snapshot-send', to: 1, index: 5, bytes: 10, time: 't'})).to.equal('event "snapshot-send": ms is not a count')
     expect(refusal('snapshot-install', {type: 'snapshot-install', index: 5, rows: 1.5, ms: 1, time: 't'})).to.equal('event "snapshot-install": rows is not a count')
+    expect(refusal('rpc', {type: 'rpc', kind: 'app', from: 1, to: 2, term: 3, entries: 0, reject: false, time: 't'})).to.equal('event "rpc": kind is not a Raft message kind')
+    expect(refusal('rpc', {type: 'rpc', kind: '__proto__', from: 1, to: 2, term: 3, entries: 0, reject: false, time: 't'})).to.equal('event "rpc": kind is not a Raft message kind')
+    expect(refusal('rpc', {type: 'rpc', kind: 'vote', from: 1, to: 2, term: 3, entries: -1, reject: false, time: 't'})).to.equal('event "rpc": entries is not a count')
+    expect(refusal('rpc', {type: 'rpc', kind: 'vote', from: 1, to: 2, term: 3, entries: 0, reject: 0, time: 't'})).to.equal('event "rpc": reject is not a boolean')
     expect(refusal('fault', {type: 'fault', action: 'explode', time: 't'})).to.equal('event "fault": action is neither "set" nor "heal"')
     expect(refusal('fault', {type: 'fault', action: 'set', time: 't'})).to.equal('event "fault": peers is not a list of member indexes')
     expect(refusal('fault', {type: 'fault', action: 'set', peers: [1, -1], time: 't'})).to.equal('event "fault": peers is not a list of member indexes')

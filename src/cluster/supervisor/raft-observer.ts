@@ -118,7 +118,7 @@ export class RaftObserver {
   }
 }
 
-/** What one event says about the node's view; null for a fault or snapshot event, which says nothing about it. */
+/** What one event says about the node's view; null for a fault, rpc or snapshot event, which says nothing about it. */
 function viewPatch(item: NodeStreamItem): Partial<RaftView> | null {
   switch (item.type) {
     case 'hello':
@@ -130,6 +130,7 @@ function viewPatch(item: NodeStreamItem): Partial<RaftView> | null {
     case 'commit':
       return {commitIndex: item.commit_index, lastApplied: item.last_applied}
     case 'fault':
+    case 'rpc':
     case 'snapshot-send':
     case 'snapshot-install':
       return null
