@@ -197,6 +197,7 @@ export function checkHistory(history: History): CheckReport {
     if (!node.read) problems.push(`node ${node.node}'s messages could not be read${node.error ? `: ${node.error}` : ''}`)
   }
   if (readNodes.length === 0) problems.push('no node could be read: nothing stored can be checked')
+  if (history.meta.restore_error !== undefined) problems.push(`the cluster could not be restored after the faults: ${history.meta.restore_error}`)
   if (!history.meta.converged) warnings.push('the cluster had not converged when its messages were read')
 
   const indexes = readNodes.map((n) => indexNode(n, keyOf, problems))

@@ -173,6 +173,11 @@ export interface HistoryMeta {
   replay: string
   /** Whether the cluster converged (every node applied the same log) before it was read. */
   converged: boolean
+  /**
+   * Why the cluster could not be brought back after the faults (every node running, no network
+   * fault), when it could not: the run then reads what the nodes that answer hold. Absent: it was.
+   */
+  restore_error?: string
   /** The voters at the end, the nodes read and compared (absent: every node of `nodes`). */
   voters?: number[]
   topics: string[]
@@ -227,6 +232,7 @@ export function parseHistory(text: string, source = 'history'): History {
   number(meta.seed, 'meta.seed')
   number(meta.nodes, 'meta.nodes')
   array(meta.topics ?? [], 'meta.topics')
+  if (meta.restore_error !== undefined) string(meta.restore_error, 'meta.restore_error')
   array(root.publishes, 'publishes').forEach((p, i) => {
     const record = object(p, `publishes[${i}]`)
     string(record.id, `publishes[${i}].id`)

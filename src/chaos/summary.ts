@@ -95,6 +95,7 @@ export function formatSummary({history, report, historyFile, keptDir}: SummaryIn
   lines.push(`  stored      ${Object.entries(c.stored).map(([node, n]) => `node ${node}: ${number(n)}`).join(', ') || '(no node read)'}`)
   lines.push(`  delivered   ${number(c.delivered)} to ${history.subscribers.length} subscribers (${reconnects} reconnects)`)
   lines.push(`  converged   ${meta.converged ? 'yes' : 'NO'}`)
+  if (meta.restore_error !== undefined) lines.push(`  restored    NO: ${meta.restore_error}`)
   lines.push('')
   const rows: [string, number, string][] = [
     ['lost', c.lost, 'acked, not stored at its offset on every node'],

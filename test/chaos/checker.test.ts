@@ -507,6 +507,16 @@ describe('chaos checker', () => {
       expect(report.valid).to.equal(true)
       expect(report.warnings).to.deep.equal(['the cluster had not converged when its messages were read'])
     })
+
+    it('a cluster that could not be restored fails the check, and what its nodes hold is still counted', () => {
+      const history = cleanHistory()
+      history.meta.restore_error = 'node 2 did not start: it crashed (code 1)'
+      entries(history, 0, TOPICS[0]).length = 0
+      const report = checkHistory(history)
+      expect(report.valid).to.equal(false)
+      expect(report.problems).to.deep.equal(['the cluster could not be restored after the faults: node 2 did not start: it crashed (code 1)'])
+      expect(report.counts.lost).to.be.greaterThan(0)
+    })
   })
 
   describe('history files', () => {
@@ -536,6 +546,9 @@ describe('chaos checker', () => {
       const uneven = cleanHistory()
       uneven.subscribers[0].topics[TOPICS[0]].values.pop()
       expect(() => parseHistory(JSON.stringify(uneven))).to.throw(HistoryError, /offsets and values differ in length/)
+      const badRestore = cleanHistory() as unknown as {meta: Record<string, unknown>}
+      badRestore.meta.restore_error = 42
+      expect(() => parseHistory(JSON.stringify(badRestore))).to.throw(HistoryError, /meta.restore_error must be a string/)
       expect(() => readHistory(path.join(dir, 'missing.json'))).to.throw(HistoryError, /cannot read/)
     })
   })
