@@ -4,6 +4,7 @@
  * leave the cluster without a quorum. Pure, so every refusal is tested without a cluster; the
  * supervisor (supervisor/membership.ts) asks the nodes and acts.
  */
+import type {RaftInfo} from '../api/node-http.js'
 import {badArgument} from './errors.js'
 import type {ClusterPaths} from './layout.js'
 import {nodeRecord, type ClusterOptions, type ClusterState, type NodeRecord} from './state.js'
@@ -70,6 +71,19 @@ export function catchUpTimeoutMs(commitIndex: number): number {
 
 export function caughtUp(applied: number, leaderCommit: number, lag = CATCH_UP_LAG): boolean {
   return leaderCommit - applied <= lag
+}
+
+/**
+ * Whether learner `index` may become a voter, from its own /raft answer: it has applied all but
+ * CATCH_UP_LAG of what the leader committed, and its own log already holds the entry that made it
+ * a learner. The lag alone is not enough on a short log: a learner that has received nothing yet
+ * is "within 100" of a leader at 67, and promoted then it is a voter that acknowledges nothing;
+ * with another member down (a corrupt node being repaired) that cost the leader its quorum.
+ */
+export function readyToPromote(index: number, learner: Pick<RaftInfo, 'last_applied' | 'learners'>, leaderCommit: number): boolean {
+  // A node of a version before membership changes does not report its configuration: the lag decides alone.
+  const knowsItself = learner.learners === undefined || learner.learners.includes(index)
+  return knowsItself && caughtUp(learner.last_applied, leaderCommit)
 }
 
 function majority(voters: number): number {

@@ -2,7 +2,7 @@ import {expect} from 'chai'
 import {decodeControlRequest} from '../../src/api/control.js'
 import {ClusterError} from '../../src/cluster/errors.js'
 import {clusterPaths} from '../../src/cluster/layout.js'
-import {catchUpTimeoutMs, caughtUp, checkNewPorts, CATCH_UP_LAG, newRecords, nextIndex, removalRefusal, transferTarget} from '../../src/cluster/membership-plan.js'
+import {catchUpTimeoutMs, caughtUp, checkNewPorts, CATCH_UP_LAG, newRecords, nextIndex, readyToPromote, removalRefusal, transferTarget} from '../../src/cluster/membership-plan.js'
 import {DEFAULT_OPTIONS, nodeRecord, nodeRecords, type ClusterState} from '../../src/cluster/state.js'
 
 const paths = clusterPaths('plan', '/nowhere')
@@ -104,5 +104,15 @@ describe('membership: the rules of add, remove and replace', () => {
     expect(catchUpTimeoutMs(1e12)).to.equal(30 * 60_000)
     expect(caughtUp(1000 - CATCH_UP_LAG, 1000)).to.equal(true)
     expect(caughtUp(1000 - CATCH_UP_LAG - 1, 1000)).to.equal(false)
+  })
+
+  it('a learner is promoted only once its own log holds the entry that made it a learner, however short the log', () => {
+    // Within the lag of a 67-entry log, but it has received nothing: not yet.
+    expect(readyToPromote(3, {last_applied: 0, learners: []}, 67)).to.equal(false)
+    expect(readyToPromote(3, {last_applied: 67, learners: [4]}, 67)).to.equal(false)
+    expect(readyToPromote(3, {last_applied: 60, learners: [3]}, 67)).to.equal(true)
+    expect(readyToPromote(3, {last_applied: 1000 - CATCH_UP_LAG - 1, learners: [3]}, 1000)).to.equal(false)
+    // A node that does not report its configuration: the lag alone.
+    expect(readyToPromote(3, {last_applied: 0}, 67)).to.equal(true)
   })
 })

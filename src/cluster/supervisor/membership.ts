@@ -20,7 +20,7 @@
  */
 import type {AddAnswer, ControlAnswers, RemoveAnswer} from '../../api/control.js'
 import {ClusterError} from '../errors.js'
-import {catchUpTimeoutMs, caughtUp, checkNewPorts, newRecords, nextIndex, removalRefusal, transferTarget, type Configuration} from '../membership-plan.js'
+import {catchUpTimeoutMs, checkNewPorts, readyToPromote, newRecords, nextIndex, removalRefusal, transferTarget, type Configuration} from '../membership-plan.js'
 import {nodePortsTaken} from '../ports.js'
 import {sleep} from '../../util/time.js'
 import type {SupervisorCore} from './core.js'
@@ -209,7 +209,7 @@ export class MembershipChanges {
       if (leader !== null && theirs && configurationOf(theirs)?.voters.includes(index)) return this.promoted(node, theirs.membership_index ?? 0, leader, started)
       if (leader !== null && theirs && mine) {
         last = `applied ${mine.last_applied} of the leader's ${theirs.commit_index}`
-        if (caughtUp(mine.last_applied, theirs.commit_index)) {
+        if (readyToPromote(index, mine, theirs.commit_index)) {
           try {
             const result = await this.parts.members(core.nodes[leader], {op: 'promote', id: index})
             return this.promoted(node, result.index, leader, started)
