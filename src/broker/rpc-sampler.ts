@@ -20,9 +20,10 @@ import type {RpcKind} from '../api/node-events.js'
 
 const ALWAYS: ReadonlySet<RpcKind> = new Set<RpcKind>(['vote', 'vote-reply', 'prevote', 'prevote-reply', 'timeout-now', 'snapshot'])
 
+/** Tokens are counted in milliseconds of refill (one token is `interval` of them): whole numbers, no drift. */
 interface Bucket {
-  tokens: number
-  /** When `tokens` was last brought up to date (ms, the clock's). */
+  saved: number
+  /** When `saved` was last brought up to date (ms, the clock's). */
   at: number
 }
 
@@ -35,15 +36,17 @@ export interface RpcSamplerOptions {
 
 export class RpcSampler {
   private readonly now: () => number
-  private readonly perMs: number
-  private readonly burst: number
+  /** Milliseconds a token takes to come back. */
+  private readonly interval: number
+  /** Most a bucket may save, in milliseconds. */
+  private readonly capacity: number
   /** Buckets by kind, then by destination (a member index, of which there are a few). */
   private readonly buckets = new Map<RpcKind, Map<number, Bucket>>()
 
   constructor(options: RpcSamplerOptions) {
     this.now = options.now
-    this.perMs = (options.ratePerSecond ?? 4) / 1000
-    this.burst = options.burst ?? 1
+    this.interval = 1000 / (options.ratePerSecond ?? 4)
+    this.capacity = this.interval * (options.burst ?? 1)
   }
 
   /** Whether a message of `kind` to member `to` is reported; takes a token when it is sampled. */
@@ -58,13 +61,13 @@ export class RpcSampler {
     const bucket = byPeer.get(to)
     if (bucket === undefined) {
       // A link seen for the first time starts full: its first message is shown at once.
-      byPeer.set(to, {tokens: this.burst - 1, at: now})
+      byPeer.set(to, {saved: this.capacity - this.interval, at: now})
       return true
     }
-    bucket.tokens = Math.min(this.burst, bucket.tokens + (now - bucket.at) * this.perMs)
+    bucket.saved = Math.min(this.capacity, bucket.saved + (now - bucket.at))
     bucket.at = now
-    if (bucket.tokens < 1) return false
-    bucket.tokens -= 1
+    if (bucket.saved < this.interval) return false
+    bucket.saved -= this.interval
     return true
   }
 }
