@@ -543,13 +543,22 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
 
   /** A message of the core: a 'snap' becomes a snapshot stream, everything else goes as it is. */
   private send(message: Message): void {
-    if (this.rpcTap !== null) this.rpcTap(message)
+    if (this.rpcTap !== null) this.tap(this.rpcTap, message)
     if (message.type !== 'snap') {
       this.transport.sendRaft(message)
       return
     }
     if (this.sender) this.sender.start(message.to, message.term)
     else this.raft.reportSnapshot(message.to, false)
+  }
+
+  /** Shows a message to the tap; what the tap does wrong is its own failure, never the Raft step's. */
+  private tap(tap: (message: Message) => void, message: Message): void {
+    try {
+      tap(message)
+    } catch (error) {
+      this.refusals.warn('rpc-tap', 'reporting a Raft message on /events failed', {type: message.type, error: (error as Error).message})
+    }
   }
 
   private onSnapshotSent(outcome: SentSnapshot): void {
