@@ -6,17 +6,7 @@
 import type {Decoded} from './control.js'
 import {RPC_KINDS, type LinkFault, type NodeEventData, type NodeStreamItem, type RpcKind} from './node-events.js'
 import {RAFT_ROLES, type RaftInfo, type RaftRole} from './node-http.js'
-
-/** Thrown inside the decoder only; `decodeNodeEvent` turns it into `{ok: false}`. */
-class Refusal extends Error {}
-
-type Raw = Record<string, unknown>
-
-function count(raw: Raw, name: string): number {
-  const value = raw[name]
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new Refusal(`${name} is not a count`)
-  return value
-}
+import {count, Refusal, type Raw} from './raw-fields.js'
 
 function countOrNull(raw: Raw, name: string): number | null {
   return raw[name] === null ? null : count(raw, name)

@@ -52,6 +52,8 @@ export interface RaftInfo {
 
 /** Longest tail of the log one GET /raft/log answers (its `last` query is capped to this). */
 export const MAX_LOG_TAIL = 200
+/** The tail GET /raft/log answers when it is given no `last`. */
+export const DEFAULT_LOG_TAIL = 50
 
 /** Entries `from`..`to` (inclusive, ascending) all have `term`: the log drawn as runs. */
 export interface TermRun {

@@ -3,7 +3,7 @@
  * `{"ok": false, "error": {"code", "message"}}` with the matching status.
  */
 import http from 'node:http'
-import type {ErrorBody, MessagePage, PublishAnswer, TopicsAnswer} from '../api/node-http.js'
+import {DEFAULT_LOG_TAIL, MAX_LOG_TAIL, type ErrorBody, type MessagePage, type PublishAnswer, type TopicsAnswer} from '../api/node-http.js'
 import {BrokerError, asBrokerError} from './errors.js'
 import {HttpAccess, type HttpAccessOptions} from './http-access.js'
 import type {Logger} from './logger.js'
@@ -78,6 +78,7 @@ export class HttpApi {
       {method: 'POST', path: '/publish', handler: (request) => this.publish(request)},
       {method: 'GET', path: '/messages', handler: (_, url) => listMessages(node, url)},
       {method: 'GET', path: '/raft', handler: () => node.raftInfo()},
+      {method: 'GET', path: '/raft/log', handler: (_, url) => node.raftLog(logTailLength(url.searchParams))},
       {method: 'GET', path: '/status', handler: () => node.statusInfo()},
       {method: 'GET', path: '/stats', handler: () => node.stats()},
       {method: 'GET', path: '/topics', handler: () => topicsAnswer(node)},
@@ -339,6 +340,23 @@ function listMessages(node: NodeView, url: URL): MessagePage {
     })
   }
   return page
+}
+
+/**
+ * GET /raft/log's one parameter, `last`: an integer from 1 to MAX_LOG_TAIL, at most once. Any
+ * other parameter is refused too: a typo must not quietly get the default.
+ */
+function logTailLength(params: URLSearchParams): number {
+  for (const name of params.keys()) {
+    if (name !== 'last') throw new BrokerError('BAD_REQUEST', `unknown query parameter ${quote(name)}: /raft/log takes only last`)
+  }
+  const values = params.getAll('last')
+  if (values.length === 0) return DEFAULT_LOG_TAIL
+  if (values.length > 1) throw new BrokerError('BAD_REQUEST', 'last is given more than once')
+  const value = values[0]
+  const last = /^\d{1,9}$/.test(value) ? Number(value) : 0
+  if (last < 1 || last > MAX_LOG_TAIL) throw new BrokerError('BAD_REQUEST', `last must be an integer from 1 to ${MAX_LOG_TAIL} (got ${quote(value)})`)
+  return last
 }
 
 function integerParam(params: URLSearchParams, name: string, fallback: number): number {

@@ -1,21 +1,32 @@
 /**
  * GET /events: the node's state changes, elections, commits and faults as Server-Sent
  * Events, for the dashboards and the cluster supervisor. Commits are throttled at the source
- * (a few per second), so a slow reader costs little; one that cannot keep up is dropped.
+ * (a few per second), and so are the Raft messages sent (`rpc`, rpc-sampler.ts), so a slow
+ * reader costs little; one that cannot keep up is dropped.
  */
 import type http from 'node:http'
+import {performance} from 'node:perf_hooks'
 import type {HelloData, NodeEvent, NodeEventData} from '../api/node-events.js'
 import type {RaftInfo} from '../api/node-http.js'
+import type {Message} from '../raft/index.js'
 import type {RaftDriver} from './raft-driver.js'
+import {RPC_KIND_OF, rpcEvent} from './rpc-event.js'
+import {RpcSampler} from './rpc-sampler.js'
 
 const KEEPALIVE_MS = 15_000
 
 export class NodeEvents {
   private readonly clients = new Set<http.ServerResponse>()
   private keepalive: NodeJS.Timeout | null = null
+  private readonly sampler = new RpcSampler({now: () => performance.now()})
+  /** One function for the driver's tap, made once: set while there is a reader, null otherwise. */
+  private readonly onRpc = (message: Message): void => {
+    const kind = RPC_KIND_OF[message.type]
+    if (this.sampler.admit(kind, message.to)) this.publish(rpcEvent(message, kind))
+  }
 
   constructor(
-    driver: RaftDriver,
+    private readonly driver: RaftDriver,
     /** Unsent bytes a stream may hold before it is cut off as too slow (--max-pending). */
     private readonly maxPendingBytes: number,
   ) {
@@ -41,16 +52,15 @@ export class NodeEvents {
     const hello: HelloData = {time: new Date().toISOString(), ...snapshot}
     response.write(`retry: 1000\nevent: hello\ndata: ${JSON.stringify(hello)}\n\n`)
     this.clients.add(response)
+    // The driver reports the messages it sends only while someone reads: none, no work.
+    this.driver.rpcTap = this.onRpc
     this.keepalive ??= setInterval(() => {
       for (const client of this.clients) this.send(client, ': keepalive\n\n')
     }, KEEPALIVE_MS)
     this.keepalive.unref()
     const forget = (): void => {
       this.clients.delete(response)
-      if (this.clients.size === 0 && this.keepalive) {
-        clearInterval(this.keepalive)
-        this.keepalive = null
-      }
+      if (this.clients.size === 0) this.quiet()
     }
     request.on('close', forget)
     response.on('close', forget)
@@ -61,14 +71,24 @@ export class NodeEvents {
     if (client.writableLength + Buffer.byteLength(text) > this.maxPendingBytes) {
       this.clients.delete(client)
       client.destroy()
+      if (this.clients.size === 0) this.quiet()
     } else {
       client.write(text)
+    }
+  }
+
+  /** No reader left: stop the keepalive and the driver's reports. */
+  private quiet(): void {
+    this.driver.rpcTap = null
+    if (this.keepalive) {
+      clearInterval(this.keepalive)
+      this.keepalive = null
     }
   }
 
   close(): void {
     for (const client of this.clients) client.end()
     this.clients.clear()
-    if (this.keepalive) clearInterval(this.keepalive)
+    this.quiet()
   }
 }

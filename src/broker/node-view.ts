@@ -1,5 +1,5 @@
 /** What the HTTP API reads of its node. */
-import type {ClusterInfo, HealthInfo, RaftInfo, StatsInfo, StatusInfo, SubscriberInfo, TopicDetail} from '../api/node-http.js'
+import type {ClusterInfo, HealthInfo, RaftInfo, RaftLogAnswer, StatsInfo, StatusInfo, SubscriberInfo, TopicDetail} from '../api/node-http.js'
 import type {MessageStore} from './message-store.js'
 import type {Publisher} from './publisher.js'
 import type {SessionLimits} from './session-context.js'
@@ -10,6 +10,8 @@ export interface NodeView {
   readonly publisher: Publisher
   readonly store: MessageStore
   raftInfo(): RaftInfo
+  /** The terms of the last `last` entries of the log as runs (1..MAX_LOG_TAIL, checked by the caller). */
+  raftLog(last: number): RaftLogAnswer
   statusInfo(): StatusInfo
   stats(): StatsInfo
   /** Every stored topic, sorted by name. */

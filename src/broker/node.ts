@@ -6,7 +6,8 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type {MembersAnswer, MembersRequest} from '../api/node-admin.js'
-import type {ClusterInfo, CorruptInfo, DirectoryMember, HealthInfo, RaftInfo, StatsInfo, StatusInfo, SubscriberInfo, TopicDetail} from '../api/node-http.js'
+import type {ClusterInfo, CorruptInfo, DirectoryMember, HealthInfo, RaftInfo, RaftLogAnswer, StatsInfo, StatusInfo, SubscriberInfo, TopicDetail} from '../api/node-http.js'
+import {logTailRange} from '../api/raft-log-codec.js'
 import {DEFAULT_INLINE_SLOW_MS, INLINE_BACKOFF_MS} from '../storage/database-writer.js'
 import {MIGRATIONS, STATEMENTS} from '../storage/schema.js'
 import {snapshotStatements, STAGING_FILE, STAGING_SCHEMA, stagingSetupSql} from '../storage/state-tables.js'
@@ -19,6 +20,7 @@ import {walProblem} from '../storage/wal-check.js'
 import {readCorruptMarker, writeCorruptMarker} from './corrupt-marker.js'
 import {corruptMessage} from './corrupt-node.js'
 import {HttpApi} from './http-api.js'
+import {termRuns} from './term-runs.js'
 import {maxLineBytes, type NodeLimits} from './limits.js'
 import {RaftDriver, type RaftTiming} from './raft-driver.js'
 import {DEFAULT_COMPACTION, type CompactionOptions} from './log-compactor.js'
@@ -511,6 +513,21 @@ export class BrokerNode implements NodeView {
       learners: [...this.driver.currentMembership().learners],
       membership_index: this.driver.membershipIndex(),
       members: this.memberIds().flatMap((id) => this.memberCard(id) ?? []),
+    }
+  }
+
+  /** GET /raft/log: status and terms are read in one turn of the event loop, so they agree. */
+  raftLog(last: number): RaftLogAnswer {
+    const status = this.log.status()
+    const {from, to} = logTailRange(status.snapshotIndex, status.lastIndex, last)
+    return {
+      node_index: this.self,
+      current_term: status.term,
+      snapshot_index: status.snapshotIndex,
+      snapshot_term: status.snapshotTerm,
+      last_index: status.lastIndex,
+      commit_index: status.commitIndex,
+      runs: termRuns(from, to, (index) => this.driver.termAt(index)),
     }
   }
 

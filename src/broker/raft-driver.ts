@@ -147,6 +147,11 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
   private staged: {index: number; base: number; rows: number} | null = null
   /** The configuration in effect as last seen (the core's frozen object): a new one is announced with 'membership'. */
   private membership: Membership
+  /**
+   * Sees every Raft message this node sends, when set: NodeEvents sets it only while /events
+   * has a reader, so with none a message costs one null check here, and nothing is built.
+   */
+  rpcTap: ((message: Message) => void) | null = null
 
   constructor(
     private readonly options: RaftDriverOptions,
@@ -398,6 +403,15 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
     }
   }
 
+  /**
+   * The term of the entry at `index` as the core sees the log (a follower's entries not yet
+   * durable included), or null when compacted or past the end. Terms are held in memory, so
+   * no entry is read.
+   */
+  termAt(index: number): number | null {
+    return this.raft.termAt(index)
+  }
+
   /** The core's own status, with the leader's view of every follower. */
   raftStatus(): ReturnType<Raft['status']> {
     return this.raft.status()
@@ -529,12 +543,22 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
 
   /** A message of the core: a 'snap' becomes a snapshot stream, everything else goes as it is. */
   private send(message: Message): void {
+    if (this.rpcTap !== null) this.tap(this.rpcTap, message)
     if (message.type !== 'snap') {
       this.transport.sendRaft(message)
       return
     }
     if (this.sender) this.sender.start(message.to, message.term)
     else this.raft.reportSnapshot(message.to, false)
+  }
+
+  /** Shows a message to the tap; what the tap does wrong is its own failure, never the Raft step's. */
+  private tap(tap: (message: Message) => void, message: Message): void {
+    try {
+      tap(message)
+    } catch (error) {
+      this.refusals.warn('rpc-tap', 'reporting a Raft message on /events failed', {type: message.type, error: (error as Error).message})
+    }
   }
 
   private onSnapshotSent(outcome: SentSnapshot): void {

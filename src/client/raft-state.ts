@@ -3,14 +3,26 @@
  * Every wait here is bounded in time and tries (util/time's poll).
  */
 import {poll} from '../util/time.js'
-import {getJson, type NodeAddress} from './node-http-client.js'
-import type {RaftInfo} from '../api/node-http.js'
+import {getJson, NodeHttpError, type NodeAddress} from './node-http-client.js'
+import {DEFAULT_LOG_TAIL, type RaftInfo, type RaftLogAnswer} from '../api/node-http.js'
+import {decodeRaftLog} from '../api/raft-log-codec.js'
 
-export type {RaftInfo}
+export type {RaftInfo, RaftLogAnswer}
 
 /** GET /raft, as the node answers it. */
 export function getRaft(node: NodeAddress, timeoutMs = 1000): Promise<RaftInfo> {
   return getJson<RaftInfo>(node, '/raft', timeoutMs)
+}
+
+/**
+ * GET /raft/log?last=`last`: the terms of the node's last `last` entries as runs, checked field
+ * by field and against the tail asked for (api/raft-log-codec.ts); an answer that is not one is
+ * a NodeHttpError saying why.
+ */
+export async function getRaftLog(node: NodeAddress, last = DEFAULT_LOG_TAIL, timeoutMs = 1000): Promise<RaftLogAnswer> {
+  const decoded = decodeRaftLog(await getJson<unknown>(node, `/raft/log?last=${last}`, timeoutMs), last)
+  if (!decoded.ok) throw new NodeHttpError(`GET /raft/log on ${node.host}:${node.http_port}: ${decoded.message}`)
+  return decoded.value
 }
 
 /** Every node's /raft, null for a node that does not answer within `timeoutMs`. */

@@ -6,6 +6,7 @@ import {expect} from 'chai'
 import {execa} from 'execa'
 import type {MessageItem, MessagePage} from '../../src/api/node-http.js'
 import {followEvents, type NodeStreamItem} from '../../src/client/node-events.js'
+import {getRaftLog} from '../../src/client/raft-state.js'
 import {readTopic} from '../../src/client/stored-messages.js'
 import {MAX_ANSWER_BYTES, NodeHttpError, callJson, requestJson, type NodeAddress} from '../../src/client/node-http-client.js'
 
@@ -204,5 +205,17 @@ describe('node HTTP client', () => {
     })
     expect((await readTopic(node, 't')).map((m) => m.offset)).to.deep.equal([0, 1, 2, 3, 4])
     expect(seen.map((s) => new URL(s.url, 'http://x').searchParams.get('from'))).to.deep.equal(['0', '2', '4'])
+  })
+
+  it('asks /raft/log for the tail it wants and checks the answer against it, refusing one that is not', async () => {
+    const good = {node_index: 0, current_term: 2, snapshot_index: 0, snapshot_term: 0, last_index: 12, commit_index: 12, runs: [{from: 3, to: 9, term: 1}, {from: 10, to: 12, term: 2}]}
+    let answer: unknown = good
+    const {node, seen} = await serve((_request, response) => json(response, 200, answer))
+    expect(await getRaftLog(node, 10)).to.deep.equal(good)
+    expect(seen[0].url).to.equal('/raft/log?last=10')
+    answer = {...good, runs: [{from: 3, to: 12, term: 1}, {from: 10, to: 12, term: 2}]}
+    const refused = await getRaftLog(node, 10).catch((error: unknown) => error)
+    expect(refused).to.be.instanceOf(NodeHttpError)
+    expect((refused as Error).message).to.match(/^GET \/raft\/log on 127\.0\.0\.1:\d+: \/raft\/log: the run 10\.\.12 does not continue the runs at 13$/)
   })
 })

@@ -87,6 +87,12 @@ describe('cluster manager: disk corruption (pad-cli corrupt / repair)', function
     const health = await requestJson({host: HOST, http_port: c.ports.http + 1}, 'GET', '/health', {timeoutMs: 2000})
     expect(health.status).to.equal(503)
     expect(health.json).to.deep.include({ok: false, state: 'corrupt'})
+    // Its Raft endpoints, the log's tail included, say CORRUPT: nothing is read from the database.
+    for (const pathName of ['/raft', '/raft/log?last=5']) {
+      const answer = await requestJson({host: HOST, http_port: c.ports.http + 1}, 'GET', pathName, {timeoutMs: 2000})
+      expect(answer.status, pathName).to.equal(503)
+      expect((answer.json.error as {code: string}).code, pathName).to.equal('CORRUPT')
+    }
     expect(await c.fails(['publish', 'disk', 'x', '--node', '1'])).to.match(/CORRUPT|corrupt/)
     // No Raft port: no vote, no acknowledgement, no leadership.
     expect(await listening(c.ports.raft + 1)).to.equal(false)

@@ -81,8 +81,23 @@ function hostileRequest(fuzz: Fuzz, port: number): {bytes: Buffer; publish: bool
     return {bytes: pick([bytes, Buffer.concat([Buffer.from('GET / HTTP/1.1\r\n'), bytes, Buffer.from('\r\n\r\n')])]), publish: false, complete: false}
   }
   if (kind === 'query') {
-    const path = pick(['/messages', '/topics', '/raft', '/status', '/stats', '/cluster', '/health', '/metrics', '/subscribers', '/admin/faults', '/nope'])
-    const query = pick(['', '?limit=-1', '?limit=99999999999999999999', '?topic=%00', '?topic=' + 'a'.repeat(5000), '?from=1e9', '?order=up', '?limit=5&limit=6', '?%zz'])
+    const path = pick(['/messages', '/topics', '/raft', '/raft/log', '/raft/log', '/status', '/stats', '/cluster', '/health', '/metrics', '/subscribers', '/admin/faults', '/nope'])
+    const query = pick([
+      '',
+      '?limit=-1',
+      '?limit=99999999999999999999',
+      '?topic=%00',
+      '?topic=' + 'a'.repeat(5000),
+      '?from=1e9',
+      '?order=up',
+      '?limit=5&limit=6',
+      '?%zz',
+      // GET /raft/log's `last`: 1..MAX_LOG_TAIL once, nothing else.
+      `?last=${pick(['0', '-1', '1', '200', '201', '1.5', '1e2', '0x10', ' 5', '5 ', '%00', '', 'a'.repeat(5000), '9'.repeat(400)])}`,
+      '?last=1&last=2',
+      '?last=5&limit=5',
+      '?last',
+    ])
     return {bytes: Buffer.from(`GET ${path}${query} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`), publish: false, complete: true}
   }
   if (kind === 'headers') {
