@@ -83,7 +83,8 @@ export class RateChart {
       numYLabels: Math.max(2, Math.floor(canvasRows / 4)),
       xLabelPadding: 3,
       xPadding: 8,
-      style: {line: RATE_COLOR, text: 'white', baseline: 'grey', border: {fg: 'grey'}},
+      // The canvas knows the eight basic colors and 'normal' (the terminal's own) only.
+      style: {line: RATE_COLOR, text: 'normal', baseline: 'normal', border: {fg: 'grey'}},
     } as contrib.Widgets.LineOptions)
     this.screen.append(line)
     this.line = line

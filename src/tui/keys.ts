@@ -32,7 +32,7 @@ export const KEY_BINDINGS: readonly KeyBinding[] = [
   action('t', 'move leadership away from the selected leader'),
   action('a', 'add a node (it joins as a learner, then votes)'),
   action('d', 'remove the selected node from the cluster'),
-  action('w', 'cut the power of the selected node (needs up --lazy-fs)'),
+  action('w', 'cut the selected node\'s power (needs up --lazy-fs)'),
   action('b', `start or stop publishing ${PUBLISH_RATE} msgs/s`),
   {keys: ['?'], label: '?', what: 'show or hide this help', command: 'help'},
   {keys: ['escape'], label: 'Escape', what: 'hide this help', command: 'close-help'},
@@ -50,11 +50,9 @@ export function bindKeys(screen: blessed.Widgets.Screen, handle: (command: KeyCo
 }
 
 const HELP_FOOTER = [
-  '',
   'Every action prints its pad-cli command in the timeline.',
-  'Chart: commits/s and p99 publish latency (of b), last 60 s.',
-  'From 120 columns: each node\'s log tail, one cell per entry',
-  'colored by term; solid: committed, underlined: not yet.',
+  'Chart: commits/s, p99 publish latency of b (ms), last 60 s.',
+  'From 120 columns: log cells by term, solid when committed.',
 ]
 
 /** The help box's text, plain (the view escapes it). */
