@@ -42,12 +42,6 @@ export function logCells(answer: RaftLogAnswer, width: number): string {
   return text
 }
 
-/** How many entries to ask a node for so that a row of `width` columns is full. */
-export function entriesFor(width: number, max: number): number {
-  // Cells are at least two columns while terms have few digits; ask for a one-column row's worth.
-  return Math.max(1, Math.min(max, Math.floor(width)))
-}
-
 function clipTo(text: string, width: number): string {
   return text.slice(0, Math.max(0, width))
 }
