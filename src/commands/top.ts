@@ -10,12 +10,19 @@ export default class Top extends PadCommand<TopSnapshot | undefined> {
 
   static override description = `Keys: ↑/↓ or j/k select a node; x kill (SIGKILL); s stop; r start, or restart a running node; \
 p pause or resume; i isolate the selected node (partition); h heal every network fault; t transfer leadership away \
-from the selected leader; b start or stop a background publisher; ? help; q or Ctrl-C quit. Every action prints the \
-equivalent pad-cli command in the timeline. A terminal of 100 columns or more also shows FIRST (the first index \
-still in the node's log: it was compacted below) and DISK (the node's database on disk).
+from the selected leader; a add a node; d remove the selected node; w cut the selected node's power (up --lazy-fs); \
+b start or stop a background publisher (20 msgs/s); ? show or hide the help of every key (Escape hides it); q or \
+Ctrl-C quit. Every action prints the equivalent pad-cli command in the timeline.
+
+Rows: the node table; a terminal of 100 columns or more also shows FIRST (the first index still in the node's log: \
+it was compacted below) and DISK (the node's database on disk). From 120 columns, a row per node draws the tail of its \
+log as cells colored by term (GET /raft/log; solid cells are committed, underlined ones are not yet; "log: n/a" for a \
+node that cannot say). The chart draws the last 60 seconds of commits/s and of the p99 publish latency in ms, which \
+top measures on its own publisher's publishes (key b: POST /publish to its answer, sent once the message is committed \
+and applied); it needs 40 columns and a few free rows.
 
 --once prints one snapshot of the same data and exits; with --json it is {"cluster", "leader", "term", "elections", \
-"commits_per_s", "rate_history", "publisher", "nodes": [{"index", "node_id", "pid", "process", "role", "term", \
+"commits_per_s", "rate_history", "p99_history" (ms, one a second, null without a publish of b), "publisher", "nodes": [{"index", "node_id", "pid", "process", "role", "term", \
 "commit_index", "last_applied", "log_length", "first_index", "snapshot_index", "disk_bytes", "snapshots_sent", \
 "snapshots_installed", "lag", "faults", "host", "http_port"}], "timeline": [{"time", "kind", \
 "type", "text"}] (newest first), "status_at", "status_error"}.`

@@ -1,3 +1,5 @@
+import {nearestRank} from '../util/quantile.js'
+
 /** Summary of the recent samples of a LatencyWindow, in milliseconds. */
 export interface LatencySummary {
   last: number
@@ -37,15 +39,9 @@ export class LatencyWindow {
     return {
       last: this.lastSample,
       avg: sum / this.count,
-      p50: quantile(sorted, 0.5),
-      p99: quantile(sorted, 0.99),
+      p50: nearestRank(sorted, 0.5),
+      p99: nearestRank(sorted, 0.99),
       max: sorted[sorted.length - 1],
     }
   }
-}
-
-/** Nearest-rank quantile of ascending `sorted` (not empty). */
-function quantile(sorted: Float64Array, q: number): number {
-  const rank = Math.ceil(q * sorted.length)
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]
 }

@@ -1,7 +1,8 @@
 /**
  * What a key does: `planAction` turns a key, the selected node and the snapshot into an
  * action (the supervisor request or node call, and the equivalent pad-cli command shown in
- * the timeline), or a refusal. Pure, so the keys can be tested without a cluster.
+ * the timeline), or a refusal. Pure, so the keys can be tested without a cluster. Which keys
+ * exist and what the help says of them is keys.ts's table.
  */
 import {DEFAULT_CLUSTER} from '../cluster/layout.js'
 import type {TopSnapshot} from './model.js'
@@ -21,21 +22,6 @@ export type Action =
 
 export const PUBLISH_RATE = 20
 export const PUBLISH_TOPIC = 'top-demo'
-
-/** The keys that act on the cluster, in the order the help shows them. */
-export const ACTION_KEYS: [string, string][] = [
-  ['x', 'kill the selected node (SIGKILL)'],
-  ['s', 'stop the selected node (SIGTERM)'],
-  ['r', 'start the selected node, or restart it'],
-  ['p', 'pause the selected node (SIGSTOP), or resume it'],
-  ['i', 'isolate the selected node (partition)'],
-  ['h', 'heal every network fault'],
-  ['t', 'move leadership away from the selected leader'],
-  ['a', 'add a node (it joins as a learner, then votes)'],
-  ['d', 'remove the selected node from the cluster'],
-  ['w', 'cut the power of the selected node (needs up --lazy-fs)'],
-  ['b', `start or stop publishing ${PUBLISH_RATE} msgs/s`],
-]
 
 export function planAction(key: string, selected: number, snapshot: TopSnapshot): Action | null {
   const flag = snapshot.cluster === DEFAULT_CLUSTER ? '' : ` --cluster ${snapshot.cluster}`

@@ -7,6 +7,8 @@ import blessed from 'blessed'
 import {ACTION_TIMEOUT_MS, MEMBERSHIP_TIMEOUT_MS, type ClusterHandle} from '../cluster/cluster.js'
 import {planAction, PUBLISH_RATE, PUBLISH_TOPIC, type Action} from './actions.js'
 import {LiveFeed} from './feed.js'
+import {bindKeys, type KeyCommand} from './keys.js'
+import {LogTails} from './log-tails.js'
 import {TopModel} from './model.js'
 import {BackgroundPublisher} from './publisher.js'
 import {TopView} from './view.js'
@@ -98,6 +100,7 @@ export async function runTop(cluster: ClusterHandle, options: TopOptions = {}): 
   const feed = new LiveFeed(cluster, model)
   await feed.start()
   const publisher = new BackgroundPublisher(model, PUBLISH_RATE, PUBLISH_TOPIC)
+  const logTails = new LogTails(model)
   const controller = new TopController(model, cluster, publisher)
   const selectLeader = model.snapshot().leader
   if (selectLeader !== null) controller.selected = selectLeader
@@ -120,6 +123,7 @@ export async function runTop(cluster: ClusterHandle, options: TopOptions = {}): 
     clearInterval(renderTimer)
     publisher.stop()
     feed.stop()
+    logTails.stop()
     try {
       screen?.destroy()
     } finally {
@@ -161,30 +165,32 @@ export async function runTop(cluster: ClusterHandle, options: TopOptions = {}): 
     const render = (): void => {
       if (closed) return
       model.tick()
-      view.render(model.snapshot(), controller.selected)
+      view.render(model.snapshot(), controller.selected, logTails.get)
+      // Polls the log tails only while their rows are on screen.
+      logTails.want(view.logEntriesWanted)
     }
-    const act = (key: string): void => {
-      void controller.press(key).then(render)
+    const handle = (command: KeyCommand, key: string): void => {
+      switch (command) {
+        case 'quit':
+          close()
+          return
+        case 'up':
+        case 'down':
+          controller.move(command === 'up' ? -1 : 1)
+          break
+        case 'help':
+          view.setHelp(!view.helpShown)
+          break
+        case 'close-help':
+          view.setHelp(false)
+          break
+        case 'action':
+          void controller.press(key).then(render)
+          break
+      }
       render()
     }
-    screen.key(['q', 'C-c'], close)
-    screen.key(['up', 'k'], () => {
-      controller.move(-1)
-      render()
-    })
-    screen.key(['down', 'j'], () => {
-      controller.move(1)
-      render()
-    })
-    screen.key(['?'], () => {
-      view.setHelp(!view.helpShown)
-      render()
-    })
-    screen.key(['escape'], () => {
-      view.setHelp(false)
-      render()
-    })
-    for (const key of ['x', 's', 'r', 'p', 'i', 'h', 't', 'a', 'd', 'w', 'b']) screen.key([key], () => act(key))
+    bindKeys(screen, handle)
     screen.on('resize', render)
     renderTimer = setInterval(render, Math.round(1000 / Math.max(4, options.fps ?? 5)))
     render()

@@ -8,6 +8,7 @@ import type {MemberRole} from '../api/control.js'
 import type {NodeStreamItem} from '../client/node-events.js'
 import {describeEvent, type ClusterEvent} from '../cluster/events.js'
 import {describeFaults, type ClusterStatus, type NodeStatus} from '../cluster/status.js'
+import {nearestRank} from '../util/quantile.js'
 
 export type RoleView = 'LEADER' | 'FOLLOWER' | 'CANDIDATE' | 'DOWN' | 'PAUSED' | 'STARTING' | 'CORRUPT' | 'UNKNOWN'
 
@@ -60,6 +61,12 @@ export interface TopSnapshot {
   commits_per_s: number
   /** One value a second, oldest first. */
   rate_history: number[]
+  /**
+   * p99 of the publish latency top's own publisher (key b) saw in each second, in ms: POST
+   * /publish to its 2xx answer, which a node sends once the message is committed and applied.
+   * null for a second without an acknowledged publish. Aligned with rate_history.
+   */
+  p99_history: (number | null)[]
   publisher: {on: boolean; rate: number; sent: number; failed: number}
   nodes: NodeRow[]
   /** Newest first. */
@@ -72,6 +79,8 @@ export interface TopSnapshot {
 
 const TIMELINE_MAX = 200
 const HISTORY_MAX = 300
+/** The publisher sends PUBLISH_RATE a second; this only bounds what a bug could pile up. */
+const MAX_LATENCIES_PER_SECOND = 10_000
 
 export class TopModel {
   private status: ClusterStatus | null = null
@@ -83,6 +92,9 @@ export class TopModel {
   private lastSeq = 0
   private readonly samples: {at: number; commit: number}[] = []
   private history: number[] = []
+  private p99History: (number | null)[] = []
+  /** Publish latencies acknowledged in the second not closed yet. */
+  private latencies: number[] = []
   private lastSecond = 0
   private statusAt: string | null = null
   private statusError: string | null = null
@@ -198,16 +210,23 @@ export class TopModel {
     this.push({time: new Date(now).toISOString(), kind, type, text})
   }
 
-  /** Called a few times a second: closes the seconds of the rate history. */
+  /** One publish of top's publisher acknowledged after `ms` milliseconds. */
+  publishAcked(ms: number): void {
+    if (Number.isFinite(ms) && ms >= 0 && this.latencies.length < MAX_LATENCIES_PER_SECOND) this.latencies.push(ms)
+  }
+
+  /** Called a few times a second: closes the seconds of the rate and latency histories. */
   tick(now = Date.now()): void {
     this.sample(now)
     const second = Math.floor(now / 1000)
     if (this.lastSecond === 0) this.lastSecond = second
     while (this.lastSecond < second) {
       this.history.push(this.rate(now))
+      this.p99History.push(this.closeLatencies())
       this.lastSecond++
     }
     if (this.history.length > HISTORY_MAX) this.history = this.history.slice(-HISTORY_MAX)
+    if (this.p99History.length > HISTORY_MAX) this.p99History = this.p99History.slice(-HISTORY_MAX)
   }
 
   snapshot(now = Date.now()): TopSnapshot {
@@ -218,6 +237,7 @@ export class TopModel {
       elections: this.elections,
       commits_per_s: this.rate(now),
       rate_history: [...this.history],
+      p99_history: [...this.p99History],
       publisher: {...this.publisher},
       nodes: this.rows.map((r) => ({...r})),
       timeline: [...this.timeline],
@@ -229,6 +249,14 @@ export class TopModel {
   private push(entry: TimelineEntry): void {
     this.timeline.unshift(entry)
     if (this.timeline.length > TIMELINE_MAX) this.timeline.length = TIMELINE_MAX
+  }
+
+  /** The p99 of the second just closed (null without a publish), and a fresh second. */
+  private closeLatencies(): number | null {
+    if (this.latencies.length === 0) return null
+    const sorted = this.latencies.sort((a, b) => a - b)
+    this.latencies = []
+    return Math.round(nearestRank(sorted, 0.99) * 10) / 10
   }
 
   private sample(now: number): void {

@@ -48,10 +48,14 @@ export class BackgroundPublisher {
     }
     this.inFlight++
     const body = {topic: this.topic, body: {n: ++this.n, at: new Date().toISOString()}}
+    const started = performance.now()
     requestJson({host: target.host, http_port: target.http_port}, 'POST', '/publish', {body, timeoutMs: 1000})
       .then((answer) => {
-        if (answer.status >= 200 && answer.status < 300) this.model.publisher.sent++
-        else this.model.publisher.failed++
+        if (answer.status >= 200 && answer.status < 300) {
+          this.model.publisher.sent++
+          // The node answers once the message is committed and applied: the chart's latency.
+          this.model.publishAcked(performance.now() - started)
+        } else this.model.publisher.failed++
       })
       .catch(() => this.model.publisher.failed++)
       .finally(() => this.inFlight--)

@@ -1,12 +1,15 @@
 /**
- * The dashboard's screen: header, node table, commits chart, timeline, key hint and a help
- * overlay, laid out again from the screen's size on every render (so a resize or a tiny
- * terminal never breaks it). It only draws a TopSnapshot; it never talks to the cluster.
+ * The dashboard's screen: header, node table, log cells (wide terminals), chart, timeline, key
+ * hint and a help overlay, laid out again from the screen's size on every render (so a resize
+ * or a tiny terminal never breaks it). It only draws a TopSnapshot and the log tails it is
+ * given; it never talks to the cluster.
  */
 import blessed from 'blessed'
-import contrib from 'blessed-contrib'
+import type {RaftLogAnswer} from '../api/node-http.js'
 import {formatBytes} from '../util/size-text.js'
-import {ACTION_KEYS} from './actions.js'
+import {chartSeries, RateChart} from './chart.js'
+import {helpLines} from './keys.js'
+import {logCells} from './log-cells.js'
 import type {NodeRow, RoleView, TimelineEntry, TopSnapshot} from './model.js'
 
 /** What the ROLE cell shows: the Raft role, or for a non-voter its membership (see roleCell). */
@@ -28,25 +31,34 @@ const ROLE_COLORS: Record<RoleCell, string> = {
 export const HINT_LONG = '↑↓/jk select  x kill  s stop  r start/restart  p pause/resume  i isolate  h heal  t transfer  a add  d remove  b publisher  ? help  q quit'
 export const HINT_SHORT = '↑↓ x kill s stop r start p pause i isol h heal t xfer a add d rm b pub ? q'
 
-interface Sparkline extends blessed.Widgets.BoxElement {
-  setData(titles: string[], data: number[][]): void
-}
+/** From this width on, each node's log tail is drawn as cells (a row per node). */
+export const LOG_CELLS_WIDTH = 120
+
+/** A node's log tail as last fetched: the answer, null when the node could not say (shown as n/a). */
+export type LogTailOf = (index: number) => RaftLogAnswer | null | undefined
+
+/** The timeline box needs its border and one event. */
+const TIMELINE_MIN = 3
 
 export class TopView {
   private readonly header: blessed.Widgets.BoxElement
   private readonly table: blessed.Widgets.BoxElement
-  private readonly chart: Sparkline
+  private readonly logRows: blessed.Widgets.BoxElement
+  private readonly chart: RateChart
   private readonly timeline: blessed.Widgets.BoxElement
   private readonly hint: blessed.Widgets.BoxElement
   private readonly help: blessed.Widgets.BoxElement
   helpShown = false
+  /** How many entries each log row can show after the last render; null while the rows are hidden. */
+  logEntriesWanted: number | null = null
 
   constructor(readonly screen: blessed.Widgets.Screen) {
     const box = (options: blessed.Widgets.BoxOptions): blessed.Widgets.BoxElement =>
       blessed.box({parent: screen, tags: true, wrap: false, left: 0, width: '100%', height: 1, top: 0, ...options})
     this.header = box({style: {fg: 'white', bg: 'blue', bold: true}})
     this.table = box({})
-    this.chart = contrib.sparkline({parent: screen, tags: true, left: 0, width: '100%', height: 3, top: 0, style: {fg: 'green', titleFg: 'white'}}) as unknown as Sparkline
+    this.logRows = box({})
+    this.chart = new RateChart(screen)
     this.timeline = box({label: ' events, newest first ', border: {type: 'line'}, style: {border: {fg: 'grey'}}})
     this.hint = box({style: {fg: 'black', bg: 'white'}})
     this.help = blessed.box({
@@ -54,8 +66,8 @@ export class TopView {
       tags: true,
       top: 'center',
       left: 'center',
-      width: 64,
-      height: ACTION_KEYS.length + 7,
+      width: HELP_WIDTH,
+      height: helpLines().length + 2,
       border: {type: 'line'},
       label: ' help ',
       style: {fg: 'white', bg: 'black', border: {fg: 'yellow'}},
@@ -72,42 +84,65 @@ export class TopView {
     } else this.help.hide()
   }
 
-  render(snapshot: TopSnapshot, selected: number): void {
+  render(snapshot: TopSnapshot, selected: number, logTail: LogTailOf = () => undefined): void {
     const width = Math.max(1, this.screen.width as number)
     const height = Math.max(1, this.screen.height as number)
     const rows = snapshot.nodes.length + 1
-    // Top to bottom: header (1), table (nodes + heading), chart (3), timeline (the rest), hint (1).
+    // Top to bottom: header (1), table (nodes + heading), log cells (a row per node, wide
+    // terminals), chart, timeline (the rest), hint (1). Each optional part is drawn only when
+    // the timeline still gets its minimum below it.
     let top = 0
     place(this.header, top, 1, height)
     top += 1
     const tableHeight = Math.min(rows, Math.max(0, height - top - 1))
     place(this.table, top, tableHeight, height)
     top += tableHeight
-    const chartHeight = height - top - 1 >= 3 + 4 ? 3 : 0
-    place(this.chart, top, chartHeight, height)
-    top += chartHeight
+    const logHeight = width >= LOG_CELLS_WIDTH && height - top - 1 - snapshot.nodes.length >= TIMELINE_MIN && snapshot.nodes.length > 0 ? snapshot.nodes.length : 0
+    place(this.logRows, top, logHeight, height)
+    top += logHeight
+    const chartHeight = chartHeightFor(height - top - 1)
+    this.chart.place(top, width, chartHeight)
+    top += this.chart.shown ? chartHeight : 0
     const timelineHeight = Math.max(0, height - top - 1)
-    place(this.timeline, top, timelineHeight >= 3 ? timelineHeight : 0, height)
+    place(this.timeline, top, timelineHeight >= TIMELINE_MIN ? timelineHeight : 0, height)
     place(this.hint, height - 1, height >= 2 ? 1 : 0, height)
 
     this.header.setContent(clip(headerText(snapshot), width))
     this.table.setContent(tableLines(snapshot.nodes, selected, width).join('\n'))
-    if (chartHeight > 0) {
-      const points = snapshot.rate_history.slice(-(Math.max(1, width - 2)))
-      const max = Math.max(snapshot.commits_per_s, ...points)
-      const title = `committed msgs/s  now ${snapshot.commits_per_s}  max ${max}${snapshot.publisher.on ? `  publisher ${snapshot.publisher.rate}/s` : ''}`
-      // The sparkline needs two points; an empty history draws a flat line.
-      this.chart.setData([clip(title, width - 2)], [points.length >= 2 ? points : [0, 0]])
-    }
-    if (timelineHeight >= 3) {
+    this.logEntriesWanted = logHeight > 0 ? Math.max(1, width - LOG_PREFIX) : null
+    if (logHeight > 0) this.logRows.setContent(snapshot.nodes.map((n) => logRowLine(n, selected, logTail(n.index), width)).join('\n'))
+    this.chart.draw(chartSeries(snapshot))
+    if (timelineHeight >= TIMELINE_MIN) {
       const inner = Math.max(1, width - 2)
       this.timeline.setContent(snapshot.timeline.slice(0, timelineHeight - 2).map((e) => timelineLine(e, inner)).join('\n'))
     }
     this.hint.setContent(clip(width >= HINT_LONG.length ? HINT_LONG : HINT_SHORT, width))
-    this.help.width = Math.min(64, width)
-    this.help.height = Math.min(ACTION_KEYS.length + 7, height)
+    this.help.width = Math.min(HELP_WIDTH, width)
+    this.help.height = Math.min(helpLines().length + 2, height)
+    // A chart made anew on a resize is appended over everything: the help stays in front.
+    if (this.helpShown) this.help.setFront()
     this.screen.render()
   }
+}
+
+const HELP_WIDTH = 66
+
+/** The chart's height for `free` rows: about 40% of them, 8 to 12, leaving the timeline its minimum; 0: no chart. */
+function chartHeightFor(free: number): number {
+  const height = Math.min(12, Math.max(8, Math.floor(free * 0.4)))
+  return free - height >= TIMELINE_MIN ? height : 0
+}
+
+/** `>` (selected) and the node index, before the cells. */
+const LOG_PREFIX = 4
+
+/** One node's log row: its index, then its log tail as cells, or why there is none. */
+export function logRowLine(node: NodeRow, selected: number, tail: RaftLogAnswer | null | undefined, width: number): string {
+  const prefix = `${node.index === selected ? '>' : ' '}${String(node.index).padStart(2)} `
+  const cells = width - LOG_PREFIX
+  if (tail) return blessed.escape(prefix) + logCells(tail, cells)
+  const why = node.process !== 'running' ? `log: n/a (${node.process})` : tail === null ? 'log: n/a' : 'log: ...'
+  return `${blessed.escape(prefix)}{grey-fg}${blessed.escape(clip(why, cells))}{/grey-fg}`
 }
 
 function place(element: blessed.Widgets.BoxElement, top: number, height: number, screenHeight: number): void {
@@ -251,8 +286,7 @@ function eventColor(type: string): string | null {
 }
 
 function helpText(): string {
-  const lines = ['  ↑/↓ or j/k  select a node', ...ACTION_KEYS.map(([key, what]) => `  ${key.padEnd(11)} ${what}`), '  ?           show or hide this help', '  q, Ctrl-C   quit', '  Every action prints its pad-cli command in the timeline.']
-  return blessed.escape(lines.join('\n'))
+  return blessed.escape(helpLines().join('\n'))
 }
 
 function num(value: number | null): string {

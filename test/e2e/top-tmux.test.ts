@@ -1,7 +1,8 @@
 /**
  * `pad-cli top` for real, in a tmux pane of its own tmux server (-L, so no other tmux is
- * touched): select the leader, kill it with x, see it down and another leader, resize, heal,
- * quit, and find the shell again. Set PAD_TOP_CAPTURES=<dir> to keep the pane captures.
+ * touched): see the chart row, open and close the help with ?, select the leader, kill it
+ * with x, see it down and another leader, resize (the log-cells rows appear), heal, quit,
+ * and find the shell again. Set PAD_TOP_CAPTURES=<dir> to keep the pane captures.
  */
 import {execFileSync} from 'node:child_process'
 import fs from 'node:fs'
@@ -60,10 +61,22 @@ describe('pad-cli top in tmux', function () {
     tmux('send-keys', '-t', 'top', '-l', command)
     tmux('send-keys', '-t', 'top', 'Enter')
     const row = (screen: string, index: number): string => screen.split('\n').find((l) => new RegExp(`^[ >] {0,1}${index} `).test(l)) ?? ''
-    await eventually('the dashboard with the leader', () => {
+    const first = await eventually('the dashboard with the leader and the chart row', () => {
       const screen = capture()
-      return /leader node \d/.test(screen) && row(screen, leader).includes('LEADER') ? screen : undefined
+      return /leader node \d/.test(screen) && row(screen, leader).includes('LEADER') && /commits\/s [\d.]+ +p99 publish ms/.test(screen) ? screen : undefined
     }, 60_000, 250)
+    save('top-chart-80x24.txt', first)
+
+    // Every key in the help; ? opens it and closes it again.
+    tmux('send-keys', '-t', 'top', '?')
+    const help = await eventually('the help', () => {
+      const screen = capture()
+      return screen.includes('show or hide this help') ? screen : undefined
+    }, 10_000, 100)
+    save('top-help-80x24.txt', help)
+    for (const text of ['select the node above', 'kill the selected node (SIGKILL)', 'heal every network fault', 'hide this help', 'quit']) expect(help).to.include(text)
+    tmux('send-keys', '-t', 'top', '?')
+    await eventually('the help closed', () => (capture().includes('show or hide this help') ? undefined : true), 10_000, 100)
 
     // Select the leader: to the top, then down to it.
     for (let i = 0; i < 3; i++) tmux('send-keys', '-t', 'top', 'k')
@@ -88,6 +101,18 @@ describe('pad-cli top in tmux', function () {
     save('top-160x48.txt', wide)
     expect(wide).to.match(/LAG +FIRST +DISK +FAULTS/)
     expect(row(wide, (leader + 1) % 3)).to.match(/ 1 +\d+\.\d [KMG]B/)
+    // 160 columns: a log-cells row per node under the table. The killed leader has none (it
+    // is down); the running nodes show their cells once GET /raft/log answers, or n/a on a
+    // build that does not serve it.
+    // A log row: the index, then "log: ..." or cells (term numbers); a table row has the node id there.
+    const logRow = (screen: string, index: number): string => screen.split('\n').find((l) => new RegExp(`^[ >] ?${index} (log: | *\\d+( |$))`).test(l))?.trimEnd() ?? ''
+    const cells = await eventually('the log-cells rows', () => {
+      const screen = capture()
+      const others = [0, 1, 2].filter((i) => i !== leader)
+      return logRow(screen, leader).endsWith('log: n/a (exited)') && others.every((i) => /^[ >] ?\d (log: n\/a|( *\d+\b)+)$/.test(logRow(screen, i))) ? screen : undefined
+    }, 15_000, 200)
+    save('top-cells-160x48.txt', cells)
+    expect(cells).to.match(/commits\/s [\d.]+ +p99 publish ms/)
 
     tmux('send-keys', '-t', 'top', 'h')
     await eventually('the heal in the timeline', () => (capture().includes(`$ pad-cli heal --cluster ${cluster!.name}`) ? true : undefined), 15_000, 200)
