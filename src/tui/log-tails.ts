@@ -6,7 +6,7 @@
  * not check) has no picture: null, which the row shows as n/a.
  */
 import {MAX_LOG_TAIL, type RaftLogAnswer} from '../api/node-http.js'
-import {getRaftLog} from '../client/raft-log.js'
+import {getRaftLog} from '../client/raft-state.js'
 import type {TopModel} from './model.js'
 
 export const LOG_POLL_MS = 500

@@ -2,7 +2,6 @@ import http from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {expect} from 'chai'
 import type {RaftLogAnswer, TermRun} from '../../src/api/node-http.js'
-import {getRaftLog, raftLogProblem} from '../../src/client/raft-log.js'
 import {logCells, TERM_PALETTE, termColor} from '../../src/tui/log-cells.js'
 import {LogTails} from '../../src/tui/log-tails.js'
 import {TopModel} from '../../src/tui/model.js'
@@ -53,24 +52,8 @@ describe('top log cells: a log tail as cells colored by term', () => {
   })
 })
 
-describe('GET /raft/log client', () => {
+describe('top log tails: polling GET /raft/log', () => {
   const good = answer([{from: 41, to: 45, term: 2}, {from: 46, to: 50, term: 3}], 48, {snapshot_index: 40, snapshot_term: 1})
-
-  it('takes a well-formed answer and names what is wrong with any other', () => {
-    expect(raftLogProblem(good, 10)).to.equal(null)
-    expect(raftLogProblem(answer([], 0), 10)).to.equal(null)
-    expect(raftLogProblem([], 10)).to.equal('the answer is not an object')
-    expect(raftLogProblem({...good, commit_index: -1}, 10)).to.equal('commit_index is not a non-negative integer')
-    expect(raftLogProblem({...good, last_index: '50'}, 10)).to.equal('last_index is not a non-negative integer')
-    expect(raftLogProblem({...good, runs: {}}, 10)).to.equal('runs is not a list')
-    expect(raftLogProblem({...good, runs: [{from: 41, to: 44, term: 2}, {from: 46, to: 50, term: 3}]}, 10)).to.equal('runs[1] does not follow runs[0]')
-    expect(raftLogProblem({...good, runs: [{from: 41, to: 49, term: 2}]}, 10)).to.equal('the runs do not end at last_index')
-    expect(raftLogProblem({...good, runs: [{from: 40, to: 50, term: 2}]}, 20)).to.equal('runs[0] starts inside the snapshot')
-    expect(raftLogProblem({...good, runs: [{from: 50, to: 41, term: 2}]}, 10)).to.equal('runs[0] ends before it starts')
-    expect(raftLogProblem({...good, runs: [null]}, 10)).to.equal('runs[0] is not an object')
-    expect(raftLogProblem(good, 5)).to.equal('more than the 5 entries asked for')
-    expect(raftLogProblem({...good, runs: []}, 10)).to.equal('runs is empty but the log is not')
-  })
 
   const servers: http.Server[] = []
   afterEach(async () => {
@@ -92,19 +75,6 @@ describe('GET /raft/log client', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     return {port: (server.address() as AddressInfo).port, urls}
   }
-
-  it('asks for the last N entries, and refuses a 404 (a node of an older build), garbage and an answer that does not check', async () => {
-    const ok = await serve(() => ({status: 200, body: JSON.stringify(good)}))
-    expect(await getRaftLog({host: '127.0.0.1', http_port: ok.port}, 10)).to.deep.equal(good)
-    expect(ok.urls).to.deep.equal(['/raft/log?last=10'])
-    const missing = await serve(() => ({status: 404, body: JSON.stringify({error: {code: 'NOT_FOUND', message: 'no such endpoint'}})}))
-    await expectRejects(getRaftLog({host: '127.0.0.1', http_port: missing.port}, 10), /no such endpoint/)
-    const garbage = await serve(() => ({status: 200, body: '{"runs": [1'}))
-    await expectRejects(getRaftLog({host: '127.0.0.1', http_port: garbage.port}, 10), /not JSON/)
-    const wrong = await serve(() => ({status: 200, body: JSON.stringify({...good, runs: [{from: 41, to: 49, term: 2}]})}))
-    await expectRejects(getRaftLog({host: '127.0.0.1', http_port: wrong.port}, 10), /do not end at last_index/)
-    await expectRejects(getRaftLog({host: '127.0.0.1', http_port: ok.port}, 0), /last must be an integer/)
-  })
 
   it("polls every running node only while the rows are shown, keeps each answer, and has none (n/a) for a node that cannot say", async () => {
     const ok = await serve(() => ({status: 200, body: JSON.stringify(good)}))
@@ -131,12 +101,3 @@ describe('GET /raft/log client', () => {
     }
   })
 })
-
-async function expectRejects(promise: Promise<unknown>, pattern: RegExp): Promise<void> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e as Error,
-  )
-  expect(error, 'expected a rejection').to.be.instanceOf(Error)
-  expect(error!.message).to.match(pattern)
-}
