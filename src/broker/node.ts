@@ -15,7 +15,8 @@ import {databaseDiskBytes} from '../storage/disk-usage.js'
 import {prepareDataDir} from './data-dir.js'
 import {DISK_FULL_MESSAGE, isDiskFull} from './disk-full.js'
 import {asCorruption, CorruptionError, isCorruption} from '../storage/corruption.js'
-import {walProblem} from '../storage/wal-check.js'
+import {inspectWal} from '../storage/wal-check.js'
+import {truncationProblem} from '../storage/truncation-check.js'
 import {readCorruptMarker, writeCorruptMarker} from './corrupt-marker.js'
 import {corruptMessage} from './corrupt-node.js'
 import {HttpApi} from './http-api.js'
@@ -311,8 +312,11 @@ export class BrokerNode implements NodeView {
       if (earlier !== null) throw new CorruptionError(earlier.file, earlier.reason)
       // Before SQLite opens it: on opening, SQLite would replay the WAL up to a damaged frame and drop the rest unsaid.
       const walFile = `${dbPath}-wal`
-      const walDamage = walProblem(walFile)
-      if (walDamage !== null) throw new CorruptionError(walFile, walDamage)
+      const wal = inspectWal(walFile)
+      if (wal.problem !== null) throw new CorruptionError(walFile, wal.problem)
+      // And before a checkpoint copies the WAL into a main file cut short (truncation-check.ts).
+      const cut = truncationProblem(dbPath, wal.committed)
+      if (cut !== null) throw new CorruptionError(dbPath, cut)
       // A snapshot half received when the node stopped is never installed: staging starts empty.
       const stagingPath = removeStaging(options.dataDir)
       writer = await (options.seams ?? REAL_SEAMS).openWriter({
