@@ -250,6 +250,25 @@ describe('lazy file system (power-cut layer)', function () {
     expect(fs.readFileSync(file, 'utf8')).to.equal('still here')
   })
 
+  it('brings back a directory removed without a directory fsync, with its mode; unlink refuses a directory', async () => {
+    const dir = path.join(mnt, 'empty')
+    fs.mkdirSync(dir, {mode: 0o750})
+    fsyncPath(mnt)
+    expect(() => fs.unlinkSync(dir)).to.throw(/EISDIR|EPERM/)
+    expect(() => fs.rmdirSync(path.join(mnt, 'none'))).to.throw(/ENOENT/)
+    fs.rmdirSync(dir)
+    expect(fs.existsSync(dir)).to.equal(false)
+    expect(await mount!.pending()).to.deep.equal({files: 0, bytes: 0, entries: 1})
+    await mount!.cut()
+    expect(fs.statSync(dir).isDirectory()).to.equal(true)
+    expect(fs.statSync(dir).mode & 0o777).to.equal(0o750)
+    // Durable once its parent is fsynced: a cut leaves it removed.
+    fs.rmdirSync(dir)
+    fsyncPath(mnt)
+    await mount!.cut()
+    expect(fs.existsSync(dir)).to.equal(false)
+  })
+
   it('forgets the unsynced data of a file once its removal is durable', async () => {
     const file = path.join(mnt, 'scratch')
     durableFile(file, 'x')
