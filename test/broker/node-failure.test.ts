@@ -19,9 +19,9 @@ describe('a node that fails while running', function () {
   /** The delays of the timers armed while `fn` runs (synchronously: fail arms its bound before it returns). */
   function timersArmedBy(fn: () => void): number[] {
     const armed: number[] = []
-    globalThis.setTimeout = ((handler: () => void, ms?: number, ...rest: unknown[]) => {
-      armed.push(ms ?? 0)
-      return realSetTimeout(handler, ms, ...rest)
+    globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
+      armed.push(args[1] ?? 0)
+      return realSetTimeout(...args)
     }) as typeof setTimeout
     try {
       fn()
