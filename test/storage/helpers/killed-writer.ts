@@ -3,8 +3,9 @@
  * thread, SQLite's automatic checkpoints), by a process of its own that is SIGKILLed while it
  * writes: what a crash, or the kill before a power cut, leaves on disk.
  */
-import {spawn} from 'node:child_process'
+import {spawn, type ChildProcessByStdio} from 'node:child_process'
 import path from 'node:path'
+import type {Readable} from 'node:stream'
 import {fileURLToPath} from 'node:url'
 
 /** Rows of about a page each: the file grows, and the WAL passes SQLite's checkpoint threshold (1,000 pages) every 20 writes. */
@@ -30,28 +31,39 @@ export async function writeUntilKilled(dbFile: string, writes: number): Promise<
   `
   const here = path.dirname(fileURLToPath(import.meta.url))
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, dbFile], {cwd: here, stdio: ['ignore', 'pipe', 'pipe']})
+  const stdout = await killWhen(child, (out) => out.split('\n').length - 1 >= writes, `the writer child did not reach ${writes} writes`)
+  const seen = stdout.split('\n').length - 1
+  return seen
+}
+
+/**
+ * Waits (bounded) until the child's stdout so far satisfies `ready`, then SIGKILLs it, as a power
+ * cut or a crash would stop it, and waits until it is gone (its handles released). Resolves with
+ * its stdout; rejects with `what` and its output if it exits first or takes longer than a minute.
+ */
+export async function killWhen(child: ChildProcessByStdio<null, Readable, Readable>, ready: (stdout: string) => boolean, what: string): Promise<string> {
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  let seen = 0
-  let errors = ''
+  let stdout = ''
+  let stderr = ''
   try {
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the writer child did not reach ${writes} writes (${seen}): ${errors}`)), 60_000)
+      const timer = setTimeout(() => reject(new Error(`${what}: ${stdout}${stderr}`)), 60_000)
       child.stdout.on('data', (chunk: Buffer) => {
-        seen += chunk.toString().split('\n').length - 1
-        if (seen >= writes) {
+        stdout += chunk.toString()
+        if (ready(stdout)) {
           clearTimeout(timer)
           resolve()
         }
       })
-      child.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()))
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
       child.once('exit', () => {
         clearTimeout(timer)
-        reject(new Error(`the writer child exited early: ${errors}`))
+        reject(new Error(`${what}: it exited early: ${stdout}${stderr}`))
       })
     })
   } finally {
     child.kill('SIGKILL')
     await exited
   }
-  return seen
+  return stdout
 }
