@@ -600,36 +600,48 @@ static int lz_mkdir(const char *path, mode_t mode) {
 	return err;
 }
 
-static int lz_unlink(const char *path) {
+/* Takes a name away for unlink or rmdir, given its lstat; may leave a stash path (owned by the
+ * caller) that brings it back on a cut. 0 or -errno. */
+typedef int (*name_remover)(const char *path, const struct stat *st, char **stash);
+
+/* What unlink and rmdir share: the name must exist in the backing dir; `take` removes it, and the
+ * removal goes into the undo log as `kind` (an rmdir with the dir's mode, to recreate it). */
+static int remove_name(const char *path, enum op_kind kind, name_remover take) {
 	struct stat st;
 	HIDE(path, ENOENT);
 	pthread_mutex_lock(&lock);
-	int err = 0;
 	char *stash = NULL;
-	/* Move the name into the stash instead of removing it, so a cut can bring it back. */
-	if (fstatat(backing_fd, rel(path), &st, AT_SYMLINK_NOFOLLOW) < 0) err = -errno;
-	else if (S_ISDIR(st.st_mode)) err = -EISDIR;
-	else if (!(stash = next_stash())) err = -ENOMEM;
-	else if (renameat(backing_fd, rel(path), backing_fd, stash) < 0) err = -errno;
-	if (!err) log_entry(OP_UNLINKED, path, NULL, stash);
-	else free(stash);
+	int err = fstatat(backing_fd, rel(path), &st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : take(path, &st, &stash);
+	if (!err) {
+		log_entry(kind, path, NULL, stash);
+		if (kind == OP_RMDIR && last_entry()) last_entry()->mode = st.st_mode & 07777;
+	} else {
+		free(stash);
+	}
 	pthread_mutex_unlock(&lock);
 	return err;
 }
 
+/* Moves the name into the stash instead of removing it, so a cut can bring it back. */
+static int stash_file(const char *path, const struct stat *st, char **stash) {
+	if (S_ISDIR(st->st_mode)) return -EISDIR;
+	if (!(*stash = next_stash())) return -ENOMEM;
+	return renameat(backing_fd, rel(path), backing_fd, *stash) < 0 ? -errno : 0;
+}
+
+/* An empty dir has nothing to keep but its mode: a cut recreates it. */
+static int remove_dir(const char *path, const struct stat *st, char **stash) {
+	(void)st;
+	(void)stash;
+	return unlinkat(backing_fd, rel(path), AT_REMOVEDIR) < 0 ? -errno : 0;
+}
+
+static int lz_unlink(const char *path) {
+	return remove_name(path, OP_UNLINKED, stash_file);
+}
+
 static int lz_rmdir(const char *path) {
-	struct stat st;
-	HIDE(path, ENOENT);
-	pthread_mutex_lock(&lock);
-	int err = fstatat(backing_fd, rel(path), &st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
-	/* An empty dir has nothing to keep but its mode: a cut recreates it. */
-	if (!err && unlinkat(backing_fd, rel(path), AT_REMOVEDIR) < 0) err = -errno;
-	if (!err) {
-		log_entry(OP_RMDIR, path, NULL, NULL);
-		if (last_entry()) last_entry()->mode = st.st_mode & 07777;
-	}
-	pthread_mutex_unlock(&lock);
-	return err;
+	return remove_name(path, OP_RMDIR, remove_dir);
 }
 
 static int lz_symlink(const char *target, const char *path) {

@@ -16,7 +16,8 @@ import {databaseDiskBytes} from '../storage/disk-usage.js'
 import {prepareDataDir} from './data-dir.js'
 import {DISK_FULL_MESSAGE, isDiskFull} from './disk-full.js'
 import {asCorruption, CorruptionError, isCorruption} from '../storage/corruption.js'
-import {walProblem} from '../storage/wal-check.js'
+import {inspectWal} from '../storage/wal-check.js'
+import {truncationProblem} from '../storage/truncation-check.js'
 import {readCorruptMarker, writeCorruptMarker} from './corrupt-marker.js'
 import {corruptMessage} from './corrupt-node.js'
 import {HttpApi} from './http-api.js'
@@ -133,7 +134,7 @@ const QUICK_CHECK_TABLES = ['raft_log', 'raft_state', 'raft_snapshot', 'applied'
 const QUICK_CHECK_WHOLE_FILE_MAX_BYTES = 64 * 1024 * 1024
 
 /** How long a node whose storage failed may take to stop before it exits regardless. */
-const FAILED_STOP_MS = 10_000
+export const FAILED_STOP_MS = 10_000
 
 /** What the data dir's marker records of a corruption found. */
 export function corruptInfo(error: CorruptionError, nodeIndex: number | null): CorruptInfo {
@@ -313,8 +314,11 @@ export class BrokerNode implements NodeView {
       if (earlier !== null) throw new CorruptionError(earlier.file, earlier.reason)
       // Before SQLite opens it: on opening, SQLite would replay the WAL up to a damaged frame and drop the rest unsaid.
       const walFile = `${dbPath}-wal`
-      const walDamage = walProblem(walFile)
-      if (walDamage !== null) throw new CorruptionError(walFile, walDamage)
+      const wal = inspectWal(walFile)
+      if (wal.problem !== null) throw new CorruptionError(walFile, wal.problem)
+      // And before a checkpoint copies the WAL into a main file cut short (truncation-check.ts).
+      const cut = truncationProblem(dbPath, wal.committed)
+      if (cut !== null) throw new CorruptionError(dbPath, cut)
       // A snapshot half received when the node stopped is never installed: staging starts empty.
       const stagingPath = removeStaging(options.dataDir)
       writer = await (options.seams ?? REAL_SEAMS).openWriter({
@@ -464,23 +468,32 @@ export class BrokerNode implements NodeView {
       const corruption = asCorruption(error, path.join(this.options.dataDir, 'node.db'))
       const info = writeCorruptMarker(this.options.dataDir, corruptInfo(corruption, this.self))
       this.logger.error(corruptMessage(info), {data_dir: this.options.dataDir})
-      const bound = setTimeout(() => process.exit(1), FAILED_STOP_MS).unref()
-      void this.stop().finally(() => {
-        clearTimeout(bound)
-        if (this.options.onCorrupt) this.options.onCorrupt(info)
-        else process.exit(1)
-      })
+      const onCorrupt = this.options.onCorrupt
+      // The caller serves the corrupt state from this process (an in-process cluster, or the command's
+      // corrupt mode): no exit is armed, however long the stop takes.
+      if (onCorrupt) void this.stop().finally(() => onCorrupt(info))
+      else this.stopThenExit()
       return
     }
     if (isDiskFull(error)) this.logger.error(DISK_FULL_MESSAGE, {error: error.message, data_dir: this.options.dataDir})
     else this.logger.error('fatal storage failure, stopping', {error: error.message})
-    // A node that cannot write must not linger, serving nothing, if a part of its stop waits on
-    // a write that will never be durable.
-    setTimeout(() => {
+    this.stopThenExit()
+  }
+
+  /**
+   * Stops, then exits non-zero; exits regardless after FAILED_STOP_MS: a node that cannot trust or
+   * write its storage must not linger, serving nothing, if a part of its stop waits on a write
+   * that will never be durable.
+   */
+  private stopThenExit(): void {
+    const bound = setTimeout(() => {
       this.logger.error('the node did not stop within the bound after its storage failed: exiting now', {ms: FAILED_STOP_MS})
       process.exit(1)
     }, FAILED_STOP_MS).unref()
-    void this.stop().finally(() => process.exit(1))
+    void this.stop().finally(() => {
+      clearTimeout(bound)
+      process.exit(1)
+    })
   }
 
   /** Node id of a member, as it told us when it connected (its Raft address until then). */

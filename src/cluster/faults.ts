@@ -79,6 +79,24 @@ export function groupPartition(groups: number[][], nodes: NodeSet): Partition {
 }
 
 /**
+ * The partition after `node` joined the cluster while it was in force, through `alongside` (the
+ * leader that added it). The new node goes into the group of the node it joined through: it must
+ * reach that leader to catch up, and the other sides stay cut from it as from the rest of that
+ * group, so the partition keeps its meaning (`partition 0` still isolates node 0). Being cut from
+ * nobody would be simpler, but would make the new node a member every side reaches (a quiet hole
+ * in an isolation). A ring has no groups, and a node in no group is cut from nobody: it stays as is.
+ */
+export function withMember(partition: Partition, node: number, alongside: number): Partition {
+  if (partition.groups === null || partition.groups.some((g) => g.includes(node))) return partition
+  const at = partition.groups.findIndex((g) => g.includes(alongside))
+  if (at === -1) return partition
+  const groups = partition.groups.map((g, i) => (i === at ? [...g, node].sort((a, b) => a - b) : g))
+  const bridge = partition.bridge
+  const cuts = cutsBetween(groups).filter(([a, b]) => bridge === undefined || (a !== bridge && b !== bridge))
+  return {...partition, groups, cuts}
+}
+
+/**
  * A partition as asked for: groups (each against the others and the rest), or a shape cut
  * from the nodes in `order` (index order when absent).
  */

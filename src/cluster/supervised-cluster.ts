@@ -153,19 +153,32 @@ export class SupervisedCluster {
   }
 
   async heal(): Promise<void> {
+    await this.healThenStatus(false)
+  }
+
+  /**
+   * Heals, and throws when a running node was not reached. With `status`, resolves with the
+   * cluster's status after the heal: the one answer tells both who missed it and how nodes are.
+   */
+  private async healThenStatus(status: true): Promise<ControlAnswers['status']>
+  private async healThenStatus(status: false): Promise<void>
+  private async healThenStatus(status: boolean): Promise<ControlAnswers['status'] | void> {
     const answer = await this.request({op: 'heal'})
-    const missed = await this.runningAmong(answer.pending)
+    const after = status || answer.pending.length > 0 ? await this.request({op: 'status'}) : undefined
+    const missed = await this.runningAmong(answer.pending, after)
     if (missed.length > 0) throw new Error(`heal did not reach node ${missed.join(', ')}`)
+    return after
   }
 
   /**
    * The nodes of `pending` (nodes a network change did not reach) that run: those missed it.
    * A node that is down or paused gets the faults as they are then when it is back (the
    * supervisor pushes them on start and resume), so, with faults that overlap, it is no error.
+   * `known`: a status taken after the change, else one is asked for.
    */
-  private async runningAmong(pending: number[]): Promise<number[]> {
+  private async runningAmong(pending: number[], known?: ControlAnswers['status']): Promise<number[]> {
     if (pending.length === 0) return []
-    const status = await this.request({op: 'status'})
+    const status = known ?? (await this.request({op: 'status'}))
     // A node that found its data corrupt serves no admin API and takes no faults: not a miss.
     const running = new Set(status.nodes.filter((n) => n.process === 'running' && !n.corrupt).map((n) => n.index))
     return pending.filter((n) => running.has(n))
@@ -183,8 +196,7 @@ export class SupervisedCluster {
       if (node.process === 'paused') await this.resume(node.index)
       else if (node.process === 'stopped' || node.process === 'exited' || node.process === 'crashed') await this.start(node.index)
     }
-    await this.heal()
-    const after = await this.request({op: 'status'})
+    const after = await this.healThenStatus(true)
     for (const node of after.nodes) if (node.membership !== 'removed' && node.corrupt) await this.repair(node.index)
   }
 

@@ -77,6 +77,7 @@ export class Supervisor {
       leaderOf: (answers) => observer.leaderOf(answers),
       start: (node) => processes.start(node),
       stop: (node) => processes.stop(node),
+      joined: (node, via) => faults.joined(node, via),
       transfer: (to) => transferLeadership(core, observer, to),
       members: (leader, body) => membersCall({...leader.record}, core.token, body, MEMBERS_CALL_MS),
     }))

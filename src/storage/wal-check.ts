@@ -29,28 +29,54 @@ function checksum(buffer: Buffer, offset: number, length: number, word: Words, s
   return [s0, s1]
 }
 
+/** What SQLite will replay of a WAL when it opens the database: its committed transactions up to the first frame that fails. */
+export interface CommittedWal {
+  pageSize: number
+  /** The pages those transactions hold: SQLite reads them from the WAL, never from the main file. */
+  pages: Set<number>
+  /** The database's size in pages after the last of them (the commit frame's "size after commit"). */
+  dbPages: number
+}
+
+export interface WalInspection {
+  /** What is wrong with the WAL file, or null when SQLite would replay every committed transaction in it. */
+  problem: string | null
+  /** What SQLite replays of it; null when nothing (no file, no sound header, no committed frame). */
+  committed: CommittedWal | null
+}
+
 /** What is wrong with the WAL file, or null when SQLite would replay every committed transaction in it. */
 export function walProblem(file: string): string | null {
+  return inspectWal(file).problem
+}
+
+/** Reads the WAL file once: what is wrong with it, and what SQLite will replay of it. */
+export function inspectWal(file: string): WalInspection {
   let wal: Buffer
   try {
     wal = fs.readFileSync(file)
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {problem: null, committed: null}
     throw error
   }
-  if (wal.length < HEADER_BYTES) return null
+  const nothing = (problem: string | null): WalInspection => ({problem, committed: null})
+  if (wal.length < HEADER_BYTES) return nothing(null)
   const magic = wal.readUInt32BE(0)
-  if ((magic & ~1) >>> 0 !== WAL_MAGIC) return wal.length > HEADER_BYTES ? 'the WAL header is not a WAL header' : null
+  if ((magic & ~1) >>> 0 !== WAL_MAGIC) return nothing(wal.length > HEADER_BYTES ? 'the WAL header is not a WAL header' : null)
   const word: Words = magic & 1 ? (b, o) => b.readUInt32BE(o) : (b, o) => b.readUInt32LE(o)
   const pageSize = wal.readUInt32BE(8)
-  if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0) return `the WAL header names a page size of ${pageSize}`
+  if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0) return nothing(`the WAL header names a page size of ${pageSize}`)
   const [h0, h1] = checksum(wal, 0, 24, word, 0, 0)
   const frames = Math.floor((wal.length - HEADER_BYTES) / (FRAME_HEADER_BYTES + pageSize))
-  if (h0 !== wal.readUInt32BE(24) || h1 !== wal.readUInt32BE(28)) return frames > 0 ? 'the WAL header fails its checksum: SQLite would ignore every frame in it' : null
+  if (h0 !== wal.readUInt32BE(24) || h1 !== wal.readUInt32BE(28)) return nothing(frames > 0 ? 'the WAL header fails its checksum: SQLite would ignore every frame in it' : null)
   const salt1 = wal.readUInt32BE(16)
   const salt2 = wal.readUInt32BE(20)
   let s: [number, number] = [h0, h1]
   let broken: number | null = null
+  // The pages of the valid prefix: those of the transaction being read, and of those committed before it.
+  const committed: CommittedWal = {pageSize, pages: new Set(), dbPages: 0}
+  let pending: number[] = []
+  const answer = (problem: string | null): WalInspection => ({problem, committed: committed.dbPages > 0 ? committed : null})
   for (let i = 0; i < frames; i++) {
     const at = HEADER_BYTES + i * (FRAME_HEADER_BYTES + pageSize)
     if (wal.readUInt32BE(at + 8) !== salt1 || wal.readUInt32BE(at + 12) !== salt2) {
@@ -65,14 +91,24 @@ export function walProblem(file: string): string | null {
     let c = checksum(wal, at, 8, word, base[0], base[1])
     c = checksum(wal, at + FRAME_HEADER_BYTES, pageSize, word, c[0], c[1])
     const intact = c[0] === stored[0] && c[1] === stored[1]
+    const sizeAfterCommit = wal.readUInt32BE(at + 4)
     if (broken === null) {
-      if (intact) s = c
-      else broken = i
+      if (!intact) {
+        broken = i
+        continue
+      }
+      s = c
+      pending.push(wal.readUInt32BE(at))
+      if (sizeAfterCommit !== 0) {
+        for (const page of pending) committed.pages.add(page)
+        committed.dbPages = sizeAfterCommit
+        pending = []
+      }
       continue
     }
-    if (intact && wal.readUInt32BE(at + 4) !== 0) {
-      return `WAL frame ${broken} is damaged, and frame ${i}, after it, ends a committed transaction that SQLite would silently drop`
+    if (intact && sizeAfterCommit !== 0) {
+      return answer(`WAL frame ${broken} is damaged, and frame ${i}, after it, ends a committed transaction that SQLite would silently drop`)
     }
   }
-  return null
+  return answer(null)
 }

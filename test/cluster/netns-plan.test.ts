@@ -1,5 +1,5 @@
 import {expect} from 'chai'
-import {emptyRules, groupPartition, nodeFaults, partitionCuts, withoutDrops} from '../../src/cluster/faults.js'
+import {emptyRules, groupPartition, nodeFaults, partitionCuts, shapePartition, withMember, withoutDrops} from '../../src/cluster/faults.js'
 import {
   bridgeName,
   checkNetnsRecord,
@@ -115,5 +115,31 @@ describe('network namespaces: the plan of names and addresses', () => {
       [0, {delay_ms: 100}],
       [2, {delay_ms: 100}],
     ])
+  })
+
+  it('a node added during a partition joins the side of the leader it joined through: its routes, and the routes to it', () => {
+    const record = netnsRecord('abc123', 7)
+    /** Each namespace's unreachable routes under a partition of `size` nodes. */
+    const routes = (partition: ReturnType<typeof groupPartition>, size: number): string[][] => {
+      const cuts = partitionCuts(nodeFaults({...emptyRules(), partition: {...partition, until: null}}, size, 0))
+      return Array.from({length: size}, (_, i) => cutRoutes(record, cuts.get(i) ?? []))
+    }
+    // `partition 0` on 3 nodes; node 3 is added through the leader, node 1.
+    const isolated = groupPartition([[0]], 3)
+    const joined = withMember(isolated, 3, 1)
+    expect(joined.groups).to.deep.equal([[0], [1, 2, 3]])
+    expect(routes(joined, 4)).to.deep.equal([['10.88.7.3/32', '10.88.7.4/32', '10.88.7.5/32'], ['10.88.7.2/32'], ['10.88.7.2/32'], ['10.88.7.2/32']])
+    // Through a leader in the first group, on that side; twice is once.
+    const halves = groupPartition([[0, 1], [2, 3]], 4)
+    expect(withMember(withMember(halves, 4, 0), 4, 0).cuts).to.deep.equal([[0, 2], [0, 3], [1, 2], [1, 3], [2, 4], [3, 4]])
+    // A bridge stays linked to everyone, the new node too.
+    const bridge = shapePartition('bridge', 5)
+    const withBridge = withMember(bridge, 5, 0)
+    expect(withBridge.cuts.filter(([a, b]) => a === bridge.bridge || b === bridge.bridge)).to.deep.equal([])
+    expect(withBridge.cuts.filter(([a, b]) => a === 5 || b === 5)).to.deep.equal([[3, 5], [4, 5]])
+    // A ring has no sides: the new node is cut from nobody.
+    const ring = shapePartition('ring', 5)
+    expect(withMember(ring, 5, 0)).to.deep.equal(ring)
+    expect(routes(withMember(ring, 5, 0), 6)[5]).to.deep.equal([])
   })
 })

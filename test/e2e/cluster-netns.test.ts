@@ -26,8 +26,10 @@ describe('cluster manager: nodes in network namespaces (pad-cli up --netns)', fu
   })
 
   it('gives every node its own host, cuts a partition in the kernel, heals, and leaves nothing behind', async () => {
-    const c = (cluster = await CliCluster.create(3))
-    await c.ok(['up', '--netns', ...c.upFlags(), '--wait', '60s'], {cluster: false, timeoutMs: 90_000})
+    // Room for a fourth node: the one added during the partition.
+    const c = (cluster = await CliCluster.create(4))
+    const upFlags = c.upFlags().map((flag, i, all) => (all[i - 1] === '--nodes' ? '3' : flag))
+    await c.ok(['up', '--netns', ...upFlags, '--wait', '60s'], {cluster: false, timeoutMs: 90_000})
     const netns = readState(clusterPaths(c.name, c.home))!.options.netns as NetnsRecord
     expect(netns.subnet).to.match(/^10\.88\.\d{1,3}\.0\/24$/)
     const status = await c.status()
@@ -84,9 +86,18 @@ describe('cluster manager: nodes in network namespaces (pad-cli up --netns)', fu
     const during = await c.status()
     expect(during.nodes[leader].faults.map((f) => [f.peer, f.drop])).to.deep.equal(majority.map((p) => [p, true]))
 
+    // A node added now (through the majority's leader) joins the majority's side at once: cut
+    // from the old leader in its own namespace, and the old leader from it.
+    await c.ok(['add'], {timeoutMs: 90_000})
+    const added = (await c.status()).nodes[3]
+    expect(added.membership).to.equal('voter')
+    expect(routesOf(3)).to.deep.equal([nodes[leader].host])
+    expect(routesOf(leader)).to.deep.equal([...majority.map((i) => nodes[i].host), added.host].sort())
+    for (const i of majority) expect(routesOf(i)).to.deep.equal([nodes[leader].host])
+
     // Heal: the routes go, and every node converges on the same log.
     expect(await c.ok(['heal'])).to.include('Removed from the kernel')
-    for (const i of [0, 1, 2]) expect(routesOf(i)).to.deep.equal([])
+    for (const i of [0, 1, 2, 3]) expect(routesOf(i)).to.deep.equal([])
     await eventually(
       'all three to apply the same log',
       async () => {
@@ -108,8 +119,10 @@ describe('cluster manager: nodes in network namespaces (pad-cli up --netns)', fu
   })
 
   it('up and down clean what a supervisor that died left of the network', async () => {
-    const c = (cluster = await CliCluster.create(3))
-    await c.ok(['up', '--netns', ...c.upFlags(), '--wait', '60s'], {cluster: false, timeoutMs: 90_000})
+    // Room for a fourth node: the one added during the partition.
+    const c = (cluster = await CliCluster.create(4))
+    const upFlags = c.upFlags().map((flag, i, all) => (all[i - 1] === '--nodes' ? '3' : flag))
+    await c.ok(['up', '--netns', ...upFlags, '--wait', '60s'], {cluster: false, timeoutMs: 90_000})
     const state = readState(clusterPaths(c.name, c.home))!
     const netns = state.options.netns as NetnsRecord
     process.kill(state.supervisor!.pid, 'SIGKILL')

@@ -13,6 +13,7 @@ import {expect} from 'chai'
 import {clearStaleMount, controlSocketPath, lazyFsSupport, mountLazyFs, type LazyMount} from '../../src/cluster/lazy-fs.js'
 import {isAlive, waitForExit} from '../../src/cluster/process-util.js'
 import {prng} from '../raft/helpers.js'
+import {killWhen} from '../storage/helpers/killed-writer.js'
 
 /** Writes `data` at `offset` (creating the file), fsyncing it when `sync`. */
 function writeAt(file: string, data: string | Buffer, options: {offset?: number; sync?: boolean; flags?: string} = {}): void {
@@ -105,30 +106,7 @@ async function commitInChildThenKill(dbFile: string, synchronous: 'FULL' | 'OFF'
     setInterval(() => {}, 1000)
   `
   const child = spawn(process.execPath, ['-e', code, dbFile, synchronous, String(rows)], {stdio: ['ignore', 'pipe', 'pipe']})
-  let output = ''
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the SQLite child did not finish its commits: ${output}`)), 30_000)
-      const onData = (chunk: Buffer): void => {
-        output += chunk.toString()
-        if (output.includes('done\n')) {
-          clearTimeout(timer)
-          resolve()
-        }
-      }
-      child.stdout.on('data', onData)
-      child.stderr.on('data', onData)
-      child.once('exit', () => {
-        clearTimeout(timer)
-        reject(new Error(`the SQLite child exited early: ${output}`))
-      })
-    })
-  } finally {
-    // SIGKILL, as a power cut would stop the node, and wait until its handles are released.
-    child.kill('SIGKILL')
-    await exited
-  }
+  await killWhen(child, (stdout) => stdout.includes('done\n'), 'the SQLite child did not finish its commits')
 }
 
 function countRows(dbFile: string): {rows: number; integrity: string} {
@@ -248,6 +226,25 @@ describe('lazy file system (power-cut layer)', function () {
     expect(await mount!.pending()).to.deep.equal({files: 0, bytes: 0, entries: 1})
     await mount!.cut()
     expect(fs.readFileSync(file, 'utf8')).to.equal('still here')
+  })
+
+  it('brings back a directory removed without a directory fsync, with its mode; unlink refuses a directory', async () => {
+    const dir = path.join(mnt, 'empty')
+    fs.mkdirSync(dir, {mode: 0o750})
+    fsyncPath(mnt)
+    expect(() => fs.unlinkSync(dir)).to.throw(/EISDIR|EPERM/)
+    expect(() => fs.rmdirSync(path.join(mnt, 'none'))).to.throw(/ENOENT/)
+    fs.rmdirSync(dir)
+    expect(fs.existsSync(dir)).to.equal(false)
+    expect(await mount!.pending()).to.deep.equal({files: 0, bytes: 0, entries: 1})
+    await mount!.cut()
+    expect(fs.statSync(dir).isDirectory()).to.equal(true)
+    expect(fs.statSync(dir).mode & 0o777).to.equal(0o750)
+    // Durable once its parent is fsynced: a cut leaves it removed.
+    fs.rmdirSync(dir)
+    fsyncPath(mnt)
+    await mount!.cut()
+    expect(fs.existsSync(dir)).to.equal(false)
   })
 
   it('forgets the unsynced data of a file once its removal is durable', async () => {

@@ -10,7 +10,9 @@ import {CorruptionError, entryChecksum, entryProblem, hardStateChecksum, isCorru
 import {MIGRATIONS, STATEMENTS} from '../../src/storage/schema.js'
 import {appendEntriesOp, hardStateOp} from '../../src/storage/schema-rows.js'
 import {StoreReader} from '../../src/storage/store-reader.js'
-import {walProblem} from '../../src/storage/wal-check.js'
+import {inspectWal, walProblem} from '../../src/storage/wal-check.js'
+import {truncationProblem} from '../../src/storage/truncation-check.js'
+import {writeUntilKilled} from './helpers/killed-writer.js'
 import type {Entry} from '../../src/raft/index.js'
 
 // Disk corruption (#19): the checksums on Raft entries and the hard state, what the reader does
@@ -267,5 +269,135 @@ describe('disk corruption: the WAL check', () => {
     expect(walProblem(other)).to.match(/the WAL header fails its checksum/)
     fs.writeFileSync(other, Buffer.alloc(5000, 7))
     expect(walProblem(other)).to.match(/not a WAL header/)
+  })
+})
+
+describe('disk corruption: the truncation check', function () {
+  // The killed writers are processes of their own (tsx starts in a second or two on a busy host).
+  this.timeout(180_000)
+  let dir: string
+
+  beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pad-truncation-'))))
+  afterEach(() => fs.rmSync(dir, {recursive: true, force: true}))
+
+  /** The check as the node runs it before SQLite opens the file. */
+  const check = (file: string): string | null => truncationProblem(file, inspectWal(`${file}-wal`).committed)
+
+  /** What SQLite makes of the file: quick_check's answer and the rows of t. */
+  function opened(file: string): {quick: unknown; rows: number} {
+    const db = new Database(file)
+    try {
+      return {quick: db.pragma('quick_check', {simple: true}), rows: (db.prepare('SELECT count(*) AS n FROM t').get() as {n: number}).n}
+    } finally {
+      db.close()
+    }
+  }
+
+  /**
+   * A database of `base` rows in its main file and `more` rows only in its WAL (one page each),
+   * copied as it is on disk while its connection is open (closing would checkpoint it).
+   */
+  function withWal(base: number, more: number): {file: string; pageSize: number} {
+    const live = path.join(dir, 'live.db')
+    const db = new Database(live)
+    db.pragma('journal_mode = WAL')
+    db.exec('CREATE TABLE t (x BLOB)')
+    const insert = db.prepare('INSERT INTO t VALUES (?)')
+    for (let i = 0; i < base; i++) insert.run(Buffer.alloc(3000, i))
+    db.pragma('wal_checkpoint(TRUNCATE)')
+    db.pragma('wal_autocheckpoint = 0')
+    for (let i = 0; i < more; i++) insert.run(Buffer.alloc(3000, i))
+    const file = path.join(dir, 'copy.db')
+    fs.copyFileSync(live, file)
+    fs.copyFileSync(`${live}-wal`, `${file}-wal`)
+    const pageSize = Number(db.pragma('page_size', {simple: true}))
+    db.close()
+    return {file, pageSize}
+  }
+
+  it('passes a new database, one whose newest pages are in the WAL, and a file a kill left mid-checkpoint', () => {
+    const fresh = path.join(dir, 'fresh.db')
+    const db = new Database(fresh)
+    db.pragma('journal_mode = WAL')
+    migrate(db, MIGRATIONS)
+    expect(check(fresh), 'open').to.equal(null)
+    db.close()
+    expect(check(fresh), 'closed').to.equal(null)
+    expect(check(path.join(dir, 'none.db')), 'no file').to.equal(null)
+
+    const {file, pageSize} = withWal(20, 60)
+    expect(check(file)).to.equal(null)
+    // A checkpoint copies pages in ascending order: page 1 first, its header already naming the
+    // larger database. Killed right after it, the file is shorter than its own valid header says,
+    // and nothing is lost: every page it lacks is in the WAL.
+    const baseSize = fs.statSync(file).size
+    const wal = fs.readFileSync(`${file}-wal`)
+    const latest = new Map<number, Buffer>()
+    for (let at = 32; at + 24 + pageSize <= wal.length; at += 24 + pageSize) latest.set(wal.readUInt32BE(at), wal.subarray(at + 24, at + 24 + pageSize))
+    expect(latest.has(1), 'the WAL holds page 1').to.equal(true)
+    const pages = [...latest.keys()].sort((a, b) => a - b)
+    const copy = (upTo: number): void => {
+      const fd = fs.openSync(file, 'r+')
+      for (const page of pages.filter((p) => p <= upTo)) fs.writeSync(fd, latest.get(page)!, 0, pageSize, (page - 1) * pageSize)
+      fs.closeSync(fd)
+    }
+    copy(1)
+    const header = fs.readFileSync(file).subarray(0, 100)
+    expect(header.readUInt32BE(92), 'the header page count is valid').to.equal(header.readUInt32BE(24))
+    expect(header.readUInt32BE(28) * pageSize).to.be.greaterThan(fs.statSync(file).size)
+    expect(check(file)).to.equal(null)
+    // Killed halfway through the copy: longer, still short of its header.
+    copy(pages[Math.floor(pages.length / 2)])
+    expect(fs.statSync(file).size).to.be.greaterThan(baseSize)
+    expect(check(file)).to.equal(null)
+    // The main file cut back to before the checkpoint: the pages cut are all in the WAL, nothing lost.
+    fs.truncateSync(file, baseSize)
+    expect(check(file)).to.equal(null)
+    expect(opened(file)).to.deep.equal({quick: 'ok', rows: 80})
+  })
+
+  it('finds a file cut short: past its valid header without a WAL, or past what the WAL holds', () => {
+    const {file, pageSize} = withWal(40, 10)
+    // Cut into the pages only the main file holds.
+    fs.truncateSync(file, fs.statSync(file).size - 20 * pageSize)
+    expect(check(file)).to.match(/the file is \d+ bytes, \d+ whole pages of 4096 bytes, but the WAL's last committed transaction makes the database \d+ pages, and \d+ of the pages past its end \(the first: page \d+\) are not in the WAL either: the file was cut short/)
+
+    const plain = path.join(dir, 'plain.db')
+    const db = new Database(plain)
+    db.pragma('journal_mode = WAL')
+    db.exec('CREATE TABLE t (x BLOB)')
+    for (let i = 0; i < 30; i++) db.prepare('INSERT INTO t VALUES (?)').run(Buffer.alloc(3000, i))
+    db.close()
+    expect(fs.existsSync(`${plain}-wal`), 'closed: no WAL').to.equal(false)
+    expect(check(plain)).to.equal(null)
+    const size = fs.statSync(plain).size
+    fs.truncateSync(plain, size - 100)
+    expect(check(plain)).to.match(/but its header's page count makes the database \d+ pages, and 1 of the pages past its end/)
+    corruptFile(plain, {truncate: 3 * pageSize})
+    expect(check(plain)).to.match(/and 4 of the pages past its end/)
+    // A header naming 2^32 - 1 pages (valid): counted, not walked.
+    const fd = fs.openSync(plain, 'r+')
+    const count = Buffer.alloc(4)
+    count.writeUInt32BE(0xffff_ffff)
+    fs.writeSync(fd, count, 0, 4, 28)
+    fs.closeSync(fd)
+    expect(check(plain)).to.match(/makes the database 4294967295 pages/)
+    // Not a database at all, or empty: SQLite says so on opening; nothing to measure here.
+    fs.writeFileSync(plain, Buffer.alloc(8192, 0x5a))
+    expect(check(plain)).to.equal(null)
+    fs.writeFileSync(plain, '')
+    expect(check(plain)).to.equal(null)
+  })
+
+  it('passes a database written as the node writes it and killed mid-write, again and again', async () => {
+    const file = path.join(dir, 'node.db')
+    // Kills at different points of the checkpoint cycle (one every 20 writes).
+    for (const writes of [3, 17, 25, 38, 41, 56]) {
+      await writeUntilKilled(file, writes)
+      expect(check(file), `after a kill at ${writes} writes`).to.equal(null)
+    }
+    const {quick, rows} = opened(file)
+    expect(quick).to.equal('ok')
+    expect(rows).to.be.at.least(180 * 50)
   })
 })

@@ -43,6 +43,8 @@ export interface MembershipParts {
   /** Spawns the node and waits until it serves; throws if it does not. */
   start(node: NodeHandle): Promise<unknown>
   stop(node: NodeHandle): Promise<unknown>
+  /** A new member serves (its namespace made): it gets the network faults in force, joining `via`'s side of a partition. */
+  joined?(node: number, via: number): Promise<void>
   /** Hands leadership to `to` and waits until it leads. */
   transfer(to: NodeHandle): Promise<unknown>
   members(leader: NodeHandle, body: MembersRequest): Promise<MembersResult>
@@ -176,6 +178,7 @@ export class MembershipChanges {
         this.markRemoved(handle)
         throw new ClusterError('NODE_STATE', `node ${index} did not join: ${(error as Error).message}`)
       }
+      await this.parts.joined?.(index, leader)
       return handle
     })
     const index = node.record.index

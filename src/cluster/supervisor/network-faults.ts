@@ -21,6 +21,7 @@ import {
   partitionCuts,
   putBodies,
   withoutDrops,
+  withMember,
   parseOrder,
   shapePartition,
   type FaultRules,
@@ -71,6 +72,17 @@ export class NetworkFaults {
     this.core.events.record('partition', {groups: partition.groups, shape: partition.shape, bridge: partition.bridge ?? null, cuts: partition.cuts, for_ms: forMs})
     const pushed = await this.pushAll()
     return {...partition, for_ms: forMs, ...pushed}
+  }
+
+  /**
+   * A member was added (and started) while the faults were in force: it joins the partition on
+   * the side of `via`, the leader that added it (faults.ts `withMember`), and every node gets the
+   * faults as they are now: in namespaces, the new node's routes and the routes to it.
+   */
+  async joined(node: number, via: number): Promise<void> {
+    if (!this.any()) return
+    if (this.rules.partition) this.rules.partition = {...withMember(this.rules.partition, node, via), until: this.rules.partition.until}
+    await this.pushAll()
   }
 
   async heal(): Promise<ControlAnswers['heal']> {
