@@ -29,6 +29,7 @@ import type {NodeStreamItem} from '../../api/node-events.js'
 import {describeEvent, type ClusterEvent} from '../events.js'
 import {consoleControl, consolePublish} from './actions.js'
 import {HttpRefusal, hostAllowed, parseJsonObject, readBody, sameOrigin, tokenMatches} from './http-guards.js'
+import {peerUid} from './peer-uid.js'
 import {Samplers} from './samplers.js'
 import {staticFile} from './static-files.js'
 import {StreamHub} from './stream-hub.js'
@@ -114,6 +115,8 @@ export class WebConsole {
         case '/api/token':
           return only(method, ['GET'], () => {
             if (!sameOrigin(request, this.port)) throw new HttpRefusal(403, 'CROSS_ORIGIN', 'the token is only for the console page itself')
+            const uid = peerUid(request.socket)
+            if (uid !== null && uid !== process.getuid?.()) throw new HttpRefusal(403, 'OTHER_USER', 'the token is only for the user who runs the cluster')
             sendJson(response, 200, {token: this.parts.token})
           })
         case '/api/stream':
