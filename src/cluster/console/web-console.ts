@@ -143,9 +143,9 @@ export class WebConsole {
       if (response.headersSent) response.destroy()
       else {
         const body: ConsoleErrorBody = {ok: false, error: {code: refusal.code, message: refusal.message}}
-        sendJson(response, refusal.status, body, refusal.status === 405 ? {allow: (error as MethodRefusal).allow} : {})
-        // A body we stopped reading must not be taken for the next request.
-        if (!request.complete) response.once('finish', () => request.socket.destroy())
+        // A body we did not read (whole) must not be taken for the next request: the connection closes after the answer.
+        const unread = !request.complete && (request.headers['content-length'] !== undefined || request.headers['transfer-encoding'] !== undefined)
+        sendJson(response, refusal.status, body, {...(refusal.status === 405 ? {allow: (error as MethodRefusal).allow} : {}), ...(unread ? {connection: 'close'} : {})})
       }
     }
   }
