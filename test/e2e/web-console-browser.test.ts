@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The web console in a real browser (Debian's chromium through playwright-core), on a 3-node
  * cluster of real processes brought up by `pad-cli up` with a web port chosen for the test:
@@ -74,7 +75,7 @@ describe('web console in a browser', function () {
     const status = await cluster!.status()
     expect(status.nodes[leader].faults.map((f) => f.peer).sort()).to.deep.equal(others)
     await page.click('#heal')
-    await page.waitForFunction(() => [...document.querySelectorAll('[data-node] .faults')].every((f) => f.textContent === ''), undefined, {timeout: WAIT_MS})
+    await page.waitForFunction(() => Array.from(document.querySelectorAll('[data-node] .faults')).every((f) => f.textContent === ''), undefined, {timeout: WAIT_MS})
     expect((await cluster!.status()).nodes.every((n) => n.faults.length === 0)).to.equal(true)
     expect(await page.textContent('#timeline li[data-type="heal"]')).to.include('every network fault removed')
   })
@@ -94,7 +95,7 @@ describe('web console in a browser', function () {
     await cluster!.ok(['publish', 'hostile', hostile, '--format', 'raw'])
     const node = await browser!.newPage()
     await node.goto(`http://127.0.0.1:${cluster!.ports.http}/`)
-    await node.waitForFunction((text) => [...document.querySelectorAll('#messages code')].some((c) => c.textContent === text), hostile, {timeout: WAIT_MS})
+    await node.waitForFunction((text) => Array.from(document.querySelectorAll('#messages code')).some((c) => c.textContent === text), hostile, {timeout: WAIT_MS})
     expect(await node.evaluate(() => (window as unknown as {__pwned?: number}).__pwned)).to.equal(undefined)
     expect(await node.$$('#messages img')).to.have.length(0)
     await node.close()
