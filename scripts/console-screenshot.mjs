@@ -1,3 +1,4 @@
+/* global document -- the functions handed to page.waitForFunction run in the browser */
 // Takes docs/console.png: the web console of a running cluster just after a leader change.
 // Usage (the cluster up, chromium installed): node scripts/console-screenshot.mjs [cluster]
 // It publishes a few messages (so the logs have cells), kills the leader from the page,

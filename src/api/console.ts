@@ -13,7 +13,7 @@
  */
 import type {ControlAnswers, ControlFailure, ControlOp, ControlRequest, FaultView, MemberRole, ProcessState, RequestOf} from './control.js'
 import type {RaftRole, TermRun} from './node-http.js'
-import type {RpcKind} from './node-events.js'
+import type {RpcEvent} from './node-events.js'
 
 /** `up` serves the console here unless told otherwise; temporary clusters (chaos, bench) take any free port. */
 export const DEFAULT_WEB_PORT = 7070
@@ -76,16 +76,8 @@ export interface ConsoleLog {
   runs: TermRun[]
 }
 
-/** One Raft message a node sent, relayed (sampled) from its /events stream. */
-export interface ConsoleRpc {
-  kind: RpcKind
-  from: number
-  to: number
-  term: number
-  entries: number
-  reject: boolean
-  time: string
-}
+/** One Raft message a node sent (its /events `rpc` item), relayed, sampled, with the time the node sent it. */
+export type ConsoleRpc = Omit<RpcEvent, 'type'> & {time: string}
 
 /**
  * Once a second while a page is connected. `commits_per_s`: growth of the highest commit index

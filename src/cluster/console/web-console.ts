@@ -180,7 +180,7 @@ export class WebConsole {
     if (this.rpcBudget.left <= 0) return
     this.rpcBudget.left--
     const {kind, from, to, term, entries, reject, time} = item
-    this.hub.send({type: 'rpc', data: {kind, from: from ?? index, to, term, entries, reject, time}})
+    this.hub.send({type: 'rpc', data: {kind, from, to, term, entries, reject, time}})
   }
 
   private sendChangedNodes(): void {
