@@ -70,6 +70,8 @@ follow({
   },
   rpc(rpc) {
     wire.send(rpc)
+    // A count on the element, for people who inspect and for the browser tests (the dots are pixels).
+    $('wire').dataset.received = String(Number($('wire').dataset.received ?? 0) + 1)
   },
   log(log) {
     renderLog($('logs'), log)
