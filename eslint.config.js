@@ -51,6 +51,16 @@ export default tseslint.config(
     languageOptions: {globals: {process: 'readonly', console: 'readonly'}},
   },
   {
+    // The web console's page: ES modules that run in the browser.
+    files: ['web/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        ['document', 'window', 'location', 'history', 'fetch', 'EventSource', 'FormData', 'AbortSignal', 'requestAnimationFrame', 'performance', 'console'].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
+  {
     files: ['scripts/**/*.mjs'],
     languageOptions: {globals: {process: 'readonly', console: 'readonly', Buffer: 'readonly', performance: 'readonly'}},
   },

@@ -8,6 +8,7 @@ import {ClusterError, badArgument} from './errors.js'
 import {EventLog} from './events.js'
 import {clusterPaths, DEFAULT_CLUSTER, type ClusterPaths} from './layout.js'
 import type {ControlAnswers, ControlOp, RequestOf} from '../api/control.js'
+import {DEFAULT_WEB_PORT} from '../api/console.js'
 import {controlRequest, isListening} from './control.js'
 import {checkIndex, checkRetention, parseNodeRef, type NodeRef} from './node-args.js'
 import {checkPortsFree, nodePortsTaken, plannedPorts} from './ports.js'
@@ -179,6 +180,8 @@ export interface UpRequest {
   unsafeNoFsync?: boolean
   /** Each node in its own network namespace (root only); absent: what the cluster had. */
   netns?: boolean
+  /** `--web-port` (0: any free port), null for `--no-web`; absent: what the cluster had, else DEFAULT_WEB_PORT. */
+  webPort?: number | null
 }
 
 export class AlreadyUpError extends ClusterError {
@@ -318,6 +321,8 @@ function settleOptions(paths: ClusterPaths, request: UpRequest, saved: ClusterSt
   if (trailingEntries !== undefined) options.trailing_entries = trailingEntries
   if (settleLazyFs(request.lazyFs, base.lazy_fs === true, saved !== null && hasData(paths, saved), paths.name)) options.lazy_fs = true
   if (request.unsafeNoFsync === true) options.unsafe_no_fsync = true
+  options.web_port = request.webPort !== undefined ? request.webPort : base.web_port !== undefined ? base.web_port : DEFAULT_WEB_PORT
+  if (options.web_port !== null && (!Number.isInteger(options.web_port) || options.web_port < 0 || options.web_port > 65535)) throw badArgument(`--web-port must be from 0 to 65535 (got ${options.web_port})`)
   if (!Number.isInteger(options.nodes) || options.nodes < 1 || options.nodes > 15) throw badArgument(`--nodes must be from 1 to 15 (got ${options.nodes})`)
   if (options.heartbeat_ms >= options.election_timeout_ms) {
     throw badArgument(`--heartbeat (${options.heartbeat_ms} ms) must be shorter than --election-timeout (${options.election_timeout_ms} ms)`)

@@ -21,6 +21,7 @@ import {
   type ControlHandlers,
   type ControlOp,
   type ControlOutcome,
+  type ControlRequest,
   type RequestOf,
 } from '../api/control.js'
 import {NodeHttpError} from '../client/node-http-client.js'
@@ -113,14 +114,29 @@ async function answer(line: string, handlers: Partial<ControlHandlers>): Promise
   try {
     const decoded = decodeControlRequest(line)
     if (!decoded.ok) return refusal(decoded.message)
-    const request = decoded.value
+    return await runControl(decoded.value, handlers)
+  } catch (error) {
+    return failure(error)
+  }
+}
+
+/**
+ * Runs one decoded request through its handler (the socket's and the web console's one way in);
+ * every failure becomes an error answer.
+ */
+export async function runControl(request: ControlRequest, handlers: Partial<ControlHandlers>): Promise<ControlOutcome<ControlOp>> {
+  try {
     const pending = dispatchControl(handlers, request)
     if (pending === null) return refusal(`unknown request "${request.op}"`)
     return {ok: true, answer: await pending}
   } catch (error) {
-    const code = error instanceof ClusterError ? error.code : error instanceof NodeHttpError ? 'NODE_API' : 'SUPERVISOR'
-    return {ok: false, error: {code, message: error instanceof Error ? error.message : String(error)}}
+    return failure(error)
   }
+}
+
+function failure(error: unknown): ControlOutcome<ControlOp> {
+  const code = error instanceof ClusterError ? error.code : error instanceof NodeHttpError ? 'NODE_API' : 'SUPERVISOR'
+  return {ok: false, error: {code, message: error instanceof Error ? error.message : String(error)}}
 }
 
 /** True if something accepts connections on the socket. */

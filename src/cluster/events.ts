@@ -91,8 +91,10 @@ export class EventLog {
     return event
   }
 
-  onEvent(listener: (event: ClusterEvent) => void): void {
+  /** Calls `listener` with every event recorded from now on; returns how to stop. */
+  onEvent(listener: (event: ClusterEvent) => void): () => void {
     this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
   }
 }
 

@@ -39,6 +39,11 @@ export interface ClusterOptions {
    * cluster's bridge (netns-plan.ts); `host` is then unused. Absent: every node on `host`.
    */
   netns?: NetnsRecord
+  /**
+   * `up --web-port`: the port of the supervisor's web console on 127.0.0.1 (0: any free port);
+   * null (`--no-web`) or absent: no console.
+   */
+  web_port?: number | null
 }
 
 /** `exited`: killed by the supervisor or ended cleanly; `crashed`: ended by itself (exit-state.ts). */
@@ -79,6 +84,8 @@ export interface SupervisorRecord {
   started_at: string
   socket: string
   foreground: boolean
+  /** The port the web console listens on (127.0.0.1), or null when it does not run. Absent: older supervisor, no console. */
+  web_port?: number | null
 }
 
 export interface ClusterState {

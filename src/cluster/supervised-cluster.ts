@@ -254,6 +254,8 @@ export interface TemporaryClusterOptions extends ClusterLayout {
   unsafeNoFsync?: boolean
   /** Each node in its own network namespace (root only; `host` is then unused): see `up --netns`. */
   netns?: boolean
+  /** The web console's port (default 0: any free one); null: none. */
+  webPort?: number | null
 }
 
 /** Starts a cluster with its supervisor in this process; resolves once it has a leader. */
@@ -270,6 +272,8 @@ export async function startTemporaryCluster(options: TemporaryClusterOptions): P
     // Chaos injects crashes on purpose; a restart behind its back would undo them.
     restart: 'no',
     retention: [],
+    // A console on any free port (recorded in the cluster.json of the run), never a fixed one that two runs would share.
+    web_port: options.webPort === undefined ? 0 : options.webPort,
   }
   if (options.snapshotEntries !== undefined) clusterOptions.snapshot_entries = options.snapshotEntries
   if (options.trailingEntries !== undefined) clusterOptions.trailing_entries = options.trailingEntries

@@ -11,13 +11,17 @@
  * - lazy-mounts.ts and power-cut.ts: with `up --lazy-fs`, each node's data dir mounted on the
  *   lazy layer before it spawns, and `power-cut` (kill, drop what was not fsynced, start);
  * - control-api.ts: the requests of the control API (control.ts), served on the Unix socket in
- *   the cluster folder;
+ *   the cluster folder, and to the web console (console/web-console.ts, on 127.0.0.1:<web_port>),
+ *   which shows the nodes (console-view.ts) live and runs the same handlers;
  * - core.ts: what they share (state, node handles, timeline, log, the request queue).
  *
  * It knows the nodes only through their pids, ports, files and HTTP API.
  */
-import type {ControlAnswers} from '../api/control.js'
-import type {EventLog} from './events.js'
+import type {ControlAnswers, ControlHandlers} from '../api/control.js'
+import {HELLO_EVENTS} from '../api/console.js'
+import {WebConsole} from './console/web-console.js'
+import {parseEvent, type ClusterEvent, type EventLog} from './events.js'
+import {tailLines} from './tail.js'
 import {ControlServer} from './control.js'
 import type {ClusterPaths} from './layout.js'
 import {ensureBridge, removeNetwork} from './netns.js'
@@ -33,6 +37,7 @@ import {LazyMounts} from './supervisor/lazy-mounts.js'
 import {NodeProcesses} from './supervisor/processes.js'
 import {RaftObserver} from './supervisor/raft-observer.js'
 import {clusterStatus} from './supervisor/status-report.js'
+import {consoleNodes} from './supervisor/console-view.js'
 
 export {currentCli, type CliEntry} from './cli-entry.js'
 export type {SupervisorOptions} from './supervisor/core.js'
@@ -49,6 +54,8 @@ export class Supervisor {
   private readonly membership: MembershipChanges
   private readonly mounts: LazyMounts
   private readonly control: ControlServer
+  private readonly handlers: ControlHandlers
+  private web: WebConsole | null = null
   private pollTimer: NodeJS.Timeout | null = null
   private closing: Promise<void> | null = null
   private readonly closedResolvers: (() => void)[] = []
@@ -82,6 +89,7 @@ export class Supervisor {
       members: (leader, body) => membersCall({...leader.record}, core.token, body, MEMBERS_CALL_MS),
     }))
     const handlers = controlHandlers({core, processes, faults, observer, membership, mounts, status: () => this.status(), down: () => this.down()})
+    this.handlers = handlers
     this.control = new ControlServer(paths.socket, handlers)
   }
 
@@ -109,9 +117,10 @@ export class Supervisor {
       throw error
     }
     await this.control.listen()
-    core.state.supervisor = {pid: process.pid, started_at: new Date().toISOString(), socket: this.paths.socket, foreground: this.options.foreground}
+    const webPort = await this.startWeb()
+    core.state.supervisor = {pid: process.pid, started_at: new Date().toISOString(), socket: this.paths.socket, foreground: this.options.foreground, web_port: webPort}
     core.save()
-    this.log('supervisor started', {pid: process.pid, nodes: this.size, foreground: this.options.foreground})
+    this.log('supervisor started', {pid: process.pid, nodes: this.size, foreground: this.options.foreground, web_port: webPort})
     core.events.record('up', {nodes: this.size, supervisor_pid: process.pid})
     // Waiting for health is not needed to answer requests: `up` polls status.
     try {
@@ -125,6 +134,43 @@ export class Supervisor {
     }
     this.membership.resumePromotions()
     this.pollTimer = setInterval(() => void this.poll(), POLL_MS)
+  }
+
+  /**
+   * The web console on 127.0.0.1 at the cluster's web_port (none when it is null or absent);
+   * when that port is taken, on any free one, with a warning in the timeline. Its port, or null.
+   */
+  private async startWeb(): Promise<number | null> {
+    const wanted = this.core.state.options.web_port
+    if (wanted === null || wanted === undefined) return null
+    const core = this.core
+    const web = new WebConsole({
+      cluster: core.state.name,
+      token: core.token,
+      settings: {election_timeout_ms: core.state.options.election_timeout_ms, heartbeat_ms: core.state.options.heartbeat_ms},
+      nodes: () => consoleNodes(core, this.faults),
+      leader: () => this.observer.currentLeader,
+      recentEvents: () => tailLines(this.paths.events, HELLO_EVENTS, 512 * 1024).map(parseEvent).filter((e): e is ClusterEvent => e !== null),
+      onTimeline: (listener) => core.events.onEvent(listener),
+      onNodeItem: (listener) => this.observer.onItem(listener),
+      handlers: this.handlers,
+      log: (message, fields) => this.log(message, fields),
+    })
+    try {
+      this.web = web
+      return await web.listen(wanted)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || wanted === 0) {
+        this.web = null
+        await web.close()
+        this.log('could not start the web console', {error: (error as Error).message})
+        core.events.record('warning', {message: `no web console: ${(error as Error).message}`})
+        return null
+      }
+      const port = await web.listen(0)
+      core.events.record('warning', {message: `web console: port ${wanted} is taken, it listens on ${port}`})
+      return port
+    }
   }
 
   /** Resolves when the supervisor has stopped (after `down` or `shutdown()`). */
@@ -149,6 +195,7 @@ export class Supervisor {
       await this.mounts.unmountAll()
       this.removeNetwork()
       this.observer.closeAll()
+      await this.web?.close()
       core.events.record('down')
       core.state.supervisor = null
       core.save()

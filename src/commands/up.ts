@@ -23,6 +23,8 @@ import {LineFollower} from '../cluster/tail.js'
 import {durationFlag} from '../cli/duration.js'
 import {onInterrupts} from '../cli/interrupts.js'
 import {MAX_COMPACTION_ENTRIES} from '../cluster/node-args.js'
+import {DEFAULT_WEB_PORT} from '../api/console.js'
+import {consoleUrl} from '../cluster/console/console-url.js'
 
 /** What `up --json` prints: the cluster's status once it has a leader (nothing with --foreground, which streams lines). */
 export default class Up extends PadCommand<ClusterStatus | undefined> {
@@ -46,6 +48,10 @@ a namespace: the nodes reach only each other and this host. pad-cli partition th
 unreachable route to the peer in each side's namespace) instead of in the nodes; delay and loss stay the nodes'. \
 pad-cli down removes the namespaces, veths and bridge.
 
+The supervisor serves a web console on 127.0.0.1:--web-port (default ${DEFAULT_WEB_PORT}; see pad-cli web): the nodes, \
+their logs, Raft messages in flight, the timeline and charts, live, with the same actions as pad-cli top. It \
+listens on loopback only, also with --host or --netns; actions need the cluster token, which the printed URL carries.
+
 With --foreground the supervisor stays attached and streams every node's log with a colored prefix; Ctrl-C stops \
 the cluster, a second Ctrl-C kills it at once.
 
@@ -58,6 +64,7 @@ With --lazy-fs (root and FUSE) every node's data dir is a mount of the lazy laye
     '<%= config.bin %> up --foreground',
     '<%= config.bin %> up --netns   # as root: every node its own host on a private bridge',
     '<%= config.bin %> up --restart on-failure   # start crashed nodes again',
+    '<%= config.bin %> up --web-port 8090   # the web console on http://127.0.0.1:8090/',
     '<%= config.bin %> up --election-timeout 500ms --heartbeat 100ms   # slower, easier to watch',
     'sudo <%= config.bin %> up --lazy-fs   # then: pad-cli power-cut --all',
   ]
@@ -107,6 +114,13 @@ With --lazy-fs (root and FUSE) every node's data dir is a mount of the lazy laye
         'FOR TESTS ONLY: start every node with pad-cli node --unsafe-no-fsync (SQLite synchronous=OFF): acknowledged messages are LOST on a power cut; for this up only',
       helpGroup: 'TESTING',
     }),
+    'web-port': Flags.integer({
+      description: `port of the web console on 127.0.0.1 (pad-cli web opens it); 0: any free port; taken: any free port, with a warning in the timeline [default: ${DEFAULT_WEB_PORT}, or what the cluster had]`,
+      min: 0,
+      max: 65535,
+      exclusive: ['no-web'],
+    }),
+    'no-web': Flags.boolean({description: 'no web console (kept for the next up; --web-port turns it on again)'}),
     wait: durationFlag({description: 'how long to wait for the nodes and a leader (a bare number is seconds)', default: 15_000, defaultHelp: async () => '15s', unit: 's', minMs: 100}),
   }
 
@@ -128,6 +142,7 @@ With --lazy-fs (root and FUSE) every node's data dir is a mount of the lazy laye
         lazyFs: flags['lazy-fs'],
         unsafeNoFsync: flags['unsafe-no-fsync'],
         netns: flags.netns,
+        webPort: flags['no-web'] ? null : flags['web-port'],
       })
     } catch (error) {
       if (error instanceof AlreadyUpError && error.status) {
@@ -157,11 +172,12 @@ With --lazy-fs (root and FUSE) every node's data dir is a mount of the lazy laye
     } finally {
       prepared.releaseLock()
     }
-    this.log(this.summary(status))
+    this.log(this.summary(status, consoleUrl(prepared.paths)))
     return status
   }
 
-  private summary(status: ClusterStatus): string {
+  /** `web`: the console's URL (with the token in its fragment), null without one. */
+  private summary(status: ClusterStatus, web: string | null): string {
     const c = status.cluster === DEFAULT_CLUSTER ? '' : ` --cluster ${status.cluster}`
     // Nodes `remove` took out stay in status; here only the members that run.
     const members = status.nodes.filter((n) => n.membership !== 'removed')
@@ -179,10 +195,12 @@ With --lazy-fs (root and FUSE) every node's data dir is a mount of the lazy laye
       '',
       table(['NODE', 'ROLE', 'PID', 'CLIENTS (TCP)', 'HTTP API AND DASHBOARD', 'RAFT'], rows),
       '',
+      ...(web === null ? [] : [`Web console: ${web}`, '']),
       'Next:',
       ...commandList([
         [`pad-cli publish news '{"hello":"world"}'${c}`, 'publish through the cluster'],
         [`pad-cli subscribe news --from beginning${c}`, 'read it back (Ctrl-C to stop)'],
+        ...(web === null ? [] : [[`pad-cli web${c}`, 'open the web console: watch elections, the logs and messages; act on nodes'] as [string, string]]),
         [`pad-cli kill leader${c}`, 'crash the leader, watch another take over'],
         ...(status.lazy_fs === true ? [[`pad-cli power-cut --all${c}`, 'cut the power of every node: what was not fsynced is gone'] as [string, string]] : []),
         [`pad-cli partition 0${c}`, `cut node 0 off; pad-cli heal${c} ends it`],
@@ -233,7 +251,7 @@ With --lazy-fs (root and FUSE) every node's data dir is a mount of the lazy laye
     try {
       const status = await waitUntilReady(paths, () => supervisor.status(), {waitMs, supervisorPid: process.pid})
       if (json) this.jsonLine({status})
-      else this.log(this.summary(status).replace(/\nNext:[\s\S]*$/, '\nCtrl-C stops the cluster.\n'))
+      else this.log(this.summary(status, consoleUrl(paths)).replace(/\nNext:[\s\S]*$/, '\nCtrl-C stops the cluster.\n'))
     } catch (error) {
       if (interrupted) {
         // Ctrl-C while starting: the supervisor is already stopping the nodes.

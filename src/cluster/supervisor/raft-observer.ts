@@ -11,6 +11,8 @@ import type {NodeHandle, RaftView} from './node-handle.js'
 export class RaftObserver {
   private leader: number | null = null
   private readonly electionsSeen = new Set<number>()
+  /** Who wants every item the nodes' streams bring (the web console), after the view took it in. */
+  private readonly listeners = new Set<(index: number, item: NodeStreamItem) => void>()
 
   constructor(private readonly core: SupervisorCore) {}
 
@@ -26,6 +28,7 @@ export class RaftObserver {
         const patch = viewPatch(item)
         if (patch) this.observe(index, patch)
         this.recordSnapshot(index, item)
+        for (const listener of this.listeners) listener(index, item)
       },
       skipped: (reason, count) => this.core.log('skipped events that do not decode', {node: index, reason, skipped: count}),
       end: () => {
@@ -37,6 +40,12 @@ export class RaftObserver {
         }, 500).unref()
       },
     })
+  }
+
+  /** Calls `listener` with every item of every node's stream (no new stream is opened); returns how to stop. */
+  onItem(listener: (index: number, item: NodeStreamItem) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
   }
 
   /** Records in the timeline a snapshot the node sent or installed; other events are not. */
@@ -66,6 +75,11 @@ export class RaftObserver {
       }
     }
     this.updateLeader()
+  }
+
+  /** The leader as last recorded (null: none). */
+  get currentLeader(): number | null {
+    return this.leader
   }
 
   /** Records a change of leader: the running node that says LEADER in the newest term. */
