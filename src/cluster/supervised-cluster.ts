@@ -117,6 +117,11 @@ export class SupervisedCluster {
     await this.request({op: 'start', node: index}, START_TIMEOUT_MS)
   }
 
+  /** Stops the node (SIGTERM) and starts it again; resolves once it serves. */
+  async restart(index: number): Promise<void> {
+    await this.request({op: 'restart', node: index}, START_TIMEOUT_MS)
+  }
+
   /** Hands leadership to node `to` (Raft's leadership transfer); resolves once it leads. */
   async transfer(to: number): Promise<ControlAnswers['transfer']> {
     return this.request({op: 'transfer', to}, START_TIMEOUT_MS)
