@@ -120,7 +120,10 @@ class Parser {
     }
     for (;;) {
       this.skipSpace()
-      if (this.text[this.pos] !== '"') this.fail(this.text[this.pos] === '}' ? 'a comma before "}" (JSON allows no trailing comma)' : 'a field name in double quotes was due')
+      const c = this.text[this.pos]
+      if (c === undefined) this.fail(`the object opened on line ${line} is never closed`)
+      if (c === '/' || c === '#') this.fail('JSON has no comments: put notes in a "say" step or a "text" field')
+      if (c !== '"') this.fail(c === '}' ? 'a comma before "}" (JSON allows no trailing comma)' : 'a field name in double quotes was due')
       const keyLine = this.line
       const key = this.string()
       if (entries.has(key)) this.fail(`the field "${key}" is given twice`, keyLine)
@@ -172,7 +175,7 @@ class Parser {
     try {
       return JSON.parse(this.text.slice(start, this.pos)) as string
     } catch {
-      return this.fail('a string has a bad escape (use \\", \\\\, \\n, \\uXXXX)', line)
+      return this.fail('a string has a bad escape or a raw tab or control character (write \\", \\\\, \\n, \\t, \\uXXXX)', line)
     }
   }
 
