@@ -85,10 +85,10 @@ describe('pad-cli scenario run', function () {
     expect(result.code).to.equal(1)
     expect(result.stdout).to.match(/\[2\/3\] Check that node 0 is candidate \(within 500ms\)\.\n\s+✗ not within 500ms: node 0 is (leader|follower) in term \d+/)
     expect(result.stdout).to.not.include('[3/3]')
-    expect(result.stdout).to.match(/FAILED: wrong at step 2 of 3 \(line 7\)/)
+    expect(result.stdout).to.match(/FAILED: wrong at step 2 of 3 \(line 8\)/)
     const lines = result.stderr.trim().split('\n')
     expect(lines).to.have.length(1)
-    expect(lines[0]).to.match(/^Error: scenario wrong failed at step 2 \(line 7\) "Check that node 0 is candidate \(within 500ms\)\.": not within 500ms/)
+    expect(lines[0]).to.match(/^Error: scenario wrong failed at step 2 \(line 8\) "Check that node 0 is candidate \(within 500ms\)\.": not within 500ms/)
     // Failed: everything is kept for a look, and nothing runs.
     expect(fs.existsSync(path.join(c.home, 'scenario', 'node-0'))).to.equal(true)
     const events = timelineWithoutSurvivors(c)
