@@ -21,8 +21,10 @@ import {nothingRemembered, rememberLeader, resolveRef, RefError, type ClusterVie
 import type {NodeRefValue, Scenario, Step} from './schema.js'
 import {namesLeader} from './validate.js'
 
-export interface ScenarioRunOptions extends ClusterLayout {
+export interface ScenarioRunOptions {
   scenario: Scenario
+  /** Where the temporary cluster's nodes listen, and their Raft timing. */
+  layout: ClusterLayout
   /** Bounds of waits, publishes and sleeps are multiplied by this (10 with --slow). */
   scale: number
   /** A pause after each step, for a person to look at top (--slow). */
@@ -73,22 +75,24 @@ export async function runScenario(options: ScenarioRunOptions): Promise<Scenario
   } else {
     const home = options.dir ?? (madeHome = fs.mkdtempSync(path.join(os.tmpdir(), `pad-scenario-${scenario.name}-`)))
     report({type: 'cluster', nodes: scenario.nodes, home, cluster: 'scenario', temporary: true, watch: watchCommand(home, 'scenario')})
-    cluster = await startTemporaryCluster({
+    const start = startTemporaryCluster({
       home,
       name: 'scenario',
       nodes: scenario.nodes,
-      host: options.host,
-      tcpPort: options.tcpPort,
-      httpPort: options.httpPort,
-      raftPort: options.raftPort,
-      electionTimeoutMs: options.electionTimeoutMs,
-      heartbeatMs: options.heartbeatMs,
+      ...options.layout,
       cli: options.cli,
       waitMs: 30_000 * Math.max(1, options.scale / 2),
       snapshotEntries: scenario.snapshotEntries,
       trailingEntries: scenario.trailingEntries,
       lazyFs: usesPowerCut(scenario),
     })
+    try {
+      cluster = await start
+    } catch (error) {
+      // It stopped whatever it had started; the folder we made for it has nothing worth keeping.
+      if (madeHome !== null) fs.rmSync(madeHome, {recursive: true, force: true})
+      throw error
+    }
   }
   options.onCluster?.(cluster)
   let summary: ScenarioSummary | null = null

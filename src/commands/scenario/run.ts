@@ -2,11 +2,10 @@ import {Args, Flags} from '@oclif/core'
 import {clusterLayout} from '../../cli/cluster-layout.js'
 import {durationFlag} from '../../cli/duration.js'
 import {fail} from '../../cli/fail.js'
-import {onInterrupts} from '../../cli/interrupts.js'
+import {clusterInterrupts} from '../../cli/interrupts.js'
 import {PadCommand} from '../../cli/pad-command.js'
 import {ClusterError} from '../../cluster/errors.js'
 import {SLOW_FACTOR, SLOW_TIMING, checkSlow} from '../../cluster/node-args.js'
-import type {SupervisedCluster} from '../../cluster/supervised-cluster.js'
 import {formatRunEvent, formatSummary} from '../../scenario/format.js'
 import {loadScenario, ScenarioLoadError} from '../../scenario/load.js'
 import {runScenario, type RunEvent, type ScenarioSummary} from '../../scenario/runner.js'
@@ -90,24 +89,11 @@ and a last line with the summary ({"scenario", "passed", "steps", "ran", "failed
     }
 
     // First Ctrl-C: stop after the current step and tear down. Second: kill the nodes now.
-    const abort = new AbortController()
-    let cluster: SupervisedCluster | null = null
-    const offInterrupts = onInterrupts({
-      first: () => {
-        process.stderr.write('scenario: stopping after this step (Ctrl-C again to kill the nodes and quit)\n')
-        abort.abort()
-      },
-      again: () => {
-        ;(cluster as SupervisedCluster | null)?.killNow()
-        process.exit(130)
-      },
-    })
-    const onExit = (): void => (cluster as SupervisedCluster | null)?.killNow()
-    process.on('exit', onExit)
+    const interrupts = clusterInterrupts('scenario: stopping after this step (Ctrl-C again to kill the nodes and quit)')
     let summary: ScenarioSummary
     try {
       summary = await runScenario({
-        ...layout,
+        layout,
         scenario,
         scale: flags.slow ? SLOW_FACTOR : 1,
         paceMs: flags.slow ? SLOW_PACE_MS : 0,
@@ -115,15 +101,14 @@ and a last line with the summary ({"scenario", "passed", "steps", "ran", "failed
         dir: flags.dir,
         keep: flags.keep,
         report: print,
-        signal: abort.signal,
-        onCluster: (c) => (cluster = c),
+        signal: interrupts.signal,
+        onCluster: interrupts.onCluster,
       })
     } catch (error) {
       if (error instanceof ClusterError) throw error
       return fail(this, `scenario ${scenario.name} could not run: ${(error as Error).message}`, 1)
     } finally {
-      offInterrupts()
-      process.off('exit', onExit)
+      interrupts.dispose()
     }
     for (const line of formatSummary(summary)) this.log(line)
     if (!summary.passed) {
