@@ -19,8 +19,9 @@ export const LAYERS = {
   chaos: ['cluster', 'client', ...LOWER],
   bench: ['cluster', 'client', ...LOWER],
   tui: ['cluster', 'client', ...LOWER],
-  cli: ['raft', 'storage', 'transport', 'broker', 'client', 'cluster', 'chaos', 'bench', 'tui', ...LOWER],
-  commands: ['raft', 'storage', 'transport', 'broker', 'client', 'cluster', 'chaos', 'bench', 'tui', 'cli', ...LOWER],
+  scenario: ['cluster', 'client', ...LOWER],
+  cli: ['raft', 'storage', 'transport', 'broker', 'client', 'cluster', 'chaos', 'bench', 'tui', 'scenario', ...LOWER],
+  commands: ['raft', 'storage', 'transport', 'broker', 'client', 'cluster', 'chaos', 'bench', 'tui', 'scenario', 'cli', ...LOWER],
 }
 const FOLDERS = ['raft', ...Object.keys(LAYERS)]
 

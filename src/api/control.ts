@@ -84,7 +84,21 @@ export interface ControlRequests {
    * leader), then the old data dir is set aside. `force`: a node that does not say corrupt too.
    */
   repair: NodeFields & {force?: boolean}
+  /**
+   * A line of a scenario's narration (pad-cli scenario run), recorded in the timeline as a
+   * `scenario` event so that `events -f`, top and the web console show it. Hostile like the
+   * rest: the decoder strips control characters and caps every string.
+   */
+  say: {scenario: string; step: number; text: string; kind: NarrationKind}
 }
+
+/** What a narration line is: a step's announcement, a check begun, and how a step ended. */
+export const NARRATION_KINDS = ['say', 'check', 'pass', 'fail'] as const
+export type NarrationKind = (typeof NARRATION_KINDS)[number]
+/** Bounds of `say`: characters of its text and of the scenario's name, and its step number. */
+export const MAX_SAY_TEXT = 1000
+export const MAX_SAY_NAME = 100
+export const MAX_SAY_STEP = 10_000
 
 /** The files `corrupt` may damage: the node database, or its write-ahead log. */
 export const CORRUPT_FILE_NAMES = ['db', 'wal'] as const
@@ -95,7 +109,7 @@ export const MAX_TRUNCATE_BYTES = 1024 ** 4
 
 export type ControlOp = keyof ControlRequests
 
-export const CONTROL_OPS: readonly ControlOp[] = ['status', 'ping', 'down', 'kill', 'stop', 'start', 'restart', 'pause', 'resume', 'partition', 'heal', 'transfer', 'delay', 'loss', 'add', 'remove', 'replace', 'power-cut', 'corrupt', 'repair']
+export const CONTROL_OPS: readonly ControlOp[] = ['status', 'ping', 'down', 'kill', 'stop', 'start', 'restart', 'pause', 'resume', 'partition', 'heal', 'transfer', 'delay', 'loss', 'add', 'remove', 'replace', 'power-cut', 'corrupt', 'repair', 'say']
 
 /** The request of one op, as it goes over the socket. */
 export type RequestOf<K extends ControlOp> = {op: K} & ControlRequests[K]
@@ -329,6 +343,8 @@ export interface ControlAnswers {
   'power-cut': {nodes: PowerCutNode[]}
   corrupt: CorruptAnswer
   repair: RepairAnswer
+  /** The `seq` of the scenario event recorded. */
+  say: {seq: number}
 }
 
 export interface ControlFailure {
@@ -447,6 +463,31 @@ const FIELDS: {[K in ControlOp]: (raw: Record<string, unknown>) => ControlReques
     return {node: nodeRef(raw.node, 'node'), file: corruptFileName(raw.file), ...(bitflip === undefined ? {truncate} : {bitflip})}
   },
   repair: (raw) => ({node: nodeRef(raw.node, 'node'), force: optionalBoolean(raw.force, 'force') ?? false}),
+  say: (raw) => ({
+    scenario: cleanText(raw.scenario, 'scenario', MAX_SAY_NAME),
+    step: integerIn(raw.step, 'step', 0, MAX_SAY_STEP),
+    text: cleanText(raw.text, 'text', MAX_SAY_TEXT),
+    kind: narrationKind(raw.kind),
+  }),
+}
+
+/**
+ * A string for the timeline: control characters (C0, DEL, C1) and the bidirectional overrides
+ * that could rewrite a terminal line become spaces, runs of spaces one, and what is longer
+ * than `max` characters is cut with an ellipsis (the caller narrates; it need not be refused).
+ */
+function cleanText(value: unknown, name: string, max: number): string {
+  if (typeof value !== 'string') throw new Refusal(`${name} must be a string`)
+  // eslint-disable-next-line no-control-regex
+  const clean = value.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, ' ').replace(/ {2,}/g, ' ').trim()
+  const chars = Array.from(clean)
+  return chars.length > max ? `${chars.slice(0, max - 1).join('')}…` : clean
+}
+
+function narrationKind(value: unknown): NarrationKind {
+  const known = NARRATION_KINDS.find((k) => k === value)
+  if (!known) throw new Refusal(`kind must be one of ${NARRATION_KINDS.join(', ')}`)
+  return known
 }
 
 /** Either `nodes` (one or more, none twice) or `all: true`, never both. */

@@ -34,3 +34,39 @@ export function untilInterrupted(): Promise<NodeJS.Signals> {
     })
   })
 }
+
+/** A killable cluster: what a run that owns node processes must stop whatever happens. */
+interface Killable {
+  killNow(): void
+}
+
+/**
+ * For a command whose run owns a cluster (chaos, scenario run): the first Ctrl-C prints
+ * `firstMessage` and aborts `signal` (the run winds down and tears down as usual); a second one,
+ * or the process exiting any other way, kills the cluster's nodes at once. The run reports its
+ * cluster through `onCluster`; `dispose` removes the handlers once it is over.
+ */
+export function clusterInterrupts(firstMessage: string): {signal: AbortSignal; onCluster: (cluster: Killable | null) => void; dispose: () => void} {
+  const abort = new AbortController()
+  let cluster: Killable | null = null
+  const off = onInterrupts({
+    first: () => {
+      process.stderr.write(`${firstMessage}\n`)
+      abort.abort()
+    },
+    again: () => {
+      cluster?.killNow()
+      process.exit(130)
+    },
+  })
+  const onExit = (): void => cluster?.killNow()
+  process.on('exit', onExit)
+  return {
+    signal: abort.signal,
+    onCluster: (c) => (cluster = c),
+    dispose: () => {
+      off()
+      process.off('exit', onExit)
+    },
+  }
+}

@@ -52,6 +52,9 @@
  *   repair      node, replacement, kept, reason
  *                                             `repair` replaced the node by a new member caught
  *                                             up from the leader; its data dir was set aside as `kept`
+ *   scenario    scenario, step, kind, text    a line of a scenario's narration (pad-cli scenario
+ *                                             run): kind say (what step `step` will do), check, pass
+ *                                             or fail; text cleaned and capped by the control codec
  *   warning     message                       something the supervisor could not do
  */
 import fs from 'node:fs'
@@ -69,7 +72,7 @@ export const EVENT_TYPES = [
   'up', 'down', 'recovered', 'start', 'exit', 'kill', 'stop', 'pause', 'resume', 'restart',
   'partition', 'delay', 'loss', 'heal', 'transfer', 'role', 'election', 'leader',
   'snapshot-send', 'snapshot-install', 'member-add', 'member-promote', 'member-remove', 'power-cut', 'corrupt', 'corrupt-found',
-  'repair', 'warning',
+  'repair', 'scenario', 'warning',
 ] as const
 
 export class EventLog {
@@ -224,6 +227,10 @@ export function describeEvent(e: ClusterEvent): string {
       return `${node} found its data corrupt (${String(e.reason)}): it takes no part in Raft`
     case 'repair':
       return `${node} repaired: node ${e.replacement as number} took its place, its data kept in ${String(e.kept)}`
+    case 'scenario': {
+      const mark = e.kind === 'pass' ? '✓ ' : e.kind === 'fail' ? '✗ ' : ''
+      return `${String(e.scenario)} step ${String(e.step)}: ${mark}${String(e.text)}`
+    }
     case 'warning':
       return String(e.message)
     default: {

@@ -57,6 +57,22 @@ export function parsePercent(text: string): number {
   return value / 100
 }
 
+/**
+ * `--slow` (up, scenario run): Raft ten times slower than the defaults (150 ms, 50 ms), so a
+ * person can watch an election happen in top: a follower waits 1.5-3 s before it stands.
+ */
+export const SLOW_TIMING = {electionTimeoutMs: 1500, heartbeatMs: 500} as const
+export const SLOW_FACTOR = 10
+
+/** Refuses --slow together with the timing flags it stands for (it sets both). */
+export function checkSlow(slow: boolean, electionTimeout: number | undefined, heartbeat: number | undefined): void {
+  if (!slow) return
+  const given = [electionTimeout === undefined ? null : '--election-timeout', heartbeat === undefined ? null : '--heartbeat'].filter((f) => f !== null)
+  if (given.length > 0) {
+    throw badArgument(`--slow sets the election timeout to ${SLOW_TIMING.electionTimeoutMs}ms and the heartbeat to ${SLOW_TIMING.heartbeatMs}ms: give either --slow or ${given.join(' and ')}, not both`)
+  }
+}
+
 /** Bounds of --snapshot-entries and --trailing-entries: a count of log entries. */
 export const MAX_COMPACTION_ENTRIES = 100_000_000
 

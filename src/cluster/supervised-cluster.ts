@@ -65,6 +65,16 @@ export class SupervisedCluster {
     return status.membership?.voters ?? status.nodes.filter((n) => n.membership === 'voter').map((n) => n.index)
   }
 
+  /** The supervisor's view of every node (process, role, term, indexes), as `pad-cli status` prints it. */
+  async status(): Promise<ControlAnswers['status']> {
+    return this.request({op: 'status'})
+  }
+
+  /** Records a line of a scenario's narration in the cluster's timeline (a `scenario` event). */
+  async say(line: RequestOf<'say'>): Promise<void> {
+    await this.request(line)
+  }
+
   /** Adds the next node and waits until it is a voter. */
   async add(): Promise<ControlAnswers['add']> {
     return this.changed(this.request({op: 'add', wait: true}, MEMBER_TIMEOUT_MS))
@@ -105,6 +115,11 @@ export class SupervisedCluster {
 
   async start(index: number): Promise<void> {
     await this.request({op: 'start', node: index}, START_TIMEOUT_MS)
+  }
+
+  /** Stops the node (SIGTERM) and starts it again; resolves once it serves. */
+  async restart(index: number): Promise<void> {
+    await this.request({op: 'restart', node: index}, START_TIMEOUT_MS)
   }
 
   /** Hands leadership to node `to` (Raft's leadership transfer); resolves once it leads. */

@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 import {clusterLayout} from '../cli/cluster-layout.js'
 import {flagGiven} from '../cluster/cluster.js'
 import {durationFlag} from '../cli/duration.js'
-import {onInterrupts} from '../cli/interrupts.js'
+import {clusterInterrupts} from '../cli/interrupts.js'
 import {fail} from '../cli/fail.js'
 import {PadCommand} from '../cli/pad-command.js'
 import {checkHistory} from '../chaos/checker.js'
@@ -10,7 +10,6 @@ import {HistoryError, readHistory} from '../chaos/history.js'
 import {DEFAULT_FAMILIES, FAMILY_HELP, FAULT_FAMILIES, type FaultFamily} from '../chaos/nemesis.js'
 import {newSeed} from '../chaos/random.js'
 import {DEFAULT_RUN, runChaos, type ChaosRunOptions} from '../chaos/run.js'
-import type {SupervisedCluster} from '../cluster/supervised-cluster.js'
 import {formatSummary, replayCommand, summaryJson, type ChaosSummary, type SummaryInput} from '../chaos/summary.js'
 import {MAX_COMPACTION_ENTRIES} from '../cluster/node-args.js'
 
@@ -167,30 +166,16 @@ cluster then runs on it, and a cluster named by --cluster must have been started
 
     // First Ctrl-C: stop injecting faults, then heal, converge and check as usual. Second:
     // kill the nodes now and exit.
-    const abort = new AbortController()
-    let cluster: SupervisedCluster | null = null
-    options.signal = abort.signal
-    options.onCluster = (c) => (cluster = c)
-    const offInterrupts = onInterrupts({
-      first: () => {
-        process.stderr.write('chaos: stopping the faults; healing and checking (Ctrl-C again to kill the nodes and quit)\n')
-        abort.abort()
-      },
-      again: () => {
-        ;(cluster as SupervisedCluster | null)?.killNow()
-        process.exit(130)
-      },
-    })
-    const onExit = (): void => (cluster as SupervisedCluster | null)?.killNow()
-    process.on('exit', onExit)
+    const interrupts = clusterInterrupts('chaos: stopping the faults; healing and checking (Ctrl-C again to kill the nodes and quit)')
+    options.signal = interrupts.signal
+    options.onCluster = interrupts.onCluster
     let result
     try {
       result = await runChaos(options)
     } catch (error) {
       return fail(this, `the chaos run could not complete (seed ${seed}): ${(error as Error).message}`, 2)
     } finally {
-      offInterrupts()
-      process.off('exit', onExit)
+      interrupts.dispose()
     }
     return this.report(result)
   }

@@ -7,7 +7,7 @@ import {LineFollower} from '../cluster/tail.js'
 import {untilInterrupted} from '../cli/interrupts.js'
 
 export default class Events extends PadCommand {
-  static override summary = "Show the cluster's timeline: starts, exits, crashes, kills, pauses, partitions, heals, transfers, elections, leader changes, snapshots, members added and removed."
+  static override summary = "Show the cluster's timeline: starts, exits, crashes, kills, pauses, partitions, heals, transfers, elections, leader changes, snapshots, members added and removed, scenario narration."
 
   static override description = `The supervisor records every event in $PAD_HOME/<cluster>/events.jsonl; this prints it, \
 also after the cluster is down. -f keeps printing new events as they happen (Ctrl-C stops).
@@ -24,7 +24,8 @@ through, as a learner}; member-promote {node, index: its configuration entry, le
 {node, index, leader, was_leader}; power-cut {nodes, dropped: per node {node, files, bytes, entries}, what it had not \
 fsynced and lost; the nodes' kill and exit come before it, their start after}; corrupt {node, file, how: bitflip or truncate, flipped, range, bits, cut: what pad-cli \
 corrupt did}; corrupt-found {node, file, reason: the node started and reports its data corrupt}; repair {node, replacement, \
-kept: where its data dir was set aside, reason}; warning {message}.`
+kept: where its data dir was set aside, reason}; scenario {scenario, step, kind: say (what the step will do), check, pass or \
+fail, text: a line of pad-cli scenario run's narration}; warning {message}.`
 
   static override examples = [
     '<%= config.bin %> events',

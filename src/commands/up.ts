@@ -22,7 +22,7 @@ import {Supervisor} from '../cluster/supervisor.js'
 import {LineFollower} from '../cluster/tail.js'
 import {durationFlag} from '../cli/duration.js'
 import {onInterrupts} from '../cli/interrupts.js'
-import {MAX_COMPACTION_ENTRIES} from '../cluster/node-args.js'
+import {MAX_COMPACTION_ENTRIES, SLOW_FACTOR, SLOW_TIMING, checkSlow} from '../cluster/node-args.js'
 import {DEFAULT_WEB_PORT} from '../api/console.js'
 import {consoleUrl} from '../cluster/console/console-url.js'
 
@@ -66,6 +66,7 @@ With --lazy-fs (root and FUSE) every node's data dir is a mount of the lazy laye
     '<%= config.bin %> up --restart on-failure   # start crashed nodes again',
     '<%= config.bin %> up --web-port 8090   # the web console on http://127.0.0.1:8090/',
     '<%= config.bin %> up --election-timeout 500ms --heartbeat 100ms   # slower, easier to watch',
+    '<%= config.bin %> up --slow   # 10x slower elections and heartbeats, for a class watching top',
     'sudo <%= config.bin %> up --lazy-fs   # then: pad-cli power-cut --all',
   ]
 
@@ -84,6 +85,9 @@ With --lazy-fs (root and FUSE) every node's data dir is a mount of the lazy laye
     foreground: Flags.boolean({char: 'F', description: 'stay attached and stream the node logs; Ctrl-C stops the cluster'}),
     'election-timeout': durationFlag({description: 'minimum Raft election timeout, e.g. 150ms [default: 150ms]', minMs: 1}),
     heartbeat: durationFlag({description: 'Raft heartbeat interval, e.g. 50ms [default: 50ms]', minMs: 1}),
+    slow: Flags.boolean({
+      description: `Raft ${SLOW_FACTOR}x slower so a person can follow an election: election timeout ${SLOW_TIMING.electionTimeoutMs}ms, heartbeat ${SLOW_TIMING.heartbeatMs}ms (not with --election-timeout or --heartbeat)`,
+    }),
     restart: Flags.string({
       description: `what to do when a node crashes: ${RESTART_POLICIES.join(' or ')}; no leaves it down, on-failure starts it again with back-off [default: no, or what the cluster had]`,
       helpValue: RESTART_POLICIES.join('|'),
@@ -128,13 +132,16 @@ With --lazy-fs (root and FUSE) every node's data dir is a mount of the lazy laye
     const {flags} = await this.parse(Up)
     const exposed = flags.host === undefined ? null : exposureWarning(flags.host)
     if (exposed) process.stderr.write(`warning: ${exposed}\n`)
+    checkSlow(flags.slow, flags['election-timeout'], flags.heartbeat)
     const waitMs = flags.wait
+    const layout = clusterLayout(flags)
+    if (flags.slow) Object.assign(layout, SLOW_TIMING)
     let prepared: Prepared
     try {
       prepared = await prepareUp({
         cluster: flags.cluster,
         nodes: flags.nodes,
-        ...clusterLayout(flags),
+        ...layout,
         restart: flags.restart === undefined ? undefined : parseRestartPolicy(flags.restart),
         retention: flags.retention,
         snapshotEntries: flags['snapshot-entries'],

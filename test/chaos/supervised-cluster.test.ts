@@ -46,6 +46,7 @@ const ANSWERS: Answers = {
   'power-cut': {nodes: [{node: 0, previous_pid: 1, pid: 2, dropped: {files: 1, bytes: 10, entries: 0}}]},
   corrupt: {node: 1, file: '/nowhere/node.db', how: 'bitflip', bytes_before: 100, bytes_after: 100, flipped: 3, range: [0, 100], bits: [1, 2, 3]},
   repair: {node: 1, reason: 'bad', added: ADDED, removed: REMOVED, kept: '/nowhere.corrupt'},
+  say: {seq: 7},
 }
 
 function fakeCluster(answers: Answerers = {}): {cluster: SupervisedCluster; sent: {op: string; fields: Record<string, unknown>}[]} {

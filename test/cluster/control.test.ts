@@ -164,6 +164,12 @@ describe('supervisor control socket', () => {
       ['{"op":"corrupt","node":"../1","bitflip":1}\n', /node: give a node index or "leader"/],
       ['{"op":"repair"}\n', /node: give a node index or "leader"/],
       ['{"op":"repair","node":1,"force":"yes"}\n', /force must be true or false/],
+      ['{"op":"say","step":1,"text":"hi","kind":"say"}\n', /scenario must be a string/],
+      ['{"op":"say","scenario":"s","step":1,"text":["hi"],"kind":"say"}\n', /text must be a string/],
+      ['{"op":"say","scenario":"s","step":-1,"text":"hi","kind":"say"}\n', /step must be a number from 0 to 10000/],
+      ['{"op":"say","scenario":"s","step":1.5,"text":"hi","kind":"say"}\n', /step must be a whole number/],
+      ['{"op":"say","scenario":"s","step":1,"text":"hi","kind":"shout"}\n', /kind must be one of say, check, pass, fail/],
+      ['{"op":"say","scenario":"s","step":1,"text":"hi"}\n', /kind must be one of/],
       // Known, but this server has no handler for it.
       ['{"op":"heal"}\n', /unknown request "heal"/],
       [`${'x'.repeat(70 * 1024)}`, /at most 65536 bytes/],
@@ -182,6 +188,30 @@ describe('supervisor control socket', () => {
     expect(JSON.parse(text)).to.deep.include({ok: true, ms: 5, jitter_ms: 0, for_ms: null})
     expect(asked).to.deep.equal(['delay leader 5'])
     expect(await controlRequest(socket, {op: 'ping'})).to.deep.equal({pid: 1})
+  })
+
+  it('takes a narration line (say) with control characters stripped and its strings capped', async () => {
+    const seen: unknown[] = []
+    await serve({
+      say: async (request) => {
+        seen.push(request)
+        return {seq: seen.length}
+      },
+    })
+    const hostile = 'step\u001b[2J\u0007 one\r\nfake line\u202e\u0000' + 'x'.repeat(5000)
+    expect(await controlRequest(socket, {op: 'say', scenario: 'a\nb', step: 2, text: hostile, kind: 'check'})).to.deep.equal({seq: 1})
+    const request = seen[0] as {scenario: string; step: number; text: string; kind: string}
+    expect(request.scenario).to.equal('a b')
+    expect(request.step).to.equal(2)
+    expect(request.kind).to.equal('check')
+    // eslint-disable-next-line no-control-regex
+    expect(request.text).to.not.match(/[\u0000-\u001f\u007f-\u009f\u202e]/)
+    expect(request.text.startsWith('step [2J one fake line x')).to.equal(true)
+    expect(Array.from(request.text)).to.have.length(1000)
+    expect(request.text.endsWith('…')).to.equal(true)
+    // The name is capped too.
+    await controlRequest(socket, {op: 'say', scenario: 'n'.repeat(500), step: 0, text: '', kind: 'say'})
+    expect(Array.from((seen[1] as {scenario: string}).scenario)).to.have.length(100)
   })
 
   it('closes a connection that sends no request line in time, with an error line, and one that goes away', async () => {

@@ -69,6 +69,7 @@ describe('cluster event timeline', () => {
       corrupt: {node: 1, file: '/d/node-1/node.db', how: 'bitflip', flipped: 64, range: [0, 65536]},
       'corrupt-found': {node: 1, file: '/d/node-1/node.db', reason: 'raft_log entry 7 fails its checksum'},
       repair: {node: 1, replacement: 3, kept: '/d/node-1.corrupt-x', reason: 'bad'},
+      scenario: {scenario: 'leader-failure', step: 3, kind: 'pass', text: 'node 2 leads (term 3)'},
       warning: {message: 'something'},
     }
     expect(Object.keys(samples).sort()).to.deep.equal([...EVENT_TYPES].sort())
@@ -76,6 +77,7 @@ describe('cluster event timeline', () => {
     for (const text of texts) expect(text).to.be.a('string').and.not.include('undefined')
     expect(describeEvent({time: '', seq: 1, type: 'partition', ...samples.partition})).to.equal('partition {0} | {1,2} (cut 0-1 0-2) for 10s')
     expect(describeEvent({time: '', seq: 1, type: 'exit', ...samples.exit})).to.equal('node 1 killed by SIGKILL')
+    expect(describeEvent({time: '', seq: 1, type: 'scenario', ...samples.scenario})).to.equal('leader-failure step 3: ✓ node 2 leads (term 3)')
     expect(describeEvent({time: '', seq: 1, type: 'transfer', ...samples.transfer})).to.equal('node 0 asked to hand its leadership to node 2')
     expect(describeEvent({time: '', seq: 1, type: 'partition', groups: null, shape: 'ring', bridge: null, cuts: [[0, 2]], for_ms: null})).to.equal('partition ring (cut 0-2)')
     expect(describeEvent({time: '', seq: 1, type: 'partition', groups: [[0], [1, 2]], shape: 'bridge', bridge: 1, cuts: [[0, 2]], for_ms: null})).to.equal(

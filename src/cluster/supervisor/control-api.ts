@@ -93,5 +93,7 @@ export function controlHandlers(parts: ControlParts): ControlHandlers {
     }),
     corrupt: queued(async (r) => corruptStopped(core, await resolve(r.node), r)),
     repair: unlessStopping(async (r) => repairCorrupt(core, membership, mounts, await resolve(r.node), r.force === true)),
+    // Not queued: a line of narration changes nothing, and must not wait behind a fault.
+    say: async (r) => ({seq: core.events.record('scenario', {scenario: r.scenario, step: r.step, kind: r.kind, text: r.text}).seq}),
   }
 }
