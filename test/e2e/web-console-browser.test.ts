@@ -42,24 +42,45 @@ describe('web console in a browser', function () {
   /** The indexes of the cards that say LEADER. */
   const leaders = (): Promise<number[]> => page.$$eval('[data-node][data-role="LEADER"]', (cards) => cards.map((c) => Number((c as HTMLElement).dataset.node)))
 
-  it('shows three nodes and exactly one leader, and takes the token out of the address bar', async () => {
+  it('shows three nodes and exactly one leader, each log as cells with the commit index marked, and takes the token out of the address bar', async () => {
     await page.waitForFunction(() => document.querySelectorAll('[data-node]').length === 3, undefined, {timeout: WAIT_MS})
     await eventually('one leader on the page', async () => ((await leaders()).length === 1 ? true : undefined), WAIT_MS, 100)
     expect(page.url()).to.not.include('token')
     expect(await page.textContent('#cluster')).to.equal(cluster!.name)
+    // Every node's log row has cells, and the cell marked as the commit index is that node's commit.
+    for (const i of [0, 1, 2]) {
+      await page.waitForFunction(
+        (n) => {
+          const commit = document.querySelector(`[data-log="${n}"] .cell.commit`) as HTMLElement | null
+          const card = document.querySelector(`[data-node="${n}"]`) as HTMLElement | null
+          return commit !== null && card !== null && commit.dataset.index === card.dataset.commit
+        },
+        i,
+        {timeout: WAIT_MS},
+      )
+    }
   })
 
   it('kills the leader from its card: another leads, and the kill is in the timeline', async () => {
     const [old] = await leaders()
     await page.click(`[data-node="${old}"] button[data-action="kill"]`)
     await page.waitForFunction((text) => document.getElementById('command')?.textContent === text, `pad-cli kill ${old} --cluster ${cluster!.name}`, {timeout: WAIT_MS})
-    await eventually('a new leader on the page', async () => {
+    const leader = await eventually('a new leader on the page', async () => {
       const now = await leaders()
       return now.length === 1 && now[0] !== old ? now[0] : undefined
     }, WAIT_MS, 100)
     expect(await page.getAttribute(`[data-node="${old}"]`, 'data-process')).to.equal('exited')
     const kill = await page.textContent('#timeline li[data-type="kill"]')
     expect(kill).to.include(`SIGKILL to node ${old}`)
+    // The election's messages were drawn (votes are always relayed), and the survivors' logs show
+    // a cell of the new term, which the new leader's first entry carries.
+    expect(Number(await page.getAttribute('#wire', 'data-received'))).to.be.greaterThan(0)
+    const term = Number(await page.getAttribute(`[data-node="${leader}"]`, 'data-term'))
+    await page.waitForFunction(
+      ({i, t}) => [...document.querySelectorAll(`[data-log="${i}"] .cell`)].some((c) => c.textContent === String(t)),
+      {i: leader, t: term},
+      {timeout: WAIT_MS},
+    )
     await page.click(`[data-node="${old}"] button[data-action="start"]`)
     await page.waitForFunction((i) => document.querySelector(`[data-node="${i}"]`)?.getAttribute('data-process') === 'running', old, {timeout: WAIT_MS})
   })

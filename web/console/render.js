@@ -43,6 +43,9 @@ export function renderNode(container, node) {
   card.className = 'node ' + (running && node.role ? node.role : '') + (running ? '' : ' down')
   card.dataset.role = running && node.role ? node.role : ''
   card.dataset.process = node.process
+  // For scripts and tests: the figures the card shows, as attributes.
+  card.dataset.term = String(node.term ?? '')
+  card.dataset.commit = String(node.commit ?? '')
   card.querySelector('.title').textContent = `node ${node.index}  ${node.node_id}` + (node.membership === 'voter' ? '' : ` (${node.membership})`)
   const rows = [
     ['role', running ? show(node.role) : '–', 'role ' + (node.role ?? '')],
