@@ -37,7 +37,7 @@ export function isConsoleOp(op: string): op is ConsoleOp {
   return (CONSOLE_OPS as readonly string[]).includes(op)
 }
 
-/** One node as the page draws its card. `vote` is null: the nodes do not report their vote yet. */
+/** One node as the page draws its card. `vote`: whom it voted for in `term` (null: nobody, or a node too old to say). */
 export interface ConsoleNode {
   index: number
   node_id: string

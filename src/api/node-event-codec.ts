@@ -54,6 +54,7 @@ function raftInfo(raw: Raw): RaftInfo {
     snapshots_sent: count(raw, 'snapshots_sent'),
     snapshots_installed: count(raw, 'snapshots_installed'),
     disk_bytes: count(raw, 'disk_bytes'),
+    ...(raw.voted_for === undefined ? {} : {voted_for: countOrNull(raw, 'voted_for')}),
     ...membershipFields(raw),
   }
 }
@@ -126,6 +127,7 @@ const EVENTS: Record<NodeStreamItem['type'], (raw: Raw, time: string) => NodeStr
   hello: (raw, time) => ({type: 'hello', time, ...raftInfo(raw)}),
   role: (raw, time) => ({type: 'role', time, role: role(raw, 'role'), term: count(raw, 'term'), leader: countOrNull(raw, 'leader')}),
   term: (raw, time) => ({type: 'term', time, term: count(raw, 'term')}),
+  vote: (raw, time) => ({type: 'vote', time, term: count(raw, 'term'), vote: countOrNull(raw, 'vote')}),
   commit: (raw, time) => ({type: 'commit', time, commit_index: count(raw, 'commit_index'), last_applied: count(raw, 'last_applied')}),
   'snapshot-send': (raw, time) => ({type: 'snapshot-send', time, to: count(raw, 'to'), index: count(raw, 'index'), bytes: count(raw, 'bytes'), ms: count(raw, 'ms')}),
   'snapshot-install': (raw, time) => ({type: 'snapshot-install', time, index: count(raw, 'index'), rows: count(raw, 'rows'), ms: count(raw, 'ms')}),

@@ -32,6 +32,8 @@ export type RaftEvent =
   | {type: 'role'; role: RaftRole; term: number; leader: number | null}
   | {type: 'term'; term: number}
   | {type: 'commit'; commit_index: number; last_applied: number}
+  /** The node's vote in `term` changed (null: it has not voted in this term). */
+  | {type: 'vote'; term: number; vote: number | null}
 
 /** A fault set on links to `peers` (member indexes), or every fault removed. */
 export type FaultEvent = ({type: 'fault'; action: 'set'; peers: number[]} & LinkFault) | {type: 'fault'; action: 'heal'}

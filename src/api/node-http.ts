@@ -24,6 +24,8 @@ export interface RaftInfo {
   cluster_size: number
   /** Node id of the member this node believes leads, or null. */
   leader_id: string | null
+  /** The member index this node voted for in current_term, or null (absent from a node before the web console). */
+  voted_for?: number | null
   leader_index: number | null
   node_index: number
   pre_candidate: boolean

@@ -513,6 +513,7 @@ export class BrokerNode implements NodeView {
       last_applied: status.lastApplied,
       cluster_size: status.clusterSize,
       leader_id: status.leader === null ? null : this.memberId(status.leader),
+      voted_for: status.vote,
       leader_index: status.leader,
       node_index: this.self,
       pre_candidate: this.driver.isPreCandidate,

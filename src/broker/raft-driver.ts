@@ -126,6 +126,8 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
   private closed = false
   private readonly ticker: NodeJS.Timeout
   private lastTerm = 0
+  /** The vote last reported in a `vote` event (the web console draws who voted for whom). */
+  private lastVote: number | null = null
   /** A hard state whose only change is the commit index, not yet written (see persistOps). */
   private unwrittenHardState: HardState | null = null
   private lastCommitEvent = 0
@@ -173,6 +175,7 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
       applied: store.appliedIndex,
     })
     this.lastTerm = storage.initialState().term
+    this.lastVote = storage.initialState().vote
     this.bounds = {self: options.self, maxId: options.clusterSize - 1, currentTerm: this.lastTerm}
     this.membership = this.raft.status({progress: false}).membership
     this.refusals = new LogLimiter(logger)
@@ -392,6 +395,7 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
     return {
       role: ROLE_NAMES[s.role],
       term: s.term,
+      vote: s.vote,
       leader: s.leaderId,
       commitIndex: s.commit,
       lastApplied: this.store.appliedIndex,
@@ -496,6 +500,10 @@ export class RaftDriver extends EventEmitter implements ReplicatedLog {
     if (ready.hardState && ready.hardState.term !== this.lastTerm) {
       this.lastTerm = ready.hardState.term
       this.emit('event', {type: 'term', term: ready.hardState.term} satisfies RaftEvent)
+    }
+    if (ready.hardState && ready.hardState.vote !== this.lastVote) {
+      this.lastVote = ready.hardState.vote
+      this.emit('event', {type: 'vote', term: ready.hardState.term, vote: ready.hardState.vote} satisfies RaftEvent)
     }
     for (const message of ready.messages) this.send(message)
     if (ready.snapshot) {

@@ -9,6 +9,8 @@ import type {ApplyResult} from './message-store.js'
 export interface LogStatus {
   role: RaftRole
   term: number
+  /** The member this node voted for in `term`, or null. */
+  vote: number | null
   /** Index of the member this node believes leads, or null. */
   leader: number | null
   commitIndex: number

@@ -36,6 +36,8 @@ describe('/events decoder', () => {
       {type: 'role', role: 'PRE_CANDIDATE', term: 5, leader: null, time: 't'},
       {type: 'term', term: 6, time: 't'},
       {type: 'commit', commit_index: 12, last_applied: 11, time: 't'},
+      {type: 'vote', term: 6, vote: 2, time: 't'},
+      {type: 'vote', term: 7, vote: null, time: 't'},
       {type: 'fault', action: 'set', peers: [0, 1], drop: true, delayMs: 20, jitterMs: 5, loss: 0.5, until: 1_700_000_000_000, time: 't'},
       {type: 'fault', action: 'heal', time: 't'},
       {type: 'snapshot-send', to: 2, index: 500, bytes: 65_536, ms: 12, time: 't'},
@@ -67,6 +69,8 @@ describe('/events decoder', () => {
     }
     expect(refusal('role', {type: 'role', role: 'leader', term: 1, leader: null, time: 't'})).to.equal('event "role": role is not a Raft role')
     expect(refusal('role', {type: 'role', role: 'LEADER', term: 1, time: 't'})).to.equal('event "role": leader is not a count')
+    expect(refusal('vote', {type: 'vote', term: 1, vote: -1, time: 't'})).to.equal('event "vote": vote is not a count')
+    expect(refusal('hello', {...HELLO, voted_for: 'me'})).to.equal('event "hello": voted_for is not a count')
     expect(refusal('commit', {type: 'commit', commit_index: 1, time: 't'})).to.equal('event "commit": last_applied is not a count')
     expect(refusal('hello', {...HELLO, state: 'KING'})).to.equal('event "hello": state is not a Raft role')
     expect(refusal('hello', {...HELLO, pre_candidate: 'no'})).to.equal('event "hello": pre_candidate is not a boolean')

@@ -76,8 +76,10 @@ describe('web console in a browser', function () {
     // a cell of the new term, which the new leader's first entry carries.
     expect(Number(await page.getAttribute('#wire', 'data-received'))).to.be.greaterThan(0)
     const term = Number(await page.getAttribute(`[data-node="${leader}"]`, 'data-term'))
+    // A candidate votes for itself: the new leader's card says so.
+    await page.waitForFunction((i) => document.querySelector(`[data-node="${i}"] dd.vote`)?.textContent === String(i), leader, {timeout: WAIT_MS})
     await page.waitForFunction(
-      ({i, t}) => [...document.querySelectorAll(`[data-log="${i}"] .cell`)].some((c) => c.textContent === String(t)),
+      ({i, t}) => Array.from(document.querySelectorAll(`[data-log="${i}"] .cell`)).some((c) => c.textContent === String(t)),
       {i: leader, t: term},
       {timeout: WAIT_MS},
     )

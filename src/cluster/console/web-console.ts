@@ -58,6 +58,8 @@ export class WebConsole {
   private readonly unsubscribe: (() => void)[] = []
   private readonly recent: ConsoleTimelineEvent[]
   private readonly sentNodes = new Map<number, string>()
+  /** Each node's last log index as its latest log tail said: fresher than /raft, which is read only now and then. */
+  private readonly sampledLastIndex = new Map<number, number>()
   private rpcBudget = {second: 0, left: MAX_RPC_PER_SECOND}
   private port = 0
 
@@ -66,7 +68,11 @@ export class WebConsole {
     this.samplers = new Samplers({
       nodes: () => parts.nodes(),
       leader: () => parts.leader(),
-      log: (data) => this.hub.send({type: 'log', data}),
+      log: (data) => {
+        this.sampledLastIndex.set(data.node, data.last_index)
+        this.hub.send({type: 'log', data})
+        this.sendChangedNodes()
+      },
       metrics: (data) => this.hub.send({type: 'metrics', data}),
       tick: () => this.sendChangedNodes(),
     })
@@ -157,8 +163,16 @@ export class WebConsole {
     return parseJsonObject(request, await readBody(request, MAX_CONSOLE_BODY_BYTES, BODY_TIMEOUT_MS))
   }
 
+  /** The nodes as the page draws them, with the last index of the latest log tail where there is one. */
+  private nodes(): ConsoleNode[] {
+    return this.parts.nodes().map((node) => {
+      const sampled = this.sampledLastIndex.get(node.index)
+      return sampled === undefined || node.role === null ? node : {...node, last_index: sampled}
+    })
+  }
+
   private hello(): ConsoleHello {
-    const nodes = this.parts.nodes()
+    const nodes = this.nodes()
     for (const node of nodes) this.sentNodes.set(node.index, JSON.stringify(node))
     return {cluster: this.parts.cluster, nodes, leader: this.parts.leader(), events: this.recent, ...this.parts.settings}
   }
@@ -185,7 +199,7 @@ export class WebConsole {
 
   private sendChangedNodes(): void {
     if (this.hub.size === 0) return
-    for (const node of this.parts.nodes()) {
+    for (const node of this.nodes()) {
       const text = JSON.stringify(node)
       if (this.sentNodes.get(node.index) === text) continue
       this.sentNodes.set(node.index, text)

@@ -18,7 +18,7 @@ export function consoleNodes(core: SupervisorCore, faults: NetworkFaults): Conso
       // What a node that does not run last said is history, not its state.
       role: serving ? view.role : null,
       term: view.term,
-      vote: null,
+      vote: serving ? view.vote : null,
       leader: serving ? view.leader : null,
       commit: view.commitIndex,
       applied: view.lastApplied,

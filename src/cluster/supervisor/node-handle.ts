@@ -12,13 +12,15 @@ import type {NodeRecord} from '../state.js'
 export interface RaftView {
   role: RaftRole | null
   term: number | null
+  /** Whom the node voted for in `term` (null: nobody, or not known). */
+  vote: number | null
   leader: number | null
   commitIndex: number | null
   lastApplied: number | null
   logLength: number | null
 }
 
-export const EMPTY_VIEW: RaftView = {role: null, term: null, leader: null, commitIndex: null, lastApplied: null, logLength: null}
+export const EMPTY_VIEW: RaftView = {role: null, term: null, vote: null, leader: null, commitIndex: null, lastApplied: null, logLength: null}
 
 export interface NodeHandle {
   record: NodeRecord

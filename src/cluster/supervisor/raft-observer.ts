@@ -140,7 +140,10 @@ function viewPatch(item: NodeStreamItem): Partial<RaftView> | null {
     case 'role':
       return {role: item.role, term: item.term, leader: item.leader}
     case 'term':
-      return {term: item.term}
+      // A new term starts with no vote; the vote event that follows says whom it voted for.
+      return {term: item.term, vote: null}
+    case 'vote':
+      return {term: item.term, vote: item.vote}
     case 'commit':
       return {commitIndex: item.commit_index, lastApplied: item.last_applied}
     case 'fault':
@@ -155,6 +158,7 @@ function fromRaftInfo(info: RaftInfo): Partial<RaftView> {
   return {
     role: info.state,
     term: info.current_term,
+    vote: info.voted_for ?? null,
     leader: info.leader_index ?? null,
     commitIndex: info.commit_index,
     lastApplied: info.last_applied,
