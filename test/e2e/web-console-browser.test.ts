@@ -12,6 +12,8 @@ import type {Browser, Page} from 'playwright-core'
 import {CliCluster, eventually} from './cluster-helpers.js'
 import {freePort} from './helpers/node-process.js'
 import {launchChromium} from './helpers/chromium.js'
+import {controlRequest} from '../../src/cluster/control.js'
+import {clusterPaths} from '../../src/cluster/layout.js'
 
 const WAIT_MS = 30_000
 
@@ -101,6 +103,15 @@ describe('web console in a browser', function () {
     await page.waitForFunction(() => Array.from(document.querySelectorAll('[data-node] .faults')).every((f) => f.textContent === ''), undefined, {timeout: WAIT_MS})
     expect((await cluster!.status()).nodes.every((n) => n.faults.length === 0)).to.equal(true)
     expect(await page.textContent('#timeline li[data-type="heal"]')).to.include('every network fault removed')
+  })
+
+  it("shows a scenario's narration in the timeline as it is told", async () => {
+    // What pad-cli scenario run sends before each step (the control op say), here sent directly.
+    const text = 'Node 0 is cut off: watch the others <b>elect</b> a leader'
+    await controlRequest(clusterPaths(cluster!.name, cluster!.home).socket, {op: 'say', scenario: 'classroom', step: 3, text, kind: 'say'})
+    await page.waitForFunction((t) => Array.from(document.querySelectorAll('#timeline li[data-type="scenario"]')).some((li) => (li.textContent ?? '').includes(t)), text, {timeout: WAIT_MS})
+    // Shown as text, never as markup.
+    expect(await page.$$eval('#timeline li[data-type="scenario"] b', (bold) => bold.length)).to.equal(0)
   })
 
   it('publishes from the form and shows the offset', async () => {
