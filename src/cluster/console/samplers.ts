@@ -6,7 +6,8 @@
  * asked again until its process changes; its log is simply not drawn.
  */
 import {LOG_CELLS, type ConsoleLog, type ConsoleMetrics, type ConsoleNode} from '../../api/console.js'
-import {MAX_LOG_TAIL, type RaftLogAnswer, type StatsInfo} from '../../api/node-http.js'
+import type {StatsInfo} from '../../api/node-http.js'
+import {decodeRaftLog} from '../../api/raft-log-codec.js'
 import {requestJson} from '../../client/node-http-client.js'
 
 const LOG_EVERY_MS = 400
@@ -100,17 +101,10 @@ export class Samplers {
   }
 }
 
-/** A node's /raft/log answer, checked field by field (it is network input), as the page draws it; null if it does not check. */
+/** A node's /raft/log answer, checked field by field (it is network input, decoded as every reader of it does), as the page draws it; null if it does not check. */
 export function consoleLog(node: number, json: unknown): ConsoleLog | null {
-  const a = json as Partial<RaftLogAnswer>
-  const count = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
-  if (typeof a !== 'object' || a === null || !count(a.last_index) || !count(a.commit_index) || !count(a.snapshot_index) || !Array.isArray(a.runs)) return null
-  if (a.runs.length > MAX_LOG_TAIL) return null
-  const runs = []
-  for (const run of a.runs as unknown[]) {
-    const r = run as {from?: unknown; to?: unknown; term?: unknown}
-    if (typeof r !== 'object' || r === null || !count(r.from) || !count(r.to) || !count(r.term) || r.from > r.to) return null
-    runs.push({from: r.from, to: r.to, term: r.term})
-  }
-  return {node, last_index: a.last_index, commit: a.commit_index, snapshot_index: a.snapshot_index, runs}
+  const decoded = decodeRaftLog(json, LOG_CELLS)
+  if (!decoded.ok) return null
+  const {last_index, commit_index, snapshot_index, runs} = decoded.value
+  return {node, last_index, commit: commit_index, snapshot_index, runs}
 }
