@@ -49,8 +49,13 @@ export function describeNode(node: JsonNode): string {
   }
 }
 
-export function parseJsonTree(text: string): JsonNode {
+/** The size cap, for every format: checked before any parser sees the text. */
+export function refuseLargeText(text: string): void {
   if (Buffer.byteLength(text, 'utf8') > MAX_FILE_BYTES) throw new ScenarioFileError(1, `the file is larger than ${MAX_FILE_BYTES / 1024} KiB: a scenario is a few steps`)
+}
+
+export function parseJsonTree(text: string): JsonNode {
+  refuseLargeText(text)
   const parser = new Parser(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text)
   parser.skipSpace()
   if (parser.atEnd()) throw new ScenarioFileError(1, 'the file is empty: a scenario is one JSON object')

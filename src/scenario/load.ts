@@ -1,15 +1,16 @@
 /**
  * Where scenarios come from: the built-in files in the package's scenarios/ folder (by name), or
- * a file the user names (a path: it has a "/" or ends in .json). A file is read only if it is a
- * regular file of at most MAX_FILE_BYTES; every problem is a one-line ScenarioLoadError that
- * names the file and, for its content, the line.
+ * a file the user names (a path: it has a "/" or ends in .json, .yaml or .yml). A file ending in
+ * .yaml or .yml is read as YAML, any other as JSON. A file is read only if it is a regular file of
+ * at most MAX_FILE_BYTES; every problem is a one-line ScenarioLoadError that names the file and,
+ * for its content, the line.
  */
 import fs from 'node:fs'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {MAX_FILE_BYTES, ScenarioFileError} from './json-tree.js'
 import type {Scenario} from './schema.js'
-import {parseScenario} from './validate.js'
+import {parseScenario, type ScenarioFormat} from './validate.js'
 
 /** The built-ins: scenarios/ at the package root (two levels above src/scenario and dist/scenario). */
 export const BUILTIN_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../scenarios')
@@ -50,7 +51,12 @@ export function loadScenario(nameOrPath: string, options: {nodes?: number} = {},
 }
 
 function isPath(text: string): boolean {
-  return text.includes('/') || text.includes(path.sep) || text.endsWith('.json')
+  return text.includes('/') || text.includes(path.sep) || /\.(json|ya?ml)$/i.test(text)
+}
+
+/** By the file's extension: the built-ins are JSON, a user's file may be either. */
+export function formatOf(file: string): ScenarioFormat {
+  return /\.ya?ml$/i.test(file) ? 'yaml' : 'json'
 }
 
 export function readScenarioFile(file: string, options: {nodes?: number} = {}): Scenario {
@@ -72,7 +78,7 @@ export function readScenarioFile(file: string, options: {nodes?: number} = {}): 
     fs.closeSync(fd)
   }
   try {
-    return parseScenario(text, options)
+    return parseScenario(text, {...options, format: formatOf(file)})
   } catch (error) {
     if (error instanceof ScenarioFileError) throw new ScenarioLoadError(`${file}:${error.line}: ${error.reason}`)
     throw error

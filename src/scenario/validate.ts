@@ -1,6 +1,6 @@
 /**
  * A scenario file's text -> a Scenario, or a ScenarioFileError naming the line of the first
- * problem: bad JSON, a missing or unknown field, a field of the wrong type, an unknown step kind,
+ * problem: bad JSON or YAML, a missing or unknown field, a field of the wrong type, an unknown step kind,
  * fault or condition, a node reference that does not exist (an index past the cluster, or
  * `old-leader` / `added` before any step that sets them).
  */
@@ -30,6 +30,7 @@ import {
   type Step,
   type StepKind,
 } from './schema.js'
+import {parseYamlTree} from './yaml-tree.js'
 
 type ObjectNode = Extract<JsonNode, {kind: 'object'}>
 
@@ -47,12 +48,15 @@ const STEP_FIELDS: Record<StepKind, readonly string[]> = {
   sleep: [],
 }
 
+/** How a scenario file is written; the two give the same tree, so one validator serves both. */
+export type ScenarioFormat = 'json' | 'yaml'
+
 /**
  * `nodes`: the cluster the scenario will run on, when known (--nodes, or --cluster's size);
  * node indexes are checked against it, else against the file's own `nodes`.
  */
-export function parseScenario(text: string, options: {nodes?: number} = {}): Scenario {
-  const root = parseJsonTree(text)
+export function parseScenario(text: string, options: {nodes?: number; format?: ScenarioFormat} = {}): Scenario {
+  const root = options.format === 'yaml' ? parseYamlTree(text) : parseJsonTree(text)
   const top = asObject(root, 'a scenario is one JSON object with name, summary and steps')
   allowOnly(top, ['name', 'summary', 'description', 'nodes', 'snapshot_entries', 'trailing_entries', 'steps'], 'the scenario')
   const name = requiredString(top, 'name', 'the scenario')
