@@ -44,7 +44,7 @@ export function parseYamlTree(text: string): JsonNode {
 
 /**
  * Before composing, in source order: every directive refused (a %YAML 1.1 would bring back yes/no
- * booleans), every alias refused (so no expansion can ever happen, however many there are), and
+ * booleans), every anchor and alias refused (so no expansion can ever happen), and
  * the depth of collections bounded, walking the tokens with a stack of our own.
  */
 function checkTokens(tokens: CST.Token[], lineOf: (offset: number) => number): void {
@@ -53,11 +53,15 @@ function checkTokens(tokens: CST.Token[], lineOf: (offset: number) => number): v
     const {token} = next
     if (token.type === 'directive') throw new ScenarioFileError(lineOf(token.offset), `the directive ${JSON.stringify(oneLine(token.source).slice(0, 40))} is not taken: a scenario file is plain YAML 1.2`)
     if (token.type === 'alias') throw new ScenarioFileError(lineOf(token.offset), aliasRefusal(token.source))
+    const props: CST.Token[] = token.type === 'document' ? token.start : token.type === 'block-scalar' ? token.props : []
     const collection = token.type === 'block-map' || token.type === 'block-seq' || token.type === 'flow-collection'
     const depth = next.depth + (collection ? 1 : 0)
     if (depth > MAX_DEPTH) throw new ScenarioFileError(lineOf(token.offset), `nested deeper than ${MAX_DEPTH} levels`)
     const children: (CST.Token | undefined)[] = []
     if (token.type === 'document') children.push(token.value)
+    if (collection) for (const item of token.items) props.push(...item.start, ...(item.sep ?? []))
+    const anchor = props.find((t): t is CST.SourceToken => t.type === 'anchor')
+    if (anchor) throw new ScenarioFileError(lineOf(anchor.offset), anchorRefusal(anchor.source))
     if (collection) for (const item of token.items) children.push(item.key ?? undefined, item.value)
     for (const child of children.reverse()) if (child) stack.push({token: child, depth})
   }
@@ -67,7 +71,7 @@ function convert(node: Node | null, lineOf: (offset: number) => number, fallback
   const line = node?.range ? lineOf(node.range[0]) : fallbackLine
   if (node === null) return {kind: 'null', line}
   if (isAlias(node)) throw new ScenarioFileError(line, aliasRefusal(`*${node.source}`))
-  if (node.anchor) throw new ScenarioFileError(line, `the anchor &${node.anchor} is not taken: a scenario file has no anchors or aliases`)
+  if (node.anchor) throw new ScenarioFileError(line, anchorRefusal(`&${node.anchor}`))
   if (node.tag) throw new ScenarioFileError(line, `the tag ${node.tag.replace('tag:yaml.org,2002:', '!!')} is not taken: write plain values (quote one to make it text)`)
   if (isMap(node)) {
     const entries = new Map<string, {keyLine: number; value: JsonNode}>()
@@ -100,6 +104,10 @@ function convert(node: Node | null, lineOf: (offset: number) => number, fallback
 
 function aliasRefusal(source: string): string {
   return `the alias ${oneLine(source).slice(0, 40)} is not taken: a scenario file has no anchors or aliases (write the value out)`
+}
+
+function anchorRefusal(source: string): string {
+  return `the anchor ${oneLine(source).slice(0, 40)} is not taken: a scenario file has no anchors or aliases`
 }
 
 function oneLine(text: string): string {
