@@ -41,11 +41,11 @@ export function listBuiltins(dir = BUILTIN_DIR): BuiltinEntry[] {
 /** A name of a built-in, or a path to a file. */
 export function loadScenario(nameOrPath: string, options: {nodes?: number} = {}, dir = BUILTIN_DIR): Scenario {
   if (isPath(nameOrPath)) return readScenarioFile(nameOrPath, options)
-  if (!/^[a-z0-9][a-z0-9-]{0,63}$/.test(nameOrPath)) throw new ScenarioLoadError(`"${nameOrPath.slice(0, 80)}" is neither a built-in scenario nor a file: give a name (see pad-cli scenario list) or a path such as ./my-scenario.json`)
+  if (!/^[a-z0-9][a-z0-9-]{0,63}$/.test(nameOrPath)) throw new ScenarioLoadError(`"${nameOrPath.slice(0, 80)}" is neither a built-in scenario nor a file: give a name (see pad-cli scenario list) or a path such as ./my-scenario.yaml`)
   const file = path.join(dir, `${nameOrPath}.json`)
   if (!fs.existsSync(file)) {
     const known = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)) : []
-    throw new ScenarioLoadError(`no built-in scenario "${nameOrPath}": use ${known.join(', ')}, or a path such as ./my-scenario.json`)
+    throw new ScenarioLoadError(`no built-in scenario "${nameOrPath}": use ${known.join(', ')}, or a path such as ./my-scenario.yaml`)
   }
   return readScenarioFile(file, options)
 }

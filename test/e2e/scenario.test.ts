@@ -95,6 +95,16 @@ describe('pad-cli scenario run', function () {
     expect(events.some((e) => e.type === 'scenario' && e.kind === 'fail' && e.step === 2)).to.equal(true)
   })
 
+  it('plays a scenario file written in YAML, with comments', async () => {
+    const {c, flags} = await setup()
+    const file = path.join(c.home, 'mine.yaml')
+    fs.writeFileSync(file, '# YAML takes comments\nname: mine\nsummary: in YAML\nsteps:\n  - expect: leader\n    within: 10s\n  - publish: 3 # acknowledged\n  - expect: no-acked-lost\n')
+    const result = await c.run(['scenario', 'run', file, ...flags], {cluster: false, timeoutMs: 120_000})
+    expect(result.code, `${result.stdout}\n${result.stderr}`).to.equal(0)
+    expect(result.stdout).to.match(/PASSED: mine, 3 steps/)
+    timelineWithoutSurvivors(c)
+  })
+
   it('refuses a bad file, or --slow with the timing flags, in one line before starting anything', async () => {
     const {c, flags} = await setup()
     const file = path.join(c.home, 'bad.json')

@@ -6,7 +6,7 @@ export default class ScenarioList extends PadCommand<{scenarios: {name: string; 
 
   static override description = `Each scenario is a file of steps (faults, publishes, waits, checks, narration) that \
 pad-cli scenario run plays on a cluster, saying before every step what will happen and what to watch in pad-cli top. \
-Write your own as a JSON file (see docs/scenarios.md) and run it with pad-cli scenario run ./my-scenario.json.`
+Write your own as a YAML or JSON file (see docs/scenarios.md) and run it with pad-cli scenario run ./my-scenario.yaml.`
 
   static override examples = ['<%= config.bin %> scenario list', '<%= config.bin %> scenario list --json']
 

@@ -26,7 +26,9 @@ prints ✓ or ✗ with what it saw. Every line also goes into the cluster's time
 that fails ends the run: exit 1, naming the step. The temporary cluster is always stopped; its folder is deleted when \
 the run passes (kept with --keep, and when it fails).
 
-SCENARIO is a built-in's name (pad-cli scenario list) or a path to a JSON file of your own (docs/scenarios.md).
+SCENARIO is a built-in's name (pad-cli scenario list) or a path to a file of your own (docs/scenarios.md): \
+YAML if it ends in .yaml or .yml (comments welcome), JSON otherwise. A file with a mistake is refused before \
+anything starts, in one line naming the file and the line of the mistake.
 
 --slow runs Raft ten times slower (election timeout ${SLOW_TIMING.electionTimeoutMs}ms, heartbeat ${SLOW_TIMING.heartbeatMs}ms), \
 pauses ${SLOW_PACE_MS / 1000} s after each step, and stretches every wait of the scenario ${SLOW_FACTOR} times, so a class can follow an \
@@ -39,13 +41,14 @@ and a last line with the summary ({"scenario", "passed", "steps", "ran", "failed
   static override examples = [
     '<%= config.bin %> scenario run leader-failure',
     '<%= config.bin %> scenario run network-partition --slow',
+    '<%= config.bin %> scenario run ./my-scenario.yaml',
     '<%= config.bin %> scenario run ./my-scenario.json',
     '<%= config.bin %> up --slow && <%= config.bin %> scenario run leader-failure --cluster default',
     '<%= config.bin %> scenario run split-vote --nodes 5 --json',
   ]
 
   static override args = {
-    scenario: Args.string({description: 'a built-in scenario (see pad-cli scenario list) or a path to a scenario file', required: true}),
+    scenario: Args.string({description: 'a built-in scenario (see pad-cli scenario list) or a path to a scenario file (.yaml, .yml or .json)', required: true}),
   }
 
   static override flags = {
