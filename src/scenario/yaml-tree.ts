@@ -13,7 +13,11 @@ import {MAX_DEPTH, refuseLargeText, ScenarioFileError, type JsonNode} from './js
 /** A number as JSON writes it: what YAML's core schema reads besides (0x1F, .inf, +1) is refused. */
 const JSON_NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/
 
-/** Options of the composer: YAML 1.2's core schema (no yes/no/on/off booleans, no timestamps). */
+/**
+ * Options of the composer: YAML 1.2's core schema (no yes/no/on/off booleans, no timestamps), no
+ * `<<` merge keys (a plain key here, so an unknown field), and duplicate keys let through so that
+ * convert() refuses them with the same words as the JSON reader.
+ */
 const COMPOSE_OPTIONS = {version: '1.2', schema: 'core', merge: false, uniqueKeys: false} as const
 
 export function parseYamlTree(text: string): JsonNode {
