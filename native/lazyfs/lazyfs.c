@@ -21,8 +21,8 @@
  * puts back every inode's old bytes and size. One global mutex serialises every operation and
  * the cut, so a cut never sees half an operation.
  *
- * `cut torn seed=N` is the same cut, then a torn write per file: of the last write request
- * since the file's last fsync (kept in its undo record), a prefix of whole 512-byte sectors
+ * `cut torn seed=N` is the same cut, then a torn write per file: of the last write since the
+ * file's last fsync (kept in its undo record), a prefix of whole 512-byte sectors
  * (0 to all of them, from a generator seeded with N) is written again, as a disk that lost
  * power in the middle of that write would have kept it. The file grows as far as that prefix
  * needs; a file the cut unlinked (created and never made durable) gets nothing.
@@ -91,8 +91,9 @@ struct undo_file {
 	off_t orig_size; /* size at the last sync */
 	struct span *spans; /* sorted by offset, disjoint, adjacent ones merged */
 	size_t n, cap;
-	/* The newest write request since the sync, for a torn cut: its new bytes, not old ones.
-	 * One FUSE request (at most 128 KiB here: the kernel splits larger writes). */
+	/* The newest write since the sync, for a torn cut: its new bytes, not old ones. The kernel
+	 * hands one write(2) over in pieces (split at page boundaries, at most 128 KiB each), so a
+	 * request that continues the previous one is joined to it, up to MAX_LAST_WRITE. */
 	off_t last_off;
 	size_t last_len, last_cap;
 	char *last_data;
@@ -287,21 +288,25 @@ static int lazy_truncate_fd(int fd, off_t size) {
 	return ftruncate(u->fd, size) < 0 ? -errno : 0;
 }
 
-/* Remembers buf as u's newest write (for a torn cut). Out of memory: the previous one is
- * forgotten too, so a torn cut never brings back a write older than the newest. */
+#define MAX_LAST_WRITE (1 << 20)
+
+/* Remembers buf as u's newest write (for a torn cut), joined to the previous one when it
+ * continues it. Out of memory: the previous one is forgotten too, so a torn cut never brings
+ * back a write older than the newest. */
 static void remember_write(struct undo_file *u, const char *buf, size_t len, off_t off) {
-	if (len > u->last_cap) {
-		char *data = realloc(u->last_data, len);
+	size_t keep = u->last_len > 0 && u->last_off + (off_t)u->last_len == off && u->last_len + len <= MAX_LAST_WRITE ? u->last_len : 0;
+	if (keep + len > u->last_cap) {
+		char *data = realloc(u->last_data, keep + len);
 		if (!data) {
 			u->last_len = 0;
 			return;
 		}
 		u->last_data = data;
-		u->last_cap = len;
+		u->last_cap = keep + len;
 	}
-	memcpy(u->last_data, buf, len);
-	u->last_off = off;
-	u->last_len = len;
+	memcpy(u->last_data + keep, buf, len);
+	if (!keep) u->last_off = off;
+	u->last_len = keep + len;
 }
 
 /* ---------------------------------------------------------------- namespace undo log */
@@ -496,11 +501,11 @@ static uint64_t next_random(uint64_t *state) {
 /* A name of inode (dev, ino) below the open dir `dir`, depth first, into path (which holds the
  * dir's own path, `len` bytes): 0 when found. The stash is skipped: no name on the mount. */
 static int find_name(int dir, char *path, size_t len, dev_t dev, ino_t ino, int depth) {
-	DIR *d = depth > 64 ? NULL : fdopendir(dir);
+	DIR *d = dir < 0 || depth > 64 ? NULL : fdopendir(dir);
 	struct dirent *de;
 	int found = -1;
 	if (!d) {
-		close(dir);
+		if (dir >= 0) close(dir);
 		return -1;
 	}
 	while (found < 0 && (de = readdir(d)) != NULL) {
@@ -528,7 +533,8 @@ static void tear_file(struct undo_file *u, struct tear *t, struct report *r) {
 	size_t kept = (size_t)(next_random(&t->rng) % (sectors + 1)) * SECTOR;
 	if (kept > u->last_len) kept = u->last_len; /* the last sector of a write that is not whole */
 	if (u->last_len == 0 || fstat(u->fd, &st) < 0 || st.st_nlink == 0) return;
-	if (find_name(dup(backing_fd), path, 0, u->dev, u->ino, 0) < 0) return;
+	/* A fresh open: a dup would share (and leave at the end) backing_fd's directory position. */
+	if (find_name(openat(backing_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), path, 0, u->dev, u->ino, 0) < 0) return;
 	int err = write_all(u->fd, u->last_data, kept, u->last_off);
 	if (err) {
 		logf_("cut: torn write to %s: %s", path, strerror(-err));
