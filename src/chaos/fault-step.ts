@@ -75,6 +75,8 @@ export interface FaultStep {
   member?: {action: MemberAction; kill: boolean}
   /** For pause-kill and part-kill: how long the second phase (the other side paused or cut off) lasts. */
   thenMs?: number
+  /** For power: a torn cut with this seed (part of each file's last unsynced write survives); absent: a plain cut. */
+  tornSeed?: number
   /** For pause-kill and part-kill: the node is cut by a power cut rather than SIGKILLed. */
   power?: boolean
   /** For corrupt: what is done to which file of the node (killed first, so its WAL stays). */
