@@ -22,7 +22,7 @@ export const FAMILY_HELP: Record<FaultFamily, string> = {
   'pause-kill': 'pause a minority, kill one of the rest, pause the others instead, restart, resume',
   'part-kill': 'cut off a minority, kill one of the rest, cut off the others instead, restart, heal',
   overlap: 'several of kill, pause, partition, delay, loss (and power) at once, a minority down at most',
-  power: 'power cut of one node: unsynced writes dropped, restart (needs a --lazy-fs cluster)',
+  power: 'power cut of one node: unsynced writes dropped (about half the cuts torn: part of the last one kept), restart (needs a --lazy-fs cluster)',
   'power-all': 'power cut of every node at once (needs a --lazy-fs cluster)',
   corrupt: 'SIGKILL a node, flip bits in or cut the end off its database or WAL, start it, repair it if it notices',
 }
