@@ -21,6 +21,12 @@
  * puts back every inode's old bytes and size. One global mutex serialises every operation and
  * the cut, so a cut never sees half an operation.
  *
+ * `cut torn seed=N` is the same cut, then a torn write per file: of the last write since the
+ * file's last fsync (kept in its undo record), a prefix of whole 512-byte sectors
+ * (0 to all of them, from a generator seeded with N) is written again, as a disk that lost
+ * power in the middle of that write would have kept it. The file grows as far as that prefix
+ * needs; a file the cut unlinked (created and never made durable) gets nothing.
+ *
  * Kernel caching: no writeback cache (a write reaches this daemon before write(2) returns, so
  * once a SIGKILLed process has exited all of its writes are here); no kernel_cache/auto_cache,
  * so the kernel drops a file's cached pages whenever it is opened again (after a cut a reader
@@ -85,6 +91,12 @@ struct undo_file {
 	off_t orig_size; /* size at the last sync */
 	struct span *spans; /* sorted by offset, disjoint, adjacent ones merged */
 	size_t n, cap;
+	/* The newest write since the sync, for a torn cut: its new bytes, not old ones. The kernel
+	 * hands one write(2) over in pieces (split at page boundaries, at most 128 KiB each), so a
+	 * request that continues the previous one is joined to it, up to MAX_LAST_WRITE. */
+	off_t last_off;
+	size_t last_len, last_cap;
+	char *last_data;
 	struct undo_file *next;
 };
 
@@ -104,6 +116,7 @@ static struct undo_file *find_undo(dev_t dev, ino_t ino, struct undo_file ***lin
 static void free_undo(struct undo_file *u) {
 	for (size_t i = 0; i < u->n; i++) free(u->spans[i].data);
 	free(u->spans);
+	free(u->last_data);
 	close(u->fd);
 	free(u);
 }
@@ -275,6 +288,27 @@ static int lazy_truncate_fd(int fd, off_t size) {
 	return ftruncate(u->fd, size) < 0 ? -errno : 0;
 }
 
+#define MAX_LAST_WRITE (1 << 20)
+
+/* Remembers buf as u's newest write (for a torn cut), joined to the previous one when it
+ * continues it. Out of memory: the previous one is forgotten too, so a torn cut never brings
+ * back a write older than the newest. */
+static void remember_write(struct undo_file *u, const char *buf, size_t len, off_t off) {
+	size_t keep = u->last_len > 0 && u->last_off + (off_t)u->last_len == off && u->last_len + len <= MAX_LAST_WRITE ? u->last_len : 0;
+	if (keep + len > u->last_cap) {
+		char *data = realloc(u->last_data, keep + len);
+		if (!data) {
+			u->last_len = 0;
+			return;
+		}
+		u->last_data = data;
+		u->last_cap = keep + len;
+	}
+	memcpy(u->last_data + keep, buf, len);
+	if (!keep) u->last_off = off;
+	u->last_len = keep + len;
+}
+
 /* ---------------------------------------------------------------- namespace undo log */
 
 enum op_kind { OP_CREATED, OP_MKDIR, OP_UNLINKED, OP_RMDIR, OP_RENAMED };
@@ -420,10 +454,22 @@ static int undo_entry(struct ns_entry *e) {
 struct report {
 	unsigned long files, entries;
 	unsigned long long bytes;
+	unsigned long torn; /* files that got a torn write (torn cut only) */
 };
 
+/* A torn cut: whether, its generator, and where it lists "<bytes kept>:<path>" per file. */
+struct tear {
+	int on;
+	uint64_t rng;
+	FILE *list;
+};
+
+#define SECTOR 512
+/* Torn files named in the answer; the count covers all (the answer line stays short). */
+#define MAX_TORN_LISTED 16
+
 static struct report pending_report(void) {
-	struct report r = {0, n_entries, 0};
+	struct report r = {0, n_entries, 0, 0};
 	for (struct undo_file *u = undo_files; u; u = u->next) {
 		struct stat st;
 		r.files++;
@@ -433,7 +479,78 @@ static struct report pending_report(void) {
 	return r;
 }
 
-static struct report cut(void) {
+static int write_all(int fd, const char *buf, size_t len, off_t off) {
+	size_t done = 0;
+	while (done < len) {
+		ssize_t w = pwrite(fd, buf + done, len - done, off + (off_t)done);
+		if (w < 0 && errno == EINTR) continue;
+		if (w <= 0) return w < 0 ? -errno : -EIO;
+		done += (size_t)w;
+	}
+	return 0;
+}
+
+/* splitmix64: small, and the same sequence for the same seed on every machine. */
+static uint64_t next_random(uint64_t *state) {
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* A name of inode (dev, ino) below the open dir `dir`, depth first, into path (which holds the
+ * dir's own path, `len` bytes): 0 when found. The stash is skipped: no name on the mount. */
+static int find_name(int dir, char *path, size_t len, dev_t dev, ino_t ino, int depth) {
+	DIR *d = dir < 0 || depth > 64 ? NULL : fdopendir(dir);
+	struct dirent *de;
+	int found = -1;
+	if (!d) {
+		if (dir >= 0) close(dir);
+		return -1;
+	}
+	while (found < 0 && (de = readdir(d)) != NULL) {
+		struct stat st;
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || (len == 0 && !strcmp(de->d_name, STASH))) continue;
+		int n = snprintf(path + len, PATH_MAX - len, "%s%s", len ? "/" : "", de->d_name);
+		if (n < 0 || (size_t)n >= PATH_MAX - len || fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) continue;
+		if (st.st_dev == dev && st.st_ino == ino) found = 0;
+		else if (S_ISDIR(st.st_mode)) {
+			int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub >= 0) found = find_name(sub, path, len + (size_t)n, dev, ino, depth + 1);
+		}
+	}
+	if (found < 0) path[len] = 0;
+	closedir(d);
+	return found;
+}
+
+/* After u's file was rolled back: writes again a prefix of its newest write, 0 to all of its
+ * sectors, and lists the file with what survived. A file no name reaches is left alone. */
+static void tear_file(struct undo_file *u, struct tear *t, struct report *r) {
+	char path[PATH_MAX] = "";
+	struct stat st;
+	size_t sectors = (u->last_len + SECTOR - 1) / SECTOR;
+	size_t kept = (size_t)(next_random(&t->rng) % (sectors + 1)) * SECTOR;
+	if (kept > u->last_len) kept = u->last_len; /* the last sector of a write that is not whole */
+	if (u->last_len == 0 || fstat(u->fd, &st) < 0 || st.st_nlink == 0) return;
+	/* A fresh open: a dup would share (and leave at the end) backing_fd's directory position. */
+	if (find_name(openat(backing_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), path, 0, u->dev, u->ino, 0) < 0) return;
+	int err = write_all(u->fd, u->last_data, kept, u->last_off);
+	if (err) {
+		logf_("cut: torn write to %s: %s", path, strerror(-err));
+		return;
+	}
+	logf_("cut: torn write to %s: %zu of %zu bytes at %lld kept", path, kept, u->last_len, (long long)u->last_off);
+	if (r->torn++ >= MAX_TORN_LISTED) return;
+	/* Percent-escaped, so that the answer stays one line of printable words. */
+	fprintf(t->list, " %zu:", kept);
+	for (const unsigned char *c = (const unsigned char *)path; *c; c++) {
+		if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || strchr("._/-", *c)) fputc(*c, t->list);
+		else fprintf(t->list, "%%%02X", *c);
+	}
+}
+
+static struct report cut(struct tear *t) {
 	struct report r = pending_report();
 	/* Newest first, so every undo finds the names as they were right after its operation. */
 	for (size_t i = n_entries; i-- > 0;) {
@@ -448,20 +565,12 @@ static struct report cut(void) {
 	while (undo_files) {
 		struct undo_file *u = undo_files;
 		undo_files = u->next;
-		if (ftruncate(u->fd, u->orig_size) < 0) logf_("cut: truncate: %s", strerror(errno));
+		int err = ftruncate(u->fd, u->orig_size) < 0 ? -errno : 0;
+		if (err) logf_("cut: truncate: %s", strerror(-err));
 		for (size_t i = 0; i < u->n; i++) {
-			struct span *s = &u->spans[i];
-			size_t done = 0;
-			while (done < s->len) {
-				ssize_t w = pwrite(u->fd, s->data + done, s->len - done, s->off + (off_t)done);
-				if (w < 0 && errno == EINTR) continue;
-				if (w <= 0) {
-					logf_("cut: restore write: %s", strerror(errno));
-					break;
-				}
-				done += (size_t)w;
-			}
+			if ((err = write_all(u->fd, u->spans[i].data, u->spans[i].len, u->spans[i].off)) < 0) logf_("cut: restore write: %s", strerror(-err));
 		}
+		if (t->on) tear_file(u, t, &r);
 		free_undo(u);
 	}
 	return r;
@@ -818,6 +927,7 @@ static int lz_write(const char *path, const char *buf, size_t size, off_t off, s
 	if (!err) {
 		ssize_t n = pwrite((int)fi->fh, buf, size, off);
 		err = n < 0 ? -errno : (int)n;
+		if (n > 0 && u) remember_write(u, buf, (size_t)n, off);
 	}
 	pthread_mutex_unlock(&lock);
 	return err;
@@ -904,21 +1014,64 @@ static const struct fuse_operations ops = {
 
 static int active_clients;
 
+/* Seeds are whole numbers a JavaScript number holds exactly (the TypeScript side sends them). */
+#define MAX_SEED 9007199254740991ULL
+
+/* The words after "cut": none, or exactly "torn" and "seed=N" (in either order). NULL when
+ * they are fine, else why not. */
+static const char *parse_cut(const char *words, struct tear *t) {
+	char copy[MAX_LINE + 1], *save = NULL;
+	int seeded = 0;
+	snprintf(copy, sizeof copy, "%s", words);
+	for (char *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+		if (strcmp(w, "torn") == 0) {
+			if (t->on++) return "torn given twice";
+		} else if (strncmp(w, "seed=", 5) == 0) {
+			const char *digits = w + 5;
+			size_t n = strspn(digits, "0123456789");
+			if (seeded++) return "seed given twice";
+			if (n == 0 || digits[n] != 0) return "seed must be a whole number (seed=N)";
+			if (n > 16 || strtoull(digits, NULL, 10) > MAX_SEED) return "seed must be at most 9007199254740991";
+			t->rng = strtoull(digits, NULL, 10);
+		} else {
+			return "unknown word after cut (expected torn seed=N)";
+		}
+	}
+	if (t->on != seeded) return "a torn cut needs both torn and seed=N";
+	return NULL;
+}
+
 static void answer(int fd, const char *line) {
 	struct report r;
-	char out[160];
+	struct tear tear = {0, 0, NULL};
+	char *out = NULL, *list = NULL;
+	size_t out_len = 0, list_len = 0;
+	const char *why = NULL;
+	int is_cut = strcmp(line, "cut") == 0 || strncmp(line, "cut ", 4) == 0;
+	FILE *o = open_memstream(&out, &out_len);
+	if (!o) return; /* out of memory: the client sees the connection close */
 	if (strcmp(line, "ping") == 0) {
-		snprintf(out, sizeof out, "ok\n");
-	} else if (strcmp(line, "pending") == 0 || strcmp(line, "cut") == 0) {
-		pthread_mutex_lock(&lock);
-		r = line[0] == 'c' ? cut() : pending_report();
-		pthread_mutex_unlock(&lock);
-		if (line[0] == 'c') logf_("cut: files=%lu bytes=%llu entries=%lu", r.files, r.bytes, r.entries);
-		snprintf(out, sizeof out, "ok files=%lu bytes=%llu entries=%lu\n", r.files, r.bytes, r.entries);
-	} else {
-		snprintf(out, sizeof out, "error unknown command (expected ping, pending or cut)\n");
+		fputs("ok\n", o);
+	} else if (strcmp(line, "pending") == 0 || (is_cut && (why = parse_cut(line + 3, &tear)) == NULL)) {
+		if (tear.on && !(tear.list = open_memstream(&list, &list_len))) tear.on = 0, why = "out of memory";
+		if (!why) {
+			pthread_mutex_lock(&lock);
+			r = is_cut ? cut(&tear) : pending_report();
+			pthread_mutex_unlock(&lock);
+			if (tear.list) fclose(tear.list);
+			if (is_cut) logf_("cut: files=%lu bytes=%llu entries=%lu%s", r.files, r.bytes, r.entries, tear.on ? " (torn)" : "");
+			fprintf(o, "ok files=%lu bytes=%llu entries=%lu", r.files, r.bytes, r.entries);
+			/* A plain cut answers as it always did; a torn one adds the count and the list. */
+			if (tear.on) fprintf(o, " torn=%lu%s", r.torn, list ? list : "");
+			fputc('\n', o);
+		}
 	}
-	(void)!send(fd, out, strlen(out), MSG_NOSIGNAL);
+	if (why) fprintf(o, "error %s\n", why);
+	else if (!is_cut && strcmp(line, "ping") && strcmp(line, "pending")) fputs("error unknown command (expected ping, pending, cut or cut torn seed=N)\n", o);
+	fclose(o);
+	(void)!send(fd, out, out_len, MSG_NOSIGNAL);
+	free(out);
+	free(list);
 }
 
 static void *serve_client(void *arg) {

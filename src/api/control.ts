@@ -71,9 +71,10 @@ export interface ControlRequests {
   /**
    * A power cut of the nodes named (or of every member with `all`), on a cluster started with
    * `up --lazy-fs`: all are SIGKILLed first, then each one's unsynced writes are dropped, then
-   * those that ran start again.
+   * those that ran start again. `torn` (with `seed`, default 0): of each file's last unsynced
+   * write a seeded prefix of whole 512-byte sectors survives (native/lazyfs `cut torn`).
    */
-  'power-cut': {nodes?: NodeRef[]; all?: boolean}
+  'power-cut': {nodes?: NodeRef[]; all?: boolean; torn?: boolean; seed?: number}
   /**
    * Damages a stopped node's database or WAL (the file nemesis): exactly one of `bitflip` (bits
    * flipped in one random stretch) and `truncate` (bytes cut off the end). Refused while it runs.
@@ -310,6 +311,8 @@ export interface DropCounts {
   files: number
   bytes: number
   entries: number
+  /** Torn cuts only: the files that kept part of their last write (at most 16 listed), and the bytes kept. */
+  torn?: {count: number; files: {path: string; kept: number}[]}
 }
 
 export interface PowerCutNode {
@@ -493,16 +496,20 @@ function narrationKind(value: unknown): NarrationKind {
 /** Either `nodes` (one or more, none twice) or `all: true`, never both. */
 function powerCutTargets(raw: Record<string, unknown>): ControlRequests['power-cut'] {
   const all = optionalBoolean(raw.all, 'all') ?? false
+  const torn = optionalBoolean(raw.torn, 'torn') ?? false
+  const seed = raw.seed === undefined || raw.seed === null ? undefined : integerIn(raw.seed, 'seed', 0, Number.MAX_SAFE_INTEGER)
+  if (seed !== undefined && !torn) throw new Refusal('seed is for a torn power cut: give torn: true too')
+  const tear = torn ? {torn, seed: seed ?? 0} : {}
   if (raw.nodes === undefined || raw.nodes === null) {
     if (!all) throw new Refusal('power-cut needs nodes (a list of node indexes or "leader") or all: true')
-    return {all: true}
+    return {all: true, ...tear}
   }
   if (all) throw new Refusal('power-cut takes nodes or all: true, not both')
   if (!Array.isArray(raw.nodes) || raw.nodes.length === 0) throw new Refusal('nodes is a non-empty list of node indexes or "leader"')
   if (raw.nodes.length > MAX_ORDER_LENGTH) throw new Refusal(`nodes is a list of at most ${MAX_ORDER_LENGTH} nodes`)
   const nodes = raw.nodes.map((ref: unknown) => nodeRef(ref, 'a node of nodes'))
   if (new Set(nodes).size !== nodes.length) throw new Refusal('nodes names a node twice')
-  return {nodes}
+  return {nodes, ...tear}
 }
 
 function integerIn(value: unknown, name: string, min: number, max: number): number {

@@ -4,6 +4,7 @@
  * else reaches the nodes only through their ports and HTTP API (src/client).
  */
 import type {AddAnswer, ControlAnswers, CorruptFileName, RemoveAnswer} from '../api/control.js'
+import type {CutOptions} from '../api/lazy-fs-control.js'
 import type {Partition, PartitionRequest} from '../cluster/faults.js'
 import type {ClusterMember} from '../cluster/supervised-cluster.js'
 
@@ -21,8 +22,9 @@ export interface ChaosCluster {
   /**
    * A power cut of these nodes at once (all SIGKILLed, then what each had not fsynced dropped by
    * the lazy layer its data dir is on, then started again); resolves once they serve again.
+   * `torn`: part of each file's last unsynced write survives, chosen by `seed`.
    */
-  powerCut(indexes: number[]): Promise<void>
+  powerCut(indexes: number[], options?: CutOptions): Promise<void>
   /** SIGSTOP. */
   pause(index: number): Promise<void>
   /** SIGCONT. */

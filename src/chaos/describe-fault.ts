@@ -15,7 +15,7 @@ export function describeFault(record: FaultRecord): string {
     case 'pause':
       return `${record.kind} ${who}`
     case 'power':
-      return `power cut ${who}`
+      return `${detail.torn_seed === undefined ? 'power cut' : `torn power cut (seed ${String(detail.torn_seed)})`} ${who}`
     case 'power-all':
       return `power cut every node (${record.nodes.join(',')} at once)`
     case 'pause-kill':

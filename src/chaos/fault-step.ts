@@ -22,7 +22,7 @@ export const FAMILY_HELP: Record<FaultFamily, string> = {
   'pause-kill': 'pause a minority, kill one of the rest, pause the others instead, restart, resume',
   'part-kill': 'cut off a minority, kill one of the rest, cut off the others instead, restart, heal',
   overlap: 'several of kill, pause, partition, delay, loss (and power) at once, a minority down at most',
-  power: 'power cut of one node: unsynced writes dropped, restart (needs a --lazy-fs cluster)',
+  power: 'power cut of one node: unsynced writes dropped (about half the cuts torn: part of the last one kept), restart (needs a --lazy-fs cluster)',
   'power-all': 'power cut of every node at once (needs a --lazy-fs cluster)',
   corrupt: 'SIGKILL a node, flip bits in or cut the end off its database or WAL, start it, repair it if it notices',
 }
@@ -75,6 +75,8 @@ export interface FaultStep {
   member?: {action: MemberAction; kill: boolean}
   /** For pause-kill and part-kill: how long the second phase (the other side paused or cut off) lasts. */
   thenMs?: number
+  /** For power: a torn cut with this seed (part of each file's last unsynced write survives); absent: a plain cut. */
+  tornSeed?: number
   /** For pause-kill and part-kill: the node is cut by a power cut rather than SIGKILLed. */
   power?: boolean
   /** For corrupt: what is done to which file of the node (killed first, so its WAL stays). */

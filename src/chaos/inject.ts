@@ -46,7 +46,8 @@ export async function inject(ctx: FaultContext, step: FaultStep, holdMs: number,
       record.kind = step.family
       record.nodes = step.family === 'power' ? [target!] : [...members]
       detail.of = members.length
-      await cluster.powerCut(record.nodes)
+      if (step.tornSeed !== undefined) detail.torn_seed = step.tornSeed
+      await cluster.powerCut(record.nodes, step.tornSeed === undefined ? undefined : {torn: true, seed: step.tornSeed})
       return null
     }
     case 'pause':

@@ -93,12 +93,16 @@ export function planSchedule(seed: number, options: ScheduleOptions): FaultStep[
   const families = options.nodes >= 3 ? options.families : options.families.filter((f) => !NEED_THREE.includes(f))
   if (families.length === 0 || options.nodes < 2) return []
   const random = derive(seed, 'nemesis')
+  // Its own stream, so that adding torn cuts left every other draw, and old seeds' schedules, as they were.
+  const tearing = derive(seed, 'torn')
   const steps: FaultStep[] = []
   const gap = (): number => Math.round(options.intervalMs * (0.5 + random()))
   let at = gap()
   // Planned time also counts a restart's few seconds, so the plan is about as long as the run.
   while (at < options.durationMs && steps.length < 100_000) {
     const step = drawStep(random, pick(random, families), at, options)
+    // About half of the single-node power cuts are torn (part of the last unsynced write survives).
+    if (step.family === 'power' && tearing() < 0.5) step.tornSeed = Math.floor(tearing() * 2 ** 32)
     steps.push(step)
     at += plannedMs(step, options.nodes) + gap()
   }

@@ -249,13 +249,21 @@ export function describeDrops(dropped: unknown): string {
 }
 
 /** `2 files, 12.0 KB, 1 entry`, or `nothing`. */
-export function describeDrop(d: {files?: unknown; bytes?: unknown; entries?: unknown}): string {
+export function describeDrop(d: {files?: unknown; bytes?: unknown; entries?: unknown; torn?: unknown}): string {
   const files = Number(d.files)
   const bytes = Number(d.bytes)
   const entries = Number(d.entries)
   if (files === 0 && bytes === 0 && entries === 0) return 'nothing'
   const count = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`
-  return `${count(files, 'file', 'files')}, ${formatBytes(bytes)}, ${count(entries, 'namespace entry', 'namespace entries')}`
+  return `${count(files, 'file', 'files')}, ${formatBytes(bytes)}, ${count(entries, 'namespace entry', 'namespace entries')}${describeTorn(d.torn)}`
+}
+
+/** ` (torn: raft.db-wal kept 1.5 KB)` for a torn cut's files, '' otherwise (the event is read back from disk: anything may be there). */
+function describeTorn(torn: unknown): string {
+  const files = (torn as {files?: unknown} | undefined)?.files
+  if (!Array.isArray(files) || files.length === 0) return ''
+  const kept = files.map((f: {path?: unknown; kept?: unknown}) => `${String(f?.path)} kept ${formatBytes(Number(f?.kept))}`)
+  return ` (torn: ${kept.join(', ')})`
 }
 
 export function formatMs(ms: number): string {

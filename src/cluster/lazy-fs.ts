@@ -11,11 +11,11 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
-import {decodeLazyFsAnswer, type DropReport, type LazyFsCommand} from '../api/lazy-fs-control.js'
+import {decodeLazyFsAnswer, encodeCut, type CutOptions, type DropReport, type LazyFsCommand} from '../api/lazy-fs-control.js'
 import {poll} from '../util/time.js'
 import {isAlive, signal, waitForExit} from './process-util.js'
 
-export type {DropReport} from '../api/lazy-fs-control.js'
+export type {CutOptions, DropReport} from '../api/lazy-fs-control.js'
 
 export type LazyFsSupport = {ok: true; binary: string} | {ok: false; reason: string}
 
@@ -23,8 +23,11 @@ export interface LazyMount {
   readonly backing: string
   readonly mountPoint: string
   readonly pid: number
-  /** Drops every write not yet fsynced (and namespace ops whose directory was not fsynced). Call only when no process has files open on the mount (SIGKILL it and wait for its exit first). */
-  cut(): Promise<DropReport>
+  /**
+   * Drops every write not yet fsynced (and namespace ops whose directory was not fsynced). Call only when no process has files open on the mount (SIGKILL it and wait for its exit first).
+   * `torn`: then, per file, a prefix of its last unsynced write (whole 512-byte sectors, chosen by `seed`) survives, as in a write cut short by the power loss; the report says which.
+   */
+  cut(options?: CutOptions): Promise<DropReport>
   pending(): Promise<DropReport>
   unmount(): Promise<void>
 }
@@ -37,8 +40,8 @@ const REQUEST_TIMEOUT_MS = 10_000
 const CUT_TIMEOUT_MS = 60_000
 const MOUNT_TIMEOUT_MS = 15_000
 const EXIT_TIMEOUT_MS = 10_000
-/** Longest control answer we read: real ones are under 100 bytes. */
-const MAX_ANSWER = 1024
+/** Longest control answer we read: real ones are under 100 bytes, a torn cut's list at most 16 escaped paths. */
+const MAX_ANSWER = 256 * 1024
 /** sun_path holds 108 bytes on Linux (104 elsewhere); stay clearly below. */
 const MAX_SOCKET_PATH = 100
 
@@ -129,7 +132,8 @@ export async function mountLazyFs(options: {backing: string; mountPoint: string;
     backing,
     mountPoint,
     pid,
-    cut: () => request(socketPath, 'cut', CUT_TIMEOUT_MS),
+    // async: a bad seed is a rejection, like every other failure of a cut
+    cut: async (options?: CutOptions) => request(socketPath, 'cut', CUT_TIMEOUT_MS, encodeCut(options)),
     pending: () => request(socketPath, 'pending', REQUEST_TIMEOUT_MS),
     unmount: async () => {
       if (!exited && isAlive(pid)) {
@@ -166,9 +170,10 @@ export function controlSocketPath(mountPoint: string): string {
   return path.join(os.tmpdir(), `pad-lazyfs-${hash}.ctl`)
 }
 
+/** Sends `line` (default: the command itself) and decodes the answer as the answer to `command`. */
 function request(socketPath: string, command: 'ping', timeoutMs: number): Promise<null>
-function request(socketPath: string, command: 'pending' | 'cut', timeoutMs: number): Promise<DropReport>
-function request(socketPath: string, command: LazyFsCommand, timeoutMs: number): Promise<DropReport | null> {
+function request(socketPath: string, command: 'pending' | 'cut', timeoutMs: number, line?: string): Promise<DropReport>
+function request(socketPath: string, command: LazyFsCommand, timeoutMs: number, line: string = command): Promise<DropReport | null> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(socketPath)
     let buffer = ''
@@ -183,7 +188,7 @@ function request(socketPath: string, command: LazyFsCommand, timeoutMs: number):
     }
     const timer = setTimeout(() => finish(new Error(`lazyfs did not answer "${command}" on ${socketPath} within ${timeoutMs / 1000} s`)), timeoutMs)
     socket.setEncoding('utf8')
-    socket.once('connect', () => socket.write(`${command}\n`))
+    socket.once('connect', () => socket.write(`${line}\n`))
     socket.on('data', (chunk: string) => {
       buffer += chunk
       const newline = buffer.indexOf('\n')
@@ -191,8 +196,8 @@ function request(socketPath: string, command: LazyFsCommand, timeoutMs: number):
         if (buffer.length > MAX_ANSWER) finish(new Error(`lazyfs sent an answer to "${command}" longer than ${MAX_ANSWER} bytes`))
         return
       }
-      const line = buffer.slice(0, newline)
-      const decoded = command === 'ping' ? decodeLazyFsAnswer('ping', line) : decodeLazyFsAnswer(command, line)
+      const answer = buffer.slice(0, newline)
+      const decoded = command === 'ping' ? decodeLazyFsAnswer('ping', answer) : decodeLazyFsAnswer(command, answer)
       finish(decoded.ok ? {value: decoded.value} : new Error(decoded.message))
     })
     socket.on('error', (error) => finish(new Error(`cannot reach lazyfs on ${socketPath}: ${error.message}`)))

@@ -10,6 +10,7 @@
  *   runner leaves it running, healed, when it is done.
  */
 import type {ControlAnswers, ControlOp, CorruptFileName, RequestOf} from '../api/control.js'
+import type {CutOptions} from '../api/lazy-fs-control.js'
 import fs from 'node:fs'
 import {ClusterHandle, waitUntilReady} from './cluster.js'
 import {controlRequest} from './control.js'
@@ -131,8 +132,9 @@ export class SupervisedCluster {
    * A power cut of these members at once (the cluster runs on the lazy layer): all SIGKILLed,
    * then what each had not fsynced is dropped, then they start again; resolves once they serve.
    */
-  async powerCut(indexes: number[]): Promise<void> {
-    await this.request({op: 'power-cut', nodes: indexes}, START_TIMEOUT_MS)
+  async powerCut(indexes: number[], options?: CutOptions): Promise<void> {
+    const tear = options?.torn ? {torn: true, seed: options.seed ?? 0} : {}
+    await this.request({op: 'power-cut', nodes: indexes, ...tear}, START_TIMEOUT_MS)
   }
 
   async pause(index: number): Promise<void> {

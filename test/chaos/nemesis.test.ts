@@ -97,6 +97,27 @@ describe('chaos nemesis', () => {
     })
   })
 
+  it('tears about half of the power family cuts, each with its seed, and leaves every other draw as it was', () => {
+    const options = {...OPTIONS, families: ['power', 'power-all', 'kill'] as ScheduleOptions['families'], durationMs: 600_000}
+    const steps = planSchedule(11, options)
+    const power = steps.filter((s) => s.family === 'power')
+    const torn = power.filter((s) => s.tornSeed !== undefined)
+    expect(power.length).to.be.greaterThan(20)
+    expect(torn.length / power.length).to.be.within(0.25, 0.75)
+    for (const s of torn) expect(Number.isSafeInteger(s.tornSeed) && s.tornSeed! >= 0).to.equal(true)
+    expect(steps.filter((s) => s.family !== 'power').every((s) => s.tornSeed === undefined)).to.equal(true)
+    // The torn draws come from their own stream: times, families and targets are those this seed
+    // planned before torn cuts existed (pinned from the schedule of that version).
+    expect(steps.slice(0, 6).map((s) => [s.at, s.family, s.target ?? null])).to.deep.equal([
+      [1979, 'power', 'leader'],
+      [8299, 'kill', 'leader'],
+      [14801, 'power-all', null],
+      [29615, 'kill', 'leader'],
+      [36968, 'power-all', null],
+      [51812, 'power-all', null],
+    ])
+  })
+
   it('describes faults in words', () => {
     expect(describeFault({kind: 'kill', nodes: [2], at: 0, healed_at: null, detail: {target: 'leader'}})).to.equal('kill leader 2')
     expect(describeFault({kind: 'crash', nodes: [0, 2], at: 0, healed_at: null, detail: {of: 3}})).to.equal('crash nodes 0,2 (SIGKILL 2 of 3 at once)')

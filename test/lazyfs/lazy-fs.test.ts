@@ -323,6 +323,85 @@ describe('lazy file system (power-cut layer)', function () {
     expect(countRows(dbFile)).to.deep.equal({rows: 0, integrity: 'ok'})
   })
 
+  it('torn cut: keeps a seeded whole-sector prefix of the last unsynced write, drops earlier unsynced writes, leaves fsynced data', async () => {
+    const file = path.join(mnt, 'data')
+    const synced = path.join(mnt, 'synced')
+    const original = Buffer.alloc(8192, 'A')
+    durableFile(synced, 'kept as is')
+    const seen = new Map<number, number>()
+    // The same seed twice: the same prefix (the generator is seeded, not the clock).
+    for (const seed of [7, 7, 12345, Number.MAX_SAFE_INTEGER]) {
+      durableFile(file, original)
+      writeAt(file, Buffer.alloc(500, 'B'), {offset: 7000}) // earlier, unsynced: gone
+      writeAt(file, Buffer.alloc(300, 'E'), {offset: 8192}) // earlier, past the synced end: gone
+      writeAt(synced, 'rewritten and fsynced', {sync: true})
+      const last = Buffer.from(Array.from({length: 4096}, (_, i) => 0x61 + (i % 26)))
+      writeAt(file, last, {offset: 1024}) // the last write: torn
+      const report = await mount!.cut({torn: true, seed})
+      expect(report.torn?.count, `seed ${seed}`).to.equal(1)
+      expect(report.torn?.files).to.have.length(1)
+      const {path: name, kept} = report.torn!.files[0]
+      expect(name).to.equal('data')
+      expect(kept % 512, `seed ${seed}: ${kept} bytes kept`).to.equal(0)
+      expect(kept).to.be.within(0, 4096)
+      if (seen.has(seed)) expect(kept, `seed ${seed} again`).to.equal(seen.get(seed))
+      seen.set(seed, kept)
+      const expected = Buffer.from(original)
+      last.copy(expected, 1024, 0, kept)
+      expect(fs.readFileSync(file).equals(expected), `seed ${seed}: the prefix and the synced rest`).to.equal(true)
+      expect(fs.readFileSync(synced, 'utf8')).to.equal('rewritten and fsynced')
+    }
+  })
+
+  it('torn cut: the file grows as far as the kept prefix of an append needs; a plain cut answers as before', async () => {
+    const file = path.join(mnt, 'log')
+    durableFile(file, 'head')
+    // Seeds until one keeps part of the append but not all (a bounded search, deterministic).
+    let partial = false
+    for (let seed = 1; seed <= 40 && !partial; seed++) {
+      writeAt(file, Buffer.alloc(1000, 'x'), {offset: 4}) // 1000 bytes: the last sector is partial
+      const report = await mount!.cut({torn: true, seed})
+      const kept = report.torn!.files[0].kept
+      expect([0, 512, 1000]).to.include(kept)
+      expect(fs.statSync(file).size).to.equal(4 + kept)
+      expect(fs.readFileSync(file, 'utf8')).to.equal('head' + 'x'.repeat(kept))
+      partial = kept === 512
+      // Back to the synced state for the next seed.
+      fs.truncateSync(file, 4)
+      fsyncPath(file)
+    }
+    expect(partial, 'some seed keeps one sector of two').to.equal(true)
+    writeAt(file, 'more')
+    expect(await mount!.cut()).to.deep.equal({files: 1, bytes: 4, entries: 0})
+    expect(fs.readFileSync(file, 'utf8')).to.equal('head')
+  })
+
+  it('torn cut: a file created without a directory fsync is still removed, and not reported', async () => {
+    writeAt(path.join(mnt, 'fresh'), Buffer.alloc(2048, 'f'))
+    const report = await mount!.cut({torn: true, seed: 3})
+    expect(report).to.deep.equal({files: 1, bytes: 2048, entries: 1, torn: {count: 0, files: []}})
+    expect(fs.existsSync(path.join(mnt, 'fresh'))).to.equal(false)
+  })
+
+  it('keeps SQLite commits made with synchronous=FULL through 10 SIGKILLs and torn cuts', async () => {
+    const dbFile = path.join(mnt, 'broker.db')
+    setUpDatabase(dbFile)
+    for (let round = 1; round <= 10; round++) {
+      await commitInChildThenKill(dbFile, 'FULL', 20)
+      await mount!.cut({torn: true, seed: round * 7919})
+      expect(countRows(dbFile), `round ${round}`).to.deep.equal({rows: 20 * round, integrity: 'ok'})
+    }
+  })
+
+  it('refuses a torn cut with a seed that is not a whole number from 0 to 2^53-1, before sending it', async () => {
+    for (const seed of [-1, 1.5, Number.NaN, Number.MAX_SAFE_INTEGER + 1, Infinity]) {
+      await mount!.cut({torn: true, seed}).then(
+        () => expect.fail(`seed ${seed} was accepted`),
+        (error: Error) => expect(error.message).to.match(/seed must be a whole number/),
+      )
+    }
+  })
+
   it('clears the mount a killed lazyfs left behind, and mounts again on what the backing dir holds', async () => {
     durableFile(path.join(mnt, 'kept'), 'on disk')
     process.kill(mount!.pid, 'SIGKILL')
@@ -382,6 +461,16 @@ describe('lazy file system (power-cut layer)', function () {
     expect(await raw.next()).to.match(/^error /)
     raw.send('cut now\n')
     expect(await raw.next()).to.match(/^error /)
+    // Torn cuts: every malformed option is refused, and nothing is cut.
+    writeAt(path.join(mnt, 'unsynced'), 'pending')
+    for (const bad of ['cut torn', 'cut seed=1', 'cut torn seed=', 'cut torn seed=-1', 'cut torn seed=1x', 'cut torn seed=0x10', 'cut torn seed=1e3',
+      'cut torn seed=9007199254740992', 'cut torn seed=99999999999999999999999999', 'cut torn torn seed=1', 'cut torn seed=1 seed=2', 'cut torn seed=1 now', 'cut\ttorn seed=1']) {
+      raw.send(`${bad}\n`)
+      expect(await raw.next(), bad).to.match(/^error /)
+    }
+    expect(await mount!.pending()).to.deep.equal({files: 1, bytes: 7, entries: 1})
+    raw.send('cut seed=9007199254740991 torn\n')
+    expect(await raw.next()).to.equal('ok files=1 bytes=7 entries=1 torn=0')
     raw.send('ping\n')
     expect(await raw.next()).to.equal('ok')
     raw.send('x'.repeat(300))

@@ -89,7 +89,7 @@ export function controlHandlers(parts: ControlParts): ControlHandlers {
     'power-cut': queued(async (r) => {
       const nodes = r.all === true ? core.nodes.filter((n) => n.record.membership !== 'removed') : await Promise.all((r.nodes ?? []).map(resolve))
       if (new Set(nodes).size !== nodes.length) throw new ClusterError('BAD_ARGUMENT', 'power-cut names a node twice (is one of them the leader?)')
-      return powerCut({core, processes, mounts}, nodes)
+      return powerCut({core, processes, mounts}, nodes, {torn: r.torn, seed: r.seed})
     }),
     corrupt: queued(async (r) => corruptStopped(core, await resolve(r.node), r)),
     repair: unlessStopping(async (r) => repairCorrupt(core, membership, mounts, await resolve(r.node), r.force === true)),

@@ -7,7 +7,7 @@
  * them, and `up`/`down` clear what a dead one left (cluster.ts).
  */
 import {ClusterError} from '../errors.js'
-import {clearStaleMount, mountLazyFs, type DropReport, type LazyMount} from '../lazy-fs.js'
+import {clearStaleMount, mountLazyFs, type CutOptions, type DropReport, type LazyMount} from '../lazy-fs.js'
 import {isAlive} from '../process-util.js'
 import type {SupervisorCore} from './core.js'
 import type {NodeHandle} from './node-handle.js'
@@ -47,10 +47,10 @@ export class LazyMounts {
    * Drops every write of the node's files not yet fsynced. Only when the node's process has
    * exited: a process with files open on the mount would keep writing into what was dropped.
    */
-  async cut(node: NodeHandle): Promise<DropReport> {
+  async cut(node: NodeHandle, options?: CutOptions): Promise<DropReport> {
     const mount = this.mounts.get(node.record.index)
     if (!mount) throw new ClusterError('NODE_STATE', `node ${node.record.index} has no lazy layer mounted (it never started since up): nothing to cut`)
-    return mount.cut()
+    return mount.cut(options)
   }
 
   /** Unmounts one node's lazy layer (its process has stopped), so its data dir can be moved. */

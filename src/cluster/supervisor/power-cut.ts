@@ -4,9 +4,11 @@
  * coordinated power loss when several are named: none restarts before all are down), then
  * each node's lazy layer drops what it held that was not fsynced, and the nodes that were
  * running start again on what survived. The timeline gets the kills and exits as usual, one
- * `power-cut` event with what each node lost, and the starts.
+ * `power-cut` event with what each node lost, and the starts. A torn cut (`torn`, `seed`) keeps
+ * on each node, per file, a seeded sector prefix of its last unsynced write.
  */
 import type {ControlAnswers, PowerCutNode} from '../../api/control.js'
+import type {CutOptions} from '../../api/lazy-fs-control.js'
 import {ClusterError} from '../errors.js'
 import type {SupervisorCore} from './core.js'
 import type {LazyMounts} from './lazy-mounts.js'
@@ -19,7 +21,7 @@ export interface PowerCutParts {
   mounts: LazyMounts
 }
 
-export async function powerCut(parts: PowerCutParts, nodes: NodeHandle[]): Promise<ControlAnswers['power-cut']> {
+export async function powerCut(parts: PowerCutParts, nodes: NodeHandle[], options: CutOptions = {}): Promise<ControlAnswers['power-cut']> {
   const {core, processes, mounts} = parts
   if (!mounts.enabled) {
     throw new ClusterError('UNSUPPORTED', `cluster "${core.state.name}" does not run on the lazy layer, so a power cut would drop nothing: start it with pad-cli up --lazy-fs (as root, with FUSE)`)
@@ -31,10 +33,11 @@ export async function powerCut(parts: PowerCutParts, nodes: NodeHandle[]): Promi
   if (alive.length > 0) throw new ClusterError('NODE_STATE', `node ${alive.map((n) => n.record.index).join(', ')} did not exit after SIGKILL: nothing was cut`)
   const results: PowerCutNode[] = []
   for (const node of nodes) {
-    const dropped = await mounts.cut(node)
+    const dropped = await mounts.cut(node, options)
     results.push({node: node.record.index, previous_pid: ran.get(node.record.index) ?? null, pid: null, dropped})
   }
-  core.events.record('power-cut', {nodes: results.map((r) => r.node), dropped: results.map((r) => ({node: r.node, ...r.dropped}))})
+  const tear = options.torn ? {torn: true, seed: options.seed ?? 0} : {}
+  core.events.record('power-cut', {nodes: results.map((r) => r.node), dropped: results.map((r) => ({node: r.node, ...r.dropped})), ...tear})
   // Power is back: what ran starts again. A start that fails is the answer's error, as for `start`.
   await Promise.all(
     results
